@@ -1,0 +1,42 @@
+# One screen of targets; `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export POS_DATABASE_URL ?= sqlite:///var/pos.sqlite3
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/pos: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(BIN)/pos ## migrate an SQLite file, load the demo data and serve on http://127.0.0.1:8000
+	$(BIN)/pos migrate
+	$(BIN)/pos demo
+	$(BIN)/pos serve
+
+test: $(BIN)/pos lint typecheck ## ruff, mypy and the whole pytest suite
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/pos ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/pos ## mypy --strict on pos/ and printers/
+	$(BIN)/mypy
+
+format: $(BIN)/pos ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/pos ## run every benchmark (POS_BENCH_QUICK=1 for a short run)
+	@for b in bench/*.py; do echo "== $$b" >&2; $(BIN)/python $$b || exit 1; done
+
+clean: ## remove the virtualenv, caches and the demo database
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,1 @@
+"""Server for poverty-alleviation counters and supermarket zones."""

@@ -1,0 +1,66 @@
+"""create_app(settings): plugins, routes, lifespan. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from pos.catalog.routes import CatalogImportController
+from pos.db import bind, close_engine, create_engine, open_engine
+from pos.health import health
+from pos.logs import RequestIdMiddleware, configure_logging
+from pos.problems import exception_handlers
+from pos.settings import Settings
+from pos.staff.routes import DeviceTokenController, SessionController
+from pos.stores.routes import CounterCatalogController
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> Litestar:
+    """The whole service, configured by `settings` and nothing else."""
+    configure_logging(settings)
+    engine = create_engine(settings.database_url)
+    bind(engine)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await open_engine(engine)
+        try:
+            yield
+        finally:
+            await close_engine(engine)
+            if redis is not None:
+                await redis.aclose()
+
+    return Litestar(
+        route_handlers=[
+            health,
+            SessionController,
+            DeviceTokenController,
+            CatalogImportController,
+            CounterCatalogController,
+        ],
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        state={"settings": settings, "redis": redis},  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(RequestIdMiddleware)],
+        exception_handlers=exception_handlers,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        openapi_config=OpenAPIConfig(
+            title="Poverty-alleviation counter POS",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        logging_config=None,
+    )

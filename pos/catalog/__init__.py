@@ -1,0 +1,1 @@
+"""Counties, suppliers, certified products, certification import and traceability."""

@@ -1,0 +1,74 @@
+"""The PosError tree. Services raise these; one handler turns them into problem details.
+
+Each error has a stable `code` a UI can translate and an HTTP `status`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotAuthenticated",
+    "NotFound",
+    "PosError",
+    "Unavailable",
+]
+
+
+class PosError(Exception):
+    """Base of every error a client may see."""
+
+    status: ClassVar[int] = 400
+    code: str = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+
+class InvalidInput(PosError):
+    """The request is well-formed but its content is wrong."""
+
+    status = 422
+    code = "invalid_input"
+
+
+class NotAuthenticated(PosError):
+    """No credential, or one that is unknown or expired."""
+
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(PosError):
+    """The credential is valid but not for this role or store."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PosError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(PosError):
+    """The request clashes with the current state (stock, a duplicate, a state transition)."""
+
+    status = 409
+    code = "conflict"
+
+
+class Unavailable(PosError):
+    """A dependency (database, Redis, provider) does not answer; retrying later may work."""
+
+    status = 503
+    code = "unavailable"

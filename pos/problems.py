@@ -1,0 +1,73 @@
+"""Every error a client sees is an RFC 9457 problem-details body with a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from pos.errors import PosError
+from pos.logs import logger
+
+__all__ = ["exception_handlers"]
+
+MEDIA_TYPE = "application/problem+json"
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
+def _problem(request: Request[Any, Any, Any], status: int, code: str, detail: str,
+             **extra: Any) -> Response[dict[str, Any]]:
+    body = {
+        "type": f"/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": request.url.path,
+        **extra,
+    }
+    return Response(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _pos_error(request: Request[Any, Any, Any], exc: PosError) -> Response[dict[str, Any]]:
+    return _problem(request, exc.status, exc.code, exc.detail, **exc.extra)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    extra: dict[str, Any] = {}
+    code = _CODES_BY_STATUS.get(exc.status_code, "error")
+    if isinstance(exc, ValidationException):
+        code = "invalid_request"
+        extra["errors"] = exc.extra
+    response = _problem(request, exc.status_code, code, exc.detail, **extra)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error", path=request.url.path)
+    return _problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Something went wrong on our side; the request id in the headers helps us find it.",
+    )
+
+
+exception_handlers: dict[type[Exception], Any] = {
+    PosError: _pos_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,1 @@
+"""Staff users and roles, sessions, device tokens and supplier keys."""

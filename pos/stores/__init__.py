@@ -1,0 +1,1 @@
+"""Stores, zones, counters, kiosk devices, printers and what each store lists."""

@@ -1,0 +1,113 @@
+"""Apply a store layout file: upsert a store, its printers, counters, devices and listings.
+
+Everything is matched by its natural key (store and counter codes, printer and device names,
+certificate numbers), so loading the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from piccolo.table import Table
+from pydantic import TypeAdapter, ValidationError
+
+from pos.catalog import service as catalog
+from pos.db import write_transaction
+from pos.errors import InvalidInput
+from pos.stores.schemas import StoreLayout
+from pos.stores.tables import Counter, Device, Listing, Printer, Store
+
+__all__ = ["apply_layout", "apply_layouts_file"]
+
+_LAYOUTS = TypeAdapter(list[StoreLayout])
+
+
+async def apply_layout(layout: StoreLayout) -> int:
+    """Create or update the store described by `layout`; returns the store id."""
+    _check_references(layout)
+    products = await catalog.product_ids_by_certificate([item.certificate_no for item in layout.listings])
+    unknown = [item.certificate_no for item in layout.listings if item.certificate_no not in products]
+    if unknown:
+        raise InvalidInput(f"unknown certificates in store {layout.code}: {', '.join(unknown)}")
+    async with write_transaction():
+        store_id = await _upsert(Store, {"code": layout.code}, layout.model_dump(
+            exclude={"printers", "counters", "devices", "listings"}))
+        printers = {
+            printer.name: await _upsert(
+                Printer, {"store": store_id, "name": printer.name}, printer.model_dump()
+            )
+            for printer in layout.printers
+        }
+        counters = {}
+        for counter in layout.counters:
+            values = {**counter.model_dump(exclude={"printer"}), "store": store_id,
+                      "printer": printers.get(counter.printer or "")}
+            counters[counter.code] = await _upsert(Counter, {"code": counter.code}, values)
+        for device in layout.devices:
+            values = {**device.model_dump(), "store": store_id,
+                      "counter": counters.get(device.counter or ""),
+                      "printer": printers.get(device.printer or "")}
+            await _upsert(Device, {"store": store_id, "name": device.name}, values)
+        await _apply_listings(store_id, layout, products)
+    return store_id
+
+
+def _check_references(layout: StoreLayout) -> None:
+    try:
+        ZoneInfo(layout.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"store {layout.code}: unknown time zone {layout.time_zone!r}") from None
+    printers = {printer.name for printer in layout.printers}
+    counters = {counter.code for counter in layout.counters}
+    named = [c.printer for c in layout.counters] + [d.printer for d in layout.devices]
+    missing = {name for name in named if name and name not in printers}
+    missing |= {d.counter for d in layout.devices if d.counter and d.counter not in counters}
+    if missing:
+        raise InvalidInput(f"store {layout.code} refers to unknown {', '.join(sorted(missing))}")
+
+
+async def _upsert(table: type[Table], key: dict[str, Any], values: dict[str, Any]) -> int:
+    where = [getattr(table, column) == value for column, value in key.items()]
+    existing = await table.select(table._meta.primary_key).where(*where).first()
+    columns = {getattr(table, column): value for column, value in values.items()}
+    if existing is None:
+        rows = await table.insert(table(**{**key, **values})).returning(table._meta.primary_key)
+        return int(rows[0]["id"])
+    await table.update(columns).where(*where)
+    return int(existing["id"])
+
+
+async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str, int]) -> None:
+    """Upsert the store's listings under one new catalog revision, if any changed."""
+    current = {row["product"]: row for row in await Listing.select().where(Listing.store == store_id)}
+    new = [item for item in layout.listings if products[item.certificate_no] not in current]
+    changed = [
+        (current[products[item.certificate_no]]["id"], item)
+        for item in layout.listings
+        if (row := current.get(products[item.certificate_no]))
+        and (row["price_fen"] != item.price_fen or not row["active"])
+    ]
+    if not new and not changed:
+        return
+    revision = await catalog.bump_revision()
+    if new:
+        await Listing.insert(*[
+            Listing(store=store_id, product=products[item.certificate_no],
+                    price_fen=item.price_fen, revision=revision)
+            for item in new
+        ])
+    for listing_id, item in changed:
+        await Listing.update(
+            {Listing.price_fen: item.price_fen, Listing.active: True, Listing.revision: revision}
+        ).where(Listing.id == listing_id)
+
+
+async def apply_layouts_file(path: Path) -> list[int]:
+    """Apply every store layout in a JSON file holding a list of them."""
+    try:
+        layouts = _LAYOUTS.validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
+    return [await apply_layout(layout) for layout in layouts]

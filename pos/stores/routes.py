@@ -1,0 +1,38 @@
+"""Stores API: what a counter sells."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
+
+from pos.stores import service as stores
+from pos.stores.schemas import CounterCatalog
+
+__all__ = ["CounterCatalogController"]
+
+
+class CounterCatalogController(Controller):
+    path = "/api/counters/{counter_id:int}/products"
+    tags = ["catalog"]
+
+    @get(operation_id="counterCatalog", summary="Products sellable at a counter")
+    async def list_products(
+        self,
+        request: Request[object, object, object],
+        counter_id: int,
+        q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
+        since: Annotated[int | None, Parameter(ge=0, description="a revision seen before")] = None,
+        cursor: Annotated[int | None, Parameter(ge=0)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> Response[CounterCatalog | None]:
+        """Paginated, searchable; `since` returns only what changed; ETag answers 304."""
+        params = {"q": q, "since": since, "cursor": cursor, "limit": limit}
+        etag = await stores.counter_catalog_etag(counter_id, **params)
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        page = await stores.counter_catalog(counter_id, query=q, since=since, cursor=cursor, limit=limit)
+        return Response(page, headers=headers)

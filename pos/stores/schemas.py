@@ -1,0 +1,99 @@
+"""Request and response models of the stores API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "CounterCatalog",
+    "CounterIn",
+    "CounterOut",
+    "DeviceIn",
+    "ListingIn",
+    "PrinterIn",
+    "SellableProduct",
+    "StoreLayout",
+]
+
+
+class CounterOut(BaseModel):
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    store_id: int
+    store_name_zh: str
+    store_name_en: str
+    time_zone: str
+
+
+class SellableProduct(BaseModel):
+    """A product as a counter sells it: its store's price and whether it is certified today."""
+
+    product_id: int
+    name_zh: str
+    name_en: str
+    name_initials: str
+    unit: Literal["piece", "kg"]
+    price_fen: int = Field(description="per piece or per kg, integer fen")
+    certified: bool
+    certificate_no: str
+    origin_county_code: str
+    origin_county_name: str
+    supplier_name: str
+    gtin: str | None
+    category: str
+    image_url: str
+    active: bool = Field(description="false only in `since` reads: the device drops it")
+
+
+class CounterCatalog(BaseModel):
+    counter: CounterOut
+    revision: int = Field(description="pass as `since` to fetch only what changed after this")
+    items: list[SellableProduct]
+    next_cursor: int | None = Field(description="pass as `cursor` for the next page")
+
+
+class PrinterIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    connection_url: str = Field(min_length=1, max_length=255)
+    paper_width_mm: Literal[58, 80] = 80
+
+
+class CounterIn(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+    name_zh: str
+    name_en: str = ""
+    printer: str | None = Field(default=None, description="name of one of the store's printers")
+
+
+class DeviceIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["kiosk", "counter", "tablet"]
+    counter: str | None = Field(default=None, description="code of the counter it stands at")
+    printer: str | None = None
+
+
+class ListingIn(BaseModel):
+    certificate_no: str
+    price_fen: int | None = Field(default=None, ge=1, description="store price; none: catalog")
+
+
+class StoreLayout(BaseModel):
+    """A store as an operator describes it in a file: `pos stores load FILE`."""
+
+    code: str = Field(min_length=1, max_length=32)
+    name_zh: str
+    name_en: str = ""
+    kind: Literal["subway_counter", "supermarket_zone"]
+    city: str = ""
+    address: str = ""
+    time_zone: str = "Asia/Shanghai"
+    merchant_id: str = ""
+    hold_minutes: int = Field(default=5, ge=1, le=120)
+    printers: list[PrinterIn] = []
+    counters: list[CounterIn] = []
+    devices: list[DeviceIn] = []
+    listings: list[ListingIn] = []

@@ -1,0 +1,133 @@
+"""Stores operations: counters and what a counter sells."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pos.catalog import service as catalog
+from pos.errors import InvalidInput, NotFound
+from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
+from pos.stores.tables import Counter, Listing
+
+__all__ = ["counter_catalog", "counter_catalog_etag", "get_counter"]
+
+MAX_QUERY_LENGTH = 64
+_LIKE_SPECIALS = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
+
+
+async def get_counter(counter_id: int) -> CounterOut:
+    """The counter with its store, or NotFound."""
+    row = await Counter.select(
+        Counter.id,
+        Counter.code,
+        Counter.name_zh,
+        Counter.name_en,
+        Counter.store.id.as_alias("store_id"),
+        Counter.store.name_zh.as_alias("store_name_zh"),
+        Counter.store.name_en.as_alias("store_name_en"),
+        Counter.store.time_zone.as_alias("time_zone"),
+    ).where(Counter.id == counter_id).first()
+    if row is None:
+        raise NotFound(f"no counter {counter_id}", code="counter_not_found")
+    return CounterOut(**row)
+
+
+def _store_today(counter: CounterOut) -> date:
+    return datetime.now(ZoneInfo(counter.time_zone)).date()
+
+
+async def counter_catalog_etag(counter_id: int, **params: Any) -> str:
+    """An entity tag that changes when the catalog, the store's day or the request changes.
+
+    The store's date is part of it because a certificate can expire at midnight with no
+    catalog change.
+    """
+    counter = await get_counter(counter_id)
+    revision = await catalog.current_revision()
+    request = repr(sorted(params.items())).encode()
+    digest = hashlib.blake2s(request, digest_size=6).hexdigest()
+    return f'"{revision}-{_store_today(counter).isoformat()}-{counter_id}-{digest}"'
+
+
+def _search(query: str) -> Any:
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"search text is longer than {MAX_QUERY_LENGTH} characters")
+    if query.isdigit():
+        return Listing.product.gtin == query
+    pattern = query.translate(_LIKE_SPECIALS)
+    return (
+        Listing.product.name_zh.ilike(f"%{pattern}%")
+        | Listing.product.name_en.ilike(f"%{pattern}%")
+        | Listing.product.name_initials.like(f"{pattern.lower()}%")
+    )
+
+
+async def counter_catalog(
+    counter_id: int,
+    *,
+    query: str | None = None,
+    since: int | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> CounterCatalog:
+    """One page of what the counter's store sells, searched, or what changed after `since`."""
+    counter = await get_counter(counter_id)
+    revision = await catalog.current_revision()
+    select = _listing_select().where(Listing.store == counter.store_id)
+    if since is None:
+        select = select.where(Listing.active.eq(True))
+    else:
+        select = select.where(
+            (Listing.revision > since) | (Listing.product.revision > since)
+        )
+    if query:
+        select = select.where(_search(query.strip()))
+    if cursor is not None:
+        select = select.where(Listing.id > cursor)
+    rows = await select.order_by(Listing.id).limit(limit + 1)
+    today = _store_today(counter)
+    items = [_sellable(row, today) for row in rows[:limit]]
+    next_cursor = rows[limit - 1]["id"] if len(rows) > limit else None
+    return CounterCatalog(counter=counter, revision=revision, items=items, next_cursor=next_cursor)
+
+
+def _listing_select() -> Any:
+    product = Listing.product
+    return Listing.select(
+        Listing.id,
+        Listing.active,
+        Listing.price_fen.as_alias("listing_price_fen"),
+        product.id.as_alias("product_id"),
+        product.name_zh.as_alias("name_zh"),
+        product.name_en.as_alias("name_en"),
+        product.name_initials.as_alias("name_initials"),
+        product.unit.as_alias("unit"),
+        product.price_fen.as_alias("catalog_price_fen"),
+        product.status.as_alias("status"),
+        product.valid_from.as_alias("valid_from"),
+        product.valid_until.as_alias("valid_until"),
+        product.certificate_no.as_alias("certificate_no"),
+        product.origin_county.code.as_alias("origin_county_code"),
+        product.origin_county.name_zh.as_alias("origin_county_name"),
+        product.supplier.name_zh.as_alias("supplier_name"),
+        product.gtin.as_alias("gtin"),
+        product.category.as_alias("category"),
+        product.image_url.as_alias("image_url"),
+    )
+
+
+def _sellable(row: dict[str, Any], today: date) -> SellableProduct:
+    price = row["listing_price_fen"]
+    return SellableProduct(
+        **row,
+        price_fen=row["catalog_price_fen"] if price is None else price,
+        certified=catalog.is_certified(
+            status=row["status"],
+            valid_from=row["valid_from"],
+            valid_until=row["valid_until"],
+            on=today,
+        ),
+    )

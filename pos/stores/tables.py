@@ -1,0 +1,58 @@
+"""Store tables: where products are sold and with which devices and printers."""
+
+from __future__ import annotations
+
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Varchar
+from piccolo.table import Table
+
+from pos.catalog.tables import Product
+
+__all__ = ["Counter", "Device", "Listing", "Printer", "Store"]
+
+
+class Store(Table):
+    code = Varchar(length=32, unique=True)
+    name_zh = Varchar(length=128)
+    name_en = Varchar(length=128, default="")
+    kind = Varchar(length=20, help_text="subway_counter or supermarket_zone")
+    city = Varchar(length=64, default="")
+    address = Varchar(length=255, default="")
+    time_zone = Varchar(length=64, default="Asia/Shanghai")
+    merchant_id = Varchar(length=40, default="", help_text="merchant id at the platform")
+    hold_minutes = Integer(default=5, help_text="how long an unpaid order holds stock")
+
+
+class Printer(Table):
+    store = ForeignKey(references=Store, null=False, index=True)
+    name = Varchar(length=64)
+    connection_url = Varchar(
+        length=255, help_text="tcp://host:9100, usb://vid:pid, serial:///dev/x, file:///dev/x"
+    )
+    paper_width_mm = Integer(default=80, help_text="58 or 80")
+
+
+class Counter(Table):
+    store = ForeignKey(references=Store, null=False, index=True)
+    code = Varchar(length=32, unique=True, help_text="printed under the counter's QR code")
+    name_zh = Varchar(length=128)
+    name_en = Varchar(length=128, default="")
+    printer = ForeignKey(references=Printer, null=True, help_text="where its receipts print")
+
+
+class Device(Table):
+    store = ForeignKey(references=Store, null=False, index=True)
+    counter = ForeignKey(references=Counter, null=True)
+    kind = Varchar(length=10, help_text="kiosk, counter or tablet")
+    name = Varchar(length=64)
+    printer = ForeignKey(references=Printer, null=True)
+    active = Boolean(default=True)
+
+
+class Listing(Table):
+    """A product a store sells, optionally at its own price."""
+
+    store = ForeignKey(references=Store, null=False, index=True)
+    product = ForeignKey(references=Product, null=False, index=True)
+    price_fen = Integer(null=True, default=None, help_text="overrides the catalog price")
+    active = Boolean(default=True)
+    revision = BigInt(default=0, index=True, help_text="catalog revision of the last change")
