@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_yuan", "parse_yuan", "price_by_weight", "percent_of"]
+__all__ = ["format_yuan", "parse_yuan", "percent_of", "price_by_weight"]
 
-_YUAN = re.compile(r"^(?P<sign>-?)(?P<yuan>\d+)(?:\.(?P<fen>\d{1,2}))?$")
+_YUAN = re.compile(r"^(?P<sign>-?)(?P<yuan>[0-9]+)(?:\.(?P<fen>[0-9]{1,2}))?$")
 
 
 def parse_yuan(text: str) -> int:

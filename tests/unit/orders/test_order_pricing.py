@@ -1,0 +1,220 @@
+"""Order pricing: server prices, validation, merging and totals, all in integer fen."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pos.errors import InvalidInput
+from pos.orders.barcodes import ScannedVariable
+from pos.orders.pricing import (
+    MAX_LINES,
+    LineRequest,
+    PricedProduct,
+    line_for_label,
+    price_order,
+)
+
+NOODLES = PricedProduct(1, "蒲公英面", "piece", 1290, True, "FP-001", "341623", "利辛县")
+ORANGES = PricedProduct(2, "南部脆红李", "kg", 1999, True, "FP-002", "511321", "南部县")
+SHOOTS = PricedProduct(3, "南川方竹笋", "kg", 3600, False, "FP-003", "500119", "南川区", 30)
+PRODUCTS = {p.id: p for p in (NOODLES, ORANGES, SHOOTS)}
+
+
+def refused(requests: list[LineRequest]) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        price_order(requests, PRODUCTS)
+    return caught.value
+
+
+def test_piece_line_is_price_times_quantity() -> None:
+    (line,) = price_order([LineRequest(1, quantity=3)], PRODUCTS).lines
+    assert (line.unit_price_fen, line.quantity, line.weight_g) == (1290, 3, None)
+    assert (line.amount_fen, line.discount_fen, line.total_fen) == (3870, 0, 3870)
+
+
+def test_weighed_line_is_rounded_half_up_once() -> None:
+    # 19.99 yuan/kg x 333 g = 665.667 fen
+    (line,) = price_order([LineRequest(2, weight_g=333)], PRODUCTS).lines
+    assert (line.quantity, line.weight_g, line.amount_fen) == (None, 333, 666)
+
+
+def test_markdown_is_a_discount_on_the_line() -> None:
+    # 36 yuan/kg x 415 g = 1494 fen; 30% of it is 448.2 fen
+    order = price_order([LineRequest(3, weight_g=415)], PRODUCTS)
+    assert (order.lines[0].amount_fen, order.lines[0].discount_fen) == (1494, 448)
+    assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (1494, 448, 1046)
+
+
+def test_a_price_label_is_the_amount_and_leaves_the_weight_unknown() -> None:
+    (line,) = price_order([LineRequest(2, label_price_fen=1234)], PRODUCTS).lines
+    assert (line.amount_fen, line.weight_g, line.label_priced) == (1234, None, True)
+
+
+def test_the_markdown_applies_to_a_price_label_too() -> None:
+    (line,) = price_order([LineRequest(3, label_price_fen=1000)], PRODUCTS).lines
+    assert (line.amount_fen, line.discount_fen) == (1000, 300)
+
+
+def test_a_weight_label_becomes_a_weighed_line() -> None:
+    scanned = ScannedVariable("2100002004561", "00002", weight_g=456, price_fen=None)
+    assert line_for_label(2, scanned) == LineRequest(2, weight_g=456)
+
+
+def test_a_price_label_becomes_a_label_priced_line() -> None:
+    scanned = ScannedVariable("2200002012802", "00002", weight_g=None, price_fen=1280)
+    assert line_for_label(2, scanned) == LineRequest(2, label_price_fen=1280)
+
+
+def test_the_sale_keeps_the_products_certification_and_origin() -> None:
+    (line,) = price_order([LineRequest(1, quantity=1)], PRODUCTS).lines
+    assert line.product is NOODLES
+    assert (line.product.certified, line.product.certificate_no) == (True, "FP-001")
+    assert line.product.origin_county_code == "341623"
+
+
+def test_piece_lines_for_one_product_merge_in_the_first_lines_place() -> None:
+    order = price_order(
+        [LineRequest(1, quantity=2), LineRequest(2, weight_g=500), LineRequest(1, quantity=3)],
+        PRODUCTS,
+    )
+    assert [(line.product.id, line.quantity) for line in order.lines] == [(1, 5), (2, None)]
+    assert order.lines[0].amount_fen == 5 * 1290
+
+
+def test_weighed_lines_for_one_product_stay_apart() -> None:
+    order = price_order([LineRequest(2, weight_g=500), LineRequest(2, weight_g=700)], PRODUCTS)
+    assert [line.weight_g for line in order.lines] == [500, 700]
+
+
+def test_merged_quantity_over_the_limit_names_the_line_that_passed_it() -> None:
+    error = refused([LineRequest(1, quantity=600), LineRequest(1, quantity=400)])
+    assert (error.code, error.extra) == ("line_quantity", {"line": 2})
+    assert "1000" in error.detail
+
+
+def test_an_empty_order_is_refused() -> None:
+    assert refused([]).code == "order_empty"
+
+
+def test_more_than_the_line_limit_is_refused() -> None:
+    assert refused([LineRequest(2, weight_g=100)] * (MAX_LINES + 1)).code == "order_too_many_lines"
+
+
+def test_the_line_limit_itself_is_allowed() -> None:
+    order = price_order([LineRequest(2, weight_g=100)] * MAX_LINES, PRODUCTS)
+    assert len(order.lines) == MAX_LINES
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        LineRequest(1, weight_g=500),
+        LineRequest(1, quantity=1, weight_g=500),
+        LineRequest(1, quantity=1, label_price_fen=100),
+        LineRequest(2, quantity=1),
+        LineRequest(2, quantity=1, weight_g=500),
+        LineRequest(2, weight_g=500, label_price_fen=100),
+        LineRequest(2),
+    ],
+)
+def test_a_line_that_does_not_fit_the_products_unit_is_a_mismatch(request_: LineRequest) -> None:
+    error = refused([LineRequest(1, quantity=1), request_])
+    assert (error.code, error.extra) == ("line_unit_mismatch", {"line": 2})
+
+
+@pytest.mark.parametrize("quantity", [None, 0, -1, 1000])
+def test_a_piece_quantity_outside_1_to_999_is_refused(quantity: int | None) -> None:
+    assert refused([LineRequest(1, quantity=quantity)]).code == "line_quantity"
+
+
+@pytest.mark.parametrize("quantity", [1, 999])
+def test_piece_quantities_at_the_limits_are_priced(quantity: int) -> None:
+    assert price_order([LineRequest(1, quantity=quantity)], PRODUCTS).total_fen == 1290 * quantity
+
+
+@pytest.mark.parametrize("weight_g", [0, -5, 50_001])
+def test_a_weight_outside_1_g_to_50_kg_is_refused(weight_g: int) -> None:
+    assert refused([LineRequest(2, weight_g=weight_g)]).code == "line_weight"
+
+
+@pytest.mark.parametrize("weight_g", [1, 50_000])
+def test_weights_at_the_limits_are_priced(weight_g: int) -> None:
+    assert price_order([LineRequest(2, weight_g=weight_g)], PRODUCTS).lines[0].weight_g == weight_g
+
+
+@pytest.mark.parametrize("label_price_fen", [0, -100, 1999 * 50 + 1])
+def test_a_label_price_outside_what_50_kg_cost_is_refused(label_price_fen: int) -> None:
+    assert refused([LineRequest(2, label_price_fen=label_price_fen)]).code == "line_label_price"
+
+
+def test_a_product_not_loaded_for_this_counter_is_refused() -> None:
+    error = refused([LineRequest(1, quantity=1), LineRequest(99, quantity=1)])
+    assert (error.code, error.extra) == ("product_unknown", {"line": 2})
+    assert "product 99" in error.detail
+
+
+@pytest.mark.parametrize(("price_fen", "markdown"), [(-1, 0), (100, -1), (100, 101)])
+def test_a_product_with_a_negative_price_or_impossible_markdown_cannot_be_built(
+    price_fen: int, markdown: int
+) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        PricedProduct(9, "x", "piece", price_fen, False, "C", "000000", "x", markdown)
+
+
+def products() -> st.SearchStrategy[PricedProduct]:
+    return st.builds(
+        PricedProduct,
+        id=st.integers(min_value=1, max_value=5),
+        name_zh=st.just("产品"),
+        unit=st.sampled_from(["piece", "kg"]),
+        price_fen=st.integers(min_value=0, max_value=1_000_000),
+        certified=st.booleans(),
+        certificate_no=st.just("C"),
+        origin_county_code=st.just("000000"),
+        origin_county_name=st.just("县"),
+        markdown_percent=st.integers(min_value=0, max_value=100),
+    )
+
+
+@st.composite
+def orders(draw: st.DrawFn) -> tuple[list[LineRequest], dict[int, PricedProduct]]:
+    catalog = {p.id: p for p in draw(st.lists(products(), min_size=1, max_size=5))}
+    requests = []
+    for _ in range(draw(st.integers(min_value=1, max_value=20))):
+        product = catalog[draw(st.sampled_from(sorted(catalog)))]
+        if product.unit == "piece":
+            requests.append(LineRequest(product.id, quantity=draw(st.integers(1, 40))))
+        elif product.price_fen and draw(st.booleans()):
+            most = product.price_fen * 50  # what 50 kg cost
+            requests.append(LineRequest(product.id, label_price_fen=draw(st.integers(1, most))))
+        else:
+            requests.append(LineRequest(product.id, weight_g=draw(st.integers(1, 50_000))))
+    return requests, catalog
+
+
+@given(orders())
+def test_the_total_is_the_sum_of_line_amounts_minus_discounts(
+    order: tuple[list[LineRequest], dict[int, PricedProduct]],
+) -> None:
+    priced = price_order(*order)
+    assert priced.subtotal_fen == sum(line.amount_fen for line in priced.lines)
+    assert priced.discount_fen == sum(line.discount_fen for line in priced.lines)
+    assert priced.total_fen == priced.subtotal_fen - priced.discount_fen
+    assert priced.total_fen == sum(line.total_fen for line in priced.lines)
+    assert all(0 <= line.discount_fen <= line.amount_fen for line in priced.lines)
+
+
+@given(orders())
+def test_merging_never_changes_what_the_pieces_cost(
+    order: tuple[list[LineRequest], dict[int, PricedProduct]],
+) -> None:
+    requests, catalog = order
+    pieces = [r for r in requests if r.quantity is not None]
+    priced = price_order(requests, catalog)
+    merged = [line for line in priced.lines if line.quantity is not None]
+    assert len({line.product.id for line in merged}) == len(merged)
+    assert sum(line.amount_fen for line in merged) == sum(
+        catalog[r.product_id].price_fen * (r.quantity or 0) for r in pieces
+    )
