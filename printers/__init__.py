@@ -1,0 +1,67 @@
+"""Receipt printing: document -> layout -> ESC/POS bytes -> connector; plus a virtual printer.
+
+A library with no database that never imports `pos`. Sending blocks: call it from a thread.
+"""
+
+from __future__ import annotations
+
+from printers.connectors import Connector, connector_for, query_status, send
+from printers.decoder import DecodedReceipt, decode
+from printers.document import ReceiptDocument, ReceiptLine
+from printers.errors import (
+    PrinterConfigError,
+    PrinterError,
+    PrinterNotReady,
+    PrinterUnreachable,
+    StatusUnsupported,
+)
+from printers.layout import render_receipt
+from printers.profiles import (
+    CupsAddress,
+    FileAddress,
+    PrinterAddress,
+    PrinterProfile,
+    SerialAddress,
+    TcpAddress,
+    UsbAddress,
+    parse_printer_url,
+)
+from printers.render import render_png
+from printers.samples import sample_receipt
+from printers.status import PrinterStatus
+from printers.text import display_width, format_fen, format_kg
+from printers.virtual import PrintedReceipt, VirtualPrinter, serve
+
+__all__ = [
+    "Connector",
+    "CupsAddress",
+    "DecodedReceipt",
+    "FileAddress",
+    "PrintedReceipt",
+    "PrinterAddress",
+    "PrinterConfigError",
+    "PrinterError",
+    "PrinterNotReady",
+    "PrinterProfile",
+    "PrinterStatus",
+    "PrinterUnreachable",
+    "ReceiptDocument",
+    "ReceiptLine",
+    "SerialAddress",
+    "StatusUnsupported",
+    "TcpAddress",
+    "UsbAddress",
+    "VirtualPrinter",
+    "connector_for",
+    "decode",
+    "display_width",
+    "format_fen",
+    "format_kg",
+    "parse_printer_url",
+    "query_status",
+    "render_png",
+    "render_receipt",
+    "sample_receipt",
+    "send",
+    "serve",
+]

@@ -1,0 +1,84 @@
+"""The connector interface, and the status-checked send shared by connectors that can read."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from printers.errors import PrinterNotReady, PrinterUnreachable, StatusUnsupported
+from printers.status import STATUS_QUERY, PrinterStatus, status_from_replies
+
+__all__ = ["Channel", "Connector", "Deadline", "DuplexConnector"]
+
+
+class Deadline:
+    """One time budget for a whole exchange (connect, status, write)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._end = time.monotonic() + timeout
+
+    def remaining(self) -> float:
+        """Seconds left; raises PrinterUnreachable once the budget is spent."""
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise PrinterUnreachable(f"no answer within {self.timeout:g} s")
+        return left
+
+
+class Channel(Protocol):
+    """An open two-way link to a printer."""
+
+    def write(self, data: bytes, deadline: Deadline) -> None:
+        """Write all of `data` before the deadline."""
+
+    def read(self, size: int, deadline: Deadline) -> bytes:
+        """Read exactly `size` bytes before the deadline."""
+
+
+class Connector(ABC):
+    """Sends bytes to one printer. Blocking: the service calls it from a worker thread."""
+
+    @abstractmethod
+    def send(self, data: bytes, *, timeout: float, check_status: bool = True) -> None:
+        """Deliver `data` within `timeout` seconds, or raise a PrinterError."""
+
+    def query_status(self, *, timeout: float) -> PrinterStatus:
+        """Ask the printer for its status (DLE EOT 1, 2, 4)."""
+        raise StatusUnsupported(f"{type(self).__name__} cannot read the printer's status")
+
+
+class DuplexConnector(Connector):
+    """A connector that can read replies, so it checks the status before sending."""
+
+    @abstractmethod
+    def open(self, deadline: Deadline) -> AbstractContextManager[Channel]:
+        """Open the link, raising PrinterUnreachable on failure."""
+
+    def send(self, data: bytes, *, timeout: float, check_status: bool = True) -> None:
+        """Check the printer is ready (unless told not to), then write `data`."""
+        deadline = Deadline(timeout)
+        with self.open(deadline) as channel:
+            if check_status:
+                # A printer out of paper keeps buffering what it gets and prints it much later;
+                # refusing here lets the queue wait for staff instead of piling up copies.
+                status = _exchange_status(channel, deadline)
+                if not status.ready:
+                    raise PrinterNotReady(status.reason or "not ready", status)
+            channel.write(data, deadline)
+
+    def query_status(self, *, timeout: float) -> PrinterStatus:
+        """Ask for the status; a printer that cannot be reached is reported offline."""
+        deadline = Deadline(timeout)
+        try:
+            with self.open(deadline) as channel:
+                return _exchange_status(channel, deadline)
+        except PrinterUnreachable as error:
+            return PrinterStatus.unreachable(str(error))
+
+
+def _exchange_status(channel: Channel, deadline: Deadline) -> PrinterStatus:
+    channel.write(STATUS_QUERY, deadline)
+    return status_from_replies(channel.read(3, deadline))

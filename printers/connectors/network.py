@@ -1,0 +1,61 @@
+"""Network printers: raw TCP, usually port 9100."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from printers.connectors.base import Deadline, DuplexConnector
+from printers.errors import PrinterUnreachable
+from printers.profiles import TcpAddress
+
+__all__ = ["NetworkConnector"]
+
+
+class NetworkConnector(DuplexConnector):
+    """Send to a printer's raw TCP port; status replies come back on the same connection."""
+
+    def __init__(self, address: TcpAddress) -> None:
+        self.address = address
+
+    @contextmanager
+    def open(self, deadline: Deadline) -> Iterator[_SocketChannel]:
+        """Connect, raising PrinterUnreachable when refused or too slow."""
+        target = f"{self.address.host}:{self.address.port}"
+        try:
+            sock = socket.create_connection(
+                (self.address.host, self.address.port), timeout=deadline.remaining()
+            )
+        except OSError as error:
+            raise PrinterUnreachable(f"{target}: {error}") from error
+        with sock:
+            try:
+                yield _SocketChannel(sock, target)
+            except OSError as error:
+                raise PrinterUnreachable(f"{target}: {error}") from error
+
+
+class _SocketChannel:
+    def __init__(self, sock: socket.socket, target: str) -> None:
+        self._sock = sock
+        self._target = target
+
+    def write(self, data: bytes, deadline: Deadline) -> None:
+        self._sock.settimeout(deadline.remaining())
+        self._sock.sendall(data)
+
+    def read(self, size: int, deadline: Deadline) -> bytes:
+        received = b""
+        while len(received) < size:
+            self._sock.settimeout(deadline.remaining())
+            try:
+                chunk = self._sock.recv(size - len(received))
+            except TimeoutError:
+                raise PrinterUnreachable(
+                    f"{self._target}: no status reply within {deadline.timeout:g} s"
+                ) from None
+            if not chunk:
+                raise PrinterUnreachable(f"{self._target}: connection closed by the printer")
+            received += chunk
+        return received

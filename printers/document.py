@@ -1,0 +1,58 @@
+"""The receipt document: what the service fills in and the layout prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+__all__ = ["ReceiptDocument", "ReceiptLine"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptLine:
+    """One sold item; certified when `certificate_no` is set."""
+
+    name: str
+    quantity: int | None
+    weight_g: int | None
+    unit: Literal["piece", "kg"]
+    unit_price_fen: int
+    amount_fen: int
+    certificate_no: str | None
+    origin_county: str | None
+    markdown_note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.unit == "piece" and self.quantity is None:
+            raise ValueError(f"{self.name}: a piece line needs a quantity")
+        if self.unit == "kg" and self.weight_g is None:
+            raise ValueError(f"{self.name}: a kg line needs weight_g")
+
+    @property
+    def certified(self) -> bool:
+        """Whether this item carries a poverty-alleviation certificate."""
+        return self.certificate_no is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptDocument:
+    """Everything printed on one receipt; money in integer fen."""
+
+    store_name: str
+    counter_name: str
+    printed_at: datetime
+    order_number: str
+    lines: tuple[ReceiptLine, ...]
+    total_fen: int
+    discount_fen: int = 0
+    payment_method: str
+    payment_reference: str
+    receipt_url: str
+    supported_counties: tuple[str, ...]
+    reprint: bool = False
+
+    def __post_init__(self) -> None:
+        # The layout prints the wall clock as given; a naive time would hide a missing conversion.
+        if self.printed_at.tzinfo is None:
+            raise ValueError("printed_at must be timezone-aware (store local time)")

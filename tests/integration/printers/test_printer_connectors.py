@@ -1,0 +1,183 @@
+"""Connectors against real transports: TCP (virtual printer), a serial pty, and a device file."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import select
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from escpos.printer import Usb
+
+from printers import (
+    PrinterConfigError,
+    PrinterNotReady,
+    PrinterProfile,
+    PrinterStatus,
+    PrinterUnreachable,
+    StatusUnsupported,
+    VirtualPrinter,
+    connector_for,
+    decode,
+    query_status,
+    render_receipt,
+    sample_receipt,
+    send,
+)
+from printers.connectors import (
+    CupsConnector,
+    FileConnector,
+    NetworkConnector,
+    SerialConnector,
+    UsbConnector,
+)
+from printers.decoder import Cut, Decoder, StatusRequest
+
+
+class PtyPrinter:
+    """The far end of a pseudo-terminal acting as a serial printer: answers DLE EOT, keeps pages."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = os.openpty()  # the slave stays open so the master never sees EIO
+        self.device = os.ttyname(self.slave)
+        self.replies = {1: b"\x12", 2: b"\x12", 4: b"\x12"}
+        self.received = bytearray()
+        self.pages: list[bytes] = []
+        self._arrived = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        decoder = Decoder()
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self.master], [], [], 0.05)
+            if readable:
+                self._handle(decoder, os.read(self.master, 4096))
+
+    def _handle(self, decoder: Decoder, data: bytes) -> None:
+        for event in decoder.feed(data):
+            if isinstance(event, StatusRequest):
+                os.write(self.master, self.replies.get(event.n, b""))
+            elif isinstance(event, Cut):
+                with self._arrived:
+                    self.pages.append(event.raw)
+                    self._arrived.notify_all()
+        self.received += data
+
+    def wait_for_page(self, timeout: float = 10.0) -> bytes:
+        """The first page (everything up to a cut) once it has arrived."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: bool(self.pages), timeout)
+            return self.pages[0] if self.pages else b""
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def pty_printer() -> Iterator[PtyPrinter]:
+    fake = PtyPrinter()
+    yield fake
+    fake.close()
+
+
+DATA = render_receipt(sample_receipt(), PrinterProfile(paper_mm=58))
+
+Transport = tuple[str, Callable[[], bytes]]
+
+
+@pytest.fixture(params=["tcp", "serial", "file"])
+def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Transport]:
+    """A printer URL and a way to read back what arrived, for every transport we can run here."""
+    if request.param == "tcp":
+        virtual: VirtualPrinter = request.getfixturevalue("printer")
+        yield f"tcp://127.0.0.1:{virtual.port}", lambda: virtual.wait_for_receipts(1)[0].raw
+    elif request.param == "serial":
+        fake: PtyPrinter = request.getfixturevalue("pty_printer")
+        yield f"serial://{fake.device}?baudrate=19200", fake.wait_for_page
+    else:
+        capture = tmp_path / "lp0"
+        capture.write_bytes(b"")
+        yield f"file://{capture}", capture.read_bytes
+
+
+def test_every_transport_delivers_the_exact_bytes(transport: Transport) -> None:
+    url, received = transport
+    send(url, DATA, timeout=5)
+    assert received() == DATA
+    assert "甘肃定西马铃薯粉条" in decode(received()).text_lines
+
+
+def test_connector_for_picks_the_connector_by_scheme() -> None:
+    assert isinstance(connector_for("tcp://127.0.0.1:9100"), NetworkConnector)
+    assert isinstance(connector_for("serial:///dev/ttyS0"), SerialConnector)
+    assert isinstance(connector_for("file:///dev/usb/lp0"), FileConnector)
+    assert isinstance(connector_for("usb://0x0416:0x5011"), UsbConnector)
+    assert isinstance(connector_for("cups://Receipts"), CupsConnector)
+
+
+def test_serial_status_is_read_from_the_port(pty_printer: PtyPrinter) -> None:
+    url = f"serial://{pty_printer.device}"
+    assert query_status(url) == PrinterStatus(online=True)
+    pty_printer.replies = {1: b"\x1a", 2: b"\x32", 4: b"\x72"}
+    assert query_status(url) == PrinterStatus(online=False, paper_out=True)
+
+
+def test_serial_printer_out_of_paper_refuses_the_job(pty_printer: PtyPrinter) -> None:
+    pty_printer.replies = {1: b"\x1a", 2: b"\x32", 4: b"\x72"}
+    with pytest.raises(PrinterNotReady, match="paper out"):
+        send(f"serial://{pty_printer.device}", DATA, timeout=5)
+    assert pty_printer.pages == []
+    assert b"\x1dV" not in pty_printer.received
+
+
+def test_serial_printer_that_does_not_answer_is_offline(pty_printer: PtyPrinter) -> None:
+    pty_printer.replies = {}
+    status = query_status(f"serial://{pty_printer.device}", timeout=0.3)
+    assert status == PrinterStatus.unreachable(
+        f"{pty_printer.device}: no status reply within 0.3 s"
+    )
+
+
+def test_missing_serial_device_is_unreachable(tmp_path: Path) -> None:
+    url = f"serial://{tmp_path}/ttyUSB9"
+    with pytest.raises(PrinterUnreachable, match="No such file"):
+        send(url, DATA, timeout=1)
+    assert not query_status(url, timeout=1).online
+
+
+def test_a_plain_file_is_not_a_serial_port(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-tty"
+    path.write_bytes(b"")
+    with pytest.raises(PrinterUnreachable, match="not a serial port"):
+        send(f"serial://{path}", DATA, timeout=1)
+
+
+def test_device_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(PrinterUnreachable, match="No such file"):
+        send(f"file://{tmp_path}/lp9", DATA, timeout=1)
+    assert not (tmp_path / "lp9").exists()
+
+
+def test_device_file_cannot_read_status(tmp_path: Path) -> None:
+    with pytest.raises(StatusUnsupported):
+        query_status(f"file://{tmp_path}/lp0")
+
+
+@pytest.mark.skipif(Usb.is_usable(), reason="pyusb is installed")
+def test_usb_without_pyusb_is_a_config_error() -> None:
+    with pytest.raises(PrinterConfigError, match="pyusb"):
+        send("usb://0x0416:0x5011", DATA, timeout=1)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cups") is not None, reason="pycups is installed")
+def test_cups_without_pycups_is_a_config_error() -> None:
+    with pytest.raises(PrinterConfigError, match="pycups"):
+        send("cups://Receipts", DATA, timeout=1)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from printers.errors import PrinterConfigError
+from printers.profiles import (
+    CupsAddress,
+    FileAddress,
+    PrinterAddress,
+    PrinterProfile,
+    SerialAddress,
+    TcpAddress,
+    UsbAddress,
+    parse_printer_url,
+)
+
+
+def test_paper_width_gives_columns_and_dots() -> None:
+    assert (PrinterProfile(paper_mm=58).columns, PrinterProfile(paper_mm=58).dots) == (32, 384)
+    assert (PrinterProfile(paper_mm=80).columns, PrinterProfile(paper_mm=80).dots) == (48, 576)
+
+
+def test_other_paper_widths_are_refused() -> None:
+    with pytest.raises(PrinterConfigError):
+        PrinterProfile(paper_mm=76)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("tcp://192.168.1.50:9100", TcpAddress("192.168.1.50", 9100)),
+        ("tcp://printer.local", TcpAddress("printer.local", 9100)),
+        ("tcp://[::1]:9101", TcpAddress("::1", 9101)),
+        ("usb://0x0416:0x5011", UsbAddress(0x0416, 0x5011)),
+        ("usb://04b8:0202?in_ep=0x81&out_ep=0x02", UsbAddress(0x04B8, 0x0202, 0x81, 0x02)),
+        ("serial:///dev/ttyS0?baudrate=9600", SerialAddress("/dev/ttyS0", 9600)),
+        ("serial:///dev/ttyUSB0", SerialAddress("/dev/ttyUSB0", 9600)),
+        ("serial:///dev/ttyUSB0?baudrate=115200", SerialAddress("/dev/ttyUSB0", 115200)),
+        ("file:///dev/usb/lp0", FileAddress("/dev/usb/lp0")),
+        ("cups://Receipt_Printer", CupsAddress("Receipt_Printer")),
+        ("cups://Kasse%201", CupsAddress("Kasse 1")),
+    ],
+)
+def test_printer_urls_parse(url: str, address: PrinterAddress) -> None:
+    assert parse_printer_url(url) == address
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "lpt://1",
+        "tcp://",
+        "tcp://host:notaport",
+        "tcp://host:9100/path",
+        "usb://0x0416",
+        "usb://zz:0x5011",
+        "serial://ttyS0",
+        "serial:///dev/ttyS0?baudrate=1234",
+        "serial:///dev/ttyS0?baud=9600",
+        "file://relative",
+        "cups://",
+        "/dev/usb/lp0",
+    ],
+)
+def test_bad_printer_urls_raise_config_errors(url: str) -> None:
+    with pytest.raises(PrinterConfigError):
+        parse_printer_url(url)
