@@ -19,7 +19,10 @@ $(BIN)/pos: pyproject.toml
 demo: $(BIN)/pos ## migrate an SQLite file, load the demo data and serve on http://127.0.0.1:8000
 	$(BIN)/pos migrate
 	$(BIN)/pos demo
-	$(BIN)/pos serve
+	# Background helpers (the platform double on :8100) stop when the server does.
+	trap 'kill $$(jobs -p) 2>/dev/null' EXIT; \
+	$(BIN)/pos platform serve --port 8100 --db var/platform.sqlite3 & \
+	POS_PLATFORM_URL=http://127.0.0.1:8100 $(BIN)/pos serve
 
 test: $(BIN)/pos lint typecheck ## ruff, mypy and the whole pytest suite
 	$(BIN)/python -m pytest

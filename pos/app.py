@@ -7,20 +7,36 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
+from pos.analytics.routes import (
+    AnalyticsController,
+    AnalyticsExportController,
+    OrderRatingController,
+    ProductRatingController,
+)
 from pos.catalog.routes import CatalogImportController
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.health import health
+from pos.live import LiveChannels
+from pos.live_routes import order_events
 from pos.logs import RequestIdMiddleware, configure_logging
+from pos.orders.routes import CounterOrderController, KioskOrderController, OrderController
+from pos.payments.plugin import PaymentsPlugin
+from pos.platform.routes import PlatformController
+from pos.printing.routes import PrintingController
 from pos.problems import exception_handlers
 from pos.settings import Settings
 from pos.staff.routes import DeviceTokenController, SessionController
 from pos.stores.routes import CounterCatalogController
+from pos.worker import embedded_worker
 
 __all__ = ["create_app"]
 
@@ -31,12 +47,19 @@ def create_app(settings: Settings) -> Litestar:
     engine = create_engine(settings.database_url)
     bind(engine)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    # With Redis, rate limits and caches are shared by every app server; else in-process.
+    stores: dict[str, Store] = (
+        {"staff_login": RedisStore(redis, namespace=f"{settings.redis_prefix}:staff_login")}
+        if redis is not None
+        else {}
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await open_engine(engine)
         try:
-            yield
+            async with embedded_worker(settings.run_worker, settings):
+                yield
         finally:
             await close_engine(engine)
             if redis is not None:
@@ -49,10 +72,25 @@ def create_app(settings: Settings) -> Litestar:
             DeviceTokenController,
             CatalogImportController,
             CounterCatalogController,
+            CounterOrderController,
+            KioskOrderController,
+            OrderController,
+            order_events,
+            PrintingController,
+            PlatformController,
+            AnalyticsController,
+            AnalyticsExportController,
+            OrderRatingController,
+            ProductRatingController,
         ],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
-        state={"settings": settings, "redis": redis},  # type: ignore[arg-type]
+        state=State({"settings": settings, "redis": redis}),
+        stores=stores,
         lifespan=[lifespan],
+        plugins=[
+            LiveChannels.create(redis, prefix=settings.redis_prefix),
+            PaymentsPlugin(settings),
+        ],
         middleware=[DefineMiddleware(RequestIdMiddleware)],
         exception_handlers=exception_handlers,
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import click
 import uvicorn
 
+import printers
+from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
+from pos.platform.double.app import create_double_app
+from pos.platform.reconcile import reconcile as reconcile_day
 from pos.settings import Settings, SettingsError, load_settings
+from pos.staff import service as staff_service
+from pos.staff.actors import ROLE_NAMES, RoleName
+from pos.stores import service as stores_service
 from pos.stores.layout import apply_layouts_file
+from pos.worker import worker_main
 
 __all__ = ["main"]
 
@@ -35,6 +44,7 @@ def _settings() -> Settings:
 
 def _with_database(work: Callable[[], Awaitable[T]]) -> T:
     """Run `work` with the configured database bound and open."""
+
     async def run() -> T:
         engine = create_engine(_settings().database_url)
         bind(engine)
@@ -82,6 +92,13 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Run the background worker (outbox events) until SIGINT or SIGTERM."""
+    settings = _settings()
+    _with_database(lambda: worker_main(settings))
+
+
+@main.command()
 def migrate() -> None:
     """Apply database migrations (safe to repeat)."""
     _with_database(run_migrations)
@@ -114,13 +131,142 @@ def load_stores(file: Path) -> None:
     click.echo(f"{len(ids)} store(s) loaded")
 
 
+@main.group("staff")
+def staff_group() -> None:
+    """Staff users and their roles."""
+
+
+@staff_group.command("add")
+@click.argument("username")
+@click.option("--role", "role_name", required=True, type=click.Choice(ROLE_NAMES))
+@click.option("--store", "store_codes", multiple=True, help="store code; none: every store")
+@click.option("--name", "display_name", default="", help="name shown on the tablet")
+@click.password_option(help="prompted for when not given")
+def add_staff(
+    username: str,
+    role_name: RoleName,
+    store_codes: tuple[str, ...],
+    display_name: str,
+    password: str,
+) -> None:
+    """Create a staff user with one role at the given stores (or at head office)."""
+
+    async def create() -> None:
+        ids = await stores_service.store_ids_by_code(list(store_codes))
+        unknown = sorted(set(store_codes) - set(ids))
+        if unknown:
+            raise click.ClickException(f"unknown store code(s): {', '.join(unknown)}")
+        roles: list[tuple[RoleName, int | None]] = [(role_name, ids[c]) for c in store_codes]
+        roles = roles or [(role_name, None)]
+        await staff_service.create_user(username, password, display_name=display_name, roles=roles)
+
+    _with_database(create)
+    click.echo(f"created {username}")
+
+
 @main.command()
-@click.option("--dir", "directory", default="fixtures/demo", show_default=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "directory",
+    default="fixtures/demo",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
 def demo(directory: Path) -> None:
     """Load the demo catalog, stores and staff (safe to repeat)."""
     summary = _with_database(lambda: load_demo(directory, progress=_progress))
-    click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    base = _settings().public_url
+    click.echo(f"demo loaded: {summary.products} products, {summary.stores} stores")
+    for code, counter_id in sorted(summary.counter_ids.items()):
+        click.echo(f"  counter {code}: {base}/api/counters/{counter_id}/products")
+    click.echo(f"  API docs: {base}/schema  (Swagger UI: {base}/schema/swagger)")
+    click.echo(f"  staff login: POST {base}/api/staff/session")
+    for username, password in summary.credentials.items():
+        click.echo(f"    {username} / {password}")
+
+
+@main.group()
+def printer() -> None:
+    """Receipt printers."""
+
+
+@printer.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9100, show_default=True, help="ESC/POS over TCP")
+@click.option("--control-port", type=int, default=None, help="line commands: paper out, ...")
+@click.option(
+    "--out",
+    "out_dir",
+    default="var/printer",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="where each receipt is saved as .txt, .png and .bin",
+)
+@click.option("--paper", type=click.Choice(["58", "80"]), default="80", show_default=True)
+def serve_printer(
+    host: str, port: int, control_port: int | None, out_dir: Path, paper: str
+) -> None:
+    """Run a virtual ESC/POS printer until Ctrl-C."""
+    click.echo(f"virtual printer on tcp://{host}:{port}, receipts saved to {out_dir}")
+    paper_mm: Literal[58, 80] = 58 if paper == "58" else 80
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(printers.serve(host, port, out_dir, control_port, paper_mm=paper_mm))
+
+
+@main.group("platform")
+def platform_group() -> None:
+    """Forwarding certified transactions to the national platform."""
+
+
+@platform_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8100, show_default=True)
+@click.option(
+    "--db",
+    "database",
+    default="var/platform.sqlite3",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the double's own SQLite file",
+)
+def serve_platform(host: str, port: int, database: Path) -> None:
+    """Run the platform double (checks signatures, dedupes, answers daily totals)."""
+    click.echo(f"platform double on http://{host}:{port}, keeping {database}")
+    app = create_double_app(database, _settings())
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@platform_group.command("reconcile")
+@click.option("--date", "day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--resend", is_flag=True, help="send what the platform lacks, then compare again")
+def reconcile_platform(day: datetime, resend: bool) -> None:
+    """Compare a store-local day's certified totals with the platform's; exit 1 on differences."""
+    settings = _settings()
+    report = _with_database(lambda: reconcile_day(day.date(), settings, resend=resend))
+    for transaction_id in report.resent:
+        click.echo(f"resent {transaction_id}")
+    for d in report.differences:
+        click.echo(
+            f"{d.merchant_id} {d.scope} {d.key}: here {d.local_fen}, platform {d.platform_fen}"
+        )
+    click.echo(
+        f"{report.business_day}: {report.local_transactions} transactions here, "
+        f"{report.platform_transactions} at the platform, {len(report.differences)} differences"
+    )
+    if report.differences:
+        sys.exit(1)
+
+
+@main.group("analytics")
+def analytics_group() -> None:
+    """Sales rollups, repeat buyers and cohorts."""
+
+
+@analytics_group.command("rebuild")
+def rebuild_rollups() -> None:
+    """Recompute every analytics rollup from the orders (safe to repeat)."""
+    counts = _with_database(lambda: rebuild_analytics(progress=_progress))
+    click.echo(f"rollups rebuilt: {counts.purchases:,} purchases, {counts.buyers:,} buyers")
 
 
 if __name__ == "__main__":

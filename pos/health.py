@@ -35,7 +35,7 @@ async def _redis_state(redis: Redis | None) -> str:
     return "ok"
 
 
-@get("/health", operation_id="health", tags=["health"], sync_to_thread=False)
+@get("/health", operation_id="health", tags=["health"])
 async def health(state: State) -> Response[dict[str, Any]]:
     """200 when the database answers (and Redis, when configured); 503 otherwise."""
     database = "ok" if await _database_ok() else "down"

@@ -15,6 +15,13 @@ APPS = [
     "pos.catalog.piccolo_app",
     "pos.stores.piccolo_app",
     "pos.staff.piccolo_app",
+    "pos.inventory.piccolo_app",
+    "pos.events.piccolo_app",
+    "pos.orders.piccolo_app",
+    "pos.payments.piccolo_app",
+    "pos.printing.piccolo_app",
+    "pos.platform.piccolo_app",
+    "pos.analytics.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from pos.errors import PosError
 from pos.logs import logger
@@ -27,8 +28,9 @@ _CODES_BY_STATUS = {
 }
 
 
-def _problem(request: Request[Any, Any, Any], status: int, code: str, detail: str,
-             **extra: Any) -> Response[dict[str, Any]]:
+def _problem(
+    request: Request[Any, Any, Any], status: int, code: str, detail: str, **extra: Any
+) -> Response[dict[str, Any]]:
     body = {
         "type": f"/problems/{code}",
         "title": code.replace("_", " "),
@@ -66,7 +68,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
     )
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: ExceptionHandlersMap = {
     PosError: _pos_error,
     HTTPException: _http_error,
     Exception: _unexpected,

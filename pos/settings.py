@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
-DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"
+DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
 
 
 class SettingsError(Exception):
@@ -47,9 +47,66 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="base URL printed on QR codes"
     )
+    payment_provider: Literal["sandbox", "wechat", "alipay"] = Field(
+        default="sandbox", description="who takes the money; sandbox is the demo wallet"
+    )
+    sandbox_signing_key: SecretStr = Field(
+        default=SecretStr("demo-sandbox-signing-key"),
+        description="HMAC key the sandbox provider signs its notifications with",
+    )
+    run_worker: bool = Field(
+        default=True, description="run the outbox worker inside the server (else: `pos worker`)"
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     catalog_page_size: int = Field(default=50, ge=1, le=500)
+    print_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="one send to a printer: connect, status, write"
+    )
+    print_max_attempts: int = Field(
+        default=6, ge=1, le=50, description="sends to an unreachable printer before a job fails"
+    )
+    print_retry_first_s: float = Field(
+        default=2.0, gt=0, description="first retry delay; it doubles, with jitter"
+    )
+    print_retry_longest_s: float = Field(default=300.0, gt=0, description="longest retry delay")
+    print_recheck_s: float = Field(
+        default=5.0, gt=0, description="how often a printer out of paper or open is asked again"
+    )
+    printer_status_interval_s: float = Field(
+        default=60.0, gt=0, description="how often every printer's status is read for staff"
+    )
+
+    platform_url: str | None = Field(
+        default=None,
+        description="the consumption-platform API (the double: http://127.0.0.1:8100); unset: "
+        "certified transactions wait in the backlog",
+    )
+    platform_key: SecretStr = Field(
+        default=SecretStr("demo-platform-key"),
+        description="HMAC key for merchants without one of their own in platform_merchant_keys",
+    )
+    platform_merchant_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description='per-merchant HMAC keys, JSON: {"XM-0001": "..."}'
+    )
+    platform_timeout_s: float = Field(default=10.0, gt=0, le=120, description="one request")
+    platform_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="sends of a transaction before it is dead-lettered"
+    )
+    platform_retry_first_s: float = Field(
+        default=2.0, gt=0, description="first retry delay; it doubles, with jitter"
+    )
+    platform_retry_longest_s: float = Field(default=600.0, gt=0, description="longest delay")
+    platform_lease_s: float = Field(
+        default=60.0, gt=0, description="a relay's claim; after it another relay may resend"
+    )
+    platform_batch_size: int = Field(
+        default=100, ge=1, le=100, description="transactions per signed request"
+    )
+    platform_idle_s: float = Field(default=1.0, gt=0, description="an idle relay polls this often")
+    platform_max_skew_s: int = Field(
+        default=300, ge=1, description="the double refuses a timestamp further off than this"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -6,8 +6,8 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-import qrcode  # type: ignore[import-untyped]
-import qrcode.constants  # type: ignore[import-untyped]
+import qrcode
+import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from printers.decoder import (

@@ -146,8 +146,6 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-
-
 _SERVICE_MARKERS = ("postgres", "redis", "browser")
 _REQUIRED_IN_CI = ("postgres", "redis")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -18,7 +19,7 @@ SQLITE_BUSY_TIMEOUT_S = 30
 POSTGRES_POOL_SIZE = 20
 
 
-def create_engine(database_url: str) -> Engine:
+def create_engine(database_url: str) -> Engine[Any]:
     """An engine for `sqlite:///path` or `postgresql://...`; it connects lazily."""
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
@@ -26,16 +27,16 @@ def create_engine(database_url: str) -> Engine:
     return PostgresEngine(config={"dsn": database_url}, log_queries=False)
 
 
-async def open_engine(engine: Engine) -> None:
+async def open_engine(engine: Engine[Any]) -> None:
     """Prepare the engine for serving: a pool on PostgreSQL, WAL on SQLite."""
     if isinstance(engine, SQLiteEngine):
         Path(engine.path).parent.mkdir(parents=True, exist_ok=True)
         await engine.run_ddl("PRAGMA journal_mode=WAL")
-    else:
+    elif isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(max_size=POSTGRES_POOL_SIZE)
 
 
-async def close_engine(engine: Engine) -> None:
+async def close_engine(engine: Engine[Any]) -> None:
     """Release what `open_engine` took."""
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()

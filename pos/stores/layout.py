@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import anyio
 from piccolo.table import Table
 from pydantic import TypeAdapter, ValidationError
 
@@ -27,13 +28,20 @@ _LAYOUTS = TypeAdapter(list[StoreLayout])
 async def apply_layout(layout: StoreLayout) -> int:
     """Create or update the store described by `layout`; returns the store id."""
     _check_references(layout)
-    products = await catalog.product_ids_by_certificate([item.certificate_no for item in layout.listings])
-    unknown = [item.certificate_no for item in layout.listings if item.certificate_no not in products]
+    products = await catalog.product_ids_by_certificate(
+        [item.certificate_no for item in layout.listings]
+    )
+    unknown = [
+        item.certificate_no for item in layout.listings if item.certificate_no not in products
+    ]
     if unknown:
         raise InvalidInput(f"unknown certificates in store {layout.code}: {', '.join(unknown)}")
     async with write_transaction():
-        store_id = await _upsert(Store, {"code": layout.code}, layout.model_dump(
-            exclude={"printers", "counters", "devices", "listings"}))
+        store_id = await _upsert(
+            Store,
+            {"code": layout.code},
+            layout.model_dump(exclude={"printers", "counters", "devices", "listings"}),
+        )
         printers = {
             printer.name: await _upsert(
                 Printer, {"store": store_id, "name": printer.name}, printer.model_dump()
@@ -42,13 +50,19 @@ async def apply_layout(layout: StoreLayout) -> int:
         }
         counters = {}
         for counter in layout.counters:
-            values = {**counter.model_dump(exclude={"printer"}), "store": store_id,
-                      "printer": printers.get(counter.printer or "")}
+            values = {
+                **counter.model_dump(exclude={"printer"}),
+                "store": store_id,
+                "printer": printers.get(counter.printer or ""),
+            }
             counters[counter.code] = await _upsert(Counter, {"code": counter.code}, values)
         for device in layout.devices:
-            values = {**device.model_dump(), "store": store_id,
-                      "counter": counters.get(device.counter or ""),
-                      "printer": printers.get(device.printer or "")}
+            values = {
+                **device.model_dump(),
+                "store": store_id,
+                "counter": counters.get(device.counter or ""),
+                "printer": printers.get(device.printer or ""),
+            }
             await _upsert(Device, {"store": store_id, "name": device.name}, values)
         await _apply_listings(store_id, layout, products)
     return store_id
@@ -81,7 +95,9 @@ async def _upsert(table: type[Table], key: dict[str, Any], values: dict[str, Any
 
 async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str, int]) -> None:
     """Upsert the store's listings under one new catalog revision, if any changed."""
-    current = {row["product"]: row for row in await Listing.select().where(Listing.store == store_id)}
+    current = {
+        row["product"]: row for row in await Listing.select().where(Listing.store == store_id)
+    }
     new = [item for item in layout.listings if products[item.certificate_no] not in current]
     changed = [
         (current[products[item.certificate_no]]["id"], item)
@@ -93,11 +109,17 @@ async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str
         return
     revision = await catalog.bump_revision()
     if new:
-        await Listing.insert(*[
-            Listing(store=store_id, product=products[item.certificate_no],
-                    price_fen=item.price_fen, revision=revision)
-            for item in new
-        ])
+        await Listing.insert(
+            *[
+                Listing(
+                    store=store_id,
+                    product=products[item.certificate_no],
+                    price_fen=item.price_fen,
+                    revision=revision,
+                )
+                for item in new
+            ]
+        )
     for listing_id, item in changed:
         await Listing.update(
             {Listing.price_fen: item.price_fen, Listing.active: True, Listing.revision: revision}
@@ -107,7 +129,7 @@ async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str
 async def apply_layouts_file(path: Path) -> list[int]:
     """Apply every store layout in a JSON file holding a list of them."""
     try:
-        layouts = _LAYOUTS.validate_json(path.read_bytes())
+        layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
     return [await apply_layout(layout) for layout in layouts]

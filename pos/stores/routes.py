@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from pos.stores import service as stores
@@ -21,8 +21,8 @@ class CounterCatalogController(Controller):
     @get(operation_id="counterCatalog", summary="Products sellable at a counter")
     async def list_products(
         self,
-        request: Request[object, object, object],
-        counter_id: int,
+        request: Request[Any, Any, Any],
+        counter_id: FromPath[int],
         q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
         since: Annotated[int | None, Parameter(ge=0, description="a revision seen before")] = None,
         cursor: Annotated[int | None, Parameter(ge=0)] = None,
@@ -34,5 +34,7 @@ class CounterCatalogController(Controller):
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == etag:
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        page = await stores.counter_catalog(counter_id, query=q, since=since, cursor=cursor, limit=limit)
+        page = await stores.counter_catalog(
+            counter_id, query=q, since=since, cursor=cursor, limit=limit
+        )
         return Response(page, headers=headers)

@@ -3,33 +3,48 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pos.catalog import service as catalog
+from pos.catalog.codes import canonical_gtin
+from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
-from pos.stores.tables import Counter, Listing
+from pos.stores.tables import Counter, Listing, Store
 
-__all__ = ["counter_catalog", "counter_catalog_etag", "get_counter"]
+__all__ = [
+    "StoreRules",
+    "counter_catalog",
+    "counter_catalog_etag",
+    "counter_ids_of",
+    "get_counter",
+    "listing_prices",
+    "store_ids_by_code",
+    "store_rules",
+]
 
 MAX_QUERY_LENGTH = 64
-_LIKE_SPECIALS = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
 
 
 async def get_counter(counter_id: int) -> CounterOut:
     """The counter with its store, or NotFound."""
-    row = await Counter.select(
-        Counter.id,
-        Counter.code,
-        Counter.name_zh,
-        Counter.name_en,
-        Counter.store.id.as_alias("store_id"),
-        Counter.store.name_zh.as_alias("store_name_zh"),
-        Counter.store.name_en.as_alias("store_name_en"),
-        Counter.store.time_zone.as_alias("time_zone"),
-    ).where(Counter.id == counter_id).first()
+    row = (
+        await Counter.select(
+            Counter.id,
+            Counter.code,
+            Counter.name_zh,
+            Counter.name_en,
+            Counter.store._.id.as_alias("store_id"),
+            Counter.store._.name_zh.as_alias("store_name_zh"),
+            Counter.store._.name_en.as_alias("store_name_en"),
+            Counter.store._.time_zone.as_alias("time_zone"),
+        )
+        .where(Counter.id == counter_id)
+        .first()
+    )
     if row is None:
         raise NotFound(f"no counter {counter_id}", code="counter_not_found")
     return CounterOut(**row)
@@ -55,13 +70,12 @@ async def counter_catalog_etag(counter_id: int, **params: Any) -> str:
 def _search(query: str) -> Any:
     if len(query) > MAX_QUERY_LENGTH:
         raise InvalidInput(f"search text is longer than {MAX_QUERY_LENGTH} characters")
-    if query.isdigit():
-        return Listing.product.gtin == query
-    pattern = query.translate(_LIKE_SPECIALS)
+    if query.isascii() and query.isdigit():
+        return Listing.product._.gtin == canonical_gtin(query)
     return (
-        Listing.product.name_zh.ilike(f"%{pattern}%")
-        | Listing.product.name_en.ilike(f"%{pattern}%")
-        | Listing.product.name_initials.like(f"{pattern.lower()}%")
+        contains(Listing.product._.name_zh, query)
+        | contains(Listing.product._.name_en, query)
+        | starts_with(Listing.product._.name_initials, query.lower())
     )
 
 
@@ -80,9 +94,7 @@ async def counter_catalog(
     if since is None:
         select = select.where(Listing.active.eq(True))
     else:
-        select = select.where(
-            (Listing.revision > since) | (Listing.product.revision > since)
-        )
+        select = select.where((Listing.revision > since) | (Listing.product._.revision > since))
     if query:
         select = select.where(_search(query.strip()))
     if cursor is not None:
@@ -95,7 +107,7 @@ async def counter_catalog(
 
 
 def _listing_select() -> Any:
-    product = Listing.product
+    product = Listing.product._
     return Listing.select(
         Listing.id,
         Listing.active,
@@ -110,9 +122,9 @@ def _listing_select() -> Any:
         product.valid_from.as_alias("valid_from"),
         product.valid_until.as_alias("valid_until"),
         product.certificate_no.as_alias("certificate_no"),
-        product.origin_county.code.as_alias("origin_county_code"),
-        product.origin_county.name_zh.as_alias("origin_county_name"),
-        product.supplier.name_zh.as_alias("supplier_name"),
+        product.origin_county._.code.as_alias("origin_county_code"),
+        product.origin_county._.name_zh.as_alias("origin_county_name"),
+        product.supplier._.name_zh.as_alias("supplier_name"),
         product.gtin.as_alias("gtin"),
         product.category.as_alias("category"),
         product.image_url.as_alias("image_url"),
@@ -131,3 +143,53 @@ def _sellable(row: dict[str, Any], today: date) -> SellableProduct:
             on=today,
         ),
     )
+
+
+async def store_ids_by_code(codes: list[str]) -> dict[str, int]:
+    """Store ids for the given store codes (unknown codes are left out)."""
+    rows = await Store.select(Store.id, Store.code).where(Store.code.is_in(codes)) if codes else []
+    return {row["code"]: row["id"] for row in rows}
+
+
+class StoreRules(NamedTuple):
+    """What selling at a store depends on besides its products."""
+
+    time_zone: str
+    hold_minutes: int
+
+
+async def store_rules(store_id: int) -> StoreRules:
+    """The store's time zone and how long an unpaid order holds stock; NotFound if no store."""
+    row = (
+        await Store.select(Store.time_zone, Store.hold_minutes).where(Store.id == store_id).first()
+    )
+    if row is None:
+        raise NotFound(f"no store {store_id}", code="store_not_found")
+    return StoreRules(row["time_zone"], row["hold_minutes"])
+
+
+async def listing_prices(store_id: int, product_ids: Collection[int]) -> dict[int, int]:
+    """The price in fen each product sells at in the store now: its own, else the catalog's.
+
+    Products the store does not list, or no longer sells, are left out.
+    """
+    if not product_ids:
+        return {}
+    rows = await Listing.select(
+        Listing.product.as_alias("product_id"),
+        Listing.price_fen,
+        Listing.product._.price_fen.as_alias("catalog_price_fen"),
+    ).where(
+        (Listing.store == store_id)
+        & Listing.active.eq(True)
+        & Listing.product.is_in(list(product_ids))
+    )
+    own = {row["product_id"]: row["price_fen"] for row in rows}
+    catalog_price = {row["product_id"]: row["catalog_price_fen"] for row in rows}
+    return {pid: catalog_price[pid] if price is None else price for pid, price in own.items()}
+
+
+async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:
+    """Counter ids by counter code for the given stores."""
+    rows = await Counter.select(Counter.id, Counter.code).where(Counter.store.is_in(store_ids))
+    return {row["code"]: row["id"] for row in rows}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Varchar
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Varchar
 from piccolo.table import Table
 
 from pos.catalog.tables import Product
@@ -11,6 +11,7 @@ __all__ = ["Counter", "Device", "Listing", "Printer", "Store"]
 
 
 class Store(Table):
+    id: Serial
     code = Varchar(length=32, unique=True)
     name_zh = Varchar(length=128)
     name_en = Varchar(length=128, default="")
@@ -23,7 +24,8 @@ class Store(Table):
 
 
 class Printer(Table):
-    store = ForeignKey(references=Store, null=False, index=True)
+    id: Serial
+    store = ForeignKey[Store](references=Store, null=False, index=True)
     name = Varchar(length=64)
     connection_url = Varchar(
         length=255, help_text="tcp://host:9100, usb://vid:pid, serial:///dev/x, file:///dev/x"
@@ -32,27 +34,32 @@ class Printer(Table):
 
 
 class Counter(Table):
-    store = ForeignKey(references=Store, null=False, index=True)
+    id: Serial
+    store = ForeignKey[Store](references=Store, null=False, index=True)
     code = Varchar(length=32, unique=True, help_text="printed under the counter's QR code")
     name_zh = Varchar(length=128)
     name_en = Varchar(length=128, default="")
-    printer = ForeignKey(references=Printer, null=True, help_text="where its receipts print")
+    printer = ForeignKey[Printer](
+        references=Printer, null=True, help_text="where its receipts print"
+    )
 
 
 class Device(Table):
-    store = ForeignKey(references=Store, null=False, index=True)
-    counter = ForeignKey(references=Counter, null=True)
+    id: Serial
+    store = ForeignKey[Store](references=Store, null=False, index=True)
+    counter = ForeignKey[Counter](references=Counter, null=True)
     kind = Varchar(length=10, help_text="kiosk, counter or tablet")
     name = Varchar(length=64)
-    printer = ForeignKey(references=Printer, null=True)
+    printer = ForeignKey[Printer](references=Printer, null=True)
     active = Boolean(default=True)
 
 
 class Listing(Table):
     """A product a store sells, optionally at its own price."""
 
-    store = ForeignKey(references=Store, null=False, index=True)
-    product = ForeignKey(references=Product, null=False, index=True)
+    id: Serial
+    store = ForeignKey[Store](references=Store, null=False, index=True)
+    product = ForeignKey[Product](references=Product, null=False, index=True)
     price_fen = Integer(null=True, default=None, help_text="overrides the catalog price")
     active = Boolean(default=True)
     revision = BigInt(default=0, index=True, help_text="catalog revision of the last change")

@@ -39,7 +39,9 @@ def test_a_wrong_value_names_its_variable(
         load_settings()
 
 
-def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory) -> None:
+def test_dotenv_file_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("POS_TIME_ZONE=Asia/Urumqi\n")  # type: ignore[operator]
     assert load_settings().time_zone == "Asia/Urumqi"

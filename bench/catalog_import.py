@@ -1,0 +1,98 @@
+"""Import the synthetic national list into fresh SQLite and PostgreSQL databases; print rows/s.
+
+    .venv/bin/python bench/catalog_import.py          # 136,130 rows
+    POS_BENCH_QUICK=1 .venv/bin/python bench/catalog_import.py   # 10,000 rows
+
+Each database gets the list twice: a first import, then the same file again (nothing changes).
+Progress goes to stderr; stdout gets one line of JSON. The PostgreSQL database is created as
+pos_bench_<random> on 127.0.0.1 and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from pos.catalog.service import import_catalog_file
+from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db.migrate import migrate
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+GENERATOR = Path(__file__).parents[1] / "fixtures" / "generate_catalog.py"
+FULL_ROWS, QUICK_ROWS = 136_130, 10_000
+
+
+def progress(phase: str, done: int, total: int) -> None:
+    print(f"  {phase}: {done:,}/{total:,}", file=sys.stderr, flush=True)
+
+
+async def imports(database_url: str, catalog: Path) -> tuple[float, float]:
+    """Seconds for a first import of `catalog` into the migrated database, then a repeat."""
+    engine = create_engine(database_url)
+    bind(engine)
+    await open_engine(engine)
+    try:
+        await migrate()
+        timings = []
+        for label in ("import", "re-import"):
+            print(f"{database_url.split(':')[0]} {label}", file=sys.stderr)
+            started = time.perf_counter()
+            report = await import_catalog_file(catalog, progress=progress)
+            timings.append(time.perf_counter() - started)
+            print(f"  {report.model_dump_json()}", file=sys.stderr)
+        return timings[0], timings[1]
+    finally:
+        await close_engine(engine)
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def on_postgres(catalog: Path) -> tuple[float, float]:
+    name = f"pos_bench_{uuid.uuid4().hex[:12]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        return await imports(f"postgresql://postgres@127.0.0.1:5432/{name}", catalog)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    rows = QUICK_ROWS if os.environ.get("POS_BENCH_QUICK") == "1" else FULL_ROWS
+    with tempfile.TemporaryDirectory(prefix="pos_bench_") as tmp:
+        catalog = Path(tmp) / "catalog.csv"
+        subprocess.run(
+            [sys.executable, str(GENERATOR), "--rows", str(rows), "--out", str(catalog)],
+            check=True,
+        )
+        sqlite_s, sqlite_again_s = asyncio.run(imports(f"sqlite:///{tmp}/bench.sqlite3", catalog))
+        postgres_s, postgres_again_s = asyncio.run(on_postgres(catalog))
+    result = {
+        "bench": "catalog_import",
+        "rows": rows,
+        "sqlite_s": round(sqlite_s, 2),
+        "sqlite_rows_per_s": round(rows / sqlite_s),
+        "postgres_s": round(postgres_s, 2),
+        "postgres_rows_per_s": round(rows / postgres_s),
+        "sqlite_reimport_s": round(sqlite_again_s, 2),
+        "postgres_reimport_s": round(postgres_again_s, 2),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Recompute every rollup from the orders: `pos analytics rebuild`, and the handlers' reference.
+
+One write transaction: the rollups are emptied, purchases are computed from the orders a page at
+a time (bulk-loaded), the daily sales are one INSERT ... SELECT, and buyers are computed from the
+purchases read in payer order, so each payer's purchases arrive together. Members' payers are
+gathered aside and done last. Buyer columns of the purchases are set with one UPDATE ... FROM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Any
+
+from pos.analytics.measures import OrderFacts, SoldLine, Visit, buyer_history, purchase_row
+from pos.analytics.rollups import SALES_CELLS, history_rows, visit_of
+from pos.analytics.sql import copy, execute, fetch, is_postgres, serialize_writers
+from pos.analytics.tables import PayerLink
+from pos.db import write_transaction
+from pos.stores.tables import Store
+
+__all__ = ["PAGE", "Progress", "RebuildCounts", "rebuild"]
+
+PAGE = 20_000
+Progress = Callable[[str, int, int], None]
+
+_TABLES = (
+    "analytics_purchase",
+    "analytics_sales_day",
+    "analytics_buyer",
+    "analytics_buyer_product",
+    "analytics_buyer_county",
+)
+_PURCHASE_COLUMNS = (
+    "order_id",
+    "store_id",
+    "payer_hash",
+    "paid_at",
+    "day",
+    "week",
+    "month",
+    "total_fen",
+    "refunded_fen",
+    "net_fen",
+    "certified_fen",
+    "products",
+    "counties",
+)
+_ORDERS = (
+    "SELECT id, store, payer_hash, paid_at, total_fen, refunded_fen FROM orders "
+    "WHERE state IN ('paid', 'partially_refunded') AND paid_at IS NOT NULL AND id > {} "
+    "ORDER BY id LIMIT {}"
+)
+_LINES = (
+    'SELECT "order", product, origin_county_code, certified, total_fen FROM order_line '
+    'WHERE "order" BETWEEN {} AND {}'
+)
+_VISITS = (
+    "SELECT order_id, payer_hash, store_id, paid_at, day, week, month, net_fen, products, "
+    "counties FROM analytics_purchase WHERE payer_hash > {} ORDER BY payer_hash LIMIT {}"
+)
+_RANK_COLUMNS = (
+    "order_id",
+    "buyer_id",
+    "rank",
+    "first_store_id",
+    "first_day",
+    "first_week",
+    "first_month",
+)
+_RANK_TABLE = (
+    "CREATE TEMP TABLE analytics_rank (order_id INTEGER PRIMARY KEY, buyer_id INTEGER, "
+    "rank INTEGER, first_store_id INTEGER, first_day DATE, first_week DATE, first_month DATE)"
+)
+_SET_RANKS = (
+    "UPDATE analytics_purchase SET buyer_id = r.buyer_id, rank = r.rank, "
+    "first_store_id = r.first_store_id, first_day = r.first_day, first_week = r.first_week, "
+    "first_month = r.first_month FROM analytics_rank AS r "
+    "WHERE analytics_purchase.order_id = r.order_id"
+)
+_BUYER_COLUMNS = (
+    "id",
+    "key",
+    "first_store_id",
+    "first_at",
+    "first_day",
+    "first_week",
+    "first_month",
+    "second_days",
+    "purchases",
+    "net_fen",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildCounts:
+    """What a rebuild wrote."""
+
+    purchases: int
+    buyers: int
+
+
+async def rebuild(progress: Progress | None = None) -> RebuildCounts:
+    """Empty the rollups and recompute them from the orders, in one transaction."""
+    report = progress or (lambda phase, done, total: None)
+    async with write_transaction():
+        await serialize_writers()
+        for table in _TABLES:
+            await execute(f"DELETE FROM {table}")  # noqa: S608 (a constant name)
+        purchases = await _purchases(report)
+        await execute(SALES_CELLS.format(where="p.store_id IS NOT NULL"))
+        buyers = await _buyers(report, purchases)
+    return RebuildCounts(purchases, buyers)
+
+
+async def _purchases(report: Progress) -> int:
+    zones = {row["id"]: row["time_zone"] for row in await Store.select(Store.id, Store.time_zone)}
+    total = (await fetch("SELECT count(*) AS n FROM orders WHERE paid_at IS NOT NULL"))[0]["n"]
+    after, done = 0, 0
+    while orders := await fetch(_ORDERS, after, PAGE):
+        after = orders[-1]["id"]
+        lines: dict[int, list[SoldLine]] = {}
+        for row in await fetch(_LINES, orders[0]["id"], after):
+            sold = SoldLine(
+                row["product"], row["origin_county_code"], bool(row["certified"]), row["total_fen"]
+            )
+            lines.setdefault(row["order"], []).append(sold)
+        records = [
+            tuple(purchase_row(_facts(o), lines.get(o["id"], []), zones[o["store"]]).values())
+            for o in orders
+        ]
+        await copy("analytics_purchase", _PURCHASE_COLUMNS, records)
+        done += len(orders)
+        report("purchases", done, total)
+    return done
+
+
+def _facts(row: dict[str, Any]) -> OrderFacts:
+    return OrderFacts(
+        row["id"],
+        row["store"],
+        row["payer_hash"],
+        row["paid_at"],
+        row["total_fen"],
+        row["refunded_fen"],
+    )
+
+
+@dataclass
+class _BuyerWriter:
+    """Buyers computed so far, written a page at a time; ids are given here, from 1."""
+
+    next_id: int = 1
+    buyers: list[tuple[Any, ...]] = field(default_factory=list)
+    products: list[tuple[Any, ...]] = field(default_factory=list)
+    counties: list[tuple[Any, ...]] = field(default_factory=list)
+    ranks: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, key: str, visits: list[Visit]) -> None:
+        history = buyer_history(visits)
+        buyer, products, counties = history_rows(key, history)
+        buyer_id, self.next_id = self.next_id, self.next_id + 1
+        self.buyers.append((buyer_id, *buyer.values()))
+        self.products.extend((buyer_id, *row.values()) for row in products)
+        self.counties.extend((buyer_id, *row.values()) for row in counties)
+        store, days = history.first.store_id, history.first.days
+        self.ranks.extend(
+            (order_id, buyer_id, rank, store, days.day, days.week, days.month)
+            for order_id, rank in history.ranks.items()
+        )
+
+    async def flush(self) -> None:
+        await copy("analytics_buyer", _BUYER_COLUMNS, self.buyers)
+        history = ("first_store_id", "first_day", "orders")
+        await copy("analytics_buyer_product", ("buyer_id", "product_id", *history), self.products)
+        await copy("analytics_buyer_county", ("buyer_id", "county_code", *history), self.counties)
+        await copy("analytics_rank", _RANK_COLUMNS, self.ranks)
+        self.buyers, self.products, self.counties, self.ranks = [], [], [], []
+
+
+async def _buyers(report: Progress, total: int) -> int:
+    links = {row["payer_hash"]: row["member"] for row in await PayerLink.select()}
+    members: dict[int, list[Visit]] = {}
+    writer = _BuyerWriter()
+    await execute(_RANK_TABLE)
+    done = 0
+    async for payer, visits in _visits_by_payer():
+        if payer in links:
+            members.setdefault(links[payer], []).extend(visits)
+        else:
+            writer.add(f"payer:{payer}", visits)
+        done += len(visits)
+        if len(writer.ranks) >= PAGE:
+            await writer.flush()
+            report("buyers", done, total)
+    for member, visits in sorted(members.items()):
+        writer.add(f"member:{member}", visits)
+    await writer.flush()
+    await execute(_SET_RANKS)
+    await execute("DROP TABLE analytics_rank")
+    if is_postgres():
+        await execute(
+            "SELECT setval(pg_get_serial_sequence('analytics_buyer', 'id'), {}, false)",
+            writer.next_id,
+        )
+    return writer.next_id - 1
+
+
+async def _visits_by_payer() -> AsyncIterator[tuple[str, list[Visit]]]:
+    """Each payer's purchases, a page of payers at a time."""
+    after = ""
+    while rows := await fetch(_VISITS, after, PAGE):
+        if len(rows) == PAGE:
+            # The page may end inside the last payer's purchases: leave them to the next page.
+            last = rows[-1]["payer_hash"]
+            rows = [row for row in rows if row["payer_hash"] != last] or await fetch(
+                _VISITS.replace("> {} ORDER BY payer_hash LIMIT {}", "= {}"), last
+            )
+        after = rows[-1]["payer_hash"]
+        for payer, group in groupby(rows, key=lambda row: row["payer_hash"]):
+            yield payer, [visit_of(row) for row in group]

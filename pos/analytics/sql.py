@@ -1,0 +1,75 @@
+"""Raw SQL for the analytics, the same text on SQLite and PostgreSQL.
+
+Reads and small writes go through Piccolo's `raw` (`{}` placeholders, the current transaction if
+one is open). Bulk loads of the rebuild talk to the driver of the open write transaction:
+PostgreSQL's binary COPY, or sqlite3's executemany. Store ids are put into the SQL as integers
+(`id_list`), never as text from a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from pos.analytics.tables import Purchase
+from pos.db import current_engine
+
+__all__ = ["copy", "execute", "fetch", "id_list", "is_postgres", "serialize_writers"]
+
+# Any number: the key of the advisory lock that orders concurrent analytics writers.
+_WRITER_LOCK = 8_104_211
+
+
+def is_postgres() -> bool:
+    """Whether the bound engine is PostgreSQL."""
+    return isinstance(current_engine(), PostgresEngine)
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """`(1, 2, 3)` for an IN clause; `(NULL)` matches nothing when there are no ids."""
+    text = ", ".join(str(int(i)) for i in ids)
+    return f"({text or 'NULL'})"
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of a query with `{}` placeholders."""
+    rows: list[dict[str, Any]] = await Purchase.raw(sql, *args)
+    return rows
+
+
+async def execute(sql: str, *args: Any) -> None:
+    """Run a statement with `{}` placeholders."""
+    await Purchase.raw(sql, *args)
+
+
+async def serialize_writers() -> None:
+    """Make concurrent rollup writers wait for each other until the transaction ends.
+
+    Two workers refreshing the same buyer from different snapshots would each write a history
+    missing the other's purchase. SQLite's write transaction already holds the only write lock.
+    """
+    if is_postgres():
+        await execute("SELECT pg_advisory_xact_lock({})", _WRITER_LOCK)
+
+
+def _connection() -> Any:
+    transaction = current_engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("bulk loads need an open write_transaction()")
+    return transaction.connection
+
+
+async def copy(table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]]) -> None:
+    """Insert many rows into `table` on the open write transaction's connection."""
+    if not records:
+        return
+    connection = _connection()
+    if isinstance(current_engine(), SQLiteEngine):
+        names = ", ".join(f'"{column}"' for column in columns)
+        marks = ", ".join("?" * len(columns))
+        await connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", records)  # noqa: S608 (names, not input)
+    else:
+        await connection.copy_records_to_table(table, records=records, columns=list(columns))

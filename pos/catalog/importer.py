@@ -1,0 +1,266 @@
+"""Read a certified-catalog file into validated records, or refuse it whole (pure: no database).
+
+The file format
+---------------
+One row per certified product, as CSV (UTF-8, a header row naming the columns in any order) or
+as JSON Lines (one JSON object per line with the same keys; numbers may be JSON integers and
+optional values null). Lines are numbered from 1; in CSV the header is line 1.
+
+Required, with a value:
+- certificate_no: the certificate number, the key a product is updated by (at most 40 chars)
+- scheme: the certification scheme, e.g. `national-2026`
+- status: `active`, `suspended` or `revoked`; only active certificates count as certified
+- valid_from, valid_until: `YYYY-MM-DD`, valid_from <= valid_until; outside them it has expired
+- certifying_county_code: 6-digit code of the county that certified it; it must be the origin
+  county of some row in the file, or a county already in the catalog
+- origin_county_code: 6-digit administrative code; its first 2 digits are the province code
+- origin_county_name: the same on every row with that county code
+- province_name: the same on every row with that province code
+- supplier_credit_code: 18-character unified social credit code with its GB 32100-2015 check
+  character
+- supplier_name: the same on every row of that supplier, as are its English name and county
+- unit: `piece` or `kg`; the price is per piece or per kg
+- price_fen: the price, a positive integer in fen
+- name_zh: the Chinese name; its pinyin initials are stored for search
+
+Required, may be empty:
+- status_notice: the public notice of a suspension or revocation
+- name_en, category (e.g. `noodles`), poverty_help (how the supplier helps poor households),
+  origin_text (the origin story shown to shoppers), traceability (the traceability chain)
+- quality_labels: labels separated by `;` or `|`, e.g. `green;gi`
+- image_url: empty, a path starting with `/`, or an http(s) URL
+
+Optional, may be left out:
+- supplier_name_en
+- supplier_county_code: where the supplier is based, known like the certifying county;
+  defaults to the origin county
+- gtin: EAN-13, EAN-8 or UPC-A with a valid check digit (a UPC-A is stored as its EAN-13)
+- shelf_life_days: a non-negative integer
+
+Text is limited to the catalog's column lengths. A file with any bad row is refused whole; each
+bad line is reported with its number and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Literal, NamedTuple
+
+from pos.catalog.checks import check_products, check_shared
+from pos.catalog.columns import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    CatalogFile,
+    Columns,
+    Problems,
+    ProductRecord,
+    Shared,
+)
+from pos.catalog.schemas import ProgressCallback, no_progress
+from pos.errors import InvalidInput
+
+__all__ = ["MAX_REPORTED_ERRORS", "SLICE_ROWS", "Format", "Part", "parse_catalog", "parse_parts"]
+
+Format = Literal["csv", "jsonl"]
+Part = Shared | list[ProductRecord]
+
+MAX_REPORTED_ERRORS = 1000
+PROGRESS_EVERY = 10_000
+SLICE_ROWS = 25_000
+_REQUIRED_COLUMNS = frozenset(COLUMNS) - OPTIONAL_COLUMNS
+_KNOWN_COLUMNS = frozenset(COLUMNS)
+
+
+class _Rejected(Exception):
+    """The file cannot be read at all (encoding, header, CSV quoting): one error, no checks."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
+class _Table(NamedTuple):
+    """The file's rows as columns; `problems` knows each row's line and the unreadable ones."""
+
+    columns: Columns
+    problems: Problems
+
+
+def parse_parts(
+    data: bytes,
+    *,
+    fmt: Format,
+    known_counties: frozenset[str] = frozenset(),
+    progress: ProgressCallback | None = None,
+) -> Iterator[Part]:
+    """Check a catalog file and yield what it holds: first what its products share, then the
+    products a slice at a time, so writing can start before checking ends.
+
+    Nothing more is yielded once a bad row is found; at the end InvalidInput (code
+    "catalog_rejected") lists every bad line. `known_counties` are county codes already in the
+    catalog, which rows may name without describing them.
+    """
+    report = progress or no_progress
+    table = _read(data, fmt, report)
+    problems, rows = table.problems, len(table.problems.lines)
+    shared = check_shared(table.columns, known_counties, problems)
+    if not problems:
+        yield shared
+    for start in range(0, rows, SLICE_ROWS):
+        stop = min(start + SLICE_ROWS, rows)
+        part = {key: values[start:stop] for key, values in table.columns.items()}
+        products = check_products(part, problems.part(start, stop))
+        if not problems:
+            yield products
+        report("check", stop, rows)
+    if problems:
+        raise _rejection(problems.errors())
+
+
+def parse_catalog(
+    data: bytes,
+    *,
+    fmt: Format,
+    known_counties: frozenset[str] = frozenset(),
+    progress: ProgressCallback | None = None,
+) -> CatalogFile:
+    """The whole checked file at once; see `parse_parts`."""
+    shared, products = None, []
+    for part in parse_parts(data, fmt=fmt, known_counties=known_counties, progress=progress):
+        if isinstance(part, Shared):
+            shared = part
+        else:
+            products.extend(part)
+    assert shared is not None, "parse_parts yields what products share before any product"
+    return CatalogFile(shared, products)
+
+
+def _read(data: bytes, fmt: Format, progress: ProgressCallback) -> _Table:
+    try:
+        text = _decode(data)
+        return _read_csv(text, progress) if fmt == "csv" else _read_jsonl(text, progress)
+    except _Rejected as exc:
+        raise _rejection([(exc.line, exc.reason)]) from None
+
+
+def _rejection(errors: list[tuple[int, str]]) -> InvalidInput:
+    shown = [{"line": line, "reason": reason} for line, reason in errors[:MAX_REPORTED_ERRORS]]
+    return InvalidInput(
+        f"The catalog file has {len(errors)} bad lines; nothing was imported.",
+        code="catalog_rejected",
+        errors=shown,
+        error_count=len(errors),
+    )
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Rejected(data[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+
+
+def _read_csv(text: str, progress: ProgressCallback) -> _Table:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = [name.strip() for name in next(reader, [])]
+    _check_header(header)
+    total = text.count("\n")
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    unreadable: list[tuple[int, str]] = []
+    line = reader.line_num + 1
+    try:
+        for values in reader:
+            if len(values) == len(header):
+                rows.append(values)
+                lines.append(line)
+            elif values:
+                unreadable.append((line, f"has {len(values)} fields, the header has {len(header)}"))
+            line = reader.line_num + 1
+            if line % PROGRESS_EVERY == 0:
+                progress("read", line, total)
+    except csv.Error as exc:
+        raise _Rejected(line, f"unreadable CSV: {exc}") from None
+    progress("read", total, total)
+    columns: Columns = dict.fromkeys(OPTIONAL_COLUMNS, [""] * len(rows))
+    transposed = zip(*rows, strict=True) if rows else [()] * len(header)
+    columns.update((key, _stripped(values)) for key, values in zip(header, transposed, strict=True))
+    return _Table(columns, _problems(lines, unreadable))
+
+
+def _stripped(values: Iterable[str]) -> list[str]:
+    return list(map(str.strip, values))
+
+
+def _problems(lines: list[int], unreadable: list[tuple[int, str]]) -> Problems:
+    problems = Problems(lines)
+    for line, reason in unreadable:
+        problems.add_line(line, reason)
+    return problems
+
+
+def _check_header(header: list[str]) -> None:
+    if not any(header):
+        raise _Rejected(1, "the file is empty")
+    problems = _key_problems(header, "columns")
+    if len(set(header)) != len(header):
+        problems.append("a column is named twice")
+    if problems:
+        raise _Rejected(1, "; ".join(problems))
+
+
+def _key_problems(keys: Iterable[str], what: str) -> list[str]:
+    names = set(keys)
+    problems = []
+    if missing := sorted(_REQUIRED_COLUMNS - names):
+        problems.append(f"missing {what}: {', '.join(missing)}")
+    if unknown := sorted(names - _KNOWN_COLUMNS):
+        problems.append(f"unknown {what}: {', '.join(unknown)}")
+    return problems
+
+
+def _read_jsonl(text: str, progress: ProgressCallback) -> _Table:
+    objects: list[dict[str, str]] = []
+    lines: list[int] = []
+    unreadable: list[tuple[int, str]] = []
+    # Not splitlines(): JSON text may hold U+2028 and other separators unescaped.
+    raw_lines = text.split("\n")
+    for line, raw in enumerate(raw_lines, start=1):
+        if raw.strip():
+            fields = _json_fields(raw)
+            if isinstance(fields, str):
+                unreadable.append((line, fields))
+            else:
+                objects.append(fields)
+                lines.append(line)
+        if line % PROGRESS_EVERY == 0:
+            progress("read", line, len(raw_lines))
+    progress("read", len(raw_lines), len(raw_lines))
+    columns: Columns = {key: _stripped(obj.get(key, "") for obj in objects) for key in COLUMNS}
+    return _Table(columns, _problems(lines, unreadable))
+
+
+def _json_fields(raw: str) -> dict[str, str] | str:
+    """A JSON line's values as text, or why the line cannot be used."""
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    keys = obj.keys()
+    problems = [] if _REQUIRED_COLUMNS <= keys <= _KNOWN_COLUMNS else _key_problems(obj, "keys")
+    for key, value in obj.items():
+        if type(value) is str:
+            continue
+        if value is None:
+            obj[key] = ""
+        elif type(value) is int:
+            obj[key] = str(value)
+        else:
+            problems.append(f"{key} must be a string or an integer")
+    return "; ".join(problems) if problems else obj

@@ -1,0 +1,158 @@
+"""Catalog operations: the certified-list import and the reads other domains need."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from pos.catalog.bulk import bulk
+from pos.catalog.certification import is_certified
+from pos.catalog.codes import canonical_gtin
+from pos.catalog.importer import Format, parse_parts
+from pos.catalog.pipeline import write_while_checking
+from pos.catalog.schemas import ImportReport, ProductOut, ProgressCallback, no_progress
+from pos.catalog.tables import CatalogRevision, County, Product
+from pos.catalog.upsert import CatalogWriter
+from pos.db import write_transaction
+from pos.errors import InvalidInput, NotFound
+
+__all__ = [
+    "bump_revision",
+    "current_revision",
+    "get_product",
+    "import_catalog",
+    "import_catalog_file",
+    "is_certified",
+    "product_ids_by_certificate",
+    "products_by_gtin",
+]
+
+FORMATS_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+REVISION_ROW_ID = 1
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """An import keeps ~20 objects a row alive until it ends; the cyclic collector would walk
+    them again and again, which made importing the national list about 40% slower."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+async def import_catalog_file(
+    path: Path, *, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Import a .csv, .jsonl or .ndjson certified list; see `import_catalog`."""
+    fmt = FORMATS_BY_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(
+            f"{path.name}: a catalog file ends in .csv, .jsonl or .ndjson", code="catalog_format"
+        )
+    return await import_catalog(await anyio.Path(path).read_bytes(), fmt=fmt, progress=progress)
+
+
+async def import_catalog(
+    data: bytes, *, fmt: Format, progress: ProgressCallback | None = None
+) -> ImportReport:
+    """Check a whole certified list and upsert it in one transaction.
+
+    A file with any bad row raises InvalidInput(code="catalog_rejected") naming each bad line,
+    and changes nothing. Checking runs in a worker thread while the database writes what is
+    already checked; a rejection rolls the writes back.
+    """
+    started = time.perf_counter()
+    report = progress or no_progress
+    known = frozenset(await County.select(County.code).output(as_list=True))
+    parts = partial(parse_parts, data, fmt=fmt, known_counties=known, progress=report)
+    with _gc_paused():
+        async with write_transaction():
+            revision = await bump_revision()
+            writer = CatalogWriter(bulk(), revision, datetime.now(UTC), report)
+            await write_while_checking(parts, writer.write)
+            written = await writer.finish()
+    return ImportReport(
+        rows=written.rows,
+        inserted=written.inserted,
+        updated=written.updated,
+        unchanged=written.rows - written.inserted - written.updated,
+        revision=revision,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+async def bump_revision() -> int:
+    """Advance the catalog revision and return it; call inside a write transaction."""
+    await CatalogRevision.insert(CatalogRevision(id=REVISION_ROW_ID, revision=0)).on_conflict(
+        action="DO NOTHING"
+    )
+    rows = (
+        await CatalogRevision.update({CatalogRevision.revision: CatalogRevision.revision + 1})
+        .where(CatalogRevision.id == REVISION_ROW_ID)
+        .returning(CatalogRevision.revision)
+    )
+    return int(rows[0]["revision"])
+
+
+async def current_revision() -> int:
+    """The catalog revision: 0 before anything was imported."""
+    row = (
+        await CatalogRevision.select(CatalogRevision.revision)
+        .where(CatalogRevision.id == REVISION_ROW_ID)
+        .first()
+    )
+    return 0 if row is None else int(row["revision"])
+
+
+def _product_select() -> Any:
+    fks = (Product.certifying_county, Product.origin_county, Product.supplier)
+    return Product.select(
+        *Product.all_columns(exclude=fks),
+        Product.supplier.as_alias("supplier_id"),
+        Product.certifying_county._.code.as_alias("certifying_county_code"),
+        Product.origin_county._.code.as_alias("origin_county_code"),
+        Product.origin_county._.name_zh.as_alias("origin_county_name"),
+        Product.origin_county._.province._.name_zh.as_alias("province_name"),
+        Product.supplier._.credit_code.as_alias("supplier_credit_code"),
+        Product.supplier._.name_zh.as_alias("supplier_name"),
+        Product.supplier._.name_en.as_alias("supplier_name_en"),
+    )
+
+
+async def get_product(product_id: int) -> ProductOut:
+    """The product with its origin and supplier, or NotFound."""
+    row = await _product_select().where(Product.id == product_id).first()
+    if row is None:
+        raise NotFound(f"no product {product_id}", code="product_not_found")
+    return ProductOut.model_validate(row)
+
+
+async def products_by_gtin(gtin: str) -> list[ProductOut]:
+    """Products with this barcode (UPC-A and EAN-13 forms match each other), oldest first."""
+    code = gtin.strip()
+    if not (code.isdigit() and code.isascii()):
+        return []
+    rows = await _product_select().where(Product.gtin == canonical_gtin(code)).order_by(Product.id)
+    return [ProductOut.model_validate(row) for row in rows]
+
+
+async def product_ids_by_certificate(certificate_nos: list[str]) -> dict[str, int]:
+    """Product ids for the given certificate numbers (unknown ones are left out)."""
+    if not certificate_nos:
+        return {}
+    rows = await Product.select(Product.id, Product.certificate_no).where(
+        Product.certificate_no.is_in(certificate_nos)
+    )
+    return {row["certificate_no"]: row["id"] for row in rows}

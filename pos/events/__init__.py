@@ -1,0 +1,1 @@
+"""Events: the outbox table and its dispatcher (`pos.events.outbox`)."""

@@ -1,0 +1,1 @@
+"""Inventory: per-store stock of each product, and the holds unpaid orders put on it."""

@@ -1,0 +1,158 @@
+"""Batch rows: adding a received lot, taking units from lots, and the lists staff look at.
+
+These join the caller's write transaction, which has already changed (and so, on PostgreSQL,
+locked) the product's level row: two writers never take from the same lots at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, datetime
+from typing import Any
+
+from pos.errors import Conflict, NotFound
+from pos.inventory.fefo import Lot, Take, fefo_key, plan_sale, plan_trim
+from pos.inventory.schemas import BatchOut
+from pos.inventory.tables import StockBatch, StockLevel
+
+__all__ = ["add", "batch_out", "expiring", "first_fresh", "get", "lots", "sell", "take", "trim"]
+
+_B = StockBatch
+
+
+async def add(
+    store_id: int,
+    product_id: int,
+    units: int,
+    *,
+    lot: str,
+    produced_on: date | None,
+    expires_at: datetime | None,
+    reference: str,
+) -> int:
+    """A new batch of `units` received now; returns its id."""
+    row = _B(
+        store=store_id,
+        product=product_id,
+        lot=lot,
+        produced_on=produced_on,
+        expires_at=expires_at,
+        received_qty=units,
+        remaining=units,
+        reference=reference,
+    )
+    return int((await _B.insert(row).returning(_B.id))[0]["id"])
+
+
+async def get(store_id: int, batch_id: int, now: datetime) -> BatchOut:
+    """A batch of the store, or NotFound."""
+    row = await _select().where((_B.id == batch_id) & (_B.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no batch {batch_id} in this store", code="batch_not_found")
+    return batch_out(row, now)
+
+
+async def lots(store_id: int, product_id: int) -> list[Lot]:
+    """The product's batches with units left."""
+    rows = await _B.select(_B.id, _B.remaining, _B.expires_at).where(
+        (_B.store == store_id) & (_B.product == product_id) & (_B.remaining > 0)
+    )
+    return [Lot(row["id"], row["remaining"], row["expires_at"]) for row in rows]
+
+
+async def take(batch_id: int, units: int) -> None:
+    """Take `units` from a batch; Conflict when it has fewer left."""
+    taken = (
+        await _B.update({_B.remaining: _B.remaining - units})
+        .where((_B.id == batch_id) & (_B.remaining >= units))
+        .returning(_B.id)
+    )
+    if not taken:
+        raise Conflict(f"batch {batch_id} has fewer than {units} left", code="batch_short")
+
+
+async def sell(
+    store_id: int, product_id: int, units: int, on_hand_before: int, now: datetime
+) -> list[Take]:
+    """Take a sale's units first expired, first out; returns what came from which batch."""
+    takes = plan_sale(await lots(store_id, product_id), units, on_hand_before, now)
+    for part in takes:
+        if part.batch_id is not None:
+            await take(part.batch_id, part.units)
+    return takes
+
+
+async def trim(store_id: int, product_id: int, now: datetime) -> None:
+    """After the level went down without naming a batch, keep the batches within it."""
+    row = (
+        await StockLevel.select(StockLevel.on_hand)
+        .where((StockLevel.store == store_id) & (StockLevel.product == product_id))
+        .first()
+    )
+    for part in plan_trim(await lots(store_id, product_id), row["on_hand"] if row else 0):
+        if part.batch_id is not None:
+            await take(part.batch_id, part.units)
+
+
+async def first_fresh(store_id: int, product_ids: Collection[int], now: datetime) -> dict[int, Lot]:
+    """For each product, the unexpired batch a sale would take first (if it has one)."""
+    if not product_ids:
+        return {}
+    rows = await _B.select(_B.id, _B.product, _B.remaining, _B.expires_at).where(
+        (_B.store == store_id) & _B.product.is_in(list(product_ids)) & (_B.remaining > 0)
+    )
+    first: dict[int, Lot] = {}
+    for row in rows:
+        lot = Lot(row["id"], row["remaining"], row["expires_at"])
+        if lot.expired(now):
+            continue
+        known = first.get(row["product"])
+        if known is None or fefo_key(lot) < fefo_key(known):
+            first[row["product"]] = lot
+    return first
+
+
+async def expiring(store_id: int, until: datetime, now: datetime) -> list[BatchOut]:
+    """Batches with units left that expire by `until`, expired ones included, soonest first."""
+    rows = (
+        await _select()
+        .where((_B.store == store_id) & (_B.remaining > 0) & (_B.expires_at <= until))
+        .order_by(_B.expires_at)
+        .order_by(_B.id)
+    )
+    return [batch_out(row, now) for row in rows]
+
+
+def _select() -> Any:
+    return _B.select(
+        _B.id,
+        _B.store,
+        _B.product,
+        _B.product._.name_zh.as_alias("product_name"),
+        _B.lot,
+        _B.produced_on,
+        _B.expires_at,
+        _B.received_qty,
+        _B.remaining,
+        _B.received_at,
+        _B.reference,
+    )
+
+
+def batch_out(row: dict[str, Any], now: datetime) -> BatchOut:
+    """The API's view of a batch row."""
+    expires_at = row["expires_at"]
+    return BatchOut(
+        id=row["id"],
+        store_id=row["store"],
+        product_id=row["product"],
+        product_name=row["product_name"],
+        lot=row["lot"],
+        produced_on=row["produced_on"],
+        expires_at=expires_at,
+        received_qty=row["received_qty"],
+        remaining=row["remaining"],
+        received_at=row["received_at"],
+        reference=row["reference"],
+        expired=expires_at is not None and expires_at <= now,
+    )

@@ -1,0 +1,108 @@
+"""First expired, first out: what a sale takes, what a shortfall trims, what is marked down.
+
+Pure functions of loaded rows, tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["Lot", "Rule", "Take", "fefo_key", "markdown_percent", "plan_sale", "plan_trim"]
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """A batch as planning sees it."""
+
+    id: int
+    remaining: int
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether it may no longer be sold."""
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """Units taken from a batch; batch None: stock received without one."""
+
+    batch_id: int | None
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A markdown rule: `percent` off within `within_hours` of expiry; product None: all."""
+
+    product_id: int | None
+    within_hours: int
+    percent: int
+
+
+def fefo_key(lot: Lot) -> tuple[datetime, int]:
+    """Sort key: the batch expiring first comes first; batches that keep come last."""
+    return (lot.expires_at or _NEVER, lot.id)
+
+
+def _fefo(lots: Iterable[Lot]) -> list[Lot]:
+    return sorted((lot for lot in lots if lot.remaining > 0), key=fefo_key)
+
+
+def plan_sale(lots: Sequence[Lot], units: int, on_hand: int, now: datetime) -> list[Take]:
+    """Take `units` from the batch expiring first, then from stock without a batch.
+
+    Expired batches come last: the hold refused them, so they are reached only by units that
+    expired while an order held them (the sale was paid for and must be recorded).
+    """
+    fresh = [lot for lot in _fefo(lots) if not lot.expired(now)]
+    stale = [lot for lot in _fefo(lots) if lot.expired(now)]
+    unbatched = max(on_hand - sum(lot.remaining for lot in _fefo(lots)), 0)
+    takes: list[Take] = []
+    left = units
+    for lot in fresh:
+        left = _take(takes, lot.id, min(lot.remaining, left), left)
+    left = _take(takes, None, min(unbatched, left), left)
+    for lot in stale:
+        left = _take(takes, lot.id, min(lot.remaining, left), left)
+    if left:
+        _take(takes, None, left, left)
+    return takes
+
+
+def _take(takes: list[Take], batch_id: int | None, units: int, left: int) -> int:
+    if units > 0:
+        takes.append(Take(batch_id, units))
+    return left - max(units, 0)
+
+
+def plan_trim(lots: Sequence[Lot], on_hand: int) -> list[Take]:
+    """Units to remove from batches so they hold no more than `on_hand`, earliest expiry first."""
+    excess = sum(lot.remaining for lot in lots if lot.remaining > 0) - on_hand
+    takes: list[Take] = []
+    for lot in _fefo(lots):
+        if excess <= 0:
+            break
+        excess = _take(takes, lot.id, min(lot.remaining, excess), excess)
+    return takes
+
+
+def markdown_percent(
+    product_id: int, first: Lot | None, rules: Iterable[Rule], now: datetime
+) -> int:
+    """The markdown while `first` (the batch a sale takes first) is near its expiry; else 0."""
+    if first is None or first.expires_at is None or first.expired(now):
+        return 0
+    left = first.expires_at - now
+    return max(
+        (
+            rule.percent
+            for rule in rules
+            if rule.product_id in (None, product_id) and left <= timedelta(hours=rule.within_hours)
+        ),
+        default=0,
+    )

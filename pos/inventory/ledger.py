@@ -1,0 +1,250 @@
+"""The stock ledger: every change is a movement row, and the level row moves with it atomically.
+
+A level is the latest count plus every movement that happened after it. So a movement that
+happened before the latest count (an offline tablet reporting late) is recorded but changes
+nothing, and a count that happened before the latest one is recorded but superseded.
+Reading a level is one row, however long the ledger grows.
+
+Every function here joins the caller's write transaction. Concurrency: a movement changes its
+level row with one conditional UPDATE first, so on PostgreSQL it holds that row's lock until its
+transaction ends; a count locks the same row before it sums the later movements. Batches are
+touched only after the level row, so locks are always taken in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.query import WhereRaw
+from piccolo.query.functions.aggregate import Sum
+
+from pos.db import current_engine
+from pos.errors import Conflict, InvalidInput
+from pos.inventory import batches
+from pos.inventory.schemas import MovementOut
+from pos.inventory.tables import StockLevel, StockMovement
+
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "Entry",
+    "MovementKind",
+    "append",
+    "count",
+    "level_at",
+    "move",
+    "movement_out",
+]
+
+MovementKind = Literal["receipt", "sale", "return", "adjustment", "write_off", "transfer", "count"]
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+_S = StockLevel
+_M = StockMovement
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """Who made a movement, when it happened, why, and the paper it belongs to."""
+
+    actor: str
+    reason: str = ""
+    reference: str = ""
+    occurred_at: datetime | None = None
+    idempotency_key: str | None = None
+
+    def when(self, now: datetime) -> datetime:
+        """When it happened: now unless reported; never in the future."""
+        if self.occurred_at is None:
+            return now
+        if self.occurred_at > now + MAX_CLOCK_SKEW:
+            raise InvalidInput("a movement cannot happen in the future", code="occurred_in_future")
+        return self.occurred_at.astimezone(UTC)
+
+
+def _row(store_id: int, product_id: int) -> Any:
+    return (_S.store == store_id) & (_S.product == product_id)
+
+
+def _short(product_id: int, delta: int) -> Conflict:
+    return Conflict(
+        f"product {product_id}: the stock cannot go down by {-delta}",
+        code="out_of_stock",
+        product_id=product_id,
+    )
+
+
+async def move(
+    store_id: int,
+    product_id: int,
+    delta: int,
+    kind: MovementKind,
+    entry: Entry,
+    *,
+    batch_id: int | None = None,
+) -> MovementOut:
+    """Record a movement and apply it to the level (unless a later count already includes it)."""
+    now = datetime.now(UTC)
+    occurred = entry.when(now)
+    applied = await _shift_level(store_id, product_id, delta, occurred, now)
+    if applied and delta < 0:
+        if batch_id is not None:
+            await batches.take(batch_id, -delta)
+        await batches.trim(store_id, product_id, now)
+    return await append(
+        store_id,
+        product_id,
+        kind,
+        delta,
+        entry,
+        occurred_at=occurred,
+        applied=applied,
+        batch_id=batch_id,
+    )
+
+
+async def _shift_level(
+    store_id: int, product_id: int, delta: int, occurred: datetime, now: datetime
+) -> bool:
+    after_count = _S.counted_at.is_null() | (_S.counted_at < occurred)
+    enough = WhereRaw("on_hand + {} >= held", delta)
+    for _ in range(2):  # the second round follows a racing insert of the level row
+        changed = (
+            await _S.update({_S.on_hand: _S.on_hand + delta, _S.updated_at: now})
+            .where(_row(store_id, product_id) & after_count & enough)
+            .returning(_S.id)
+        )
+        if changed:
+            return True
+        row = await _S.select(_S.counted_at).where(_row(store_id, product_id)).first()
+        if row is not None:
+            if row["counted_at"] is not None and row["counted_at"] >= occurred:
+                return False
+            raise _short(product_id, delta)
+        if delta < 0:
+            raise _short(product_id, delta)
+        new = _S(store=store_id, product=product_id, on_hand=delta, held=0, updated_at=now)
+        if await _S.insert(new).on_conflict(action="DO NOTHING").returning(_S.id):
+            return True
+    raise _short(product_id, delta)
+
+
+async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> MovementOut:
+    """Record a physical count: the level becomes `counted` plus whatever moved after it."""
+    if counted < 0:
+        raise InvalidInput(f"a count of {counted} is not possible", code="stock_negative")
+    now = datetime.now(UTC)
+    occurred = entry.when(now)
+    level = await _locked_level(store_id, product_id, now)
+    if level["counted_at"] is not None and level["counted_at"] >= occurred:
+        return await append(
+            store_id,
+            product_id,
+            "count",
+            0,
+            entry,
+            occurred_at=occurred,
+            applied=False,
+            counted=counted,
+        )
+    on_hand = counted + await _moved_after(store_id, product_id, occurred)
+    if on_hand < level["held"]:
+        raise Conflict(
+            f"product {product_id}: unpaid orders hold more than {on_hand}",
+            code="stock_below_held",
+            product_id=product_id,
+        )
+    await _S.update({_S.on_hand: on_hand, _S.counted_at: occurred, _S.updated_at: now}).where(
+        _S.id == level["id"]
+    )
+    await batches.trim(store_id, product_id, now)
+    change = on_hand - level["on_hand"]
+    return await append(
+        store_id, product_id, "count", change, entry, occurred_at=occurred, counted=counted
+    )
+
+
+async def level_at(store_id: int, product_id: int, moment: datetime) -> int:
+    """What the level was at `moment`: today's level less what moved after it."""
+    row = await _S.select(_S.on_hand).where(_row(store_id, product_id)).first()
+    on_hand = int(row["on_hand"]) if row else 0
+    return on_hand - await _moved_after(store_id, product_id, moment)
+
+
+async def _locked_level(store_id: int, product_id: int, now: datetime) -> dict[str, Any]:
+    new = _S(store=store_id, product=product_id, on_hand=0, held=0, updated_at=now)
+    await _S.insert(new).on_conflict(action="DO NOTHING")
+    select = _S.select(_S.id, _S.on_hand, _S.held, _S.counted_at).where(_row(store_id, product_id))
+    if not isinstance(current_engine(), SQLiteEngine):
+        select = select.lock_rows()
+    row: dict[str, Any] | None = await select.first()
+    assert row is not None  # inserted above when missing
+    return row
+
+
+async def _moved_after(store_id: int, product_id: int, moment: datetime) -> int:
+    row = (
+        await _M.select(Sum(_M.delta))
+        .where(
+            (_M.store == store_id)
+            & (_M.product == product_id)
+            & (_M.occurred_at > moment)
+            & (_M.kind != "count")
+            & _M.applied.eq(True)
+        )
+        .first()
+    )
+    return int(row["sum"] or 0) if row else 0
+
+
+async def append(
+    store_id: int,
+    product_id: int,
+    kind: MovementKind,
+    delta: int,
+    entry: Entry,
+    *,
+    occurred_at: datetime,
+    applied: bool = True,
+    batch_id: int | None = None,
+    counted: int | None = None,
+) -> MovementOut:
+    """Write a ledger row only; the caller has changed the level itself."""
+    row = _M(
+        store=store_id,
+        product=product_id,
+        batch=batch_id,
+        kind=kind,
+        delta=delta,
+        counted=counted,
+        applied=applied,
+        occurred_at=occurred_at,
+        recorded_at=datetime.now(UTC),
+        actor=entry.actor[:64],
+        reason=entry.reason[:255],
+        reference=entry.reference[:80],
+        idempotency_key=entry.idempotency_key,
+    )
+    inserted = await _M.insert(row).returning(*_M.all_columns())
+    return movement_out(inserted[0])
+
+
+def movement_out(row: dict[str, Any]) -> MovementOut:
+    """The API's view of a movement row."""
+    return MovementOut(
+        id=row["id"],
+        store_id=row["store"],
+        product_id=row["product"],
+        batch_id=row["batch"],
+        kind=row["kind"],
+        delta=row["delta"],
+        counted=row["counted"],
+        applied=row["applied"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+        reason=row["reason"],
+        reference=row["reference"],
+    )

@@ -1,0 +1,124 @@
+"""Stock changes staff record on a tablet, transfers between stores, and the audit trail.
+
+A tablet may send a change again (it lost the answer, or was offline): with an Idempotency-Key
+the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from asyncpg.exceptions import UniqueViolationError
+
+from pos.catalog import service as catalog
+from pos.db import write_transaction
+from pos.errors import InvalidInput, NotFound
+from pos.inventory import batches, ledger
+from pos.inventory.ledger import Entry
+from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
+from pos.inventory.tables import StockLevel, StockMovement
+from pos.stores import service as stores
+
+__all__ = ["DUPLICATE_KEY", "history", "levels", "record", "transfer"]
+
+# What a racing duplicate UNIQUE value raises on each database.
+DUPLICATE_KEY = (sqlite3.IntegrityError, UniqueViolationError)
+
+_M = StockMovement
+
+
+async def record(
+    store_id: int, data: MovementIn, *, actor: str, idempotency_key: str | None
+) -> MovementOut:
+    """Record an adjustment, write-off, return or count; a repeated key returns the first."""
+    key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    if key and (first := await _by_key(key)) is not None:
+        return first
+    await catalog.get_product(data.product_id)
+    entry = Entry(actor, data.reason, "tablet", data.occurred_at, key)
+    try:
+        async with write_transaction():
+            return await _apply(store_id, data, entry)
+    except DUPLICATE_KEY:
+        if key is None or (first := await _by_key(key)) is None:
+            raise
+        return first
+
+
+async def _apply(store_id: int, data: MovementIn, entry: Entry) -> MovementOut:
+    pid, quantity = data.product_id, data.quantity
+    if data.kind == "count":
+        return await ledger.count(store_id, pid, quantity, entry)
+    if quantity == 0 or (data.kind != "adjustment" and quantity < 0):
+        raise InvalidInput(f"{data.kind} of {quantity} units", code="movement_quantity")
+    if data.kind == "adjustment":
+        return await ledger.move(store_id, pid, quantity, "adjustment", entry)
+    if data.kind == "return":
+        return await ledger.move(store_id, pid, quantity, "return", entry)
+    if data.batch_id is not None:
+        await _check_batch(store_id, pid, data.batch_id)
+    return await ledger.move(store_id, pid, -quantity, "write_off", entry, batch_id=data.batch_id)
+
+
+async def _check_batch(store_id: int, product_id: int, batch_id: int) -> None:
+    found = await batches.lots(store_id, product_id)
+    if all(lot.id != batch_id for lot in found):
+        raise NotFound(f"no batch {batch_id} of this product here", code="batch_not_found")
+
+
+async def _by_key(key: str) -> MovementOut | None:
+    row = await _M.select(*_M.all_columns()).where(_M.idempotency_key == key).first()
+    return None if row is None else ledger.movement_out(row)
+
+
+async def transfer(store_id: int, data: TransferIn, *, actor: str) -> list[MovementOut]:
+    """Move units to another store: two `transfer` movements in one transaction."""
+    if data.to_store_id == store_id:
+        raise InvalidInput("a transfer goes to another store", code="transfer_same_store")
+    await stores.store_rules(data.to_store_id)
+    legs = {
+        store_id: (-data.quantity, f"transfer:to:{data.to_store_id}"),
+        data.to_store_id: (data.quantity, f"transfer:from:{store_id}"),
+    }
+    async with write_transaction():
+        # Stores in id order: two opposite transfers never wait for each other's rows.
+        moved = [
+            await ledger.move(at, data.product_id, delta, "transfer", Entry(actor, data.reason, ref))
+            for at, (delta, ref) in sorted(legs.items())
+        ]
+    return sorted(moved, key=lambda movement: movement.delta)
+
+
+async def history(
+    store_id: int, *, product_id: int | None, before_id: int | None, limit: int
+) -> list[MovementOut]:
+    """The store's movements, newest first; page with `before_id`."""
+    where: Any = _M.store == store_id
+    if product_id is not None:
+        where &= _M.product == product_id
+    if before_id is not None:
+        where &= _M.id < before_id
+    rows = await _M.select(*_M.all_columns()).where(where).order_by(_M.id, ascending=False).limit(
+        limit
+    )
+    return [ledger.movement_out(row) for row in rows]
+
+
+async def levels(store_id: int) -> list[StockOut]:
+    """Every product level of the store."""
+    rows = (
+        await StockLevel.select(StockLevel.product, StockLevel.on_hand, StockLevel.held)
+        .where(StockLevel.store == store_id)
+        .order_by(StockLevel.product)
+    )
+    return [
+        StockOut(
+            store_id=store_id,
+            product_id=row["product"],
+            on_hand=row["on_hand"],
+            held=row["held"],
+            available=row["on_hand"] - row["held"],
+        )
+        for row in rows
+    ]

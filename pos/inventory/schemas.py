@@ -1,0 +1,260 @@
+"""Request and response models of the inventory API (supplier sync's are in sync_schemas.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+
+__all__ = [
+    "BatchOut",
+    "CountLineOut",
+    "CountOut",
+    "CountScanIn",
+    "LowStockOut",
+    "MarkdownRuleIn",
+    "MarkdownRuleOut",
+    "MovementIn",
+    "MovementOut",
+    "ReceivingLineIn",
+    "ReceivingLineOut",
+    "ReceivingOut",
+    "ReceivingScanIn",
+    "ReceivingStartIn",
+    "RestockLineIn",
+    "RestockOrderIn",
+    "RestockOrderOut",
+    "StockOut",
+    "ThresholdIn",
+    "ThresholdOut",
+    "TransferIn",
+    "UtcDatetime",
+    "WriteOffIn",
+]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""A time with its offset, stored in UTC."""
+
+Reason = Annotated[str, Field(min_length=1, max_length=255, description="why, for the audit")]
+
+
+class StockOut(BaseModel):
+    """A store's stock of one product, in pieces or (for kg products) grams."""
+
+    store_id: int
+    product_id: int
+    on_hand: int = Field(description="on the shelf, held units included")
+    held: int = Field(description="held by unpaid orders")
+    available: int = Field(description="what a new order can take: on_hand - held")
+
+
+class MovementOut(BaseModel):
+    """One ledger entry: who, when, why and which paper."""
+
+    id: int
+    store_id: int
+    product_id: int
+    batch_id: int | None
+    kind: str
+    delta: int = Field(description="the change to the level")
+    counted: int | None = Field(description="a count's counted units")
+    applied: bool = Field(description="false: a later count already included it")
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    reason: str
+    reference: str
+
+
+class MovementIn(BaseModel):
+    """A stock change staff record; an offline tablet sends when it happened."""
+
+    product_id: int
+    kind: Literal["adjustment", "write_off", "return", "count"]
+    quantity: int = Field(
+        description="adjustment: the signed change; write_off, return: units; count: units counted"
+    )
+    reason: Reason
+    occurred_at: UtcDatetime | None = Field(default=None, description="default: now")
+    batch_id: int | None = Field(default=None, description="a write-off's batch")
+
+
+class TransferIn(BaseModel):
+    """Move units to another store."""
+
+    to_store_id: int
+    product_id: int
+    quantity: int = Field(gt=0)
+    reason: Reason
+
+
+class BatchOut(BaseModel):
+    """A received lot and what is left of it."""
+
+    id: int
+    store_id: int
+    product_id: int
+    product_name: str
+    lot: str
+    produced_on: date | None
+    expires_at: datetime | None
+    received_qty: int
+    remaining: int
+    received_at: datetime
+    reference: str
+    expired: bool = Field(description="may not be sold: write it off")
+
+
+class WriteOffIn(BaseModel):
+    reason: Reason
+
+
+class MarkdownRuleIn(BaseModel):
+    """`percent` off while the batch sold first expires within `within_hours`."""
+
+    product_id: int | None = Field(default=None, description="none: every product of the store")
+    within_hours: int = Field(ge=1, le=24 * 30)
+    percent: int = Field(ge=1, le=90)
+
+
+class MarkdownRuleOut(MarkdownRuleIn):
+    id: int
+    store_id: int
+
+
+class ThresholdIn(BaseModel):
+    """Alert below `min_level`; restock up to `target_level`."""
+
+    min_level: int = Field(ge=0)
+    target_level: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _target_above_min(self) -> ThresholdIn:
+        if self.target_level < self.min_level:
+            raise ValueError("target_level must not be below min_level")
+        return self
+
+
+class ThresholdOut(ThresholdIn):
+    store_id: int
+    product_id: int
+
+
+class LowStockOut(BaseModel):
+    """A product below its threshold, with a suggested restock quantity."""
+
+    product_id: int
+    product_name: str
+    supplier_id: int
+    on_hand: int
+    available: int
+    min_level: int
+    target_level: int
+    sold_last_days: int = Field(description="units sold in the look-back window")
+    supplier_available: int | None = Field(description="what the supplier last said it has")
+    suggested: int = Field(description="units to order")
+
+
+class RestockLineIn(BaseModel):
+    product_id: int
+    quantity: int = Field(gt=0)
+
+
+class RestockOrderIn(BaseModel):
+    """Lines to order; they are grouped into one order per supplier."""
+
+    lines: list[RestockLineIn] = Field(min_length=1, max_length=500)
+
+
+class RestockOrderOut(BaseModel):
+    id: int
+    store_id: int
+    supplier_id: int
+    status: str
+    created_by: str
+    created_at: datetime
+    lines: list[RestockLineIn]
+
+
+class ReceivingStartIn(BaseModel):
+    notice_id: int | None = Field(default=None, description="a shipment notice; none: blank")
+
+
+class ReceivingScanIn(BaseModel):
+    """An item scanned on receiving, with its batch facts."""
+
+    product_id: int | None = None
+    barcode: str | None = Field(default=None, max_length=14)
+    quantity: int = Field(default=1, gt=0, description="pieces, or grams for kg products")
+    lot: str = Field(default="", max_length=40)
+    produced_on: date | None = None
+    expires_at: UtcDatetime | None = None
+
+
+class ReceivingLineIn(BaseModel):
+    """The confirmed quantity of a line, and why it differs from the notice."""
+
+    quantity: int = Field(ge=0)
+    note: str = Field(default="", max_length=255)
+
+
+class ReceivingLineOut(BaseModel):
+    id: int
+    product_id: int
+    product_name: str
+    expected: int | None
+    quantity: int
+    lot: str
+    produced_on: date | None
+    expires_at: datetime | None
+    note: str
+    discrepancy: int = Field(description="received - expected (expected 0 when not on the notice)")
+
+
+class ReceivingOut(BaseModel):
+    id: int
+    store_id: int
+    notice_id: int | None
+    status: Literal["open", "confirmed"]
+    started_by: str
+    started_at: datetime
+    confirmed_by: str
+    confirmed_at: datetime | None
+    lines: list[ReceivingLineOut]
+
+
+class CountScanIn(BaseModel):
+    """Units of a product counted (added to what the session has for it)."""
+
+    product_id: int | None = None
+    barcode: str | None = Field(default=None, max_length=14)
+    quantity: int = Field(default=1, ge=0)
+    counted_at: UtcDatetime | None = Field(default=None, description="default: now")
+
+
+class CountLineOut(BaseModel):
+    product_id: int
+    product_name: str
+    counted: int
+    counted_at: datetime
+    expected: int = Field(description="the level at counted_at by the ledger")
+    variance: int = Field(description="counted - expected")
+
+
+class CountOut(BaseModel):
+    """A count session and its variance report."""
+
+    id: int
+    store_id: int
+    status: Literal["open", "finished"]
+    started_by: str
+    started_at: datetime
+    finished_by: str
+    finished_at: datetime | None
+    lines: list[CountLineOut]

@@ -1,0 +1,101 @@
+"""What suppliers send (pushes and feeds) and what they get back; feed settings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, HttpUrl
+
+from pos.inventory.schemas import UtcDatetime
+
+__all__ = [
+    "FeedIn",
+    "FeedOut",
+    "ShipmentLineIn",
+    "ShipmentLineOut",
+    "ShipmentNoticeIn",
+    "ShipmentNoticeOut",
+    "StockPushIn",
+    "StockUpdateIn",
+    "SyncResultOut",
+]
+
+MAX_UPDATES = 100_000
+
+Certificate = Field(min_length=1, max_length=40, description="the product's certificate number")
+
+
+class StockUpdateIn(BaseModel):
+    """What the supplier can ship of one product, as of its own clock."""
+
+    certificate_no: str = Certificate
+    available: int = Field(ge=0, description="pieces, or grams for kg products")
+    updated_at: UtcDatetime = Field(description="the supplier's time; older updates are ignored")
+
+
+class StockPushIn(BaseModel):
+    updates: list[StockUpdateIn] = Field(min_length=1, max_length=MAX_UPDATES)
+
+
+class SyncResultOut(BaseModel):
+    """What a push or a feed did: updates newer than what we had were applied."""
+
+    received: int
+    applied: int
+    stale: int = Field(description="not newer than what we had: ignored (a repeat, or late)")
+
+
+class ShipmentLineIn(BaseModel):
+    certificate_no: str = Certificate
+    quantity: int = Field(gt=0)
+    lot: str = Field(default="", max_length=40)
+    produced_on: date | None = None
+    expires_at: UtcDatetime | None = None
+
+
+class ShipmentNoticeIn(BaseModel):
+    """Goods on the way to a store; a newer version (by `updated_at`) replaces an older one."""
+
+    reference: str = Field(min_length=1, max_length=64, description="the notice number")
+    store_code: str = Field(min_length=1, max_length=32)
+    expected_at: UtcDatetime | None = None
+    updated_at: UtcDatetime
+    lines: list[ShipmentLineIn] = Field(min_length=1, max_length=1000)
+
+
+class ShipmentLineOut(BaseModel):
+    product_id: int
+    quantity: int
+    lot: str
+    produced_on: date | None
+    expires_at: datetime | None
+
+
+class ShipmentNoticeOut(BaseModel):
+    id: int
+    supplier_id: int
+    store_id: int
+    reference: str
+    status: Literal["open", "received"]
+    expected_at: datetime | None
+    updated_at: datetime
+    lines: list[ShipmentLineOut]
+    stale: bool = Field(default=False, description="an older version than ours: ignored")
+
+
+class FeedIn(BaseModel):
+    """Where the server pulls a supplier's stock feed from, and how often."""
+
+    url: HttpUrl
+    format: Literal["json", "csv"]
+    interval_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+
+class FeedOut(BaseModel):
+    supplier_id: int
+    url: str
+    format: Literal["json", "csv"]
+    interval_minutes: int
+    last_pulled_at: datetime | None
+    last_error: str

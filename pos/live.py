@@ -1,0 +1,143 @@
+"""Live order status over Litestar channels: one channel per order, shared through Redis when set.
+
+A service publishes after its commit with `await publish_order(order_id, state, **details)`: it
+needs no request and imports no routes. While an app (or a `pos worker`) runs its `LiveChannels`,
+those channels are the process's publisher, the way `pos.db.bind` installs the engine; a ContextVar
+set in the lifespan would not reach request tasks, which the server starts from its own context.
+With `POS_REDIS_URL` set, every server and worker on the same `POS_REDIS_PREFIX` shares the
+channels; without it, an update reaches listeners in the same process only.
+Publishing never raises into the caller: the database is the truth, and a listener that
+reconnects is sent the state read afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.response import ServerSentEventMessage
+from redis.asyncio import Redis
+
+from pos.logs import logger
+from pos.orders.states import OrderState
+
+__all__ = ["FINAL_STATES", "LiveChannels", "publish_order"]
+
+FINAL_STATES = frozenset({OrderState.PAID, OrderState.CLOSED, OrderState.REFUNDED})
+KEEP_ALIVE_SECONDS = 15.0
+# A slow Redis must not hold up the response of the request that changed the order.
+PUBLISH_TIMEOUT_SECONDS = 1.0
+RECONNECT_MILLISECONDS = 2000
+
+_running: list[LiveChannels] = []
+
+
+class LiveChannels(ChannelsPlugin):
+    """The channels plugin for order status; the process's publisher while it runs."""
+
+    def __init__(
+        self, backend: ChannelsBackend, *, prefix: str, keep_alive: float = KEEP_ALIVE_SECONDS
+    ) -> None:
+        super().__init__(backend, arbitrary_channels_allowed=True)
+        self.prefix = prefix
+        self.keep_alive = keep_alive
+
+    @classmethod
+    def create(cls, redis: Redis | None, *, prefix: str) -> LiveChannels:
+        """Redis pub/sub when a client is given (shared by all processes), in-process otherwise."""
+        if redis is None:
+            return cls(MemoryChannelsBackend(), prefix=prefix)
+        return cls(RedisChannelsPubSubBackend(redis=redis, key_prefix=prefix), prefix=prefix)
+
+    def order_channel(self, order_id: int) -> str:
+        """The channel of one order."""
+        # Pub/sub channel names ignore the backend's key prefix and the Redis database number:
+        # the prefix in the name keeps installations (and test runs) on one Redis apart.
+        return f"{self.prefix}:order:{order_id}"
+
+    async def publish_order(self, order_id: int, state: str, **details: Any) -> None:
+        """Send an order's new state to its listeners; log and carry on if that fails."""
+        message = {"order_id": order_id, "state": str(state), **details}
+        try:
+            with anyio.fail_after(PUBLISH_TIMEOUT_SECONDS):
+                await self.wait_published(message, self.order_channel(order_id))
+        except Exception as exc:  # any backend failure: the database already holds the truth
+            logger.warning("live: publish failed", order_id=order_id, state=state, error=repr(exc))
+
+    async def order_stream(
+        self, order_id: int, read_state: Callable[[], Awaitable[str]]
+    ) -> AsyncGenerator[ServerSentEventMessage, None]:
+        """The order's state now, then each update until a final state, with keep-alives between."""
+        channel = self.order_channel(order_id)
+        subscriber = await self.subscribe(channel)
+        try:
+            # Read after subscribing, so no update can fall between the read and the stream.
+            state = str(await read_state())
+            yield _status_event({"order_id": order_id, "state": state})
+            if state not in FINAL_STATES:
+                async with aclosing(self._updates(subscriber)) as updates:
+                    async for event in updates:
+                        yield event
+        finally:
+            # A client that goes away cancels the stream; the unsubscribe must still finish.
+            with anyio.CancelScope(shield=True):
+                await self.unsubscribe(subscriber, channel)
+
+    async def _updates(
+        self, subscriber: Subscriber
+    ) -> AsyncGenerator[ServerSentEventMessage, None]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        async with subscriber.run_in_background(queue.put, join=False):
+            while True:
+                data = await _next_or_none(queue, self.keep_alive)
+                if data is None:
+                    yield ServerSentEventMessage(data=None, comment="keep-alive")
+                    continue
+                update = json.loads(data)
+                yield _status_event(update)
+                if update.get("state") in FINAL_STATES:
+                    return
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        _running.append(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if self in _running:
+            _running.remove(self)
+        await super().__aexit__(exc_type, exc_val, exc_tb)
+
+
+async def publish_order(order_id: int, state: str, **details: Any) -> None:
+    """Tell live listeners that an order changed; call after the commit. Never raises."""
+    if not _running:
+        logger.debug("live: no channels running, update not sent", order_id=order_id)
+        return
+    await _running[-1].publish_order(order_id, state, **details)
+
+
+async def _next_or_none(queue: asyncio.Queue[bytes], seconds: float) -> bytes | None:
+    with anyio.move_on_after(seconds):
+        return await queue.get()
+    return None
+
+
+def _status_event(status: dict[str, Any]) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        data=json.dumps(status, ensure_ascii=False), event="status", retry=RECONNECT_MILLISECONDS
+    )

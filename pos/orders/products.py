@@ -1,0 +1,161 @@
+"""What an order's lines refer to: scans resolved to products, the store's products loaded once.
+
+A GTIN is looked up in the catalog and must be sold by the store; a variable-measure label is
+read by the store's PLU table (`set_plu`), and its weight is the line's weight. The default
+label scheme (China: PLU 5 + grams 5) is used for every store. Price-embedded labels are refused:
+a price label carries no weight, so the stock it takes could not be held.
+Whether a product is certified is decided here, for the store's date, and frozen into the sale;
+so is a shelf-life markdown, which inventory works out from the batch a sale would take first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from pos.catalog import service as catalog
+from pos.catalog.schemas import ProductOut
+from pos.errors import InvalidInput
+from pos.inventory import service as inventory
+from pos.orders.barcodes import ScannedCode, ScannedGtin, ScannedVariable, parse_barcode
+from pos.orders.pricing import LineRequest, PricedOrder, PricedProduct, price_order
+from pos.orders.records import SupplierOf
+from pos.orders.schemas import LineIn
+from pos.orders.tables import Plu
+from pos.stores import service as stores
+
+__all__ = ["PricedSale", "price_lines", "set_plu"]
+
+
+@dataclass(frozen=True, slots=True)
+class PricedSale:
+    """The priced order and each product's supplier, for the lines."""
+
+    order: PricedOrder
+    suppliers: SupplierOf
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidates:
+    """Products each scanned code may mean, before the store's listings pick one."""
+
+    by_gtin: dict[str, list[int]]
+    by_plu: dict[str, int]
+
+
+async def set_plu(store_id: int, plu: str, product_id: int) -> None:
+    """Make the store's scale labels with `plu` mean `product_id`."""
+    if not (plu.isascii() and plu.isdigit() and len(plu) in (4, 5)):
+        raise InvalidInput(f"a PLU is 4 or 5 digits, not {plu!r}", code="plu_format")
+    row = Plu(store=store_id, plu=plu, product=product_id)
+    await Plu.insert(row).on_conflict(
+        target=(Plu.store, Plu.plu), action="DO UPDATE", values=[Plu.product]
+    )
+
+
+async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str) -> PricedSale:
+    """Resolve the lines, load their products once at the store's prices, and price them."""
+    scans = [_scan(number, line) for number, line in enumerate(lines, start=1)]
+    candidates = await _candidates(store_id, scans)
+    wanted = {line.product_id for line in lines if line.product_id is not None}
+    wanted |= {pid for ids in candidates.by_gtin.values() for pid in ids}
+    wanted |= set(candidates.by_plu.values())
+    prices = await stores.listing_prices(store_id, wanted)
+    requests = [
+        _request(number, line, scan, candidates, prices)
+        for number, (line, scan) in enumerate(zip(lines, scans, strict=True), start=1)
+    ]
+    products = await _products({request.product_id for request in requests} & set(prices))
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(time_zone)).date()
+    markdowns = await inventory.markdown_percents(store_id, products.keys(), now)
+    priced = {
+        pid: _priced(product, prices[pid], product.certified_on(today), markdowns.get(pid, 0))
+        for pid, product in products.items()
+    }
+    suppliers = {pid: (p.supplier_id, p.supplier_name) for pid, p in products.items()}
+    return PricedSale(price_order(requests, priced), suppliers)
+
+
+def _scan(number: int, line: LineIn) -> ScannedCode | None:
+    if (line.product_id is None) == (line.barcode is None):
+        raise InvalidInput(
+            f"line {number}: send either a product_id or a barcode",
+            code="line_product_or_barcode",
+            line=number,
+        )
+    return None if line.barcode is None else parse_barcode(line.barcode)
+
+
+async def _candidates(store_id: int, scans: Sequence[ScannedCode | None]) -> _Candidates:
+    gtins = sorted({scan.gtin for scan in scans if isinstance(scan, ScannedGtin)})
+    plus = sorted({scan.plu for scan in scans if isinstance(scan, ScannedVariable)})
+    found = await asyncio.gather(*(catalog.products_by_gtin(gtin) for gtin in gtins))
+    by_gtin = {gtin: [p.id for p in products] for gtin, products in zip(gtins, found, strict=True)}
+    rows = (
+        await Plu.select(Plu.plu, Plu.product).where((Plu.store == store_id) & Plu.plu.is_in(plus))
+        if plus
+        else []
+    )
+    return _Candidates(by_gtin, {row["plu"]: row["product"] for row in rows})
+
+
+def _request(
+    number: int,
+    line: LineIn,
+    scan: ScannedCode | None,
+    candidates: _Candidates,
+    prices: dict[int, int],
+) -> LineRequest:
+    if scan is None:
+        assert line.product_id is not None  # _scan checked it
+        return LineRequest(line.product_id, quantity=line.quantity, weight_g=line.weight_g)
+    if isinstance(scan, ScannedGtin):
+        listed = [pid for pid in candidates.by_gtin.get(scan.gtin, []) if pid in prices]
+        if not listed:
+            raise _unknown(number, scan.gtin)
+        quantity = 1 if line.quantity is None and line.weight_g is None else line.quantity
+        return LineRequest(listed[0], quantity=quantity, weight_g=line.weight_g)
+    if scan.price_fen is not None:
+        raise InvalidInput(
+            f"line {number}: price labels are not accepted here; weigh the item again",
+            code="price_label_refused",
+            line=number,
+        )
+    product_id = candidates.by_plu.get(scan.plu)
+    if product_id is None or product_id not in prices:
+        raise _unknown(number, scan.code)
+    return LineRequest(product_id, weight_g=scan.weight_g)
+
+
+def _unknown(number: int, code: str) -> InvalidInput:
+    return InvalidInput(
+        f"line {number}: {code} is not a product sold here",
+        code="barcode_unknown",
+        line=number,
+        scanned=code,
+    )
+
+
+async def _products(product_ids: Collection[int]) -> dict[int, ProductOut]:
+    found = await asyncio.gather(*(catalog.get_product(pid) for pid in sorted(product_ids)))
+    return {product.id: product for product in found}
+
+
+def _priced(
+    product: ProductOut, price_fen: int, certified: bool, markdown_percent: int
+) -> PricedProduct:
+    return PricedProduct(
+        id=product.id,
+        name_zh=product.name_zh,
+        unit=product.unit,
+        price_fen=price_fen,
+        certified=certified,
+        certificate_no=product.certificate_no,
+        origin_county_code=product.origin_county_code,
+        origin_county_name=product.origin_county_name,
+        markdown_percent=markdown_percent,
+    )

@@ -1,0 +1,93 @@
+"""Orders API: create an order at a counter (shopper's phone) or a kiosk, and read it back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import CookieParameter, FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from pos.orders import checkout
+from pos.orders import service as orders
+from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut
+from pos.settings import Settings
+from pos.staff.actors import DeviceActor
+from pos.staff.guards import DEVICE_ACTOR, SESSION_COOKIE, device
+
+__all__ = ["CounterOrderController", "KioskOrderController", "OrderController"]
+
+IdempotencyKey = Annotated[
+    str,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        description="a new random key per order; a retry with the same key gets the first answer",
+    ),
+]
+
+
+def _created(result: checkout.CreatedOrder) -> Response[OrderOut]:
+    return Response(result.order, status_code=201 if result.created else 200)
+
+
+class CounterOrderController(Controller):
+    path = "/api/counters/{counter_id:int}/orders"
+    tags = ("orders",)
+
+    @post(operation_id="createCounterOrder", summary="Order from a shopper's phone at a counter")
+    async def create(
+        self,
+        counter_id: FromPath[int],
+        data: JSONBody[CounterOrderIn],
+        idempotency_key: IdempotencyKey,
+        settings: NamedDependency[Settings],
+    ) -> Response[OrderOut]:
+        """201 with the order and its access token; 200 with the same body for a retry."""
+        secret = settings.secret_key.get_secret_value()
+        return _created(
+            await checkout.create_counter_order(
+                counter_id, data, idempotency_key=idempotency_key, secret=secret
+            )
+        )
+
+
+class KioskOrderController(Controller):
+    path = "/api/kiosk/orders"
+    tags = ("orders",)
+    guards = (device("kiosk"),)
+    dependencies = {"kiosk": DEVICE_ACTOR}
+
+    @post(operation_id="createKioskOrder", summary="Order from a self-checkout kiosk")
+    async def create(
+        self,
+        data: JSONBody[OrderIn],
+        idempotency_key: IdempotencyKey,
+        kiosk: NamedDependency[DeviceActor],
+        settings: NamedDependency[Settings],
+    ) -> Response[OrderOut]:
+        """201 with the order and its access token; 200 with the same body for a retry."""
+        secret = settings.secret_key.get_secret_value()
+        return _created(
+            await checkout.create_kiosk_order(
+                kiosk, data, idempotency_key=idempotency_key, secret=secret
+            )
+        )
+
+
+class OrderController(Controller):
+    path = "/api/orders"
+    tags = ("orders",)
+
+    @get("/{order_id:int}", operation_id="getOrder", summary="An order, for its shopper or staff")
+    async def read(
+        self,
+        order_id: FromPath[int],
+        token: Annotated[
+            str | None, QueryParameter(description="the access token from the create answer")
+        ] = None,
+        staff_session: Annotated[str | None, CookieParameter(name=SESSION_COOKIE)] = None,
+    ) -> OrderOut:
+        """With `?token=` (the shopper), or a staff sign-in at the order's store."""
+        return await orders.read_order(order_id, token=token, staff_session=staff_session)

@@ -1,0 +1,269 @@
+"""Orders once created (see checkout.py): reading one, and moving it through its states.
+
+Each step owns a write transaction, or joins the caller's (payments opens one around its own row
+and `mark_paid`). Live listeners hear of a change after the commit: from here when the step owned
+its transaction, otherwise from the caller, who calls `announce` after committing.
+The hold expiry: creating an order writes an `order_hold_expiry` event due at `expires_at`; its
+handler closes the order if it is still open. A paying order is left alone: the payments layer
+asks the provider first, then calls `expire` (or `mark_paid`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pos import live
+from pos.db import current_engine, write_transaction
+from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from pos.events import outbox
+from pos.inventory import service as inventory
+from pos.orders import records
+from pos.orders.records import locked_order, record_transition, sold_units
+from pos.orders.schemas import OrderOut
+from pos.orders.states import OrderEvent, OrderState, Transition, transition
+from pos.orders.tables import Order
+from pos.orders.tokens import token_matches
+from pos.staff import service as staff
+from pos.staff.actors import ROLE_NAMES
+
+__all__ = [
+    "HOLD_EXPIRY",
+    "ORDER_PAID",
+    "ORDER_REFUNDED",
+    "announce",
+    "check_access",
+    "expire",
+    "get_order",
+    "mark_paid",
+    "on_hold_expiry",
+    "payment_failed",
+    "read_order",
+    "record_refund",
+    "start_payment",
+]
+
+HOLD_EXPIRY = "order_hold_expiry"
+ORDER_PAID = "order_paid"
+ORDER_REFUNDED = "order_refunded"
+
+_SETTLED = frozenset({OrderState.PAID, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED})
+_S = OrderState
+
+
+def _in_transaction() -> bool:
+    return bool(current_engine().transaction_exists())
+
+
+async def announce(order_id: int, state: OrderState) -> None:
+    """Tell live listeners and idle workers about a committed change; never raises."""
+    outbox.notify()
+    await live.publish_order(order_id, state)
+
+
+async def get_order(order_id: int) -> OrderOut:
+    """The order, for callers that already checked who may see it; NotFound if none."""
+    return await records.order_out(await records.order_row(order_id))
+
+
+async def check_access(order_id: int, token: str) -> OrderState:
+    """The order's state, for the holder of its access token; 403 or 404 otherwise."""
+    row = await records.order_row(order_id)
+    _check_token(token, row)
+    return _S(row["state"])
+
+
+def _check_token(token: str, row: dict[str, Any]) -> None:
+    if not token_matches(token, row["access_token_hash"]):
+        raise Forbidden("this link is not for this order", code="order_token_invalid")
+
+
+async def read_order(order_id: int, *, token: str | None, staff_session: str | None) -> OrderOut:
+    """The order for its shopper (access token) or for staff of its store (session cookie)."""
+    row = await records.order_row(order_id)
+    if token is not None:
+        _check_token(token, row)
+    elif staff_session is not None:
+        actor = await staff.staff_for_session(staff_session)
+        if not actor.has_role(ROLE_NAMES, row["store_id"]):
+            raise Forbidden("this order belongs to another store", code="other_store")
+    else:
+        raise NotAuthenticated("reading an order needs its token or a staff sign-in")
+    return await records.order_out(row)
+
+
+async def _change(
+    row: dict[str, Any], event: OrderEvent, *, actor: str, reason: str = ""
+) -> tuple[Transition, int]:
+    """Apply `event` to a locked order row and record it; returns the transition and its id."""
+    before = _S(row["state"])
+    result = transition(before, event)
+    await Order.update({Order.state: result.state}).where(Order.id == row["id"])
+    recorded = await record_transition(
+        row["id"], before, result.state, event, actor=actor, reason=reason
+    )
+    return result, recorded
+
+
+async def start_payment(order_id: int) -> OrderOut:
+    """Open -> paying (again paying when the shopper switches wallets); refused once expired."""
+    owner = not _in_transaction()
+    async with write_transaction():
+        row = await locked_order(order_id)
+        if row["expires_at"] <= datetime.now(UTC):
+            raise Conflict("the order has expired; start a new one", code="order_expired")
+        result, _ = await _change(row, OrderEvent.PAYMENT_STARTED, actor="payments")
+    if owner:
+        await announce(order_id, result.state)
+    return await get_order(order_id)
+
+
+async def mark_paid(
+    order_id: int,
+    *,
+    amount_fen: int,
+    method: str,
+    reference: str,
+    payer_hash: str | None,
+    paid_at: datetime,
+) -> Transition:
+    """Record a successful payment: the hold becomes a sale and one order_paid event is written.
+
+    Joins the caller's transaction. A payment on a closed order, or a second one with another
+    reference, changes nothing and says `refund_required`; the same payment again is a no-op.
+    An amount other than the total is refused (Conflict amount_mismatch) before any write.
+    """
+    owner = not _in_transaction()
+    async with write_transaction():
+        row = await locked_order(order_id)
+        before = _S(row["state"])
+        if before in _SETTLED:
+            return Transition(before, refund_required=row["payment_reference"] != reference)
+        if before is _S.CLOSED:
+            return transition(before, OrderEvent.PAYMENT_SUCCEEDED)
+        if amount_fen != row["total_fen"]:
+            raise Conflict(
+                f"paid {amount_fen} fen for an order of {row['total_fen']} fen",
+                code="amount_mismatch",
+                expected_fen=row["total_fen"],
+                paid_fen=amount_fen,
+            )
+        await inventory.commit_sale(
+            row["store_id"], await sold_units(order_id), reference=f"order:{order_id}"
+        )
+        await Order.update(
+            {
+                Order.paid_at: paid_at,
+                Order.payment_method: method,
+                Order.payment_reference: reference,
+                Order.payer_hash: payer_hash,
+            }
+        ).where(Order.id == order_id)
+        result, _ = await _change(
+            row, OrderEvent.PAYMENT_SUCCEEDED, actor="payments", reason=f"{method} {reference}"
+        )
+        await outbox.emit(ORDER_PAID, str(order_id), await _paid_payload(order_id))
+    if owner:
+        await announce(order_id, result.state)
+    return result
+
+
+async def _paid_payload(order_id: int) -> dict[str, Any]:
+    """What printing, the platform and analytics need of a sale: the order as sold."""
+    row = await records.order_row(order_id)
+    sale = (await records.order_out(row)).model_dump(mode="json", exclude={"access_token"})
+    keep = {"payment_reference": row["payment_reference"], "payer_hash": row["payer_hash"]}
+    return {**sale, **keep, "order_id": order_id}
+
+
+async def payment_failed(order_id: int) -> Transition:
+    """Paying -> open: the shopper may try again until the hold expires."""
+    owner = not _in_transaction()
+    async with write_transaction():
+        row = await locked_order(order_id)
+        result, _ = await _change(row, OrderEvent.PAYMENT_FAILED, actor="payments")
+    if owner:
+        await announce(order_id, result.state)
+    return result
+
+
+async def expire(order_id: int, *, reason: str = "hold expired") -> Transition:
+    """Open or paying -> closed, releasing the hold; any other state is left as it is."""
+    owner = not _in_transaction()
+    async with write_transaction():
+        row = await locked_order(order_id)
+        before = _S(row["state"])
+        if before not in (_S.OPEN, _S.PAYING):
+            return Transition(before)
+        await inventory.release(row["store_id"], await sold_units(order_id))
+        result, _ = await _change(row, OrderEvent.EXPIRED, actor="system", reason=reason)
+    if owner:
+        await announce(order_id, result.state)
+    return result
+
+
+async def on_hold_expiry(event: outbox.Event) -> None:
+    """Outbox handler: close the order if it is still open when its hold ends."""
+    order_id = int(event.payload["order_id"])
+    row = await records.order_row(order_id)
+    if _S(row["state"]) is _S.OPEN:
+        await expire(order_id)
+
+
+async def record_refund(
+    order_id: int,
+    *,
+    amount_fen: int,
+    restock: dict[int, int] | None,
+    actor: str = "payments",
+) -> Transition:
+    """Paid -> partially refunded or refunded; `restock` puts returned goods back on the shelf.
+
+    Joins the caller's transaction and writes one `order_refunded` event per refund.
+    """
+    owner = not _in_transaction()
+    async with write_transaction():
+        row = await locked_order(order_id)
+        event = _refund_event(row, amount_fen)
+        transition(_S(row["state"]), event)  # refuse a wrong state before any write
+        await _restock(row, restock or {})
+        result, transition_id = await _change(row, event, actor=actor, reason=f"{amount_fen} fen")
+        refunded = row["refunded_fen"] + amount_fen
+        await Order.update({Order.refunded_fen: refunded}).where(Order.id == order_id)
+        payload = {
+            "order_id": order_id,
+            "store_id": row["store_id"],
+            "amount_fen": amount_fen,
+            "refunded_fen": refunded,
+            "state": result.state,
+            "restock": {str(product): units for product, units in (restock or {}).items()},
+        }
+        await outbox.emit(ORDER_REFUNDED, f"{order_id}:{transition_id}", payload)
+    if owner:
+        await announce(order_id, result.state)
+    return result
+
+
+def _refund_event(row: dict[str, Any], amount_fen: int) -> OrderEvent:
+    left = row["total_fen"] - row["refunded_fen"]
+    if not 0 < amount_fen <= left:
+        raise InvalidInput(
+            f"a refund of {amount_fen} fen: {left} fen is left to refund on this order",
+            code="refund_amount",
+            refundable_fen=left,
+        )
+    return OrderEvent.REFUNDED_FULLY if amount_fen == left else OrderEvent.REFUNDED_PARTLY
+
+
+async def _restock(row: dict[str, Any], restock: dict[int, int]) -> None:
+    sold = await sold_units(row["id"])
+    for product_id, units in restock.items():
+        if units > sold.get(product_id, 0):
+            raise InvalidInput(
+                f"product {product_id}: {units} units cannot come back, "
+                f"{sold.get(product_id, 0)} were sold on this order",
+                code="restock_more_than_sold",
+                product_id=product_id,
+            )
+    if restock:
+        await inventory.restock(row["store_id"], restock, reference=f"order:{row['id']}")

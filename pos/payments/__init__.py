@@ -1,0 +1,1 @@
+"""Payments: the provider interface, the sandbox provider, notifications, polling, refunds."""

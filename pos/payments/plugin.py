@@ -1,0 +1,100 @@
+"""Wiring: the payments context built from settings, its routes, and its outbox handlers.
+
+`create_app` adds `PaymentsPlugin(settings)`; a `pos worker` process runs
+`with payment_handlers(lambda: build_payments(settings)): ...`. Handlers look the context up on
+every event, so a test may swap `app.state["payments"]` (a controllable clock, an in-loop sender).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+
+from pos.events.outbox import Event, Handler, register, unregister
+from pos.payments.clock import Clock, utc_now
+from pos.payments.refunds import complete_refund
+from pos.payments.routes import (
+    NotifyController,
+    OrderPaymentController,
+    RefundController,
+    SandboxWalletController,
+)
+from pos.payments.sandbox import SandboxProvider
+from pos.payments.settle import POLL_EVENT, REFUND_EVENT, Payments, poll
+from pos.payments.wallet import NOTIFY_EVENT, Sender, deliver_notification, http_sender
+from pos.settings import Settings
+
+__all__ = ["PaymentsPlugin", "build_payments", "payment_handlers"]
+
+
+def build_payments(settings: Settings, *, clock: Clock = utc_now) -> Payments:
+    """The payments context for the configured provider."""
+    if settings.payment_provider != "sandbox":
+        raise NotImplementedError(f"no {settings.payment_provider} adapter yet; use sandbox")
+    provider = SandboxProvider(
+        signing_key=settings.sandbox_signing_key.get_secret_value().encode(),
+        public_url=settings.public_url,
+        clock=clock,
+    )
+    return Payments(provider, settings.payer_salt.get_secret_value().encode(), clock)
+
+
+@contextmanager
+def payment_handlers(
+    current: Callable[[], Payments], sender: Callable[[], Sender] = lambda: http_sender
+) -> Iterator[None]:
+    """Register the payment outbox handlers while the block runs."""
+
+    async def on_poll(event: Event) -> None:
+        await poll(current(), int(event.payload["payment_id"]), int(event.payload["attempt"]))
+
+    async def on_refund(event: Event) -> None:
+        attempt = int(event.payload.get("attempt", 0))
+        await complete_refund(current(), int(event.payload["refund_id"]), attempt)
+
+    async def on_sandbox_notify(event: Event) -> None:
+        provider = current().provider
+        if isinstance(provider, SandboxProvider):
+            await deliver_notification(provider, sender(), str(event.payload["out_trade_no"]))
+
+    handlers: dict[str, Handler] = {
+        POLL_EVENT: on_poll,
+        REFUND_EVENT: on_refund,
+        NOTIFY_EVENT: on_sandbox_notify,
+    }
+    for kind, fn in handlers.items():
+        register(kind, fn)
+    try:
+        yield
+    finally:
+        for kind, fn in handlers.items():
+            unregister(kind, fn)
+
+
+class PaymentsPlugin(InitPluginProtocol):
+    """Adds the payments routes, the `payments` state and the outbox handlers to an app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Install routes, state and the handlers' lifespan."""
+        app_config.route_handlers.extend(
+            [OrderPaymentController, NotifyController, RefundController]
+        )
+        if self.settings.payment_provider == "sandbox":
+            app_config.route_handlers.append(SandboxWalletController)
+        app_config.state["payments"] = build_payments(self.settings)
+        app_config.state["payment_sender"] = http_sender
+        app_config.lifespan.append(_handlers_lifespan)
+        return app_config
+
+
+@asynccontextmanager
+async def _handlers_lifespan(app: Litestar) -> AsyncIterator[None]:
+    with payment_handlers(lambda: app.state["payments"], lambda: app.state["payment_sender"]):
+        yield

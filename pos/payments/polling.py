@@ -1,0 +1,49 @@
+"""When to query a pending payment next: pure schedules, tested without a clock or database.
+
+A merchant-presented QR payment is queried after 5 s, 10 s, 20 s ... (at most every minute) until
+the order expires. A payer-presented code answering "user paying" (the payer confirms a PIN on
+the phone) is queried every 2 s for 30 s, then every 5 s up to 90 s, and then reversed, as
+WeChat's micropay guide and Alipay's bar_code guide both prescribe.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+__all__ = ["next_poll"]
+
+QR_FIRST_DELAY = timedelta(seconds=5)
+QR_MAX_DELAY = timedelta(minutes=1)
+CODE_FAST_UNTIL = timedelta(seconds=30)
+CODE_FAST_DELAY = timedelta(seconds=2)
+CODE_SLOW_DELAY = timedelta(seconds=5)
+CODE_GIVE_UP = timedelta(seconds=90)
+
+
+def _qr_next(now: datetime, attempt: int, expires_at: datetime) -> datetime | None:
+    if now >= expires_at:
+        return None
+    delay: timedelta = min(QR_FIRST_DELAY * 2 ** min(attempt, 10), QR_MAX_DELAY)
+    return min(now + delay, expires_at)
+
+
+def _code_next(now: datetime, started_at: datetime) -> datetime | None:
+    elapsed = now - started_at
+    if elapsed >= CODE_GIVE_UP:
+        return None
+    delay = CODE_FAST_DELAY if elapsed < CODE_FAST_UNTIL else CODE_SLOW_DELAY
+    return min(now + delay, started_at + CODE_GIVE_UP)
+
+
+def next_poll(
+    method: str,
+    *,
+    now: datetime,
+    attempt: int,
+    started_at: datetime,
+    expires_at: datetime,
+) -> datetime | None:
+    """When to query next after query number `attempt` (0 first); `None`: give up now."""
+    if method == "code":
+        return _code_next(now, started_at)
+    return _qr_next(now, attempt, expires_at)

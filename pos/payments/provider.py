@@ -1,0 +1,174 @@
+"""The payment provider interface, shaped after WeChat Pay API v3 and Alipay's open API.
+
+- create: WeChat Native prepay -> code_url (JSAPI prepay); Alipay alipay.trade.precreate qr_code
+- charge_code: WeChat micropay (payer-presented code); Alipay alipay.trade.pay, scene bar_code
+- query: WeChat GET transactions/out-trade-no/{no}; Alipay alipay.trade.query
+- close: WeChat POST transactions/out-trade-no/{no}/close; Alipay alipay.trade.close
+- reverse: WeChat micropay reverse (撤销); Alipay alipay.trade.cancel
+- refund: WeChat refund/domestic/refunds (out_refund_no); Alipay alipay.trade.refund
+  (out_request_no), both partial
+- verify_notification: WeChat Wechatpay-Signature/-Timestamp/-Nonce/-Serial headers over
+  `timestamp\nnonce\nbody\n`, AES-GCM resource; Alipay async notify with an RSA2 `sign` field
+
+Both providers key a payment by our `out_trade_no` and a refund by our refund number, and both
+treat a repeated call with the same number as the same request: that is what makes retries safe.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pos.errors import PosError
+
+__all__ = [
+    "ChargeResult",
+    "ChargeStatus",
+    "CreatedPayment",
+    "Notification",
+    "NotificationRefused",
+    "PaymentMethod",
+    "PaymentProvider",
+    "PaymentRequest",
+    "QueryResult",
+    "QueryStatus",
+    "RefundResult",
+    "RefundStatus",
+    "is_payment_code",
+]
+
+PaymentMethod = Literal["qr", "code"]
+ChargeStatus = Literal["paid", "user_paying", "failed"]
+# WeChat trade_state NOTPAY/USERPAYING and Alipay WAIT_BUYER_PAY are "pending"; CLOSED, REVOKED
+# and TRADE_CLOSED (or no such trade) are "closed"; PAYERROR is "failed".
+QueryStatus = Literal["paid", "pending", "closed", "failed"]
+RefundStatus = Literal["succeeded", "processing", "failed"]
+
+# WeChat: 18 digits starting 10-15. Alipay: 16 to 24 digits starting 25-30.
+_CHARGE_AS_QUERY: dict[ChargeStatus, QueryStatus] = {
+    "paid": "paid",
+    "user_paying": "pending",
+    "failed": "failed",
+}
+_PAYMENT_CODE = re.compile(r"^(?:1[0-5][0-9]{16}|(?:2[5-9]|30)[0-9]{14,22})$")
+
+
+def is_payment_code(code: str) -> bool:
+    """Whether `code` looks like a WeChat or Alipay payer-presented payment code."""
+    return bool(_PAYMENT_CODE.match(code))
+
+
+class NotificationRefused(PosError):
+    """A notification that is unsigned, forged, stale or replayed; nothing changes."""
+
+    status = 400
+    code = "notification_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What we ask a provider to collect."""
+
+    out_trade_no: str
+    amount_fen: int
+    description: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedPayment:
+    """Where the shopper pays: a QR code's content, or a page to send the browser to."""
+
+    qr_url: str | None = None
+    redirect_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The provider's truth about a payment."""
+
+    status: QueryStatus
+    amount_fen: int | None = None
+    payer_id: str | None = None
+    provider_reference: str = ""
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    """The synchronous answer to charging a payer-presented code."""
+
+    status: ChargeStatus
+    amount_fen: int | None = None
+    payer_id: str | None = None
+    provider_reference: str = ""
+    paid_at: datetime | None = None
+    reason: str = ""
+
+    def as_query(self) -> QueryResult:
+        """The same answer in the shape of a query, so one settling path serves both."""
+        status = _CHARGE_AS_QUERY[self.status]
+        return QueryResult(
+            status, self.amount_fen, self.payer_id, self.provider_reference, self.paid_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    """A refund's state at the provider; WeChat answers PROCESSING and finishes later."""
+
+    status: RefundStatus
+    provider_reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified notification: only a hint about which payment to query.
+
+    `nonce` is unique per delivery (WeChat Wechatpay-Nonce; for Alipay, its `notify_id`).
+    """
+
+    out_trade_no: str
+    nonce: str
+
+
+class PaymentProvider(ABC):
+    """One payment provider; every call may raise `pos.errors.Unavailable`."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def create(self, payment: PaymentRequest) -> CreatedPayment:
+        """Open a merchant-presented payment (a QR code or a wallet page)."""
+
+    @abstractmethod
+    async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:
+        """Charge a payer-presented payment code."""
+
+    @abstractmethod
+    async def query(self, out_trade_no: str) -> QueryResult:
+        """The payment's current state at the provider."""
+
+    @abstractmethod
+    async def close(self, out_trade_no: str) -> None:
+        """Stop an unpaid payment from being paid."""
+
+    @abstractmethod
+    async def reverse(self, out_trade_no: str) -> None:
+        """Cancel a payer-presented charge, refunding it if it went through meanwhile."""
+
+    @abstractmethod
+    async def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult:
+        """Return all or part of a paid payment; repeating `out_refund_no` repeats nothing."""
+
+    @abstractmethod
+    def verify_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> Notification:
+        """Check a notification's signature and age; `NotificationRefused` if it fails."""

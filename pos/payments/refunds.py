@@ -1,0 +1,226 @@
+"""Refunds: staff ask for all or part of a payment back; the provider returns it.
+
+The amount is reserved on the payment first (one conditional UPDATE, so two refunds can never
+return more than was paid), then the provider is asked; an outbox event finishes a refund the
+request could not (a crash, or WeChat answering PROCESSING). Repeating `out_refund_no` at
+WeChat or `out_request_no` at Alipay returns the same refund, so asking twice is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from piccolo.columns.combination import WhereRaw
+from piccolo.query.functions.aggregate import Sum
+
+from pos.db import write_transaction
+from pos.errors import Conflict, InvalidInput, NotFound
+from pos.events.outbox import emit
+from pos.orders import service as orders
+from pos.orders.states import Transition
+from pos.payments.provider import RefundResult
+from pos.payments.schemas import RefundOut, RefundRequest
+from pos.payments.settle import REFUND_EVENT, Payments, open_refund
+from pos.payments.tables import Payment, Refund
+from pos.payments.unique import is_unique_violation
+from pos.staff.actors import StaffActor
+
+__all__ = ["complete_refund", "refund_order"]
+
+# The request itself normally finishes the refund; the event is the safety net.
+SAFETY_NET_DELAY = timedelta(seconds=30)
+PROCESSING_RECHECK = timedelta(minutes=1)
+
+
+def _restock(stored: str | dict[str, int]) -> dict[int, int]:
+    restock = json.loads(stored) if isinstance(stored, str) else stored
+    return {int(product): quantity for product, quantity in (restock or {}).items()}
+
+
+def _out(refund: Refund, order_id: int) -> RefundOut:
+    return RefundOut(
+        refund_id=refund.id,
+        order_id=order_id,
+        payment_id=refund.payment,
+        out_refund_no=refund.out_refund_no,
+        amount_fen=refund.amount_fen,
+        status=refund.status,
+        reason=refund.reason,
+        restock=_restock(refund.restock),
+        requested_by=refund.requested_by,
+        created_at=refund.created_at,
+    )
+
+
+async def _earlier(order_id: int, idempotency_key: str) -> RefundOut | None:
+    refund = await Refund.objects().get(
+        (Refund.payment.order == order_id) & (Refund.idempotency_key == idempotency_key)
+    )
+    if refund is None:
+        return None
+    answer = json.loads(refund.answer) if isinstance(refund.answer, str) else refund.answer
+    return RefundOut.model_validate(answer) if answer else _out(refund, order_id)
+
+
+async def _check_restock(order_id: int, restock: dict[int, int]) -> None:
+    """Refuse goods the order did not sell before any money moves (orders checks them again)."""
+    sold: dict[int, int] = {}
+    for line in (await orders.get_order(order_id)).lines:
+        sold[line.product_id] = sold.get(line.product_id, 0) + (line.quantity or line.weight_g or 0)
+    for product_id, units in restock.items():
+        if units > sold.get(product_id, 0):
+            raise InvalidInput(
+                f"product {product_id}: {units} units cannot come back, "
+                f"{sold.get(product_id, 0)} were sold on this order",
+                code="restock_more_than_sold",
+                product_id=product_id,
+            )
+
+
+async def _reserve(order_id: int, store_id: int, data: RefundRequest) -> Payment:
+    payment = await Payment.objects().get(
+        (Payment.order == order_id) & (Payment.store == store_id) & Payment.paid_order.eq(True)
+    )
+    if payment is None:
+        raise NotFound(f"order {order_id} has no payment to refund here", code="not_paid")
+    reserved = await (
+        Payment.update({Payment.refunded_fen: Payment.refunded_fen + data.amount_fen})
+        .where(
+            (Payment.id == payment.id) & WhereRaw("refunded_fen + {} <= paid_fen", data.amount_fen)
+        )
+        .returning(Payment.id)
+    )
+    if not reserved:
+        left = (payment.paid_fen or 0) - payment.refunded_fen
+        raise Conflict(
+            f"at most {left} fen is left to refund", code="refund_too_large", left_fen=left
+        )
+    return payment
+
+
+async def _open(
+    ctx: Payments, order_id: int, store_id: int, data: RefundRequest, actor: StaffActor, key: str
+) -> int:
+    now = ctx.clock()
+    async with write_transaction():
+        payment = await _reserve(order_id, store_id, data)
+        refund_id: int = await open_refund(
+            payment.id,
+            data.amount_fen,
+            data.reason,
+            now=now,
+            available_at=now + SAFETY_NET_DELAY,
+            idempotency_key=key,
+            requested_by=actor.user_id,
+            restock={str(product): n for product, n in (data.restock or {}).items()},
+        )
+    return refund_id
+
+
+async def refund_order(
+    ctx: Payments,
+    order_id: int,
+    data: RefundRequest,
+    *,
+    store_id: int,
+    actor: StaffActor,
+    idempotency_key: str,
+) -> RefundOut:
+    """Refund `amount_fen` of the order's payment; a repeated key returns the first answer."""
+    earlier = await _earlier(order_id, idempotency_key)
+    if earlier is not None:
+        return earlier
+    await _check_restock(order_id, data.restock or {})
+    try:
+        refund_id = await _open(ctx, order_id, store_id, data, actor, idempotency_key)
+    except Exception as exc:
+        if not is_unique_violation(exc):
+            raise
+        found = await _earlier(order_id, idempotency_key)  # a concurrent retry won the race
+        if found is None:
+            raise
+        return found
+    refund = await complete_refund(ctx, refund_id)
+    answer = _out(refund, order_id)
+    await Refund.update({Refund.answer: answer.model_dump_json()}).where(Refund.id == refund_id)
+    return answer
+
+
+async def _refund(refund_id: int) -> Refund:
+    refund = await Refund.objects().get(Refund.id == refund_id)
+    if refund is None:
+        raise NotFound(f"no refund {refund_id}", code="refund_not_found")
+    return refund
+
+
+async def _payment(payment_id: int) -> Payment:
+    payment = await Payment.objects().get(Payment.id == payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}", code="payment_not_found")
+    return payment
+
+
+async def _payment_status(payment: Payment) -> str:
+    succeeded = await Refund.select(Sum(Refund.amount_fen).as_alias("total")).where(
+        (Refund.payment == payment.id) & (Refund.status == "succeeded")
+    )
+    whole = (succeeded[0]["total"] or 0) >= (payment.paid_fen or 0)
+    return "refunded" if whole else "partially_refunded"
+
+
+async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transition | None:
+    """Record the provider's final answer once, in the caller's transaction."""
+    finished = await (
+        Refund.update(
+            {
+                Refund.status: result.status,
+                Refund.provider_reference: result.provider_reference,
+                Refund.completed_at: now,
+            }
+        )
+        .where((Refund.id == refund.id) & (Refund.status == "pending"))
+        .returning(Refund.id)
+    )
+    if not finished:
+        return None
+    payment = await _payment(refund.payment)
+    if result.status == "failed":
+        # The money is still ours: release the reservation and have staff look.
+        released = Payment.refunded_fen - refund.amount_fen
+        await Payment.update({Payment.refunded_fen: released, Payment.flag: "refund_failed"}).where(
+            Payment.id == payment.id
+        )
+        return None
+    moved = None
+    if not refund.automatic:
+        restock = _restock(refund.restock)
+        moved = await orders.record_refund(
+            payment.order, amount_fen=refund.amount_fen, restock=restock or None
+        )
+    await Payment.update({Payment.status: await _payment_status(payment)}).where(
+        Payment.id == payment.id
+    )
+    return moved
+
+
+async def complete_refund(ctx: Payments, refund_id: int, attempt: int = 0) -> Refund:
+    """Ask the provider for a pending refund and record its answer; returns the refund."""
+    refund = await _refund(refund_id)
+    if refund.status != "pending":
+        return refund
+    payment = await _payment(refund.payment)
+    result = await ctx.provider.refund(
+        payment.out_trade_no, refund.out_refund_no, refund.amount_fen, payment.paid_fen or 0
+    )
+    moved = None
+    async with write_transaction():
+        if result.status == "processing":
+            payload = {"refund_id": refund_id, "attempt": attempt + 1}
+            at = ctx.clock() + PROCESSING_RECHECK
+            await emit(REFUND_EVENT, f"{refund_id}:{attempt + 1}", payload, available_at=at)
+        else:
+            moved = await _finish(refund, result, ctx.clock())
+    if moved is not None:
+        await orders.announce(payment.order, moved.state)
+    return await _refund(refund_id)

@@ -1,0 +1,168 @@
+"""Payments API: start a payment, take provider notifications, refund; the sandbox wallet page."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, Any, cast
+
+from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
+from litestar.status_codes import HTTP_200_OK
+from pydantic import BaseModel, Field
+
+from pos.errors import Forbidden, Unavailable
+from pos.orders import service as orders
+from pos.payments import refunds, service, wallet
+from pos.payments.sandbox import SandboxProvider
+from pos.payments.schemas import (
+    NotificationAck,
+    PaymentOut,
+    RefundOut,
+    RefundRequest,
+    StartPayment,
+)
+from pos.payments.settle import Payments
+from pos.staff.actors import DeviceActor, StaffActor
+from pos.staff.guards import STAFF_ACTOR, device, staff
+
+__all__ = [
+    "PAYMENTS",
+    "NotifyController",
+    "OrderPaymentController",
+    "RefundController",
+    "SandboxWalletController",
+]
+
+IdempotencyKey = Annotated[
+    str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=128)
+]
+_Connection = ASGIConnection[Any, Any, Any, Any]
+_device_guard = device("kiosk", "counter")
+
+
+def provide_payments(request: Request[Any, Any, Any]) -> Payments:
+    """Dependency: the payments context the app was built with."""
+    payments: Payments = request.app.state["payments"]
+    return payments
+
+
+PAYMENTS = Provide(provide_payments, sync_to_thread=False)
+
+
+async def order_payer(connection: _Connection, route: BaseRouteHandler) -> None:
+    """Guard: a kiosk or counter device of the order's store, or the shopper's `?token=`."""
+    order_id = int(connection.path_params["order_id"])
+    if not connection.headers.get("authorization"):
+        await orders.check_access(order_id, connection.query_params.get("token", ""))
+        return
+    await cast(Awaitable[None], _device_guard(connection, route))
+    actor: DeviceActor = connection.state.actor
+    if (await orders.get_order(order_id)).store_id != actor.store_id:
+        raise Forbidden("this order belongs to another store", code="other_store")
+
+
+class OrderPaymentController(Controller):
+    path = "/api/orders/{order_id:int}/payments"
+    tags = ("payments",)
+    guards = (order_payer,)
+    dependencies = {"payments": PAYMENTS}
+
+    @post(operation_id="startPayment", summary="Pay an order by QR or payer-presented code")
+    async def start(
+        self,
+        order_id: FromPath[int],
+        data: JSONBody[StartPayment],
+        payments: NamedDependency[Payments],
+        idempotency_key: IdempotencyKey,
+    ) -> PaymentOut:
+        """`qr` answers the URL to show as a QR code; `code` charges the shopper's code."""
+        return await service.start_payment(
+            payments, order_id, data, idempotency_key=idempotency_key
+        )
+
+
+class NotifyController(Controller):
+    path = "/api/payments/notify"
+    tags = ("payments",)
+    dependencies = {"payments": PAYMENTS}
+
+    @post(
+        "/{provider:str}",
+        operation_id="paymentNotification",
+        status_code=HTTP_200_OK,
+        summary="A provider's signed notification (public; signature-checked)",
+    )
+    async def notify(
+        self,
+        provider: FromPath[str],
+        request: Request[Any, Any, Any],
+        payments: NamedDependency[Payments],
+    ) -> NotificationAck:
+        """4xx for an unsigned, forged, stale or replayed one; a duplicate still answers 200."""
+        body = await request.body()
+        await service.receive_notification(payments, provider, dict(request.headers), body)
+        return NotificationAck()
+
+
+class RefundController(Controller):
+    path = "/api/stores/{store_id:int}/orders/{order_id:int}/refunds"
+    tags = ("payments",)
+    guards = (staff("manager", "cashier"),)
+    dependencies = {"payments": PAYMENTS, "actor": STAFF_ACTOR}
+
+    @post(operation_id="refundOrder", summary="Refund all or part of an order's payment")
+    async def refund(
+        self,
+        store_id: FromPath[int],
+        order_id: FromPath[int],
+        data: JSONBody[RefundRequest],
+        payments: NamedDependency[Payments],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey,
+    ) -> RefundOut:
+        """Through the provider; `restock` puts returned goods back into stock."""
+        return await refunds.refund_order(
+            payments,
+            order_id,
+            data,
+            store_id=store_id,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+
+class WalletForm(BaseModel):
+    payer: str = Field(default="sandbox-shopper", min_length=1, max_length=64)
+
+
+def _sandbox(payments: Payments) -> SandboxProvider:
+    if not isinstance(payments.provider, SandboxProvider):
+        raise Unavailable("the sandbox wallet is off", code="sandbox_off")
+    return payments.provider
+
+
+class SandboxWalletController(Controller):
+    path = "/sandbox/pay/{out_trade_no:str}"
+    tags = ("sandbox",)
+    include_in_schema = False
+    dependencies = {"payments": PAYMENTS}
+
+    @get(operation_id="sandboxWallet", media_type="text/html")
+    async def page(self, out_trade_no: FromPath[str], payments: NamedDependency[Payments]) -> str:
+        """The simulated wallet: the amount and a Pay button."""
+        _sandbox(payments)
+        return await wallet.wallet_page(out_trade_no)
+
+    @post(operation_id="sandboxWalletPay", media_type="text/html", status_code=HTTP_200_OK)
+    async def pay(
+        self,
+        out_trade_no: FromPath[str],
+        data: URLEncodedBody[WalletForm],
+        payments: NamedDependency[Payments],
+    ) -> Response[str]:
+        """Pay; the sandbox then notifies the server like a gateway does."""
+        await wallet.pay(_sandbox(payments), out_trade_no, data.payer)
+        return Response(await wallet.wallet_page(out_trade_no), media_type="text/html")

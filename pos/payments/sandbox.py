@@ -1,0 +1,226 @@
+"""The sandbox provider: a pretend gateway that keeps its books in our database.
+
+Its state lives in `SandboxPayment` rows, so it survives restarts and any server process sees
+it. A merchant-presented payment is paid on the wallet page (`pos.payments.wallet`). A
+payer-presented 18-digit code is answered by its last four digits:
+
+| code ends in | the sandbox answers                                             |
+|--------------|-----------------------------------------------------------------|
+| 0001         | user paying (PIN on the phone), then paid from the 2nd query on  |
+| 0002         | user paying, forever: the charge ends reversed                  |
+| 0003         | failed: insufficient funds                                      |
+| anything else| paid at once                                                    |
+
+e.g. `134567890123450001`. Any other code is refused, like a real gateway refuses a bad one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from piccolo.columns.combination import WhereRaw
+
+from pos.payments.clock import Clock, utc_now
+from pos.payments.provider import (
+    ChargeResult,
+    CreatedPayment,
+    Notification,
+    NotificationRefused,
+    PaymentProvider,
+    PaymentRequest,
+    QueryResult,
+    QueryStatus,
+    RefundResult,
+)
+from pos.payments.signing import check_signed
+from pos.payments.tables import SandboxPayment, SandboxRefund
+
+__all__ = [
+    "CODE_INSUFFICIENT_FUNDS",
+    "CODE_USER_PAYING_FOREVER",
+    "CODE_USER_PAYING_THEN_PAID",
+    "PAID_AFTER_QUERIES",
+    "SandboxProvider",
+]
+
+CODE_USER_PAYING_THEN_PAID = "0001"
+CODE_USER_PAYING_FOREVER = "0002"
+CODE_INSUFFICIENT_FUNDS = "0003"
+PAID_AFTER_QUERIES = 2
+
+# The sandbox's own statuses, as its query reports them.
+_AS_QUERY: dict[str, QueryStatus] = {
+    "pending": "pending",
+    "paid": "paid",
+    "closed": "closed",
+    "reversed": "closed",
+    "failed": "failed",
+}
+
+
+def _wallet_path(out_trade_no: str) -> str:
+    """The path of the simulated wallet page for a payment."""
+    return f"/sandbox/pay/{out_trade_no}"
+
+
+def _transaction_id() -> str:
+    return f"sbx{uuid.uuid4().hex[:24]}"
+
+
+def _result(row: SandboxPayment) -> QueryResult:
+    paid = row.status == "paid"
+    return QueryResult(
+        status=_AS_QUERY[row.status],
+        amount_fen=row.amount_fen,
+        payer_id=row.payer_id or None if paid else None,
+        provider_reference=row.transaction_id,
+        paid_at=row.paid_at if paid else None,
+    )
+
+
+class SandboxProvider(PaymentProvider):
+    """The demo and test provider; signs notifications with HMAC-SHA256."""
+
+    name = "sandbox"
+
+    def __init__(self, *, signing_key: bytes, public_url: str, clock: Clock = utc_now) -> None:
+        self.signing_key = signing_key
+        self.public_url = public_url.rstrip("/")
+        self.clock = clock
+
+    async def _open(self, payment: PaymentRequest, **values: Any) -> None:
+        if await SandboxPayment.exists().where(SandboxPayment.out_trade_no == payment.out_trade_no):
+            return  # the same out_trade_no is the same payment, as at WeChat and Alipay
+        row = SandboxPayment(
+            out_trade_no=payment.out_trade_no,
+            amount_fen=payment.amount_fen,
+            description=payment.description[:128],
+            expires_at=payment.expires_at,
+            **values,
+        )
+        await SandboxPayment.insert(row)
+
+    async def create(self, payment: PaymentRequest) -> CreatedPayment:
+        """A pending payment, paid on the wallet page the QR code points to."""
+        await self._open(payment, status="pending")
+        url = self.public_url + _wallet_path(payment.out_trade_no)
+        return CreatedPayment(qr_url=url, redirect_url=url)
+
+    async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:
+        """Answer by the code's last four digits (see the module's table)."""
+        ending = auth_code[-4:]
+        if ending == CODE_INSUFFICIENT_FUNDS:
+            await self._open(payment, status="failed", auth_code=auth_code)
+            return ChargeResult("failed", reason="insufficient_funds")
+        if ending in {CODE_USER_PAYING_THEN_PAID, CODE_USER_PAYING_FOREVER}:
+            await self._open(payment, status="pending", auth_code=auth_code)
+            return ChargeResult("user_paying")
+        payer_id = f"sbx-payer-{auth_code[2:10]}"
+        now = self.clock()
+        await self._open(
+            payment,
+            status="paid",
+            auth_code=auth_code,
+            payer_id=payer_id,
+            transaction_id=_transaction_id(),
+            paid_at=now,
+        )
+        row = await self._row(payment.out_trade_no)
+        return ChargeResult("paid", row.amount_fen, row.payer_id, row.transaction_id, row.paid_at)
+
+    async def _row(self, out_trade_no: str) -> SandboxPayment:
+        row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+        if row is None:
+            raise LookupError(out_trade_no)
+        return row
+
+    async def query(self, out_trade_no: str) -> QueryResult:
+        """The payment's state; a code ending 0001 gets paid by its second query."""
+        row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+        if row is None:
+            return QueryResult("closed")  # WeChat ORDER_NOT_EXIST, Alipay TRADE_NOT_EXIST
+        if row.status == "pending" and row.auth_code.endswith(CODE_USER_PAYING_THEN_PAID):
+            await SandboxPayment.update({SandboxPayment.queries: SandboxPayment.queries + 1}).where(
+                SandboxPayment.id == row.id
+            )
+            if row.queries + 1 >= PAID_AFTER_QUERIES:
+                await self.pay(out_trade_no, f"sbx-payer-{row.auth_code[2:10]}")
+            row = await self._row(out_trade_no)
+        return _result(row)
+
+    async def pay(self, out_trade_no: str, payer_id: str) -> bool:
+        """The simulated payer pays; False when the payment is not waiting for money."""
+        rows = await (
+            SandboxPayment.update(
+                {
+                    SandboxPayment.status: "paid",
+                    SandboxPayment.payer_id: payer_id,
+                    SandboxPayment.transaction_id: _transaction_id(),
+                    SandboxPayment.paid_at: self.clock(),
+                }
+            )
+            .where(
+                (SandboxPayment.out_trade_no == out_trade_no)
+                & (SandboxPayment.status == "pending")
+                & (SandboxPayment.expires_at > self.clock())
+            )
+            .returning(SandboxPayment.id)
+        )
+        return bool(rows)
+
+    async def close(self, out_trade_no: str) -> None:
+        """A pending payment can no longer be paid; a paid one stays paid (WeChat ORDERPAID)."""
+        await SandboxPayment.update({SandboxPayment.status: "closed"}).where(
+            (SandboxPayment.out_trade_no == out_trade_no) & (SandboxPayment.status == "pending")
+        )
+
+    async def reverse(self, out_trade_no: str) -> None:
+        """Cancel a charge, paid or not, as WeChat's reverse and Alipay's cancel do."""
+        await SandboxPayment.update({SandboxPayment.status: "reversed"}).where(
+            (SandboxPayment.out_trade_no == out_trade_no)
+            & SandboxPayment.status.is_in(["pending", "paid"])
+        )
+
+    async def refund(
+        self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int
+    ) -> RefundResult:
+        """Refund from a paid payment, at most what is left of it."""
+        if await SandboxRefund.exists().where(SandboxRefund.out_refund_no == out_refund_no):
+            return RefundResult("succeeded", out_refund_no)
+        rows = await (
+            SandboxPayment.update(
+                {SandboxPayment.refunded_fen: SandboxPayment.refunded_fen + amount_fen}
+            )
+            .where(
+                (SandboxPayment.out_trade_no == out_trade_no)
+                & (SandboxPayment.status == "paid")
+                & (SandboxPayment.amount_fen == total_fen)
+                & WhereRaw("refunded_fen + {} <= amount_fen", amount_fen)
+            )
+            .returning(SandboxPayment.id)
+        )
+        if not rows:
+            return RefundResult("failed")
+        await SandboxRefund.insert(
+            SandboxRefund(
+                out_refund_no=out_refund_no, out_trade_no=out_trade_no, amount_fen=amount_fen
+            )
+        )
+        return RefundResult("succeeded", out_refund_no)
+
+    def verify_notification(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> Notification:
+        """Check the HMAC signature and the age; the body names the payment."""
+        nonce = check_signed(self.signing_key, headers, body, now)
+        try:
+            out_trade_no = str(json.loads(body)["out_trade_no"])
+        except (ValueError, KeyError, TypeError):
+            raise NotificationRefused(
+                "a signed body without out_trade_no", code="notification_malformed"
+            ) from None
+        return Notification(out_trade_no=out_trade_no, nonce=nonce)

@@ -1,0 +1,81 @@
+"""Payments API contract: hand-written request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["NotificationAck", "PaymentOut", "RefundOut", "RefundRequest", "StartPayment"]
+
+
+class StartPayment(BaseModel):
+    """Pay by the shopper scanning our QR (`qr`), or by us scanning the shopper's code (`code`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["qr", "code"]
+    auth_code: str | None = Field(
+        default=None, description="the payer-presented code, for method `code`", max_length=32
+    )
+
+    @model_validator(mode="after")
+    def _code_needs_auth_code(self) -> StartPayment:
+        if (self.method == "code") != (self.auth_code is not None):
+            raise ValueError("auth_code is required with method `code`, and only with it")
+        return self
+
+
+class PaymentOut(BaseModel):
+    """A payment as the shopper's page or the kiosk sees it."""
+
+    payment_id: int
+    order_id: int
+    out_trade_no: str
+    method: Literal["qr", "code"]
+    status: str = Field(description="created, pending, paid, closed, reversed or refunded")
+    amount_fen: int
+    qr_url: str | None = Field(default=None, description="what the QR code shows (method qr)")
+    redirect_url: str | None = Field(default=None, description="a page that takes the payment")
+    failure: str = Field(
+        default="", description="why a code charge failed, e.g. insufficient_funds"
+    )
+
+
+class RefundRequest(BaseModel):
+    """Return all or part of an order's payment, optionally putting goods back into stock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: int = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=255)
+    restock: dict[int, int] | None = Field(
+        default=None, description="product id -> quantity returned to stock"
+    )
+
+    @model_validator(mode="after")
+    def _positive_restock(self) -> RefundRequest:
+        if self.restock and any(quantity <= 0 for quantity in self.restock.values()):
+            raise ValueError("restock quantities are positive")
+        return self
+
+
+class RefundOut(BaseModel):
+    refund_id: int
+    order_id: int
+    payment_id: int
+    out_refund_no: str
+    amount_fen: int
+    status: str = Field(description="pending (the provider is processing), succeeded or failed")
+    reason: str
+    restock: dict[int, int]
+    requested_by: int | None = Field(description="staff user id; none for automatic refunds")
+    created_at: datetime
+
+
+class NotificationAck(BaseModel):
+    """What a gateway expects back from a notification it delivered (WeChat v3's shape)."""
+
+    code: Literal["SUCCESS"] = "SUCCESS"
+    message: str = ""

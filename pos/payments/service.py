@@ -1,0 +1,181 @@
+"""Payment operations: start a payment for an order, and take a provider's notification.
+
+A payment row and its first poll are committed before the provider is called, so a crash
+after the provider took the money still ends in a query that settles it. A notification is
+only a hint: once its signature, age and nonce check out, the provider is queried and its
+answer settles the payment (`pos.payments.settle`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pos.db import write_transaction
+from pos.errors import InvalidInput, NotFound
+from pos.orders import service as orders
+from pos.payments.polling import next_poll
+from pos.payments.provider import (
+    ChargeResult,
+    CreatedPayment,
+    NotificationRefused,
+    PaymentRequest,
+    QueryResult,
+    is_payment_code,
+)
+from pos.payments.schemas import PaymentOut, StartPayment
+from pos.payments.settle import Payments, schedule_poll, settle
+from pos.payments.tables import Payment, PaymentNotification
+from pos.payments.unique import is_unique_violation
+
+__all__ = ["receive_notification", "start_payment"]
+
+
+async def _payment(payment_id: int) -> Payment:
+    payment = await Payment.objects().get(Payment.id == payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}", code="payment_not_found")
+    return payment
+
+
+def _view(payment: Payment, created: CreatedPayment | None = None, failure: str = "") -> PaymentOut:
+    return PaymentOut(
+        payment_id=payment.id,
+        order_id=payment.order,
+        out_trade_no=payment.out_trade_no,
+        method=payment.method,
+        status=payment.status,
+        amount_fen=payment.amount_fen,
+        qr_url=created.qr_url if created else None,
+        redirect_url=created.redirect_url if created else None,
+        failure=failure,
+    )
+
+
+async def _earlier(order_id: int, idempotency_key: str) -> PaymentOut | None:
+    payment = await Payment.objects().get(
+        (Payment.order == order_id) & (Payment.idempotency_key == idempotency_key)
+    )
+    if payment is None:
+        return None
+    answer = json.loads(payment.answer) if isinstance(payment.answer, str) else payment.answer
+    return PaymentOut.model_validate(answer) if answer else _view(payment)
+
+
+async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str) -> Payment:
+    now = ctx.clock()
+    async with write_transaction():
+        order = await orders.start_payment(order_id)
+        payment = Payment(
+            order=order_id,
+            store=order.store_id,
+            provider=ctx.provider.name,
+            method=method,
+            out_trade_no=f"P{now:%y%m%d}{uuid.uuid4().hex[:20]}",
+            idempotency_key=idempotency_key,
+            amount_fen=order.total_fen,
+            created_at=now,
+            expires_at=order.expires_at,
+        )
+        await payment.save()
+        first = next_poll(
+            method,
+            now=now,
+            attempt=0,
+            started_at=now,
+            expires_at=order.expires_at,
+        )
+        await schedule_poll(payment.id, 0, first or order.expires_at)
+    await orders.announce(order_id, order.state)
+    return payment
+
+
+async def _call_provider(
+    ctx: Payments, payment: Payment, data: StartPayment
+) -> tuple[CreatedPayment | None, ChargeResult | None]:
+    request = PaymentRequest(
+        out_trade_no=payment.out_trade_no,
+        amount_fen=payment.amount_fen,
+        description=f"order {payment.order}",
+        expires_at=payment.expires_at,
+    )
+    if data.auth_code is None:
+        return await ctx.provider.create(request), None
+    return None, await ctx.provider.charge_code(request, data.auth_code)
+
+
+async def start_payment(
+    ctx: Payments, order_id: int, data: StartPayment, *, idempotency_key: str
+) -> PaymentOut:
+    """Open a payment of the order's total; a repeated key returns the first answer."""
+    earlier = await _earlier(order_id, idempotency_key)
+    if earlier is not None:
+        return earlier
+    if data.auth_code is not None and not is_payment_code(data.auth_code):
+        raise InvalidInput("not a WeChat or Alipay payment code", code="bad_payment_code")
+    try:
+        payment = await _open(ctx, order_id, data.method, idempotency_key)
+    except Exception as exc:
+        found = await _earlier(order_id, idempotency_key) if is_unique_violation(exc) else None
+        if found is None:
+            raise
+        return found  # a concurrent retry with the same key won the race
+    created, charged = await _call_provider(ctx, payment, data)
+    await settle(ctx, payment.id, charged.as_query() if charged else QueryResult("pending"))
+    answer = _view(await _payment(payment.id), created, charged.reason if charged else "")
+    await Payment.update({Payment.answer: answer.model_dump_json()}).where(Payment.id == payment.id)
+    return answer
+
+
+async def _record(provider: str, headers: Mapping[str, str], body: bytes, **values: Any) -> int:
+    note = PaymentNotification(
+        provider=provider,
+        headers=json.dumps(dict(headers)),
+        body=body.decode("utf-8", errors="replace"),
+        **values,
+    )
+    async with write_transaction():
+        rows = await PaymentNotification.insert(note)
+    return int(rows[0]["id"])
+
+
+async def _verified(
+    ctx: Payments, provider: str, headers: Mapping[str, str], body: bytes
+) -> tuple[int, str]:
+    received_at = ctx.clock()
+    try:
+        note = ctx.provider.verify_notification(headers, body, received_at)
+    except NotificationRefused as exc:
+        await _record(provider, headers, body, received_at=received_at, outcome=exc.code)
+        raise
+    values = {"received_at": received_at, "verified": True, "out_trade_no": note.out_trade_no}
+    try:
+        note_id = await _record(provider, headers, body, nonce=note.nonce, **values)
+    except Exception as exc:
+        if not is_unique_violation(exc):
+            raise
+        await _record(provider, headers, body, outcome="notification_replayed", **values)
+        raise NotificationRefused(
+            "this notification was received before", code="notification_replayed"
+        ) from None
+    return note_id, note.out_trade_no
+
+
+async def receive_notification(
+    ctx: Payments, provider: str, headers: Mapping[str, str], body: bytes
+) -> str:
+    """Verify, record and act on a notification; returns the outcome it led to."""
+    if provider != ctx.provider.name:
+        raise NotFound(f"payments do not go through {provider!r} here", code="unknown_provider")
+    note_id, out_trade_no = await _verified(ctx, provider, headers, body)
+    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    if payment is None:
+        outcome = "unknown_payment"
+    else:
+        outcome = await settle(ctx, payment.id, await ctx.provider.query(out_trade_no))
+    await PaymentNotification.update({PaymentNotification.outcome: outcome}).where(
+        PaymentNotification.id == note_id
+    )
+    return outcome

@@ -1,0 +1,244 @@
+"""Settling: the provider's answer to a query decides what a payment, and its order, become.
+
+Whatever brought the answer (a notification, a poll, a charge), a payment moves out of
+`created`/`pending` once, by one conditional UPDATE; a second answer finds it settled and changes
+nothing. Money that lands where it is not wanted (a closed or already paid order, a wrong amount)
+is refunded automatically through the outbox, never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pos.db import write_transaction
+from pos.errors import Conflict
+from pos.events.outbox import emit, notify
+from pos.orders import service as orders
+from pos.orders.states import OrderState, Transition
+from pos.payments.clock import Clock, utc_now
+from pos.payments.polling import next_poll
+from pos.payments.provider import PaymentProvider, QueryResult
+from pos.payments.tables import Payment, Refund
+
+__all__ = [
+    "POLL_EVENT",
+    "REFUND_EVENT",
+    "Payments",
+    "open_refund",
+    "payer_hash",
+    "poll",
+    "schedule_poll",
+    "settle",
+]
+
+_OPEN = ("created", "pending")
+POLL_EVENT = "payment_poll"
+REFUND_EVENT = "payment_refund"
+
+
+@dataclass(frozen=True, slots=True)
+class Payments:
+    """What payment operations run with: one provider, the payer-id salt and a clock."""
+
+    provider: PaymentProvider
+    payer_salt: bytes
+    clock: Clock = utc_now
+
+
+def payer_hash(salt: bytes, payer_id: str | None) -> str | None:
+    """A salted hash of the provider's payer id (DESIGN rule 9): repeat buyers, no identities."""
+    if not payer_id:
+        return None
+    return hmac.new(salt, payer_id.encode(), hashlib.sha256).hexdigest()
+
+
+async def _tolerate_order_state(call: Awaitable[Transition]) -> OrderState | None:
+    """Await an orders call that may find the order already past this step."""
+    try:
+        return (await call).state
+    except Conflict as exc:
+        # e.g. a failed attempt when another payment already paid the order: nothing to undo.
+        if exc.code != "order_state":
+            raise
+        return None
+
+
+async def open_refund(
+    payment_id: int,
+    amount_fen: int,
+    reason: str,
+    *,
+    now: datetime,
+    available_at: datetime | None = None,
+    **values: Any,
+) -> int:
+    """A pending refund row and its outbox event, inside the caller's transaction."""
+    refund = Refund(
+        payment=payment_id,
+        out_refund_no=f"R{now:%y%m%d}{uuid.uuid4().hex[:24]}",
+        amount_fen=amount_fen,
+        reason=reason,
+        created_at=now,
+        **values,
+    )
+    refund_id = int((await Refund.insert(refund))[0]["id"])
+    payload = {"refund_id": refund_id}
+    await emit(REFUND_EVENT, str(refund_id), payload, available_at=available_at or now)
+    return refund_id
+
+
+async def _claim(payment_id: int, values: dict[Any, Any]) -> Payment | None:
+    rows = await (
+        Payment.update(values)
+        .where((Payment.id == payment_id) & Payment.status.is_in(list(_OPEN)))
+        .returning(*Payment.all_columns())
+    )
+    return Payment(**rows[0], _exists_in_db=True) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    name: str
+    order_id: int | None = None
+    state: OrderState | None = None
+
+
+async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag: str = "") -> None:
+    paid_fen = payment.paid_fen or 0
+    await Payment.update({Payment.refunded_fen: paid_fen, Payment.flag: flag}).where(
+        Payment.id == payment.id
+    )
+    await open_refund(payment.id, paid_fen, reason, now=now, automatic=True)
+
+
+async def _release_order(payment: Payment, now: datetime) -> OrderState | None:
+    """Give the order back to the shopper, or close it when its hold is over."""
+    if now >= payment.expires_at:
+        # The hold-expiry event leaves a paying order alone: closing it is ours to do.
+        moved = await orders.expire(payment.order, reason="payment not completed")
+        return moved.state
+    return await _tolerate_order_state(orders.payment_failed(payment.order))
+
+
+async def _mark_paid(ctx: Payments, payment: Payment) -> _Outcome:
+    now = ctx.clock()
+    try:
+        if payment.paid_fen != payment.amount_fen:
+            raise Conflict("the provider reports another amount", code="amount_mismatch")
+        moved = await orders.mark_paid(
+            payment.order,
+            amount_fen=payment.amount_fen,
+            method=f"{payment.provider}_{payment.method}",
+            reference=payment.provider_reference,
+            payer_hash=payment.payer_hash,
+            paid_at=payment.settled_at,
+        )
+    except Conflict as exc:
+        if exc.code != "amount_mismatch":
+            raise
+        await _refund_surplus(payment, "amount mismatch", now=now, flag="amount_mismatch")
+        return _Outcome("amount_mismatch", payment.order, await _release_order(payment, now))
+    if moved.refund_required:
+        await _refund_surplus(payment, "paid after the order was closed or paid", now=now)
+        return _Outcome("refunded_surplus")
+    await Payment.update({Payment.paid_order: True}).where(Payment.id == payment.id)
+    return _Outcome("paid", payment.order, moved.state)
+
+
+async def _settle_paid(ctx: Payments, payment_id: int, result: QueryResult) -> _Outcome:
+    payment = await _claim(
+        payment_id,
+        {
+            Payment.status: "paid",
+            Payment.paid_fen: result.amount_fen,
+            Payment.payer_hash: payer_hash(ctx.payer_salt, result.payer_id),
+            Payment.provider_reference: result.provider_reference,
+            Payment.settled_at: result.paid_at or ctx.clock(),
+        },
+    )
+    if payment is None:
+        return _Outcome("duplicate")
+    return await _mark_paid(ctx, payment)
+
+
+async def _settle_unpaid(ctx: Payments, payment_id: int, status: str) -> _Outcome:
+    now = ctx.clock()
+    payment = await _claim(payment_id, {Payment.status: status, Payment.settled_at: now})
+    if payment is None:
+        return _Outcome("duplicate")
+    return _Outcome(status, payment.order, await _release_order(payment, now))
+
+
+async def _announce(outcome: _Outcome) -> str:
+    if outcome.order_id is not None and outcome.state is not None:
+        await orders.announce(outcome.order_id, outcome.state)
+    else:
+        notify()  # a surplus refund is due now: wake the workers
+    return outcome.name
+
+
+async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
+    """Apply the provider's answer once; returns the outcome (paid, closed, duplicate ...)."""
+    if result.status == "pending":
+        async with write_transaction():
+            await Payment.update({Payment.status: "pending"}).where(
+                (Payment.id == payment_id) & (Payment.status == "created")
+            )
+        return "pending"
+    async with write_transaction():
+        if result.status == "paid":
+            outcome = await _settle_paid(ctx, payment_id, result)
+        else:
+            outcome = await _settle_unpaid(ctx, payment_id, "closed")
+    return await _announce(outcome)
+
+
+async def _give_up(ctx: Payments, payment: Payment) -> str:
+    """Close (QR) or reverse (code) at the provider, then settle by what it says afterwards."""
+    if payment.method == "code":
+        await ctx.provider.reverse(payment.out_trade_no)
+    else:
+        await ctx.provider.close(payment.out_trade_no)
+    # Paid between the last query and the close: WeChat answers ORDERPAID and it is a sale.
+    result = await ctx.provider.query(payment.out_trade_no)
+    if result.status == "paid":
+        return await settle(ctx, payment.id, result)
+    async with write_transaction():
+        final = "reversed" if payment.method == "code" else "closed"
+        outcome = await _settle_unpaid(ctx, payment.id, final)
+    return await _announce(outcome)
+
+
+async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
+    """Query a payment no answer has settled; schedule the next query, or give up."""
+    payment = await Payment.objects().get(Payment.id == payment_id)
+    if payment is None or payment.status not in _OPEN:
+        return "settled"
+    outcome = await settle(ctx, payment_id, await ctx.provider.query(payment.out_trade_no))
+    if outcome != "pending":
+        return outcome
+    now = ctx.clock()
+    at = next_poll(
+        payment.method,
+        now=now,
+        attempt=attempt,
+        started_at=payment.created_at,
+        expires_at=payment.expires_at,
+    )
+    if at is None:
+        return await _give_up(ctx, payment)
+    async with write_transaction():
+        await schedule_poll(payment_id, attempt + 1, at)
+    return "pending"
+
+
+async def schedule_poll(payment_id: int, attempt: int, at: datetime) -> None:
+    """The outbox event for query number `attempt`, inside the caller's transaction."""
+    payload = {"payment_id": payment_id, "attempt": attempt}
+    await emit(POLL_EVENT, f"{payment_id}:{attempt}", payload, available_at=at)

@@ -1,0 +1,121 @@
+"""Payment tables: our payments, the notifications received, refunds, and the sandbox's state."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from pos.orders.tables import Order
+from pos.staff.tables import StaffUser
+from pos.stores.tables import Store
+
+__all__ = ["Payment", "PaymentNotification", "Refund", "SandboxPayment", "SandboxRefund"]
+
+_KEEP = OnDelete.restrict
+
+
+class Payment(Table):
+    """One attempt to collect an order's total through a provider."""
+
+    id: Serial
+    order = ForeignKey(references=Order, null=False, index=True, on_delete=_KEEP)
+    store = ForeignKey(references=Store, null=False, index=True, on_delete=_KEEP)
+    provider = Varchar(length=16, help_text="sandbox, wechat or alipay")
+    method = Varchar(length=8, help_text="qr (merchant-presented) or code (payer-presented)")
+    out_trade_no = Varchar(length=32, unique=True, help_text="our payment number at the provider")
+    idempotency_key = Varchar(length=128, help_text="the start call's Idempotency-Key")
+    amount_fen = Integer()
+    paid_fen = Integer(null=True, default=None, help_text="what the provider says was paid")
+    refunded_fen = Integer(default=0, help_text="refunds asked for and not failed")
+    paid_order = Boolean(default=False, help_text="this payment paid its order (not a surplus)")
+    status = Varchar(
+        length=20,
+        default="created",
+        index=True,
+        help_text="created, pending, paid, closed, reversed, partially_refunded or refunded",
+    )
+    flag = Varchar(length=32, default="", help_text="why staff should look, e.g. amount_mismatch")
+    payer_hash = Varchar(length=64, null=True, default=None, help_text="salted payer id hash")
+    provider_reference = Varchar(length=64, default="", help_text="the provider's payment id")
+    answer = JSON(default="{}", help_text="the first answer to the start call, for retries")
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz(help_text="when the order stops waiting for it")
+    settled_at = Timestamptz(null=True, default=None)
+    # UNIQUE (order, idempotency_key): an index made by the payments_keys migration.
+
+
+class PaymentNotification(Table):
+    """A notification as received, kept raw whether or not it was believed."""
+
+    id: Serial
+    provider = Varchar(length=16)
+    headers = JSON(default="{}")
+    body = Text(default="")
+    verified = Boolean(default=False)
+    nonce = Varchar(
+        length=64,
+        null=True,
+        default=None,
+        unique=True,
+        help_text="set when verified: replays clash",
+    )
+    out_trade_no = Varchar(length=32, default="", index=True)
+    received_at = Timestamptz(default=TimestamptzNow())
+    outcome = Varchar(length=40, default="received", help_text="what it led to, or why refused")
+
+
+class Refund(Table):
+    """Money returned on a payment: asked by staff, or automatic for a surplus payment."""
+
+    id: Serial
+    payment = ForeignKey(references=Payment, null=False, index=True, on_delete=_KEEP)
+    out_refund_no = Varchar(length=32, unique=True, help_text="our refund number at the provider")
+    idempotency_key = Varchar(length=128, null=True, default=None)
+    amount_fen = Integer()
+    status = Varchar(length=12, default="pending", help_text="pending, succeeded or failed")
+    reason = Varchar(length=255, default="")
+    automatic = Boolean(default=False, help_text="returned by the system, not asked by staff")
+    requested_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
+    restock = JSON(default="{}", help_text="product id -> quantity put back into stock")
+    provider_reference = Varchar(length=64, default="")
+    answer = JSON(default="{}", help_text="the first answer to the refund call, for retries")
+    created_at = Timestamptz(default=TimestamptzNow())
+    completed_at = Timestamptz(null=True, default=None)
+    # UNIQUE (payment, idempotency_key): an index made by the payments_keys migration.
+
+
+class SandboxPayment(Table):
+    """The sandbox provider's own books: what a real gateway would hold."""
+
+    id: Serial
+    out_trade_no = Varchar(length=32, unique=True)
+    amount_fen = Integer()
+    description = Varchar(length=128, default="")
+    status = Varchar(length=12, help_text="pending, paid, closed, reversed or failed")
+    auth_code = Varchar(length=24, default="", help_text="the payer code charged, if any")
+    queries = Integer(default=0, help_text="queries answered, for the magic codes")
+    payer_id = Varchar(length=64, default="", help_text="the simulated wallet user")
+    transaction_id = Varchar(length=64, default="")
+    refunded_fen = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    paid_at = Timestamptz(null=True, default=None)
+
+
+class SandboxRefund(Table):
+    id: Serial
+    out_refund_no = Varchar(length=32, unique=True)
+    out_trade_no = Varchar(length=32, index=True)
+    amount_fen = Integer()
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,1 @@
+"""Platform: certified transactions, their relay to the national platform, reconciliation."""

@@ -1,0 +1,96 @@
+"""Reconciliation: the local certified totals of a store-local day against the platform's.
+
+Each merchant's day is compared transaction by transaction and per product, origin county and
+supplier; every disagreement is named. With `resend`, the transactions the platform lacks (or
+holds with another amount) are made due again and sent at once; the platform dedupes by id,
+so sending one it already has changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+
+import httpx
+
+from pos.errors import Unavailable
+from pos.platform import service
+from pos.platform.relay import Relay, platform_client
+from pos.platform.schemas import DailyTotals, Difference, ReconcileReport, TransactionDoc
+from pos.platform.signing import merchant_key, signed_headers
+from pos.platform.tables import CertifiedTransaction
+from pos.platform.totals import compare, daily_totals, missing_at_platform
+from pos.settings import Settings
+from pos.stores.tables import Store
+
+__all__ = ["TOTALS_PATH", "platform_totals", "reconcile"]
+
+TOTALS_PATH = "/api/v1/daily-totals"
+_T = CertifiedTransaction
+
+
+async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> ReconcileReport:
+    """Compare `day` with the platform; with `resend`, send what it lacks, then compare again."""
+    if not settings.platform_url:
+        raise Unavailable("POS_PLATFORM_URL is not set", code="platform_not_configured")
+    async with platform_client(settings) as client:
+        report = await _compare(day, settings, client)
+        missing = missing_at_platform(report.differences)
+        if not (resend and missing):
+            return report
+        await service.requeue(missing)
+        relay = Relay(settings, client)
+        while await relay.round(only=missing):
+            pass
+        again = await _compare(day, settings, client)
+    return again.model_copy(update={"resent": missing})
+
+
+async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> ReconcileReport:
+    rows = await _T.select(_T.merchant_id, _T.body).where(_T.business_day == day)
+    local: dict[str, list[TransactionDoc]] = {}
+    for row in rows:
+        local.setdefault(row["merchant_id"], []).append(
+            TransactionDoc.model_validate_json(row["body"])
+        )
+    merchants = sorted(set(local) | await _store_merchants())
+    differences: list[Difference] = []
+    platform_count = 0
+    for merchant_id in merchants:
+        theirs = await platform_totals(client, settings, merchant_id, day)
+        platform_count += len(theirs.transactions)
+        differences += compare(merchant_id, daily_totals(local.get(merchant_id, [])), theirs)
+    return ReconcileReport(
+        business_day=day,
+        merchants=merchants,
+        local_transactions=len(rows),
+        platform_transactions=platform_count,
+        differences=differences,
+        resent=[],
+    )
+
+
+async def _store_merchants() -> set[str]:
+    rows = await Store.select(Store.merchant_id).where(Store.merchant_id != "").distinct()
+    return {row["merchant_id"] for row in rows}
+
+
+async def platform_totals(
+    client: httpx.AsyncClient, settings: Settings, merchant_id: str, day: date
+) -> DailyTotals:
+    """The platform's totals of one merchant's day; Unavailable when it does not answer."""
+    body = json.dumps({"merchant_id": merchant_id, "business_day": day.isoformat()}).encode()
+    headers = signed_headers(
+        merchant_key(settings, merchant_id), merchant_id, int(time.time()), body
+    )
+    try:
+        response = await client.post(TOTALS_PATH, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"the platform does not answer: {exc}", code="platform_down") from None
+    if response.status_code != httpx.codes.OK:
+        raise Unavailable(
+            f"the platform answered {response.status_code}: {response.text[:300]}",
+            code="platform_error",
+        )
+    return DailyTotals.model_validate_json(response.content)

@@ -1,0 +1,231 @@
+"""The relay: claims due certified transactions, signs them in batches, sends them, records it.
+
+A claim is a lease (`platform_lease_s`): the rows are taken in one write transaction, on
+PostgreSQL with `FOR UPDATE SKIP LOCKED`, so relays running at once never take the same row while
+a lease holds. A relay killed mid-send leaves its rows claimed; once the lease passes another
+relay sends them again, and the platform answers "duplicate" for any it already stored, so a
+resend is harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter;
+after `platform_max_attempts` a row is dead: logged at error level and listed for staff.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+import anyio
+import httpx
+from piccolo.engine.sqlite import SQLiteEngine
+from pydantic import ValidationError
+
+from pos.db import current_engine, write_transaction
+from pos.events.outbox import wait_for_notify
+from pos.logs import logger
+from pos.platform.schemas import BatchResult
+from pos.platform.signing import merchant_key, signed_headers
+from pos.platform.tables import CertifiedTransaction
+from pos.settings import Settings
+
+__all__ = [
+    "TRANSACTIONS_PATH",
+    "Claimed",
+    "Relay",
+    "platform_client",
+    "retry_delay",
+    "run_relay",
+]
+
+TRANSACTIONS_PATH = "/api/v1/transactions"
+_ERROR_CHARS = 500
+_T = CertifiedTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row this relay holds; `attempts` counts this one."""
+
+    id: int
+    transaction_id: str
+    merchant_id: str
+    body: str
+    attempts: int
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one request: sent (new or duplicate), refused one by one, or failed."""
+
+    sent: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def retry_delay(attempts: int, settings: Settings) -> timedelta:
+    """The wait after the `attempts`-th failure: doubling, capped, with 50-100 % jitter."""
+    doubled = settings.platform_retry_first_s * 2 ** min(attempts - 1, 30)
+    jitter = 0.5 + secrets.randbelow(501) / 1000
+    return timedelta(seconds=min(doubled, settings.platform_retry_longest_s) * jitter)
+
+
+class Relay:
+    """Sends certified transactions to the platform at `client`'s base URL."""
+
+    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+
+    async def round(self, only: list[str] | None = None) -> int:
+        """Claim one batch of due rows (of `only`, if given), send it; returns how many."""
+        claim = secrets.token_hex(8)
+        rows = await _claim(claim, self.settings, only)
+        for merchant_id, group in groupby(rows, key=lambda row: row.merchant_id):
+            chunk = list(group)
+            outcome = await self._send(merchant_id, chunk)
+            await _record(claim, chunk, outcome, self.settings)
+        return len(rows)
+
+    async def _send(self, merchant_id: str, chunk: list[Claimed]) -> _Outcome:
+        # The stored documents are sent as they are: no parsing, the same bytes every time.
+        body = b'{"transactions":[' + b",".join(row.body.encode() for row in chunk) + b"]}"
+        key = merchant_key(self.settings, merchant_id)
+        headers = signed_headers(key, merchant_id, int(time.time()), body)
+        try:
+            response = await self.client.post(TRANSACTIONS_PATH, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
+        if response.status_code != httpx.codes.OK:
+            return _Outcome(error=f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS])
+        try:
+            result = BatchResult.model_validate_json(response.content)
+        except ValidationError:
+            return _Outcome(error=f"unreadable answer: {response.text}"[:_ERROR_CHARS])
+        refused = {item.transaction_id: item.reason for item in result.rejected}
+        return _Outcome(sent=[*result.accepted, *result.duplicates], rejected=refused)
+
+
+async def _claim(claim: str, settings: Settings, only: list[str] | None) -> list[Claimed]:
+    now = datetime.now(UTC)
+    due = (
+        (_T.state == "pending")
+        & (_T.next_attempt_at <= now)
+        & (_T.claimed_until.is_null() | (_T.claimed_until < now))
+    )
+    if only is not None:
+        due &= _T.transaction_id.is_in(only or [""])
+    # A plain read first: an idle relay must not take SQLite's write lock every poll.
+    if not await _T.exists().where(due):
+        return []
+    async with write_transaction():
+        select = _T.select(_T.id).where(due).order_by(_T.next_attempt_at)
+        select = select.limit(settings.platform_batch_size)
+        if not isinstance(current_engine(), SQLiteEngine):
+            select = select.lock_rows(skip_locked=True)
+        ids = [row["id"] for row in await select]
+        if not ids:
+            return []
+        lease = now + timedelta(seconds=settings.platform_lease_s)
+        rows = (
+            await _T.update(
+                {_T.claimed_by: claim, _T.claimed_until: lease, _T.attempts: _T.attempts + 1}
+            )
+            .where(_T.id.is_in(ids))
+            .returning(_T.id, _T.transaction_id, _T.merchant_id, _T.body, _T.attempts)
+        )
+    return sorted((Claimed(**row) for row in rows), key=lambda row: (row.merchant_id, row.id))
+
+
+async def _settle(claim: str, ids: list[int], values: dict[Any, Any]) -> None:
+    # Only while our claim holds: after the lease another relay may own the row.
+    await _T.update({**values, _T.claimed_until: None}).where(
+        _T.id.is_in(ids) & (_T.claimed_by == claim)
+    )
+
+
+async def _record(claim: str, chunk: list[Claimed], outcome: _Outcome, settings: Settings) -> None:
+    sent = set(outcome.sent)
+    done = [row.id for row in chunk if row.transaction_id in sent]
+    if done:
+        now = datetime.now(UTC)
+        sent_values = {_T.state: "sent", _T.sent_at: now, _T.next_attempt_at: None}
+        await _settle(claim, done, {**sent_values, _T.last_error: ""})
+    for row in chunk:
+        if row.transaction_id in sent:
+            continue
+        if row.transaction_id in outcome.rejected:
+            await _dead(claim, row, f"refused: {outcome.rejected[row.transaction_id]}")
+        else:
+            await _failed(claim, row, outcome.error or "not in the platform's answer", settings)
+
+
+async def _failed(claim: str, row: Claimed, error: str, settings: Settings) -> None:
+    if row.attempts >= settings.platform_max_attempts:
+        await _dead(claim, row, error)
+        return
+    delay = retry_delay(row.attempts, settings)
+    logger.warning(
+        "platform: send failed, retrying",
+        transaction_id=row.transaction_id,
+        attempts=row.attempts,
+        in_s=round(delay.total_seconds(), 3),
+        error=error,
+    )
+    due = datetime.now(UTC) + delay
+    await _settle(claim, [row.id], {_T.next_attempt_at: due, _T.last_error: error})
+
+
+async def _dead(claim: str, row: Claimed, error: str) -> None:
+    logger.error(
+        "platform: transaction dead-lettered, staff must retry it",
+        transaction_id=row.transaction_id,
+        merchant_id=row.merchant_id,
+        attempts=row.attempts,
+        error=error,
+    )
+    values = {_T.state: "dead", _T.dead_at: datetime.now(UTC), _T.next_attempt_at: None}
+    await _settle(claim, [row.id], {**values, _T.last_error: error})
+
+
+def platform_client(settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client for the platform at `platform_url`."""
+    return httpx.AsyncClient(
+        base_url=settings.platform_url or "", timeout=settings.platform_timeout_s
+    )
+
+
+async def run_relay(stop: anyio.Event, settings: Settings) -> None:
+    """Forward certified transactions until `stop` is set; idle, wait for a notify or a poll."""
+    if not settings.platform_url:
+        logger.info("platform: no POS_PLATFORM_URL, certified transactions wait in the backlog")
+        return
+    async with platform_client(settings) as client:
+        relay = Relay(settings, client)
+        logger.info("relay started", platform_url=settings.platform_url)
+        while not stop.is_set():
+            if await _safe_round(relay) == 0:
+                await _idle(stop, settings.platform_idle_s)
+    logger.info("relay stopped")
+
+
+async def _safe_round(relay: Relay) -> int:
+    try:
+        return await relay.round()
+    except Exception:  # e.g. the database is away for a moment: log, wait, try again
+        logger.exception("platform: relay round failed")
+        return 0
+
+
+async def _idle(stop: anyio.Event, seconds: float) -> None:
+    with anyio.move_on_after(seconds):
+        async with anyio.create_task_group() as group:
+
+            async def wake_on_notify() -> None:
+                await wait_for_notify(seconds)
+                group.cancel_scope.cancel()
+
+            group.start_soon(wake_on_notify)
+            await stop.wait()
+            group.cancel_scope.cancel()

@@ -1,0 +1,176 @@
+"""Platform contracts: the sale as frozen in `order_paid`, the documents sent, the staff API.
+
+`TransactionDoc` and the batch models are the wire format the relay and the double share.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BacklogOut",
+    "BatchIn",
+    "BatchResult",
+    "DailyTotals",
+    "DailyTotalsQuery",
+    "DeadLetterOut",
+    "Difference",
+    "ReconcileReport",
+    "Rejection",
+    "RequeuedOut",
+    "Sale",
+    "SoldLine",
+    "TransactionDoc",
+    "TransactionLine",
+]
+
+MAX_BATCH = 100
+
+
+class SoldLine(BaseModel):
+    """A line of the `order_paid` payload: the product's facts as they were at the sale."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    line_no: int
+    product_id: int
+    name_zh: str
+    quantity: int | None
+    weight_g: int | None
+    total_fen: int
+    certified: bool
+    certificate_no: str
+    origin_county_code: str
+    supplier_id: int
+    supplier_name: str
+
+
+class Sale(BaseModel):
+    """The `order_paid` payload: fields the certified transaction is built from."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: int
+    number: str
+    store_id: int
+    counter_id: int | None
+    device_id: int | None
+    paid_at: datetime
+    total_fen: int
+    payment_reference: str
+    buyer_region: str | None = None
+    lines: list[SoldLine]
+
+
+class TransactionLine(BaseModel):
+    """One certified product on a transaction."""
+
+    line_no: int
+    certificate_no: str
+    product_name: str
+    supplier_code: str = Field(description="the supplier's unified social credit code")
+    supplier_name: str
+    origin_county_code: str
+    quantity: int | None = Field(description="pieces")
+    weight_g: int | None = Field(description="grams, for products sold by weight")
+    amount_fen: int = Field(ge=0)
+
+
+class TransactionDoc(BaseModel):
+    """A certified transaction as the platform receives it: a sale, or a reversal of one."""
+
+    transaction_id: str = Field(min_length=1, max_length=80)
+    kind: Literal["sale", "reversal"]
+    original_transaction_id: str | None = Field(description="the sale a reversal reverses")
+    merchant_id: str = Field(min_length=1, max_length=40)
+    store_code: str
+    counter_code: str | None
+    device_id: int | None
+    order_number: str
+    occurred_at: datetime = Field(description="when it was paid or refunded (UTC)")
+    business_day: date = Field(description="the store-local day it counts for")
+    payment_reference: str
+    buyer_region: str | None
+    order_total_fen: int = Field(description="the whole order, uncertified lines included")
+    amount_fen: int = Field(ge=0, description="sum of the lines")
+    lines: list[TransactionLine] = Field(min_length=1)
+
+
+class BatchIn(BaseModel):
+    """One signed request: up to 100 transactions of one merchant."""
+
+    transactions: list[TransactionDoc] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Rejection(BaseModel):
+    transaction_id: str
+    reason: str
+
+
+class BatchResult(BaseModel):
+    """The platform's answer: new, already known (a harmless resend), or refused."""
+
+    accepted: list[str]
+    duplicates: list[str]
+    rejected: list[Rejection]
+
+
+class DailyTotalsQuery(BaseModel):
+    merchant_id: str = Field(min_length=1, max_length=40)
+    business_day: date
+
+
+class DailyTotals(BaseModel):
+    """Net fen (sales less reversals) of one merchant's day, overall and per key."""
+
+    transactions: dict[str, int] = Field(description="transaction id -> fen, reversals negative")
+    products: dict[str, int] = Field(description="certificate number -> fen")
+    counties: dict[str, int] = Field(description="origin county code -> fen")
+    suppliers: dict[str, int] = Field(description="supplier credit code -> fen")
+
+
+class Difference(BaseModel):
+    """One thing the local books and the platform disagree on."""
+
+    merchant_id: str
+    scope: Literal["transaction", "product", "county", "supplier"]
+    key: str = Field(description="transaction id, certificate number, county or supplier code")
+    local_fen: int | None = Field(description="None: unknown here")
+    platform_fen: int | None = Field(description="None: missing at the platform")
+
+
+class ReconcileReport(BaseModel):
+    business_day: date
+    merchants: list[str]
+    local_transactions: int
+    platform_transactions: int
+    differences: list[Difference]
+    resent: list[str] = Field(description="transaction ids sent again by --resend")
+
+
+class BacklogOut(BaseModel):
+    """Where forwarding stands."""
+
+    pending: int
+    oldest_pending_at: datetime | None
+    sent: int
+    dead: int
+
+
+class DeadLetterOut(BaseModel):
+    transaction_id: str
+    kind: Literal["sale", "reversal"]
+    order_id: int
+    store_id: int
+    merchant_id: str
+    amount_fen: int
+    attempts: int
+    last_error: str
+    dead_at: datetime | None
+
+
+class RequeuedOut(BaseModel):
+    requeued: int

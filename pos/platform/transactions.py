@@ -1,0 +1,137 @@
+"""Certified transactions built from the sale frozen at payment (pure).
+
+Only lines certified at the moment of sale are forwarded; a certificate revoked later changes
+nothing, because the sale's lines are never looked up again. A refund is a reversal of the sale's
+lines: the refunded share of the order is spread over the lines in proportion to their amounts,
+computed on the running total refunded so that successive partial refunds add up to exactly the
+sale once the whole order is refunded (floor(a * after / total) - floor(a * before / total)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pos.platform.schemas import Sale, SoldLine, TransactionDoc, TransactionLine
+
+__all__ = [
+    "Place",
+    "RefundShare",
+    "reversal_id",
+    "reversal_transaction",
+    "sale_id",
+    "sale_transaction",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a sale happened, as the platform knows it."""
+
+    merchant_id: str
+    store_code: str
+    time_zone: str
+    counter_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundShare:
+    """One refund of an order: fen refunded before it and after it, and when."""
+
+    refund_key: str
+    before_fen: int
+    after_fen: int
+    refunded_at: datetime
+
+
+def sale_id(merchant_id: str, order_id: int) -> str:
+    """The stable transaction id of an order's sale."""
+    return f"{merchant_id}-S{order_id}"
+
+
+def reversal_id(merchant_id: str, order_id: int, refund_key: str) -> str:
+    """The stable transaction id of one refund of an order."""
+    return f"{merchant_id}-R{order_id}-{refund_key}"
+
+
+def sale_transaction(
+    sale: Sale, place: Place, supplier_codes: Mapping[int, str]
+) -> TransactionDoc | None:
+    """The sale's certified transaction, or None when no line was certified at the sale."""
+    lines = [_line(line, supplier_codes) for line in sale.lines if line.certified]
+    if not lines:
+        return None
+    return TransactionDoc(
+        transaction_id=sale_id(place.merchant_id, sale.order_id),
+        kind="sale",
+        original_transaction_id=None,
+        merchant_id=place.merchant_id,
+        store_code=place.store_code,
+        counter_code=place.counter_code,
+        device_id=sale.device_id,
+        order_number=sale.number,
+        occurred_at=sale.paid_at,
+        business_day=sale.paid_at.astimezone(ZoneInfo(place.time_zone)).date(),
+        payment_reference=sale.payment_reference,
+        buyer_region=sale.buyer_region,
+        order_total_fen=sale.total_fen,
+        amount_fen=sum(line.amount_fen for line in lines),
+        lines=lines,
+    )
+
+
+def _line(line: SoldLine, supplier_codes: Mapping[int, str]) -> TransactionLine:
+    return TransactionLine(
+        line_no=line.line_no,
+        certificate_no=line.certificate_no,
+        product_name=line.name_zh,
+        supplier_code=supplier_codes[line.supplier_id],
+        supplier_name=line.supplier_name,
+        origin_county_code=line.origin_county_code,
+        quantity=line.quantity,
+        weight_g=line.weight_g,
+        amount_fen=line.total_fen,
+    )
+
+
+def reversal_transaction(
+    sale: TransactionDoc, share: RefundShare, order_id: int, time_zone: str
+) -> TransactionDoc | None:
+    """The reversal of `sale`'s lines for one refund, or None when it reverses no fen of them."""
+    lines = [
+        reversed_line
+        for line in sale.lines
+        if (reversed_line := _reversed(line, share, sale.order_total_fen)).amount_fen > 0
+    ]
+    if not lines:
+        return None
+    return sale.model_copy(
+        update={
+            "transaction_id": reversal_id(sale.merchant_id, order_id, share.refund_key),
+            "kind": "reversal",
+            "original_transaction_id": sale.transaction_id,
+            "occurred_at": share.refunded_at,
+            "business_day": share.refunded_at.astimezone(ZoneInfo(time_zone)).date(),
+            "amount_fen": sum(line.amount_fen for line in lines),
+            "lines": lines,
+        }
+    )
+
+
+def _reversed(line: TransactionLine, share: RefundShare, total_fen: int) -> TransactionLine:
+    def part(value: int | None) -> int | None:
+        if value is None:
+            return None
+        if total_fen <= 0:
+            return 0
+        return value * share.after_fen // total_fen - value * share.before_fen // total_fen
+
+    return line.model_copy(
+        update={
+            "amount_fen": part(line.amount_fen) or 0,
+            "quantity": part(line.quantity),
+            "weight_g": part(line.weight_g),
+        }
+    )

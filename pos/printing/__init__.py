@@ -1,0 +1,1 @@
+"""Printing: print jobs, printer status, reprints; a sale as a receipt for `printers/`."""

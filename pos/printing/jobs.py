@@ -1,0 +1,137 @@
+"""The print queue's rows: which job each printer sends next, claiming it, recording the outcome.
+
+Each printer prints its unfinished jobs (queued, sending, waiting) strictly oldest first: only a
+printer's oldest unfinished job, its head, is ever claimed, so a later receipt never overtakes
+one waiting for paper. A claim marks the head `sending` under a lease in one short transaction;
+the outcome is written in another, only while the claim still holds. A sender that dies between
+the two leaves the job `sending`; once the lease passes the next sender prints it again
+(at-least-once: a receipt printed twice beats a sale without one).
+Claiming on PostgreSQL skips rows other workers hold locked; on SQLite the claim is one
+write transaction, and one worker is the supported setup.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from piccolo.engine.sqlite import SQLiteEngine
+
+from pos.db import current_engine, write_transaction
+from pos.printing.tables import PrinterState, PrintJob
+from printers import PrinterStatus
+
+__all__ = [
+    "UNFINISHED",
+    "ClaimedJob",
+    "claim_due",
+    "due_heads",
+    "finish",
+    "save_status",
+]
+
+UNFINISHED = ("queued", "sending", "waiting")
+_J = PrintJob
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job this sender holds: what to print, where, and the claim that guards its outcome."""
+
+    id: int
+    printer_id: int
+    connection_url: str
+    paper_width_mm: int
+    document: dict[str, Any]
+    attempts: int
+    claim: str
+
+
+def due_heads(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
+    """Ids of each printer's oldest unfinished job, where that job is due now."""
+    heads: dict[int, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda row: row["id"]):
+        heads.setdefault(row["printer"], row)
+    return [row["id"] for row in heads.values() if _due(row, now)]
+
+
+def _due(row: dict[str, Any], now: datetime) -> bool:
+    if row["state"] == "sending":
+        return row["lease_until"] is None or row["lease_until"] < now
+    return bool(row["next_attempt_at"] <= now)
+
+
+def _claimable(now: datetime) -> Any:
+    return (_J.state.is_in(["queued", "waiting"]) & (_J.next_attempt_at <= now)) | (
+        (_J.state == "sending") & (_J.lease_until.is_null() | (_J.lease_until < now))
+    )
+
+
+async def claim_due(lease: timedelta, now: datetime | None = None) -> list[ClaimedJob]:
+    """Mark every printer's due head `sending` under a new lease and return them."""
+    moment = now or datetime.now(UTC)
+    rows = await _J.select(_J.id, _J.printer, _J.state, _J.next_attempt_at, _J.lease_until).where(
+        _J.state.is_in(list(UNFINISHED))
+    )
+    ids = due_heads(rows, moment)
+    if not ids:
+        return []
+    claim = secrets.token_hex(8)
+    async with write_transaction():
+        if not isinstance(current_engine(), SQLiteEngine):
+            locked = _J.select(_J.id).where(_J.id.is_in(ids)).lock_rows(skip_locked=True)
+            ids = [row["id"] for row in await locked]
+        if not ids:
+            return []
+        # The state is checked again: another sender may have claimed or finished it meanwhile.
+        await _J.update(
+            {_J.state: "sending", _J.claimed_by: claim, _J.lease_until: moment + lease}
+        ).where(_J.id.is_in(ids) & _claimable(moment))
+    return await _claimed(claim)
+
+
+async def _claimed(claim: str) -> list[ClaimedJob]:
+    rows = await _J.select(
+        _J.id,
+        _J.printer.as_alias("printer_id"),
+        _J.printer._.connection_url.as_alias("connection_url"),
+        _J.printer._.paper_width_mm.as_alias("paper_width_mm"),
+        _J.document,
+        _J.attempts,
+    ).where((_J.claimed_by == claim) & (_J.state == "sending"))
+    return [ClaimedJob(**_with_json(row), claim=claim) for row in rows]
+
+
+def _with_json(row: dict[str, Any]) -> dict[str, Any]:
+    document = row["document"]
+    return {**row, "document": json.loads(document) if isinstance(document, str) else document}
+
+
+async def finish(job: ClaimedJob, changes: dict[Any, Any]) -> bool:
+    """Write the outcome of a claimed job; False when its claim no longer held."""
+    rows = await (
+        _J.update({**changes, _J.lease_until: None})
+        .where((_J.id == job.id) & (_J.claimed_by == job.claim) & (_J.state == "sending"))
+        .returning(_J.id)
+    )
+    return bool(rows)
+
+
+async def save_status(printer_id: int, status: PrinterStatus, now: datetime | None = None) -> None:
+    """Remember what the printer last reported, for staff."""
+    values: dict[Any, Any] = {
+        PrinterState.online: status.online,
+        PrinterState.paper_out: status.paper_out,
+        PrinterState.cover_open: status.cover_open,
+        PrinterState.paper_near_end: status.paper_near_end,
+        PrinterState.error: status.error or "",
+        PrinterState.checked_at: now or datetime.now(UTC),
+    }
+    row = PrinterState({PrinterState.printer: printer_id, **values})
+    await PrinterState.insert(row).on_conflict(
+        target=PrinterState.printer, action="DO UPDATE", values=list(values)
+    )

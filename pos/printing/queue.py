@@ -1,0 +1,229 @@
+"""The sender: delivers each printer's jobs in order, blocking sends in threads, with retries.
+
+Outcomes (policy in `RetryPolicy.outcome`):
+- printed: the printer took the bytes after reporting itself ready;
+- waiting: it answered but cannot print (paper out, cover open, offline); asked again every
+  `print_recheck_s` with the status check every send starts with; never gives up, never counts;
+- queued again: it could not be reached; retried after a doubling delay with jitter, and
+  `failed` after `print_max_attempts` such sends, for staff to retry;
+- failed at once: its URL or profile is wrong, which no retry fixes.
+A stop (cancellation) lets the send in progress finish and be recorded, so a restart prints
+each pending job once; only a crash between send and record prints a job twice (see jobs.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, Literal, cast
+
+import anyio
+import anyio.to_thread
+
+from pos.events.outbox import notify, wait_for_notify
+from pos.logs import logger
+from pos.printing.jobs import ClaimedJob, claim_due, finish, save_status
+from pos.printing.receipts import document_from_json
+from pos.printing.tables import PrintJob
+from pos.settings import Settings
+from pos.stores.tables import Printer
+from printers import (
+    PrinterError,
+    PrinterNotReady,
+    PrinterProfile,
+    PrinterStatus,
+    PrinterUnreachable,
+    StatusUnsupported,
+    query_status,
+    render_receipt,
+    send,
+)
+
+__all__ = ["Outcome", "PrintSender", "RetryPolicy"]
+
+STATUS_TIMEOUT_S = 2.0
+STATUS_CONCURRENCY = 16
+_J = PrintJob
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one send did: the job's new state, the row changes, what the printer said."""
+
+    state: str
+    changes: dict[Any, Any] = field(compare=False)
+    status: PrinterStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When to try a job again, and when to give up."""
+
+    max_attempts: int
+    first: timedelta
+    longest: timedelta
+    recheck: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The policy the settings describe."""
+        return cls(
+            max_attempts=settings.print_max_attempts,
+            first=timedelta(seconds=settings.print_retry_first_s),
+            longest=timedelta(seconds=settings.print_retry_longest_s),
+            recheck=timedelta(seconds=settings.print_recheck_s),
+        )
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th unreachable send: doubling, capped, 50-100 % jitter."""
+        doubled: timedelta = self.first * 2 ** min(attempts - 1, 20)
+        return min(doubled, self.longest) * (0.5 + secrets.randbelow(501) / 1000)
+
+    def outcome(self, error: Exception | None, attempts: int, now: datetime) -> Outcome:
+        """The job's next state after a send that raised `error` (None: it printed)."""
+        if error is None:
+            return Outcome("printed", {_J.state: "printed", _J.printed_at: now}, _READY)
+        if isinstance(error, PrinterNotReady):
+            status = error.status or PrinterStatus(online=False, error=error.reason)
+            changes = {_J.state: "waiting", _J.next_attempt_at: now + self.recheck}
+            return Outcome("waiting", {**changes, _J.last_error: error.reason}, status)
+        message = f"{getattr(error, 'code', type(error).__name__)}: {error}"[:2000]
+        unreachable = isinstance(error, PrinterUnreachable)
+        state = "queued" if unreachable and attempts + 1 < self.max_attempts else "failed"
+        changes = {_J.state: state, _J.attempts: attempts + 1, _J.last_error: message}
+        if state == "queued":
+            changes[_J.next_attempt_at] = now + self.retry_delay(attempts + 1)
+        return Outcome(state, changes, PrinterStatus.unreachable(message) if unreachable else None)
+
+
+_READY = PrinterStatus(online=True)
+
+
+class PrintSender:
+    """Sends the print queue from a worker; run one per process (PostgreSQL: any number)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.timeout = settings.print_timeout_s
+        self.policy = RetryPolicy.from_settings(settings)
+        self.status_interval = settings.printer_status_interval_s
+        # Longer than any send can take, so a live sender's job is never taken from it.
+        self.lease = timedelta(seconds=2 * self.timeout + 30)
+
+    async def run(self, stop: anyio.Event, poll_s: float = 1.0) -> None:
+        """Send jobs as they come due until `stop` is set; sends in progress finish first."""
+        async with (
+            anyio.create_task_group() as deliveries,
+            anyio.create_task_group() as watcher,
+        ):
+            watcher.start_soon(self._watch_statuses)
+            while not stop.is_set():
+                for job in await self._claim():
+                    deliveries.start_soon(self._deliver_shielded, job)
+                await _idle(stop, poll_s)
+            watcher.cancel_scope.cancel()
+
+    async def _claim(self) -> list[ClaimedJob]:
+        try:
+            return await claim_due(self.lease)
+        except Exception:  # a database hiccup: the loop tries again on the next tick
+            logger.exception("print queue: claiming failed")
+            return []
+
+    async def deliver_due(self, now: datetime | None = None) -> list[str]:
+        """Claim each printer's job due at `now`, send them all, and return their new states."""
+        jobs = await claim_due(self.lease, now)
+        states: list[str] = []
+        async with anyio.create_task_group() as group:
+            for job in jobs:
+                group.start_soon(self._collect, job, states)
+        return states
+
+    async def deliver(self, job: ClaimedJob) -> str:
+        """Send one claimed job and record what happened; returns the job's new state."""
+        error: Exception | None = None
+        try:
+            data = render_receipt(document_from_json(job.document), _profile(job))
+            await anyio.to_thread.run_sync(
+                partial(send, job.connection_url, data, timeout=self.timeout)
+            )
+        except (PrinterError, ValueError, KeyError, TypeError) as exc:
+            error = exc
+        outcome = self.policy.outcome(error, job.attempts, datetime.now(UTC))
+        if not await finish(job, outcome.changes):
+            logger.warning("print queue: claim lost before recording", job_id=job.id)
+        if outcome.status is not None:
+            await save_status(job.printer_id, outcome.status)
+        _log(job, outcome, error)
+        notify()  # the printer's next job may go now
+        return outcome.state
+
+    async def refresh_statuses(self) -> None:
+        """Ask every printer for its status and remember the answers, for staff."""
+        printers = await Printer.select(Printer.id, Printer.connection_url)
+        limiter = anyio.CapacityLimiter(STATUS_CONCURRENCY)
+        async with anyio.create_task_group() as group:
+            for row in printers:
+                group.start_soon(self._refresh, row["id"], row["connection_url"], limiter)
+
+    async def _refresh(self, printer_id: int, url: str, limiter: anyio.CapacityLimiter) -> None:
+        status = await anyio.to_thread.run_sync(_read_status, url, limiter=limiter)
+        if status is not None:
+            await save_status(printer_id, status)
+
+    async def _watch_statuses(self) -> None:
+        while True:
+            try:
+                await self.refresh_statuses()
+            except Exception:  # keep watching; the next round may reach the database again
+                logger.exception("print queue: reading printer statuses failed")
+            await anyio.sleep(self.status_interval)
+
+    async def _deliver_shielded(self, job: ClaimedJob) -> None:
+        # Shielded: even a cancellation waits for the send in progress and records it.
+        with anyio.CancelScope(shield=True):
+            try:
+                await self.deliver(job)
+            except Exception:  # the lease gives the job back to the next claim
+                logger.exception("print queue: recording a send failed", job_id=job.id)
+
+    async def _collect(self, job: ClaimedJob, states: list[str]) -> None:
+        with anyio.CancelScope(shield=True):
+            states.append(await self.deliver(job))
+
+
+async def _idle(stop: anyio.Event, seconds: float) -> None:
+    """Wait for `stop`, a notify (new or freed work) or `seconds`, whichever comes first."""
+    async with anyio.create_task_group() as group:
+
+        async def until(wait: Callable[[], Awaitable[None]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(until, stop.wait)
+        group.start_soon(until, partial(wait_for_notify, seconds))
+
+
+def _profile(job: ClaimedJob) -> PrinterProfile:
+    return PrinterProfile(paper_mm=cast(Literal[58, 80], job.paper_width_mm))
+
+
+def _read_status(url: str) -> PrinterStatus | None:
+    try:
+        return query_status(url, timeout=STATUS_TIMEOUT_S)
+    except StatusUnsupported:
+        return None  # a device file or CUPS queue: its status is unknown, not bad
+    except PrinterError as error:
+        return PrinterStatus.unreachable(f"{error.code}: {error}")
+
+
+def _log(job: ClaimedJob, outcome: Outcome, error: Exception | None) -> None:
+    log = logger.bind(job_id=job.id, printer_id=job.printer_id, state=outcome.state)
+    if outcome.state == "failed":
+        log.error("print queue: job failed", error=str(error))
+    elif error is not None:
+        log.warning("print queue: job not printed yet", error=str(error))
+    else:
+        log.info("print queue: job printed")

@@ -1,0 +1,97 @@
+"""A sale as a receipt document for `printers/`: pure functions of the frozen order."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from pos.printing.schemas import PaidLine, PaidOrder
+from printers import ReceiptDocument, ReceiptLine, format_fen
+
+__all__ = [
+    "ReceiptPlace",
+    "document_from_json",
+    "document_to_json",
+    "payment_label",
+    "receipt_document",
+    "receipt_url",
+]
+
+_PROVIDERS = {"wechat": "微信支付", "alipay": "支付宝", "sandbox": "演示钱包"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPlace:
+    """Where the sale happened, as printed: names and the store's time zone."""
+
+    store_name: str
+    counter_name: str
+    time_zone: str
+
+
+def receipt_url(public_url: str, order_id: int, token: str) -> str:
+    """The shopper's e-receipt and origin page, which the receipt's QR code opens."""
+    return f"{public_url.rstrip('/')}/r/{order_id}?token={quote(token, safe='')}"
+
+
+def payment_label(method: str) -> str:
+    """`wechat_qr` -> 微信支付; an unknown method is printed as it is."""
+    provider, _, _ = method.partition("_")
+    return _PROVIDERS.get(provider, method)
+
+
+def receipt_document(order: PaidOrder, place: ReceiptPlace, url: str) -> ReceiptDocument:
+    """The receipt of `order`: lines and totals exactly as sold, the time in the store's zone."""
+    lines = tuple(_line(line) for line in sorted(order.lines, key=lambda line: line.line_no))
+    counties = (line.origin_county_name for line in order.lines if line.certified)
+    return ReceiptDocument(
+        store_name=place.store_name,
+        counter_name=place.counter_name,
+        printed_at=order.paid_at.astimezone(ZoneInfo(place.time_zone)),
+        order_number=order.number,
+        lines=lines,
+        total_fen=order.total_fen,
+        discount_fen=order.discount_fen,
+        payment_method=payment_label(order.payment_method),
+        payment_reference=order.payment_reference,
+        receipt_url=url,
+        supported_counties=tuple(dict.fromkeys(county for county in counties if county)),
+    )
+
+
+def _line(line: PaidLine) -> ReceiptLine:
+    # The layout's subtotal is total + discount, so lines carry their amount before markdown.
+    return ReceiptLine(
+        name=line.name_zh,
+        quantity=line.quantity,
+        weight_g=line.weight_g,
+        unit=line.unit,
+        unit_price_fen=line.unit_price_fen,
+        amount_fen=line.amount_fen,
+        certificate_no=line.certificate_no if line.certified else None,
+        origin_county=(line.origin_county_name or None) if line.certified else None,
+        markdown_note=f"优惠 -{format_fen(line.discount_fen)}" if line.discount_fen else None,
+    )
+
+
+def document_to_json(document: ReceiptDocument) -> dict[str, Any]:
+    """The document as JSON for the job row (times as ISO 8601 with their offset)."""
+    data = asdict(document)
+    data["printed_at"] = document.printed_at.isoformat()
+    return data
+
+
+def document_from_json(data: dict[str, Any]) -> ReceiptDocument:
+    """The document a job row holds."""
+    lines = tuple(ReceiptLine(**line) for line in data["lines"])
+    return ReceiptDocument(
+        **{
+            **data,
+            "printed_at": datetime.fromisoformat(data["printed_at"]),
+            "lines": lines,
+            "supported_counties": tuple(data["supported_counties"]),
+        }
+    )

@@ -1,0 +1,74 @@
+"""Printing API for staff: printers with their status and queues, reprints, retries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import Body, FromPath, HeaderParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from pos.printing import service as printing
+from pos.printing.schemas import PrinterOut, PrintJobOut, ReprintIn
+from pos.staff.actors import StaffActor
+from pos.staff.guards import STAFF_ACTOR, staff
+
+__all__ = ["PrintingController"]
+
+IdempotencyKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=128)
+]
+
+
+class PrintingController(Controller):
+    path = "/api/stores/{store_id:int}"
+    tags = ("printing",)
+    dependencies = {"actor": STAFF_ACTOR}
+
+    @get(
+        "/printers",
+        operation_id="storePrinters",
+        guards=[staff("manager", "cashier", "restocker")],
+        summary="The store's printers: status and unprinted jobs",
+    )
+    async def printers(self, store_id: FromPath[int]) -> list[PrinterOut]:
+        """Why a printer cannot print (paper out, cover open, offline) and what waits for it."""
+        return await printing.store_printers(store_id)
+
+    @post(
+        "/orders/{order_id:int}/reprint",
+        operation_id="reprintReceipt",
+        guards=[staff("manager", "cashier")],
+        status_code=HTTP_201_CREATED,
+        summary="Print an order's receipt again, marked as a reprint",
+    )
+    async def reprint(
+        self,
+        store_id: FromPath[int],
+        order_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey = None,
+        data: Annotated[ReprintIn | None, Body()] = None,
+    ) -> PrintJobOut:
+        """On the receipt's printer unless another is named; a repeated key prints once."""
+        return await printing.reprint(
+            store_id,
+            order_id,
+            printer_id=data.printer_id if data else None,
+            staff_user_id=actor.user_id,
+            idempotency_key=idempotency_key,
+        )
+
+    @post(
+        "/print-jobs/{job_id:int}/retry",
+        operation_id="retryPrintJob",
+        guards=[staff("manager", "cashier")],
+        status_code=HTTP_200_OK,
+        summary="Queue a failed print job again",
+    )
+    async def retry(
+        self, store_id: FromPath[int], job_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> PrintJobOut:
+        """Only a failed job; it goes back to its place in the printer's queue."""
+        return await printing.retry_job(store_id, job_id, staff_user_id=actor.user_id)

@@ -1,0 +1,98 @@
+"""Printing contracts: the `order_paid` payload it reads, and the staff API's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "JobKind",
+    "JobState",
+    "PaidLine",
+    "PaidOrder",
+    "PrintJobOut",
+    "PrinterOut",
+    "PrinterStatusOut",
+    "ReprintIn",
+]
+
+JobKind = Literal["receipt", "reprint"]
+JobState = Literal["queued", "sending", "printed", "waiting", "failed"]
+
+
+class PaidLine(BaseModel):
+    """A line as sold, from the `order_paid` payload (the orders API's line)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    line_no: int
+    name_zh: str
+    unit: Literal["piece", "kg"]
+    quantity: int | None
+    weight_g: int | None
+    unit_price_fen: int
+    amount_fen: int
+    discount_fen: int
+    total_fen: int
+    certified: bool
+    certificate_no: str
+    origin_county_name: str
+
+
+class PaidOrder(BaseModel):
+    """The sale frozen into the `order_paid` event's payload; fields printing needs only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int
+    number: str
+    store_id: int
+    counter_id: int | None
+    device_id: int | None
+    subtotal_fen: int
+    discount_fen: int
+    total_fen: int
+    paid_at: datetime
+    payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
+    payment_reference: str
+    lines: list[PaidLine]
+
+
+class PrinterStatusOut(BaseModel):
+    online: bool
+    paper_out: bool
+    cover_open: bool
+    paper_near_end: bool
+    ready: bool = Field(description="a receipt sent now would print")
+    reason: str | None = Field(description="why it cannot print: paper out, cover open, ...")
+    checked_at: datetime
+
+
+class PrintJobOut(BaseModel):
+    id: int
+    printer_id: int
+    order_id: int
+    kind: JobKind
+    state: JobState
+    attempts: int = Field(description="sends that could not reach the printer")
+    next_attempt_at: datetime
+    last_error: str = Field(description="why it waits or failed")
+    created_at: datetime
+    printed_at: datetime | None
+    created_by: str
+
+
+class PrinterOut(BaseModel):
+    id: int
+    name: str
+    paper_width_mm: int
+    status: PrinterStatusOut | None = Field(description="null until it was first asked")
+    jobs: list[PrintJobOut] = Field(description="unprinted jobs, oldest first: the queue")
+
+
+class ReprintIn(BaseModel):
+    printer_id: int | None = Field(
+        default=None, description="another printer of the store; default: the receipt's"
+    )

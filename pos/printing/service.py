@@ -1,0 +1,273 @@
+"""Print jobs for sales and reprints, and each printer's queue and status as staff see them.
+
+A paid order's receipt job is made by the `order_paid` outbox handler (`install` registers it),
+at most once per order: its `source_key` is unique, so a replayed event inserts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pos.errors import Conflict, InvalidInput, NotFound
+from pos.events.outbox import Event, notify, register
+from pos.logs import logger
+from pos.orders import service as orders
+from pos.orders.tables import Order
+from pos.orders.tokens import order_access_token
+from pos.printing.receipts import (
+    ReceiptPlace,
+    document_to_json,
+    receipt_document,
+    receipt_url,
+)
+from pos.printing.schemas import (
+    JobKind,
+    PaidOrder,
+    PrinterOut,
+    PrinterStatusOut,
+    PrintJobOut,
+)
+from pos.printing.tables import PrinterState, PrintJob
+from pos.settings import Settings
+from pos.stores.tables import Counter, Device, Printer, Store
+from printers import PrinterStatus
+
+__all__ = [
+    "MAX_LISTED_JOBS",
+    "OrderPaidHandler",
+    "enqueue_receipt",
+    "install",
+    "reprint",
+    "retry_job",
+    "store_printers",
+]
+
+MAX_LISTED_JOBS = 200
+_J = PrintJob
+_JOB_COLUMNS = (
+    _J.id,
+    _J.printer.as_alias("printer_id"),
+    _J.order.as_alias("order_id"),
+    _J.kind,
+    _J.state,
+    _J.attempts,
+    _J.next_attempt_at,
+    _J.last_error,
+    _J.created_at,
+    _J.printed_at,
+    _J.created_by,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPaidHandler:
+    """Outbox handler for `order_paid`: queue the sale's receipt."""
+
+    public_url: str
+    secret: str
+
+    async def __call__(self, event: Event) -> None:
+        """Queue the receipt of the order in the event's payload."""
+        order = PaidOrder.model_validate(event.payload)
+        await enqueue_receipt(order, public_url=self.public_url, secret=self.secret)
+
+
+def install(settings: Settings) -> None:
+    """Register the `order_paid` handler with the outbox (installing it again changes nothing)."""
+    secret = settings.secret_key.get_secret_value()
+    register(orders.ORDER_PAID, OrderPaidHandler(settings.public_url, secret))
+
+
+async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> int | None:
+    """Queue `order`'s receipt on its kiosk's or counter's printer; the job id, or None."""
+    target = await _receipt_target(order)
+    if target is None:
+        logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
+        return None
+    printer_id, place = target
+    url = receipt_url(public_url, order.id, await _access_token(order.id, secret))
+    document = document_to_json(receipt_document(order, place, url))
+    job_id = await _insert_job(
+        printer_id, order.id, "receipt", document, f"receipt:{order.id}", created_by="worker"
+    )
+    notify()
+    return job_id
+
+
+async def _receipt_target(order: PaidOrder) -> tuple[int, ReceiptPlace] | None:
+    store = (
+        await Store.select(Store.name_zh, Store.time_zone).where(Store.id == order.store_id).first()
+    )
+    if store is None:
+        raise NotFound(f"no store {order.store_id}", code="store_not_found")
+    device = None
+    if order.device_id is not None:
+        device = (
+            await Device.select(Device.name, Device.printer, Device.counter)
+            .where(Device.id == order.device_id)
+            .first()
+        )
+    counter_id = order.counter_id or (device["counter"] if device else None)
+    counter = None
+    if counter_id is not None:
+        counter = (
+            await Counter.select(Counter.name_zh, Counter.printer)
+            .where(Counter.id == counter_id)
+            .first()
+        )
+    printer_id = (device and device["printer"]) or (counter and counter["printer"])
+    if not printer_id:
+        return None
+    name = counter["name_zh"] if counter else (device["name"] if device else "")
+    return printer_id, ReceiptPlace(store["name_zh"], name, store["time_zone"])
+
+
+async def _access_token(order_id: int, secret: str) -> str:
+    # The shopper's token is derived from the order's scope key, the way orders hands it out.
+    row = await Order.select(Order.idempotency_scope_key).where(Order.id == order_id).first()
+    if row is None:
+        raise NotFound(f"no order {order_id}", code="order_not_found")
+    return order_access_token(row["idempotency_scope_key"], secret=secret)
+
+
+async def _insert_job(
+    printer_id: int,
+    order_id: int,
+    kind: JobKind,
+    document: dict[str, Any],
+    source_key: str | None,
+    *,
+    created_by: str,
+) -> int:
+    """Insert a queued job; with a `source_key` seen before, the existing job's id."""
+    row = _J(
+        printer=printer_id,
+        order=order_id,
+        kind=kind,
+        source_key=source_key,
+        document=json.dumps(document, ensure_ascii=False),
+        state="queued",
+        next_attempt_at=datetime.now(UTC),
+        created_by=created_by,
+    )
+    inserted = await _J.insert(row).on_conflict(action="DO NOTHING").returning(_J.id)
+    if inserted:
+        return int(inserted[0]["id"])
+    existing = await _J.select(_J.id).where(_J.source_key == source_key).first()
+    if existing is None:
+        raise Conflict("the print job could not be written", code="print_job_conflict")
+    return int(existing["id"])
+
+
+async def store_printers(store_id: int) -> list[PrinterOut]:
+    """The store's printers, each with its last status and its unprinted jobs."""
+    printers = (
+        await Printer.select(Printer.id, Printer.name, Printer.paper_width_mm)
+        .where(Printer.store == store_id)
+        .order_by(Printer.id)
+    )
+    ids = [row["id"] for row in printers]
+    if not ids:
+        return []
+    states = await PrinterState.select().where(PrinterState.printer.is_in(ids))
+    status_of = {row["printer"]: _status_out(row) for row in states}
+    jobs = (
+        await _J.select(*_JOB_COLUMNS)
+        .where(_J.printer.is_in(ids) & (_J.state != "printed"))
+        .order_by(_J.id)
+        .limit(MAX_LISTED_JOBS)
+    )
+    return [
+        PrinterOut(
+            **row,
+            status=status_of.get(row["id"]),
+            jobs=[PrintJobOut(**job) for job in jobs if job["printer_id"] == row["id"]],
+        )
+        for row in printers
+    ]
+
+
+def _status_out(row: dict[str, Any]) -> PrinterStatusOut:
+    status = PrinterStatus(
+        online=row["online"],
+        paper_out=row["paper_out"],
+        cover_open=row["cover_open"],
+        paper_near_end=row["paper_near_end"],
+        error=row["error"] or None,
+    )
+    return PrinterStatusOut(
+        online=status.online,
+        paper_out=status.paper_out,
+        cover_open=status.cover_open,
+        paper_near_end=status.paper_near_end,
+        ready=status.ready,
+        reason=status.reason,
+        checked_at=row["checked_at"],
+    )
+
+
+async def reprint(
+    store_id: int,
+    order_id: int,
+    *,
+    printer_id: int | None,
+    staff_user_id: int,
+    idempotency_key: str | None,
+) -> PrintJobOut:
+    """Queue the order's receipt again, marked as a reprint; the same key returns the same job."""
+    original = (
+        await _J.select(_J.printer, _J.document)
+        .where((_J.order == order_id) & (_J.kind == "receipt") & (_J.order._.store == store_id))
+        .first()
+    )
+    if original is None:
+        raise NotFound(f"order {order_id} of store {store_id} has no receipt", code="no_receipt")
+    target = printer_id or original["printer"]
+    await _check_printer(store_id, target)
+    document = {**_json(original["document"]), "reprint": True}
+    key = f"reprint:{store_id}:{idempotency_key}" if idempotency_key else None
+    job_id = await _insert_job(
+        target, order_id, "reprint", document, key, created_by=f"staff:{staff_user_id}"
+    )
+    notify()
+    return await _job_out(job_id)
+
+
+async def _check_printer(store_id: int, printer_id: int) -> None:
+    if not await Printer.exists().where((Printer.id == printer_id) & (Printer.store == store_id)):
+        raise InvalidInput(
+            f"store {store_id} has no printer {printer_id}", code="printer_not_in_store"
+        )
+
+
+def _json(value: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return data
+
+
+async def retry_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJobOut:
+    """Queue a failed job again, with a fresh count of attempts."""
+    job = await _job_out(job_id, store_id=store_id)
+    if job.state != "failed":
+        raise Conflict(
+            f"job {job_id} is {job.state}; only a failed job is retried", code="job_state"
+        )
+    await _J.update(
+        {_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)}
+    ).where((_J.id == job_id) & (_J.state == "failed"))
+    logger.info("printing: failed job retried", job_id=job_id, staff_user_id=staff_user_id)
+    notify()
+    return await _job_out(job_id)
+
+
+async def _job_out(job_id: int, *, store_id: int | None = None) -> PrintJobOut:
+    where: Any = _J.id == job_id
+    if store_id is not None:
+        where &= _J.printer._.store == store_id
+    row = await _J.select(*_JOB_COLUMNS).where(where).first()
+    if row is None:
+        raise NotFound(f"no print job {job_id} here", code="print_job_not_found")
+    return PrintJobOut(**row)

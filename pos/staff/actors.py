@@ -1,0 +1,58 @@
+"""Who is calling: a staff user, a kiosk or counter device, or a supplier's system.
+
+Pure values: the role rules here are tested without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DEVICE_KINDS",
+    "ROLE_NAMES",
+    "DeviceActor",
+    "DeviceKind",
+    "RoleName",
+    "StaffActor",
+    "SupplierActor",
+]
+
+RoleName = Literal["manager", "restocker", "cashier"]
+DeviceKind = Literal["kiosk", "counter", "tablet"]
+ROLE_NAMES: tuple[RoleName, ...] = ("manager", "restocker", "cashier")
+DEVICE_KINDS: tuple[DeviceKind, ...] = ("kiosk", "counter", "tablet")
+
+
+@dataclass(frozen=True, slots=True)
+class StaffActor:
+    """A signed-in staff user; a role at store `None` is a head-office role, valid everywhere."""
+
+    user_id: int
+    username: str
+    display_name: str
+    roles: tuple[tuple[RoleName, int | None], ...]
+
+    def has_role(self, roles: Iterable[str], store_id: int | None) -> bool:
+        """Whether the user holds one of `roles` at `store_id` (or at head office)."""
+        wanted = set(roles)
+        return any(role in wanted and held_at in (None, store_id) for role, held_at in self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceActor:
+    """A kiosk, counter or tablet device holding a bearer token."""
+
+    device_id: int
+    store_id: int
+    counter_id: int | None
+    kind: DeviceKind
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierActor:
+    """A supplier's system calling with one of its API keys."""
+
+    supplier_id: int
+    key_id: str

@@ -1,0 +1,90 @@
+"""Staff API: tablet sign-in sessions and device bearer tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from pos.settings import Settings
+from pos.staff import service as staff_service
+from pos.staff.actors import StaffActor
+from pos.staff.guards import SESSION_COOKIE, STAFF_ACTOR, any_staff, staff
+from pos.staff.schemas import DeviceTokenOut, LoginRequest, StaffOut
+
+__all__ = ["DeviceTokenController", "SessionController"]
+
+# Per client address and app server: enough for a store's tablets behind one NAT, too few to
+# guess passwords, and it caps how much argon2 work one client can ask for.
+LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="staff_login")
+
+
+def _session_cookie(token: str, settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        max_age=int(staff_service.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+class SessionController(Controller):
+    path = "/api/staff/session"
+    tags = ("staff",)
+
+    @post(
+        operation_id="staffLogin",
+        status_code=HTTP_200_OK,
+        middleware=[LOGIN_RATE_LIMIT.middleware],
+        summary="Sign in; sets the pos_session cookie",
+    )
+    async def login(
+        self, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+    ) -> Response[StaffOut]:
+        """Wrong username and wrong password answer alike: 401 `bad_credentials`."""
+        token, actor = await staff_service.login(data.username, data.password)
+        return Response(StaffOut.from_actor(actor), cookies=[_session_cookie(token, settings)])
+
+    @get(
+        operation_id="staffMe",
+        guards=[any_staff],
+        dependencies={"actor": STAFF_ACTOR},
+        summary="The signed-in staff user",
+    )
+    async def me(self, actor: NamedDependency[StaffActor]) -> StaffOut:
+        """The user and roles behind the session cookie."""
+        return StaffOut.from_actor(actor)
+
+    @delete(operation_id="staffLogout", guards=[any_staff], summary="Sign out")
+    async def logout(self, request: Request[Any, Any, Any]) -> Response[None]:
+        """End the session and clear the cookie."""
+        await staff_service.logout(request.cookies[SESSION_COOKIE])
+        response: Response[None] = Response(None)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+class DeviceTokenController(Controller):
+    path = "/api/stores/{store_id:int}/devices/{device_id:int}/tokens"
+    tags = ("staff",)
+    guards = (staff("manager"),)
+
+    @post(operation_id="issueDeviceToken", summary="Issue a bearer token for a store's device")
+    async def issue(self, store_id: FromPath[int], device_id: FromPath[int]) -> DeviceTokenOut:
+        """The token is in this answer only; store it on the device."""
+        return await staff_service.issue_device_token(device_id, store_id=store_id)
+
+    @delete("/{token_id:int}", operation_id="revokeDeviceToken", summary="Revoke a device token")
+    async def revoke(
+        self, store_id: FromPath[int], device_id: FromPath[int], token_id: FromPath[int]
+    ) -> None:
+        """The token stops working at once; revoking it again changes nothing."""
+        await staff_service.revoke_device_token(token_id, device_id=device_id, store_id=store_id)

@@ -1,0 +1,297 @@
+"""Staff operations: users and roles, sign-in sessions, device tokens, supplier API keys.
+
+Every credential handed out is random; only its sha256 is stored, so a database leak reveals
+none of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from pos.catalog.tables import Supplier
+from pos.db import write_transaction
+from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from pos.staff.actors import (
+    ROLE_NAMES,
+    DeviceActor,
+    DeviceKind,
+    RoleName,
+    StaffActor,
+    SupplierActor,
+)
+from pos.staff.passwords import hash_password, needs_rehash, verify_password
+from pos.staff.schemas import DeviceTokenOut
+from pos.staff.tables import DeviceToken, Role, StaffSession, StaffUser, SupplierKey
+from pos.stores.tables import Device, Store
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "SESSION_LIFETIME",
+    "SupplierKeyIssued",
+    "create_supplier_key",
+    "create_user",
+    "device_for_token",
+    "ensure_user",
+    "issue_device_token",
+    "login",
+    "logout",
+    "revoke_device_token",
+    "staff_for_session",
+    "supplier_for_key",
+]
+
+SESSION_LIFETIME = timedelta(hours=12)
+MIN_PASSWORD_LENGTH = 8
+MAX_USERNAME_LENGTH = 64
+TOKEN_BYTES = 32
+
+
+class SupplierKeyIssued(NamedTuple):
+    """A new supplier API key; the secrets are shown once and never again."""
+
+    key_id: str
+    secret: str
+    signing_secret: str
+
+    @property
+    def api_key(self) -> str:
+        """The value the supplier sends in `X-Api-Key`."""
+        return f"{self.key_id}.{self.secret}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _normal_username(username: str) -> str:
+    # Tablet keyboards capitalise the first letter; "Li.Wei" and "li.wei" are one user.
+    return username.strip().lower()
+
+
+def _check_new_user(username: str, password: str, roles: Sequence[tuple[str, int | None]]) -> None:
+    if not 0 < len(username) <= MAX_USERNAME_LENGTH:
+        raise InvalidInput(f"a username has 1 to {MAX_USERNAME_LENGTH} characters")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"a password has at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
+        )
+    unknown = sorted({role for role, _ in roles} - set(ROLE_NAMES))
+    if unknown:
+        raise InvalidInput(f"unknown roles {unknown}; known: {list(ROLE_NAMES)}", code="bad_role")
+
+
+async def create_user(
+    username: str,
+    password: str,
+    *,
+    display_name: str = "",
+    roles: Sequence[tuple[RoleName, int | None]],
+) -> StaffActor:
+    """A new staff user holding `roles`, each at a store id or at every store (`None`)."""
+    name = _normal_username(username)
+    _check_new_user(name, password, roles)
+    password_hash = await hash_password(password)
+    held = tuple(dict.fromkeys(roles))
+    store_ids = {store_id for _, store_id in held if store_id is not None}
+    async with write_transaction():
+        if await StaffUser.exists().where(StaffUser.username == name):
+            raise Conflict(f"username {name!r} is taken", code="username_taken")
+        if store_ids and await Store.count().where(Store.id.is_in([*store_ids])) < len(store_ids):
+            raise NotFound(
+                f"one of the stores {sorted(store_ids)} does not exist", code="store_not_found"
+            )
+        user = StaffUser(username=name, display_name=display_name, password_hash=password_hash)
+        user_id = (await StaffUser.insert(user))[0]["id"]
+        if held:
+            await Role.insert(*(Role(user=user_id, store=sid, role=role) for role, sid in held))
+    return StaffActor(user_id=user_id, username=name, display_name=display_name, roles=held)
+
+
+async def ensure_user(
+    username: str,
+    password: str,
+    *,
+    display_name: str = "",
+    roles: Sequence[tuple[RoleName, int | None]],
+) -> StaffActor:
+    """The user named `username`, created as `create_user` would if missing, else unchanged."""
+    user = await _user_named(username)
+    if user is not None:
+        return await _actor_for_user(user)
+    return await create_user(username, password, display_name=display_name, roles=roles)
+
+
+async def _user_named(username: str) -> dict[str, Any] | None:
+    return await (
+        StaffUser.select(
+            StaffUser.id,
+            StaffUser.username,
+            StaffUser.display_name,
+            StaffUser.password_hash,
+            StaffUser.active,
+        )
+        .where(StaffUser.username == _normal_username(username))
+        .first()
+    )
+
+
+async def _actor_for_user(user: dict[str, Any]) -> StaffActor:
+    rows = await Role.select(Role.role, Role.store).where(Role.user == user["id"]).order_by(Role.id)
+    return StaffActor(
+        user_id=user["id"],
+        username=user["username"],
+        display_name=user["display_name"],
+        roles=tuple((cast(RoleName, row["role"]), row["store"]) for row in rows),
+    )
+
+
+async def login(username: str, password: str) -> tuple[str, StaffActor]:
+    """A new session token for the user, or NotAuthenticated `bad_credentials`."""
+    user = await _user_named(username)
+    stored_hash = user["password_hash"] if user is not None and user["active"] else None
+    if not await verify_password(stored_hash, password) or user is None:
+        raise NotAuthenticated("wrong username or password", code="bad_credentials")
+    new_hash = await hash_password(password) if needs_rehash(user["password_hash"]) else None
+    token, now = secrets.token_urlsafe(TOKEN_BYTES), _now()
+    async with write_transaction():
+        await StaffSession.delete().where(
+            (StaffSession.user == user["id"]) & (StaffSession.expires_at <= now)
+        )
+        await StaffSession.insert(
+            StaffSession(
+                token_hash=_digest(token),
+                user=user["id"],
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+        if new_hash is not None:
+            await StaffUser.update({StaffUser.password_hash: new_hash}).where(
+                StaffUser.id == user["id"]
+            )
+    return token, await _actor_for_user(user)
+
+
+async def logout(token: str) -> None:
+    """End the session `token` belongs to, if any."""
+    async with write_transaction():
+        await StaffSession.delete().where(StaffSession.token_hash == _digest(token))
+
+
+async def staff_for_session(token: str) -> StaffActor:
+    """The user a live session token belongs to, or NotAuthenticated `session_invalid`."""
+    row = await (
+        StaffSession.select(
+            StaffSession.expires_at,
+            StaffSession.user._.id.as_alias("id"),
+            StaffSession.user._.username.as_alias("username"),
+            StaffSession.user._.display_name.as_alias("display_name"),
+            StaffSession.user._.active.as_alias("active"),
+        )
+        .where(StaffSession.token_hash == _digest(token))
+        .first()
+    )
+    if row is None or not row["active"] or row["expires_at"] <= _now():
+        raise NotAuthenticated("the session has expired; sign in again", code="session_invalid")
+    return await _actor_for_user(row)
+
+
+async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut:
+    """A new bearer token for a device of `store_id`; the token is returned only here."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    async with write_transaction():
+        if not await Device.exists().where((Device.id == device_id) & (Device.store == store_id)):
+            raise NotFound(f"store {store_id} has no device {device_id}", code="device_not_found")
+        rows = await DeviceToken.insert(DeviceToken(token_hash=_digest(token), device=device_id))
+    return DeviceTokenOut(
+        token_id=rows[0]["id"], device_id=device_id, store_id=store_id, token=token
+    )
+
+
+async def revoke_device_token(token_id: int, *, device_id: int, store_id: int) -> None:
+    """Stop a device token working; revoking it again changes nothing."""
+    async with write_transaction():
+        row = await (
+            DeviceToken.select(DeviceToken.revoked_at)
+            .where(
+                (DeviceToken.id == token_id)
+                & (DeviceToken.device == device_id)
+                & (DeviceToken.device._.store == store_id)
+            )
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"device {device_id} has no token {token_id}", code="token_not_found")
+        if row["revoked_at"] is None:
+            await DeviceToken.update({DeviceToken.revoked_at: _now()}).where(
+                DeviceToken.id == token_id
+            )
+
+
+async def device_for_token(token: str) -> DeviceActor:
+    """The active device holding an unrevoked `token`, or NotAuthenticated `token_invalid`."""
+    device = DeviceToken.device._
+    row = await (
+        DeviceToken.select(
+            device.id.as_alias("device_id"),
+            device.store.as_alias("store_id"),
+            device.counter.as_alias("counter_id"),
+            device.kind.as_alias("kind"),
+        )
+        .where(
+            (DeviceToken.token_hash == _digest(token))
+            & DeviceToken.revoked_at.is_null()
+            & device.active.eq(True)
+        )
+        .first()
+    )
+    if row is None:
+        raise NotAuthenticated("unknown or revoked device token", code="token_invalid")
+    return DeviceActor(
+        device_id=row["device_id"],
+        store_id=row["store_id"],
+        counter_id=row["counter_id"],
+        kind=cast(DeviceKind, row["kind"]),
+    )
+
+
+async def create_supplier_key(supplier_id: int) -> SupplierKeyIssued:
+    """A new API key and request-signing secret for a supplier's system."""
+    issued = SupplierKeyIssued(
+        key_id=f"sk_{secrets.token_hex(8)}",
+        secret=secrets.token_urlsafe(TOKEN_BYTES),
+        signing_secret=secrets.token_urlsafe(TOKEN_BYTES),
+    )
+    async with write_transaction():
+        if not await Supplier.exists().where(Supplier.id == supplier_id):
+            raise NotFound(f"no supplier {supplier_id}", code="supplier_not_found")
+        key = SupplierKey(
+            key_id=issued.key_id,
+            secret_hash=_digest(issued.secret),
+            signing_secret=issued.signing_secret,
+            supplier=supplier_id,
+        )
+        await SupplierKey.insert(key)
+    return issued
+
+
+async def supplier_for_key(api_key: str) -> SupplierActor:
+    """The supplier an `X-Api-Key` value (`<key id>.<secret>`) belongs to."""
+    key_id, _, secret = api_key.partition(".")
+    row = await (
+        SupplierKey.select(SupplierKey.secret_hash, SupplierKey.supplier)
+        .where((SupplierKey.key_id == key_id) & SupplierKey.revoked_at.is_null())
+        .first()
+    )
+    if row is None or not hmac.compare_digest(_digest(secret), row["secret_hash"]):
+        raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
+    return SupplierActor(supplier_id=row["supplier"], key_id=key_id)

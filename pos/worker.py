@@ -1,0 +1,121 @@
+"""The background worker: runs the outbox's due events, beside the app or as `pos worker`.
+
+The event handlers are wired here, the one place that knows every consumer of every event.
+Embedded (the default, `POS_RUN_WORKER=true`) it runs inside each app server; in production run
+`pos worker` processes instead (PostgreSQL only for more than one: SQLite takes one worker).
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+
+import anyio
+from redis.asyncio import Redis
+
+from pos.analytics import rollups as analytics
+from pos.events import outbox
+from pos.live import LiveChannels
+from pos.logs import logger
+from pos.orders import service as orders
+from pos.payments.plugin import build_payments, payment_handlers
+from pos.platform import service as platform
+from pos.platform.relay import run_relay
+from pos.printing import service as printing
+from pos.printing.queue import PrintSender
+from pos.settings import Settings
+
+__all__ = ["IDLE_SECONDS", "embedded_worker", "register_handlers", "run_worker", "worker_main"]
+
+IDLE_SECONDS = 1.0
+
+
+def register_handlers(settings: Settings | None = None) -> None:
+    """Connect each event kind to its handlers (safe to repeat); printing needs `settings`."""
+    outbox.register(orders.HOLD_EXPIRY, orders.on_hold_expiry)
+    platform.install()
+    analytics.install()
+    if settings is not None:
+        printing.install(settings)
+
+
+async def run_worker(
+    stop: anyio.Event, *, idle_seconds: float = IDLE_SECONDS, settings: Settings | None = None
+) -> None:
+    """Dispatch due events until `stop` is set; when idle, wait for a notify or `idle_seconds`.
+
+    With `settings`, the print queue's sender and the platform relay run beside the dispatcher.
+    """
+    register_handlers(settings)
+    logger.info("worker started")
+    async with anyio.create_task_group() as group:
+        if settings is not None:
+            group.start_soon(PrintSender(settings).run, stop)
+            group.start_soon(run_relay, stop, settings)
+        while not stop.is_set():
+            if await _round() == 0:
+                await _idle(stop, idle_seconds)
+    logger.info("worker stopped")
+
+
+async def _round() -> int:
+    try:
+        return await outbox.dispatch_due()
+    except Exception:  # e.g. the database is away for a moment: log, wait, try again
+        logger.exception("worker: dispatch failed")
+        return 0
+
+
+async def _idle(stop: anyio.Event, seconds: float) -> None:
+    async with anyio.create_task_group() as group:
+
+        async def until(wait: Callable[[], Awaitable[None]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(until, stop.wait)
+        group.start_soon(until, partial(outbox.wait_for_notify, seconds))
+
+
+@asynccontextmanager
+async def embedded_worker(enabled: bool, settings: Settings | None = None) -> AsyncIterator[None]:
+    """Run a worker beside the app while the context is open (when `enabled`)."""
+    if not enabled:
+        yield
+        return
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(run_worker, stop, settings=settings))
+        try:
+            yield
+        finally:
+            stop.set()
+
+
+async def worker_main(settings: Settings) -> None:
+    """`pos worker`: run until SIGINT or SIGTERM, publishing live updates like an app server."""
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    stop = anyio.Event()
+    try:
+        payments = build_payments(settings)
+        async with (
+            LiveChannels.create(redis, prefix=settings.redis_prefix),
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(_stop_on_signal, stop)
+            with payment_handlers(lambda: payments):
+                await run_worker(stop, settings=settings)
+            group.cancel_scope.cancel()
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
+async def _stop_on_signal(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            logger.info("worker: stopping", signal=received.name)
+            stop.set()
+            return

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import asyncpg
+import pytest
+
+from pos.errors import Conflict
+from pos.inventory import service as inventory
+from pos.inventory.tables import StockLevel
+from tests.helpers.shop import open_shop
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_hold_takes_only_what_is_available(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=5)
+    await inventory.hold(shop.store_id, {product: 3})
+    with pytest.raises(Conflict) as short:
+        await inventory.hold(shop.store_id, {product: 3})
+    assert short.value.code == "out_of_stock"
+    assert short.value.extra["product_id"] == product
+    level = await inventory.get_level(shop.store_id, product)
+    assert (level.on_hand, level.held, level.available) == (5, 3, 2)
+
+
+async def test_a_short_product_holds_nothing_of_the_others(db: str) -> None:
+    shop = await open_shop()
+    plenty, scarce = await shop.add(stock=10), await shop.add(stock=1)
+    with pytest.raises(Conflict):
+        await inventory.hold(shop.store_id, {plenty: 2, scarce: 2})
+    assert (await inventory.get_level(shop.store_id, plenty)).held == 0
+
+
+async def test_sale_and_release_move_held_stock(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    await inventory.hold(shop.store_id, {product: 4})
+    await inventory.commit_sale(shop.store_id, {product: 3})
+    await inventory.release(shop.store_id, {product: 1})
+    level = await inventory.get_level(shop.store_id, product)
+    assert (level.on_hand, level.held) == (7, 0)
+    await inventory.restock(shop.store_id, {product: 2})
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 9
+
+
+async def test_releasing_what_is_not_held_is_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    with pytest.raises(Conflict) as missing:
+        await inventory.release(shop.store_id, {product: 1})
+    assert missing.value.code == "hold_missing"
+
+
+async def test_a_count_below_the_held_units_is_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    await inventory.hold(shop.store_id, {product: 6})
+    with pytest.raises(Conflict) as below:
+        await inventory.set_level(shop.store_id, product, 5)
+    assert below.value.code == "stock_below_held"
+    assert (await inventory.set_level(shop.store_id, product, 6)).available == 0
+
+
+async def test_the_database_refuses_negative_stock_too(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=1)
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
+        await StockLevel.update({StockLevel.held: 2}).where(StockLevel.product == product)
+
+
+async def test_100_racing_holds_of_one_unit_take_exactly_the_stock(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=30)
+
+    async def one() -> bool:
+        try:
+            await inventory.hold(shop.store_id, {product: 1})
+        except Conflict:
+            return False
+        return True
+
+    results = await asyncio.gather(*(one() for _ in range(100)))
+    assert sum(results) == 30
+    level = await inventory.get_level(shop.store_id, product)
+    assert (level.on_hand, level.held) == (30, 30)

@@ -1,0 +1,116 @@
+"""The same live-status contract on the in-process and the Redis backend."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+from litestar.response import ServerSentEventMessage
+from redis.asyncio import Redis
+
+from pos.live import LiveChannels
+from tests.integration.live.conftest import wait_for_subscriber, within
+
+pytestmark = pytest.mark.anyio
+
+Stream = AsyncGenerator[ServerSentEventMessage, None]
+
+
+async def _status(stream: Stream) -> dict[str, Any]:
+    event = await within(anext(stream), "a status event")
+    assert event.event == "status", event
+    data: dict[str, Any] = json.loads(str(event.data))
+    return data
+
+
+def _reader(state: str, before: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[str]]:
+    async def read_state() -> str:
+        await before()
+        return state
+
+    return read_state
+
+
+async def test_a_subscriber_receives_what_is_published(
+    live: LiveChannels, until_subscribed: Callable[[str], Awaitable[None]]
+) -> None:
+    async with live.start_subscription(live.order_channel(1)) as subscriber:
+        await until_subscribed(live.order_channel(1))
+        await live.publish_order(1, "paying", payment_state="waiting")
+        event = await within(anext(subscriber.iter_events()), "the update")
+    assert json.loads(event) == {"order_id": 1, "state": "paying", "payment_state": "waiting"}
+
+
+async def test_publishing_with_no_subscriber_is_fine(live: LiveChannels) -> None:
+    await live.publish_order(2, "closed")
+
+
+async def test_a_listener_gets_the_state_then_each_change_until_paid(
+    live: LiveChannels, until_subscribed: Callable[[str], Awaitable[None]]
+) -> None:
+    ready = _reader("open", lambda: until_subscribed(live.order_channel(3)))
+    async with aclosing(live.order_stream(3, ready)) as stream:
+        assert await _status(stream) == {"order_id": 3, "state": "open"}
+        await live.publish_order(3, "paying")
+        assert (await _status(stream))["state"] == "paying"
+        await live.publish_order(3, "paid")
+        assert (await _status(stream))["state"] == "paid"
+        with pytest.raises(StopAsyncIteration):
+            await within(anext(stream), "the end of the stream")
+
+
+async def test_a_change_made_while_the_state_is_read_is_not_missed(
+    live: LiveChannels, until_subscribed: Callable[[str], Awaitable[None]]
+) -> None:
+    async def change_meanwhile() -> None:
+        await until_subscribed(live.order_channel(4))
+        await live.publish_order(4, "paying")
+
+    async with aclosing(live.order_stream(4, _reader("open", change_meanwhile))) as stream:
+        assert (await _status(stream))["state"] == "open"
+        assert (await _status(stream))["state"] == "paying"
+
+
+@pytest.mark.parametrize("final", ["paid", "closed", "refunded"])
+async def test_an_order_already_final_gets_its_state_and_the_stream_ends(
+    live: LiveChannels, final: str
+) -> None:
+    async def nothing() -> None:
+        return None
+
+    async with aclosing(live.order_stream(5, _reader(final, nothing))) as stream:
+        assert (await _status(stream))["state"] == final
+        with pytest.raises(StopAsyncIteration):
+            await within(anext(stream), "the end of the stream")
+
+
+async def test_an_idle_stream_sends_keep_alive_comments(
+    live: LiveChannels, until_subscribed: Callable[[str], Awaitable[None]]
+) -> None:
+    live.keep_alive = 0.01
+    ready = _reader("paying", lambda: until_subscribed(live.order_channel(6)))
+    async with aclosing(live.order_stream(6, ready)) as stream:
+        await _status(stream)
+        keep_alive = await within(anext(stream), "a keep-alive")
+        assert (keep_alive.comment, keep_alive.data) == ("keep-alive", None)
+        await live.publish_order(6, "closed")
+        while (event := await within(anext(stream), "the update")).event != "status":
+            pass
+        assert json.loads(str(event.data))["state"] == "closed"
+
+
+@pytest.mark.redis
+async def test_a_closed_stream_leaves_no_redis_subscription(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    live = LiveChannels.create(redis, prefix=f"pos_test_{uuid.uuid4().hex[:8]}")
+    channel = live.order_channel(7)
+
+    ready = _reader("open", lambda: wait_for_subscriber(redis, channel))
+    async with live, aclosing(live.order_stream(7, ready)) as stream:
+        await _status(stream)
+    assert (await redis.pubsub_numsub(channel))[0][1] == 0
+    await redis.aclose()

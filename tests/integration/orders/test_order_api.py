@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from pos.orders.tokens import counter_qr_token
+from tests.helpers.shop import SECRET, Shop, open_shop
+from tests.helpers.staff import device_headers, login_as
+
+pytestmark = pytest.mark.anyio
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+async def _shop_with_tea(stock: int = 10) -> tuple[Shop, int]:
+    shop = await open_shop()
+    return shop, await shop.add(price_fen=1250, stock=stock)
+
+
+def _body(shop: Shop, product: int, quantity: int = 1) -> dict:
+    token = counter_qr_token(shop.counter_id, secret=SECRET)
+    return {"counter_token": token, "lines": [{"product_id": product, "quantity": quantity}]}
+
+
+async def test_a_phone_creates_an_order_and_a_retry_gets_the_same_answer(
+    client: httpx.AsyncClient,
+) -> None:
+    shop, tea = await _shop_with_tea()
+    url, headers = f"/api/counters/{shop.counter_id}/orders", _key()
+    body = _body(shop, tea, 2)
+    body["lines"][0]["price_fen"] = 1
+    first = await client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = await client.post(url, json=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert first.json()["total_fen"] == 2500
+
+
+async def test_an_order_is_read_with_its_token_only(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea()
+    created = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=_body(shop, tea), headers=_key()
+    )
+    order = created.json()
+    url = f"/api/orders/{order['id']}"
+    read = await client.get(url, params={"token": order["access_token"]})
+    assert read.status_code == 200
+    assert read.json()["access_token"] is None
+    assert read.json()["lines"] == order["lines"]
+    wrong = await client.get(url, params={"token": "x" * 43})
+    assert wrong.status_code == 403
+    assert wrong.json()["code"] == "order_token_invalid"
+    unknown = await client.get("/api/orders/999999", params={"token": order["access_token"]})
+    assert unknown.status_code == 404
+    assert (await client.get(url)).status_code == 401
+
+
+async def test_staff_read_orders_of_their_own_store_only(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea()
+    other, _ = await _shop_with_tea()
+    created = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=_body(shop, tea), headers=_key()
+    )
+    url = f"/api/orders/{created.json()['id']}"
+    await login_as(client, "cashier", other.store_id)
+    assert (await client.get(url)).status_code == 403
+    await login_as(client, "cashier", shop.store_id)
+    assert (await client.get(url)).status_code == 200
+
+
+async def test_a_forged_counter_code_is_refused(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea()
+    body = _body(shop, tea) | {"counter_token": counter_qr_token(shop.counter_id, secret="f" * 40)}
+    response = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=body, headers=_key()
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "counter_token_invalid"
+
+
+async def test_creating_needs_an_idempotency_key(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea()
+    response = await client.post(f"/api/counters/{shop.counter_id}/orders", json=_body(shop, tea))
+    assert response.status_code == 400
+
+
+async def test_a_bad_check_digit_is_a_clear_4xx(client: httpx.AsyncClient) -> None:
+    shop, _ = await _shop_with_tea()
+    body = _body(shop, 1) | {"lines": [{"barcode": "6901234567893"}]}
+    response = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=body, headers=_key()
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "barcode_check_digit"
+
+
+async def test_sold_out_is_a_409(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea(stock=1)
+    response = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=_body(shop, tea, 2), headers=_key()
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "out_of_stock"
+    assert response.json()["product_id"] == tea
+
+
+async def test_a_kiosk_creates_orders_with_its_device_token(client: httpx.AsyncClient) -> None:
+    shop, tea = await _shop_with_tea()
+    lines = {"lines": [{"product_id": tea, "quantity": 1}]}
+    anonymous = await client.post("/api/kiosk/orders", json=lines, headers=_key())
+    assert anonymous.status_code == 401
+    headers = await device_headers("kiosk", shop.store_id) | _key()
+    created = await client.post("/api/kiosk/orders", json=lines, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["device_id"] is not None
+    assert created.json()["store_id"] == shop.store_id
+    tablet = await device_headers("tablet", shop.store_id) | _key()
+    assert (await client.post("/api/kiosk/orders", json=lines, headers=tablet)).status_code == 403
+
+
+async def test_the_orders_api_is_in_the_openapi_schema(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
+    assert {"createCounterOrder", "createKioskOrder", "getOrder"} <= operations

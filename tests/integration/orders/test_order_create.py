@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from pos.errors import Conflict, Forbidden, InvalidInput
+from pos.inventory import service as inventory
+from pos.orders import checkout
+from pos.orders.products import set_plu
+from pos.orders.states import OrderState
+from pos.orders.tables import Order, OrderTransition
+from tests.helpers.shop import SECRET, make_gtin, open_shop, weight_label
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_an_order_is_priced_by_the_server_and_holds_its_stock(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(price_fen=1250, stock=10)
+    sauce = await shop.add(price_fen=3000, listing_price_fen=2800, stock=5)
+    result = await shop.order(
+        {"product_id": tea, "quantity": 2}, {"product_id": sauce, "quantity": 1}
+    )
+    order = result.order
+    assert result.created
+    assert order.state == OrderState.OPEN
+    assert [line.total_fen for line in order.lines] == [2500, 2800]
+    assert order.total_fen == 5300
+    assert order.access_token
+    assert order.number.endswith(f"{order.id:06d}")
+    assert (await inventory.get_level(shop.store_id, tea)).held == 2
+    assert (await inventory.get_level(shop.store_id, sauce)).held == 1
+
+
+async def test_a_client_sent_price_is_ignored(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(price_fen=1250)
+    line = {"product_id": tea, "quantity": 1, "price_fen": 1, "unit_price_fen": 1}
+    order = (await shop.order(line)).order
+    assert order.total_fen == 1250
+    assert order.lines[0].unit_price_fen == 1250
+
+
+async def test_a_weighed_item_from_a_scale_label_is_priced_by_the_server(db: str) -> None:
+    shop = await open_shop()
+    bamboo = await shop.add("kg", price_fen=2000, stock=5000)
+    await set_plu(shop.store_id, "00042", bamboo)
+    order = (await shop.order({"barcode": weight_label("00042", 1234)})).order
+    line = order.lines[0]
+    assert (line.weight_g, line.quantity, line.unit_price_fen) == (1234, None, 2000)
+    assert line.amount_fen == 2468  # 20.00 yuan/kg x 1.234 kg
+    assert (await inventory.get_level(shop.store_id, bamboo)).held == 1234
+
+
+async def test_a_barcode_is_found_by_its_gtin_and_certification_is_frozen(db: str) -> None:
+    shop = await open_shop()
+    gtin = make_gtin()
+    expired = await shop.add(gtin=gtin, certified=False)
+    order = (await shop.order({"barcode": gtin})).order
+    line = order.lines[0]
+    assert (line.product_id, line.quantity, line.certified) == (expired, 1, False)
+    assert line.supplier_id == shop.supplier_id
+    assert line.origin_county_code == "990001"
+
+
+@pytest.mark.parametrize(
+    ("barcode", "code"),
+    [
+        ("6901234567892", "barcode_unknown"),
+        ("6901234567893", "barcode_check_digit"),
+        ("12345", "barcode_format"),
+        (weight_label("00777", 500), "barcode_unknown"),
+    ],
+)
+async def test_a_bad_or_unknown_barcode_is_refused(db: str, barcode: str, code: str) -> None:
+    shop = await open_shop()
+    with pytest.raises(InvalidInput) as refused:
+        await shop.order({"barcode": barcode})
+    assert refused.value.code == code
+
+
+async def test_a_product_the_store_does_not_sell_is_refused(db: str) -> None:
+    shop, other = await open_shop(), await open_shop()
+    elsewhere = await other.add()
+    with pytest.raises(InvalidInput) as refused:
+        await shop.order({"product_id": elsewhere, "quantity": 1})
+    assert refused.value.code == "product_unknown"
+
+
+async def test_a_swapped_counter_token_is_refused(db: str) -> None:
+    shop, other = await open_shop(), await open_shop()
+    tea = await shop.add()
+    data = other.order_in({"product_id": tea, "quantity": 1})
+    with pytest.raises(Forbidden) as refused:
+        await checkout.create_counter_order(
+            shop.counter_id, data, idempotency_key="k", secret=SECRET
+        )
+    assert refused.value.code == "counter_token_invalid"
+
+
+async def test_a_retry_returns_the_first_order_and_creates_nothing(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(stock=10)
+    first = await shop.order({"product_id": tea, "quantity": 3}, key="same")
+    again = await shop.order({"product_id": tea, "quantity": 3}, key="same")
+    assert first.created
+    assert not again.created
+    assert again.order == first.order
+    assert await Order.count() == 1
+    assert await OrderTransition.count() == 1
+    assert (await inventory.get_level(shop.store_id, tea)).held == 3
+
+
+async def test_concurrent_retries_create_one_order(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(stock=100)
+    results = await asyncio.gather(
+        *(shop.order({"product_id": tea, "quantity": 1}, key="racing") for _ in range(10))
+    )
+    assert sum(result.created for result in results) == 1
+    assert len({result.order.id for result in results}) == 1
+    assert len({result.order.access_token for result in results}) == 1
+    assert (await inventory.get_level(shop.store_id, tea)).held == 1
+
+
+async def test_a_key_reused_for_another_order_is_refused(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(stock=10)
+    await shop.order({"product_id": tea, "quantity": 1}, key="k1")
+    with pytest.raises(Conflict) as refused:
+        await shop.order({"product_id": tea, "quantity": 2}, key="k1")
+    assert refused.value.code == "idempotency_key_reused"
+
+
+async def test_keys_are_scoped_by_the_sender(db: str) -> None:
+    shop, other = await open_shop(), await open_shop()
+    here, there = await shop.add(), await other.add()
+    key = uuid.uuid4().hex
+    first = await shop.order({"product_id": here, "quantity": 1}, key=key)
+    second = await other.order({"product_id": there, "quantity": 1}, key=key)
+    assert first.created
+    assert second.created
+    assert first.order.id != second.order.id

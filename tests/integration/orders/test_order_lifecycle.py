@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pos.db import write_transaction
+from pos.errors import Conflict, InvalidInput
+from pos.events import outbox
+from pos.events.tables import OutboxEvent
+from pos.inventory import service as inventory
+from pos.orders import service as orders
+from pos.orders.schemas import OrderOut
+from pos.orders.states import OrderState, Transition
+from pos.orders.tables import Order, OrderTransition
+from pos.worker import register_handlers
+from tests.helpers.shop import Shop, open_shop
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime.now(UTC)
+
+
+async def _open_order(stock: int = 10, quantity: int = 2) -> tuple[Shop, int, OrderOut]:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1500, stock=stock)
+    created = await shop.order({"product_id": product, "quantity": quantity})
+    return shop, product, created.order
+
+
+async def _pay(order: OrderOut, reference: str = "pay-1", amount: int | None = None) -> object:
+    return await orders.mark_paid(
+        order.id,
+        amount_fen=order.total_fen if amount is None else amount,
+        method="sandbox",
+        reference=reference,
+        payer_hash="h" * 64,
+        paid_at=NOW,
+    )
+
+
+async def _stock(shop: Shop, product: int) -> tuple[int, int]:
+    level = await inventory.get_level(shop.store_id, product)
+    return level.on_hand, level.held
+
+
+async def _events(kind: str) -> list[dict]:
+    return await OutboxEvent.select().where(OutboxEvent.kind == kind)
+
+
+async def test_paying_turns_the_hold_into_a_sale_with_one_order_paid_event(db: str) -> None:
+    shop, product, order = await _open_order()
+    await orders.start_payment(order.id)
+    result = await _pay(order)
+    assert result == Transition(OrderState.PAID)
+    assert await _stock(shop, product) == (8, 0)
+    paid = await _events(orders.ORDER_PAID)
+    assert [event["key"] for event in paid] == [str(order.id)]
+    payload = json.loads(paid[0]["payload"])
+    assert payload["order_id"] == order.id
+    assert payload["store_id"] == shop.store_id
+    assert payload["lines"][0]["product_id"] == product
+    assert payload["lines"][0]["certified"]
+    assert payload["payment_reference"] == "pay-1"
+    stored = await orders.get_order(order.id)
+    assert stored.state == OrderState.PAID
+    assert stored.payment_method == "sandbox"
+
+
+async def test_the_same_payment_twice_changes_nothing(db: str) -> None:
+    shop, product, order = await _open_order()
+    await _pay(order)
+    again = await _pay(order)
+    other = await _pay(order, reference="pay-2")
+    assert again == Transition(OrderState.PAID)
+    assert other == Transition(OrderState.PAID, refund_required=True)
+    assert await _stock(shop, product) == (8, 0)
+    assert len(await _events(orders.ORDER_PAID)) == 1
+
+
+async def test_a_wrong_amount_is_refused_and_changes_nothing(db: str) -> None:
+    shop, product, order = await _open_order()
+    with pytest.raises(Conflict) as refused:
+        await _pay(order, amount=order.total_fen - 1)
+    assert refused.value.code == "amount_mismatch"
+    assert (await orders.get_order(order.id)).state == OrderState.OPEN
+    assert await _stock(shop, product) == (10, 2)
+
+
+async def test_a_late_payment_on_a_closed_order_must_be_refunded(db: str) -> None:
+    shop, product, order = await _open_order()
+    await orders.expire(order.id)
+    result = await _pay(order)
+    assert result == Transition(OrderState.CLOSED, refund_required=True)
+    assert await _stock(shop, product) == (10, 0)
+    assert await _events(orders.ORDER_PAID) == []
+
+
+async def test_mark_paid_joins_the_callers_transaction(db: str) -> None:
+    shop, product, order = await _open_order()
+
+    class PaymentRowFailed(Exception):
+        pass
+
+    async def pay_then_fail() -> None:
+        async with write_transaction():
+            await _pay(order)
+            raise PaymentRowFailed
+
+    with pytest.raises(PaymentRowFailed):
+        await pay_then_fail()
+    assert (await orders.get_order(order.id)).state == OrderState.OPEN
+    assert await _stock(shop, product) == (10, 2)
+    assert await _events(orders.ORDER_PAID) == []
+
+
+async def test_a_failed_payment_reopens_the_order(db: str) -> None:
+    _, _, order = await _open_order()
+    await orders.start_payment(order.id)
+    assert await orders.payment_failed(order.id) == Transition(OrderState.OPEN)
+    with pytest.raises(Conflict) as refused:
+        await orders.payment_failed(order.id)
+    assert refused.value.code == "order_state"
+
+
+async def test_an_expired_order_cannot_start_paying(db: str) -> None:
+    _, _, order = await _open_order()
+    await Order.update({Order.expires_at: NOW - timedelta(seconds=1)}).where(Order.id == order.id)
+    with pytest.raises(Conflict) as refused:
+        await orders.start_payment(order.id)
+    assert refused.value.code == "order_expired"
+
+
+async def test_expire_is_idempotent(db: str) -> None:
+    shop, product, order = await _open_order()
+    assert await orders.expire(order.id) == Transition(OrderState.CLOSED)
+    assert await orders.expire(order.id) == Transition(OrderState.CLOSED)
+    assert await _stock(shop, product) == (10, 0)
+
+
+async def test_an_unpaid_order_expires_through_the_worker_and_releases_its_stock(db: str) -> None:
+    shop, product, order = await _open_order()
+    register_handlers()
+    assert await outbox.dispatch_due() == 0  # not due before expires_at
+    assert await outbox.dispatch_due(now=order.expires_at + timedelta(seconds=1)) == 1
+    assert (await orders.get_order(order.id)).state == OrderState.CLOSED
+    assert await _stock(shop, product) == (10, 0)
+
+
+async def test_the_hold_expiry_leaves_a_paying_order_to_the_payments_layer(db: str) -> None:
+    shop, product, order = await _open_order()
+    await orders.start_payment(order.id)
+    register_handlers()
+    assert await outbox.dispatch_due(now=order.expires_at + timedelta(seconds=1)) == 1
+    assert (await orders.get_order(order.id)).state == OrderState.PAYING
+    assert await _stock(shop, product) == (10, 2)
+
+
+async def test_every_transition_is_recorded(db: str) -> None:
+    _, _, order = await _open_order()
+    await orders.start_payment(order.id)
+    await orders.payment_failed(order.id)
+    await orders.start_payment(order.id)
+    await _pay(order)
+    await orders.record_refund(order.id, amount_fen=100, restock=None)
+    rows = (
+        await OrderTransition.select()
+        .where(OrderTransition.order == order.id)
+        .order_by(OrderTransition.id)
+    )
+    assert [(row["from_state"], row["to_state"], row["event"]) for row in rows] == [
+        ("", "open", "created"),
+        ("open", "paying", "payment_started"),
+        ("paying", "open", "payment_failed"),
+        ("open", "paying", "payment_started"),
+        ("paying", "paid", "payment_succeeded"),
+        ("paid", "partially_refunded", "refunded_partly"),
+    ]
+    assert all(row["actor"] and row["at"] for row in rows)
+
+
+async def test_a_partial_then_full_refund_puts_returned_goods_back(db: str) -> None:
+    shop, product, order = await _open_order(quantity=3)
+    await _pay(order)
+    partly = await orders.record_refund(order.id, amount_fen=1500, restock={product: 1})
+    assert partly == Transition(OrderState.PARTIALLY_REFUNDED)
+    assert await _stock(shop, product) == (8, 0)
+    with pytest.raises(InvalidInput) as too_much:
+        await orders.record_refund(order.id, amount_fen=order.total_fen, restock=None)
+    assert too_much.value.code == "refund_amount"
+    full = await orders.record_refund(order.id, amount_fen=3000, restock=None)
+    assert full == Transition(OrderState.REFUNDED)
+    stored = await orders.get_order(order.id)
+    assert stored.refunded_fen == order.total_fen
+    assert len(await _events(orders.ORDER_REFUNDED)) == 2
+
+
+async def test_restocking_more_than_was_sold_is_refused(db: str) -> None:
+    _, product, order = await _open_order(quantity=1)
+    await _pay(order)
+    with pytest.raises(InvalidInput) as refused:
+        await orders.record_refund(order.id, amount_fen=100, restock={product: 2})
+    assert refused.value.code == "restock_more_than_sold"
+    assert (await orders.get_order(order.id)).refunded_fen == 0

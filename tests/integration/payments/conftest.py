@@ -1,0 +1,150 @@
+"""Payments fixtures: a controllable clock, an app whose sandbox notifies it in-loop, an order.
+
+The embedded worker is off: tests run the outbox themselves with `run_due`, at the clock's time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from pos.events.outbox import dispatch_due
+from pos.orders.checkout import create_counter_order
+from pos.orders.schemas import CounterOrderIn, LineIn
+from pos.orders.service import get_order
+from pos.orders.tokens import counter_qr_token
+from pos.payments.plugin import build_payments
+from pos.payments.sandbox import SandboxProvider
+from pos.payments.settle import Payments
+from pos.settings import Settings
+from tests.helpers.shop import Shop, open_shop
+
+
+class Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+@dataclass
+class Sent:
+    """What the sandbox posted, and the answers it got."""
+
+    posts: list[tuple[Mapping[str, str], bytes]]
+    statuses: list[int]
+
+
+@dataclass
+class Bought:
+    """An open order of one product (2 units at 12.50) and how to reach it."""
+
+    shop: Shop
+    product_id: int
+    order_id: int
+    token: str
+    total_fen: int
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
+        run_worker=False,
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sent() -> Sent:
+    return Sent([], [])
+
+
+@pytest.fixture
+async def pay_client(
+    app: Litestar, client: httpx.AsyncClient, settings: Settings, clock: Clock, sent: Sent
+) -> httpx.AsyncClient:
+    """The client, with the app on `clock` and the sandbox notifying the app in-loop."""
+
+    async def in_loop(url: str, headers: Mapping[str, str], body: bytes) -> int:
+        sent.posts.append((dict(headers), body))
+        response = await client.post(httpx.URL(url).path, headers=dict(headers), content=body)
+        sent.statuses.append(response.status_code)
+        return response.status_code
+
+    app.state["payments"] = build_payments(settings, clock=clock)
+    app.state["payment_sender"] = in_loop
+    return client
+
+
+@pytest.fixture
+def payments(app: Litestar, pay_client: httpx.AsyncClient) -> Payments:
+    """The payments context the app runs with."""
+    ctx: Payments = app.state["payments"]
+    return ctx
+
+
+@pytest.fixture
+def sandbox(payments: Payments) -> SandboxProvider:
+    assert isinstance(payments.provider, SandboxProvider)
+    return payments.provider
+
+
+@pytest.fixture
+async def bought(pay_client: httpx.AsyncClient, settings: Settings) -> Bought:
+    shop = await open_shop()
+    product_id = await shop.add(price_fen=1250, stock=10)
+    secret = settings.secret_key.get_secret_value()
+    data = CounterOrderIn(
+        lines=[LineIn(product_id=product_id, quantity=2)],
+        counter_token=counter_qr_token(shop.counter_id, secret=secret),
+    )
+    created = await create_counter_order(
+        shop.counter_id, data, idempotency_key=uuid.uuid4().hex, secret=secret
+    )
+    assert created.order.access_token is not None
+    return Bought(shop, product_id, created.order.id, created.order.access_token, 2500)
+
+
+async def run_due(clock: Clock) -> int:
+    """Run every outbox event due at the clock's time, until none is left; returns how many."""
+    total = 0
+    while claimed := await dispatch_due(now=clock()):
+        total += claimed
+    return total
+
+
+async def start(
+    client: httpx.AsyncClient, bought: Bought, body: dict[str, str], key: str | None = None
+) -> httpx.Response:
+    """POST a payment for the order as its shopper."""
+    return await client.post(
+        f"/api/orders/{bought.order_id}/payments",
+        params={"token": bought.token},
+        json=body,
+        headers={"Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+async def order_state(order_id: int) -> str:
+    """The order's state as stored."""
+    return (await get_order(order_id)).state

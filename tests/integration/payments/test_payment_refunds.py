@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from pos.inventory import service as inventory
+from pos.orders import service as orders
+from pos.payments.tables import Payment, Refund, SandboxPayment
+from tests.helpers.staff import add_store, login_as
+from tests.integration.payments.conftest import Bought, Clock, order_state, run_due, start
+
+pytestmark = pytest.mark.anyio
+
+CODE = "134567890123456789"
+
+
+async def _paid(client: httpx.AsyncClient, bought: Bought) -> None:
+    response = await start(client, bought, {"method": "code", "auth_code": CODE})
+    assert response.json()["status"] == "paid", response.text
+
+
+async def _refund(
+    client: httpx.AsyncClient, bought: Bought, body: dict[str, object], key: str | None = None
+) -> httpx.Response:
+    return await client.post(
+        f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
+        json=body,
+        headers={"Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+async def _on_hand(bought: Bought) -> int:
+    return (await inventory.get_level(bought.shop.store_id, bought.product_id)).on_hand
+
+
+async def test_payment_landing_on_a_closed_order_is_refunded_automatically(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
+) -> None:
+    out_trade_no = (await start(pay_client, bought, {"method": "qr"})).json()["out_trade_no"]
+    await orders.expire(bought.order_id)  # e.g. closed by staff while the shopper was paying
+    await pay_client.post(f"/sandbox/pay/{out_trade_no}", data={"payer": "wx-payer-1"})
+    await run_due(clock)
+    assert await order_state(bought.order_id) == "closed"
+    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    assert payment is not None
+    assert (payment.status, payment.paid_order) == ("refunded", False)
+    refund = await Refund.objects().get(Refund.payment == payment.id)
+    assert refund is not None
+    assert (refund.automatic, refund.amount_fen, refund.status) == (True, 2500, "succeeded")
+    wallet = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+    assert wallet is not None
+    assert wallet.refunded_fen == 2500
+
+
+async def test_partial_refund_with_restock_then_the_rest(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    assert await _on_hand(bought) == 8
+    manager = await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 1250, "reason": "one pack damaged", "restock": {bought.product_id: 1}}
+    response = await _refund(pay_client, bought, body)
+    assert response.status_code == 201, response.text
+    refund = response.json()
+    assert (refund["status"], refund["amount_fen"]) == ("succeeded", 1250)
+    assert (refund["requested_by"], refund["reason"]) == (manager.user_id, "one pack damaged")
+    assert refund["restock"] == {str(bought.product_id): 1}
+    assert await order_state(bought.order_id) == "partially_refunded"
+    assert await _on_hand(bought) == 9
+    rest = await _refund(pay_client, bought, {"amount_fen": 1250, "reason": "changed mind"})
+    assert rest.json()["status"] == "succeeded"
+    assert await order_state(bought.order_id) == "refunded"
+    assert await _on_hand(bought) == 9
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert (payment.status, payment.refunded_fen) == ("refunded", 2500)
+
+
+async def test_refund_retried_with_the_same_key_returns_the_first_answer(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "cashier", bought.shop.store_id)
+    body = {"amount_fen": 500, "reason": "price match"}
+    first = await _refund(pay_client, bought, body, key="refund-1")
+    again = await _refund(pay_client, bought, body, key="refund-1")
+    assert again.status_code in (200, 201)
+    assert again.json() == first.json()
+    assert await Refund.count() == 1
+    order = await orders.get_order(bought.order_id)
+    assert order.refunded_fen == 500
+
+
+async def test_refund_of_more_than_is_left_is_refused(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    await _refund(pay_client, bought, {"amount_fen": 2000, "reason": "damaged"})
+    response = await _refund(pay_client, bought, {"amount_fen": 501, "reason": "more"})
+    assert response.status_code == 409
+    assert (response.json()["code"], response.json()["left_fen"]) == ("refund_too_large", 500)
+
+
+async def test_restock_of_goods_not_sold_is_refused_before_money_moves(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 100, "reason": "x", "restock": {bought.product_id: 3}}
+    response = await _refund(pay_client, bought, body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "restock_more_than_sold"
+    assert await Refund.count() == 0
+
+
+async def test_unpaid_order_cannot_be_refunded(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    response = await _refund(pay_client, bought, {"amount_fen": 100, "reason": "x"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_paid"
+
+
+async def test_refund_needs_a_manager_or_cashier_of_the_store(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    body = {"amount_fen": 100, "reason": "x"}
+    assert (await _refund(pay_client, bought, body)).status_code == 401
+    await login_as(pay_client, "restocker", bought.shop.store_id)
+    assert (await _refund(pay_client, bought, body)).status_code == 403
+    await login_as(pay_client, "manager", await add_store())
+    assert (await _refund(pay_client, bought, body)).json()["code"] == "other_store"
+    assert await Refund.count() == 0
+
+
+async def test_refund_the_provider_refuses_changes_nothing_and_is_flagged(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    await SandboxPayment.update(
+        {SandboxPayment.status: "closed"}, force=True
+    )  # the gateway says no
+    response = await _refund(pay_client, bought, {"amount_fen": 500, "reason": "x"})
+    assert response.json()["status"] == "failed"
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert (payment.status, payment.refunded_fen, payment.flag) == ("paid", 0, "refund_failed")
+    assert await order_state(bought.order_id) == "paid"

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pos.payments.sandbox import SandboxProvider
+from pos.payments.tables import Payment, SandboxPayment
+from tests.integration.payments.conftest import Bought, Clock, Sent, order_state, run_due, start
+
+pytestmark = pytest.mark.anyio
+
+WECHAT_CODE = "134567890123456789"  # any other ending: paid at once
+
+
+async def _payment(order_id: int) -> Payment:
+    payment = await Payment.objects().get(Payment.order == order_id)
+    assert payment is not None
+    return payment
+
+
+async def _sandbox_status(out_trade_no: str) -> str:
+    row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+    assert row is not None
+    return row.status
+
+
+async def _run_for(clock: Clock, seconds: int, step: int = 1) -> None:
+    """Let `seconds` pass, running the outbox at each `step`."""
+    for _ in range(0, seconds, step):
+        clock.advance(step)
+        await run_due(clock)
+
+
+async def test_lost_notification_is_settled_by_polling(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sent: Sent,
+    sandbox: SandboxProvider,
+) -> None:
+    response = await start(pay_client, bought, {"method": "qr"})
+    await sandbox.pay(response.json()["out_trade_no"], "wx-payer-1")  # no notification at all
+    await run_due(clock)
+    assert await order_state(bought.order_id) == "paying"
+    clock.advance(5)
+    await run_due(clock)
+    assert sent.posts == []
+    assert await order_state(bought.order_id) == "paid"
+    assert (await _payment(bought.order_id)).status == "paid"
+
+
+async def test_unpaid_qr_payment_is_closed_and_its_order_expired_after_polling(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
+) -> None:
+    response = await start(pay_client, bought, {"method": "qr"})
+    out_trade_no = response.json()["out_trade_no"]
+    await _run_for(clock, 4 * 60, step=30)
+    assert await order_state(bought.order_id) == "paying"
+    await _run_for(clock, 90, step=30)  # the order's 5-minute hold is over
+    assert await order_state(bought.order_id) == "closed"
+    assert (await _payment(bought.order_id)).status == "closed"
+    assert await _sandbox_status(out_trade_no) == "closed"
+    paying = await pay_client.post(f"/sandbox/pay/{out_trade_no}", data={"payer": "late"})
+    assert "已关闭" in paying.text
+
+
+async def test_payer_code_paid_at_once_pays_the_order(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "paid"
+    assert await order_state(bought.order_id) == "paid"
+    assert (await _payment(bought.order_id)).payer_hash is not None
+
+
+async def test_payer_code_user_paying_then_paid(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
+) -> None:
+    code = "134567890123450001"
+    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    assert response.json()["status"] == "pending"
+    await _run_for(clock, 2)
+    assert await order_state(bought.order_id) == "paying"
+    await _run_for(clock, 2)
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_payer_code_user_paying_forever_is_reversed_after_90_s(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
+) -> None:
+    code = "134567890123450002"
+    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    await _run_for(clock, 88)
+    assert (await _payment(bought.order_id)).status == "pending"
+    await _run_for(clock, 4)
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await _sandbox_status(response.json()["out_trade_no"]) == "reversed"
+    assert await order_state(bought.order_id) == "open"  # the shopper may pay another way
+
+
+async def test_payer_code_with_insufficient_funds_fails_and_reopens_the_order(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    code = "134567890123450003"
+    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    assert response.json()["status"] == "closed"
+    assert response.json()["failure"] == "insufficient_funds"
+    assert await order_state(bought.order_id) == "open"
+
+
+async def test_not_a_payment_code_is_refused(pay_client: httpx.AsyncClient, bought: Bought) -> None:
+    response = await start(pay_client, bought, {"method": "code", "auth_code": "6901234567892"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "bad_payment_code"
+    assert await order_state(bought.order_id) == "open"

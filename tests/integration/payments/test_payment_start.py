@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from pos.payments.tables import Payment
+from tests.helpers.staff import add_store, device_headers
+from tests.integration.payments.conftest import Bought, order_state, start
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_qr_payment_answers_the_wallet_url(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    response = await start(pay_client, bought, {"method": "qr"})
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["status"] == "pending"
+    assert payment["amount_fen"] == bought.total_fen
+    assert payment["qr_url"].endswith(f"/sandbox/pay/{payment['out_trade_no']}")
+    assert await order_state(bought.order_id) == "paying"
+
+
+async def test_start_payment_retried_with_the_same_key_returns_the_first_answer(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    first = await start(pay_client, bought, {"method": "qr"}, key="pay-1")
+    again = await start(pay_client, bought, {"method": "qr"}, key="pay-1")
+    assert again.json() == first.json()
+    assert await Payment.count() == 1
+
+
+async def test_start_payment_needs_the_order_token(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    url = f"/api/orders/{bought.order_id}/payments"
+    headers = {"Idempotency-Key": "k"}
+    wrong = await pay_client.post(
+        url, params={"token": "x"}, json={"method": "qr"}, headers=headers
+    )
+    assert wrong.status_code == 403
+    missing = await pay_client.post(url, json={"method": "qr"}, headers=headers)
+    assert missing.status_code == 403
+    assert await Payment.count() == 0
+
+
+async def test_start_payment_needs_an_idempotency_key(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    response = await pay_client.post(
+        f"/api/orders/{bought.order_id}/payments",
+        params={"token": bought.token},
+        json={"method": "qr"},
+    )
+    assert response.status_code == 400
+
+
+async def test_kiosk_of_the_store_may_start_a_payment(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    url = f"/api/orders/{bought.order_id}/payments"
+    code = {"method": "code", "auth_code": "134567890123456789"}
+    other = await device_headers("kiosk", await add_store())
+    refused = await pay_client.post(url, json=code, headers={**other, "Idempotency-Key": "k1"})
+    assert refused.status_code == 403
+    kiosk = await device_headers("kiosk", bought.shop.store_id)
+    paid = await pay_client.post(url, json=code, headers={**kiosk, "Idempotency-Key": "k2"})
+    assert paid.json()["status"] == "paid"
+
+
+async def test_paid_order_cannot_start_another_payment(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await start(pay_client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    response = await start(pay_client, bought, {"method": "qr"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_state"
+
+
+async def test_racing_retries_of_one_start_make_one_payment(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    answers: list[httpx.Response] = []
+
+    async def attempt() -> None:
+        answers.append(await start(pay_client, bought, {"method": "qr"}, key="race"))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(attempt)
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({answer.json()["payment_id"] for answer in answers}) == 1
+    assert await Payment.count() == 1

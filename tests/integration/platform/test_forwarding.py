@@ -1,0 +1,135 @@
+"""Certified transactions from paid orders to the platform double, through failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pos.catalog.tables import Product
+from pos.events.tables import OutboxEvent
+from pos.orders import service as orders
+from pos.platform.relay import Relay
+from pos.platform.tables import CertifiedTransaction
+from tests.helpers.shop import Shop
+from tests.integration.platform.conftest import (
+    MERCHANT,
+    DoubleServer,
+    forward_all,
+    paid_sale,
+    run_outbox,
+    states,
+)
+
+pytestmark = pytest.mark.anyio
+
+_T = CertifiedTransaction
+
+
+async def test_sales_go_on_while_the_platform_is_down_and_each_arrives_once_when_back(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    noodles = await shop.add(price_fen=1250)
+    for _ in range(5):
+        await paid_sale(shop, {"product_id": noodles, "quantity": 2})
+    await run_outbox()
+    assert await relay.round() == 5
+    assert set((await states()).values()) == {"pending"}
+    row = await _T.select(_T.attempts, _T.last_error).first()
+    assert row is not None
+    assert row["attempts"] == 1
+    assert "ConnectError" in row["last_error"]
+    for _ in range(3):
+        await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+    await double.start()
+    await forward_all(relay)
+    assert set((await states()).values()) == {"sent"}
+    assert await double.counts() == {"transactions": 8, "deliveries": 8}
+
+
+async def test_a_failing_platform_is_retried_then_dead_lettered_with_an_error_log(
+    shop: Shop, double: DoubleServer, relay: Relay, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await double.start()
+    await double.fail("error", status=503)
+    noodles = await shop.add()
+    await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+    await forward_all(relay)
+    row = await _T.select(_T.state, _T.attempts, _T.last_error).first()
+    assert row is not None
+    assert (row["state"], row["attempts"]) == ("dead", 4)
+    assert row["last_error"].startswith("HTTP 503")
+    assert "platform: transaction dead-lettered" in capsys.readouterr().out
+    assert (await double.counts())["transactions"] == 0
+
+
+async def test_a_platform_that_times_out_is_retried_until_it_answers(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    await double.start()
+    await double.fail("timeout", delay_s=2.5, remaining=1)
+    noodles = await shop.add()
+    await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+    await forward_all(relay)
+    row = await _T.select(_T.attempts, _T.last_error).first()
+    assert row is not None
+    assert row["attempts"] == 2
+    assert await double.counts() == {"transactions": 1, "deliveries": 1}
+
+
+async def test_an_answer_lost_after_the_platform_stored_it_is_resent_and_deduplicated(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    await double.start()
+    await double.fail("slow", delay_s=2.5, remaining=1)
+    noodles = await shop.add()
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+    await forward_all(relay)
+    assert await double.counts() == {"transactions": 1, "deliveries": 2}
+    assert await double.deliveries(f"{MERCHANT}-S{sale.id}") == 2
+
+
+async def test_a_product_revoked_before_the_sale_is_not_forwarded_one_revoked_after_is(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    revoked_before = await shop.add(price_fen=500)
+    revoked_after = await shop.add(price_fen=800)
+    await _revoke(revoked_before)
+    await paid_sale(shop, {"product_id": revoked_before, "quantity": 1})
+    sale = await paid_sale(
+        shop,
+        {"product_id": revoked_before, "quantity": 2},
+        {"product_id": revoked_after, "quantity": 1},
+    )
+    await _revoke(revoked_after)
+    await run_outbox()
+    await double.start()
+    await forward_all(relay)
+    assert list(await states()) == [f"{MERCHANT}-S{sale.id}"]
+    body = json.loads((await _T.select(_T.body).first() or {})["body"])
+    assert [line["amount_fen"] for line in body["lines"]] == [800]
+    assert body["order_total_fen"] == 1800
+    assert await double.counts() == {"transactions": 1, "deliveries": 1}
+
+
+async def _revoke(product_id: int) -> None:
+    await Product.update({Product.status: "revoked"}).where(Product.id == product_id)
+
+
+async def test_a_replayed_sale_or_refund_event_writes_one_transaction(shop: Shop) -> None:
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await orders.record_refund(sale.id, amount_fen=1000, restock={noodles: 1})
+    await run_outbox()
+    await OutboxEvent.update({OutboxEvent.done_at: None}, force=True)
+    await run_outbox()
+    rows = await _T.select(_T.transaction_id, _T.kind, _T.amount_fen).order_by(_T.id)
+    assert [(row["kind"], row["amount_fen"]) for row in rows] == [
+        ("sale", 3000),
+        ("reversal", 1000),
+    ]
+    assert rows[1]["transaction_id"].startswith(f"{MERCHANT}-R{sale.id}-")

@@ -1,0 +1,106 @@
+"""Relays at once, and a relay killed with SIGKILL mid-send: each transaction counted once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pos.platform.reconcile import reconcile
+from pos.platform.relay import Relay
+from pos.platform.tables import CertifiedTransaction
+from pos.settings import Settings
+from tests.helpers.shop import Shop
+from tests.integration.platform.conftest import (
+    DoubleServer,
+    forward_all,
+    paid_sale,
+    pending_rows,
+    run_outbox,
+)
+
+pytestmark = pytest.mark.anyio
+
+_T = CertifiedTransaction
+
+
+async def test_four_relays_at_once_send_each_transaction_once(
+    shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("SQLite takes one relay")
+    await double.start()
+    await pending_rows(600)
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(forward_all, Relay(settings, relay.client))
+    assert await double.counts() == {"transactions": 600, "deliveries": 600}
+    assert await _T.count().where(_T.state == "sent") == 600
+
+
+@contextmanager
+def relay_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`pos worker` (outbox and relay) on the test's database, with a 2 s lease."""
+    keys = {m: key.get_secret_value() for m, key in settings.platform_merchant_keys.items()}
+    env = {
+        **os.environ,
+        "POS_DATABASE_URL": settings.database_url,
+        "POS_PLATFORM_URL": settings.platform_url or "",
+        "POS_PLATFORM_MERCHANT_KEYS": json.dumps(keys),
+        "POS_PLATFORM_LEASE_S": "2",
+        "POS_PLATFORM_IDLE_S": "0.1",
+        "POS_PLATFORM_TIMEOUT_S": "30",
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pos.cli", "worker"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def test_a_relay_killed_mid_send_then_restarted_loses_nothing_and_counts_nothing_twice(
+    shop: Shop, double: DoubleServer, settings: Settings, tmp_path: Path
+) -> None:
+    await double.start()
+    noodles = await shop.add(price_fen=1250)
+    for quantity in range(1, 31):
+        await paid_sale(shop, {"product_id": noodles, "quantity": quantity % 3 + 1})
+    await run_outbox()
+    await double.fail("slow", delay_s=5)
+    log = tmp_path / "relay.log"
+    with relay_process(settings, log) as first, anyio.fail_after(30):
+        while not (await double.counts())["transactions"]:
+            assert first.poll() is None, log.read_text()
+            await anyio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    stored = (await double.counts())["transactions"]
+    assert await _T.count().where(_T.state == "sent") == 0
+    await double.fail("none")
+    with relay_process(settings, log) as second, anyio.fail_after(30):
+        while await _T.exists().where(_T.state != "sent"):
+            assert second.poll() is None, log.read_text()
+            await anyio.sleep(0.1)
+    assert await double.counts() == {"transactions": 30, "deliveries": 30 + stored}
+    day = (await _T.select(_T.business_day).first() or {})["business_day"]
+    assert (await reconcile(day, settings)).differences == []

@@ -1,0 +1,232 @@
+"""The print queue over real 127.0.0.1 sockets to a virtual printer, on SQLite and PostgreSQL.
+
+Sales are made and paid through the orders service, whose `order_paid` event the printing
+handler turns into the receipt job.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import pytest
+
+from pos.orders import service as orders
+from pos.orders.checkout import create_kiosk_order
+from pos.orders.schemas import LineIn, OrderIn
+from pos.printing.jobs import ClaimedJob, claim_due
+from pos.printing.queue import PrintSender
+from pos.printing.tables import PrinterState, PrintJob
+from pos.settings import Settings
+from pos.staff.actors import DeviceActor
+from pos.stores.tables import Counter, Device, Printer
+from printers import PrintedReceipt, VirtualPrinter, format_fen, format_kg
+from tests.helpers.staff import add_device
+from tests.integration.printing.conftest import (
+    Counter80,
+    add_printer,
+    paid_event,
+    paid_sale,
+    wait_for_receipts,
+)
+
+pytestmark = pytest.mark.anyio
+
+SOON = timedelta(seconds=1)
+
+
+def later() -> datetime:
+    """A moment after every short retry or re-check delay of the test settings."""
+    return datetime.now(UTC) + SOON
+
+
+async def job_states() -> list[str]:
+    return [row["state"] for row in await PrintJob.select(PrintJob.state).order_by(PrintJob.id)]
+
+
+def order_number(receipt: PrintedReceipt) -> str:
+    line = next(text for text in receipt.decoded.text_lines if text.startswith("单号"))
+    return line.split()[-1]
+
+
+async def test_paid_order_prints_exactly_as_sold(
+    request: pytest.FixtureRequest,
+    counter: Counter80,
+    sender: PrintSender,
+    virtual: VirtualPrinter,
+    settings: Settings,
+) -> None:
+    sold = await paid_sale(counter)
+    assert await sender.deliver_due() == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    order = await orders.get_order(sold.id)
+    text = "\n".join(receipt.decoded.text_lines)
+    assert "测试门店" in text
+    assert order.number == order_number(receipt)
+    for line in order.lines:
+        assert line.name_zh in text
+        assert format_fen(line.amount_fen) in text
+        assert format_fen(line.unit_price_fen) in text
+    assert f"{format_kg(1085)}kg" in text
+    certified = [line for line in order.lines if line.certified]
+    assert len(certified) == 2
+    for line in certified:
+        assert f"【认证扶贫产品】证书号 {line.certificate_no}" in text
+    assert text.count("【认证扶贫产品】") == 2
+    total = format_fen(order.total_fen)
+    assert any(row.startswith("合计") and row.endswith(f" {total}") for row in text.splitlines())
+    assert "微信支付" in text
+    assert f"42000{sold.id:023d}" in text
+    url = f"http://pos.example.cn/r/{sold.id}?token={sold.access_token}"
+    assert receipt.decoded.qr_payloads == (url,)
+    assert receipt.decoded.cuts == 1
+    assert "重印" not in text
+    await orders.check_access(sold.id, url.rpartition("token=")[2])
+    _keep_artifact(request, receipt)
+
+
+def _keep_artifact(request: pytest.FixtureRequest, receipt: PrintedReceipt) -> None:
+    artifacts = request.config.rootpath / "test-artifacts" / "receipts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    name = request.node.name.replace("[", "_").rstrip("]")
+    for path in receipt.files:
+        shutil.copyfile(path, artifacts / f"{name}{path.suffix}")
+    assert (artifacts / f"{name}.png").stat().st_size > 10_000
+
+
+async def test_replayed_event_queues_one_receipt(counter: Counter80) -> None:
+    sold = await paid_sale(counter)
+    event = await paid_event(sold.id)
+    await counter.handler(event)
+    await counter.handler(replace(event, attempts=2))
+    assert await PrintJob.count() == 1
+
+
+async def test_paper_out_waits_then_prints_in_order_when_paper_is_back(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    virtual.set_paper(True)
+    first, second = await paid_sale(counter), await paid_sale(counter, plums_g=500)
+    assert await sender.deliver_due() == ["waiting"]
+    assert await job_states() == ["waiting", "queued"]
+    assert await sender.deliver_due(later()) == ["waiting"]
+    state = await PrinterState.select().where(PrinterState.printer == counter.printer_id).first()
+    assert state is not None
+    assert state["paper_out"] is True
+    assert state["online"] is False
+    virtual.set_paper(False)
+    assert await sender.deliver_due(later()) == ["printed"]
+    assert await sender.deliver_due(later()) == ["printed"]
+    receipts = await wait_for_receipts(virtual, 2)
+    assert [order_number(receipt) for receipt in receipts] == [first.number, second.number]
+    assert virtual.dropped_jobs == 0
+    assert await job_states() == ["printed", "printed"]
+
+
+async def test_restart_with_jobs_pending_prints_each_once(
+    counter: Counter80, settings: Settings, virtual: VirtualPrinter
+) -> None:
+    sales = [await paid_sale(counter, plums_g=100 + n) for n in range(4)]
+    first_stop = anyio.Event()
+
+    class StoppedWhileSending(PrintSender):
+        async def deliver(self, job: ClaimedJob) -> str:
+            first_stop.set()
+            return await super().deliver(job)
+
+    await StoppedWhileSending(settings).run(first_stop, 0.02)
+    assert await job_states() == ["printed", "queued", "queued", "queued"]
+    second_stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(PrintSender(settings).run, second_stop, 0.02)
+        await wait_for_receipts(virtual, len(sales))
+        await anyio.sleep(0.3)
+        second_stop.set()
+    numbers = [order_number(receipt) for receipt in virtual.receipts]
+    assert numbers == [sale.number for sale in sales]
+    assert await job_states() == ["printed"] * len(sales)
+
+
+async def test_a_crashed_senders_job_prints_after_its_lease(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter)
+    (claimed,) = await claim_due(timedelta(seconds=30))
+    assert await sender.deliver_due() == []  # the dead sender's lease still holds
+    assert await sender.deliver_due(datetime.now(UTC) + timedelta(seconds=31)) == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert order_number(receipt) == sold.number
+    row = await PrintJob.select(PrintJob.claimed_by).where(PrintJob.id == claimed.id).first()
+    assert row is not None
+    assert row["claimed_by"] != claimed.claim
+
+
+async def test_unreachable_printer_is_retried_then_fails(
+    counter: Counter80, sender: PrintSender, closed_port: int
+) -> None:
+    await Printer.update({Printer.connection_url: f"tcp://127.0.0.1:{closed_port}"}).where(
+        Printer.id == counter.printer_id
+    )
+    await paid_sale(counter)
+    outcomes = [state for _ in range(4) for state in await sender.deliver_due(later())]
+    assert outcomes == ["queued", "queued", "failed"]
+    job = await PrintJob.select().first()
+    assert job is not None
+    assert job["attempts"] == 3
+    assert job["last_error"].startswith("printer_unreachable")
+
+
+async def test_order_without_printer_prints_nothing(
+    counter: Counter80, sender: PrintSender
+) -> None:
+    await Counter.update({Counter.printer: None}).where(Counter.id == counter.shop.counter_id)
+    await paid_sale(counter)
+    assert await PrintJob.count() == 0
+    assert await sender.deliver_due() == []
+
+
+async def test_status_is_read_for_every_printer(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter, closed_port: int
+) -> None:
+    other = await add_printer(counter.shop.store_id, f"tcp://127.0.0.1:{closed_port}")
+    virtual.set_cover_open(True)
+    await sender.refresh_statuses()
+    rows = {row["printer"]: row for row in await PrinterState.select()}
+    assert rows[counter.printer_id]["cover_open"] is True
+    assert rows[other]["online"] is False
+    assert "refused" in rows[other]["error"]
+
+
+async def test_kiosk_receipt_prints_on_the_kiosks_own_printer(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter, settings: Settings
+) -> None:
+    store_id = counter.shop.store_id
+    kiosk_printer = await add_printer(store_id, f"tcp://127.0.0.1:{virtual.port}", "自助机")
+    device_id = await add_device(store_id, "kiosk")
+    await Device.update({Device.printer: kiosk_printer, Device.name: "3号自助收银机"}).where(
+        Device.id == device_id
+    )
+    kiosk = DeviceActor(device_id=device_id, store_id=store_id, counter_id=None, kind="kiosk")
+    lines = [LineIn(product_id=counter.products[0], quantity=1)]
+    secret = settings.secret_key.get_secret_value()
+    created = await create_kiosk_order(
+        kiosk, OrderIn(lines=lines), idempotency_key="kiosk-1", secret=secret
+    )
+    order = created.order
+    await orders.mark_paid(
+        order.id,
+        amount_fen=order.total_fen,
+        method="alipay_code",
+        reference="2024100122001",
+        payer_hash=None,
+        paid_at=datetime.now(UTC),
+    )
+    await counter.handler(await paid_event(order.id))
+    assert await sender.deliver_due() == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert "3号自助收银机" in receipt.decoded.text_lines
+    assert "支付宝" in "\n".join(receipt.decoded.text_lines)
+    job = await PrintJob.select(PrintJob.printer).first()
+    assert job == {"printer": kiosk_printer}

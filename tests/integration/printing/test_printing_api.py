@@ -1,0 +1,148 @@
+"""The staff printing API: printers with status and queue, reprints, retrying a failed job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from pos.printing.queue import PrintSender
+from pos.stores.tables import Printer
+from printers import VirtualPrinter
+from tests.helpers.staff import add_store, login_as
+from tests.integration.printing.conftest import Counter80, paid_sale, wait_for_receipts
+
+pytestmark = pytest.mark.anyio
+
+
+def later() -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=1)
+
+
+async def test_staff_see_why_a_job_waits(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    virtual.set_paper(True)
+    sold = await paid_sale(counter)
+    await sender.deliver_due()
+    await login_as(client, "restocker", store_id)
+    response = await client.get(f"/api/stores/{store_id}/printers")
+    assert response.status_code == 200, response.text
+    (printer,) = response.json()
+    assert printer["id"] == counter.printer_id
+    assert printer["status"]["paper_out"] is True
+    assert printer["status"]["ready"] is False
+    assert printer["status"]["reason"] == "paper out"
+    (job,) = printer["jobs"]
+    assert (job["order_id"], job["kind"], job["state"]) == (sold.id, "receipt", "waiting")
+    assert job["last_error"] == "paper out"
+    virtual.set_paper(False)
+    assert await sender.deliver_due(later()) == ["printed"]
+    (printer,) = (await client.get(f"/api/stores/{store_id}/printers")).json()
+    assert printer["jobs"] == []
+    assert printer["status"]["ready"] is True
+
+
+async def test_reprint_prints_again_marked_once_per_key(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    sold = await paid_sale(counter)
+    await sender.deliver_due()
+    await login_as(client, "cashier", store_id)
+    url = f"/api/stores/{store_id}/orders/{sold.id}/reprint"
+    first = await client.post(url, headers={"Idempotency-Key": "tap-1"})
+    again = await client.post(url, headers={"Idempotency-Key": "tap-1"})
+    assert first.status_code == 201, first.text
+    assert again.json()["id"] == first.json()["id"]
+    assert first.json()["kind"] == "reprint"
+    assert first.json()["created_by"].startswith("staff:")
+    assert await sender.deliver_due() == ["printed"]
+    original, reprinted = await wait_for_receipts(virtual, 2)
+    assert reprinted.decoded.text_lines[0] == "重印 REPRINT"
+    assert "重印 REPRINT" not in original.decoded.text_lines
+    assert reprinted.decoded.qr_payloads == original.decoded.qr_payloads
+    assert [line for line in reprinted.decoded.text_lines if "REPRINT" not in line] == list(
+        original.decoded.text_lines
+    )
+
+
+async def test_reprint_needs_a_receipt_of_this_store(
+    client: httpx.AsyncClient, counter: Counter80
+) -> None:
+    sold = await paid_sale(counter)
+    other_store = await add_store()
+    await login_as(client, "manager", None)
+    response = await client.post(f"/api/stores/{other_store}/orders/{sold.id}/reprint")
+    assert response.status_code == 404
+    assert response.json()["code"] == "no_receipt"
+    foreign_printer = Printer(store=other_store, name="p", connection_url="tcp://127.0.0.1:1")
+    printer_id = (await Printer.insert(foreign_printer).returning(Printer.id))[0]["id"]
+    response = await client.post(
+        f"/api/stores/{counter.shop.store_id}/orders/{sold.id}/reprint",
+        json={"printer_id": printer_id},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "printer_not_in_store"
+
+
+async def test_restocker_cannot_reprint(client: httpx.AsyncClient, counter: Counter80) -> None:
+    sold = await paid_sale(counter)
+    await login_as(client, "restocker", counter.shop.store_id)
+    response = await client.post(f"/api/stores/{counter.shop.store_id}/orders/{sold.id}/reprint")
+    assert response.status_code == 403
+
+
+async def test_other_stores_staff_see_no_printers(
+    client: httpx.AsyncClient, counter: Counter80
+) -> None:
+    await login_as(client, "manager", await add_store())
+    response = await client.get(f"/api/stores/{counter.shop.store_id}/printers")
+    assert response.status_code == 403
+    assert response.json()["code"] == "other_store"
+
+
+async def test_failed_job_is_retried_by_staff(
+    client: httpx.AsyncClient,
+    counter: Counter80,
+    sender: PrintSender,
+    virtual: VirtualPrinter,
+    closed_port: int,
+) -> None:
+    store_id = counter.shop.store_id
+    await Printer.update({Printer.connection_url: f"tcp://127.0.0.1:{closed_port}"}).where(
+        Printer.id == counter.printer_id
+    )
+    sold = await paid_sale(counter)
+    while "failed" not in await sender.deliver_due(later()):
+        pass
+    await login_as(client, "manager", store_id)
+    (printer,) = (await client.get(f"/api/stores/{store_id}/printers")).json()
+    (job,) = printer["jobs"]
+    assert (job["state"], job["attempts"]) == ("failed", 3)
+    assert printer["status"]["online"] is False
+    await Printer.update({Printer.connection_url: f"tcp://127.0.0.1:{virtual.port}"}).where(
+        Printer.id == counter.printer_id
+    )
+    retried = await client.post(f"/api/stores/{store_id}/print-jobs/{job['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    assert (retried.json()["state"], retried.json()["attempts"]) == ("queued", 0)
+    assert await sender.deliver_due() == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert any(sold.number in line for line in receipt.decoded.text_lines)
+    again = await client.post(f"/api/stores/{store_id}/print-jobs/{job['id']}/retry")
+    assert again.status_code == 409
+    assert again.json()["code"] == "job_state"
+
+
+async def test_openapi_names_every_printing_route(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {
+        operation["operationId"]
+        for path in schema["paths"].values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    assert {"storePrinters", "reprintReceipt", "retryPrintJob"} <= operations

@@ -1,0 +1,114 @@
+"""Staff service rules that need the database: users, stored secrets, rehashing, expiry."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+
+from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from pos.staff import service as staff
+from pos.staff.tables import StaffSession, StaffUser, SupplierKey
+from tests.helpers.staff import PASSWORD, add_store, add_supplier, make_user
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_username_is_taken_once_whatever_its_case(db: str) -> None:
+    await staff.create_user("Li.Wei", PASSWORD, roles=[("cashier", None)])
+    with pytest.raises(Conflict) as refused:
+        await staff.create_user("li.wei", PASSWORD, roles=[("cashier", None)])
+    assert refused.value.code == "username_taken"
+
+
+@pytest.mark.parametrize(
+    ("password", "roles", "code"),
+    [("short", [("cashier", None)], "weak_password"), (PASSWORD, [("owner", None)], "bad_role")],
+    ids=["short-password", "unknown-role"],
+)
+async def test_a_new_user_needs_a_real_password_and_known_roles(
+    db: str, password: str, roles: list[tuple[str, None]], code: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await staff.create_user("li.wei", password, roles=roles)  # type: ignore[arg-type]
+    assert refused.value.code == code
+
+
+async def test_a_role_at_a_missing_store_is_refused(db: str) -> None:
+    store_id = await add_store()
+    with pytest.raises(NotFound) as refused:
+        await staff.create_user("li.wei", PASSWORD, roles=[("manager", store_id + 1)])
+    assert refused.value.code == "store_not_found"
+    assert await StaffUser.count() == 0
+
+
+async def test_ensure_user_creates_once_and_then_changes_nothing(db: str) -> None:
+    store_id = await add_store()
+    first = await staff.ensure_user("wang.fang", PASSWORD, roles=[("manager", store_id)])
+    again = await staff.ensure_user("wang.fang", "another password", roles=[("cashier", None)])
+    assert again == first
+    assert (await staff.login("wang.fang", PASSWORD))[1] == first
+
+
+async def test_only_a_digest_of_the_session_token_is_stored(db: str) -> None:
+    actor = await make_user("cashier", None)
+    token, _ = await staff.login(actor.username, PASSWORD)
+    stored = await StaffSession.select(StaffSession.token_hash).first()
+    assert stored == {"token_hash": hashlib.sha256(token.encode()).hexdigest()}
+
+
+async def test_login_rehashes_a_hash_made_with_old_parameters(db: str) -> None:
+    actor = await make_user("cashier", None)
+    old_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    await StaffUser.update({StaffUser.password_hash: old_hash}, force=True)
+    await staff.login(actor.username, PASSWORD)
+    new_hash = (await StaffUser.select(StaffUser.password_hash).first() or {})["password_hash"]
+    assert new_hash != old_hash
+    assert PasswordHasher().verify(new_hash, PASSWORD)
+
+
+async def test_a_deactivated_user_cannot_sign_in(db: str) -> None:
+    actor = await make_user("manager", None)
+    await StaffUser.update({StaffUser.active: False}, force=True)
+    with pytest.raises(NotAuthenticated) as refused:
+        await staff.login(actor.username, PASSWORD)
+    assert refused.value.code == "bad_credentials"
+
+
+async def test_a_deactivated_users_sessions_stop_working(db: str) -> None:
+    actor = await make_user("manager", None)
+    token, _ = await staff.login(actor.username, PASSWORD)
+    await StaffUser.update({StaffUser.active: False}, force=True)
+    with pytest.raises(NotAuthenticated):
+        await staff.staff_for_session(token)
+
+
+async def test_signing_in_clears_the_users_expired_sessions(db: str) -> None:
+    actor = await make_user("cashier", None)
+    await staff.login(actor.username, PASSWORD)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    await StaffSession.update({StaffSession.expires_at: past}, force=True)
+    token, _ = await staff.login(actor.username, PASSWORD)
+    assert await StaffSession.count() == 1
+    assert (await staff.staff_for_session(token)).user_id == actor.user_id
+
+
+async def test_a_supplier_key_stores_a_digest_and_a_readable_signing_secret(db: str) -> None:
+    supplier_id = await add_supplier()
+    issued = await staff.create_supplier_key(supplier_id)
+    stored = await SupplierKey.select(SupplierKey.secret_hash, SupplierKey.signing_secret).first()
+    assert stored == {
+        "secret_hash": hashlib.sha256(issued.secret.encode()).hexdigest(),
+        "signing_secret": issued.signing_secret,
+    }
+    actor = await staff.supplier_for_key(issued.api_key)
+    assert (actor.supplier_id, actor.key_id) == (supplier_id, issued.key_id)
+
+
+async def test_keys_and_tokens_need_an_existing_supplier_or_device(db: str) -> None:
+    with pytest.raises(NotFound):
+        await staff.create_supplier_key(999)
+    with pytest.raises(NotFound):
+        await staff.issue_device_token(999, store_id=await add_store())

@@ -1,0 +1,123 @@
+"""Tablet sign-in: the session cookie, who is signed in, sign-out, expiry and rate limiting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from pos.app import create_app
+from pos.settings import Settings
+from pos.staff.tables import StaffSession
+from tests.helpers.staff import PASSWORD, add_store, login_as, make_user
+
+pytestmark = pytest.mark.anyio
+
+SESSION = "/api/staff/session"
+
+
+async def test_login_sets_a_strict_httponly_cookie_and_returns_the_user(
+    client: httpx.AsyncClient,
+) -> None:
+    store_id = await add_store()
+    actor = await make_user("manager", store_id)
+    response = await client.post(SESSION, json={"username": actor.username, "password": PASSWORD})
+    assert response.status_code == 200
+    assert response.json() == {
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "display_name": "",
+        "roles": [{"role": "manager", "store_id": store_id}],
+    }
+    cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith("pos_session=")
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" not in cookie
+
+
+async def test_the_cookie_is_secure_when_the_public_url_is_https(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"public_url": "https://pos.example.cn"}))
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://pos.test") as http:
+            actor = await make_user("cashier", None)
+            body = {"username": actor.username, "password": PASSWORD}
+            response = await http.post(SESSION, json=body)
+    assert response.status_code == 200
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+async def test_the_username_is_not_case_sensitive(client: httpx.AsyncClient) -> None:
+    actor = await make_user("cashier", None)
+    body = {"username": f" {actor.username.capitalize()}", "password": PASSWORD}
+    assert (await client.post(SESSION, json=body)).status_code == 200
+
+
+async def test_a_wrong_password_and_an_unknown_user_are_refused_alike(
+    client: httpx.AsyncClient,
+) -> None:
+    actor = await make_user("cashier", None)
+    wrong_password = await client.post(
+        SESSION, json={"username": actor.username, "password": "not the password"}
+    )
+    unknown_user = await client.post(SESSION, json={"username": "nobody", "password": PASSWORD})
+    for response in (wrong_password, unknown_user):
+        assert response.status_code == 401
+        assert response.json()["code"] == "bad_credentials"
+        assert "set-cookie" not in response.headers
+    assert wrong_password.json()["detail"] == unknown_user.json()["detail"]
+
+
+async def test_me_answers_with_the_signed_in_user(client: httpx.AsyncClient) -> None:
+    actor = await login_as(client, "restocker", None)
+    response = await client.get(SESSION)
+    assert response.status_code == 200
+    assert response.json()["user_id"] == actor.user_id
+    assert response.json()["roles"] == [{"role": "restocker", "store_id": None}]
+
+
+async def test_me_without_a_session_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get(SESSION)
+    assert response.status_code == 401
+    assert response.json()["code"] == "no_credential"
+
+
+async def test_an_unknown_session_is_refused(client: httpx.AsyncClient) -> None:
+    client.cookies.set("pos_session", "made-up")
+    response = await client.get(SESSION)
+    assert response.status_code == 401
+    assert response.json()["code"] == "session_invalid"
+
+
+async def test_an_expired_session_is_refused(client: httpx.AsyncClient) -> None:
+    await login_as(client, "manager", None)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    await StaffSession.update({StaffSession.expires_at: past}, force=True)
+    response = await client.get(SESSION)
+    assert response.status_code == 401
+    assert response.json()["code"] == "session_invalid"
+
+
+async def test_logout_ends_the_session_and_clears_the_cookie(client: httpx.AsyncClient) -> None:
+    await login_as(client, "cashier", None)
+    token = client.cookies["pos_session"]
+    response = await client.delete(SESSION)
+    assert response.status_code == 204
+    assert 'pos_session=""' in response.headers["set-cookie"]
+    client.cookies.set("pos_session", token)
+    assert (await client.get(SESSION)).status_code == 401
+
+
+async def test_logout_without_a_session_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.delete(SESSION)
+    assert response.status_code == 401
+
+
+async def test_login_attempts_are_rate_limited_per_client(client: httpx.AsyncClient) -> None:
+    body = {"username": "nobody", "password": "guess"}
+    statuses = [(await client.post(SESSION, json=body)).status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    response = await client.post(SESSION, json=body)
+    assert response.json()["code"] == "rate_limited"

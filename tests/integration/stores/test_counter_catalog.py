@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pos.catalog.tables import Product
+from pos.demo import load_demo
+from pos.staff.tables import StaffUser
+from pos.stores import service as stores
+from pos.stores.layout import apply_layout
+from pos.stores.schemas import ListingIn, StoreLayout
+from pos.stores.tables import Counter, Listing, Store
+
+pytestmark = pytest.mark.anyio
+
+DEMO = Path(__file__).parents[3] / "fixtures" / "demo"
+
+
+@pytest.fixture
+async def counter_id(db: str) -> int:
+    await load_demo(DEMO)
+    ids = await stores.store_ids_by_code(["XM-M1-LVCUO"])
+    return await _first_counter_of(ids["XM-M1-LVCUO"])
+
+
+async def _first_counter_of(store_id: int) -> int:
+    row = await Counter.select(Counter.id).where(Counter.store == store_id).first()
+    assert row is not None
+    return int(row["id"])
+
+
+async def _all_items(client: httpx.AsyncClient, counter_id: int, **params: object) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(f"/api/counters/{counter_id}/products", params=query)).json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def test_counter_lists_its_store_products_with_price_and_origin(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    items = await _all_items(client, counter_id)
+    assert len(items) >= 5
+    noodles = next(item for item in items if "面" in item["name_zh"])
+    assert noodles["origin_county_name"] == "利辛县"
+    assert noodles["certified"] is True
+    assert isinstance(noodles["price_fen"], int)
+    assert {item["unit"] for item in items} == {"piece", "kg"}
+
+
+async def test_pages_follow_the_cursor_without_gaps(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    everything = await _all_items(client, counter_id, limit=200)
+    paged = await _all_items(client, counter_id, limit=2)
+    assert [i["product_id"] for i in paged] == [i["product_id"] for i in everything]
+
+
+async def test_search_by_name_initials_and_barcode(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    items = await _all_items(client, counter_id)
+    target = next(item for item in items if item["gtin"])
+    url = f"/api/counters/{counter_id}/products"
+    for query in (target["name_zh"][1:3], target["name_initials"][:3], target["gtin"]):
+        found = (await client.get(url, params={"q": query})).json()["items"]
+        assert target["product_id"] in [item["product_id"] for item in found], query
+    assert (await client.get(url, params={"q": "zzzzqqq"})).json()["items"] == []
+
+
+async def test_unchanged_catalog_answers_304_to_its_etag(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    url = f"/api/counters/{counter_id}/products"
+    first = await client.get(url)
+    again = await client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+async def test_since_returns_only_what_changed(client: httpx.AsyncClient, counter_id: int) -> None:
+    url = f"/api/counters/{counter_id}/products"
+    before = (await client.get(url)).json()
+    assert (await client.get(url, params={"since": before["revision"]})).json()["items"] == []
+    counter = await stores.get_counter(counter_id)
+    changed = before["items"][0]
+    etag = (await client.get(url)).headers["etag"]
+    await _reprice(counter.store_id, changed["certificate_no"], changed["price_fen"] + 100)
+    delta = (await client.get(url, params={"since": before["revision"]})).json()
+    assert [item["product_id"] for item in delta["items"]] == [changed["product_id"]]
+    assert delta["items"][0]["price_fen"] == changed["price_fen"] + 100
+    assert delta["revision"] > before["revision"]
+    assert (await client.get(url, headers={"If-None-Match": etag})).status_code == 200
+
+
+async def _reprice(store_id: int, certificate_no: str, price_fen: int) -> None:
+    store = await Store.select().where(Store.id == store_id).first()
+    assert store is not None
+    layout = StoreLayout.model_validate({**store, "listings": []})
+    await apply_layout(
+        layout.model_copy(
+            update={"listings": [ListingIn(certificate_no=certificate_no, price_fen=price_fen)]}
+        )
+    )
+
+
+async def test_loading_the_demo_twice_changes_nothing(db: str) -> None:
+    await load_demo(DEMO)
+    counts = [await table.count() for table in (Product, Listing, Counter, StaffUser)]
+    await load_demo(DEMO)
+    assert [await table.count() for table in (Product, Listing, Counter, StaffUser)] == counts

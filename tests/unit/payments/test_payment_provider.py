@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pos.payments.provider import ChargeResult, QueryResult, is_payment_code
+from pos.payments.settle import payer_hash
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "134567890123456789",  # WeChat: 18 digits, 10-15
+        "101234567890123456",
+        "151234567890123456",
+        "2812345678901234",  # Alipay: 16-24 digits, 25-30
+        "301234567890123456789012",
+    ],
+)
+def test_wechat_and_alipay_payment_codes_are_recognised(code: str) -> None:
+    assert is_payment_code(code)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "161234567890123456",  # WeChat range ends at 15
+        "13456789012345678",  # 17 digits
+        "1345678901234567890",  # 19 digits
+        "24123456789012345",  # Alipay starts at 25
+        "13456789012345678x",
+        "6901234567892",  # a product barcode
+    ],
+)
+def test_other_strings_are_not_payment_codes(code: str) -> None:
+    assert not is_payment_code(code)
+
+
+def test_charge_answers_map_onto_query_answers() -> None:
+    paid_at = datetime(2026, 11, 28, tzinfo=UTC)
+    paid = ChargeResult("paid", 990, "payer", "ref", paid_at).as_query()
+    assert paid == QueryResult("paid", 990, "payer", "ref", paid_at)
+    assert ChargeResult("user_paying").as_query().status == "pending"
+    assert ChargeResult("failed", reason="insufficient_funds").as_query().status == "failed"
+
+
+def test_payer_hash_is_salted_and_stable() -> None:
+    first = payer_hash(b"salt", "o-openid-1")
+    assert first == payer_hash(b"salt", "o-openid-1")
+    assert first != payer_hash(b"pepper", "o-openid-1")
+    assert first is not None
+    assert "o-openid-1" not in first
+    assert payer_hash(b"salt", None) is None

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from pos.payments.schemas import RefundRequest, StartPayment
+
+
+def test_code_payment_needs_the_payer_code() -> None:
+    with pytest.raises(ValidationError):
+        StartPayment(method="code")
+    assert StartPayment(method="code", auth_code="134567890123456789").auth_code
+
+
+def test_qr_payment_takes_no_payer_code() -> None:
+    with pytest.raises(ValidationError):
+        StartPayment(method="qr", auth_code="134567890123456789")
+
+
+def test_refund_amount_and_restock_are_positive() -> None:
+    with pytest.raises(ValidationError):
+        RefundRequest(amount_fen=0, reason="broken")
+    with pytest.raises(ValidationError):
+        RefundRequest(amount_fen=100, reason="broken", restock={1: 0})
+    assert RefundRequest(amount_fen=100, reason="broken", restock={1: 2}).restock == {1: 2}

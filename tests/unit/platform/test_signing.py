@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from pos.platform.relay import retry_delay
+from pos.platform.signing import (
+    SignatureRefused,
+    check_signed,
+    merchant_key,
+    signed_headers,
+)
+from pos.settings import Settings
+
+KEY = b"merchant-key"
+BODY = b'{"transactions":[]}'
+NOW = 1_800_000_000
+
+
+def _check(headers: dict[str, str], body: bytes = BODY, now: int = NOW) -> None:
+    check_signed(headers, body, key=KEY, now=now, max_skew_s=300)
+
+
+def test_a_signed_body_passes() -> None:
+    _check(signed_headers(KEY, "M", NOW - 299, BODY))
+
+
+def test_a_changed_body_is_refused() -> None:
+    with pytest.raises(SignatureRefused, match="bad signature"):
+        _check(signed_headers(KEY, "M", NOW, BODY), body=BODY + b" ")
+
+
+def test_another_merchants_key_is_refused() -> None:
+    with pytest.raises(SignatureRefused, match="bad signature"):
+        _check(signed_headers(b"other-key", "M", NOW, BODY))
+
+
+def test_a_timestamp_too_far_off_is_refused_even_when_signed() -> None:
+    with pytest.raises(SignatureRefused, match="more than 300 s"):
+        _check(signed_headers(KEY, "M", NOW + 301, BODY))
+    with pytest.raises(SignatureRefused, match="no timestamp"):
+        _check({})
+
+
+def test_each_merchant_may_have_its_own_key() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        platform_key=SecretStr("shared"),
+        platform_merchant_keys={"XM-1": SecretStr("own")},
+    )
+    assert merchant_key(settings, "XM-1") == b"own"
+    assert merchant_key(settings, "XM-2") == b"shared"
+
+
+def test_retry_delays_double_with_jitter_up_to_the_longest() -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        platform_retry_first_s=2,
+        platform_retry_longest_s=60,
+    )
+    for attempts, full in ((1, 2), (2, 4), (3, 8), (10, 60)):
+        seconds = retry_delay(attempts, settings).total_seconds()
+        assert full * 0.5 <= seconds <= full

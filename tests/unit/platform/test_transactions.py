@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pos.platform.transactions import reversal_transaction, sale_transaction
+from tests.unit.platform.sales import CODES, PLACE, make_sale, share, sold, sold_line
+
+
+def test_only_lines_certified_at_the_sale_are_forwarded() -> None:
+    doc = sold(
+        sold_line(1, 2500), sold_line(2, 600, certified=False), sold_line(3, 1085, weight_g=1085)
+    )
+    assert [line.certificate_no for line in doc.lines] == ["CERT1", "CERT3"]
+    assert doc.amount_fen == 3585
+    assert doc.order_total_fen == 4185
+    assert doc.transaction_id == "XM-0001-S42"
+    assert doc.lines[0].supplier_code == CODES[1]
+    assert (doc.merchant_id, doc.store_code, doc.counter_code) == ("XM-0001", "S001", "C01")
+    assert doc.payment_reference == "4200000042"
+
+
+def test_the_business_day_is_the_stores_local_day() -> None:
+    assert sold(sold_line(1, 100)).business_day == date(2026, 11, 29)
+
+
+def test_a_sale_without_certified_lines_is_not_forwarded() -> None:
+    assert sale_transaction(make_sale(sold_line(1, 100, certified=False)), PLACE, CODES) is None
+
+
+def test_a_partial_refund_reverses_its_share_of_each_certifiedsold_line() -> None:
+    sale = sold(sold_line(1, 3000), sold_line(2, 1000, certified=False))
+    reversal = reversal_transaction(sale, share(0, 2000), 42, "Asia/Shanghai")
+    assert reversal is not None
+    assert reversal.kind == "reversal"
+    assert reversal.transaction_id == "XM-0001-R42-7"
+    assert reversal.original_transaction_id == "XM-0001-S42"
+    assert [(line.amount_fen, line.quantity) for line in reversal.lines] == [(1500, 1)]
+    assert reversal.amount_fen == 1500
+
+
+def test_a_refund_too_small_to_reach_a_certified_fen_is_not_forwarded() -> None:
+    sale = sold(sold_line(1, 1), sold_line(2, 100_000, certified=False))
+    assert reversal_transaction(sale, share(0, 50), 42, "Asia/Shanghai") is None
+
+
+@given(
+    amounts=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+    cuts=st.lists(st.integers(1, 100), min_size=1, max_size=6),
+)
+def test_successive_refunds_of_the_whole_order_reverse_exactly_themake_sale(
+    amounts: list[int], cuts: list[int]
+) -> None:
+    sale = sold(*[sold_line(n, fen) for n, fen in enumerate(amounts, 1)])
+    total = sale.order_total_fen
+    steps = sorted({total * sum(cuts[: i + 1]) // sum(cuts) for i in range(len(cuts))} | {total})
+    reversed_fen: dict[int, int] = {}
+    before = 0
+    for n, after in enumerate(steps):
+        if after == before:
+            continue
+        reversal = reversal_transaction(sale, share(before, after, str(n)), 42, "Asia/Shanghai")
+        for line in reversal.lines if reversal else []:
+            reversed_fen[line.line_no] = reversed_fen.get(line.line_no, 0) + line.amount_fen
+        before = after
+    assert reversed_fen == {line.line_no: line.amount_fen for line in sale.lines}
