@@ -4,8 +4,9 @@
     POS_BENCH_QUICK=1 .venv/bin/python bench/catalog_import.py   # 10,000 rows
 
 Each database gets the list twice: a first import, then the same file again (nothing changes).
-Progress goes to stderr; stdout gets one line of JSON. The PostgreSQL database is created as
-pos_bench_<random> on 127.0.0.1 and dropped at the end.
+Progress goes to stderr; stdout gets one line of JSON, with the machine's 1-minute load
+average before the run (the target assumes 2 otherwise idle cores). The PostgreSQL database
+is created as pos_bench_<random> on 127.0.0.1 and dropped at the end.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ async def on_postgres(catalog: Path) -> tuple[float, float]:
 
 def main() -> None:
     rows = QUICK_ROWS if os.environ.get("POS_BENCH_QUICK") == "1" else FULL_ROWS
+    # Other work on the machine slows every figure; the load says how much there was.
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pos_bench_") as tmp:
         catalog = Path(tmp) / "catalog.csv"
         subprocess.run(
@@ -90,6 +93,8 @@ def main() -> None:
         "postgres_rows_per_s": round(rows / postgres_s),
         "sqlite_reimport_s": round(sqlite_again_s, 2),
         "postgres_reimport_s": round(postgres_again_s, 2),
+        "cores": os.cpu_count(),
+        "load_1m_before": round(load_before, 2),
     }
     print(json.dumps(result))
 

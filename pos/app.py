@@ -25,10 +25,13 @@ from pos.analytics.routes import (
 from pos.catalog.routes import CatalogImportController
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.health import health
+from pos.inventory.routes import StockController, TabletController
+from pos.inventory.supplier_routes import SupplierFeedController, SupplierInventoryController
 from pos.live import LiveChannels
 from pos.live_routes import order_events
 from pos.logs import RequestIdMiddleware, configure_logging
 from pos.orders.routes import CounterOrderController, KioskOrderController, OrderController
+from pos.pages import page_handlers, template_config
 from pos.payments.plugin import PaymentsPlugin
 from pos.platform.routes import PlatformController
 from pos.printing.routes import PrintingController
@@ -78,11 +81,17 @@ def create_app(settings: Settings) -> Litestar:
             order_events,
             PrintingController,
             PlatformController,
+            StockController,
+            TabletController,
+            SupplierInventoryController,
+            SupplierFeedController,
             AnalyticsController,
             AnalyticsExportController,
             OrderRatingController,
             ProductRatingController,
+            *page_handlers(),
         ],
+        template_config=template_config(),
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         state=State({"settings": settings, "redis": redis}),
         stores=stores,

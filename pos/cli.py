@@ -21,6 +21,8 @@ from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
+from pos.inventory import feeds
+from pos.orders.tokens import counter_qr_token
 from pos.platform.double.app import create_double_app
 from pos.platform.reconcile import reconcile as reconcile_day
 from pos.settings import Settings, SettingsError, load_settings
@@ -173,16 +175,52 @@ def add_staff(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
 def demo(directory: Path) -> None:
-    """Load the demo catalog, stores and staff (safe to repeat)."""
+    """Load the demo catalog, stores and staff (safe to repeat); print the pages to open."""
+    settings = _settings()
     summary = _with_database(lambda: load_demo(directory, progress=_progress))
-    base = _settings().public_url
+    pairings = _with_database(_pair_demo_kiosks)
+    base, secret = settings.public_url, settings.secret_key.get_secret_value()
     click.echo(f"demo loaded: {summary.products} products, {summary.stores} stores")
     for code, counter_id in sorted(summary.counter_ids.items()):
-        click.echo(f"  counter {code}: {base}/api/counters/{counter_id}/products")
+        token = counter_qr_token(counter_id, secret=secret)
+        click.echo(
+            f"  shopper's phone, counter {code} (its QR code): {base}/c/{counter_id}?t={token}"
+        )
+    for name, token in sorted(pairings.items()):
+        click.echo(
+            f"  kiosk {name} (pairing link, open it on the kiosk): {base}/kiosk/pair?token={token}"
+        )
+    click.echo(f"  staff tablet: {base}/staff/login")
     click.echo(f"  API docs: {base}/schema  (Swagger UI: {base}/schema/swagger)")
-    click.echo(f"  staff login: POST {base}/api/staff/session")
+    click.echo("  staff sign-ins:")
     for username, password in summary.credentials.items():
         click.echo(f"    {username} / {password}")
+
+
+async def _pair_demo_kiosks() -> dict[str, str]:
+    """A fresh device token for each kiosk of the demo (every run issues new ones)."""
+    tokens: dict[str, str] = {}
+    for store in await stores_service.list_stores():
+        for name, device_id in (await stores_service.device_ids_of([store.id], "kiosk")).items():
+            issued = await staff_service.issue_device_token(device_id, store_id=store.id)
+            tokens[name] = issued.token
+    return tokens
+
+
+@main.group()
+def inventory() -> None:
+    """Stock, batches and supplier sync."""
+
+
+@inventory.command("pull-feeds")
+def pull_feeds() -> None:
+    """Pull every supplier's stock feed now; exit 1 if any was refused or unreachable."""
+    results = _with_database(feeds.pull_all)
+    for supplier_id, result in results.items():
+        text = result if isinstance(result, str) else result.model_dump_json()
+        click.echo(f"supplier {supplier_id}: {text}")
+    if any(isinstance(result, str) for result in results.values()):
+        sys.exit(1)
 
 
 @main.group()

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from pos.analytics import rollups as analytics
 from pos.events import outbox
+from pos.inventory import feeds
 from pos.live import LiveChannels
 from pos.logs import logger
 from pos.orders import service as orders
@@ -35,6 +36,7 @@ IDLE_SECONDS = 1.0
 def register_handlers(settings: Settings | None = None) -> None:
     """Connect each event kind to its handlers (safe to repeat); printing needs `settings`."""
     outbox.register(orders.HOLD_EXPIRY, orders.on_hold_expiry)
+    outbox.register(feeds.FEED_PULL, feeds.on_feed_pull)
     platform.install()
     analytics.install()
     if settings is not None:

@@ -21,7 +21,8 @@ PLOT_HEIGHT = 260
 MAX_BARS = 20
 MAX_COHORTS = 12
 COLOURS = ("#2f7d4f", "#d9822b", "#3b6fb6", "#b8453a", "#7a5ba6", "#4d8f8c")
-_FONT = 'font-family="Noto Sans CJK SC, sans-serif" font-size="12"'
+_FAMILY = 'font-family="Noto Sans CJK SC, sans-serif"'
+_FONT = f'{_FAMILY} font-size="12"'
 
 
 def yuan(fen: int) -> str:
@@ -36,7 +37,9 @@ def _svg(height: int, title: str, body: list[str]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape(title)}">'
     )
-    heading = f'<text x="8" y="22" {_FONT} font-size="15" font-weight="bold">{escape(title)}</text>'
+    heading = (
+        f'<text x="8" y="22" {_FAMILY} font-size="15" font-weight="bold">{escape(title)}</text>'
+    )
     return "".join([head, f"<title>{escape(title)}</title>", heading, *body, "</svg>"])
 
 

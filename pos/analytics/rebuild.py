@@ -1,9 +1,11 @@
 """Recompute every rollup from the orders: `pos analytics rebuild`, and the handlers' reference.
 
-One write transaction: the rollups are emptied, purchases are computed from the orders a page at
-a time (bulk-loaded), the daily sales are one INSERT ... SELECT, and buyers are computed from the
-purchases read in payer order, so each payer's purchases arrive together. Members' payers are
-gathered aside and done last. Buyer columns of the purchases are set with one UPDATE ... FROM.
+One write transaction: the rollups are emptied; purchases are computed from the orders a page at
+a time into a staging table (bulk loads); buyers are computed from the staged purchases read in
+payer order, so each payer's purchases arrive together (members' payers are gathered aside and
+done last); then purchases and their buyer columns go into place with one INSERT ... SELECT,
+written once (an UPDATE of every row would leave the table twice its size), and the daily sales
+with another.
 """
 
 from __future__ import annotations
@@ -58,7 +60,14 @@ _LINES = (
 )
 _VISITS = (
     "SELECT order_id, payer_hash, store_id, paid_at, day, week, month, net_fen, products, "
-    "counties FROM analytics_purchase WHERE payer_hash > {} ORDER BY payer_hash LIMIT {}"
+    "counties FROM analytics_stage WHERE payer_hash > {} ORDER BY payer_hash LIMIT {}"
+)
+# Declared types matter: SQLite converts DATE and TIMESTAMPTZ columns back by their names.
+_STAGE_TABLE = (
+    "CREATE TEMP TABLE analytics_stage (order_id INTEGER PRIMARY KEY, store_id INTEGER, "
+    "payer_hash VARCHAR(64), paid_at TIMESTAMPTZ, day DATE, week DATE, month DATE, "
+    "total_fen INTEGER, refunded_fen INTEGER, net_fen INTEGER, certified_fen INTEGER, "
+    "products TEXT, counties TEXT)"
 )
 _RANK_COLUMNS = (
     "order_id",
@@ -73,11 +82,13 @@ _RANK_TABLE = (
     "CREATE TEMP TABLE analytics_rank (order_id INTEGER PRIMARY KEY, buyer_id INTEGER, "
     "rank INTEGER, first_store_id INTEGER, first_day DATE, first_week DATE, first_month DATE)"
 )
-_SET_RANKS = (
-    "UPDATE analytics_purchase SET buyer_id = r.buyer_id, rank = r.rank, "
-    "first_store_id = r.first_store_id, first_day = r.first_day, first_week = r.first_week, "
-    "first_month = r.first_month FROM analytics_rank AS r "
-    "WHERE analytics_purchase.order_id = r.order_id"
+_STAGED = ", ".join(f"s.{column}" for column in _PURCHASE_COLUMNS)
+_PLACE_PURCHASES = (
+    f"INSERT INTO analytics_purchase ({', '.join(_PURCHASE_COLUMNS)}, "  # noqa: S608 (constants)
+    "buyer_id, rank, first_store_id, first_day, first_week, first_month) "
+    f"SELECT {_STAGED}, r.buyer_id, COALESCE(r.rank, 0), r.first_store_id, r.first_day, "
+    "r.first_week, r.first_month FROM analytics_stage s "
+    "LEFT JOIN analytics_rank r ON r.order_id = s.order_id ORDER BY s.store_id, s.day"
 )
 _BUYER_COLUMNS = (
     "id",
@@ -108,15 +119,22 @@ async def rebuild(progress: Progress | None = None) -> RebuildCounts:
         await serialize_writers()
         for table in _TABLES:
             await execute(f"DELETE FROM {table}")  # noqa: S608 (a constant name)
+        await execute(_STAGE_TABLE)
+        await execute(_RANK_TABLE)
         purchases = await _purchases(report)
+        await execute("CREATE INDEX analytics_stage_payer ON analytics_stage (payer_hash)")
+        buyers = await _buyers(report)
+        await execute(_PLACE_PURCHASES)
         await execute(SALES_CELLS.format(where="p.store_id IS NOT NULL"))
-        buyers = await _buyers(report, purchases)
+        await execute("DROP TABLE analytics_stage")
+        await execute("DROP TABLE analytics_rank")
     return RebuildCounts(purchases, buyers)
 
 
 async def _purchases(report: Progress) -> int:
     zones = {row["id"]: row["time_zone"] for row in await Store.select(Store.id, Store.time_zone)}
-    total = (await fetch("SELECT count(*) AS n FROM orders WHERE paid_at IS NOT NULL"))[0]["n"]
+    counted = "SELECT count(*) AS n FROM orders WHERE state IN ('paid', 'partially_refunded')"
+    total = (await fetch(counted))[0]["n"]
     after, done = 0, 0
     while orders := await fetch(_ORDERS, after, PAGE):
         after = orders[-1]["id"]
@@ -130,7 +148,7 @@ async def _purchases(report: Progress) -> int:
             tuple(purchase_row(_facts(o), lines.get(o["id"], []), zones[o["store"]]).values())
             for o in orders
         ]
-        await copy("analytics_purchase", _PURCHASE_COLUMNS, records)
+        await copy("analytics_stage", _PURCHASE_COLUMNS, records)
         done += len(orders)
         report("purchases", done, total)
     return done
@@ -179,12 +197,12 @@ class _BuyerWriter:
         self.buyers, self.products, self.counties, self.ranks = [], [], [], []
 
 
-async def _buyers(report: Progress, total: int) -> int:
+async def _buyers(report: Progress) -> int:
     links = {row["payer_hash"]: row["member"] for row in await PayerLink.select()}
     members: dict[int, list[Visit]] = {}
     writer = _BuyerWriter()
-    await execute(_RANK_TABLE)
-    done = 0
+    named = "SELECT count(*) AS n FROM analytics_stage WHERE payer_hash IS NOT NULL"
+    total, done = (await fetch(named))[0]["n"], 0
     async for payer, visits in _visits_by_payer():
         if payer in links:
             members.setdefault(links[payer], []).extend(visits)
@@ -197,8 +215,7 @@ async def _buyers(report: Progress, total: int) -> int:
     for member, visits in sorted(members.items()):
         writer.add(f"member:{member}", visits)
     await writer.flush()
-    await execute(_SET_RANKS)
-    await execute("DROP TABLE analytics_rank")
+    report("buyers", total, total)
     if is_postgres():
         await execute(
             "SELECT setval(pg_get_serial_sequence('analytics_buyer', 'id'), {}, false)",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from pos.analytics import charts, export, members, ratings, service
@@ -55,21 +55,26 @@ _CSV = "text/csv; charset=utf-8"
 _SVG = "image/svg+xml"
 
 
-async def provide_scope(
-    actor: StaffActor, date_from: date, date_to: date, store_id: StoreIds = None
+async def provide_period(
+    actor: NamedDependency[StaffActor],
+    date_from: FromQuery[date],
+    date_to: FromQuery[date],
+    store_id: StoreIds = None,
 ) -> Scope:
     """Dependency: the stores and days asked for, checked against the manager's stores."""
     return await service.scope_for(actor, store_id, date_from, date_to)
 
 
-async def provide_stores(actor: StaffActor, store_id: StoreIds = None) -> tuple[int, ...]:
+async def provide_stores(
+    actor: NamedDependency[StaffActor], store_id: StoreIds = None
+) -> tuple[int, ...]:
     """Dependency: the stores asked for, checked, for listings that need no period."""
     return await service.stores_for(actor, store_id)
 
 
 _DEPENDENCIES = {
     "actor": STAFF_ACTOR,
-    "period": Provide(provide_scope),
+    "period": Provide(provide_period),
     "stores": Provide(provide_stores),
 }
 
@@ -81,7 +86,9 @@ class AnalyticsController(Controller):
     dependencies = _DEPENDENCIES
 
     @get("/sales", operation_id="analyticsSales", summary="Net and certified sales by dimension")
-    async def sales(self, period: NamedDependency[Scope], by: Dimension = "day") -> SalesOut:
+    async def sales(
+        self, period: NamedDependency[Scope], by: FromQuery[Dimension] = "day"
+    ) -> SalesOut:
         return await service.sales(period, by)
 
     @get("/buyers", operation_id="analyticsBuyers", summary="First-time and repeat buyers")
@@ -89,7 +96,9 @@ class AnalyticsController(Controller):
         return await service.buyers(period)
 
     @get("/cohorts", operation_id="analyticsCohorts", summary="Cohort retention")
-    async def cohorts(self, period: NamedDependency[Scope], grain: Grain = "month") -> CohortsOut:
+    async def cohorts(
+        self, period: NamedDependency[Scope], grain: FromQuery[Grain] = "month"
+    ) -> CohortsOut:
         return await service.cohorts(period, grain)
 
     @get(
@@ -101,7 +110,9 @@ class AnalyticsController(Controller):
         return await service.comeback_time(period)
 
     @get("/repeat", operation_id="analyticsRepeat", summary="Repeat rate per product or county")
-    async def repeat(self, period: NamedDependency[Scope], by: RepeatBy = "product") -> RepeatOut:
+    async def repeat(
+        self, period: NamedDependency[Scope], by: FromQuery[RepeatBy] = "product"
+    ) -> RepeatOut:
         return await service.repeat(period, by)
 
     @get("/regions", operation_id="analyticsRegions", summary="Buyer region against origin")
@@ -123,8 +134,8 @@ class AnalyticsController(Controller):
     async def list_ratings(
         self,
         stores: NamedDependency[tuple[int, ...]],
-        product_id: int | None = None,
-        hidden: bool | None = None,
+        product_id: FromQuery[int | None] = None,
+        hidden: FromQuery[bool | None] = None,
     ) -> list[RatingOut]:
         return await ratings.list_ratings(stores, product_id=product_id, hidden=hidden)
 
@@ -160,34 +171,34 @@ class AnalyticsExportController(Controller):
 
     @get("/sales.csv", operation_id="analyticsSalesCsv", summary="Sales by dimension as CSV")
     async def sales_csv(
-        self, period: NamedDependency[Scope], by: Dimension = "day"
+        self, period: NamedDependency[Scope], by: FromQuery[Dimension] = "day"
     ) -> Response[str]:
         text = export.sales_csv(await service.sales(period, by))
         return Response(text, media_type=_CSV, headers=_attachment(f"sales-by-{by}.csv"))
 
     @get("/cohorts.csv", operation_id="analyticsCohortsCsv", summary="Cohort retention as CSV")
     async def cohorts_csv(
-        self, period: NamedDependency[Scope], grain: Grain = "month"
+        self, period: NamedDependency[Scope], grain: FromQuery[Grain] = "month"
     ) -> Response[str]:
         text = export.cohorts_csv(await service.cohorts(period, grain))
         return Response(text, media_type=_CSV, headers=_attachment(f"cohorts-{grain}.csv"))
 
     @get("/repeat.csv", operation_id="analyticsRepeatCsv", summary="Repeat rates as CSV")
     async def repeat_csv(
-        self, period: NamedDependency[Scope], by: RepeatBy = "product"
+        self, period: NamedDependency[Scope], by: FromQuery[RepeatBy] = "product"
     ) -> Response[str]:
         text = export.repeat_csv(await service.repeat(period, by))
         return Response(text, media_type=_CSV, headers=_attachment(f"repeat-by-{by}.csv"))
 
     @get("/charts/sales.svg", operation_id="analyticsSalesChart", summary="Sales chart (SVG)")
     async def sales_chart(
-        self, period: NamedDependency[Scope], by: Dimension = "day"
+        self, period: NamedDependency[Scope], by: FromQuery[Dimension] = "day"
     ) -> Response[str]:
         return Response(charts.sales_chart(await service.sales(period, by)), media_type=_SVG)
 
     @get("/charts/cohorts.svg", operation_id="analyticsCohortsChart", summary="Retention (SVG)")
     async def cohorts_chart(
-        self, period: NamedDependency[Scope], grain: Grain = "month"
+        self, period: NamedDependency[Scope], grain: FromQuery[Grain] = "month"
     ) -> Response[str]:
         return Response(charts.cohorts_chart(await service.cohorts(period, grain)), media_type=_SVG)
 

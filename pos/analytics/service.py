@@ -30,7 +30,7 @@ from pos.analytics.schemas import (
     ScopeOut,
     StoreRegionOut,
 )
-from pos.analytics.sql import fetch, id_list
+from pos.analytics.sql import aggregate, id_list
 from pos.analytics.tables import StoreRegion
 from pos.catalog.tables import County, Product, Province, Supplier
 from pos.db import write_transaction
@@ -131,7 +131,7 @@ async def sales(scope: Scope, by: Dimension) -> SalesOut:
     """Net and certified sales by province, county, supplier, product or day."""
     column = _SALES_KEY[by]
     order = "k" if by == "day" else "net DESC, k"
-    rows = await fetch(
+    rows = await aggregate(
         f"SELECT {column} AS k, SUM(net_fen) AS net, SUM(certified_fen) AS certified, "  # noqa: S608 (constant names)
         "SUM(quantity) AS quantity, SUM(weight_g) AS weight FROM analytics_sales_day "
         f"WHERE store_id IN {scope.stores} AND day BETWEEN {{}} AND {{}} "
@@ -165,7 +165,7 @@ async def buyers(scope: Scope) -> BuyersOut:
     """First-time, returning and repeat buyers, and the money from repeat purchases."""
     where = f"store_id IN {scope.stores} AND day BETWEEN {{}} AND {{}}"
     money = (
-        await fetch(
+        await aggregate(
             "SELECT COUNT(*) AS orders, "  # noqa: S608 (ids are integers)
             "COALESCE(SUM(CASE WHEN buyer_id IS NULL THEN 1 ELSE 0 END), 0) AS anonymous, "
             "COALESCE(SUM(net_fen), 0) AS net, "
@@ -177,7 +177,7 @@ async def buyers(scope: Scope) -> BuyersOut:
         )
     )[0]
     people = (
-        await fetch(
+        await aggregate(
             "SELECT COUNT(*) AS buyers, "  # noqa: S608 (ids are integers)
             "COALESCE(SUM(CASE WHEN first_day >= {} THEN 1 ELSE 0 END), 0) AS first_time, "
             "COALESCE(SUM(CASE WHEN top >= 2 THEN 1 ELSE 0 END), 0) AS repeat "
@@ -206,12 +206,11 @@ async def buyers(scope: Scope) -> BuyersOut:
 
 async def cohorts(scope: Scope, grain: Grain) -> CohortsOut:
     """Buyers by the month or week of their first purchase, and how many bought again when."""
-    rows = await fetch(
-        "SELECT c, m, COUNT(*) AS buyers FROM ("  # noqa: S608 (constant names, integer ids)
-        f"SELECT DISTINCT first_{grain} AS c, {grain} AS m, buyer_id FROM analytics_purchase "
-        f"WHERE buyer_id IS NOT NULL AND store_id IN {scope.stores} "
+    rows = await aggregate(
+        f"SELECT first_{grain} AS c, {grain} AS m, COUNT(DISTINCT buyer_id) AS buyers "  # noqa: S608 (constant names, integer ids)
+        f"FROM analytics_purchase WHERE buyer_id IS NOT NULL AND store_id IN {scope.stores} "
         f"AND first_store_id IN {scope.stores} AND first_day BETWEEN {{}} AND {{}} "
-        "AND day <= {}) a GROUP BY c, m",
+        f"AND day <= {{}} GROUP BY first_{grain}, {grain}",
         scope.date_from,
         scope.date_to,
         scope.date_to,
@@ -236,7 +235,7 @@ async def cohorts(scope: Scope, grain: Grain) -> CohortsOut:
 
 async def comeback_time(scope: Scope) -> ComebackOut:
     """Of the buyers who first bought in the period here, who came back and how soon."""
-    rows = await fetch(
+    rows = await aggregate(
         "SELECT second_days AS days, COUNT(*) AS buyers FROM analytics_buyer "  # noqa: S608
         f"WHERE first_store_id IN {scope.stores} AND first_day BETWEEN {{}} AND {{}} "
         "GROUP BY second_days",
@@ -258,7 +257,7 @@ async def comeback_time(scope: Scope) -> ComebackOut:
 async def repeat(scope: Scope, by: RepeatBy) -> RepeatOut:
     """Per product or origin county: its new buyers here, and how many bought it again."""
     table, column = ("product", "product_id") if by == "product" else ("county", "county_code")
-    rows = await fetch(
+    rows = await aggregate(
         f"SELECT {column} AS k, COUNT(*) AS buyers, "  # noqa: S608 (constant names, integer ids)
         "SUM(CASE WHEN orders >= 2 THEN 1 ELSE 0 END) AS again "
         f"FROM analytics_buyer_{table} WHERE first_store_id IN {scope.stores} "
@@ -286,7 +285,7 @@ async def repeat(scope: Scope, by: RepeatBy) -> RepeatOut:
 
 async def regions(scope: Scope) -> RegionsOut:
     """Sales by the stores' region (the buyers') against the goods' province of origin."""
-    rows = await fetch(
+    rows = await aggregate(
         "SELECT store_id, province_code, SUM(net_fen) AS net, SUM(certified_fen) AS certified "  # noqa: S608
         f"FROM analytics_sales_day WHERE store_id IN {scope.stores} AND day BETWEEN {{}} AND {{}} "
         "GROUP BY store_id, province_code",

@@ -17,10 +17,20 @@ from piccolo.engine.sqlite import SQLiteEngine
 from pos.analytics.tables import Purchase
 from pos.db import current_engine
 
-__all__ = ["copy", "execute", "fetch", "id_list", "is_postgres", "serialize_writers"]
+__all__ = [
+    "aggregate",
+    "copy",
+    "execute",
+    "fetch",
+    "id_list",
+    "is_postgres",
+    "serialize_writers",
+]
 
 # Any number: the key of the advisory lock that orders concurrent analytics writers.
 _WRITER_LOCK = 8_104_211
+# PostgreSQL's default 4 MB makes a hash over a year of buyers spill to disk: 2 s instead of 0.6.
+_AGGREGATE_MEMORY = "'128MB'"
 
 
 def is_postgres() -> bool:
@@ -38,6 +48,15 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     """The rows of a query with `{}` placeholders."""
     rows: list[dict[str, Any]] = await Purchase.raw(sql, *args)
     return rows
+
+
+async def aggregate(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """The rows of an aggregate over many rows: on PostgreSQL with room to hash in memory."""
+    if not is_postgres():
+        return await fetch(sql, *args)
+    async with current_engine().transaction():
+        await execute(f"SET LOCAL work_mem = {_AGGREGATE_MEMORY}")
+        return await fetch(sql, *args)
 
 
 async def execute(sql: str, *args: Any) -> None:

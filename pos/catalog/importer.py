@@ -4,7 +4,8 @@ The file format
 ---------------
 One row per certified product, as CSV (UTF-8, a header row naming the columns in any order) or
 as JSON Lines (one JSON object per line with the same keys; numbers may be JSON integers and
-optional values null). Lines are numbered from 1; in CSV the header is line 1.
+optional values null). Values are trimmed of surrounding white space. Lines are numbered from
+1 (in CSV the header is line 1; a quoted value may span lines); blank lines are skipped.
 
 Required, with a value:
 - certificate_no: the certificate number, the key a product is updated by (at most 40 chars)
@@ -20,7 +21,7 @@ Required, with a value:
   character
 - supplier_name: the same on every row of that supplier, as are its English name and county
 - unit: `piece` or `kg`; the price is per piece or per kg
-- price_fen: the price, a positive integer in fen
+- price_fen: the price, a whole number of fen from 1 to 2,147,483,647
 - name_zh: the Chinese name; its pinyin initials are stored for search
 
 Required, may be empty:
@@ -35,10 +36,15 @@ Optional, may be left out:
 - supplier_county_code: where the supplier is based, known like the certifying county;
   defaults to the origin county
 - gtin: EAN-13, EAN-8 or UPC-A with a valid check digit (a UPC-A is stored as its EAN-13)
-- shelf_life_days: a non-negative integer
+- shelf_life_days: a whole number of days from 0 to 36,500
 
-Text is limited to the catalog's column lengths. A file with any bad row is refused whole; each
-bad line is reported with its number and what is wrong with it.
+Text is limited to the catalog's column lengths (names 128 characters, county and province
+names 64, status_notice 80, quality_labels 120 joined, image_url 255, long texts 4,000).
+Certificates already in the catalog but not in the file are left as they are.
+
+A file with any bad row is refused whole and changes nothing: the error (HTTP 422, code
+`catalog_rejected`) lists each bad line as {"line": n, "reason": "..."}, every problem of the
+line in its reason; the first 1,000 bad lines are listed and `error_count` counts them all.
 """
 
 from __future__ import annotations

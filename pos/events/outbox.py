@@ -188,11 +188,16 @@ def _event(row: dict[str, Any]) -> Event:
 
 
 async def _run(event: Event, claim: str, now: datetime) -> None:
-    try:
-        for fn in list(_handlers.get(event.kind, ())):
+    # Every handler runs even when another fails (a platform outage must not stop receipts);
+    # the event is retried as a whole, which is safe because handlers are idempotent.
+    errors = []
+    for fn in list(_handlers.get(event.kind, ())):
+        try:
             await fn(event)
-    except Exception as exc:  # any handler failure is retried later; the worker carries on
-        await _failed(event, claim, now, f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
+        except Exception as exc:  # retried later; the worker carries on
+            errors.append(f"{fn.__qualname__}: {type(exc).__name__}: {exc}")
+    if errors:
+        await _failed(event, claim, now, "; ".join(errors)[:_ERROR_CHARS])
         return
     await _finish(event, claim, {_O.done_at: datetime.now(UTC), _O.claimed_until: None})
 

@@ -31,15 +31,18 @@ __all__ = [
     "MAX_CLOCK_SKEW",
     "Entry",
     "MovementKind",
+    "after_counts",
     "append",
     "count",
     "level_at",
     "move",
     "movement_out",
+    "reported_time",
 ]
 
 MovementKind = Literal["receipt", "sale", "return", "adjustment", "write_off", "transfer", "count"]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+_TICK = timedelta(microseconds=1)
 
 _S = StockLevel
 _M = StockMovement
@@ -56,12 +59,17 @@ class Entry:
     idempotency_key: str | None = None
 
     def when(self, now: datetime) -> datetime:
-        """When it happened: now unless reported; never in the future."""
-        if self.occurred_at is None:
-            return now
-        if self.occurred_at > now + MAX_CLOCK_SKEW:
-            raise InvalidInput("a movement cannot happen in the future", code="occurred_in_future")
-        return self.occurred_at.astimezone(UTC)
+        """When it happened: now unless reported."""
+        return reported_time(self.occurred_at, now)
+
+
+def reported_time(at: datetime | None, now: datetime) -> datetime:
+    """A time a device reports, in UTC (now when none); a time in the future is refused."""
+    if at is None:
+        return now
+    if at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput("that time is in the future", code="occurred_in_future")
+    return at.astimezone(UTC)
 
 
 def _row(store_id: int, product_id: int) -> Any:
@@ -85,10 +93,13 @@ async def move(
     *,
     batch_id: int | None = None,
 ) -> MovementOut:
-    """Record a movement and apply it to the level (unless a later count already includes it)."""
+    """Record a movement and apply it to the level (unless a later count already includes it).
+
+    A movement without a reported time happens now, after every count recorded so far.
+    """
     now = datetime.now(UTC)
-    occurred = entry.when(now)
-    applied = await _shift_level(store_id, product_id, delta, occurred, now)
+    reported = None if entry.occurred_at is None else entry.when(now)
+    applied, occurred = await _shift_level(store_id, product_id, delta, reported, now)
     if applied and delta < 0:
         if batch_id is not None:
             await batches.take(batch_id, -delta)
@@ -105,29 +116,38 @@ async def move(
     )
 
 
+def after_counts(now: datetime, counted_at: datetime | None) -> datetime:
+    """When a movement happening now took place: after the latest count, whatever the clocks."""
+    return max(now, counted_at + _TICK) if counted_at is not None else now
+
+
 async def _shift_level(
-    store_id: int, product_id: int, delta: int, occurred: datetime, now: datetime
-) -> bool:
-    after_count = _S.counted_at.is_null() | (_S.counted_at < occurred)
-    enough = WhereRaw("on_hand + {} >= held", delta)
+    store_id: int, product_id: int, delta: int, reported: datetime | None, now: datetime
+) -> tuple[bool, datetime]:
+    """Whether the level moved, and when the movement happened."""
+    after_count = (
+        _S.counted_at.is_null() | (_S.counted_at < reported) if reported is not None else None
+    )
+    where = _row(store_id, product_id) & WhereRaw("on_hand + {} >= held", delta)
     for _ in range(2):  # the second round follows a racing insert of the level row
         changed = (
             await _S.update({_S.on_hand: _S.on_hand + delta, _S.updated_at: now})
-            .where(_row(store_id, product_id) & after_count & enough)
-            .returning(_S.id)
+            .where(where & after_count if after_count is not None else where)
+            .returning(_S.counted_at)
         )
         if changed:
-            return True
+            return True, reported or after_counts(now, changed[0]["counted_at"])
         row = await _S.select(_S.counted_at).where(_row(store_id, product_id)).first()
         if row is not None:
-            if row["counted_at"] is not None and row["counted_at"] >= occurred:
-                return False
+            counted_at = row["counted_at"]
+            if reported is not None and counted_at is not None and counted_at >= reported:
+                return False, reported
             raise _short(product_id, delta)
         if delta < 0:
             raise _short(product_id, delta)
         new = _S(store=store_id, product=product_id, on_hand=delta, held=0, updated_at=now)
         if await _S.insert(new).on_conflict(action="DO NOTHING").returning(_S.id):
-            return True
+            return True, reported or now
     raise _short(product_id, delta)
 
 

@@ -39,11 +39,12 @@ async def record(
     entry = Entry(actor, data.reason, "tablet", data.occurred_at, key)
     try:
         async with write_transaction():
-            return await _apply(store_id, data, entry)
+            recorded = await _apply(store_id, data, entry)
     except DUPLICATE_KEY:
         if key is None or (first := await _by_key(key)) is None:
             raise
         return first
+    return recorded
 
 
 async def _apply(store_id: int, data: MovementIn, entry: Entry) -> MovementOut:
@@ -84,7 +85,9 @@ async def transfer(store_id: int, data: TransferIn, *, actor: str) -> list[Movem
     async with write_transaction():
         # Stores in id order: two opposite transfers never wait for each other's rows.
         moved = [
-            await ledger.move(at, data.product_id, delta, "transfer", Entry(actor, data.reason, ref))
+            await ledger.move(
+                at, data.product_id, delta, "transfer", Entry(actor, data.reason, ref)
+            )
             for at, (delta, ref) in sorted(legs.items())
         ]
     return sorted(moved, key=lambda movement: movement.delta)
@@ -99,8 +102,11 @@ async def history(
         where &= _M.product == product_id
     if before_id is not None:
         where &= _M.id < before_id
-    rows = await _M.select(*_M.all_columns()).where(where).order_by(_M.id, ascending=False).limit(
-        limit
+    rows = (
+        await _M.select(*_M.all_columns())
+        .where(where)
+        .order_by(_M.id, ascending=False)
+        .limit(limit)
     )
     return [ledger.movement_out(row) for row in rows]
 

@@ -136,7 +136,9 @@ async def commit_sale(store_id: int, units: Units, *, reference: str = "") -> No
     entry = Entry("order", reason="sale", reference=reference)
     async with write_transaction():
         for product_id, n in _in_id_order(units):
-            on_hand = await _unhold(store_id, product_id, n, sold=True, now=now)
+            on_hand, counted_at = await _unhold(store_id, product_id, n, sold=True, now=now)
+            # A count that won the row lock first includes nothing of this sale: it comes after.
+            sold_at = ledger.after_counts(now, counted_at)
             for part in await batches.sell(store_id, product_id, n, on_hand + n, now):
                 await ledger.append(
                     store_id,
@@ -144,19 +146,21 @@ async def commit_sale(store_id: int, units: Units, *, reference: str = "") -> No
                     "sale",
                     -part.units,
                     entry,
-                    occurred_at=now,
+                    occurred_at=sold_at,
                     batch_id=part.batch_id,
                 )
 
 
-async def _unhold(store_id: int, product_id: int, n: int, *, sold: bool, now: datetime) -> int:
+async def _unhold(
+    store_id: int, product_id: int, n: int, *, sold: bool, now: datetime
+) -> tuple[int, datetime | None]:
     values: dict[Any, Any] = {_S.held: _S.held - n, _S.updated_at: now}
     if sold:
         values[_S.on_hand] = _S.on_hand - n
     changed = (
         await _S.update(values)
         .where(_row(store_id, product_id) & (_S.held >= n))
-        .returning(_S.on_hand)
+        .returning(_S.on_hand, _S.counted_at)
     )
     if not changed:
         # Only a bug gets here: the order's hold is gone. Refuse rather than go negative.
@@ -165,7 +169,7 @@ async def _unhold(store_id: int, product_id: int, n: int, *, sold: bool, now: da
             code="hold_missing",
             product_id=product_id,
         )
-    return int(changed[0]["on_hand"])
+    return int(changed[0]["on_hand"]), changed[0]["counted_at"]
 
 
 async def restock(store_id: int, units: Units, *, reference: str = "") -> None:

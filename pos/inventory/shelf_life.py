@@ -25,14 +25,15 @@ async def expiring(store_id: int, within_hours: int) -> list[BatchOut]:
 
 async def write_off_batch(store_id: int, batch_id: int, *, reason: str, actor: str) -> MovementOut:
     """Write off what is left of a batch (spoiled, expired)."""
-    batch = await batches.get(store_id, batch_id, datetime.now(UTC))
-    if batch.remaining == 0:
-        raise Conflict(f"batch {batch_id} has nothing left", code="batch_empty")
-    entry = Entry(actor, reason, f"batch:{batch_id}")
     async with write_transaction():
-        return await ledger.move(
+        batch = await batches.get(store_id, batch_id, datetime.now(UTC))
+        if batch.remaining == 0:
+            raise Conflict(f"batch {batch_id} has nothing left", code="batch_empty")
+        entry = Entry(actor, reason, f"batch:{batch_id}")
+        written = await ledger.move(
             store_id, batch.product_id, -batch.remaining, "write_off", entry, batch_id=batch_id
         )
+    return written  # noqa: RET504 (mypy: a returning `async with` may swallow the exception)
 
 
 async def add_rule(store_id: int, data: MarkdownRuleIn) -> MarkdownRuleOut:

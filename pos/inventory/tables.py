@@ -202,6 +202,9 @@ class CountLine(Table):
     product = ForeignKey[Product](references=Product, null=False)
     counted = Integer(default=0)
     counted_at = Timestamptz(help_text="when the last unit was scanned")
+    expected = Integer(
+        null=True, default=None, help_text="the ledger's level at counted_at, frozen at finish"
+    )
 
 
 class RestockOrder(Table):

@@ -40,6 +40,7 @@ __all__ = [
     "OrderPaidHandler",
     "enqueue_receipt",
     "install",
+    "order_jobs",
     "reprint",
     "retry_job",
     "store_printers",
@@ -271,3 +272,9 @@ async def _job_out(job_id: int, *, store_id: int | None = None) -> PrintJobOut:
     if row is None:
         raise NotFound(f"no print job {job_id} here", code="print_job_not_found")
     return PrintJobOut(**row)
+
+
+async def order_jobs(order_id: int) -> list[PrintJobOut]:
+    """An order's print jobs, oldest first: whether its receipt printed, for the kiosk."""
+    rows = await _J.select(*_JOB_COLUMNS).where(_J.order == order_id).order_by(_J.id)
+    return [PrintJobOut(**row) for row in rows]

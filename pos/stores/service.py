@@ -13,14 +13,17 @@ from pos.catalog.codes import canonical_gtin
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
-from pos.stores.tables import Counter, Listing, Store
+from pos.stores.tables import Counter, Device, Listing, Store
 
 __all__ = [
+    "StoreBrief",
     "StoreRules",
     "counter_catalog",
     "counter_catalog_etag",
     "counter_ids_of",
+    "device_ids_of",
     "get_counter",
+    "list_stores",
     "listing_prices",
     "store_ids_by_code",
     "store_rules",
@@ -193,3 +196,29 @@ async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:
     """Counter ids by counter code for the given stores."""
     rows = await Counter.select(Counter.id, Counter.code).where(Counter.store.is_in(store_ids))
     return {row["code"]: row["id"] for row in rows}
+
+
+async def device_ids_of(store_ids: list[int], kind: str | None = None) -> dict[str, int]:
+    """Device ids by device name for the given stores, of one kind if given (for `pos demo`)."""
+    where: Any = Device.store.is_in(store_ids or [-1])
+    if kind is not None:
+        where &= Device.kind == kind
+    rows = await Device.select(Device.id, Device.name).where(where)
+    return {row["name"]: row["id"] for row in rows}
+
+
+class StoreBrief(NamedTuple):
+    """A store as a staff tablet lists it."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+
+
+async def list_stores(store_ids: Collection[int] | None = None) -> list[StoreBrief]:
+    """The given stores (none given: every store), by id."""
+    query = Store.select(Store.id, Store.code, Store.name_zh, Store.name_en).order_by(Store.id)
+    if store_ids is not None:
+        query = query.where(Store.id.is_in(list(store_ids) or [-1]))
+    return [StoreBrief(**row) for row in await query]

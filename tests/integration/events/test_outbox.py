@@ -110,6 +110,25 @@ async def test_a_failing_handler_is_retried_with_back_off_then_dead(db: str, kin
     assert await outbox.dispatch_due(now=clock + timedelta(days=30)) == 0
 
 
+async def test_one_failing_handler_does_not_stop_the_others(db: str, kind: str) -> None:
+    printed: list[int] = []
+
+    async def platform_down(event: outbox.Event) -> None:
+        raise ConnectionError("platform unreachable")
+
+    async def print_receipt(event: outbox.Event) -> None:
+        printed.append(event.attempts)
+
+    outbox.register(kind, platform_down)
+    outbox.register(kind, print_receipt)
+    await outbox.emit(kind, "k", {})
+    assert await outbox.dispatch_due() == 1
+    assert printed == [1]
+    row = await _row(kind)
+    assert row["done_at"] is None
+    assert "platform unreachable" in row["last_error"]
+
+
 async def test_a_crashed_workers_claim_is_picked_up_after_its_lease(db: str, kind: str) -> None:
     await outbox.emit(kind, "k", {})
     now = datetime.now(UTC)

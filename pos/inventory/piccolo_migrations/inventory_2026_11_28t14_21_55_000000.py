@@ -6,7 +6,7 @@ SQLite has no ALTER TABLE ADD CONSTRAINT, so triggers keep the range there.
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-28T14:14:17:000000"
+ID = "2026-11-28T14:21:55:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "ledger constraints"
 

@@ -1,0 +1,578 @@
+"""Checkout end to end: create an order, pay by QR in the sandbox wallet, wait until it is paid.
+
+    .venv/bin/python bench/checkout.py                      # 200/400/800 orders at 1/8/32 clients
+    POS_BENCH_QUICK=1 .venv/bin/python bench/checkout.py    # 20/40/80 orders
+    POS_BENCH_SHAPE=embedded .venv/bin/python bench/checkout.py   # one process, its own worker
+
+Starts everything itself on 127.0.0.1: a PostgreSQL database pos_bench_<random> (migrated, demo
+loaded, stock raised, printers writing to /dev/null; dropped at the end, also on Ctrl-C), then
+the production shape for two cores: `pos serve` with POS_RUN_WORKER=false plus one `pos worker`,
+sharing live events through Redis under a private prefix. Each client loops: create an order at
+a demo counter, open its live status (SSE), start a QR payment, pay in the sandbox wallet, and
+wait for the `paid` event, sent once the worker has delivered the sandbox's signed notification.
+Per level: paid orders/s, p50/p95/p99 per step, CPU per order of each process, and errors.
+Progress goes to stderr; stdout gets one line of JSON. A run with errors says so and exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from pos.db import bind, close_engine, create_engine, open_engine
+from pos.inventory import service as inventory
+from pos.orders.tokens import counter_qr_token
+from pos.stores import tables as stores
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+LEVELS = {1: 200, 8: 400, 32: 800}
+QUICK_LEVELS = {1: 20, 8: 40, 32: 80}
+WARMUP_CLIENTS, WARMUP_ORDERS = 4, 16
+STEPS = ("create", "start_payment", "wallet_pay", "notify_to_paid", "total")
+PERCENTILES = (50, 95, 99)
+STOCK_UNITS = 1_000_000
+SHOPPERS = 5_000  # distinct wallet payers: a few buy twice, as at a real counter
+NULL_PRINTER = "file:///dev/null"
+STARTUP_S, PAID_TIMEOUT_S, DRAIN_TIMEOUT_S, DRAIN_POLL_S = 30.0, 30.0, 60.0, 0.1
+TARGET_PAID_PER_S, TARGET_CREATE_P99_MS = 150.0, 100.0
+Processes = dict[str, subprocess.Popen[bytes]]
+DUE_EVENTS = (
+    "SELECT count(*) FROM outbox_event"
+    " WHERE done_at IS NULL AND dead_at IS NULL AND available_at <= now()"
+)
+
+
+def log(message: str, end: str = "\n") -> None:
+    """Progress and findings go to stderr; stdout is kept for the JSON line."""
+    print(message, end=end, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# The services: database, server, worker.
+
+
+async def admin(statement: str) -> None:
+    """Run one statement on the admin database (CREATE / DROP DATABASE)."""
+    connection = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def service_env(dsn: str, url: str, split: bool) -> dict[str, str]:
+    """The environment of every `pos` command: inherited, minus the caller's POS_* settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("POS_")}
+    env |= {
+        "POS_DATABASE_URL": dsn,
+        "POS_PUBLIC_URL": url,
+        "POS_SECRET_KEY": secrets.token_urlsafe(32),
+        "POS_LOG_LEVEL": "WARNING",
+        "POS_RUN_WORKER": "false" if split else "true",
+    }
+    if split:
+        env |= {"POS_REDIS_URL": REDIS_URL, "POS_REDIS_PREFIX": dsn.rsplit("/", 1)[1]}
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], output: Path) -> None:
+    """Run a `pos` command to completion; its output goes to `output`."""
+    log(f"pos {' '.join(args)}")
+    with output.open("ab") as sink:
+        done = subprocess.run(
+            [sys.executable, "-m", "pos.cli", *args], env=env, stdout=sink, stderr=sink
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"pos {args[0]} failed:\n{output.read_text()}")
+
+
+def start(args: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    """Start a `pos` command in the background; its output goes to `output`."""
+    with output.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pos.cli", *args], env=env, stdout=sink, stderr=sink
+        )
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT each process, then kill what has not exited after 15 s."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], output: Path) -> None:
+    """Return once GET /health answers 200; exit with the server's log if it never does."""
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited:\n{output.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url}/health did not answer 200:\n{output.read_text()}")
+
+
+async def prepare_shelves(dsn: str) -> list[int]:
+    """Stock every listed product deep enough for the run, print to /dev/null; the counter ids."""
+    engine = create_engine(dsn)
+    bind(engine)
+    await open_engine(engine)
+    try:
+        counters = await stores.Counter.select(stores.Counter.id, stores.Counter.store)
+        for store_id in sorted({row["store"] for row in counters}):
+            listed = await stores.Listing.select(stores.Listing.product).where(
+                stores.Listing.store == store_id
+            )
+            for row in listed:
+                await inventory.set_level(store_id, row["product"], STOCK_UNITS)
+        await stores.Printer.update({stores.Printer.connection_url: NULL_PRINTER}, force=True)
+        return sorted(row["id"] for row in counters)
+    finally:
+        await close_engine(engine)
+
+
+# One shopper's checkout.
+
+
+@dataclass(frozen=True, slots=True)
+class Till:
+    """A demo counter as a shopper's phone sees it: its QR token and what it sells by the piece."""
+
+    counter_id: int
+    token: str
+    product_ids: tuple[int, ...]
+
+    def order(self, rng: random.Random) -> dict[str, Any]:
+        """A basket of one to three products, one or two of each."""
+        picks = rng.sample(self.product_ids, k=rng.randint(1, min(3, len(self.product_ids))))
+        lines = [{"product_id": product, "quantity": rng.randint(1, 2)} for product in picks]
+        return {"counter_token": self.token, "lines": lines}
+
+
+class StepFailed(Exception):
+    """A step got an unexpected answer; `kind` names the step and the answer."""
+
+    def __init__(self, step: str, what: str) -> None:
+        super().__init__(f"{step}: {what}")
+        self.kind = f"{step}: {what}"
+
+
+def expect(response: httpx.Response, step: str, *statuses: int) -> httpx.Response:
+    """The response, if its status is one of `statuses`; StepFailed otherwise."""
+    if response.status_code not in statuses:
+        raise StepFailed(step, f"HTTP {response.status_code} {response.text[:100]!r}")
+    return response
+
+
+async def tills(http: httpx.AsyncClient, counter_ids: list[int], secret: str) -> list[Till]:
+    """Each counter's piece products, read from its public catalog like the phone page does."""
+    found = []
+    for counter_id in counter_ids:
+        response = await http.get(f"/api/counters/{counter_id}/products", params={"limit": 200})
+        items = expect(response, "catalog", 200).json()["items"]
+        pieces = tuple(item["product_id"] for item in items if item["unit"] == "piece")
+        if pieces:
+            found.append(Till(counter_id, counter_qr_token(counter_id, secret=secret), pieces))
+    if not found:
+        raise SystemExit("no demo counter sells anything by the piece")
+    return found
+
+
+async def create_order(http: httpx.AsyncClient, till: Till, rng: random.Random) -> dict[str, Any]:
+    """Create an order with a fresh Idempotency-Key; the order with its access token."""
+    response = await http.post(
+        f"/api/counters/{till.counter_id}/orders",
+        json=till.order(rng),
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    order: dict[str, Any] = expect(response, "create", 201).json()
+    return order
+
+
+async def start_payment(http: httpx.AsyncClient, order: dict[str, Any]) -> str:
+    """Start a QR payment; the sandbox payment's out_trade_no."""
+    response = await http.post(
+        f"/api/orders/{order['id']}/payments",
+        params={"token": order["access_token"]},
+        json={"method": "qr"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    payment = expect(response, "start_payment", 200, 201).json()
+    return str(payment["out_trade_no"])
+
+
+async def wallet_pay(http: httpx.AsyncClient, out_trade_no: str, payer: str) -> None:
+    """Press Pay on the sandbox wallet page, as the shopper `payer`."""
+    response = await http.post(f"/sandbox/pay/{out_trade_no}", data={"payer": payer})
+    expect(response, "wallet_pay", 200)
+
+
+async def paid_moment(http: httpx.AsyncClient, order: dict[str, Any]) -> float:
+    """The perf_counter moment the order's live status stream says `paid`."""
+    url, params = f"/api/orders/{order['id']}/events", {"token": order["access_token"]}
+    async with http.stream("GET", url, params=params) as response:
+        expect(response, "events", 200)
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            state = json.loads(line.removeprefix("data:"))["state"]
+            if state == "paid":
+                return time.perf_counter()
+            if state in ("closed", "refunded"):
+                raise StepFailed("paid", f"order became {state}")
+    raise StepFailed("paid", "the status stream ended before paid")
+
+
+async def checkout(http: httpx.AsyncClient, till: Till, rng: random.Random) -> dict[str, float]:
+    """One shopper's checkout, as the phone page does it; seconds per step."""
+    t0 = time.perf_counter()
+    order = await create_order(http, till, rng)
+    t1 = time.perf_counter()
+    watcher = asyncio.create_task(paid_moment(http, order))
+    try:
+        out_trade_no = await start_payment(http, order)
+        t2 = time.perf_counter()
+        await wallet_pay(http, out_trade_no, f"bench-shopper-{rng.randrange(SHOPPERS)}")
+        t3 = time.perf_counter()
+        t4 = await asyncio.wait_for(watcher, PAID_TIMEOUT_S)
+    except TimeoutError:
+        raise StepFailed("paid", f"not paid within {PAID_TIMEOUT_S:.0f} s") from None
+    finally:
+        watcher.cancel()
+    # The worker may deliver the notification before the wallet's answer reaches us.
+    steps = (t1 - t0, t2 - t1, t3 - t2, max(t4 - t3, 0.0), t4 - t0)
+    return dict(zip(STEPS, steps, strict=True))
+
+
+# A level: N clients, each running checkouts until the level's orders are taken.
+
+
+@dataclass(slots=True)
+class Tally:
+    """A level's outcome so far: seconds per step of each paid order, and errors by kind."""
+
+    samples: list[dict[str, float]] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def finished(self) -> int:
+        """Checkouts done, paid or failed."""
+        return len(self.samples) + sum(self.errors.values())
+
+
+@dataclass(slots=True)
+class Level:
+    """One concurrency level's run: how long it took, what happened, the CPU it cost."""
+
+    clients: int
+    orders: int
+    seconds: float
+    tally: Tally
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def paid_per_s(self) -> float:
+        """Paid orders per second of wall time."""
+        return len(self.tally.samples) / self.seconds
+
+
+async def shopper(
+    http: httpx.AsyncClient, till_list: list[Till], tickets: Iterator[int], tally: Tally
+) -> None:
+    """Take order numbers until none are left; record each checkout's steps or its error."""
+    rng = random.Random()
+    for number in tickets:
+        try:
+            tally.samples.append(await checkout(http, till_list[number % len(till_list)], rng))
+        except StepFailed as exc:
+            tally.errors[exc.kind] += 1
+        except httpx.HTTPError as exc:
+            tally.errors[f"http: {type(exc).__name__}"] += 1
+
+
+async def show_progress(label: str, tally: Tally, orders: int) -> None:
+    """Rewrite one stderr line every second until cancelled."""
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(1.0)
+        rate = len(tally.samples) / (time.perf_counter() - started)
+        errors = sum(tally.errors.values())
+        log(f"\r  {label}: {tally.finished}/{orders}, {errors} errors, {rate:.1f} paid/s ", end="")
+
+
+@asynccontextmanager
+async def http_client(url: str, clients: int) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with room for each shopper's request and live status stream."""
+    limits = httpx.Limits(max_connections=2 * clients + 4, max_keepalive_connections=2 * clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=PAID_TIMEOUT_S) as http:
+        yield http
+
+
+async def run_level(url: str, till_list: list[Till], clients: int, orders: int) -> Level:
+    """`orders` checkouts by `clients` concurrent shoppers."""
+    tally, tickets = Tally(), iter(range(orders))
+    label = f"c{clients}"
+    async with http_client(url, clients) as http:
+        progress = asyncio.create_task(show_progress(label, tally, orders))
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(
+                *(shopper(http, till_list, tickets, tally) for _ in range(clients))
+            )
+        finally:
+            progress.cancel()
+        seconds = time.perf_counter() - started
+    log(f"\r  {label}: {tally.finished}/{orders} done in {seconds:.2f} s" + " " * 20)
+    return Level(clients, orders, seconds, tally)
+
+
+# CPU per process, from /proc: where the time goes without a profiler.
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a live process; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_snapshot(pids: dict[str, int], db: asyncpg.Connection) -> dict[str, float]:
+    """CPU seconds so far of the server, the worker, this bench, and the database's backends."""
+    backends = await db.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    snapshot = {name: process_cpu_s(pid) for name, pid in pids.items()}
+    snapshot["postgres"] = sum(process_cpu_s(row["pid"]) for row in backends)
+    snapshot["bench_client"] = time.process_time()
+    return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What the bench watches besides HTTP: process ids and a connection to the database."""
+
+    pids: dict[str, int]
+    db: asyncpg.Connection
+
+
+async def measured(
+    url: str, till_list: list[Till], clients: int, orders: int, probe: Probe
+) -> Level:
+    """A level with the CPU each process spent on it."""
+    before = await cpu_snapshot(probe.pids, probe.db)
+    level = await run_level(url, till_list, clients, orders)
+    after = await cpu_snapshot(probe.pids, probe.db)
+    level.cpu_s = {name: after[name] - before[name] for name in before}
+    return level
+
+
+async def drain(db: asyncpg.Connection) -> None:
+    """Wait until no outbox event is due, so a level's leftovers do not slow the next one."""
+    for _ in range(round(DRAIN_TIMEOUT_S / DRAIN_POLL_S)):
+        if not (due := await db.fetchval(DUE_EVENTS)):
+            return
+        await asyncio.sleep(DRAIN_POLL_S)
+    log(f"  !! {due} outbox events still due after {DRAIN_TIMEOUT_S:.0f} s")
+
+
+async def outbox_problems(db: asyncpg.Connection) -> Counter[str]:
+    """Outbox events that died or needed a retry: a healthy run has none."""
+    rows = await db.fetch(
+        "SELECT kind, dead_at IS NOT NULL AS dead, left(last_error, 80) AS error"
+        " FROM outbox_event WHERE last_error <> '' OR dead_at IS NOT NULL"
+    )
+    return Counter(
+        f"outbox {'dead' if r['dead'] else 'retried'}: {r['kind']}: {r['error']}" for r in rows
+    )
+
+
+# Figures.
+
+
+def percentiles_ms(values: list[float]) -> dict[int, float]:
+    """p50/p95/p99 of `values` (seconds) in milliseconds."""
+    if len(values) < 2:
+        return dict.fromkeys(PERCENTILES, round(values[0] * 1000, 1) if values else 0.0)
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {p: round(cuts[p - 1] * 1000, 1) for p in PERCENTILES}
+
+
+def level_figures(level: Level) -> dict[str, Any]:
+    """The level's JSON keys, prefixed c<clients>_."""
+    prefix, paid = f"c{level.clients}_", len(level.tally.samples)
+    figures: dict[str, Any] = {
+        f"{prefix}orders": level.orders,
+        f"{prefix}paid_orders_per_s": round(level.paid_per_s, 1),
+        f"{prefix}errors": sum(level.tally.errors.values()),
+    }
+    for step in STEPS:
+        for p, ms in percentiles_ms([s[step] for s in level.tally.samples]).items():
+            figures[f"{prefix}{step}_p{p}_ms"] = ms
+    for name, seconds in level.cpu_s.items():
+        figures[f"{prefix}{name}_cpu_ms_per_order"] = round(1000 * seconds / max(paid, 1), 2)
+    return figures
+
+
+def show_level(level: Level) -> None:
+    """The level's figures as a small table on stderr, its errors last."""
+    paid, errors = len(level.tally.samples), sum(level.tally.errors.values())
+    log(f"c{level.clients}: {paid} paid, {level.paid_per_s:.1f} paid orders/s, {errors} errors")
+    log(f"  {'step':<16}" + "".join(f"{f'p{p} ms':>9}" for p in PERCENTILES))
+    for step in STEPS:
+        cuts = percentiles_ms([s[step] for s in level.tally.samples])
+        log(f"  {step:<16}" + "".join(f"{cuts[p]:>9.1f}" for p in PERCENTILES))
+    cpu = ", ".join(f"{n} {1000 * s / max(paid, 1):.1f}" for n, s in level.cpu_s.items())
+    log(f"  CPU ms per paid order: {cpu}")
+    for kind, count in level.tally.errors.most_common(5):
+        log(f"  !! {count} x {kind}")
+
+
+def summary(
+    shape: str, load_at_start: float, levels: list[Level], problems: Counter[str]
+) -> dict[str, Any]:
+    """The JSON line: setting, per-level figures, errors and whether the targets are met."""
+    result: dict[str, Any] = {"bench": "checkout", "database": "postgresql", "shape": shape}
+    result |= {"cpu_count": os.cpu_count(), "load_1m_at_start": load_at_start}
+    result["load_1m_at_end"] = round(os.getloadavg()[0], 2)
+    for level in levels:
+        result |= level_figures(level)
+    top = levels[-1]
+    result["errors"] = sum(sum(lv.tally.errors.values()) for lv in levels) + problems.total()
+    result["target_paid_orders_per_s"] = TARGET_PAID_PER_S
+    result["target_create_p99_ms"] = TARGET_CREATE_P99_MS
+    result["meets_targets"] = (
+        top.paid_per_s >= TARGET_PAID_PER_S
+        and result[f"c{top.clients}_create_p99_ms"] < TARGET_CREATE_P99_MS
+    )
+    return result
+
+
+# The run.
+
+
+async def measure(
+    url: str, counter_ids: list[int], secret: str, probe: Probe, quick: bool
+) -> tuple[list[Level], Counter[str]]:
+    """Warm up, run each level with the outbox drained between them, then check the outbox."""
+    async with http_client(url, 1) as http:
+        till_list = await tills(http, counter_ids, secret)
+    log(f"warm-up: {WARMUP_ORDERS} orders")
+    warmup = await run_level(url, till_list, WARMUP_CLIENTS, WARMUP_ORDERS)
+    await drain(probe.db)
+    levels = []
+    for clients, orders in (QUICK_LEVELS if quick else LEVELS).items():
+        levels.append(await measured(url, till_list, clients, orders, probe))
+        show_level(levels[-1])
+        await drain(probe.db)
+    problems = await outbox_problems(probe.db) + warmup.tally.errors
+    for kind, count in problems.most_common(5):
+        log(f"  !! {count} x {kind}")
+    return levels, problems
+
+
+def start_services(env: dict[str, str], port: int, logs: Path) -> Processes:
+    """`pos serve`, and `pos worker` unless the server runs its own."""
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    processes = {"server": start(serve, env, logs / "server.log")}
+    if env["POS_RUN_WORKER"] == "false":
+        processes["worker"] = start(["worker"], env, logs / "worker.log")
+    return processes
+
+
+def show_logs(logs: Path) -> None:
+    """The end of each service's log, for a run that failed."""
+    for path in sorted(logs.glob("*.log")):
+        tail = path.read_text(errors="replace").splitlines()[-15:]
+        log(f"--- {path.name}\n" + "\n".join(tail))
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops the bench like Ctrl-C: services stopped, database dropped."""
+    raise KeyboardInterrupt
+
+
+async def bench(database: str, split: bool, quick: bool) -> dict[str, Any]:
+    """Prepare the database, start the services, measure, and stop them again."""
+    dsn, port = f"postgresql://postgres@127.0.0.1:5432/{database}", free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = service_env(dsn, url, split)
+    shape = "1 server + 1 worker + redis" if split else "1 server with embedded worker"
+    load_at_start = round(os.getloadavg()[0], 2)
+    log(f"shape: {shape}; database {database}")
+    with tempfile.TemporaryDirectory(prefix="pos_bench_") as folder:
+        logs = Path(folder)
+        run_cli(["migrate"], env, logs / "setup.log")
+        run_cli(["demo"], env, logs / "setup.log")
+        counter_ids = await prepare_shelves(dsn)
+        processes = start_services(env, port, logs)
+        db = await asyncpg.connect(dsn)
+        try:
+            wait_healthy(url, processes["server"], logs / "server.log")
+            probe = Probe({name: p.pid for name, p in processes.items()}, db)
+            levels, problems = await measure(url, counter_ids, env["POS_SECRET_KEY"], probe, quick)
+        except BaseException:
+            show_logs(logs)
+            raise
+        finally:
+            await db.close()
+            stop(list(processes.values()))
+    return summary(shape, load_at_start, levels, problems)
+
+
+def main() -> None:
+    """Run the bench in its own database, dropped at the end whatever happens."""
+    quick = os.environ.get("POS_BENCH_QUICK") == "1"
+    split = os.environ.get("POS_BENCH_SHAPE", "split") != "embedded"
+    database = f"pos_bench_{uuid.uuid4().hex[:10]}"
+    signal.signal(signal.SIGTERM, interrupt)
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    try:
+        result = asyncio.run(bench(database, split, quick))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        log(f"dropped {database}")
+    if result["errors"]:
+        log(f"!! THIS RUN HAD {result['errors']} ERRORS: its figures are not trustworthy")
+    print(json.dumps(result))
+    sys.exit(1 if result["errors"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+// The kiosk screen: the scan field keeps the focus for the keyboard-wedge scanner, scans and
+// cart buttons update the cart in place (one request at a time, in order), the payment screen
+// polls the order's state and its receipt's printing, and a minute without input starts over.
+"use strict";
+
+function keepFocus() {
+  const field = document.querySelector("[data-keep-focus]");
+  if (!field) return;
+  const typing = (el) => el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
+  document.addEventListener("focusout", () => {
+    setTimeout(() => { if (!typing(document.activeElement)) field.focus(); }, 0);
+  });
+  document.addEventListener("keydown", (event) => {
+    // A scanner "types" into whatever has the focus: digits always go to the scan field.
+    if (!typing(document.activeElement) && /^[0-9]$/.test(event.key)) field.focus();
+  });
+  field.focus();
+}
+
+function scanInPlace(form) {
+  const cart = document.getElementById("cart");
+  const code = document.getElementById("code");
+  let queue = Promise.resolve();
+  const send = async (value, op) => {
+    const data = new FormData(form);
+    data.set("code", value);
+    data.set("op", op);
+    const response = await fetch(form.action, { method: "POST", body: data, headers: { "X-Fragment": "cart" } });
+    if (response.status === 401) { window.location.reload(); return; }
+    cart.innerHTML = await response.text();
+  };
+  form.addEventListener("submit", (event) => {
+    const submitter = event.submitter;
+    if (submitter && submitter.hasAttribute("formaction")) return; // checkout: a real navigation
+    event.preventDefault();
+    const value = code.value;
+    const op = submitter && submitter.value !== "scan" ? submitter.value : "";
+    code.value = "";
+    code.focus();
+    queue = queue.then(() => send(value, op)).catch(() => window.location.reload());
+  });
+}
+
+function pollStatus(box) {
+  const options = document.getElementById("pay-options");
+  const tick = async () => {
+    try {
+      const response = await fetch(box.dataset.statusUrl, { headers: { "X-Fragment": "status" } });
+      box.innerHTML = await response.text();
+    } catch (error) {
+      // The network hiccuped: ask again on the next tick.
+    }
+    const state = box.firstElementChild;
+    if (state && state.dataset.paid === "yes" && options) options.hidden = true;
+    if (!state || state.dataset.final !== "yes") setTimeout(tick, 1000);
+  };
+  setTimeout(tick, 500);
+}
+
+function resetWhenIdle(root) {
+  const seconds = parseInt(root.dataset.idleSeconds, 10) || 60;
+  let timer = 0;
+  const restart = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const lines = document.querySelector("input[name=lines]");
+      const empty = lines && lines.value === "[]" && window.location.pathname === root.dataset.home;
+      if (!empty) window.location.assign(root.dataset.home);
+    }, seconds * 1000);
+  };
+  ["keydown", "pointerdown", "input"].forEach((kind) => document.addEventListener(kind, restart, true));
+  restart();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  keepFocus();
+  const form = document.getElementById("scan-form");
+  if (form) scanInPlace(form);
+  const status = document.getElementById("kiosk-status");
+  if (status) pollStatus(status);
+  const root = document.getElementById("kiosk");
+  if (root) resetWhenIdle(root);
+});

@@ -1,0 +1,120 @@
+"""Stock counts: a session, scanned counts, a variance report, corrections as count movements.
+
+Each line's count holds as of the time its last unit was scanned: sales during the count come
+on top of it (see ledger.py). Finishing posts the counts once, like confirming a receiving.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pos.db import write_transaction
+from pos.errors import Conflict, NotFound
+from pos.inventory import ledger
+from pos.inventory.ledger import Entry
+from pos.inventory.scans import scanned_product
+from pos.inventory.schemas import CountLineOut, CountOut, CountScanIn
+from pos.inventory.tables import CountLine, CountSession
+
+__all__ = ["finish", "get_count", "scan", "start"]
+
+_C = CountSession
+_L = CountLine
+
+
+async def start(store_id: int, *, actor: str) -> CountOut:
+    """Open a count session."""
+    rows = await _C.insert(_C(store=store_id, started_by=actor)).returning(_C.id)
+    return await get_count(store_id, int(rows[0]["id"]))
+
+
+async def scan(store_id: int, session_id: int, data: CountScanIn) -> CountOut:
+    """Add counted units of a product to the session."""
+    product = await scanned_product(data.product_id, data.barcode)
+    at = ledger.reported_time(data.counted_at, datetime.now(UTC))
+    async with write_transaction():
+        await _open(store_id, session_id)
+        line = (
+            await _L.select(_L.id, _L.counted_at)
+            .where((_L.session == session_id) & (_L.product == product.id))
+            .first()
+        )
+        if line is None:
+            row = _L(session=session_id, product=product.id, counted=data.quantity, counted_at=at)
+            await _L.insert(row)
+        else:
+            await _L.update(
+                {_L.counted: _L.counted + data.quantity, _L.counted_at: max(at, line["counted_at"])}
+            ).where(_L.id == line["id"])
+    return await get_count(store_id, session_id)
+
+
+async def finish(store_id: int, session_id: int, *, actor: str) -> CountOut:
+    """Post each line as a count (once), freezing the variance report."""
+    async with write_transaction():
+        flipped = (
+            await _C.update(
+                {_C.status: "finished", _C.finished_by: actor, _C.finished_at: datetime.now(UTC)}
+            )
+            .where((_C.id == session_id) & (_C.store == store_id) & (_C.status == "open"))
+            .returning(_C.id)
+        )
+        if flipped:
+            await _post(store_id, session_id, actor)
+    return await get_count(store_id, session_id)
+
+
+async def _post(store_id: int, session_id: int, actor: str) -> None:
+    lines = await _L.select().where(_L.session == session_id).order_by(_L.product)
+    for line in lines:
+        expected = await ledger.level_at(store_id, line["product"], line["counted_at"])
+        await _L.update({_L.expected: expected}).where(_L.id == line["id"])
+        entry = Entry(
+            actor, f"count session {session_id}", f"count:{session_id}", line["counted_at"]
+        )
+        await ledger.count(store_id, line["product"], line["counted"], entry)
+
+
+async def _open(store_id: int, session_id: int) -> None:
+    row = await _C.select(_C.status).where((_C.id == session_id) & (_C.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no count {session_id} here", code="count_not_found")
+    if row["status"] != "open":
+        raise Conflict("this count is finished", code="count_finished")
+
+
+async def get_count(store_id: int, session_id: int) -> CountOut:
+    """A count session and its variance: counted against the ledger's level at each count."""
+    row = await _C.select().where((_C.id == session_id) & (_C.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no count {session_id} here", code="count_not_found")
+    lines = (
+        await _L.select(*_L.all_columns(), _L.product._.name_zh.as_alias("product_name"))
+        .where(_L.session == session_id)
+        .order_by(_L.product)
+    )
+    return CountOut(
+        id=row["id"],
+        store_id=store_id,
+        status=row["status"],
+        started_by=row["started_by"],
+        started_at=row["started_at"],
+        finished_by=row["finished_by"],
+        finished_at=row["finished_at"],
+        lines=[await _line_out(store_id, line) for line in lines],
+    )
+
+
+async def _line_out(store_id: int, row: dict[str, Any]) -> CountLineOut:
+    expected = row["expected"]
+    if expected is None:
+        expected = await ledger.level_at(store_id, row["product"], row["counted_at"])
+    return CountLineOut(
+        product_id=row["product"],
+        product_name=row["product_name"],
+        counted=row["counted"],
+        counted_at=row["counted_at"],
+        expected=expected,
+        variance=row["counted"] - expected,
+    )

@@ -1,0 +1,189 @@
+"""Supplier stock feeds the server pulls: a JSON or CSV document at a URL, on a schedule.
+
+JSON is the push body (`{"updates": [...]}`); CSV has the header
+`certificate_no,available,updated_at`. A feed is applied like a push: whole or not at all.
+Scheduling is an outbox event that schedules the next one; its key is the feed's time slot, so
+however many chains were started (a feed set twice, a retried event) only one pull runs per slot.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from pos.catalog.tables import Supplier
+from pos.errors import NotFound, PosError, Unavailable
+from pos.events import outbox
+from pos.inventory.supplier_sync import (
+    Problem,
+    apply_updates,
+    parse_push,
+    refused,
+    validation_problems,
+)
+from pos.inventory.sync_schemas import FeedIn, FeedOut, StockUpdateIn, SyncResultOut
+from pos.inventory.tables import SupplierFeed
+from pos.logs import logger
+
+__all__ = [
+    "CSV_HEADER",
+    "FEED_PULL",
+    "get_feed",
+    "on_feed_pull",
+    "parse_feed",
+    "pull_all",
+    "pull_feed",
+    "set_feed",
+]
+
+FEED_PULL = "supplier_feed_pull"
+CSV_HEADER = ("certificate_no", "available", "updated_at")
+FETCH_TIMEOUT_S = 30.0
+
+_F = SupplierFeed
+
+
+def parse_feed(format: str, content: bytes) -> list[StockUpdateIn]:
+    """The updates of a feed document; refused whole, naming each bad line."""
+    if format == "json":
+        return parse_push(content)
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise refused([Problem(0, "the feed is not UTF-8 text")], "the feed") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != CSV_HEADER:
+        raise refused([Problem(1, f"the header must be {','.join(CSV_HEADER)}")], "the feed")
+    rows = list(reader)
+    if not rows:
+        raise refused([Problem(0, "the feed has no lines")], "the feed")
+    try:
+        updates = [StockUpdateIn.model_validate(row) for row in rows]
+    except ValidationError:
+        raise refused(_csv_problems(rows), "the feed") from None
+    return updates
+
+
+def _csv_problems(rows: list[dict[str, str]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            StockUpdateIn.model_validate(row)
+        except ValidationError as exc:
+            found = validation_problems(exc, list_field="", first_line=number)
+            problems.extend(Problem(number, problem.reason) for problem in found)
+    return problems
+
+
+async def set_feed(supplier_id: int, data: FeedIn) -> FeedOut:
+    """Pull the supplier's feed from `data.url` every `interval_minutes`, starting now."""
+    if not await Supplier.exists().where(Supplier.id == supplier_id):
+        raise NotFound(f"no supplier {supplier_id}", code="supplier_not_found")
+    row = _F(
+        supplier=supplier_id,
+        url=str(data.url),
+        format=data.format,
+        interval_minutes=data.interval_minutes,
+    )
+    await _F.insert(row).on_conflict(
+        target=_F.supplier, action="DO UPDATE", values=[_F.url, _F.format, _F.interval_minutes]
+    )
+    await _schedule(supplier_id, data.interval_minutes, datetime.now(UTC))
+    outbox.notify()
+    return await get_feed(supplier_id)
+
+
+async def get_feed(supplier_id: int) -> FeedOut:
+    """The supplier's feed settings and how its last pull went."""
+    row = await _F.select().where(_F.supplier == supplier_id).first()
+    if row is None:
+        raise NotFound(f"supplier {supplier_id} has no feed", code="feed_not_found")
+    return FeedOut(
+        supplier_id=supplier_id,
+        url=row["url"],
+        format=row["format"],
+        interval_minutes=row["interval_minutes"],
+        last_pulled_at=row["last_pulled_at"],
+        last_error=row["last_error"],
+    )
+
+
+async def pull_feed(supplier_id: int) -> SyncResultOut:
+    """Fetch the feed and apply it; a refused feed changes no stock and its reasons are kept."""
+    feed = await get_feed(supplier_id)
+    try:
+        updates = parse_feed(feed.format, await _fetch(feed.url))
+        result = await apply_updates(supplier_id, updates, first_line=_first_line(feed.format))
+    except PosError as exc:
+        await _pulled(supplier_id, _describe(exc))
+        raise
+    await _pulled(supplier_id, "")
+    return result
+
+
+def _first_line(format: str) -> int:
+    return 2 if format == "csv" else 1
+
+
+def _describe(exc: PosError) -> str:
+    lines = [exc.detail] + [
+        f"line {error['line']}: {error['reason']}" for error in exc.extra.get("errors", [])
+    ]
+    return "\n".join(lines)[:4000]
+
+
+async def _fetch(url: str) -> bytes:
+    try:
+        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_S) as client:
+            response = await client.get(url)
+    except httpx.HTTPError as exc:
+        raise Unavailable(
+            f"the feed at {url} did not answer: {exc}", code="feed_unreachable"
+        ) from None
+    if response.status_code != 200:
+        raise Unavailable(
+            f"the feed at {url} answered {response.status_code}", code="feed_unreachable"
+        )
+    return response.content
+
+
+async def _pulled(supplier_id: int, error: str) -> None:
+    values: dict[Any, Any] = {_F.last_pulled_at: datetime.now(UTC), _F.last_error: error}
+    await _F.update(values).where(_F.supplier == supplier_id)
+
+
+async def pull_all() -> dict[int, SyncResultOut | str]:
+    """Pull every feed now (`pos inventory pull-feeds`): each supplier's result or error."""
+    results: dict[int, SyncResultOut | str] = {}
+    for row in await _F.select(_F.supplier).order_by(_F.supplier):
+        try:
+            results[row["supplier"]] = await pull_feed(row["supplier"])
+        except PosError as exc:
+            results[row["supplier"]] = _describe(exc)
+    return results
+
+
+async def _schedule(supplier_id: int, interval_minutes: int, at: datetime) -> None:
+    slot = int(at.timestamp() // (interval_minutes * 60))
+    due = datetime.fromtimestamp(slot * interval_minutes * 60, UTC)
+    key = f"{supplier_id}:{interval_minutes}:{slot}"
+    await outbox.emit(FEED_PULL, key, {"supplier_id": supplier_id}, available_at=due)
+
+
+async def on_feed_pull(event: outbox.Event) -> None:
+    """Outbox handler: pull the feed, then schedule the next pull (while the feed exists)."""
+    supplier_id = int(event.payload["supplier_id"])
+    row = await _F.select(_F.interval_minutes).where(_F.supplier == supplier_id).first()
+    if row is None:
+        return
+    try:
+        await pull_feed(supplier_id)
+    except PosError as exc:  # kept on the feed for staff; the next pull may work
+        logger.warning("supplier feed refused", supplier_id=supplier_id, code=exc.code)
+    interval = int(row["interval_minutes"])
+    await _schedule(supplier_id, interval, datetime.now(UTC) + timedelta(minutes=interval))

@@ -1,0 +1,151 @@
+"""Shipment notices: suppliers push them (signed), stores receive against them.
+
+A notice is keyed by the supplier's reference; a version whose `updated_at` is not newer than
+ours is ignored, so repeats and late arrivals change nothing. A received notice is final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from pos.db import write_transaction
+from pos.errors import Conflict, NotFound
+from pos.inventory.movements import DUPLICATE_KEY
+from pos.inventory.supplier_sync import (
+    Problem,
+    product_ids,
+    refused,
+    validation_problems,
+    verified_body,
+)
+from pos.inventory.sync_schemas import ShipmentLineOut, ShipmentNoticeIn, ShipmentNoticeOut
+from pos.inventory.tables import ShipmentLine, ShipmentNotice
+from pos.staff.actors import SupplierActor
+from pos.stores import service as stores
+
+__all__ = ["get_notice", "push_notice", "store_notices"]
+
+_N = ShipmentNotice
+_L = ShipmentLine
+
+
+async def push_notice(
+    actor: SupplierActor, headers: Mapping[str, str], body: bytes
+) -> ShipmentNoticeOut:
+    """A supplier's signed shipment notice: new, a newer version, or ignored as stale."""
+    data = _parse(await verified_body(actor, headers, body))
+    store_ids = await stores.store_ids_by_code([data.store_code])
+    ids = await product_ids(actor.supplier_id, (line.certificate_no for line in data.lines))
+    problems = [
+        Problem(n, f"certificate {line.certificate_no} is not a product of yours")
+        for n, line in enumerate(data.lines, start=1)
+        if line.certificate_no not in ids
+    ]
+    if data.store_code not in store_ids:
+        problems.insert(0, Problem(0, f"store_code: no store {data.store_code}"))
+    if problems:
+        raise refused(problems, "the notice")
+    for attempt in range(2):
+        try:
+            async with write_transaction():
+                notice_id, stale = await _save(
+                    actor.supplier_id, store_ids[data.store_code], data, ids
+                )
+            break
+        except DUPLICATE_KEY:  # the same notice pushed twice at once: the second sees the first
+            if attempt:
+                raise
+    return await get_notice(notice_id, stale=stale)
+
+
+def _parse(body: bytes) -> ShipmentNoticeIn:
+    try:
+        return ShipmentNoticeIn.model_validate_json(body)
+    except ValidationError as exc:
+        problems = validation_problems(exc, list_field="lines", first_line=1)
+        raise refused(problems, "the notice") from None
+
+
+async def _save(
+    supplier_id: int, store_id: int, data: ShipmentNoticeIn, ids: Mapping[str, int]
+) -> tuple[int, bool]:
+    """The notice's id, and True when our version is as new and nothing changed."""
+    known = (
+        await _N.select(_N.id, _N.status, _N.supplier_updated_at)
+        .where((_N.supplier == supplier_id) & (_N.reference == data.reference))
+        .first()
+    )
+    values: dict[Any, Any] = {
+        _N.store: store_id,
+        _N.expected_at: data.expected_at,
+        _N.supplier_updated_at: data.updated_at,
+    }
+    if known is None:
+        row = _N(
+            supplier=supplier_id,
+            store=store_id,
+            reference=data.reference,
+            expected_at=data.expected_at,
+            supplier_updated_at=data.updated_at,
+        )
+        notice_id = int((await _N.insert(row).returning(_N.id))[0]["id"])
+    elif known["supplier_updated_at"] >= data.updated_at:
+        return int(known["id"]), True
+    elif known["status"] != "open":
+        raise Conflict("this notice was received already", code="notice_received")
+    else:
+        notice_id = int(known["id"])
+        await _N.update(values).where(_N.id == notice_id)
+        await _L.delete().where(_L.notice == notice_id)
+    lines = [
+        _L(
+            notice=notice_id,
+            product=ids[line.certificate_no],
+            quantity=line.quantity,
+            lot=line.lot,
+            produced_on=line.produced_on,
+            expires_at=line.expires_at,
+        )
+        for line in data.lines
+    ]
+    await _L.insert(*lines)
+    return notice_id, False
+
+
+async def get_notice(notice_id: int, *, stale: bool = False) -> ShipmentNoticeOut:
+    """A notice with its lines; `stale` marks the answer to an ignored older version."""
+    row = await _N.select().where(_N.id == notice_id).first()
+    if row is None:
+        raise NotFound(f"no shipment notice {notice_id}", code="notice_not_found")
+    lines = await _L.select().where(_L.notice == row["id"]).order_by(_L.id)
+    return ShipmentNoticeOut(
+        id=row["id"],
+        supplier_id=row["supplier"],
+        store_id=row["store"],
+        reference=row["reference"],
+        status=row["status"],
+        expected_at=row["expected_at"],
+        updated_at=row["supplier_updated_at"],
+        lines=[
+            ShipmentLineOut(
+                product_id=line["product"],
+                quantity=line["quantity"],
+                lot=line["lot"],
+                produced_on=line["produced_on"],
+                expires_at=line["expires_at"],
+            )
+            for line in lines
+        ],
+        stale=stale,
+    )
+
+
+async def store_notices(store_id: int, *, status: str = "open") -> list[ShipmentNoticeOut]:
+    """The store's notices in a status, oldest expected first."""
+    rows = (
+        await _N.select(_N.id).where((_N.store == store_id) & (_N.status == status)).order_by(_N.id)
+    )
+    return [await get_notice(row["id"]) for row in rows]

@@ -1,0 +1,207 @@
+"""Receiving goods on a tablet: from a shipment notice or blank, scan, confirm, post once.
+
+Confirming flips the session from open to confirmed with one conditional UPDATE; only the call
+that flips it posts the receipts, so a confirmation sent again (or twice at once) posts nothing
+more and answers with the confirmed session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pos.db import write_transaction
+from pos.errors import Conflict, NotFound
+from pos.inventory import batches, ledger
+from pos.inventory.ledger import Entry
+from pos.inventory.movements import DUPLICATE_KEY
+from pos.inventory.notices import get_notice
+from pos.inventory.scans import scanned_product
+from pos.inventory.schemas import (
+    ReceivingLineIn,
+    ReceivingLineOut,
+    ReceivingOut,
+    ReceivingScanIn,
+    ReceivingStartIn,
+)
+from pos.inventory.tables import ReceivingLine, ReceivingSession, ShipmentNotice
+
+__all__ = ["confirm", "get_receiving", "scan", "set_line", "start"]
+
+_R = ReceivingSession
+_L = ReceivingLine
+
+
+async def start(
+    store_id: int, data: ReceivingStartIn, *, actor: str, idempotency_key: str | None
+) -> ReceivingOut:
+    """Open a receiving session, its lines taken from the notice when there is one."""
+    key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    if key and (found := await _by_key(key)) is not None:
+        return await get_receiving(store_id, found)
+    notice = await get_notice(data.notice_id) if data.notice_id is not None else None
+    if notice is not None and (notice.store_id != store_id or notice.status != "open"):
+        raise Conflict("this notice is not open for this store", code="notice_not_open")
+    try:
+        async with write_transaction():
+            row = _R(store=store_id, notice=data.notice_id, started_by=actor, idempotency_key=key)
+            session_id = int((await _R.insert(row).returning(_R.id))[0]["id"])
+            lines = [
+                _L(
+                    session=session_id,
+                    product=line.product_id,
+                    expected=line.quantity,
+                    lot=line.lot,
+                    produced_on=line.produced_on,
+                    expires_at=line.expires_at,
+                )
+                for line in (notice.lines if notice else [])
+            ]
+            if lines:
+                await _L.insert(*lines)
+    except DUPLICATE_KEY:
+        if key is None or (found := await _by_key(key)) is None:
+            raise
+        session_id = found
+    return await get_receiving(store_id, session_id)
+
+
+async def _by_key(key: str) -> int | None:
+    row = await _R.select(_R.id).where(_R.idempotency_key == key).first()
+    return None if row is None else int(row["id"])
+
+
+async def scan(store_id: int, session_id: int, data: ReceivingScanIn) -> ReceivingOut:
+    """Add scanned units to the line of the product (and lot), or start a line."""
+    product = await scanned_product(data.product_id, data.barcode)
+    async with write_transaction():
+        await _open(store_id, session_id)
+        line = await _matching_line(session_id, product.id, data.lot)
+        if line is None:
+            row = _L(
+                session=session_id,
+                product=product.id,
+                quantity=data.quantity,
+                lot=data.lot,
+                produced_on=data.produced_on,
+                expires_at=data.expires_at,
+            )
+            await _L.insert(row)
+        else:
+            values: dict[Any, Any] = {_L.quantity: _L.quantity + data.quantity}
+            values |= {_L.lot: data.lot} if data.lot else {}
+            values |= {_L.produced_on: data.produced_on} if data.produced_on else {}
+            values |= {_L.expires_at: data.expires_at} if data.expires_at else {}
+            await _L.update(values).where(_L.id == line)
+    return await get_receiving(store_id, session_id)
+
+
+async def _matching_line(session_id: int, product_id: int, lot: str) -> int | None:
+    rows = (
+        await _L.select(_L.id, _L.lot)
+        .where((_L.session == session_id) & (_L.product == product_id))
+        .order_by(_L.id)
+    )
+    for row in rows:
+        if not lot or row["lot"] in ("", lot):
+            return int(row["id"])
+    return None
+
+
+async def set_line(
+    store_id: int, session_id: int, line_id: int, data: ReceivingLineIn
+) -> ReceivingOut:
+    """Confirm a line's quantity and say why it differs from the notice."""
+    async with write_transaction():
+        await _open(store_id, session_id)
+        changed = (
+            await _L.update({_L.quantity: data.quantity, _L.note: data.note})
+            .where((_L.id == line_id) & (_L.session == session_id))
+            .returning(_L.id)
+        )
+        if not changed:
+            raise NotFound(f"no line {line_id} in this receiving", code="receiving_line_not_found")
+    return await get_receiving(store_id, session_id)
+
+
+async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut:
+    """Post a receipt movement (and a batch) per line, once however often it is called."""
+    now = datetime.now(UTC)
+    async with write_transaction():
+        flipped = (
+            await _R.update({_R.status: "confirmed", _R.confirmed_by: actor, _R.confirmed_at: now})
+            .where((_R.id == session_id) & (_R.store == store_id) & (_R.status == "open"))
+            .returning(_R.notice)
+        )
+        if flipped:
+            await _post(store_id, session_id, actor)
+            if flipped[0]["notice"] is not None:
+                await ShipmentNotice.update({ShipmentNotice.status: "received"}).where(
+                    ShipmentNotice.id == flipped[0]["notice"]
+                )
+    return await get_receiving(store_id, session_id)
+
+
+async def _post(store_id: int, session_id: int, actor: str) -> None:
+    reference = f"receiving:{session_id}"
+    lines = await _L.select().where((_L.session == session_id) & (_L.quantity > 0))
+    for line in sorted(lines, key=lambda row: (row["product"], row["id"])):
+        batch_id = await batches.add(
+            store_id,
+            line["product"],
+            line["quantity"],
+            lot=line["lot"],
+            produced_on=line["produced_on"],
+            expires_at=line["expires_at"],
+            reference=reference,
+        )
+        entry = Entry(actor, line["note"] or "received", reference)
+        await ledger.move(
+            store_id, line["product"], line["quantity"], "receipt", entry, batch_id=batch_id
+        )
+
+
+async def _open(store_id: int, session_id: int) -> None:
+    row = await _R.select(_R.status).where((_R.id == session_id) & (_R.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no receiving {session_id} here", code="receiving_not_found")
+    if row["status"] != "open":
+        raise Conflict("this receiving is confirmed already", code="receiving_confirmed")
+
+
+async def get_receiving(store_id: int, session_id: int) -> ReceivingOut:
+    """A receiving session with its lines and their discrepancies."""
+    row = await _R.select().where((_R.id == session_id) & (_R.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no receiving {session_id} here", code="receiving_not_found")
+    lines = (
+        await _L.select(*_L.all_columns(), _L.product._.name_zh.as_alias("product_name"))
+        .where(_L.session == session_id)
+        .order_by(_L.id)
+    )
+    return ReceivingOut(
+        id=row["id"],
+        store_id=store_id,
+        notice_id=row["notice"],
+        status=row["status"],
+        started_by=row["started_by"],
+        started_at=row["started_at"],
+        confirmed_by=row["confirmed_by"],
+        confirmed_at=row["confirmed_at"],
+        lines=[_line_out(line) for line in lines],
+    )
+
+
+def _line_out(row: dict[str, Any]) -> ReceivingLineOut:
+    return ReceivingLineOut(
+        id=row["id"],
+        product_id=row["product"],
+        product_name=row["product_name"],
+        expected=row["expected"],
+        quantity=row["quantity"],
+        lot=row["lot"],
+        produced_on=row["produced_on"],
+        expires_at=row["expires_at"],
+        note=row["note"],
+        discrepancy=row["quantity"] - (row["expected"] or 0),
+    )

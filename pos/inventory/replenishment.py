@@ -1,0 +1,230 @@
+"""Replenishment: thresholds, low-stock alerts with suggested quantities, restock orders.
+
+A suggestion covers the gap to the target level, or the sales expected until the next delivery
+if those are more, and never more than the supplier last said it has.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from piccolo.query.functions.aggregate import Sum
+
+from pos.catalog import service as catalog
+from pos.db import write_transaction
+from pos.inventory.movements import DUPLICATE_KEY
+from pos.inventory.schemas import (
+    LowStockOut,
+    RestockLineIn,
+    RestockOrderIn,
+    RestockOrderOut,
+    ThresholdIn,
+    ThresholdOut,
+)
+from pos.inventory.tables import (
+    ReorderRule,
+    RestockOrder,
+    RestockOrderLine,
+    StockLevel,
+    StockMovement,
+    SupplierStock,
+)
+
+__all__ = [
+    "COVER_DAYS",
+    "LOOK_BACK_DAYS",
+    "low_stock",
+    "place_orders",
+    "restock_orders",
+    "set_threshold",
+    "suggest",
+]
+
+LOOK_BACK_DAYS = 7
+COVER_DAYS = 3
+
+_R = ReorderRule
+_O = RestockOrder
+
+
+def suggest(available: int, target_level: int, sold: int, supplier_available: int | None) -> int:
+    """Units to order: to the target, or for the expected sales until the next delivery."""
+    expected_sales = -(-sold * COVER_DAYS // LOOK_BACK_DAYS)  # rounded up
+    wanted = max(target_level - available, expected_sales - available, 0)
+    return wanted if supplier_available is None else min(wanted, supplier_available)
+
+
+async def set_threshold(store_id: int, product_id: int, data: ThresholdIn) -> ThresholdOut:
+    """Set (or replace) the product's thresholds at the store."""
+    await catalog.get_product(product_id)
+    row = _R(
+        store=store_id, product=product_id, min_level=data.min_level, target_level=data.target_level
+    )
+    await _R.insert(row).on_conflict(
+        target=(_R.store, _R.product), action="DO UPDATE", values=[_R.min_level, _R.target_level]
+    )
+    return ThresholdOut(store_id=store_id, product_id=product_id, **data.model_dump())
+
+
+async def low_stock(store_id: int) -> list[LowStockOut]:
+    """Products below their minimum, each with a suggested restock quantity."""
+    rules = await _R.select(
+        _R.product,
+        _R.min_level,
+        _R.target_level,
+        _R.product._.name_zh.as_alias("name"),
+        _R.product._.supplier.as_alias("supplier"),
+    ).where(_R.store == store_id)
+    levels = await _levels(store_id, [rule["product"] for rule in rules])
+    low = [r for r in rules if _available(levels, r["product"]) < r["min_level"]]
+    if not low:
+        return []
+    sold = await _sold(store_id, [rule["product"] for rule in low])
+    offered = await _offered([(rule["supplier"], rule["product"]) for rule in low])
+    return [_alert(rule, levels, sold, offered) for rule in sorted(low, key=lambda r: r["product"])]
+
+
+def _available(levels: dict[int, tuple[int, int]], product_id: int) -> int:
+    on_hand, held = levels.get(product_id, (0, 0))
+    return on_hand - held
+
+
+def _alert(
+    rule: dict[str, Any],
+    levels: dict[int, tuple[int, int]],
+    sold: dict[int, int],
+    offered: dict[int, int],
+) -> LowStockOut:
+    product_id = rule["product"]
+    available = _available(levels, product_id)
+    return LowStockOut(
+        product_id=product_id,
+        product_name=rule["name"],
+        supplier_id=rule["supplier"],
+        on_hand=levels.get(product_id, (0, 0))[0],
+        available=available,
+        min_level=rule["min_level"],
+        target_level=rule["target_level"],
+        sold_last_days=sold.get(product_id, 0),
+        supplier_available=offered.get(product_id),
+        suggested=suggest(
+            available, rule["target_level"], sold.get(product_id, 0), offered.get(product_id)
+        ),
+    )
+
+
+async def _levels(store_id: int, product_ids: list[int]) -> dict[int, tuple[int, int]]:
+    if not product_ids:
+        return {}
+    rows = await StockLevel.select(StockLevel.product, StockLevel.on_hand, StockLevel.held).where(
+        (StockLevel.store == store_id) & StockLevel.product.is_in(product_ids)
+    )
+    return {row["product"]: (row["on_hand"], row["held"]) for row in rows}
+
+
+async def _sold(store_id: int, product_ids: list[int]) -> dict[int, int]:
+    since = datetime.now(UTC) - timedelta(days=LOOK_BACK_DAYS)
+    m = StockMovement
+    rows = (
+        await m.select(m.product, Sum(m.delta))
+        .where(
+            (m.store == store_id)
+            & m.product.is_in(product_ids)
+            & (m.kind == "sale")
+            & (m.occurred_at >= since)
+        )
+        .group_by(m.product)
+    )
+    return {row["product"]: -int(row["sum"] or 0) for row in rows}
+
+
+async def _offered(pairs: list[tuple[int, int]]) -> dict[int, int]:
+    s = SupplierStock
+    rows = await s.select(s.supplier, s.product, s.available).where(
+        s.product.is_in([product for _, product in pairs])
+    )
+    wanted = set(pairs)
+    return {r["product"]: r["available"] for r in rows if (r["supplier"], r["product"]) in wanted}
+
+
+async def place_orders(
+    store_id: int, data: RestockOrderIn, *, actor: str, idempotency_key: str | None
+) -> list[RestockOrderOut]:
+    """Order the lines from their suppliers: one restock order per supplier."""
+    by_supplier: dict[int, list[RestockLineIn]] = defaultdict(list)
+    for line in data.lines:
+        by_supplier[(await catalog.get_product(line.product_id)).supplier_id].append(line)
+    keys = {s: _key(store_id, idempotency_key, s) for s in by_supplier}
+    if idempotency_key and (found := await _orders_with_keys(list(keys.values()))):
+        return found
+    try:
+        async with write_transaction():
+            order_ids = [
+                await _insert_order(store_id, supplier_id, lines, actor, keys[supplier_id])
+                for supplier_id, lines in sorted(by_supplier.items())
+            ]
+    except DUPLICATE_KEY:
+        if not idempotency_key:
+            raise
+        return await _orders_with_keys(list(keys.values()))
+    return await _orders_out(order_ids)
+
+
+async def _insert_order(
+    store_id: int, supplier_id: int, lines: list[RestockLineIn], actor: str, key: str | None
+) -> int:
+    row = _O(store=store_id, supplier=supplier_id, created_by=actor, idempotency_key=key)
+    order_id = int((await _O.insert(row).returning(_O.id))[0]["id"])
+    await RestockOrderLine.insert(
+        *[
+            RestockOrderLine(order=order_id, product=ln.product_id, quantity=ln.quantity)
+            for ln in lines
+        ]
+    )
+    return order_id
+
+
+def _key(store_id: int, idempotency_key: str | None, supplier_id: int) -> str | None:
+    return f"store:{store_id}:{idempotency_key}:{supplier_id}" if idempotency_key else None
+
+
+async def _orders_with_keys(keys: list[str | None]) -> list[RestockOrderOut]:
+    named = [key for key in keys if key is not None]
+    rows = await _O.select(_O.id).where(_O.idempotency_key.is_in(named)) if named else []
+    return await _orders_out(sorted(row["id"] for row in rows))
+
+
+async def restock_orders(
+    *, store_id: int | None = None, supplier_id: int | None = None
+) -> list[RestockOrderOut]:
+    """Restock orders of a store or to a supplier, newest first (at most 200)."""
+    where: Any = (_O.store == store_id) if store_id is not None else (_O.supplier == supplier_id)
+    rows = await _O.select(_O.id).where(where).order_by(_O.id, ascending=False).limit(200)
+    return await _orders_out([row["id"] for row in rows])
+
+
+async def _orders_out(order_ids: list[int]) -> list[RestockOrderOut]:
+    if not order_ids:
+        return []
+    orders = await _O.select().where(_O.id.is_in(order_ids))
+    lines = await RestockOrderLine.select().where(RestockOrderLine.order.is_in(order_ids))
+    by_order: dict[int, list[RestockLineIn]] = defaultdict(list)
+    for line in sorted(lines, key=lambda row: row["id"]):
+        by_order[line["order"]].append(
+            RestockLineIn(product_id=line["product"], quantity=line["quantity"])
+        )
+    found = {row["id"]: row for row in orders}
+    return [
+        RestockOrderOut(
+            id=oid,
+            store_id=found[oid]["store"],
+            supplier_id=found[oid]["supplier"],
+            status=found[oid]["status"],
+            created_by=found[oid]["created_by"],
+            created_at=found[oid]["created_at"],
+            lines=by_order[oid],
+        )
+        for oid in order_ids
+    ]

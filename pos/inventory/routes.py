@@ -1,0 +1,280 @@
+"""Inventory API for store staff: levels, the ledger, batches, replenishment, receiving, counts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from pos.inventory import (
+    counts,
+    movements,
+    notices,
+    receiving,
+    replenishment,
+    service,
+    shelf_life,
+)
+from pos.inventory.schemas import (
+    BatchOut,
+    CountOut,
+    CountScanIn,
+    LowStockOut,
+    MarkdownRuleIn,
+    MarkdownRuleOut,
+    MovementIn,
+    MovementOut,
+    ReceivingLineIn,
+    ReceivingOut,
+    ReceivingScanIn,
+    ReceivingStartIn,
+    RestockOrderIn,
+    RestockOrderOut,
+    StockOut,
+    ThresholdIn,
+    ThresholdOut,
+    TransferIn,
+    WriteOffIn,
+)
+from pos.inventory.sync_schemas import ShipmentNoticeOut
+from pos.staff.actors import StaffActor
+from pos.staff.guards import STAFF_ACTOR, staff
+
+__all__ = ["StockController", "TabletController"]
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        description="a new random key per change; a retry with the same key gets the first answer",
+    ),
+]
+
+ANY_STAFF = staff("manager", "restocker", "cashier")
+STOCK_STAFF = staff("manager", "restocker")
+MANAGER = staff("manager")
+
+
+def _who(actor: StaffActor) -> str:
+    return f"staff:{actor.user_id}"
+
+
+class StockController(Controller):
+    path = "/api/stores/{store_id:int}/inventory"
+    tags = ("inventory",)
+    dependencies = {"actor": STAFF_ACTOR}
+
+    @get("/stock", operation_id="storeStock", guards=[ANY_STAFF])
+    async def levels(self, store_id: FromPath[int]) -> list[StockOut]:
+        """Every product level of the store."""
+        return await movements.levels(store_id)
+
+    @get("/stock/{product_id:int}", operation_id="productStock", guards=[ANY_STAFF])
+    async def level(self, store_id: FromPath[int], product_id: FromPath[int]) -> StockOut:
+        """One product's level: one row read, however long the ledger."""
+        return await service.get_level(store_id, product_id)
+
+    @get("/movements", operation_id="stockMovements", guards=[STOCK_STAFF])
+    async def history(
+        self,
+        store_id: FromPath[int],
+        product_id: FromQuery[int | None] = None,
+        before_id: FromQuery[int | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[MovementOut]:
+        """The audit trail, newest first; page with `before_id`."""
+        return await movements.history(
+            store_id, product_id=product_id, before_id=before_id, limit=limit
+        )
+
+    @post("/movements", operation_id="recordMovement", guards=[STOCK_STAFF])
+    async def record(
+        self,
+        store_id: FromPath[int],
+        data: JSONBody[MovementIn],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey = None,
+    ) -> MovementOut:
+        """An adjustment, write-off, return or count, maybe from a tablet that was offline."""
+        return await movements.record(
+            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+        )
+
+    @post("/transfers", operation_id="transferStock", guards=[MANAGER])
+    async def transfer(
+        self,
+        store_id: FromPath[int],
+        data: JSONBody[TransferIn],
+        actor: NamedDependency[StaffActor],
+    ) -> list[MovementOut]:
+        """Move units to another store: its two movements, out first."""
+        return await movements.transfer(store_id, data, actor=_who(actor))
+
+    @get("/batches/expiring", operation_id="expiringBatches", guards=[STOCK_STAFF])
+    async def expiring(
+        self,
+        store_id: FromPath[int],
+        within_hours: Annotated[int, QueryParameter(ge=0, le=24 * 60)] = 48,
+    ) -> list[BatchOut]:
+        """Batches expiring soon, soonest first; expired ones are flagged for write-off."""
+        return await shelf_life.expiring(store_id, within_hours)
+
+    @post(
+        "/batches/{batch_id:int}/write-off",
+        operation_id="writeOffBatch",
+        guards=[STOCK_STAFF],
+        status_code=HTTP_201_CREATED,
+    )
+    async def write_off(
+        self,
+        store_id: FromPath[int],
+        batch_id: FromPath[int],
+        data: JSONBody[WriteOffIn],
+        actor: NamedDependency[StaffActor],
+    ) -> MovementOut:
+        """Write off what is left of a batch."""
+        return await shelf_life.write_off_batch(
+            store_id, batch_id, reason=data.reason, actor=_who(actor)
+        )
+
+    @get("/markdown-rules", operation_id="markdownRules", guards=[STOCK_STAFF])
+    async def rules(self, store_id: FromPath[int]) -> list[MarkdownRuleOut]:
+        """The store's shelf-life markdown rules."""
+        return await shelf_life.rules(store_id)
+
+    @post("/markdown-rules", operation_id="addMarkdownRule", guards=[MANAGER])
+    async def add_rule(
+        self, store_id: FromPath[int], data: JSONBody[MarkdownRuleIn]
+    ) -> MarkdownRuleOut:
+        """A new rule, e.g. 30 % off in the last 24 hours before expiry."""
+        return await shelf_life.add_rule(store_id, data)
+
+    @delete("/markdown-rules/{rule_id:int}", operation_id="deleteMarkdownRule", guards=[MANAGER])
+    async def delete_rule(self, store_id: FromPath[int], rule_id: FromPath[int]) -> None:
+        """Remove a rule."""
+        await shelf_life.delete_rule(store_id, rule_id)
+
+    @put("/thresholds/{product_id:int}", operation_id="setThreshold", guards=[MANAGER])
+    async def threshold(
+        self, store_id: FromPath[int], product_id: FromPath[int], data: JSONBody[ThresholdIn]
+    ) -> ThresholdOut:
+        """Alert below `min_level`, restock up to `target_level`."""
+        return await replenishment.set_threshold(store_id, product_id, data)
+
+    @get("/low-stock", operation_id="lowStock", guards=[STOCK_STAFF])
+    async def low_stock(self, store_id: FromPath[int]) -> list[LowStockOut]:
+        """Low-stock alerts with suggested restock quantities."""
+        return await replenishment.low_stock(store_id)
+
+    @post("/restock-orders", operation_id="placeRestockOrders", guards=[MANAGER])
+    async def place(
+        self,
+        store_id: FromPath[int],
+        data: JSONBody[RestockOrderIn],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey = None,
+    ) -> list[RestockOrderOut]:
+        """Order goods: one restock order per supplier."""
+        return await replenishment.place_orders(
+            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+        )
+
+    @get("/restock-orders", operation_id="storeRestockOrders", guards=[STOCK_STAFF])
+    async def orders(self, store_id: FromPath[int]) -> list[RestockOrderOut]:
+        """The store's restock orders, newest first."""
+        return await replenishment.restock_orders(store_id=store_id)
+
+    @get("/shipment-notices", operation_id="shipmentNotices", guards=[STOCK_STAFF])
+    async def notices(self, store_id: FromPath[int]) -> list[ShipmentNoticeOut]:
+        """Shipment notices on their way here, not yet received."""
+        return await notices.store_notices(store_id)
+
+
+class TabletController(Controller):
+    path = "/api/stores/{store_id:int}/inventory"
+    tags = ("inventory",)
+    guards = (STOCK_STAFF,)
+    dependencies = {"actor": STAFF_ACTOR}
+
+    @post("/receivings", operation_id="startReceiving")
+    async def start_receiving(
+        self,
+        store_id: FromPath[int],
+        data: JSONBody[ReceivingStartIn],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey = None,
+    ) -> ReceivingOut:
+        """Open a receiving, from a shipment notice or blank."""
+        return await receiving.start(
+            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+        )
+
+    @get("/receivings/{receiving_id:int}", operation_id="getReceiving")
+    async def get_receiving(
+        self, store_id: FromPath[int], receiving_id: FromPath[int]
+    ) -> ReceivingOut:
+        """A receiving with its lines and discrepancies."""
+        return await receiving.get_receiving(store_id, receiving_id)
+
+    @post("/receivings/{receiving_id:int}/scans", operation_id="scanReceived")
+    async def scan_received(
+        self, store_id: FromPath[int], receiving_id: FromPath[int], data: JSONBody[ReceivingScanIn]
+    ) -> ReceivingOut:
+        """Add scanned units, with their lot and dates."""
+        return await receiving.scan(store_id, receiving_id, data)
+
+    @put("/receivings/{receiving_id:int}/lines/{line_id:int}", operation_id="confirmReceivedLine")
+    async def set_line(
+        self,
+        store_id: FromPath[int],
+        receiving_id: FromPath[int],
+        line_id: FromPath[int],
+        data: JSONBody[ReceivingLineIn],
+    ) -> ReceivingOut:
+        """Confirm a line's quantity, noting a discrepancy."""
+        return await receiving.set_line(store_id, receiving_id, line_id, data)
+
+    @post(
+        "/receivings/{receiving_id:int}/confirm",
+        operation_id="confirmReceiving",
+        status_code=HTTP_200_OK,
+    )
+    async def confirm(
+        self,
+        store_id: FromPath[int],
+        receiving_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> ReceivingOut:
+        """Post the receipts; sending it again posts nothing more."""
+        return await receiving.confirm(store_id, receiving_id, actor=_who(actor))
+
+    @post("/counts", operation_id="startCount")
+    async def start_count(
+        self, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> CountOut:
+        """Open a stock count."""
+        return await counts.start(store_id, actor=_who(actor))
+
+    @get("/counts/{count_id:int}", operation_id="getCount")
+    async def get_count(self, store_id: FromPath[int], count_id: FromPath[int]) -> CountOut:
+        """The count with its variance report."""
+        return await counts.get_count(store_id, count_id)
+
+    @post("/counts/{count_id:int}/scans", operation_id="scanCounted")
+    async def scan_counted(
+        self, store_id: FromPath[int], count_id: FromPath[int], data: JSONBody[CountScanIn]
+    ) -> CountOut:
+        """Add counted units of a product."""
+        return await counts.scan(store_id, count_id, data)
+
+    @post("/counts/{count_id:int}/finish", operation_id="finishCount", status_code=HTTP_200_OK)
+    async def finish(
+        self, store_id: FromPath[int], count_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> CountOut:
+        """Post the counts as corrections; sending it again posts nothing more."""
+        return await counts.finish(store_id, count_id, actor=_who(actor))

@@ -1,0 +1,281 @@
+"""What the self-checkout kiosk shows: the scanned cart, the payment screen, paid and printed.
+
+The kiosk holds a device bearer token in an HttpOnly cookie set by pairing (`/kiosk/pair`), so
+the page's script never sees it. The cart lives in the page as canonical lines
+(`[{"p": product id, "q": pieces} | {"p": product id, "g": grams}]`); each scan sends them with
+the new code and gets them back priced and merged by the server, which is the only one pricing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import qrcode
+import qrcode.image.svg
+from markupsafe import Markup
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from pos.catalog import service as catalog
+from pos.errors import Forbidden, InvalidInput, NotAuthenticated, PosError
+from pos.orders import checkout
+from pos.orders import service as orders
+from pos.orders.products import price_lines
+from pos.orders.schemas import LineIn, OrderIn, OrderOut
+from pos.orders.states import OrderState
+from pos.payments import service as payments_service
+from pos.payments.schemas import PaymentOut, StartPayment
+from pos.payments.settle import Payments
+from pos.printing import service as printing
+from pos.staff import service as staff_service
+from pos.staff.actors import DeviceActor
+from pos.stores import service as stores
+
+__all__ = [
+    "KIOSK_COOKIE",
+    "UNPAIRED_CODES",
+    "CartLine",
+    "CartView",
+    "PayView",
+    "ShownLine",
+    "StatusView",
+    "apply_button",
+    "kiosk_cart",
+    "kiosk_checkout",
+    "kiosk_device",
+    "kiosk_pay_code",
+    "kiosk_place",
+    "kiosk_status",
+    "parse_lines",
+]
+
+KIOSK_COOKIE = "pos_kiosk"
+UNPAIRED_CODES = frozenset({"kiosk_not_paired", "token_invalid", "wrong_device_kind"})
+MAX_CART_LINES = 100
+
+
+class CartLine(BaseModel):
+    """A canonical line of the kiosk's cart."""
+
+    p: int
+    q: int | None = Field(default=None, ge=1)
+    g: int | None = Field(default=None, ge=1)
+
+
+_LINES = TypeAdapter(list[CartLine])
+
+
+async def kiosk_device(token: str | None) -> DeviceActor:
+    """The kiosk the cookie's token belongs to; NotAuthenticated when it is missing or revoked."""
+    if not token:
+        raise NotAuthenticated("this kiosk is not paired", code="kiosk_not_paired")
+    actor = await staff_service.device_for_token(token)
+    if actor.kind != "kiosk":
+        raise Forbidden("this token is not a kiosk's", code="wrong_device_kind")
+    return actor
+
+
+async def kiosk_place(actor: DeviceActor) -> dict[str, Any]:
+    """The counter (and store) names the kiosk shows in its header."""
+    if actor.counter_id is None:
+        return {"counter": None}
+    return {"counter": await stores.get_counter(actor.counter_id)}
+
+
+def parse_lines(text: str) -> list[CartLine]:
+    """The cart's canonical lines as the page sent them back."""
+    try:
+        lines = _LINES.validate_json(text or "[]")
+    except ValidationError:
+        raise InvalidInput("the cart could not be read", code="kiosk_cart_invalid") from None
+    if len(lines) > MAX_CART_LINES:
+        raise InvalidInput("the cart is full", code="order_too_many_lines")
+    return lines
+
+
+def apply_button(lines: list[CartLine], op: str) -> list[CartLine]:
+    """A cart button: `inc:<i>`, `dec:<i>`, `del:<i>` or `clear`."""
+    action, _, index_text = op.partition(":")
+    if action == "clear":
+        return []
+    if not index_text.isdigit() or int(index_text) >= len(lines):
+        return lines
+    index = int(index_text)
+    line = lines[index]
+    if action == "del" or (action == "dec" and (line.q or 0) <= 1):
+        return lines[:index] + lines[index + 1 :]
+    if action in ("inc", "dec") and line.q is not None:
+        changed = line.model_copy(update={"q": line.q + (1 if action == "inc" else -1)})
+        return [*lines[:index], changed, *lines[index + 1 :]]
+    return lines
+
+
+def _line_in(line: CartLine) -> LineIn:
+    return LineIn(product_id=line.p, quantity=line.q, weight_g=line.g)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownLine:
+    """A priced line as the kiosk shows it."""
+
+    product_id: int
+    name_zh: str
+    name_en: str
+    unit: Literal["piece", "kg"]
+    quantity: int | None
+    weight_g: int | None
+    unit_price_fen: int
+    total_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CartView:
+    """The cart after a scan or a button: its lines, total, and what went wrong (if anything)."""
+
+    lines: tuple[ShownLine, ...] = ()
+    total_fen: int = 0
+    error_code: str | None = None
+
+    @property
+    def lines_json(self) -> str:
+        """The canonical lines the page sends back with the next scan."""
+        canonical = [
+            {"p": line.product_id, "q": line.quantity}
+            if line.quantity is not None
+            else {"p": line.product_id, "g": line.weight_g}
+            for line in self.lines
+        ]
+        return json.dumps(canonical, separators=(",", ":"))
+
+
+async def _priced(store_id: int, lines: list[LineIn], error_code: str | None) -> CartView:
+    if not lines:
+        return CartView(error_code=error_code)
+    rules = await stores.store_rules(store_id)
+    sale = await price_lines(store_id, lines, time_zone=rules.time_zone)
+    ids = sorted({line.product.id for line in sale.order.lines})
+    products = {p.id: p for p in await asyncio.gather(*(catalog.get_product(i) for i in ids))}
+    shown = tuple(
+        ShownLine(
+            product_id=line.product.id,
+            name_zh=line.product.name_zh,
+            name_en=products[line.product.id].name_en,
+            unit=line.product.unit,
+            quantity=line.quantity,
+            weight_g=line.weight_g,
+            unit_price_fen=line.unit_price_fen,
+            total_fen=line.total_fen,
+        )
+        for line in sale.order.lines
+    )
+    return CartView(shown, sale.order.total_fen, error_code)
+
+
+async def kiosk_cart(actor: DeviceActor, lines_json: str, code: str, op: str) -> CartView:
+    """The cart with a button applied and the scanned `code` added; a bad scan changes nothing."""
+    lines = [_line_in(line) for line in apply_button(parse_lines(lines_json), op)]
+    code = "".join(code.split())
+    if not code:
+        return await _priced(actor.store_id, lines, None)
+    try:
+        return await _priced(actor.store_id, [*lines, LineIn(barcode=code)], None)
+    except PosError as exc:
+        return await _priced(actor.store_id, lines, exc.code)
+
+
+def _qr_svg(text: str) -> Markup:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    svg: str = image.to_string(encoding="unicode")
+    return Markup(svg[svg.index("<svg") :])  # noqa: S704 (our own SVG; the URL is not markup)
+
+
+@dataclass(frozen=True, slots=True)
+class PayView:
+    """The payment screen: the order, a QR code to scan, and the payer-code field."""
+
+    order: OrderOut
+    token: str
+    qr: Markup | None = None
+    payment: PaymentOut | None = None
+    names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def status_url(self) -> str:
+        """Where the page's script reads the order's state and its receipt's printing."""
+        return f"/kiosk/orders/{self.order.id}/status?token={self.token}"
+
+
+async def _product_names(order: OrderOut) -> dict[int, str]:
+    ids = sorted({line.product_id for line in order.lines})
+    return {p.id: p.name_en for p in await asyncio.gather(*(catalog.get_product(i) for i in ids))}
+
+
+async def kiosk_checkout(
+    actor: DeviceActor, lines_json: str, key: str, *, secret: str, payments: Payments
+) -> PayView:
+    """Order the cart and open a QR payment beside the payer-code field."""
+    lines = [_line_in(line) for line in parse_lines(lines_json)]
+    created = await checkout.create_kiosk_order(
+        actor, OrderIn(lines=lines), idempotency_key=f"kiosk:{key}", secret=secret
+    )
+    order, token = created.order, created.order.access_token
+    assert token is not None  # a create always answers the token
+    payment = await payments_service.start_payment(
+        payments, order.id, StartPayment(method="qr"), idempotency_key=f"kiosk-qr:{order.id}"
+    )
+    qr = _qr_svg(payment.qr_url) if payment.qr_url else None
+    return PayView(order, token, qr, payment, await _product_names(order))
+
+
+async def _kiosk_order(actor: DeviceActor, order_id: int, token: str) -> OrderOut:
+    await orders.check_access(order_id, token)
+    order = await orders.get_order(order_id)
+    if order.store_id != actor.store_id:
+        raise Forbidden("this order belongs to another store", code="other_store")
+    return order
+
+
+async def kiosk_pay_code(
+    actor: DeviceActor, order_id: int, token: str, auth_code: str, *, payments: Payments
+) -> PayView:
+    """Charge the payment code the shopper shows to the scanner."""
+    await _kiosk_order(actor, order_id, token)
+    code = "".join(auth_code.split())
+    payment = await payments_service.start_payment(
+        payments,
+        order_id,
+        StartPayment(method="code", auth_code=code),
+        idempotency_key=f"kiosk-code:{order_id}:{code}",
+    )
+    order = await orders.get_order(order_id)
+    return PayView(order, token, None, payment, await _product_names(order))
+
+
+PrintState = Literal["none", "queued", "sending", "printed", "waiting", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """The order's state and where its receipt is."""
+
+    order: OrderOut
+    print_state: PrintState
+
+    @property
+    def paid(self) -> bool:
+        """Whether the money is in."""
+        return self.order.state == OrderState.PAID
+
+    @property
+    def final(self) -> bool:
+        """Whether nothing will change any more without a person: the page stops asking."""
+        return self.order.state == OrderState.CLOSED or self.print_state in ("printed", "failed")
+
+
+async def kiosk_status(actor: DeviceActor, order_id: int, token: str) -> StatusView:
+    """The order's state and its receipt's printing, for the page to poll."""
+    order = await _kiosk_order(actor, order_id, token)
+    jobs = [job for job in await printing.order_jobs(order_id) if job.kind == "receipt"]
+    return StatusView(order, jobs[-1].state if jobs else "none")

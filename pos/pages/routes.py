@@ -1,0 +1,254 @@
+"""The pages' routes: the shopper's phone (/c, /o, /r), the kiosk (/kiosk), staff (/staff)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from pydantic import ValidationError
+
+from pos.errors import PosError
+from pos.pages import kiosk, shopper
+from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
+from pos.pages.rendering import render
+from pos.settings import Settings
+from pos.staff.actors import DeviceActor
+
+__all__ = ["KioskPages", "ShopperPages"]
+
+AnyRequest = Request[Any, Any, Any]
+
+
+async def _form(request: AnyRequest) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _see_other(url: str) -> Redirect:
+    return Redirect(url, status_code=HTTP_303_SEE_OTHER)
+
+
+def _secret(settings: Settings) -> str:
+    return settings.secret_key.get_secret_value()
+
+
+class ShopperPages(Controller):
+    """The pages a shopper's phone opens from a counter's QR code."""
+
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    @get("/c/{counter_id:int}", operation_id="pageCounter")
+    async def counter(
+        self,
+        request: AnyRequest,
+        counter_id: FromPath[int],
+        settings: NamedDependency[Settings],
+        t: FromQuery[str] = "",
+        q: FromQuery[str | None] = None,
+        cursor: FromQuery[int | None] = None,
+    ) -> Template:
+        """The counter's products, a cart and the way to pay."""
+        page = await shopper.counter_page(
+            counter_id, t, secret=_secret(settings), query=q, cursor=cursor
+        )
+        return render(request, "shopper/counter.html", page)
+
+    @post("/c/{counter_id:int}/order", operation_id="pageCounterOrder")
+    async def order(
+        self, request: AnyRequest, counter_id: FromPath[int], settings: NamedDependency[Settings]
+    ) -> Redirect:
+        """Create the order of the cart, then show it."""
+        form = await _form(request)
+        return _see_other(await shopper.order_from_form(counter_id, form, secret=_secret(settings)))
+
+    @get("/o/{order_id:int}", operation_id="pageOrder")
+    async def order_status(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[int],
+        token: FromQuery[str],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        """The order: pay it and watch its status live."""
+        page = await shopper.order_page(order_id, token, secret=_secret(settings))
+        return render(request, "shopper/order.html", page.context())
+
+    @post("/o/{order_id:int}/pay", operation_id="pageOrderPay", status_code=200)
+    async def pay(
+        self, request: AnyRequest, order_id: FromPath[int], settings: NamedDependency[Settings]
+    ) -> Template:
+        """Open a payment and show the link to the provider's page."""
+        form = await _form(request)
+        page = await shopper.start_qr_payment(
+            request.app.state["payments"],
+            order_id,
+            form.get("token", ""),
+            form.get("key", ""),
+            secret=_secret(settings),
+        )
+        return render(request, "shopper/order.html", page.context(), switch=False)
+
+    @get("/r/{order_id:int}", operation_id="pageReceipt")
+    async def receipt(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[int],
+        token: FromQuery[str],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        """The e-receipt: origin, certificate, and a rating form."""
+        page = await shopper.receipt_page(order_id, token, secret=_secret(settings))
+        return render(request, "shopper/receipt.html", page.context())
+
+    @post("/r/{order_id:int}/ratings", operation_id="pageReceiptRate")
+    async def rate(self, request: AnyRequest, order_id: FromPath[int]) -> Redirect:
+        """Record the shopper's stars and comments."""
+        form = await _form(request)
+        return _see_other(await shopper.rate_from_form(order_id, form.get("token", ""), form))
+
+
+KIOSK_COOKIE_SECONDS = 400 * 24 * 3600  # the longest a browser keeps a cookie
+
+
+async def provide_kiosk(request: AnyRequest) -> DeviceActor:
+    """Dependency: the kiosk whose token the pairing cookie holds."""
+    return await kiosk.kiosk_device(request.cookies.get(kiosk.KIOSK_COOKIE))
+
+
+def _pairing_page(request: AnyRequest, exc: Exception) -> Response[Any]:
+    if not isinstance(exc, PosError) or exc.code not in kiosk.UNPAIRED_CODES:
+        return page_error(request, exc)
+    return render(request, "kiosk/pair.html", {"code": exc.code}, status_code=exc.status)
+
+
+def _kiosk_cookie(token: str, settings: Settings) -> Cookie:
+    return Cookie(
+        key=kiosk.KIOSK_COOKIE,
+        value=token,
+        max_age=KIOSK_COOKIE_SECONDS,
+        path="/kiosk",
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+class KioskPages(Controller):
+    """The self-checkout screen; paired once, then authenticated by its HttpOnly cookie."""
+
+    path = "/kiosk"
+    include_in_schema = False
+    exception_handlers = {
+        **PAGE_ERRORS,
+        PosError: _pairing_page,
+    }
+    dependencies = {"kiosk_actor": Provide(provide_kiosk)}
+
+    @get("/pair", operation_id="pageKioskPairForm")
+    async def pair_form(
+        self,
+        request: AnyRequest,
+        settings: NamedDependency[Settings],
+        token: FromQuery[str | None] = None,
+    ) -> Template | Redirect:
+        """The pairing form; `?token=` pairs at once and drops the token from the address."""
+        if token is None:
+            return render(request, "kiosk/pair.html", {"code": None})
+        return await self._pair(token, settings)
+
+    @post("/pair", operation_id="pageKioskPair")
+    async def pair(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:
+        """Keep the device token typed or scanned into the form in an HttpOnly cookie."""
+        return await self._pair((await _form(request)).get("token", ""), settings)
+
+    async def _pair(self, token: str, settings: Settings) -> Redirect:
+        await kiosk.kiosk_device(token.strip())
+        redirect = _see_other("/kiosk")
+        redirect.cookies.append(_kiosk_cookie(token.strip(), settings))
+        return redirect
+
+    @get(operation_id="pageKiosk")
+    async def start(
+        self, request: AnyRequest, kiosk_actor: NamedDependency[DeviceActor]
+    ) -> Template:
+        """The start screen: scan the first item."""
+        place = await kiosk.kiosk_place(kiosk_actor)
+        return render(
+            request,
+            "kiosk/index.html",
+            {**place, "cart": kiosk.CartView(), "key": uuid.uuid4().hex},
+        )
+
+    @post("/cart", operation_id="pageKioskCart", status_code=200)
+    async def cart(
+        self, request: AnyRequest, kiosk_actor: NamedDependency[DeviceActor]
+    ) -> Template:
+        """A scan or a cart button; the script asks for the cart fragment only."""
+        form = await _form(request)
+        cart = await kiosk.kiosk_cart(
+            kiosk_actor, form.get("lines", "[]"), form.get("code", ""), form.get("op", "")
+        )
+        context = {"cart": cart, "key": form.get("key") or uuid.uuid4().hex}
+        if request.headers.get("x-fragment") == "cart":
+            return render(request, "kiosk/_cart.html", context, switch=False)
+        place = await kiosk.kiosk_place(kiosk_actor)
+        return render(request, "kiosk/index.html", {**place, **context}, switch=False)
+
+    @post("/checkout", operation_id="pageKioskCheckout", status_code=200)
+    async def checkout(
+        self,
+        request: AnyRequest,
+        kiosk_actor: NamedDependency[DeviceActor],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        """Order the cart; show the QR code and the payment-code field."""
+        form = await _form(request)
+        view = await kiosk.kiosk_checkout(
+            kiosk_actor,
+            form.get("lines", "[]"),
+            form.get("key", ""),
+            secret=_secret(settings),
+            payments=request.app.state["payments"],
+        )
+        return render(request, "kiosk/pay.html", {"view": view}, switch=False)
+
+    @post("/orders/{order_id:int}/code", operation_id="pageKioskPayCode", status_code=200)
+    async def pay_code(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[int],
+        kiosk_actor: NamedDependency[DeviceActor],
+    ) -> Template:
+        """Charge the payment code the shopper showed the scanner."""
+        form = await _form(request)
+        view = await kiosk.kiosk_pay_code(
+            kiosk_actor,
+            order_id,
+            form.get("token", ""),
+            form.get("auth_code", ""),
+            payments=request.app.state["payments"],
+        )
+        return render(request, "kiosk/pay.html", {"view": view}, switch=False)
+
+    @get(
+        "/orders/{order_id:int}/status",
+        operation_id="pageKioskStatus",
+        exception_handlers={PosError: fragment_error, ValidationError: fragment_error},
+    )
+    async def status(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[int],
+        token: FromQuery[str],
+        kiosk_actor: NamedDependency[DeviceActor],
+    ) -> Template:
+        """The order's state and its receipt's printing, as a fragment the page polls."""
+        view = await kiosk.kiosk_status(kiosk_actor, order_id, token)
+        return render(request, "kiosk/_status.html", {"status": view}, switch=False)

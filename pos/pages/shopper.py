@@ -1,0 +1,214 @@
+"""What the shopper's phone pages show: a counter's products, an order to pay, the e-receipt.
+
+Each function gathers one page's data from the services; the controllers in `routes` render it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pos.analytics import ratings
+from pos.analytics.schemas import RatingIn, RatingOut, RatingsIn
+from pos.catalog import service as catalog
+from pos.catalog.schemas import ProductOut
+from pos.errors import InvalidInput
+from pos.orders import checkout
+from pos.orders import service as orders
+from pos.orders.schemas import CounterOrderIn, LineIn, OrderOut
+from pos.orders.states import OrderState
+from pos.orders.tokens import counter_qr_token, verify_counter_token
+from pos.payments import service as payments_service
+from pos.payments.schemas import PaymentOut, StartPayment
+from pos.payments.settle import Payments
+from pos.stores import service as stores
+from pos.stores.schemas import CounterCatalog
+
+__all__ = [
+    "CATALOG_PAGE_SIZE",
+    "WEIGHT_STEP_G",
+    "OrderPage",
+    "ReceiptPage",
+    "counter_page",
+    "order_from_form",
+    "order_page",
+    "order_url",
+    "rate_from_form",
+    "receipt_page",
+    "receipt_url",
+    "start_qr_payment",
+]
+
+CATALOG_PAGE_SIZE = 50
+WEIGHT_STEP_G = 500
+PAYABLE = (OrderState.OPEN, OrderState.PAYING)
+RECEIPTED = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+
+
+def order_url(order_id: int, token: str) -> str:
+    """The shopper's page of an order: pay, and watch it get paid."""
+    return f"/o/{order_id}?token={token}"
+
+
+def receipt_url(order_id: int, token: str) -> str:
+    """The e-receipt (the printed receipt's QR code opens the same path)."""
+    return f"/r/{order_id}?token={token}"
+
+
+async def counter_page(
+    counter_id: int, token: str, *, secret: str, query: str | None, cursor: int | None
+) -> dict[str, Any]:
+    """The counter's products after the QR code's token is checked."""
+    verify_counter_token(counter_id, token, secret=secret)
+    page: CounterCatalog = await stores.counter_catalog(
+        counter_id, query=query or None, since=None, cursor=cursor, limit=CATALOG_PAGE_SIZE
+    )
+    return {
+        "catalog": page,
+        "token": token,
+        "query": query or "",
+        "order_key": uuid.uuid4().hex,
+        "weight_step_g": WEIGHT_STEP_G,
+    }
+
+
+def _lines_from_form(form: Mapping[str, str]) -> list[LineIn]:
+    """`q<product id>` fields are pieces, `g<product id>` fields grams; empty or 0 is no line."""
+    lines: list[LineIn] = []
+    for name, value in form.items():
+        kind, digits = name[:1], name[1:]
+        if kind not in ("q", "g") or not digits.isdigit() or not value.strip():
+            continue
+        if not value.strip().isdigit():
+            raise InvalidInput(f"{value!r} is not a whole number", code="form_number")
+        amount = int(value)
+        if amount > 0:
+            field = "quantity" if kind == "q" else "weight_g"
+            lines.append(LineIn.model_validate({"product_id": int(digits), field: amount}))
+    if not lines:
+        raise InvalidInput("choose at least one product", code="order_empty")
+    return lines
+
+
+async def order_from_form(counter_id: int, form: Mapping[str, str], *, secret: str) -> str:
+    """Create the order the counter page's form asks for; the URL of its page."""
+    data = CounterOrderIn(counter_token=form.get("t", ""), lines=_lines_from_form(form))
+    key = form.get("key") or uuid.uuid4().hex
+    created = await checkout.create_counter_order(
+        counter_id, data, idempotency_key=f"page:{key}", secret=secret
+    )
+    assert created.order.access_token is not None  # a create always answers the token
+    return order_url(created.order.id, created.order.access_token)
+
+
+async def _products(order: OrderOut) -> dict[int, ProductOut]:
+    ids = sorted({line.product_id for line in order.lines})
+    found = await asyncio.gather(*(catalog.get_product(pid) for pid in ids))
+    return {product.id: product for product in found}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPage:
+    """An order as its page shows it, with the payment the shopper opened (if any)."""
+
+    order: OrderOut
+    token: str
+    products: dict[int, ProductOut]
+    time_zone: str
+    counter_url: str | None
+    payment: PaymentOut | None = None
+
+    @property
+    def payable(self) -> bool:
+        """Whether the order still waits for money."""
+        return self.order.state in PAYABLE
+
+    @property
+    def receipted(self) -> bool:
+        """Whether the order was paid (it has an e-receipt)."""
+        return self.order.state in RECEIPTED
+
+    def context(self) -> dict[str, Any]:
+        """The template context."""
+        return {
+            "page": self,
+            "order": self.order,
+            "events_url": f"/api/orders/{self.order.id}/events?token={self.token}",
+            "receipt_url": receipt_url(self.order.id, self.token),
+            "pay_key": uuid.uuid4().hex,
+        }
+
+
+async def order_page(
+    order_id: int, token: str, *, secret: str, payment: PaymentOut | None = None
+) -> OrderPage:
+    """The order, readable with its access token only."""
+    order = await orders.read_order(order_id, token=token, staff_session=None)
+    rules, products = await asyncio.gather(stores.store_rules(order.store_id), _products(order))
+    counter_url = None
+    if order.counter_id is not None:
+        counter_token = counter_qr_token(order.counter_id, secret=secret)
+        counter_url = f"/c/{order.counter_id}?t={counter_token}"
+    return OrderPage(order, token, products, rules.time_zone, counter_url, payment)
+
+
+async def start_qr_payment(
+    payments: Payments, order_id: int, token: str, key: str, *, secret: str
+) -> OrderPage:
+    """Open a payment the shopper completes on the provider's page; the order page with it."""
+    await orders.check_access(order_id, token)
+    payment = await payments_service.start_payment(
+        payments, order_id, StartPayment(method="qr"), idempotency_key=f"page:{key}"
+    )
+    return await order_page(order_id, token, secret=secret, payment=payment)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptPage:
+    """A paid order with each product's origin and certificate, and the ratings given."""
+
+    order: OrderPage
+    ratings: dict[int, RatingOut]
+
+    @property
+    def can_rate(self) -> bool:
+        """Whether any line may still be rated."""
+        rated_states = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED)
+        return self.order.order.state in rated_states and len(self.ratings) < len(
+            self.order.order.lines
+        )
+
+    def context(self) -> dict[str, Any]:
+        """The template context."""
+        return {**self.order.context(), "ratings": self.ratings, "can_rate": self.can_rate}
+
+
+async def receipt_page(order_id: int, token: str, *, secret: str) -> ReceiptPage:
+    """The e-receipt of a paid order."""
+    page = await order_page(order_id, token, secret=secret)
+    given: list[RatingOut] = []
+    if page.receipted:
+        given = await ratings.order_ratings(order_id, token)
+    return ReceiptPage(page, {rating.line_no: rating for rating in given})
+
+
+def _ratings_from_form(form: Mapping[str, str]) -> RatingsIn:
+    """`stars<line no>` and `comment<line no>` fields; a line without stars is not rated."""
+    given: list[RatingIn] = []
+    for name, value in form.items():
+        line_no = name.removeprefix("stars")
+        if name.startswith("stars") and line_no.isdigit() and value.isdigit():
+            comment = form.get(f"comment{line_no}", "").strip()
+            given.append(RatingIn(line_no=int(line_no), stars=int(value), comment=comment))
+    if not given:
+        raise InvalidInput("choose stars for at least one product", code="rating_empty")
+    return RatingsIn(ratings=given)
+
+
+async def rate_from_form(order_id: int, token: str, form: Mapping[str, str]) -> str:
+    """Record the ratings the e-receipt's form sends; the receipt's URL."""
+    await ratings.submit(order_id, token, _ratings_from_form(form))
+    return receipt_url(order_id, token) + "#ratings"

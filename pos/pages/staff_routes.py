@@ -1,0 +1,307 @@
+"""The staff tablet's routes under /staff: sign-in, alerts, receiving, counts, orders, figures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from pos.errors import NotAuthenticated
+from pos.pages import tablet
+from pos.pages.errors import PAGE_ERRORS
+from pos.pages.rendering import render
+from pos.settings import Settings
+from pos.staff import service as staff_service
+from pos.staff.actors import StaffActor
+from pos.staff.guards import SESSION_COOKIE
+
+__all__ = ["StaffPages"]
+
+AnyRequest = Request[Any, Any, Any]
+# The API's sign-in limit, in the same store: a password guess costs the same either way.
+LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="staff_login")
+
+
+async def _form(request: AnyRequest) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _see_other(url: str) -> Redirect:
+    return Redirect(url, status_code=HTTP_303_SEE_OTHER)
+
+
+async def provide_staff(request: AnyRequest) -> StaffActor:
+    """Dependency: the signed-in staff user."""
+    return await tablet.signed_in(request.cookies.get(SESSION_COOKIE))
+
+
+def _to_login(request: AnyRequest, exc: Exception) -> Response[Any]:
+    return _see_other("/staff/login")
+
+
+def _session_cookie(token: str, settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        max_age=int(staff_service.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+def _failed_login(request: AnyRequest, exc: Exception) -> Response[Any]:
+    return render(request, "staff/login.html", {"failed": True}, status_code=401)
+
+
+def _store_path(store_id: int, rest: str = "") -> str:
+    return f"/staff/stores/{store_id}{rest}"
+
+
+class StaffPages(Controller):
+    """The staff tablet; each page is there only for roles the matching API allows."""
+
+    path = "/staff"
+    include_in_schema = False
+    exception_handlers = {**PAGE_ERRORS, NotAuthenticated: _to_login}
+    dependencies = {"actor": Provide(provide_staff)}
+
+    @get("/login", operation_id="pageStaffLoginForm")
+    async def login_form(self, request: AnyRequest) -> Template:
+        """The sign-in form."""
+        return render(request, "staff/login.html", {"failed": False})
+
+    @post(
+        "/login",
+        operation_id="pageStaffLogin",
+        middleware=[LOGIN_RATE_LIMIT.middleware],
+        exception_handlers={NotAuthenticated: _failed_login},
+    )
+    async def login(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:
+        """Sign in and keep the session in the HttpOnly cookie the API reads too."""
+        form = await _form(request)
+        token, _ = await staff_service.login(form.get("username", ""), form.get("password", ""))
+        redirect = _see_other("/staff")
+        redirect.cookies.append(_session_cookie(token, settings))
+        return redirect
+
+    @post("/logout", operation_id="pageStaffLogout")
+    async def logout(self, request: AnyRequest, actor: NamedDependency[StaffActor]) -> Redirect:
+        """Sign out."""
+        await staff_service.logout(request.cookies.get(SESSION_COOKIE, ""))
+        redirect = _see_other("/staff/login")
+        redirect.delete_cookie(SESSION_COOKIE, path="/")
+        return redirect
+
+    @get(operation_id="pageStaffHome")
+    async def home(self, request: AnyRequest, actor: NamedDependency[StaffActor]) -> Template:
+        """The stores the user works at."""
+        stores = await tablet.home_stores(actor)
+        return render(request, "staff/home.html", {"actor": actor, "stores": stores})
+
+    @get("/stores/{store_id:int}", operation_id="pageStaffStore")
+    async def store(
+        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> Template:
+        """The store's alerts and what the user can do there."""
+        store = await tablet.store_of(actor, store_id)
+        alerts = await tablet.alerts(actor, store_id)
+        context = {
+            "actor": actor,
+            "store": store,
+            "alerts": alerts,
+            "roles": _roles(actor, store_id),
+            "expiry_hours": tablet.EXPIRY_WINDOW_HOURS,
+        }
+        return render(request, "staff/store.html", context)
+
+    @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
+    async def receiving_list(
+        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> Template:
+        """Shipments on their way, to receive one or to receive a delivery without notice."""
+        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
+        notices = await tablet.shipments(actor, store_id)
+        context = {"store": store, "notices": notices, "key": uuid.uuid4().hex}
+        return render(request, "staff/receiving_list.html", context)
+
+    @post("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingStart")
+    async def receiving_start(
+        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> Redirect:
+        """Open a receiving and go to its scan screen."""
+        form = await _form(request)
+        session = await tablet.receiving_start(
+            actor, store_id, form.get("notice_id", ""), form.get("key", "")
+        )
+        return _see_other(_store_path(store_id, f"/receiving/{session.id}"))
+
+    @get("/stores/{store_id:int}/receiving/{receiving_id:int}", operation_id="pageStaffReceiving")
+    async def receiving(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        receiving_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Template:
+        """Scan what arrived; the lines show what the notice expected."""
+        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
+        session = await tablet.received(actor, store_id, receiving_id)
+        return render(request, "staff/receiving.html", {"store": store, "session": session})
+
+    @post(
+        "/stores/{store_id:int}/receiving/{receiving_id:int}/scan",
+        operation_id="pageStaffReceivingScan",
+    )
+    async def receiving_scan(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        receiving_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Add a scanned item."""
+        await tablet.receiving_scan(actor, store_id, receiving_id, await _form(request))
+        return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
+
+    @post(
+        "/stores/{store_id:int}/receiving/{receiving_id:int}/confirm",
+        operation_id="pageStaffReceivingConfirm",
+    )
+    async def receiving_confirm(
+        self,
+        store_id: FromPath[int],
+        receiving_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Put what was received into stock."""
+        await tablet.receiving_confirm(actor, store_id, receiving_id)
+        return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
+
+    @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
+    async def count_start(
+        self, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> Redirect:
+        """Open a stock count and go to its scan screen."""
+        session = await tablet.count_start(actor, store_id)
+        return _see_other(_store_path(store_id, f"/counts/{session.id}"))
+
+    @get("/stores/{store_id:int}/counts/{count_id:int}", operation_id="pageStaffCount")
+    async def count(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        count_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Template:
+        """Scan what is on the shelf; the variance shows against the ledger."""
+        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
+        session = await tablet.counted(actor, store_id, count_id)
+        return render(request, "staff/count.html", {"store": store, "session": session})
+
+    @post("/stores/{store_id:int}/counts/{count_id:int}/scan", operation_id="pageStaffCountScan")
+    async def count_scan(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        count_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Add counted units."""
+        await tablet.count_scan(actor, store_id, count_id, await _form(request))
+        return _see_other(_store_path(store_id, f"/counts/{count_id}"))
+
+    @post(
+        "/stores/{store_id:int}/counts/{count_id:int}/finish", operation_id="pageStaffCountFinish"
+    )
+    async def count_finish(
+        self, store_id: FromPath[int], count_id: FromPath[int], actor: NamedDependency[StaffActor]
+    ) -> Redirect:
+        """Post the counts as corrections."""
+        await tablet.count_finish(actor, store_id, count_id)
+        return _see_other(_store_path(store_id, f"/counts/{count_id}"))
+
+    @get("/stores/{store_id:int}/orders", operation_id="pageStaffOrders")
+    async def orders(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+        number: FromQuery[str] = "",
+        done: FromQuery[str] = "",
+    ) -> Template:
+        """Find an order by the number on its receipt, to reprint or refund it."""
+        store = await tablet.store_of(actor, store_id, tablet.CASH_ROLES)
+        session = request.cookies.get(SESSION_COOKIE, "")
+        order = await tablet.find_order(actor, store_id, number, session)
+        key = uuid.uuid4().hex
+        context = {"store": store, "number": number, "order": order, "key": key, "done": done}
+        return render(request, "staff/orders.html", context)
+
+    @post(
+        "/stores/{store_id:int}/orders/{order_id:int}/reprint",
+        operation_id="pageStaffReprint",
+    )
+    async def reprint(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        order_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Queue a reprint of the receipt."""
+        form = await _form(request)
+        await tablet.reprint(actor, store_id, order_id, form.get("key", ""))
+        return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=reprint"))
+
+    @post(
+        "/stores/{store_id:int}/orders/{order_id:int}/refund",
+        operation_id="pageStaffRefund",
+    )
+    async def refund(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[int],
+        order_id: FromPath[int],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Refund through the payment provider."""
+        await tablet.refund(
+            actor,
+            store_id,
+            order_id,
+            await _form(request),
+            payments=request.app.state["payments"],
+            session=request.cookies.get(SESSION_COOKIE, ""),
+        )
+        return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=refund"))
+
+    @get("/dashboard", operation_id="pageStaffDashboard")
+    async def dashboard(
+        self,
+        request: AnyRequest,
+        actor: NamedDependency[StaffActor],
+        date_from: FromQuery[date | None] = None,
+        date_to: FromQuery[date | None] = None,
+    ) -> Template:
+        """Sales and buyers of the stores the manager manages, with charts."""
+        figures = await tablet.dashboard(actor, date_from, date_to)
+        return render(request, "staff/dashboard.html", {"figures": figures})
+
+
+def _roles(actor: StaffActor, store_id: int) -> dict[str, bool]:
+    return {
+        "stock": actor.has_role(tablet.STOCK_ROLES, store_id),
+        "cash": actor.has_role(tablet.CASH_ROLES, store_id),
+        "manager": actor.has_role(("manager",), store_id),
+    }

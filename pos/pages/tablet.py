@@ -1,0 +1,334 @@
+"""What the staff tablet shows: alerts, receiving, counts, an order to reprint or refund, figures.
+
+Staff sign in with the same session cookie as the API (HttpOnly, SameSite=Strict, so another
+site cannot post these forms with it). Each page checks the role the matching API route needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pos.analytics import service as analytics
+from pos.analytics.schemas import BuyersOut, SalesOut
+from pos.errors import Forbidden, InvalidInput, NotAuthenticated
+from pos.inventory import counts, notices, receiving, replenishment, shelf_life
+from pos.inventory.schemas import (
+    BatchOut,
+    CountOut,
+    CountScanIn,
+    LowStockOut,
+    ReceivingOut,
+    ReceivingScanIn,
+    ReceivingStartIn,
+)
+from pos.inventory.sync_schemas import ShipmentNoticeOut
+from pos.money import parse_yuan
+from pos.orders import service as orders
+from pos.orders.schemas import OrderOut
+from pos.payments import refunds
+from pos.payments.schemas import RefundOut, RefundRequest
+from pos.payments.settle import Payments
+from pos.platform import service as platform
+from pos.platform.schemas import BacklogOut
+from pos.printing import service as printing
+from pos.printing.schemas import PrinterOut, PrintJobOut
+from pos.staff import service as staff_service
+from pos.staff.actors import RoleName, StaffActor
+from pos.stores import service as stores
+from pos.stores.service import StoreBrief
+
+__all__ = [
+    "ANY_ROLE",
+    "CASH_ROLES",
+    "EXPIRY_WINDOW_HOURS",
+    "STOCK_ROLES",
+    "Alerts",
+    "Dashboard",
+    "alerts",
+    "count_finish",
+    "count_scan",
+    "count_start",
+    "counted",
+    "dashboard",
+    "find_order",
+    "home_stores",
+    "received",
+    "receiving_confirm",
+    "receiving_scan",
+    "receiving_start",
+    "refund",
+    "reprint",
+    "require",
+    "shipments",
+    "signed_in",
+    "store_of",
+]
+
+ANY_ROLE: tuple[RoleName, ...] = ("manager", "restocker", "cashier")
+STOCK_ROLES: tuple[RoleName, ...] = ("manager", "restocker")
+CASH_ROLES: tuple[RoleName, ...] = ("manager", "cashier")
+EXPIRY_WINDOW_HOURS = 72
+DASHBOARD_DAYS = 30
+
+
+async def signed_in(token: str | None) -> StaffActor:
+    """The staff user behind the session cookie."""
+    if not token:
+        raise NotAuthenticated("sign in first", code="no_credential")
+    return await staff_service.staff_for_session(token)
+
+
+def require(actor: StaffActor, roles: Collection[str], store_id: int) -> None:
+    """Refuse a user without one of `roles` at the store, as the API's guard does."""
+    if not actor.has_role(roles, store_id):
+        raise Forbidden("your role does not allow this here", code="wrong_role")
+
+
+def _head_office(actor: StaffActor) -> bool:
+    return any(store is None for _, store in actor.roles)
+
+
+async def home_stores(actor: StaffActor) -> list[StoreBrief]:
+    """The stores the user holds a role at (every store for head office)."""
+    if _head_office(actor):
+        return await stores.list_stores()
+    return await stores.list_stores({store for _, store in actor.roles if store is not None})
+
+
+async def store_of(
+    actor: StaffActor, store_id: int, roles: Collection[str] = ANY_ROLE
+) -> StoreBrief:
+    """The store, when the user holds one of `roles` there."""
+    require(actor, roles, store_id)
+    found = await stores.list_stores([store_id])
+    if not found:
+        raise Forbidden("no such store", code="store_not_found")
+    return found[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Alerts:
+    """What needs a person at a store: None for a kind this user does not see."""
+
+    low_stock: list[LowStockOut] | None
+    expiring: list[BatchOut] | None
+    printers: list[PrinterOut]
+    backlog: BacklogOut | None
+    time_zone: str
+
+    @property
+    def printer_problems(self) -> list[tuple[PrinterOut, list[PrintJobOut]]]:
+        """Printers that cannot print or have jobs stuck, with those jobs."""
+        found = []
+        for printer in self.printers:
+            stuck = [job for job in printer.jobs if job.state in ("waiting", "failed")]
+            if stuck or (printer.status is not None and not printer.status.ready):
+                found.append((printer, stuck))
+        return found
+
+
+async def alerts(actor: StaffActor, store_id: int) -> Alerts:
+    """Low stock, expiring batches, printer problems; for head office the forwarding backlog."""
+    require(actor, ANY_ROLE, store_id)
+    stock = actor.has_role(STOCK_ROLES, store_id)
+    low, expiring, printers, rules = await asyncio.gather(
+        replenishment.low_stock(store_id) if stock else _none(),
+        shelf_life.expiring(store_id, EXPIRY_WINDOW_HOURS) if stock else _none(),
+        printing.store_printers(store_id),
+        stores.store_rules(store_id),
+    )
+    backlog = await platform.backlog() if ("manager", None) in actor.roles else None
+    return Alerts(low, expiring, printers, backlog, rules.time_zone)
+
+
+async def _none() -> None:
+    return None
+
+
+async def shipments(actor: StaffActor, store_id: int) -> list[ShipmentNoticeOut]:
+    """Shipment notices on their way to the store."""
+    require(actor, STOCK_ROLES, store_id)
+    return await notices.store_notices(store_id)
+
+
+def _who(actor: StaffActor) -> str:
+    return f"staff:{actor.user_id}"
+
+
+async def receiving_start(
+    actor: StaffActor, store_id: int, notice_id: str, key: str
+) -> ReceivingOut:
+    """Open a receiving, from a notice or blank."""
+    require(actor, STOCK_ROLES, store_id)
+    data = ReceivingStartIn(notice_id=int(notice_id) if notice_id.isdigit() else None)
+    return await receiving.start(store_id, data, actor=_who(actor), idempotency_key=key or None)
+
+
+async def received(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
+    """A receiving with its lines."""
+    require(actor, STOCK_ROLES, store_id)
+    return await receiving.get_receiving(store_id, receiving_id)
+
+
+def _whole(value: str, default: int) -> int:
+    text = value.strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise InvalidInput(f"{value!r} is not a whole number", code="form_number")
+    return int(text)
+
+
+async def _expiry(store_id: int, day: str) -> datetime | None:
+    if not day:
+        return None
+    try:
+        local_day = date.fromisoformat(day)
+    except ValueError:
+        raise InvalidInput(f"{day!r} is not a date", code="form_date") from None
+    zone = ZoneInfo((await stores.store_rules(store_id)).time_zone)
+    return datetime.combine(local_day, time(23, 59), tzinfo=zone)
+
+
+async def receiving_scan(
+    actor: StaffActor, store_id: int, receiving_id: int, form: Mapping[str, str]
+) -> ReceivingOut:
+    """Add the scanned units with their lot and best-before day."""
+    require(actor, STOCK_ROLES, store_id)
+    data = ReceivingScanIn(
+        barcode="".join(form.get("code", "").split()) or None,
+        quantity=_whole(form.get("quantity", ""), 1),
+        lot=form.get("lot", "").strip(),
+        expires_at=await _expiry(store_id, form.get("expires_on", "").strip()),
+    )
+    return await receiving.scan(store_id, receiving_id, data)
+
+
+async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
+    """Post the received units to stock."""
+    require(actor, STOCK_ROLES, store_id)
+    return await receiving.confirm(store_id, receiving_id, actor=_who(actor))
+
+
+async def count_start(actor: StaffActor, store_id: int) -> CountOut:
+    """Open a stock count."""
+    require(actor, STOCK_ROLES, store_id)
+    return await counts.start(store_id, actor=_who(actor))
+
+
+async def counted(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
+    """A count with its variance report."""
+    require(actor, STOCK_ROLES, store_id)
+    return await counts.get_count(store_id, count_id)
+
+
+async def count_scan(
+    actor: StaffActor, store_id: int, count_id: int, form: Mapping[str, str]
+) -> CountOut:
+    """Add counted units of the scanned product."""
+    require(actor, STOCK_ROLES, store_id)
+    data = CountScanIn(
+        barcode="".join(form.get("code", "").split()) or None,
+        quantity=_whole(form.get("quantity", ""), 1),
+    )
+    return await counts.scan(store_id, count_id, data)
+
+
+async def count_finish(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
+    """Post the counts as corrections."""
+    require(actor, STOCK_ROLES, store_id)
+    return await counts.finish(store_id, count_id, actor=_who(actor))
+
+
+def _order_id(number: str) -> int:
+    """An order number is the store-local day (yymmdd) then the order id; an id alone works too."""
+    digits = number.strip()
+    if not digits.isdigit():
+        raise InvalidInput(f"{number!r} is not an order number", code="order_number")
+    return int(digits[6:]) if len(digits) > 6 else int(digits)
+
+
+async def find_order(
+    actor: StaffActor, store_id: int, number: str, session: str
+) -> OrderOut | None:
+    """The store's order with this number (the receipt shows it), or None."""
+    require(actor, CASH_ROLES, store_id)
+    if not number.strip():
+        return None
+    order = await orders.read_order(_order_id(number), token=None, staff_session=session)
+    if order.store_id != store_id:
+        raise Forbidden("this order belongs to another store", code="other_store")
+    return order
+
+
+async def reprint(actor: StaffActor, store_id: int, order_id: int, key: str) -> PrintJobOut:
+    """Print the order's receipt again, marked as a reprint."""
+    require(actor, CASH_ROLES, store_id)
+    return await printing.reprint(
+        store_id, order_id, printer_id=None, staff_user_id=actor.user_id, idempotency_key=key
+    )
+
+
+async def refund(
+    actor: StaffActor,
+    store_id: int,
+    order_id: int,
+    form: Mapping[str, str],
+    *,
+    payments: Payments,
+    session: str,
+) -> RefundOut:
+    """Refund part or all of the order; "restock" puts every sold unit back on the shelf."""
+    require(actor, CASH_ROLES, store_id)
+    try:
+        amount_fen = parse_yuan(form.get("amount", ""))
+    except ValueError:
+        raise InvalidInput("the amount is not yuan", code="form_amount") from None
+    restock: dict[int, int] | None = None
+    if form.get("restock") == "yes":
+        restock = {}
+        for line in (await orders.read_order(order_id, token=None, staff_session=session)).lines:
+            units = line.quantity or line.weight_g or 0
+            restock[line.product_id] = restock.get(line.product_id, 0) + units
+    data = RefundRequest(
+        amount_fen=amount_fen, reason=form.get("reason", "").strip(), restock=restock
+    )
+    return await refunds.refund_order(
+        payments,
+        order_id,
+        data,
+        store_id=store_id,
+        actor=actor,
+        idempotency_key=form.get("key", "") or f"page-refund:{order_id}:{amount_fen}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """Sales by day and by county, and first-time against returning buyers."""
+
+    date_from: date
+    date_to: date
+    by_day: SalesOut
+    by_county: SalesOut
+    buyers: BuyersOut
+
+    @property
+    def query(self) -> str:
+        """The period as a query string, for the chart images."""
+        return f"date_from={self.date_from}&date_to={self.date_to}"
+
+
+async def dashboard(actor: StaffActor, date_from: date | None, date_to: date | None) -> Dashboard:
+    """The figures of every store the manager manages over the period (default: 30 days)."""
+    end = date_to or date.today()
+    start = date_from or end - timedelta(days=DASHBOARD_DAYS - 1)
+    scope = await analytics.scope_for(actor, None, start, end)
+    by_day, by_county, buyers = await asyncio.gather(
+        analytics.sales(scope, "day"), analytics.sales(scope, "county"), analytics.buyers(scope)
+    )
+    return Dashboard(start, end, by_day, by_county, buyers)

@@ -1,0 +1,93 @@
+"""The self-checkout kiosk: typed barcodes (a keyboard-wedge scanner), a payment code, a receipt."""
+
+from __future__ import annotations
+
+import re
+
+import anyio
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.e2e.conftest import Site, screenshot_path
+from tests.helpers.shop import weight_label
+
+pytestmark = [pytest.mark.anyio, pytest.mark.browser]
+
+NOODLES = "6903120028012"  # 18.80 a piece
+CABBAGE = weight_label("20001", 1500)  # Linxia baby cabbage, 1.5 kg at 6.80 per kg
+PAYMENT_CODE = "134567890123456789"  # the sandbox pays any code not ending in 0001-0003
+
+
+async def _paired_kiosk(site: Site, tablet: BrowserContext) -> Page:
+    page = await tablet.new_page()
+    await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
+    await expect(page).to_have_url(f"{site.url}/kiosk")
+    return page
+
+
+async def _scan(page: Page, code: str) -> None:
+    # A keyboard-wedge scanner types the digits and Enter into whatever has the focus.
+    await page.keyboard.type(code)
+    await page.keyboard.press("Enter")
+
+
+async def test_a_shopper_scans_pays_by_code_and_the_receipt_prints(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await _paired_kiosk(site, tablet)
+    await expect(page.locator("#code")).to_be_focused()
+    await _scan(page, NOODLES)
+    await expect(page.locator("#cart")).to_contain_text("利辛县蒲公英面条")
+    await _scan(page, CABBAGE)
+    await expect(page.locator("#kiosk-total")).to_have_text("¥29.00")
+    await page.get_by_role("button", name="增加一件").first.click()
+    await expect(page.locator("#kiosk-total")).to_have_text("¥47.80")
+    await expect(page.locator("#code")).to_be_focused()
+    await page.screenshot(path=screenshot_path("kiosk-cart"))
+
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
+    await expect(page.locator("#auth_code")).to_be_focused()
+    number = re.search(r"订单 (\d+)", await page.locator("h2").last.inner_text())
+    assert number
+    await page.screenshot(path=screenshot_path("kiosk-pay"))
+    await _scan(page, PAYMENT_CODE)
+
+    await expect(page.locator("#kiosk-status")).to_contain_text("已支付")
+    await expect(page.locator("#print-status")).to_have_text(
+        "小票已打印，请取走小票。", timeout=20_000
+    )
+    await page.screenshot(path=screenshot_path("kiosk-printed"))
+    receipt = await anyio.to_thread.run_sync(_printed, site, number[1])
+    assert any("利辛县蒲公英面条" in line for line in receipt)
+
+
+def _printed(site: Site, number: str) -> list[str]:
+    for count in range(1, 20):
+        for printed in site.printer.wait_for_receipts(count, timeout=20):
+            lines = list(printed.decoded.text_lines)
+            if any(number in line for line in lines):
+                return lines
+    raise AssertionError(f"no receipt of order {number} was printed")
+
+
+async def test_an_unknown_code_is_explained_and_the_field_keeps_the_focus(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await _paired_kiosk(site, tablet)
+    await _scan(page, "6900000000000")
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(page.locator("#code")).to_be_focused()
+
+
+async def test_a_minute_without_input_starts_over(site: Site, tablet: BrowserContext) -> None:
+    page = await tablet.new_page()
+    await page.clock.install()
+    await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
+    await _scan(page, NOODLES)
+    await expect(page.locator("#kiosk-total")).to_have_text("¥18.80")
+    await page.clock.fast_forward("00:59")
+    await expect(page.locator("#kiosk-total")).to_be_visible()
+    await page.clock.fast_forward("00:02")
+    await expect(page.get_by_text("欢迎！扫描第一件商品开始结账。")).to_be_visible()
+    await expect(page.locator("#kiosk-total")).to_have_count(0)

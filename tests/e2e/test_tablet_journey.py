@@ -1,0 +1,53 @@
+"""The staff tablet: a restocker receives a shipment by scanning; a manager reads the figures."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.e2e.conftest import Site, screenshot_path
+
+pytestmark = [pytest.mark.anyio, pytest.mark.browser]
+
+YAK_SAUCE = "6923456001015"
+
+
+async def _sign_in(page: Page, site: Site, username: str) -> None:
+    await page.goto(f"{site.url}/staff/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(f"{username}-demo")
+    await page.get_by_role("button", name="登录").click()
+    await expect(page).to_have_url(f"{site.url}/staff")
+
+
+async def test_a_restocker_receives_a_shipment_by_scanning(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await tablet.new_page()
+    await _sign_in(page, site, "restocker")
+    await page.locator(f"a[href='/staff/stores/{site.subway_store_id}']").last.click()
+    await expect(page.locator("#alerts")).to_be_visible()
+    await page.screenshot(path=screenshot_path("tablet-store"), full_page=True)
+    await page.get_by_role("link", name="扫码收货").click()
+    await page.get_by_role("button", name="无发货单收货").click()
+    await expect(page.locator("#code")).to_be_focused()
+    await page.keyboard.type(YAK_SAUCE)
+    await page.get_by_label("数量（件或克）").fill("24")
+    await page.get_by_label("批次号").fill("HY-2026-11")
+    await page.get_by_label("保质期至").fill("2027-05-31")
+    await page.get_by_role("button", name="添加").click()
+    await expect(page.locator("table.lines")).to_contain_text("红原牦牛肉酱")
+    await expect(page.locator("table.lines")).to_contain_text("HY-2026-11")
+    await page.get_by_role("button", name="确认入库").click()
+    await expect(page.locator("#receiving-status")).to_have_text("已确认入库。")
+    await page.screenshot(path=screenshot_path("tablet-receiving"), full_page=True)
+
+
+async def test_a_manager_reads_the_dashboard(site: Site, tablet: BrowserContext) -> None:
+    page = await tablet.new_page()
+    await _sign_in(page, site, "manager")
+    await page.get_by_role("link", name="查看看板").click()
+    chart = page.get_by_role("img", name="每日销售")
+    await expect(chart).to_be_visible()
+    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    await page.screenshot(path=screenshot_path("tablet-dashboard"), full_page=True)

@@ -1,0 +1,161 @@
+"""Rollups kept by the outbox handlers equal a full recomputation from the orders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pos.analytics import members, rollups
+from pos.analytics.rebuild import rebuild
+from pos.analytics.schemas import MembershipIn
+from pos.analytics.tables import Buyer, Purchase
+from pos.db import bind, close_engine, create_engine, open_engine
+from pos.errors import Conflict
+from pos.events import outbox
+from pos.orders.schemas import OrderOut
+from pos.stores.tables import Store
+from pos.worker import register_handlers
+from tests.helpers.shop import open_shop
+from tests.integration.analytics.conftest import (
+    also_sold_at,
+    product_in,
+    refund,
+    run_events,
+    sell,
+    shanghai,
+)
+
+pytestmark = pytest.mark.anyio
+
+SECRET = "analytics-test-secret-0123456789abcdef"
+_TABLES = ("analytics_sales_day", "analytics_buyer")
+_BY_BUYER = ("analytics_buyer_product", "analytics_buyer_county")
+
+
+async def snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every rollup row without surrogate ids; buyers named by their key."""
+    keys = {row["id"]: row["key"] for row in await Buyer.select(Buyer.id, Buyer.key)}
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    purchases = await Purchase.select(*[c for c in Purchase._meta.columns if c._meta.name != "id"])
+    tables["purchase"] = sorted(
+        tuple(str(v) for v in {**row, "buyer_id": keys.get(row["buyer_id"])}.values())
+        for row in purchases
+    )
+    for table in (*_TABLES, *_BY_BUYER):
+        rows = await Purchase.raw(f"SELECT * FROM {table}")
+        tables[table] = sorted(
+            tuple(str(keys.get(v) if k == "buyer_id" else v) for k, v in row.items() if k != "id")
+            for row in rows
+        )
+    return tables
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("sell"),
+            st.sampled_from([None, "p1", "p2", "p3"]),
+            st.integers(0, 40),  # hours after a month's last evening, in steps of 3
+            st.sampled_from([(1, 0), (0, 1), (2, 1)]),
+            st.booleans(),  # at the second store
+        ),
+        st.tuples(st.just("refund"), st.integers(0, 20), st.integers(1, 3)),
+        st.tuples(st.just("join"), st.integers(0, 20), st.integers(0, 1)),
+        st.tuples(st.just("events")),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+async def _play(operations: list[tuple[Any, ...]]) -> None:
+    run = uuid.uuid4().hex[:8]  # examples share the database, not their payers
+    a, b = await open_shop(), await open_shop()
+    x = await product_in(a, "990001", 1000)
+    y = await product_in(a, "980001", 2500, certified=False)
+    await also_sold_at(b, x)
+    await also_sold_at(b, y)
+    sold: list[tuple[OrderOut, int]] = []  # each order, and what is left to refund
+    for operation in operations:
+        if operation[0] == "sell":
+            _, payer, hours, (nx, ny), at_b = operation
+            lines = {p: n for p, n in ((x, nx), (y, ny)) if n}
+            at = shanghai(1, 31, 20) + timedelta(hours=3 * hours)
+            payer = f"{run}-{payer}" if payer else None
+            order = await sell(b if at_b else a, lines, payer=payer, at=at)
+            sold.append((order, order.total_fen))
+        elif operation[0] == "refund" and sold:
+            index = operation[1] % len(sold)
+            order, left = sold[index]
+            amount = left if operation[2] == 3 else left // 3
+            if amount > 0:
+                await refund(order, amount)
+                sold[index] = (order, left - amount)
+        elif operation[0] == "join" and sold:
+            order = sold[operation[1] % len(sold)][0]
+            phone = ("13800138000", "13900139000")[operation[2]]
+            # Refused for an anonymous order, or a payer who joined with the other phone.
+            with contextlib.suppress(Conflict):
+                await members.join(
+                    order.id, order.access_token or "", MembershipIn(phone=phone), secret=SECRET
+                )
+        elif operation[0] == "events":
+            await run_events()
+    await run_events()
+
+
+async def _example(database_url: str, operations: list[tuple[Any, ...]]) -> None:
+    engine = create_engine(database_url)
+    bind(engine)
+    await open_engine(engine)
+    try:
+        await _play(operations)
+        kept = await snapshot()
+        await rebuild()
+        assert await snapshot() == kept
+    finally:
+        await close_engine(engine)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations=OPERATIONS)
+def test_rollups_equal_a_recomputation_after_sales_refunds_and_joins(
+    database_url: str, operations: list[tuple[Any, ...]]
+) -> None:
+    asyncio.run(_example(database_url, operations))
+
+
+async def test_the_worker_registers_the_rollup_handlers(db: str) -> None:
+    register_handlers()
+    shop = await open_shop()
+    await Store.update({Store.merchant_id: "XM-TEST-0001"}).where(Store.id == shop.store_id)
+    product = await shop.add(price_fen=700)
+    await sell(shop, {product: 2}, payer="p9", at=shanghai(5, 1))
+    while await outbox.dispatch_due():
+        pass
+    rows = await Purchase.select(Purchase.net_fen, Purchase.rank).where(
+        Purchase.store_id == shop.store_id
+    )
+    assert rows == [{"net_fen": 1400, "rank": 1}]
+
+
+async def test_a_replayed_event_changes_nothing(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=700)
+    order = await sell(shop, {product: 1}, payer="p9", at=shanghai(5, 1))
+    await run_events()
+    before = await snapshot()
+    event = outbox.Event(0, "order_paid", str(order.id), {"order_id": order.id}, 2)
+    await rollups.on_order_event(event)
+    assert await snapshot() == before

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pos.errors import Conflict
+from pos.inventory import receiving, shelf_life
+from pos.inventory import service as inventory
+from pos.inventory.schemas import (
+    MarkdownRuleIn,
+    ReceivingScanIn,
+    ReceivingStartIn,
+)
+from pos.inventory.tables import StockBatch, StockMovement
+from pos.orders import service as orders
+from tests.helpers.shop import Shop, open_shop
+
+pytestmark = pytest.mark.anyio
+
+
+def _in(hours: float) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+async def receive(shop: Shop, product: int, *lots: tuple[str, int, datetime | None]) -> None:
+    """Receive lots (name, units, expiry) of a product through a blank receiving."""
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    for lot, units, expires_at in lots:
+        scan = ReceivingScanIn(product_id=product, quantity=units, lot=lot, expires_at=expires_at)
+        await receiving.scan(shop.store_id, session.id, scan)
+    await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+
+
+async def _remaining(product: int) -> dict[str, int]:
+    rows = await StockBatch.select(StockBatch.lot, StockBatch.remaining).where(
+        StockBatch.product == product
+    )
+    return {row["lot"]: row["remaining"] for row in rows}
+
+
+async def _sell(shop: Shop, product: int, quantity: int) -> int:
+    created = await shop.order({"product_id": product, "quantity": quantity})
+    order = created.order
+    await orders.mark_paid(
+        order.id,
+        amount_fen=order.total_fen,
+        method="sandbox",
+        reference=f"pay-{order.id}",
+        payer_hash=None,
+        paid_at=datetime.now(UTC),
+    )
+    return order.id
+
+
+async def test_a_sale_takes_the_batch_expiring_first(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("LATE", 5, _in(96)), ("EARLY", 3, _in(30)), ("KEEPS", 4, None))
+    order_id = await _sell(shop, product, 5)
+    assert await _remaining(product) == {"LATE": 3, "EARLY": 0, "KEEPS": 4}
+    sales = await StockMovement.select(StockMovement.delta, StockMovement.batch).where(
+        (StockMovement.kind == "sale") & (StockMovement.reference == f"order:{order_id}")
+    )
+    assert sorted(row["delta"] for row in sales) == [-3, -2]
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 7
+
+
+async def test_an_expired_batch_is_refused_at_sale_and_listed_for_write_off(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("OLD", 4, _in(1)))
+    await StockBatch.update({StockBatch.expires_at: _in(-1)}).where(StockBatch.lot == "OLD")
+    with pytest.raises(Conflict) as refused:
+        await shop.order({"product_id": product, "quantity": 1})
+    assert refused.value.code == "batch_expired"
+    listed = await shelf_life.expiring(shop.store_id, within_hours=0)
+    assert [(batch.lot, batch.expired, batch.remaining) for batch in listed] == [("OLD", True, 4)]
+    written = await shelf_life.write_off_batch(
+        shop.store_id, listed[0].id, reason="expired", actor="staff:2"
+    )
+    assert (written.kind, written.delta, written.batch_id) == ("write_off", -4, listed[0].id)
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
+    assert await shelf_life.expiring(shop.store_id, within_hours=0) == []
+
+
+async def test_fresh_units_still_sell_beside_an_expired_batch(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("OLD", 4, _in(1)), ("NEW", 2, _in(100)))
+    await StockBatch.update({StockBatch.expires_at: _in(-1)}).where(StockBatch.lot == "OLD")
+    await _sell(shop, product, 2)
+    assert await _remaining(product) == {"OLD": 4, "NEW": 0}
+    with pytest.raises(Conflict):
+        await shop.order({"product_id": product, "quantity": 1})
+
+
+async def test_the_near_expiry_list_shows_batches_within_the_window(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("SOON", 2, _in(20)), ("LATER", 2, _in(80)), ("KEEPS", 2, None))
+    listed = await shelf_life.expiring(shop.store_id, within_hours=48)
+    assert [(batch.lot, batch.expired) for batch in listed] == [("SOON", False)]
+    assert len(await shelf_life.expiring(shop.store_id, within_hours=100)) == 2
+
+
+async def test_a_markdown_rule_prices_the_near_expiry_batch_down(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=0)
+    await receive(shop, product, ("SOON", 3, _in(10)))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    order = (await shop.order({"product_id": product, "quantity": 2})).order
+    assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (2000, 600, 1400)
+    assert order.lines[0].discount_fen == 600
+    await receive(shop, product, ("FRESH", 3, _in(200)))
+    await StockBatch.update({StockBatch.remaining: 0}).where(StockBatch.lot == "SOON")
+    again = (await shop.order({"product_id": product, "quantity": 1})).order
+    assert again.discount_fen == 0

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pos.errors import Conflict
+from pos.inventory import counts
+from pos.inventory import service as inventory
+from pos.inventory.schemas import CountScanIn
+from pos.inventory.tables import StockMovement
+from pos.orders import service as orders
+from tests.helpers.shop import open_shop
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_count_session_reports_variance_and_posts_corrections_once(db: str) -> None:
+    shop = await open_shop()
+    tea, sauce = await shop.add(stock=10), await shop.add(stock=4)
+    session = await counts.start(shop.store_id, actor="staff:1")
+    for product, units in ((tea, 6), (tea, 2), (sauce, 4)):
+        scan = CountScanIn(product_id=product, quantity=units)
+        await counts.scan(shop.store_id, session.id, scan)
+    report = await counts.get_count(shop.store_id, session.id)
+    assert [(line.counted, line.expected, line.variance) for line in report.lines] == [
+        (8, 10, -2),
+        (4, 4, 0),
+    ]
+    finished = await counts.finish(shop.store_id, session.id, actor="staff:1")
+    assert finished.status == "finished"
+    assert [line.variance for line in finished.lines] == [-2, 0]
+    assert await counts.finish(shop.store_id, session.id, actor="staff:1") == finished
+    assert (await inventory.get_level(shop.store_id, tea)).on_hand == 8
+    rows = await StockMovement.select(StockMovement.delta).where(
+        StockMovement.reference == f"count:{session.id}"
+    )
+    assert sorted(row["delta"] for row in rows) == [-2, 0]
+    with pytest.raises(Conflict):
+        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=tea))
+
+
+async def test_sales_during_a_count_come_on_top_of_it(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    session = await counts.start(shop.store_id, actor="staff:1")
+    await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product, quantity=9))
+    created = await shop.order({"product_id": product, "quantity": 3})
+    await orders.mark_paid(
+        created.order.id,
+        amount_fen=created.order.total_fen,
+        method="sandbox",
+        reference="p1",
+        payer_hash=None,
+        paid_at=datetime.now(UTC),
+    )
+    finished = await counts.finish(shop.store_id, session.id, actor="staff:1")
+    assert finished.lines[0].variance == -1
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 6
+
+
+async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)  # counted now by the helper
+    session = await counts.start(shop.store_id, actor="staff:1")
+    earlier = datetime.now(UTC) - timedelta(minutes=5)
+    scan = CountScanIn(product_id=product, quantity=3, counted_at=earlier)
+    await counts.scan(shop.store_id, session.id, scan)
+    await counts.finish(shop.store_id, session.id, actor="staff:1")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 10

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from piccolo.query.functions.aggregate import Sum
+
+from pos.db import write_transaction
+from pos.errors import Conflict, InvalidInput
+from pos.inventory import ledger, movements
+from pos.inventory import service as inventory
+from pos.inventory.ledger import Entry
+from pos.inventory.schemas import MovementIn, TransferIn
+from pos.inventory.tables import StockLevel, StockMovement
+from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import add_store
+
+pytestmark = pytest.mark.anyio
+
+
+def _ago(minutes: int) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+async def _move(store: int, product: int, delta: int, at: datetime | None = None) -> bool:
+    async with write_transaction():
+        moved = await ledger.move(store, product, delta, "adjustment", Entry("t", "x", "", at))
+    return moved.applied
+
+
+async def _count(store: int, product: int, counted: int, at: datetime) -> bool:
+    async with write_transaction():
+        recorded = await ledger.count(store, product, counted, Entry("t", "count", "", at))
+    return recorded.applied
+
+
+async def _uncounted(shop: Shop) -> int:
+    """A product whose level was never counted (the shop's helper counts it now)."""
+    product = await shop.add(stock=0)
+    await StockLevel.update({StockLevel.counted_at: None}).where(StockLevel.product == product)
+    return product
+
+
+async def _on_hand(store: int, product: int) -> int:
+    return (await inventory.get_level(store, product)).on_hand
+
+
+async def _ledger_sum(store: int, product: int) -> int:
+    row = await (
+        StockMovement.select(Sum(StockMovement.delta))
+        .where(
+            (StockMovement.store == store)
+            & (StockMovement.product == product)
+            & StockMovement.applied.eq(True)
+        )
+        .first()
+    )
+    return int(row["sum"] or 0) if row else 0
+
+
+async def test_a_count_sets_the_level_as_of_its_time_and_later_moves_apply_on_top(db: str) -> None:
+    shop = await open_shop()
+    product = await _uncounted(shop)
+    await _move(shop.store_id, product, 5, _ago(50))
+    await _move(shop.store_id, product, -2, _ago(10))  # after the count below
+    assert await _count(shop.store_id, product, 30, _ago(30))
+    assert await _on_hand(shop.store_id, product) == 28
+
+
+async def test_offline_changes_from_before_the_latest_count_change_nothing(db: str) -> None:
+    shop = await open_shop()
+    product = await _uncounted(shop)
+    assert await _count(shop.store_id, product, 10, _ago(20))
+    assert not await _move(shop.store_id, product, -3, _ago(40))  # the count saw it
+    assert await _move(shop.store_id, product, 4, _ago(5))
+    assert not await _count(shop.store_id, product, 99, _ago(30))  # superseded
+    assert await _on_hand(shop.store_id, product) == 14
+    assert await _ledger_sum(shop.store_id, product) == 14
+
+
+async def test_stock_never_goes_negative_through_the_ledger(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=3)
+    with pytest.raises(Conflict) as short:
+        await _move(shop.store_id, product, -4)
+    assert short.value.code == "out_of_stock"
+    assert await _on_hand(shop.store_id, product) == 3
+
+
+async def test_a_movement_in_the_future_is_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=3)
+    with pytest.raises(InvalidInput):
+        await _move(shop.store_id, product, 1, datetime.now(UTC) + timedelta(hours=1))
+
+
+async def test_a_repeated_idempotency_key_records_one_movement(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=3)
+    change = MovementIn(product_id=product, kind="adjustment", quantity=2, reason="found")
+    first = await movements.record(shop.store_id, change, actor="staff:1", idempotency_key="k1")
+    again = await movements.record(shop.store_id, change, actor="staff:1", idempotency_key="k1")
+    assert first == again
+    assert await _on_hand(shop.store_id, product) == 5
+    history = await movements.history(shop.store_id, product_id=product, before_id=None, limit=10)
+    assert [(m.kind, m.delta, m.actor, m.reason) for m in history][:1] == [
+        ("adjustment", 2, "staff:1", "found")
+    ]
+
+
+async def test_a_transfer_moves_units_between_stores(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    other = await add_store()
+    legs = await movements.transfer(
+        shop.store_id,
+        TransferIn(to_store_id=other, product_id=product, quantity=4, reason="rebalance"),
+        actor="staff:1",
+    )
+    assert [(leg.store_id, leg.delta) for leg in legs] == [(shop.store_id, -4), (other, 4)]
+    assert await _on_hand(shop.store_id, product) == 6
+    assert await _on_hand(other, product) == 4

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from pos.inventory import receiving
+from pos.inventory import service as inventory
+from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
+from pos.inventory.tables import StockMovement
+from pos.stores.tables import Store
+from tests.helpers.shop import open_shop
+from tests.helpers.staff import login_as
+
+from .conftest import certificate_of, supplier_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    noodles, oranges = await shop.add(stock=0), await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    store_code = await _store_code(shop.store_id)
+    notice = {
+        "reference": "ASN-0001",
+        "store_code": store_code,
+        "updated_at": "2026-06-01T08:00:00+08:00",
+        "lines": [
+            {
+                "certificate_no": await certificate_of(noodles),
+                "quantity": 10,
+                "lot": "L1",
+                "expires_at": "2030-01-01T00:00:00Z",
+            },
+            {"certificate_no": await certificate_of(oranges), "quantity": 6},
+        ],
+    }
+    pushed = await supplier.post(client, "/shipments", notice)
+    assert pushed.status_code == 200, pushed.text
+    stale = await supplier.post(client, "/shipments", notice)
+    assert stale.json()["stale"] is True
+
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory"
+    listed = (await client.get(f"{base}/shipment-notices")).json()
+    assert [n["reference"] for n in listed] == ["ASN-0001"]
+    started = await client.post(
+        f"{base}/receivings", json={"notice_id": listed[0]["id"]}, headers={"Idempotency-Key": "r1"}
+    )
+    assert started.status_code == 201, started.text
+    session = started.json()
+    retried = await client.post(
+        f"{base}/receivings", json={"notice_id": listed[0]["id"]}, headers={"Idempotency-Key": "r1"}
+    )
+    assert retried.json()["id"] == session["id"]
+    url = f"{base}/receivings/{session['id']}"
+    await client.post(f"{url}/scans", json={"product_id": noodles, "quantity": 10})
+    scanned = await client.post(f"{url}/scans", json={"product_id": oranges, "quantity": 4})
+    short = next(line for line in scanned.json()["lines"] if line["product_id"] == oranges)
+    assert short["discrepancy"] == -2
+    await client.put(f"{url}/lines/{short['id']}", json={"quantity": 4, "note": "2 crushed"})
+
+    confirmations = await asyncio.gather(*(client.post(f"{url}/confirm") for _ in range(3)))
+    assert {response.status_code for response in confirmations} == {200}
+    assert {response.json()["status"] for response in confirmations} == {"confirmed"}
+    again = await client.post(f"{url}/confirm")
+    assert again.json() == confirmations[0].json()
+    assert (await inventory.get_level(shop.store_id, noodles)).on_hand == 10
+    assert (await inventory.get_level(shop.store_id, oranges)).on_hand == 4
+    receipts = await StockMovement.select(StockMovement.reason).where(
+        StockMovement.kind == "receipt"
+    )
+    assert sorted(row["reason"] for row in receipts) == ["2 crushed", "received"]
+    assert (await client.get(f"{base}/shipment-notices")).json() == []
+    scan_late = await client.post(f"{url}/scans", json={"product_id": noodles})
+    assert scan_late.json()["code"] == "receiving_confirmed"
+
+
+async def _store_code(store_id: int) -> str:
+    row = await Store.select(Store.code).where(Store.id == store_id).first()
+    assert row is not None
+    return str(row["code"])
+
+
+async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product, quantity=7))
+    await asyncio.gather(
+        *(receiving.confirm(shop.store_id, session.id, actor="staff:1") for _ in range(10))
+    )
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 7
+    assert await StockMovement.count().where(StockMovement.kind == "receipt") == 1

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+
+from tests.helpers.shop import weight_label
+from tests.integration.pages.conftest import run_outbox
+
+pytestmark = pytest.mark.anyio
+
+NOODLES = "6903120028012"  # sold in the Linxia zone at 18.80
+CABBAGE_PLU = "20001"  # Linxia baby cabbage, 6.80 per kg
+
+
+async def _paired(client: httpx.AsyncClient, token: str) -> None:
+    response = await client.post("/kiosk/pair", data={"token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/kiosk"
+    cookie = response.headers["set-cookie"]
+    assert "pos_kiosk=" in cookie
+    assert "HttpOnly" in cookie
+    assert "Path=/kiosk" in cookie
+
+
+async def _scan(
+    client: httpx.AsyncClient, lines: str, code: str = "", op: str = ""
+) -> tuple[str, str]:
+    response = await client.post(
+        "/kiosk/cart",
+        data={"lines": lines, "code": code, "op": op, "key": "k"},
+        headers={"X-Fragment": "cart"},
+    )
+    assert response.status_code == 200, response.text
+    found = re.search(r'name="lines" value="([^"]*)"', response.text)
+    assert found
+    return response.text, found[1].replace("&#34;", '"')
+
+
+async def test_an_unpaired_kiosk_shows_the_pairing_form(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    response = await client.get("/kiosk")
+    assert response.status_code == 401
+    assert 'action="/kiosk/pair"' in response.text
+
+
+async def test_a_wrong_token_does_not_pair(client: httpx.AsyncClient, kiosk_token: str) -> None:
+    response = await client.post("/kiosk/pair", data={"token": "nope"})
+    assert response.status_code == 401
+    assert "pos_kiosk" not in response.headers.get("set-cookie", "")
+
+
+async def test_pairing_by_link_drops_the_token_from_the_address(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    response = await client.get("/kiosk/pair", params={"token": kiosk_token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/kiosk"
+    start = await client.get("/kiosk")
+    assert start.status_code == 200
+    assert 'id="code"' in start.text
+    assert "data-keep-focus" in start.text
+
+
+async def test_scans_build_a_priced_cart_and_buttons_edit_it(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    html, lines = await _scan(client, "[]", NOODLES)
+    assert "¥18.80" in html
+    html, lines = await _scan(client, lines, NOODLES)
+    assert json.loads(lines) == [{"p": json.loads(lines)[0]["p"], "q": 2}]
+    html, lines = await _scan(client, lines, weight_label(CABBAGE_PLU, 1500))
+    assert "¥10.20" in html  # 1.5 kg x 6.80
+    assert "¥47.80" in html
+    html, lines = await _scan(client, lines, op="dec:0")
+    assert json.loads(lines)[0]["q"] == 1
+    html, lines = await _scan(client, lines, op="del:1")
+    assert len(json.loads(lines)) == 1
+
+
+async def test_an_unknown_barcode_is_explained_and_changes_nothing(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    html, after = await _scan(client, lines, "6900000000000")
+    assert 'role="alert"' in html
+    assert after == lines
+
+
+async def test_checkout_shows_a_qr_code_and_a_payment_code_pays(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "checkout-1"})
+    assert pay.status_code == 200, pay.text
+    assert "<svg" in pay.text
+    assert 'name="auth_code"' in pay.text
+    action = re.search(r'action="(/kiosk/orders/\d+/code)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert action
+    assert token
+    paid = await client.post(action[1], data={"token": token[1], "auth_code": "134567890123456789"})
+    assert paid.status_code == 200, paid.text
+    assert "已支付" in paid.text
+    await run_outbox()
+    status_url = re.search(r'data-status-url="([^"]+)"', paid.text)
+    assert status_url
+    status = await client.get(status_url[1].replace("&amp;", "&"))
+    assert status.status_code == 200
+    assert 'data-paid="yes"' in status.text

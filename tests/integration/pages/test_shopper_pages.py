@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.integration.pages.conftest import Demo, run_outbox
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_counter_page_lists_the_counters_products_with_price_origin_and_mark(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    response = await client.get(demo.counter_url)
+    assert response.status_code == 200
+    html = response.text
+    assert '<html lang="zh-CN">' in html
+    assert "利辛县蒲公英面条" in html
+    assert "¥18.80" in html
+    assert "利辛县" in html
+    assert "扶贫产品认证" in html
+    assert 'loading="lazy"' in html
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+async def test_counter_page_refuses_a_token_of_another_counter(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    response = await client.get(f"/c/{demo.counter_id}?t=forged")
+    assert response.status_code == 403
+    assert "二维码与本柜台不符" in response.text
+
+
+async def test_english_is_chosen_by_query_then_kept_in_a_cookie(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    first = await client.get(demo.counter_url + "&lang=en")
+    assert '<html lang="en">' in first.text
+    assert "Lixin Dandelion Noodles" in first.text
+    assert first.cookies.get("pos_lang") == "en"
+    again = await client.get(demo.counter_url)
+    assert '<html lang="en">' in again.text
+
+
+async def test_accept_language_picks_english(client: httpx.AsyncClient, demo: Demo) -> None:
+    response = await client.get(demo.counter_url, headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="en">' in response.text
+
+
+async def _order(client: httpx.AsyncClient, demo: Demo) -> str:
+    page = await client.get(demo.counter_url)
+    token = re.search(r'name="t" value="([^"]+)"', page.text)
+    key = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert token
+    assert key
+    noodles = re.search(r'name="(q\d+)"', page.text)
+    plums = re.search(r'name="(g\d+)"', page.text)
+    assert noodles
+    assert plums
+    response = await client.post(
+        f"/c/{demo.counter_id}/order",
+        data={"t": token[1], "key": key[1], noodles[1]: "2", plums[1]: "500"},
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+async def test_the_cart_form_creates_an_order_priced_by_the_server(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    location = await _order(client, demo)
+    assert location.startswith("/o/")
+    page = await client.get(location)
+    assert page.status_code == 200
+    assert "¥37.60" in page.text  # 2 x 18.80
+    assert "¥12.00" in page.text  # 0.5 kg x 24.00
+    assert "¥49.60" in page.text
+    assert "待支付" in page.text
+
+
+async def test_an_empty_cart_gets_a_message(client: httpx.AsyncClient, demo: Demo) -> None:
+    token = demo.counter_url.split("t=")[1]
+    response = await client.post(f"/c/{demo.counter_id}/order", data={"t": token, "key": "k"})
+    assert response.status_code == 422
+    assert "请至少选择一件商品" in response.text
+
+
+async def test_paying_on_the_wallet_leads_to_a_receipt_with_origin_and_rating_form(
+    paying_client: httpx.AsyncClient, demo: Demo
+) -> None:
+    client = paying_client
+    location = await _order(client, demo)
+    order_id = location.split("/")[2].split("?")[0]
+    token = location.split("token=")[1]
+    paying = await client.post(f"/o/{order_id}/pay", data={"token": token, "key": "k1"})
+    assert paying.status_code == 200
+    wallet = re.search(r'id="wallet" class="button primary" href="([^"]+)"', paying.text)
+    assert wallet
+    paid = await client.post(httpx.URL(wallet[1]).path, data={"payer": "shopper-1"})
+    assert paid.status_code == 200
+    await run_outbox()
+    receipt = await client.get(f"/r/{order_id}?token={token}")
+    assert receipt.status_code == 200
+    html = receipt.text
+    assert "已支付" in html
+    assert "FPC-341623-2026-0001" in html
+    assert "淮北平原" in html  # the origin story
+    assert 'name="stars1"' in html
+    rated = await client.post(
+        f"/r/{order_id}/ratings", data={"token": token, "stars1": "5", "comment1": "好吃"}
+    )
+    assert rated.status_code == 303
+    after = await client.get(rated.headers["location"])
+    assert "好吃" in after.text
+    assert 'name="stars1"' not in after.text
+    assert 'name="stars2"' in after.text
+
+
+async def test_an_order_page_needs_its_token(client: httpx.AsyncClient, demo: Demo) -> None:
+    location = await _order(client, demo)
+    response = await client.get(location.split("?")[0] + "?token=wrong")
+    assert response.status_code in (403, 404)
+    assert "<html" in response.text

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from pos.catalog import service as catalog
+from pos.inventory import service as inventory
+from pos.settings import Settings
+from pos.worker import register_handlers
+from tests.integration.pages.conftest import Demo, run_outbox
+
+pytestmark = pytest.mark.anyio
+
+NOODLES = "6903120028012"
+
+
+async def _login(client: httpx.AsyncClient, username: str) -> None:
+    response = await client.post(
+        "/staff/login", data={"username": username, "password": f"{username}-demo"}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/staff"
+
+
+async def test_pages_send_a_signed_out_user_to_the_login_form(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    response = await client.get(f"/staff/stores/{demo.subway_store_id}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/staff/login"
+
+
+async def test_a_wrong_password_is_said_plainly(client: httpx.AsyncClient, demo: Demo) -> None:
+    response = await client.post("/staff/login", data={"username": "manager", "password": "x"})
+    assert response.status_code == 401
+    assert "用户名或密码不对" in response.text
+
+
+async def test_the_manager_sees_stores_alerts_and_the_backlog(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+    home = await client.get("/staff")
+    assert "吕厝站" in home.text
+    assert "/staff/dashboard" in home.text
+    store = await client.get(f"/staff/stores/{demo.subway_store_id}")
+    assert store.status_code == 200, store.text
+    assert 'id="alerts"' in store.text
+    assert "上报扶贫平台" in store.text
+
+
+async def test_a_restocker_receives_a_shipment_by_scanning(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    noodles = await _noodles_id()
+    before = (await inventory.get_level(store, noodles)).on_hand
+    started = await client.post(f"/staff/stores/{store}/receiving", data={"key": "r1"})
+    assert started.status_code == 303, started.text
+    session = started.headers["location"]
+    scanned = await client.post(
+        f"{session}/scan",
+        data={"code": NOODLES, "quantity": "12", "lot": "L2026-11", "expires_on": "2027-06-30"},
+    )
+    assert scanned.status_code == 303, scanned.text
+    page = await client.get(session)
+    assert "L2026-11" in page.text
+    confirmed = await client.post(f"{session}/confirm")
+    assert confirmed.status_code == 303
+    assert "已确认入库" in (await client.get(session)).text
+    assert (await inventory.get_level(store, noodles)).on_hand == before + 12
+
+
+async def test_a_cashier_may_not_receive_goods(client: httpx.AsyncClient, demo: Demo) -> None:
+    await _login(client, "cashier")
+    response = await client.post(f"/staff/stores/{demo.kiosk_store_id}/receiving", data={})
+    assert response.status_code == 403
+
+
+async def test_a_count_shows_the_variance(client: httpx.AsyncClient, demo: Demo) -> None:
+    await _login(client, "restocker")
+    started = await client.post(f"/staff/stores/{demo.subway_store_id}/counts")
+    assert started.status_code == 303
+    session = started.headers["location"]
+    await client.post(f"{session}/scan", data={"code": NOODLES, "quantity": "58"})
+    page = await client.get(session)
+    assert re.search(r'<td class="num">-2</td>', page.text), page.text
+    finished = await client.post(f"{session}/finish")
+    assert finished.status_code == 303
+    level = await inventory.get_level(demo.subway_store_id, await _noodles_id())
+    assert level.on_hand == 58
+
+
+async def _noodles_id() -> int:
+    return (await catalog.products_by_gtin(NOODLES))[0].id
+
+
+async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    register_handlers(settings)
+    await client.post("/kiosk/pair", data={"token": kiosk_token})
+    cart = await client.post(
+        "/kiosk/cart", data={"lines": "[]", "code": NOODLES}, headers={"X-Fragment": "cart"}
+    )
+    lines = re.search(r'name="lines" value="([^"]*)"', cart.text)
+    assert lines
+    pay = await client.post(
+        "/kiosk/checkout", data={"lines": lines[1].replace("&#34;", '"'), "key": "c1"}
+    )
+    action = re.search(r'action="(/kiosk/orders/(\d+)/code)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert action
+    assert token
+    await client.post(action[1], data={"token": token[1], "auth_code": "134567890123456789"})
+    await run_outbox()
+    await _login(client, "cashier")
+    store = demo.kiosk_store_id
+    found = await client.get(f"/staff/stores/{store}/orders", params={"number": action[2]})
+    assert found.status_code == 200, found.text
+    assert "¥18.80" in found.text
+    reprinted = await client.post(
+        f"/staff/stores/{store}/orders/{action[2]}/reprint", data={"key": "rp1"}
+    )
+    assert reprinted.status_code == 303, reprinted.text
+    refunded = await client.post(
+        f"/staff/stores/{store}/orders/{action[2]}/refund",
+        data={"amount": "18.80", "reason": "broken bag", "restock": "yes", "key": "rf1"},
+    )
+    assert refunded.status_code == 303, refunded.text
+    await run_outbox()
+    after = await client.get(refunded.headers["location"])
+    assert "退款已提交" in after.text
+
+
+async def test_the_dashboard_shows_figures_and_charts(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+    page = await client.get("/staff/dashboard")
+    assert page.status_code == 200, page.text
+    chart = re.search(r'src="(/api/analytics/charts/sales.svg[^"]+)"', page.text)
+    assert chart
+    svg = await client.get(chart[1].replace("&amp;", "&"))
+    assert svg.status_code == 200
+    assert svg.text.startswith("<svg")

@@ -1,0 +1,86 @@
+"""The analytics math without a database: refunds, local days, buyer histories, cohorts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pos.analytics.measures import (
+    LocalDays,
+    OrderFacts,
+    SoldLine,
+    Visit,
+    buyer_history,
+    cohort_offsets,
+    comeback,
+    local_days,
+    net_of,
+    purchase_row,
+    rate,
+)
+
+
+def test_a_sale_at_23_30_in_shanghai_stays_in_its_day_and_month() -> None:
+    late = datetime(2026, 1, 31, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+    assert local_days(late, "Asia/Shanghai") == LocalDays(
+        date(2026, 1, 31), date(2026, 1, 26), date(2026, 1, 1)
+    )
+    after_midnight = datetime(2026, 1, 31, 16, 10, tzinfo=UTC)
+    assert local_days(after_midnight, "Asia/Shanghai").month == date(2026, 2, 1)
+    assert local_days(after_midnight, "Europe/London").month == date(2026, 1, 1)
+
+
+@given(
+    lines=st.lists(st.integers(0, 100_000), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(0, 1_000), max_size=4),
+)
+def test_refunds_take_no_more_than_was_refunded_and_all_of_a_full_refund(
+    lines: list[int], cuts: list[int]
+) -> None:
+    total = sum(lines)
+    refunded = min(sum(cuts), total)
+    left = sum(net_of(line, total, refunded) for line in lines)
+    assert total - refunded <= left <= total
+    assert sum(net_of(line, total, total) for line in lines) == 0
+
+
+def test_rates_are_none_without_a_whole() -> None:
+    assert (rate(2, 3), rate(0, 0)) == (0.6667, None)
+
+
+def test_a_purchase_counts_the_certified_share_after_refunds() -> None:
+    order = OrderFacts(7, 1, "p", datetime(2026, 2, 20, 4, tzinfo=UTC), 3000, 1500)
+    lines = [SoldLine(10, "990001", True, 1000), SoldLine(11, "980001", False, 2000)]
+    row = purchase_row(order, lines, "Asia/Shanghai")
+    assert (row["net_fen"], row["certified_fen"]) == (1500, 500)
+    assert (row["products"], row["counties"]) == ("10,11", "980001,990001")
+
+
+def visit(order_id: int, day: int, products: tuple[int, ...], store: int = 1) -> Visit:
+    moment = datetime(2026, 3, day, 4, tzinfo=UTC)
+    return Visit(order_id, store, moment, local_days(moment, "Asia/Shanghai"), 100, products, ())
+
+
+def test_a_buyer_history_ranks_by_time_not_by_order_id() -> None:
+    history = buyer_history([visit(9, 20, (1,)), visit(3, 2, (1, 2), store=5), visit(4, 12, (2,))])
+    assert history.ranks == {3: 1, 4: 2, 9: 3}
+    assert (history.first.store_id, history.second_days, history.purchases) == (5, 10, 3)
+    assert {p: n for p, (_, n) in history.products.items()} == {1: 2, 2: 2}
+    assert history.products[2][0].days.day == date(2026, 3, 2)
+
+
+def test_cohort_offsets_by_month_and_by_week() -> None:
+    rows = [(date(2025, 12, 1), date(2026, 2, 1), 3), (date(2025, 12, 1), date(2025, 12, 1), 9)]
+    assert cohort_offsets(rows, "month") == {date(2025, 12, 1): {2: 3, 0: 9}}
+    weeks = [(date(2026, 2, 9), date(2026, 2, 23), 1)]
+    assert cohort_offsets(weeks, "week") == {date(2026, 2, 9): {2: 1}}
+
+
+def test_time_to_second_purchase_median_mean_and_buckets() -> None:
+    figures = comeback([(None, 5), (3, 1), (10, 2), (200, 1)])
+    assert (figures.new_buyers, figures.came_back) == (9, 4)
+    assert (figures.median_days, figures.mean_days) == (10.0, 55.75)
+    assert dict(figures.buckets) == {"0-7": 1, "8-30": 2, "31-90": 0, "91-180": 0, "181+": 1}
+    assert comeback([(None, 2)]).median_days is None

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pos.errors import InvalidInput, NotAuthenticated
+from pos.inventory.feeds import parse_feed
+from pos.inventory.replenishment import suggest
+from pos.inventory.signing import check_signed, signed_headers
+
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_csv_feed_parses_into_updates_in_utc() -> None:
+    content = (
+        b"certificate_no,available,updated_at\n"
+        b"C1,120,2026-06-01T10:00:00+08:00\n"
+        b"C2,0,2026-06-01T02:00:00Z\n"
+    )
+    updates = parse_feed("csv", content)
+    assert [(u.certificate_no, u.available) for u in updates] == [("C1", 120), ("C2", 0)]
+    assert updates[0].updated_at == datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+
+
+def test_a_bad_csv_feed_is_refused_naming_each_line() -> None:
+    content = (
+        b"certificate_no,available,updated_at\n"
+        b"C1,120,2026-06-01T10:00:00+08:00\n"
+        b"C2,-4,2026-06-01T02:00:00Z\n"
+        b"C3,5,yesterday\n"
+    )
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("csv", content)
+    assert refused.value.code == "supplier_update_invalid"
+    lines = [(e["line"], e["reason"].split(":")[0]) for e in refused.value.extra["errors"]]
+    assert lines == [(3, "available"), (4, "updated_at")]
+
+
+def test_a_csv_feed_with_another_header_is_refused() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("csv", b"cert,qty\nC1,3\n")
+    assert refused.value.extra["errors"][0]["line"] == 1
+
+
+def test_a_json_feed_names_the_bad_update() -> None:
+    body = {"updates": [{"certificate_no": "C1", "available": 3, "updated_at": "2026-06-01"}]}
+    body["updates"].append({"certificate_no": "C2", "available": 1})
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("json", json.dumps(body).encode())
+    assert [e["line"] for e in refused.value.extra["errors"]] == [1, 2]
+
+
+def test_a_signature_holds_for_its_body_and_time_only() -> None:
+    headers = signed_headers("s3cret", b'{"a":1}', NOW)
+    check_signed("s3cret", headers, b'{"a":1}', NOW + timedelta(minutes=4))
+    with pytest.raises(NotAuthenticated) as forged:
+        check_signed("s3cret", headers, b'{"a":2}', NOW)
+    assert forged.value.code == "signature_invalid"
+    with pytest.raises(NotAuthenticated) as stale:
+        check_signed("s3cret", headers, b'{"a":1}', NOW + timedelta(minutes=6))
+    assert stale.value.code == "signature_stale"
+    with pytest.raises(NotAuthenticated):
+        check_signed("s3cret", {}, b"", NOW)
+
+
+def test_a_suggestion_covers_the_target_or_expected_sales_within_the_supplier_stock() -> None:
+    assert suggest(available=2, target_level=10, sold=7, supplier_available=None) == 8
+    assert suggest(available=2, target_level=10, sold=70, supplier_available=None) == 28
+    assert suggest(available=2, target_level=10, sold=70, supplier_available=5) == 5
+    assert suggest(available=20, target_level=10, sold=0, supplier_available=None) == 0
