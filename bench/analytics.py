@@ -109,7 +109,7 @@ async def bench_database(prefix: str, database_url: str, orders: int) -> dict[st
         figures = {f"{prefix}_generate_s": round(generate(database_url, orders), 1)}
         log(f"{prefix}: rebuilding the rollups")
         figures[f"{prefix}_rebuild_s"] = round(await timed(rebuild), 1)
-        await execute("ANALYZE")
+        await execute("VACUUM ANALYZE" if prefix == "postgres" else "ANALYZE")
         figures |= await measure_all(prefix)
         figures |= await refresh_time(prefix)
         return figures

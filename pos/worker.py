@@ -37,8 +37,9 @@ def register_handlers(settings: Settings | None = None) -> None:
     """Connect each event kind to its handlers (safe to repeat); printing needs `settings`."""
     outbox.register(orders.HOLD_EXPIRY, orders.on_hold_expiry)
     outbox.register(feeds.FEED_PULL, feeds.on_feed_pull)
-    platform.install()
+    # Rollups first: a later handler's failure retries the event, which they take again harmlessly.
     analytics.install()
+    platform.install()
     if settings is not None:
         printing.install(settings)
 

@@ -163,44 +163,40 @@ async def sales(scope: Scope, by: Dimension) -> SalesOut:
 
 async def buyers(scope: Scope) -> BuyersOut:
     """First-time, returning and repeat buyers, and the money from repeat purchases."""
-    where = f"store_id IN {scope.stores} AND day BETWEEN {{}} AND {{}}"
-    money = (
+    figures = (
         await aggregate(
-            "SELECT COUNT(*) AS orders, "  # noqa: S608 (ids are integers)
-            "COALESCE(SUM(CASE WHEN buyer_id IS NULL THEN 1 ELSE 0 END), 0) AS anonymous, "
-            "COALESCE(SUM(net_fen), 0) AS net, "
-            "COALESCE(SUM(CASE WHEN rank >= 2 THEN net_fen ELSE 0 END), 0) AS repeat_net, "
-            "COALESCE(SUM(CASE WHEN buyer_id IS NULL THEN net_fen ELSE 0 END), 0) AS anonymous_net "
-            f"FROM analytics_purchase WHERE {where}",
-            scope.date_from,
-            scope.date_to,
-        )
-    )[0]
-    people = (
-        await aggregate(
-            "SELECT COUNT(*) AS buyers, "  # noqa: S608 (ids are integers)
-            "COALESCE(SUM(CASE WHEN first_day >= {} THEN 1 ELSE 0 END), 0) AS first_time, "
-            "COALESCE(SUM(CASE WHEN top >= 2 THEN 1 ELSE 0 END), 0) AS repeat "
-            "FROM (SELECT buyer_id, MIN(first_day) AS first_day, MAX(rank) AS top "
-            f"FROM analytics_purchase WHERE buyer_id IS NOT NULL AND {where} GROUP BY buyer_id) b",
+            "SELECT COUNT(buyer_id) AS buyers, "  # noqa: S608 (integer ids)
+            "SUM(CASE WHEN buyer_id IS NOT NULL AND first_day >= {} THEN 1 ELSE 0 END) "
+            "AS newcomers, "
+            "SUM(CASE WHEN buyer_id IS NOT NULL AND top >= 2 THEN 1 ELSE 0 END) AS again, "
+            "SUM(orders) AS orders, SUM(net) AS net, SUM(repeat_net) AS repeat_net, "
+            "SUM(CASE WHEN buyer_id IS NULL THEN orders ELSE 0 END) AS anonymous, "
+            "SUM(CASE WHEN buyer_id IS NULL THEN net ELSE 0 END) AS anonymous_net "
+            "FROM (SELECT buyer_id, MIN(first_day) AS first_day, MAX(rank) AS top, "
+            "COUNT(*) AS orders, SUM(net_fen) AS net, "
+            "SUM(CASE WHEN rank >= 2 THEN net_fen ELSE 0 END) AS repeat_net "
+            f"FROM analytics_purchase WHERE store_id IN {scope.stores} "
+            "AND day BETWEEN {} AND {} GROUP BY buyer_id) b",
             scope.date_from,
             scope.date_from,
             scope.date_to,
         )
     )[0]
+    # Anonymous orders share one group (NULL buyer): COUNT(buyer_id) leaves it out.
+    n = {key: int(value or 0) for key, value in figures.items()}
     return BuyersOut(
         scope=scope.out,
-        orders=money["orders"],
-        anonymous_orders=money["anonymous"],
-        buyers=people["buyers"],
-        first_time_buyers=people["first_time"],
-        returning_buyers=people["buyers"] - people["first_time"],
-        repeat_buyers=people["repeat"],
-        repeat_rate=rate(people["repeat"], people["buyers"]),
-        net_fen=money["net"],
-        repeat_net_fen=money["repeat_net"],
-        repeat_revenue_share=rate(money["repeat_net"], money["net"]),
-        anonymous_net_fen=money["anonymous_net"],
+        orders=n["orders"],
+        anonymous_orders=n["anonymous"],
+        buyers=n["buyers"],
+        first_time_buyers=n["newcomers"],
+        returning_buyers=n["buyers"] - n["newcomers"],
+        repeat_buyers=n["again"],
+        repeat_rate=rate(n["again"], n["buyers"]),
+        net_fen=n["net"],
+        repeat_net_fen=n["repeat_net"],
+        repeat_revenue_share=rate(n["repeat_net"], n["net"]),
+        anonymous_net_fen=n["anonymous_net"],
     )
 
 

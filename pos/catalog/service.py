@@ -80,7 +80,7 @@ async def import_catalog(
     with _gc_paused():
         async with write_transaction():
             revision = await bump_revision()
-            writer = CatalogWriter(bulk(), revision, datetime.now(UTC), report)
+            writer = CatalogWriter(await bulk(), revision, datetime.now(UTC), report)
             await write_while_checking(parts, writer.write)
             written = await writer.finish()
     return ImportReport(

@@ -18,9 +18,6 @@ from pos.catalog.schemas import ProgressCallback
 __all__ = ["CatalogWriter", "Written"]
 
 CHUNK_IDS = 500
-_CERTIFYING = ProductRecord._fields.index("certifying_county")
-_ORIGIN = ProductRecord._fields.index("origin_county")
-_SUPPLIER = ProductRecord._fields.index("supplier")
 
 
 class Written(NamedTuple):
@@ -75,9 +72,7 @@ class CatalogWriter:
         )
 
     async def _write_products(self, products: Sequence[ProductRecord]) -> None:
-        counties, suppliers = self.counties.ids, self.suppliers.ids
-        rows = [_with_ids(product, counties, suppliers) for product in products]
-        inserted, updated = await self.db.upsert_products(rows, self.revision, self.now)
+        inserted, updated = await self.db.upsert_products(products, self.revision, self.now)
         self.inserted += inserted
         self.updated += updated
         self.certificates.update(product.certificate_no for product in products)
@@ -108,16 +103,6 @@ async def _upsert_by_key(
     if any(change[0] not in existing for change in changes):
         ids = {k: id_ for id_, k in await db.fetch(f"SELECT id, {key} FROM {table}")}  # noqa: S608
     return _Keyed(ids, {existing[c[0]][0] for c in changes if c[0] in existing})
-
-
-def _with_ids(
-    product: ProductRecord, counties: dict[str, int], suppliers: dict[str, int]
-) -> list[Any]:
-    row = list(product)
-    row[_CERTIFYING] = counties[product.certifying_county]
-    row[_ORIGIN] = counties[product.origin_county]
-    row[_SUPPLIER] = suppliers[product.supplier]
-    return row
 
 
 async def _restamp(

@@ -119,3 +119,37 @@ async def test_setting_a_store_region(client: httpx.AsyncClient, sample: Sample)
     ]
     other = f"/api/analytics/stores/{sample.b.store_id}/region"
     assert (await client.put(other, json={"province_code": "31"})).status_code == 403
+
+
+async def test_a_shopper_rates_from_the_e_receipt_and_a_manager_hides_it(
+    client: httpx.AsyncClient, sample: Sample
+) -> None:
+    order = sample.orders["o1"]
+    path, token = f"/api/orders/{order.id}/ratings", {"token": order.access_token or ""}
+    body = {"ratings": [{"line_no": 1, "stars": 5, "comment": "香"}]}
+    rated = await client.post(path, params=token, json=body)
+    assert rated.status_code == 201, rated.text
+    assert (await client.post(path, params={"token": "wrong"}, json=body)).status_code == 403
+    public = (await client.get(f"/api/products/{sample.x}/ratings")).json()
+    assert (public["average_stars"], public["latest"][0]["comment"]) == (5.0, "香")
+    await login_as(client, "manager", sample.a.store_id)
+    moderation = {"hidden": True, "reason": "reveals a name"}
+    rating_id = rated.json()[0]["id"]
+    hidden = await client.put(f"/api/analytics/ratings/{rating_id}/visibility", json=moderation)
+    assert hidden.json()["hidden"] is True
+    assert (await client.get(f"/api/products/{sample.x}/ratings")).json()["ratings"] == 0
+    listed = await client.get("/api/analytics/ratings", params={"hidden": "true"})
+    assert [r["id"] for r in listed.json()] == [rating_id]
+
+
+async def test_a_shopper_joins_from_the_e_receipt(
+    client: httpx.AsyncClient, sample: Sample
+) -> None:
+    order = sample.orders["o1"]
+    response = await client.post(
+        f"/api/orders/{order.id}/membership",
+        params={"token": order.access_token or ""},
+        json={"phone": "138 0013 8000"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"linked_payers": 1}

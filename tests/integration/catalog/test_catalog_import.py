@@ -25,6 +25,7 @@ from tests.unit.catalog.catalog_rows import (
 pytestmark = pytest.mark.anyio
 
 DEMO = Path(__file__).parents[3] / "fixtures" / "demo" / "catalog.jsonl"
+SALE_DAY = date(2026, 6, 15)  # within the test rows' 2026-01-01..2027-12-31
 
 
 async def _import(rows: list[dict[str, Any]], **kwargs: Any) -> catalog.ImportReport:
@@ -119,19 +120,19 @@ async def test_a_failure_while_writing_rolls_everything_back(
     [
         {"status": "revoked", "status_notice": "撤销公告〔2026〕5号"},
         {"status": "suspended", "status_notice": "暂停公告〔2026〕17号"},
-        {"valid_until": (date.today() - timedelta(days=1)).isoformat(), "valid_from": "2024-01-01"},
+        {"valid_until": "2026-06-14"},
     ],
 )
 async def test_a_revoked_suspended_or_expired_certificate_stops_counting(
     db: str, changes: dict[str, str]
 ) -> None:
     await _import([row(1), row(2)])
-    assert (await _product("T-000001")).certified_on(date.today())
+    assert (await _product("T-000001")).certified_on(SALE_DAY)
     await _import([row(1, **changes), row(2)])
     product = await _product("T-000001")
-    assert not product.certified_on(date.today())
+    assert not product.certified_on(SALE_DAY)
     assert product.status_notice == changes.get("status_notice", "")
-    assert (await _product("T-000002")).certified_on(date.today())
+    assert (await _product("T-000002")).certified_on(SALE_DAY)
 
 
 async def test_rows_may_name_a_certifying_county_already_in_the_catalog(db: str) -> None:
