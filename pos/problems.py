@@ -24,6 +24,7 @@ _CODES_BY_STATUS = {
     405: "method_not_allowed",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     429: "rate_limited",
 }
 

@@ -2,14 +2,14 @@
 
 Checks run a column at a time: each distinct value is checked once, and a column whose values
 all pass costs a few passes in C, which keeps the national list to about two seconds. Rows are
-revisited only to name the ones that fail. What products share (places, suppliers) is checked
-over the whole file first; the products themselves can then be checked a slice at a time.
+revisited only to name the ones that fail. Places are checked over the whole file first; the
+products and their suppliers can then be checked a slice at a time.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -19,15 +19,16 @@ from pos.catalog.codes import canonical_gtin, is_valid_credit_code, is_valid_gti
 from pos.catalog.columns import (
     Columns,
     CountyRecord,
+    Places,
     Problems,
     ProductRecord,
-    Shared,
+    Products,
     SupplierRecord,
 )
 from pos.catalog.initials import name_initials
 from pos.catalog.tables import County, Product, Province, Supplier
 
-__all__ = ["MAX_FEN", "MAX_SHELF_DAYS", "STATUSES", "UNITS", "check_products", "check_shared"]
+__all__ = ["MAX_FEN", "MAX_SHELF_DAYS", "STATUSES", "UNITS", "check_places", "check_products"]
 
 STATUSES = ("active", "suspended", "revoked")
 UNITS = ("piece", "kg")
@@ -38,6 +39,7 @@ MAX_TEXT = 4000
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LABEL_SEPARATOR = re.compile(r"[;|]")
 _T = TypeVar("_T")
+_K = TypeVar("_K", bound=Hashable)
 
 
 def _limit(column: Varchar) -> int:
@@ -45,9 +47,11 @@ def _limit(column: Varchar) -> int:
 
 
 # Free-text columns: (key, the most characters it may have, whether it must have a value).
-_SHARED_TEXTS = (
+_PLACE_TEXTS = (
     ("origin_county_name", _limit(County.name_zh), True),
     ("province_name", _limit(Province.name_zh), True),
+)
+_SUPPLIER_TEXTS = (
     ("supplier_name", _limit(Supplier.name_zh), True),
     ("supplier_name_en", _limit(Supplier.name_en), False),
 )
@@ -161,45 +165,74 @@ def _image_url(value: str) -> str:
     return value
 
 
-def check_shared(columns: Columns, known_counties: frozenset[str], problems: Problems) -> Shared:
-    """Check the places and suppliers of the whole file, and that no certificate repeats."""
-    texts = _texts(columns, _SHARED_TEXTS, problems)
+def check_places(columns: Columns, known_counties: frozenset[str], problems: Problems) -> Places:
+    """Check the whole file's provinces, counties and county references, and that no
+    certificate repeats."""
+    texts = _texts(columns, _PLACE_TEXTS, problems)
     origin = columns["origin_county_code"]
     _converted(origin, _county_code, "origin_county_code must be 6 digits", problems)
     provinces = [code[:2] for code in origin]
-    suppliers = list(map(str.upper, columns["supplier_credit_code"]))
-    reason = "supplier_credit_code is not a valid unified social credit code"
-    _converted(suppliers, _credit_code, reason, problems)
-    own_counties = columns["supplier_county_code"]
-    supplier_counties = [own or home for own, home in zip(own_counties, origin, strict=True)]
-    supplier_values = list(
-        zip(texts["supplier_name"], texts["supplier_name_en"], supplier_counties, strict=True)
-    )
     _check_unique(columns["certificate_no"], problems)
     _check_agree("county", origin, texts["origin_county_name"], problems)
     _check_agree("province", provinces, texts["province_name"], problems)
-    _check_agree("supplier", suppliers, supplier_values, problems)
     described = set(origin) | known_counties
     for key, codes in (
         ("certifying_county_code", columns["certifying_county_code"]),
-        ("supplier_county_code", supplier_counties),
+        ("supplier_county_code", _supplier_counties(columns)),
     ):
         valid = _converted(codes, _county_code, f"{key} must be 6 digits", problems)
         _check_known(key, valid, described, problems)
     counties = dict(zip(origin, texts["origin_county_name"], strict=True))
-    return Shared(
+    return Places(
         rows=len(origin),
         provinces=dict(zip(provinces, texts["province_name"], strict=True)),
         counties={code: CountyRecord(name, code[:2]) for code, name in counties.items()},
-        suppliers={
-            code: SupplierRecord._make(values)
-            for code, values in dict(zip(suppliers, supplier_values, strict=True)).items()
-        },
     )
 
 
-def check_products(columns: Columns, problems: Problems) -> list[ProductRecord]:
-    """The products of `columns`, whose places and suppliers `check_shared` has checked."""
+def _supplier_counties(columns: Columns) -> list[str]:
+    own, origin = columns["supplier_county_code"], columns["origin_county_code"]
+    return [code or home for code, home in zip(own, origin, strict=True)]
+
+
+def _check_suppliers(
+    columns: Columns, seen: dict[str, tuple[SupplierRecord, int]], problems: Problems
+) -> dict[str, SupplierRecord]:
+    """The suppliers no earlier slice described; every row must describe its supplier as the
+    first row with it did. `seen` holds each supplier's first description and line."""
+    texts = _texts(columns, _SUPPLIER_TEXTS, problems)
+    codes = list(map(str.upper, columns["supplier_credit_code"]))
+    reason = "supplier_credit_code is not a valid unified social credit code"
+    _converted(codes, _credit_code, reason, problems)
+    values = list(
+        map(
+            SupplierRecord,
+            texts["supplier_name"],
+            texts["supplier_name_en"],
+            _supplier_counties(columns),
+        )
+    )
+    new = {}
+    for code, index in _first_rows(codes).items():
+        if code not in seen:
+            seen[code] = (values[index], problems.lines[index])
+            new[code] = values[index]
+    rows = list(zip(codes, values, strict=True))
+    bad = {(code, value) for code, value in set(rows) if seen[code][0] != value}
+    if bad:
+        problems.add(
+            (i for i, row in enumerate(rows) if row in bad),
+            lambda i: f"supplier {codes[i]} differs from line {seen[codes[i]][1]}",
+        )
+    return new
+
+
+def check_products(
+    columns: Columns, seen_suppliers: dict[str, tuple[SupplierRecord, int]], problems: Problems
+) -> Products:
+    """A slice of the file's products, whose places `check_places` has checked, with the
+    suppliers first described in it (see `_check_suppliers`)."""
+    suppliers = _check_suppliers(columns, seen_suppliers, problems)
     texts = _texts(columns, _PRODUCT_TEXTS, problems)
 
     def converted(key: str, convert: Callable[[str], Any], reason: str) -> list[Any]:
@@ -236,7 +269,7 @@ def check_products(columns: Columns, problems: Problems) -> list[ProductRecord]:
     }  # fmt: skip
     _check_dates(fields["valid_from"], fields["valid_until"], problems)
     ordered = (fields[name] if name in fields else texts[name] for name in ProductRecord._fields)
-    return list(map(ProductRecord._make, zip(*ordered, strict=True)))
+    return Products(list(map(ProductRecord._make, zip(*ordered, strict=True))), suppliers)
 
 
 def _check_dates(
@@ -248,7 +281,7 @@ def _check_dates(
     )
 
 
-def _first_rows(keys: Sequence[object]) -> dict[object, int]:
+def _first_rows(keys: Sequence[_K]) -> dict[_K, int]:
     """The index of the first row with each key."""
     return dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
 

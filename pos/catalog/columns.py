@@ -13,9 +13,10 @@ __all__ = [
     "CatalogFile",
     "Columns",
     "CountyRecord",
+    "Places",
     "Problems",
     "ProductRecord",
-    "Shared",
+    "Products",
     "SupplierRecord",
 ]
 
@@ -72,20 +73,28 @@ class SupplierRecord(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Shared:
-    """What a file's products share: provinces, counties and suppliers, by code."""
+class Places:
+    """The provinces and counties of a whole file, by code, and how many rows it has."""
 
     rows: int
     provinces: dict[str, str]
     counties: dict[str, CountyRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Products:
+    """A slice of a file's products, and the suppliers first described in it."""
+
+    records: list[ProductRecord]
     suppliers: dict[str, SupplierRecord]
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogFile:
-    """A validated file: its products and what they share."""
+    """A whole validated file."""
 
-    shared: Shared
+    places: Places
+    suppliers: dict[str, SupplierRecord]
     products: list[ProductRecord]
 
 

@@ -55,15 +55,16 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Literal, NamedTuple
 
-from pos.catalog.checks import check_products, check_shared
+from pos.catalog.checks import check_places, check_products
 from pos.catalog.columns import (
     COLUMNS,
     OPTIONAL_COLUMNS,
     CatalogFile,
     Columns,
+    Places,
     Problems,
-    ProductRecord,
-    Shared,
+    Products,
+    SupplierRecord,
 )
 from pos.catalog.schemas import ProgressCallback, no_progress
 from pos.errors import InvalidInput
@@ -71,7 +72,7 @@ from pos.errors import InvalidInput
 __all__ = ["MAX_REPORTED_ERRORS", "SLICE_ROWS", "Format", "Part", "parse_catalog", "parse_parts"]
 
 Format = Literal["csv", "jsonl"]
-Part = Shared | list[ProductRecord]
+Part = Places | Products
 
 MAX_REPORTED_ERRORS = 1000
 PROGRESS_EVERY = 10_000
@@ -103,8 +104,8 @@ def parse_parts(
     known_counties: frozenset[str] = frozenset(),
     progress: ProgressCallback | None = None,
 ) -> Iterator[Part]:
-    """Check a catalog file and yield what it holds: first what its products share, then the
-    products a slice at a time, so writing can start before checking ends.
+    """Check a catalog file and yield what it holds: first its places, then its products a
+    slice at a time with the suppliers each slice introduces, so writing can start early.
 
     Nothing more is yielded once a bad row is found; at the end InvalidInput (code
     "catalog_rejected") lists every bad line. `known_counties` are county codes already in the
@@ -113,13 +114,14 @@ def parse_parts(
     report = progress or no_progress
     table = _read(data, fmt, report)
     problems, rows = table.problems, len(table.problems.lines)
-    shared = check_shared(table.columns, known_counties, problems)
+    places = check_places(table.columns, known_counties, problems)
     if not problems:
-        yield shared
+        yield places
+    suppliers: dict[str, tuple[SupplierRecord, int]] = {}
     for start in range(0, rows, SLICE_ROWS):
         stop = min(start + SLICE_ROWS, rows)
         part = {key: values[start:stop] for key, values in table.columns.items()}
-        products = check_products(part, problems.part(start, stop))
+        products = check_products(part, suppliers, problems.part(start, stop))
         if not problems:
             yield products
         report("check", stop, rows)
@@ -135,14 +137,15 @@ def parse_catalog(
     progress: ProgressCallback | None = None,
 ) -> CatalogFile:
     """The whole checked file at once; see `parse_parts`."""
-    shared, products = None, []
+    places, suppliers, products = None, {}, []
     for part in parse_parts(data, fmt=fmt, known_counties=known_counties, progress=progress):
-        if isinstance(part, Shared):
-            shared = part
+        if isinstance(part, Places):
+            places = part
         else:
-            products.extend(part)
-    assert shared is not None, "parse_parts yields what products share before any product"
-    return CatalogFile(shared, products)
+            suppliers.update(part.suppliers)
+            products.extend(part.records)
+    assert places is not None, "parse_parts yields the places before any product"
+    return CatalogFile(places, suppliers, products)
 
 
 def _read(data: bytes, fmt: Format, progress: ProgressCallback) -> _Table:

@@ -1,8 +1,9 @@
 """Write a checked catalog file inside the caller's transaction, part by part as it is checked.
 
-Provinces, counties and suppliers are few enough to compare in Python; products are compared
-by the database. A product whose supplier or place changed gets the new revision too, because
-devices show those names and only fetch products changed since their last revision.
+Provinces, counties and suppliers are few enough to compare in Python (existing rows are read
+once); products are compared by the database. A product whose supplier or place changed gets
+the new revision too, because devices show those names and only fetch products changed since
+their last revision.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from pos.catalog.bulk import Bulk
-from pos.catalog.columns import ProductRecord, Shared
+from pos.catalog.columns import Places, Products
 from pos.catalog.schemas import ProgressCallback
 
 __all__ = ["CatalogWriter", "Written"]
@@ -26,94 +27,84 @@ class Written(NamedTuple):
     updated: int
 
 
-class _Keyed(NamedTuple):
-    """A table's id for every key, and the ids of existing rows this import changed."""
-
-    ids: dict[str, int]
-    changed: set[int]
-
-
-_NOTHING = _Keyed({}, set())
-
-
 class CatalogWriter:
-    """Upserts what a checked file holds; products that change get `revision`."""
+    """Upserts what a checked file holds, part by part; products that change get `revision`."""
 
     def __init__(self, db: Bulk, revision: int, now: datetime, progress: ProgressCallback) -> None:
         self.db, self.revision, self.now, self.progress = db, revision, now, progress
         self.rows = self.inserted = self.updated = 0
-        self.provinces = self.counties = self.suppliers = _NOTHING
+        self.county_ids: dict[str, int] = {}
+        self.existing: dict[str, dict[str, tuple[Any, ...]]] = {}
+        self.changed: dict[str, set[int]] = {"province": set(), "county": set(), "supplier": set()}
         self.certificates: set[str] = set()
 
-    async def write(self, part: Shared | Sequence[ProductRecord]) -> None:
-        """Write the next part of the file: what products share first, then products."""
-        if isinstance(part, Shared):
-            await self._write_shared(part)
+    async def write(self, part: Places | Products) -> None:
+        """Write the next part of the file: its places first, then slices of products."""
+        if isinstance(part, Places):
+            await self._write_places(part)
         else:
             await self._write_products(part)
 
-    async def _write_shared(self, shared: Shared) -> None:
-        self.rows = shared.rows
-        provinces = {code: (name,) for code, name in shared.provinces.items()}
-        self.provinces = await _upsert_by_key(self.db, "province", "code", ("name_zh",), provinces)
+    async def _write_places(self, places: Places) -> None:
+        self.rows = places.rows
+        provinces = {code: (name,) for code, name in places.provinces.items()}
+        await self._upsert("province", "code", ("name_zh",), provinces)
+        province_ids = await _ids(self.db, "province", "code")
         counties = {
-            code: (county.name_zh, self.provinces.ids[county.province_code])
-            for code, county in shared.counties.items()
+            code: (county.name_zh, province_ids[county.province_code])
+            for code, county in places.counties.items()
         }
-        self.counties = await _upsert_by_key(
-            self.db, "county", "code", ("name_zh", "province"), counties
-        )
-        suppliers = {
-            code: (supplier.name_zh, supplier.name_en, self.counties.ids[supplier.county_code])
-            for code, supplier in shared.suppliers.items()
-        }
-        self.suppliers = await _upsert_by_key(
-            self.db, "supplier", "credit_code", ("name_zh", "name_en", "county"), suppliers
-        )
+        await self._upsert("county", "code", ("name_zh", "province"), counties)
+        self.county_ids = await _ids(self.db, "county", "code")
 
-    async def _write_products(self, products: Sequence[ProductRecord]) -> None:
-        inserted, updated = await self.db.upsert_products(products, self.revision, self.now)
+    async def _write_products(self, products: Products) -> None:
+        suppliers = {
+            code: (supplier.name_zh, supplier.name_en, self.county_ids[supplier.county_code])
+            for code, supplier in products.suppliers.items()
+        }
+        await self._upsert("supplier", "credit_code", ("name_zh", "name_en", "county"), suppliers)
+        records = products.records
+        inserted, updated = await self.db.upsert_products(records, self.revision, self.now)
         self.inserted += inserted
         self.updated += updated
-        self.certificates.update(product.certificate_no for product in products)
+        self.certificates.update(product.certificate_no for product in records)
         self.progress("write", len(self.certificates), self.rows)
+
+    async def _upsert(
+        self, table: str, key: str, columns: Sequence[str], wanted: dict[str, tuple[Any, ...]]
+    ) -> None:
+        """Insert or update the rows whose `columns` differ from `wanted`, noting changed ids."""
+        if table not in self.existing:
+            listed = ", ".join(columns)
+            # Table and column names are constants of this module, never input.
+            query = f"SELECT id, {key}, {listed} FROM {table}"  # noqa: S608
+            self.existing[table] = {row[1]: row for row in await self.db.fetch(query)}
+        existing = self.existing[table]
+        changes = [(k, *v) for k, v in wanted.items() if k not in existing or existing[k][2:] != v]
+        if changes:
+            await self.db.upsert_by_key(table, key, columns, changes)
+        self.changed[table].update(existing[c[0]][0] for c in changes if c[0] in existing)
 
     async def finish(self) -> Written:
         """Restamp products whose supplier or place changed; what the import did."""
-        restamped = await _restamp(
-            self.db, self.revision, self.now, self.provinces, self.counties, self.suppliers
-        )
+        restamped = await _restamp(self.db, self.revision, self.now, self.changed)
         return Written(self.rows, self.inserted, self.updated + len(restamped & self.certificates))
 
 
-async def _upsert_by_key(
-    db: Bulk, table: str, key: str, columns: Sequence[str], wanted: dict[str, tuple[Any, ...]]
-) -> _Keyed:
-    """Insert or update the rows of `table` whose `columns` differ from `wanted`, by `key`."""
-    listed = ", ".join(columns)
-    # Table and column names are constants of this module, never input.
-    existing = {
-        row[1]: row
-        for row in await db.fetch(f"SELECT id, {key}, {listed} FROM {table}")  # noqa: S608
-    }
-    changes = [(k, *v) for k, v in wanted.items() if k not in existing or existing[k][2:] != v]
-    if changes:
-        await db.upsert_by_key(table, key, columns, changes)
-    ids = {k: row[0] for k, row in existing.items()}
-    if any(change[0] not in existing for change in changes):
-        ids = {k: id_ for id_, k in await db.fetch(f"SELECT id, {key} FROM {table}")}  # noqa: S608
-    return _Keyed(ids, {existing[c[0]][0] for c in changes if c[0] in existing})
+async def _ids(db: Bulk, table: str, key: str) -> dict[str, int]:
+    rows = await db.fetch(f"SELECT id, {key} FROM {table}")  # noqa: S608
+    return {key_value: id_ for id_, key_value in rows}
 
 
 async def _restamp(
-    db: Bulk, revision: int, now: datetime, provinces: _Keyed, counties: _Keyed, suppliers: _Keyed
+    db: Bulk, revision: int, now: datetime, changed: dict[str, set[int]]
 ) -> set[str]:
     """Give the new revision to products whose supplier, county or province changed."""
     conditions = (
-        ("supplier IN ({})", suppliers.changed),
-        ("origin_county IN ({})", counties.changed),
-        ("certifying_county IN ({})", counties.changed),
-        ("origin_county IN (SELECT id FROM county WHERE province IN ({}))", provinces.changed),
+        ("supplier IN ({})", changed["supplier"]),
+        ("origin_county IN ({})", changed["county"]),
+        ("certifying_county IN ({})", changed["county"]),
+        ("origin_county IN (SELECT id FROM county WHERE province IN ({}))", changed["province"]),
     )
     restamped: set[str] = set()
     for condition, ids in conditions:

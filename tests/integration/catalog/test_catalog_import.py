@@ -11,7 +11,7 @@ import pytest
 from pos.catalog import service as catalog
 from pos.catalog.tables import County, Product, Province, Supplier
 from pos.errors import InvalidInput, NotFound
-from tests.unit.catalog.catalog_rows import (
+from tests.helpers.catalog import (
     LIXIN,
     NANCHUAN,
     credit_code,

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from pos.catalog.tables import Product
+from tests.helpers.catalog import csv_bytes, jsonl_bytes, row
 from tests.helpers.staff import add_store, login_as
-from tests.unit.catalog.catalog_rows import csv_bytes, jsonl_bytes, row
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from pos.catalog import importer
-from pos.catalog.columns import COLUMNS, CountyRecord, Shared, SupplierRecord
+from pos.catalog.columns import COLUMNS, CountyRecord, Places, Products, SupplierRecord
 from pos.catalog.importer import MAX_REPORTED_ERRORS, parse_catalog
 from pos.errors import InvalidInput
-from tests.unit.catalog.catalog_rows import (
+from tests.helpers.catalog import (
     LIXIN,
     NANCHUAN,
     credit_code,
@@ -52,9 +52,9 @@ def test_a_row_becomes_a_product_its_place_and_its_supplier() -> None:
     assert (product.gtin, product.price_fen, product.shelf_life_days) == (gtin(1), 1880, 365)
     assert product.quality_labels == "green,gi"
     assert product.name_initials == "lxxpgymt"
-    assert catalog.shared.counties == {LIXIN: CountyRecord("利辛县", "34")}
-    assert catalog.shared.provinces == {"34": "安徽省"}
-    assert catalog.shared.suppliers == {
+    assert catalog.places.counties == {LIXIN: CountyRecord("利辛县", "34")}
+    assert catalog.places.provinces == {"34": "安徽省"}
+    assert catalog.suppliers == {
         credit_code(): SupplierRecord(
             "利辛县蒲公英种植专业合作社", "Lixin Dandelion Cooperative", LIXIN
         )
@@ -268,7 +268,7 @@ def test_reported_errors_are_capped_but_counted() -> None:
     assert str(bad) in caught.value.detail
 
 
-def test_products_come_in_slices_after_what_they_share(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_products_come_in_slices_after_the_places(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importer, "SLICE_ROWS", 2)
     calls: list[tuple[str, int, int]] = []
     parts = list(
@@ -278,26 +278,40 @@ def test_products_come_in_slices_after_what_they_share(monkeypatch: pytest.Monke
             progress=lambda *call: calls.append(call),
         )
     )
-    assert isinstance(parts[0], Shared)
-    assert [[p.certificate_no[-1] for p in part] for part in parts[1:]] == [
+    assert isinstance(parts[0], Places)
+    assert all(isinstance(part, Products) for part in parts[1:])
+    assert [[p.certificate_no[-1] for p in part.records] for part in parts[1:]] == [
         ["1", "2"],
         ["3", "4"],
         ["5"],
     ]
     assert calls == [("read", 6, 6), ("check", 2, 5), ("check", 4, 5), ("check", 5, 5)]
+    assert [list(part.suppliers) for part in parts[1:]] == [[credit_code()], [], []]
+
+
+def test_a_supplier_is_held_to_its_first_row_across_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importer, "SLICE_ROWS", 2)
+    rows = [row(1), row(2), row(3, supplier_name="别名"), row(4, supplier_name="别名")]
+    errors = _errors(csv_bytes(rows))
+    assert errors == [
+        {"line": 4, "reason": f"supplier {credit_code()} differs from line 2"},
+        {"line": 5, "reason": f"supplier {credit_code()} differs from line 2"},
+    ]
 
 
 def test_no_part_is_given_once_a_bad_row_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importer, "SLICE_ROWS", 2)
     parts = importer.parse_parts(csv_bytes([row(1), row(2), row(3, unit="box"), row(4)]), fmt="csv")
-    assert isinstance(next(parts), Shared)
-    assert len(next(parts)) == 2
+    assert isinstance(next(parts), Places)
+    assert len(next(parts).records) == 2
     with pytest.raises(InvalidInput) as caught:
         next(parts)
     assert caught.value.extra["errors"] == [{"line": 4, "reason": "unit must be one of piece, kg"}]
 
 
-def test_a_row_bad_in_what_it_shares_stops_every_part() -> None:
+def test_a_row_bad_in_its_places_stops_every_part() -> None:
     parts = importer.parse_parts(csv_bytes([row(1, province_name="")]), fmt="csv")
     with pytest.raises(InvalidInput):
         next(parts)
