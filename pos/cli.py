@@ -22,6 +22,7 @@ from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
 from pos.inventory import feeds
+from pos.logs import configure_logging
 from pos.orders.tokens import counter_qr_token
 from pos.platform.double.app import create_double_app
 from pos.platform.reconcile import reconcile as reconcile_day
@@ -97,6 +98,7 @@ def serve(host: str | None, port: int | None) -> None:
 def worker() -> None:
     """Run the background worker (outbox events) until SIGINT or SIGTERM."""
     settings = _settings()
+    configure_logging(settings)
     _with_database(lambda: worker_main(settings))
 
 
