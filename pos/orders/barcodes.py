@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from pos.catalog import codes
 from pos.errors import InvalidInput
 
 __all__ = [
@@ -99,9 +100,7 @@ def gtin_check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit for `digits` (a GTIN without its last digit)."""
     if _DIGITS.fullmatch(digits) is None:
         raise ValueError(f"not a digit string: {digits!r}")
-    # GS1 7.9.1: weights 3, 1, 3, ... from the rightmost digit.
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return -total % 10
+    return int(codes.gtin_check_digit(digits))
 
 
 def is_valid_gtin(code: str) -> bool:
