@@ -22,13 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-import asyncpg
 
 from pos.analytics import service
 from pos.analytics.rebuild import rebuild
@@ -37,8 +34,8 @@ from pos.analytics.service import Scope
 from pos.analytics.sql import execute, fetch
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate
+from pos.testing import scratch_database
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 FULL, QUICK = 1_000_000, 20_000
 GENERATOR = Path(__file__).parents[1] / "fixtures" / "generate_sales.py"
 RUNS, REFRESHES = 3, 100
@@ -117,24 +114,11 @@ async def bench_database(prefix: str, database_url: str, orders: int) -> dict[st
         await close_engine(engine)
 
 
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def main() -> None:
     orders = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
     result: dict[str, Any] = {"bench": "analytics", "orders": orders}
-    name = f"pos_bench_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    async with scratch_database("pos_bench") as url:
         result |= await bench_database("postgres", url, orders)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     with tempfile.TemporaryDirectory(prefix="pos_bench_") as directory:
         url = f"sqlite:///{Path(directory) / 'analytics.sqlite3'}"
         result |= await bench_database("sqlite", url, orders)

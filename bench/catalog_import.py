@@ -18,16 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import asyncpg
 
 from pos.catalog.service import import_catalog_file
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate
+from pos.testing import scratch_database
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 GENERATOR = Path(__file__).parents[1] / "fixtures" / "generate_catalog.py"
 FULL_ROWS, QUICK_ROWS = 136_130, 10_000
 
@@ -55,21 +52,9 @@ async def imports(database_url: str, catalog: Path) -> tuple[float, float]:
         await close_engine(engine)
 
 
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 async def on_postgres(catalog: Path) -> tuple[float, float]:
-    name = f"pos_bench_{uuid.uuid4().hex[:12]}"
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        return await imports(f"postgresql://postgres@127.0.0.1:5432/{name}", catalog)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_database("pos_bench") as url:
+        return await imports(url, catalog)
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,8 +43,15 @@ from pos.db import bind, close_engine, create_engine, open_engine
 from pos.inventory import service as inventory
 from pos.orders.tokens import counter_qr_token
 from pos.stores import tables as stores
+from pos.testing import (
+    create_database,
+    drop_database,
+    free_port,
+    start_pos,
+    stop,
+    wait_until_healthy,
+)
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LEVELS = {1: 200, 8: 400, 32: 800}
 QUICK_LEVELS = {1: 20, 8: 40, 32: 80}
@@ -69,23 +75,7 @@ def log(message: str, end: str = "\n") -> None:
     print(message, end=end, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # The services: database, server, worker.
-
-
-async def admin(statement: str) -> None:
-    """Run one statement on the admin database (CREATE / DROP DATABASE)."""
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def service_env(dsn: str, url: str, split: bool) -> dict[str, str]:
@@ -112,42 +102,6 @@ def run_cli(args: list[str], env: dict[str, str], output: Path) -> None:
         )
     if done.returncode != 0:
         raise SystemExit(f"pos {args[0]} failed:\n{output.read_text()}")
-
-
-def start(args: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
-    """Start a `pos` command in the background; its output goes to `output`."""
-    with output.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pos.cli", *args], env=env, stdout=sink, stderr=sink
-        )
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGINT each process, then kill what has not exited after 15 s."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], output: Path) -> None:
-    """Return once GET /health answers 200; exit with the server's log if it never does."""
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{output.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{url}/health did not answer 200:\n{output.read_text()}")
 
 
 async def prepare_shelves(dsn: str) -> list[int]:
@@ -529,9 +483,9 @@ async def measure(
 def start_services(env: dict[str, str], port: int, logs: Path) -> Processes:
     """`pos serve`, and `pos worker` unless the server runs its own."""
     serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    processes = {"server": start(serve, env, logs / "server.log")}
+    processes = {"server": start_pos(serve, env, logs / "server.log")}
     if env["POS_RUN_WORKER"] == "false":
-        processes["worker"] = start(["worker"], env, logs / "worker.log")
+        processes["worker"] = start_pos(["worker"], env, logs / "worker.log")
     return processes
 
 
@@ -547,14 +501,14 @@ def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def bench(database: str, split: bool, quick: bool) -> dict[str, Any]:
+async def bench(dsn: str, split: bool, quick: bool) -> dict[str, Any]:
     """Prepare the database, start the services, measure, and stop them again."""
-    dsn, port = f"postgresql://postgres@127.0.0.1:5432/{database}", free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = service_env(dsn, url, split)
     shape = "1 server + 1 worker + redis" if split else "1 server with embedded worker"
     load_at_start = round(os.getloadavg()[0], 2)
-    log(f"shape: {shape}; database {database}")
+    log(f"shape: {shape}; database {dsn.rsplit('/', 1)[1]}")
     with tempfile.TemporaryDirectory(prefix="pos_bench_") as folder:
         logs = Path(folder)
         run_cli(["migrate"], env, logs / "setup.log")
@@ -563,7 +517,7 @@ async def bench(database: str, split: bool, quick: bool) -> dict[str, Any]:
         processes = start_services(env, port, logs)
         db = await asyncpg.connect(dsn)
         try:
-            wait_healthy(url, processes["server"], logs / "server.log")
+            wait_until_healthy(url, processes["server"], logs / "server.log", STARTUP_S)
             probe = Probe({name: p.pid for name, p in processes.items()}, db)
             levels, problems = await measure(url, counter_ids, env["POS_SECRET_KEY"], probe, quick)
         except Exception:
@@ -577,13 +531,12 @@ async def bench(database: str, split: bool, quick: bool) -> dict[str, Any]:
 
 def in_own_database(split: bool, quick: bool) -> dict[str, Any]:
     """Run the bench in a database of its own, dropped at the end whatever happens."""
-    database = f"pos_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    dsn = asyncio.run(create_database("pos_bench"))
     try:
-        return asyncio.run(bench(database, split, quick))
+        return asyncio.run(bench(dsn, split, quick))
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        log(f"dropped {database}")
+        asyncio.run(drop_database(dsn))
+        log(f"dropped {dsn.rsplit('/', 1)[1]}")
 
 
 def main() -> None:

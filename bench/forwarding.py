@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,11 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-import httpx
 
-from pos.db import bind, close_engine, create_engine, open_engine
-from pos.db.migrate import migrate
 from pos.platform.schemas import TransactionDoc, TransactionLine
+from pos.testing import (
+    free_port,
+    migrated,
+    scratch_database,
+    start_pos,
+    stop,
+    wait_until_healthy,
+)
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 FULL, QUICK = 20_000, 2_000
@@ -40,12 +42,6 @@ STARTUP_S = 30.0
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def body(number: int, run: str, day: date) -> str:
@@ -121,42 +117,6 @@ async def timed_forwarding(dsn: str, count: int) -> float:
         await connection.close()
 
 
-def start(args: list[str], env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
-    with output.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pos.cli", *args],
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_for_double(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the double exited")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the double did not start")
-
-
 def wait_for_relays(output: Path, relays: int) -> None:
     deadline = time.monotonic() + STARTUP_S
     while output.read_text().count("relay started") < relays:
@@ -172,7 +132,7 @@ async def run(dsn: str, env: dict[str, str], work: Path, relays: int, count: int
     await write_rows(dsn, count, run_id)
     output = work / f"relays-{relays}-{run_id}.log"
     output.touch()
-    processes = [start(["worker"], env, output) for _ in range(relays)]
+    processes = [start_pos(["worker"], env, output) for _ in range(relays)]
     try:
         wait_for_relays(output, relays)
         seconds = await timed_forwarding(dsn, count)
@@ -183,49 +143,29 @@ async def run(dsn: str, env: dict[str, str], work: Path, relays: int, count: int
     return rate
 
 
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def migrated(dsn: str) -> None:
-    engine = create_engine(dsn)
-    bind(engine)
-    await open_engine(engine)
-    try:
-        await migrate()
-    finally:
-        await close_engine(engine)
-
-
 async def main() -> None:
     count = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
-    name = f"pos_bench_{uuid.uuid4().hex[:10]}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
     port = free_port()
-    env = {
-        "POS_DATABASE_URL": dsn,
-        "POS_PLATFORM_URL": f"http://127.0.0.1:{port}",
-        "POS_PLATFORM_IDLE_S": "0.05",
-    }
-    await admin(f'CREATE DATABASE "{name}"')
-    with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        double = start(
-            ["platform", "serve", "--port", str(port), "--db", str(work / "platform.sqlite3")],
-            env,
-            work / "double.log",
-        )
-        try:
-            await migrated(dsn)
-            wait_for_double(env["POS_PLATFORM_URL"], double)
-            rates = {n: await run(dsn, env, work, n, count) for n in (1, 4)}
-        finally:
-            stop([double])
-            await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_database("pos_bench") as dsn:
+        env = {
+            **os.environ,
+            "POS_DATABASE_URL": dsn,
+            "POS_PLATFORM_URL": f"http://127.0.0.1:{port}",
+            "POS_PLATFORM_IDLE_S": "0.05",
+        }
+        with tempfile.TemporaryDirectory() as folder:
+            work = Path(folder)
+            double_log = work / "double.log"
+            platform_db = str(work / "platform.sqlite3")
+            double = start_pos(
+                ["platform", "serve", "--port", str(port), "--db", platform_db], env, double_log
+            )
+            try:
+                await migrated(dsn)
+                wait_until_healthy(env["POS_PLATFORM_URL"], double, double_log)
+                rates = {n: await run(dsn, env, work, n, count) for n in (1, 4)}
+            finally:
+                stop([double])
     result = {
         "bench": "forwarding",
         "relays_1_tx_per_s": round(rates[1]),

@@ -17,16 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.async_api import async_playwright
 
 from pos.db import bind, close_engine, create_engine, open_engine
@@ -34,6 +30,7 @@ from pos.db.migrate import migrate
 from pos.demo import load_demo
 from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET
+from pos.testing import free_port, start_pos, stop, wait_until_healthy
 
 DEMO = Path(__file__).parents[1] / "fixtures" / "demo"
 CHROMIUM = "/usr/bin/chromium"
@@ -61,12 +58,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def prepare(database_url: str) -> int:
     """Migrate, load the demo; the id of the subway counter."""
     engine = create_engine(database_url)
@@ -78,20 +69,6 @@ async def prepare(database_url: str) -> int:
         return summary.counter_ids["LVCUO-01"]
     finally:
         await close_engine(engine)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"pos serve exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("pos serve did not start within 30 s")
 
 
 async def one_load(url: str) -> dict[str, Any]:
@@ -146,15 +123,11 @@ def main() -> None:
             "POS_PUBLIC_URL": base,
             "POS_LOG_LEVEL": "WARNING",
         }
-        command = [sys.executable, "-m", "pos.cli", "serve", "--host", "127.0.0.1"]
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+        server_log = Path(directory) / "server.log"
+        process = start_pos(serve, env, server_log)
         try:
-            wait_until_healthy(base, process)
+            wait_until_healthy(base, process, server_log)
             token = counter_qr_token(counter_id, secret=DEMO_SECRET)
             url = f"{base}/c/{counter_id}?t={token}"
             loads = []
@@ -162,8 +135,7 @@ def main() -> None:
                 loads.append(asyncio.run(one_load(url)))
                 log(f"load {number + 1}/{runs}: {loads[-1]}")
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            stop([process])
     last = loads[-1]["bytes"]
     counted = sum(size for kind, size in last.items() if kind in COUNTED)
     print(

@@ -17,7 +17,6 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -25,8 +24,8 @@ import asyncpg
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate
 from pos.inventory import service as inventory
+from pos.testing import scratch_database
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 FULL, QUICK = 1_000_000, 100_000
 SMALL = 10
 READS = 2_000
@@ -35,14 +34,6 @@ COPY_CHUNK = 100_000
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def store_and_product(connection: asyncpg.Connection) -> tuple[int, int]:
@@ -114,29 +105,26 @@ async def read_times(store: int, product: int) -> list[float]:
 
 async def main() -> None:
     large = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
-    name = f"pos_bench_{uuid.uuid4().hex[:10]}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    await admin(f'CREATE DATABASE "{name}"')
-    engine = create_engine(dsn)
-    connection: asyncpg.Connection | None = None
-    try:
-        bind(engine)
-        await open_engine(engine)
-        await migrate()
-        connection = await asyncpg.connect(dsn)
-        store, product = await store_and_product(connection)
-        await inventory.set_level(store, product, 500)
-        await add_movements(connection, store, product, SMALL)
-        small_us = await read_times(store, product)
-        log(f"{SMALL} rows: median {statistics.median(small_us):.0f} µs per read")
-        await add_movements(connection, store, product, large - SMALL)
-        large_us = await read_times(store, product)
-        log(f"{large:,} rows: median {statistics.median(large_us):.0f} µs per read")
-    finally:
-        if connection is not None:
-            await connection.close()
-        await close_engine(engine)
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_database("pos_bench") as dsn:
+        engine = create_engine(dsn)
+        connection: asyncpg.Connection | None = None
+        try:
+            bind(engine)
+            await open_engine(engine)
+            await migrate()
+            connection = await asyncpg.connect(dsn)
+            store, product = await store_and_product(connection)
+            await inventory.set_level(store, product, 500)
+            await add_movements(connection, store, product, SMALL)
+            small_us = await read_times(store, product)
+            log(f"{SMALL} rows: median {statistics.median(small_us):.0f} µs per read")
+            await add_movements(connection, store, product, large - SMALL)
+            large_us = await read_times(store, product)
+            log(f"{large:,} rows: median {statistics.median(large_us):.0f} µs per read")
+        finally:
+            if connection is not None:
+                await connection.close()
+            await close_engine(engine)
     result = {
         "bench": "stock_levels",
         "reads": READS,

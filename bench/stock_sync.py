@@ -17,7 +17,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -25,22 +24,14 @@ import asyncpg
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.db.migrate import migrate
 from pos.inventory.supplier_sync import apply_updates, parse_push
+from pos.testing import scratch_database
 
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 FULL, QUICK = 100_000, 10_000
 PUSH_SIZE = 10_000
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-async def admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def catalog(dsn: str, count: int) -> int:
@@ -119,24 +110,25 @@ async def timed(label: str, supplier_id: int, bodies: list[bytes], count: int) -
 
 async def main() -> None:
     count = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
-    name = f"pos_bench_{uuid.uuid4().hex[:10]}"
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    await admin(f'CREATE DATABASE "{name}"')
-    engine = create_engine(dsn)
-    try:
-        bind(engine)
-        await open_engine(engine)
-        log(f"migrating {name}, loading {count:,} products")
-        await migrate()
-        supplier_id = await catalog(dsn, count)
-        first = datetime.now(UTC) - timedelta(hours=1)
-        new_s, _ = await timed("new", supplier_id, pushes(count, first, 100), count)
-        newer_s, _ = await timed("newer", supplier_id, pushes(count, datetime.now(UTC), 200), count)
-        stale_s, stale_applied = await timed("repeat", supplier_id, pushes(count, first, 1), count)
-        assert stale_applied == 0
-    finally:
-        await close_engine(engine)
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with scratch_database("pos_bench") as dsn:
+        engine = create_engine(dsn)
+        try:
+            bind(engine)
+            await open_engine(engine)
+            log(f"migrating {dsn.rsplit('/', 1)[1]}, loading {count:,} products")
+            await migrate()
+            supplier_id = await catalog(dsn, count)
+            first = datetime.now(UTC) - timedelta(hours=1)
+            new_s, _ = await timed("new", supplier_id, pushes(count, first, 100), count)
+            newer_s, _ = await timed(
+                "newer", supplier_id, pushes(count, datetime.now(UTC), 200), count
+            )
+            stale_s, stale_applied = await timed(
+                "repeat", supplier_id, pushes(count, first, 1), count
+            )
+            assert stale_applied == 0
+        finally:
+            await close_engine(engine)
     result = {
         "bench": "stock_sync",
         "updates": count,

@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 
 import click
 import uvicorn
+import uvloop
 
 import printers
 from pos.analytics.rebuild import rebuild as rebuild_analytics
@@ -46,7 +47,7 @@ def _settings() -> Settings:
 
 
 def _with_database(work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` with the configured database bound and open."""
+    """Run `work` with the configured database bound and open, on uvloop like the server."""
 
     async def run() -> T:
         engine = create_engine(_settings().database_url)
@@ -59,7 +60,7 @@ def _with_database(work: Callable[[], Awaitable[T]]) -> T:
         finally:
             await close_engine(engine)
 
-    return asyncio.run(run())
+    return uvloop.run(run())
 
 
 def _describe(exc: Exception) -> str:

@@ -8,7 +8,7 @@ Embedded (the default, `POS_RUN_WORKER=true`) it runs inside each app server; in
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
@@ -17,11 +17,13 @@ from redis.asyncio import Redis
 
 from pos.analytics import rollups as analytics
 from pos.events import outbox
+from pos.events.wakeups import listen_for_events
 from pos.inventory import feeds
 from pos.live import LiveChannels
 from pos.logs import logger
 from pos.orders import service as orders
 from pos.payments.plugin import build_payments, payment_handlers
+from pos.payments.wallet import HttpSender
 from pos.platform import service as platform
 from pos.platform.relay import run_relay
 from pos.printing import service as printing
@@ -49,37 +51,18 @@ async def run_worker(
 ) -> None:
     """Dispatch due events until `stop` is set; when idle, wait for a notify or `idle_seconds`.
 
+    On PostgreSQL, events committed by other processes notify too (`listen_for_events`).
     With `settings`, the print queue's sender and the platform relay run beside the dispatcher.
     """
     register_handlers(settings)
     logger.info("worker started")
     async with anyio.create_task_group() as group:
+        group.start_soon(listen_for_events, stop)
         if settings is not None:
             group.start_soon(PrintSender(settings).run, stop)
             group.start_soon(run_relay, stop, settings)
-        while not stop.is_set():
-            if await _round() == 0:
-                await _idle(stop, idle_seconds)
+        await outbox.run_dispatcher(stop, idle_seconds)
     logger.info("worker stopped")
-
-
-async def _round() -> int:
-    try:
-        return await outbox.dispatch_due()
-    except Exception:  # e.g. the database is away for a moment: log, wait, try again
-        logger.exception("worker: dispatch failed")
-        return 0
-
-
-async def _idle(stop: anyio.Event, seconds: float) -> None:
-    async with anyio.create_task_group() as group:
-
-        async def until(wait: Callable[[], Awaitable[None]]) -> None:
-            await wait()
-            group.cancel_scope.cancel()
-
-        group.start_soon(until, stop.wait)
-        group.start_soon(until, partial(outbox.wait_for_notify, seconds))
 
 
 @asynccontextmanager
@@ -105,10 +88,11 @@ async def worker_main(settings: Settings) -> None:
         payments = build_payments(settings)
         async with (
             LiveChannels.create(redis, prefix=settings.redis_prefix),
+            HttpSender() as sender,
             anyio.create_task_group() as group,
         ):
             group.start_soon(_stop_on_signal, stop)
-            with payment_handlers(lambda: payments):
+            with payment_handlers(lambda: payments, lambda: sender):
                 await run_worker(stop, settings=settings)
             group.cancel_scope.cancel()
     finally:

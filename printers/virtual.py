@@ -9,6 +9,8 @@ How it compares with a real receipt printer:
   This one drops print data received while not ready and counts the job in `dropped_jobs`: nothing
   comes out late, so a test sees exactly what was refused. The connectors ask for the status
   first and raise PrinterNotReady, so a correct client never sends into a stopped printer.
+* One connection is served at a time, the others wait their turn in the order they came, as on a
+  raw port 9100: jobs sent one after another come out in that order.
 * Each cut (`GS V`) ends a receipt; print data left when the connection closes (a printer without
   a cutter) is a receipt too. Each receipt is kept in memory and, with an `out_dir`, saved as
   `<n>.txt` (decoded text), `<n>.png` (drawn on 58 or 80 mm paper) and `<n>.bin` (raw bytes).
@@ -82,6 +84,7 @@ class VirtualPrinter:
         self._changed = threading.Condition()
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._session: asyncio.Lock | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -158,6 +161,7 @@ class VirtualPrinter:
         self, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None
     ) -> None:
         """Listen for ESC/POS on `port` (0: any free port) and, if given, for control commands."""
+        self._session = asyncio.Lock()  # made here: it belongs to the loop that serves
         server = await asyncio.start_server(self._serve_printing, host, port)
         self._servers.append(server)
         self.port = server.sockets[0].getsockname()[1]
@@ -188,6 +192,13 @@ class VirtualPrinter:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._track()
+        assert self._session is not None
+        async with self._session:
+            await self._print_session(reader, writer)
+
+    async def _print_session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         decoder, job = Decoder(), _Job()
         try:
             while data := await reader.read(65536):

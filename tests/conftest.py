@@ -21,10 +21,9 @@ from litestar import Litestar
 
 from pos.app import create_app
 from pos.db import bind, close_engine, create_engine, open_engine
-from pos.db.migrate import migrate
 from pos.settings import Settings
+from pos.testing import create_database, drop_database, migrated
 
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 IN_CI = os.environ.get("CI") == "true"
 
@@ -43,21 +42,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def _migrate(database_url: str) -> None:
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
-        await migrate()
-    finally:
-        await close_engine(engine)
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite file migrated once; each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    asyncio.run(_migrate(f"sqlite:///{path}"))
+    asyncio.run(migrated(f"sqlite:///{path}"))
     return path
 
 
@@ -65,20 +54,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_database() -> Iterator[str]:
     """A database of this run's own, migrated once and dropped at the end."""
     _require_service("PostgreSQL", "127.0.0.1", 5432)
-    name = f"pos_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    asyncio.run(_migrate(url))
+    url = asyncio.run(create_database("pos_test"))
+    asyncio.run(migrated(url))
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop_database(url))
 
 
 async def _empty_postgres(url: str) -> None:

@@ -1,8 +1,9 @@
 """Comments and ratings: a buyer rates each line of a paid order once; managers hide or show them.
 
 A rating is written with one `rating_submitted` outbox event (key: the rating id) for the
-platform; its payload is documented in docs/analytics.md. Sending the same rating again is
-harmless (the answer is the same); a different rating of a rated line is refused.
+platform, and each change of its visibility with one `rating_moderated` event (key: the
+moderation id); their payloads are documented in docs/analytics.md. Sending the same rating
+again is harmless (the answer is the same); a different rating of a rated line is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pos.staff.actors import StaffActor
 __all__ = [
     "LATEST",
     "MAX_LISTED",
+    "RATING_MODERATED",
     "RATING_SUBMITTED",
     "list_ratings",
     "moderate",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 RATING_SUBMITTED = "rating_submitted"
+RATING_MODERATED = "rating_moderated"
 MAX_LISTED = 200
 LATEST = 20
 _RATABLE = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED)
@@ -164,16 +167,45 @@ async def list_ratings(
 
 async def moderate(actor: StaffActor, rating_id: int, data: ModerationIn) -> RatingOut:
     """Hide or show a rating, recording who did it and why (a manager of its store)."""
+    row = await _rating_row(rating_id)
+    if not actor.has_role(("manager",), row["store_id"]):
+        raise Forbidden("this rating is of another store's sale", code="other_store")
+    order = await orders.get_order(row["order_id"])
     async with write_transaction():
-        row = await _rating_row(rating_id)
-        if not actor.has_role(("manager",), row["store_id"]):
-            raise Forbidden("this rating is of another store's sale", code="other_store")
-        await _R.update({_R.hidden: data.hidden}).where(_R.id == rating_id)
-        record = RatingModeration(
-            rating=rating_id, hidden=data.hidden, actor=actor.username[:64], reason=data.reason
+        # Conditional: only a real change is sent. A concurrent moderation waits for this row's
+        # lock, so moderation ids (the platform's revisions) follow the order of the changes.
+        changed = (
+            await _R.update({_R.hidden: data.hidden})
+            .where((_R.id == rating_id) & (_R.hidden != data.hidden))
+            .returning(_R.id)
         )
-        await RatingModeration.insert(record)
+        record = RatingModeration(
+            rating=rating_id,
+            hidden=data.hidden,
+            actor=actor.username[:64],
+            reason=data.reason,
+            at=datetime.now(UTC),
+        )
+        moderation = await RatingModeration.insert(record).returning(RatingModeration.id)
+        if changed:
+            moderation_id = int(moderation[0]["id"])
+            payload = _moderated(row, order, moderation_id, data.hidden, record.at)
+            await outbox.emit(RATING_MODERATED, str(moderation_id), payload)
+    outbox.notify()
     return RatingOut(**{**row, "hidden": data.hidden})
+
+
+def _moderated(
+    row: dict[str, Any], order: OrderOut, moderation_id: int, hidden: bool, at: datetime
+) -> dict[str, Any]:
+    line = next(line for line in order.lines if line.line_no == row["line_no"])
+    submitted = _submitted(row["id"], order, line, row["stars"], row["comment"], row["created_at"])
+    return {
+        **submitted,
+        "moderation_id": moderation_id,
+        "hidden": hidden,
+        "moderated_at": at.isoformat(),
+    }
 
 
 async def _rating_row(rating_id: int) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Keeping the rollups equal to a recomputation from the orders, one order event at a time.
 
-Each `order_paid` or `order_refunded` event refreshes what its order touches, recomputed from
-the source rather than added to: the order's purchase row, the sales of its store-day, and the
-history of its buyer. A replayed or out-of-order event therefore leaves exactly what a full
-`rebuild` would, which is what makes the handlers idempotent by the event's key.
+Each `order_paid` or `order_refunded` event refreshes what its order touches from the source:
+the order's purchase row and the history of its buyer are recomputed; its store-day's sales get
+the difference between the order's share as recorded in its old purchase row and as it is now
+(recounted in full when the order leaves the sales). A replayed or out-of-order event therefore
+leaves exactly what a full `rebuild` would, which makes the handlers idempotent by the key.
 """
 
 from __future__ import annotations
@@ -20,17 +21,16 @@ from pos.analytics.measures import (
     buyer_history,
     purchase_row,
 )
-from pos.analytics.sql import execute, serialize_writers
+from pos.analytics.sql import execute, lock_rows_of
 from pos.analytics.tables import Buyer, BuyerCounty, BuyerProduct, PayerLink, Purchase
 from pos.db import write_transaction
+from pos.db.statements import Statement
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
-from pos.orders.tables import Order, OrderLine
 
 __all__ = [
     "COUNTED_STATES",
     "SALES_CELLS",
-    "buyer_key",
     "history_rows",
     "install",
     "on_order_event",
@@ -60,6 +60,58 @@ SALES_CELLS = (
     "WHERE {where} "
     "GROUP BY p.store_id, p.day, l.product, l.supplier, l.origin_county_code"
 )
+# One order's change to its store-day's cells: its lines at the purchase's values now (the row
+# just written, `sign` 1) less its lines at the values last recorded (`sign` -1, when there were
+# any). Adding it keeps each cell equal to the sum over its orders, which SALES_CELLS recounts.
+_ORDER_SIDES = (
+    "SELECT 1 AS sign, total_fen, refunded_fen FROM analytics_purchase WHERE order_id = {}"
+    " UNION ALL SELECT -1, CAST({} AS BIGINT), CAST({} AS BIGINT) WHERE {} = 1"
+)
+_ORDER_CELLS = (
+    "SELECT l.product AS product_id, l.supplier AS supplier_id,"  # noqa: S608
+    " l.origin_county_code AS county_code, "
+    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='l.total_fen')})) AS net_fen, "
+    f"SUM(CASE WHEN l.certified THEN p.sign * ({_LESS_REFUNDS.format(v='l.total_fen')})"
+    " ELSE 0 END) AS certified_fen, "
+    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='COALESCE(l.quantity, 0)')})) AS quantity, "
+    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='COALESCE(l.weight_g, 0)')})) AS weight_g "
+    f'FROM order_line l, ({_ORDER_SIDES}) p WHERE l."order" = {{}} '
+    "GROUP BY l.product, l.supplier, l.origin_county_code"
+)
+_SAME_CELL = (
+    "{d}.product_id = c.product_id AND {d}.supplier_id = c.supplier_id"
+    " AND {d}.county_code = c.county_code"
+)
+_ADD_TO_CELLS = Statement(
+    "UPDATE analytics_sales_day SET "  # noqa: S608 (constant text, like every part below)
+    "net_fen = analytics_sales_day.net_fen + c.net_fen, "
+    "certified_fen = analytics_sales_day.certified_fen + c.certified_fen, "
+    "quantity = analytics_sales_day.quantity + c.quantity, "
+    "weight_g = analytics_sales_day.weight_g + c.weight_g "
+    f"FROM ({_ORDER_CELLS}) c "
+    "WHERE analytics_sales_day.store_id = {} AND analytics_sales_day.day = {} AND "
+    + _SAME_CELL.format(d="analytics_sales_day")
+)
+_ADD_NEW_CELLS = Statement(
+    "INSERT INTO analytics_sales_day (store_id, day, product_id, supplier_id, county_code, "  # noqa: S608
+    "province_code, net_fen, certified_fen, quantity, weight_g) "
+    "SELECT a.store_id, a.day, c.product_id, c.supplier_id, c.county_code, "
+    "substr(c.county_code, 1, 2), c.net_fen, c.certified_fen, c.quantity, c.weight_g "
+    f"FROM ({_ORDER_CELLS}) c JOIN analytics_purchase a ON a.order_id = {{}} "
+    "WHERE NOT EXISTS (SELECT 1 FROM analytics_sales_day d"
+    f" WHERE d.store_id = a.store_id AND d.day = a.day AND {_SAME_CELL.format(d='d')})"
+)
+# What a refresh of one order rewrites: its store-day's cells (as sold, and as last recorded)
+# and its buyer. The order's store, payment time and payer never change once it is paid.
+_ROWS_OF_ORDER = (
+    "SELECT 'day:' || o.store || ':' || CAST(timezone(s.time_zone, o.paid_at) AS date) AS key"
+    " FROM orders o JOIN store s ON s.id = o.store WHERE o.id = {} AND o.paid_at IS NOT NULL"
+    " UNION ALL SELECT 'day:' || store_id || ':' || day FROM analytics_purchase"
+    " WHERE order_id = {}"
+    " UNION ALL SELECT COALESCE('member:' || l.member, 'payer:' || o.payer_hash) FROM orders o"
+    " LEFT JOIN analytics_payer_link l ON l.payer_hash = o.payer_hash"
+    " WHERE o.id = {} AND o.payer_hash IS NOT NULL"
+)
 _P = Purchase
 
 
@@ -77,39 +129,34 @@ async def on_order_event(event: Event) -> None:
 async def refresh_order(order_id: int) -> None:
     """Recompute the order's purchase, its store-day's sales and its buyer's history."""
     async with write_transaction():
-        await serialize_writers()
-        old = await _P.select(_P.store_id, _P.day, _P.payer_hash).where(_P.order_id == order_id)
+        await lock_rows_of(_ROWS_OF_ORDER, order_id, order_id, order_id)
+        old = await (
+            _P.delete()
+            .where(_P.order_id == order_id)
+            .returning(_P.store_id, _P.day, _P.payer_hash, _P.total_fen, _P.refunded_fen)
+        )
         new = await _purchase_of(order_id)
-        await _P.delete().where(_P.order_id == order_id)
         if new is not None:
             await _P.insert(_P(**new))
+        await _refresh_cells(order_id, old[0] if old else None, new)
         touched = [*old, *([new] if new is not None else [])]
-        for store_id, day in sorted({(row["store_id"], row["day"]) for row in touched}):
-            await _refresh_cell(store_id, day)
         for payer in sorted({row["payer_hash"] for row in touched if row["payer_hash"]}):
-            await refresh_buyer(await buyer_key(payer))
+            await _refresh_buyer_of(payer)
+
+
+_ORDER_FACTS = Statement(
+    "SELECT o.store AS store_id, s.time_zone, o.state, o.payer_hash, o.paid_at, o.total_fen,"
+    " o.refunded_fen FROM orders o JOIN store s ON s.id = o.store WHERE o.id = {}"
+)
+_SOLD_LINES = Statement(
+    'SELECT product, origin_county_code, certified, total_fen FROM order_line WHERE "order" = {}'
+)
 
 
 async def _purchase_of(order_id: int) -> dict[str, Any] | None:
-    order = await (
-        Order.select(
-            Order.id,
-            Order.store.as_alias("store_id"),
-            Order.store.time_zone.as_alias("time_zone"),
-            Order.state,
-            Order.payer_hash,
-            Order.paid_at,
-            Order.total_fen,
-            Order.refunded_fen,
-        )
-        .where(Order.id == order_id)
-        .first()
-    )
+    order = await _ORDER_FACTS.first(order_id)
     if order is None or order["state"] not in COUNTED_STATES or order["paid_at"] is None:
         return None
-    lines = await OrderLine.select(
-        OrderLine.product, OrderLine.origin_county_code, OrderLine.certified, OrderLine.total_fen
-    ).where(OrderLine.order == order_id)
     facts = OrderFacts(
         order_id,
         order["store_id"],
@@ -119,21 +166,49 @@ async def _purchase_of(order_id: int) -> dict[str, Any] | None:
         order["refunded_fen"],
     )
     sold = [
-        SoldLine(r["product"], r["origin_county_code"], r["certified"], r["total_fen"])
-        for r in lines
+        SoldLine(r["product"], r["origin_county_code"], bool(r["certified"]), r["total_fen"])
+        for r in await _SOLD_LINES.rows(order_id)
     ]
     return purchase_row(facts, sold, order["time_zone"])
 
 
-async def _refresh_cell(store_id: int, day: date) -> None:
+async def _refresh_cells(
+    order_id: int, old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> None:
+    """Add the order's change to its store-day's cells; recount a cell an order left."""
+    if old is not None and (new is None or _cell_of(old) != _cell_of(new)):
+        await _recount_cell(*_cell_of(old))  # its groups may have no sale left
+        old = None
+    if new is None or (old is not None and _amounts_of(old) == _amounts_of(new)):
+        return
+    sides = (order_id, *_amounts_of(old), 1) if old is not None else (order_id, 0, 0, 0)
+    await _ADD_TO_CELLS.rows(*sides, order_id, *_cell_of(new))
+    await _ADD_NEW_CELLS.rows(*sides, order_id, order_id)
+
+
+def _cell_of(purchase: dict[str, Any]) -> tuple[int, date]:
+    return purchase["store_id"], purchase["day"]
+
+
+def _amounts_of(purchase: dict[str, Any]) -> tuple[int, int]:
+    return purchase["total_fen"], purchase["refunded_fen"]
+
+
+async def _recount_cell(store_id: int, day: date) -> None:
     await execute("DELETE FROM analytics_sales_day WHERE store_id = {} AND day = {}", store_id, day)
     await execute(SALES_CELLS.format(where="p.store_id = {} AND p.day = {}"), store_id, day)
 
 
-async def buyer_key(payer_hash: str) -> str:
-    """The buyer a payer id hash belongs to: the member who linked it, else the payer alone."""
-    link = await PayerLink.select(PayerLink.member).where(PayerLink.payer_hash == payer_hash)
-    return f"member:{link[0]['member']}" if link else f"payer:{payer_hash}"
+_MEMBER_OF = Statement("SELECT member FROM analytics_payer_link WHERE payer_hash = {}")
+
+
+async def _refresh_buyer_of(payer_hash: str) -> None:
+    """Refresh the buyer of a payer: the member who linked it, else the payer alone."""
+    link = await _MEMBER_OF.rows(payer_hash)
+    if link:
+        await refresh_buyer(f"member:{link[0]['member']}")
+    else:
+        await _refresh_buyer(f"payer:{payer_hash}", [payer_hash])
 
 
 async def _payers_of(key: str) -> list[str]:
@@ -158,8 +233,15 @@ def visit_of(row: dict[str, Any]) -> Visit:
     )
 
 
-_VISIT_COLUMNS = (
+# What a buyer's history is made of, and the columns `_write_ranks` may have to change.
+_PURCHASE_COLUMNS = (
     _P.order_id,
+    _P.rank,
+    _P.buyer_id,
+    _P.first_store_id,
+    _P.first_day,
+    _P.first_week,
+    _P.first_month,
     _P.store_id,
     _P.paid_at,
     _P.day,
@@ -173,45 +255,81 @@ _VISIT_COLUMNS = (
 
 async def refresh_buyer(key: str) -> None:
     """Recompute one buyer's row, ranks and product and county histories (in a transaction)."""
-    found = await Buyer.select(Buyer.id).where(Buyer.key == key).first()
+    await _refresh_buyer(key, await _payers_of(key))
+
+
+# Hand-written: a buyer is refreshed with every sale, and Piccolo's query building cost more.
+_BUYER_ID = Statement("SELECT id FROM analytics_buyer WHERE key = {}")
+_FORGET_PRODUCTS = Statement("DELETE FROM analytics_buyer_product WHERE buyer_id = {}")
+_FORGET_COUNTIES = Statement("DELETE FROM analytics_buyer_county WHERE buyer_id = {}")
+_BUYER_COLUMNS = (
+    "key",
+    "first_store_id",
+    "first_at",
+    "first_day",
+    "first_week",
+    "first_month",
+    "second_days",
+    "purchases",
+    "net_fen",
+)
+_SAVE_BUYER = Statement(
+    f"INSERT INTO analytics_buyer ({', '.join(_BUYER_COLUMNS)})"  # noqa: S608 (names, not input)
+    f" VALUES ({', '.join('{}' for _ in _BUYER_COLUMNS)}) ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _BUYER_COLUMNS[1:])
+    + " RETURNING id"
+)
+
+
+async def _refresh_buyer(key: str, payers: list[str]) -> None:
+    found = await _BUYER_ID.first(key)
     if found is not None:
-        await BuyerProduct.delete().where(BuyerProduct.buyer_id == found["id"])
-        await BuyerCounty.delete().where(BuyerCounty.buyer_id == found["id"])
-    payers = await _payers_of(key)
-    rows = await _P.select(*_VISIT_COLUMNS).where(_P.payer_hash.is_in(payers)) if payers else []
+        await _FORGET_PRODUCTS.rows(found["id"])
+        await _FORGET_COUNTIES.rows(found["id"])
+    rows = await _P.select(*_PURCHASE_COLUMNS).where(_P.payer_hash.is_in(payers)) if payers else []
     if not rows:
         if found is not None:
             await Buyer.delete().where(Buyer.id == found["id"])
         return
     history = buyer_history(visit_of(row) for row in rows)
     buyer, products, counties = history_rows(key, history)
-    if found is None:
-        buyer_id = int((await Buyer.insert(Buyer(**buyer)).returning(Buyer.id))[0]["id"])
-    else:
-        buyer_id = found["id"]
-        await Buyer.update({getattr(Buyer, k): v for k, v in buyer.items()}).where(
-            Buyer.id == buyer_id
-        )
-    await _write_ranks(buyer_id, history)
+    saved = await _SAVE_BUYER.rows(*[buyer[column] for column in _BUYER_COLUMNS])
+    buyer_id = int(saved[0]["id"])
+    await _write_ranks(rows, buyer_id, history)
     if products:
         await BuyerProduct.insert(*[BuyerProduct(buyer_id=buyer_id, **row) for row in products])
     if counties:
         await BuyerCounty.insert(*[BuyerCounty(buyer_id=buyer_id, **row) for row in counties])
 
 
-async def _write_ranks(buyer_id: int, history: BuyerHistory) -> None:
+async def _write_ranks(rows: list[dict[str, Any]], buyer_id: int, history: BuyerHistory) -> None:
+    """In one statement, give the buyer's purchases whose rank or first purchase moved theirs."""
     first = history.first
-    await _P.update(
-        {
-            _P.buyer_id: buyer_id,
-            _P.first_store_id: first.store_id,
-            _P.first_day: first.days.day,
-            _P.first_week: first.days.week,
-            _P.first_month: first.days.month,
-        }
-    ).where(_P.order_id.is_in(list(history.ranks)))
-    for order_id, rank in history.ranks.items():
-        await _P.update({_P.rank: rank}).where(_P.order_id == order_id)
+    fixed = {
+        "buyer_id": buyer_id,
+        "first_store_id": first.store_id,
+        "first_day": first.days.day,
+        "first_week": first.days.week,
+        "first_month": first.days.month,
+    }
+    moved = {
+        row["order_id"]: history.ranks[row["order_id"]]
+        for row in rows
+        if row["rank"] != history.ranks[row["order_id"]]
+        or any(row[column] != value for column, value in fixed.items())
+    }
+    if not moved:
+        return
+    sets = ", ".join(f"{column} = {{}}" for column in fixed)
+    cases = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in moved)
+    marks = ", ".join("{}" for _ in moved)
+    await execute(
+        f"UPDATE analytics_purchase SET {sets}, rank = CASE order_id {cases} END"  # noqa: S608 (placeholders only)
+        f" WHERE order_id IN ({marks})",
+        *fixed.values(),
+        *[value for pair in moved.items() for value in pair],
+        *moved,
+    )
 
 
 def history_rows(

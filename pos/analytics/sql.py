@@ -24,11 +24,17 @@ __all__ = [
     "fetch",
     "id_list",
     "is_postgres",
+    "lock_rows_of",
     "serialize_writers",
 ]
 
 # Any number: the key of the advisory lock that orders concurrent analytics writers.
 _WRITER_LOCK = 8_104_211
+# Locks each key a query names, all writers in the same (hash) order, so none waits in a cycle.
+_LOCK_KEYS = (
+    "SELECT count(pg_advisory_xact_lock(k)) FROM "
+    "(SELECT DISTINCT hashtextextended(key, 0) AS k FROM ({keys}) AS keys ORDER BY k) AS sorted"
+)
 # PostgreSQL's default 4 MB makes a hash over a year of buyers spill to disk: 2 s instead of 0.6.
 _AGGREGATE_MEMORY = "'128MB'"
 
@@ -65,13 +71,25 @@ async def execute(sql: str, *args: Any) -> None:
 
 
 async def serialize_writers() -> None:
-    """Make concurrent rollup writers wait for each other until the transaction ends.
+    """Make this transaction the only rollup writer until it ends (rebuilds, member links).
 
     Two workers refreshing the same buyer from different snapshots would each write a history
     missing the other's purchase. SQLite's write transaction already holds the only write lock.
     """
     if is_postgres():
         await execute("SELECT pg_advisory_xact_lock({})", _WRITER_LOCK)
+
+
+async def lock_rows_of(keys: str, *args: Any) -> None:
+    """Make writers of the same rollup rows wait for each other until the transaction ends.
+
+    `keys` is a query (constant text, `{}` placeholders for `args`) giving one text `key` per
+    row group the transaction rewrites: writers of other groups go on in parallel, while
+    `serialize_writers` still waits for all of them. SQLite has one writer anyway.
+    """
+    if is_postgres():
+        await execute("SELECT pg_advisory_xact_lock_shared({})", _WRITER_LOCK)
+        await execute(_LOCK_KEYS.format(keys=keys), *args)
 
 
 def _connection() -> Any:

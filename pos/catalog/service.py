@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from piccolo.engine.sqlite import SQLiteEngine
 
 from pos.catalog.bulk import bulk
 from pos.catalog.certification import is_certified
@@ -19,9 +20,9 @@ from pos.catalog.codes import canonical_gtin
 from pos.catalog.importer import Format, parse_parts
 from pos.catalog.pipeline import write_while_checking
 from pos.catalog.schemas import ImportReport, ProductOut, ProgressCallback, no_progress
-from pos.catalog.tables import CatalogRevision, County, Product
+from pos.catalog.tables import CatalogRevision, County, Product, Supplier
 from pos.catalog.upsert import CatalogWriter
-from pos.db import write_transaction
+from pos.db import current_engine, write_transaction
 from pos.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "is_certified",
     "product_ids_by_certificate",
     "products_by_gtin",
+    "require_supplier",
+    "supplier_credit_codes",
+    "supplier_product_ids",
 ]
 
 FORMATS_BY_SUFFIX: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -116,19 +120,24 @@ async def current_revision() -> int:
     return 0 if row is None else int(row["revision"])
 
 
+# Built once: the joined, aliased columns are costly to make for every query.
+_PRODUCT_COLUMNS = (
+    *Product.all_columns(
+        exclude=(Product.certifying_county, Product.origin_county, Product.supplier)
+    ),
+    Product.supplier.as_alias("supplier_id"),
+    Product.certifying_county._.code.as_alias("certifying_county_code"),
+    Product.origin_county._.code.as_alias("origin_county_code"),
+    Product.origin_county._.name_zh.as_alias("origin_county_name"),
+    Product.origin_county._.province._.name_zh.as_alias("province_name"),
+    Product.supplier._.credit_code.as_alias("supplier_credit_code"),
+    Product.supplier._.name_zh.as_alias("supplier_name"),
+    Product.supplier._.name_en.as_alias("supplier_name_en"),
+)
+
+
 def _product_select() -> Any:
-    fks = (Product.certifying_county, Product.origin_county, Product.supplier)
-    return Product.select(
-        *Product.all_columns(exclude=fks),
-        Product.supplier.as_alias("supplier_id"),
-        Product.certifying_county._.code.as_alias("certifying_county_code"),
-        Product.origin_county._.code.as_alias("origin_county_code"),
-        Product.origin_county._.name_zh.as_alias("origin_county_name"),
-        Product.origin_county._.province._.name_zh.as_alias("province_name"),
-        Product.supplier._.credit_code.as_alias("supplier_credit_code"),
-        Product.supplier._.name_zh.as_alias("supplier_name"),
-        Product.supplier._.name_en.as_alias("supplier_name_en"),
-    )
+    return Product.select(*_PRODUCT_COLUMNS)
 
 
 async def get_product(product_id: int) -> ProductOut:
@@ -156,3 +165,43 @@ async def product_ids_by_certificate(certificate_nos: list[str]) -> dict[str, in
         Product.certificate_no.is_in(certificate_nos)
     )
     return {row["certificate_no"]: row["id"] for row in rows}
+
+
+async def supplier_credit_codes(supplier_ids: Collection[int]) -> dict[int, str]:
+    """Unified social credit codes by supplier id (unknown ids are left out)."""
+    if not supplier_ids:
+        return {}
+    rows = await Supplier.select(Supplier.id, Supplier.credit_code).where(
+        Supplier.id.is_in(sorted(set(supplier_ids)))
+    )
+    return {row["id"]: row["credit_code"] for row in rows}
+
+
+async def require_supplier(supplier_id: int) -> None:
+    """Pass when the supplier exists; NotFound `supplier_not_found` otherwise."""
+    if not await Supplier.exists().where(Supplier.id == supplier_id):
+        raise NotFound(f"no supplier {supplier_id}", code="supplier_not_found")
+
+
+# SQLite binds at most 32,766 parameters per statement.
+_CERTIFICATES_PER_QUERY = 5_000
+# On PostgreSQL one statement over an array does it all, however many certificates there are.
+_PG_SUPPLIER_PRODUCTS = (
+    "SELECT id, certificate_no FROM product WHERE supplier = {} AND certificate_no = ANY({})"
+)
+
+
+async def supplier_product_ids(supplier_id: int, certificate_nos: Iterable[str]) -> dict[str, int]:
+    """Product ids of the supplier's certificates (others', and unknown ones, are left out)."""
+    wanted = sorted(set(certificate_nos))
+    if not isinstance(current_engine(), SQLiteEngine):
+        rows = await Product.raw(_PG_SUPPLIER_PRODUCTS, supplier_id, wanted)
+        return {row["certificate_no"]: row["id"] for row in rows}
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _CERTIFICATES_PER_QUERY):
+        chunk = wanted[start : start + _CERTIFICATES_PER_QUERY]
+        rows = await Product.select(Product.id, Product.certificate_no).where(
+            (Product.supplier == supplier_id) & Product.certificate_no.is_in(chunk)
+        )
+        found.update({row["certificate_no"]: row["id"] for row in rows})
+    return found

@@ -1,12 +1,14 @@
-"""Database engine choice, binding, migrations and the write-transaction helper."""
+"""Database engine choice, binding, migrations, the write-transaction helper, fixed statements."""
 
 from __future__ import annotations
 
 from pos.db.binding import bind, current_engine
 from pos.db.engine import close_engine, create_engine, open_engine
+from pos.db.statements import Statement
 from pos.db.transaction import write_transaction
 
 __all__ = [
+    "Statement",
     "bind",
     "close_engine",
     "create_engine",

@@ -1,12 +1,18 @@
 """The outbox: effects to run after a commit, written in the same transaction as the change.
 
 `emit` writes a row inside the caller's transaction, so the effect exists exactly when the change
-does. Workers call `dispatch_due`: it claims due rows, runs every handler registered for their
-kind and marks them done, or makes them due again later (exponential back-off with jitter);
-after MAX_ATTEMPTS failures a row is dead, kept with its last error for people to see.
+does. Workers run `run_dispatcher` (tests and scripts `dispatch_due`, one claim run to its end):
+it claims due rows, runs every handler registered for their kind and marks them done, or makes
+them due again later (exponential back-off with jitter); after MAX_ATTEMPTS failures a row is
+dead, kept with its last error for people to see.
 A claim is a lease (`claimed_until`): rows of a worker that crashed come back once it passes,
 so a handler may run more than once and must be idempotent by the event's key.
 Only kinds with a registered handler are claimed: an event waits for its consumer to exist.
+Claimed events run CONCURRENCY at a time. Events about the same thing, by the keys' convention
+`<subject>[:<more>]` (an order's `order_paid` and its `order_refunded` events), run one after
+another in the order they were written, in a worker also across its claims; across workers a
+handler that needs another event handled first raises and is retried (a refund waits for its
+sale's record).
 Claiming on PostgreSQL skips rows other workers hold locked, so any number of workers can run;
 on SQLite the claim is one write transaction, and one worker is the supported setup.
 """
@@ -15,21 +21,28 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
 from piccolo.engine.sqlite import SQLiteEngine
 
 from pos.db import current_engine, write_transaction
+from pos.db.statements import Statement
+from pos.events.signals import Listener, Signal
 from pos.events.tables import OutboxEvent
 from pos.logs import logger
 
 __all__ = [
+    "CONCURRENCY",
+    "IN_FLIGHT",
     "LEASE",
     "MAX_ATTEMPTS",
+    "Dispatcher",
     "Event",
     "Handler",
     "dispatch_due",
@@ -38,11 +51,17 @@ __all__ = [
     "notify",
     "register",
     "retry_delay",
+    "run_dispatcher",
     "unregister",
-    "wait_for_notify",
 ]
 
 MAX_ATTEMPTS = 8
+# Handlers mostly wait on the database or HTTP; 16 keeps a worker busy without hogging the pool.
+CONCURRENCY = 16
+# A worker keeps up to IN_FLIGHT events claimed, so handlers never wait for a claim, and claims
+# again once REFILL of them finished: a claim per finished event would cost more than the events.
+IN_FLIGHT = 2 * CONCURRENCY
+REFILL = CONCURRENCY // 2
 LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=5)
 BACKOFF_LONGEST = timedelta(hours=1)
@@ -66,7 +85,7 @@ Handler = Callable[[Event], Awaitable[None]]
 HandlerT = TypeVar("HandlerT", bound=Handler)
 
 _handlers: dict[str, list[Handler]] = {}
-_waiters: set[anyio.Event] = set()
+_signal = Signal()
 
 
 def register(kind: str, fn: Handler) -> None:
@@ -110,19 +129,7 @@ async def emit(
 
 def notify() -> None:
     """Wake this process's idle workers; call after committing an event due now."""
-    for waiter in _waiters:
-        waiter.set()
-
-
-async def wait_for_notify(seconds: float) -> None:
-    """Wait until `notify` is called, for at most `seconds`."""
-    waiter = anyio.Event()
-    _waiters.add(waiter)
-    try:
-        with anyio.move_on_after(seconds):
-            await waiter.wait()
-    finally:
-        _waiters.discard(waiter)
+    _signal.notify()
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -133,16 +140,138 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 async def dispatch_due(batch: int = 50, *, now: datetime | None = None) -> int:
-    """Claim up to `batch` due events and run their handlers; returns how many were claimed."""
-    kinds = sorted(_handlers)
-    moment = now or datetime.now(UTC)
-    if not kinds:
-        return 0
-    claim = secrets.token_hex(8)
-    events = await _claim(kinds, batch, moment, claim)
-    for event in events:
-        await _run(event, claim, moment)
-    return len(events)
+    """Claim up to `batch` due events and run them to the end; returns how many were claimed."""
+    async with anyio.create_task_group() as tasks:
+        dispatcher = Dispatcher(tasks, limit=batch)
+        claimed = await dispatcher.claim(now)
+    await dispatcher.mark_done()
+    return claimed
+
+
+async def run_dispatcher(stop: anyio.Event, idle_seconds: float) -> None:
+    """Run due events until `stop` is set, claiming more while handlers run; see `Dispatcher`."""
+    with _signal.listen() as woken:
+        async with anyio.create_task_group() as marking:
+            async with anyio.create_task_group() as tasks:
+                dispatcher = Dispatcher(tasks, limit=IN_FLIGHT)
+                marking.start_soon(dispatcher.keep_marking_done)
+                tasks.start_soon(dispatcher.wake_on, stop, woken)
+                await dispatcher.claim_until(stop, woken, idle_seconds)
+            marking.cancel_scope.cancel()
+        await dispatcher.mark_done()
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    token: str
+    now: datetime
+
+
+class Dispatcher:
+    """Runs claimed events, CONCURRENCY at a time and at most `limit` claimed at once.
+
+    A subject's events run one after another in the order claimed, also across claims. In the
+    worker (`claim_until`) a slow handler holds up nothing: more events are claimed as soon as
+    REFILL of them have finished, and those that succeeded are marked done together.
+    """
+
+    def __init__(self, tasks: TaskGroup, *, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self._tasks = tasks
+        self._running = anyio.CapacityLimiter(CONCURRENCY)
+        self._subjects: dict[str, deque[tuple[Event, _Claim]]] = {}
+        self._done: list[tuple[int, str]] = []  # event id, claim token
+        self._finished = Listener()
+        self._succeeded = Listener()
+
+    async def claim(self, now: datetime | None = None) -> int:
+        """Claim as many due events as there is room for and start them; how many."""
+        kinds = sorted(_handlers)
+        room = self.limit - self.in_flight
+        if not kinds or room <= 0:
+            return 0
+        claim = _Claim(secrets.token_hex(8), now or datetime.now(UTC))
+        events = await _claim(kinds, room, claim.now, claim.token)
+        for event in events:
+            self._start(event, claim)
+        return len(events)
+
+    async def claim_until(self, stop: anyio.Event, woken: Listener, idle_seconds: float) -> None:
+        """Claim whenever there is room and maybe due events: after a full claim or a wake-up."""
+        more = True
+        while not stop.is_set():
+            if not more:
+                await woken.wait(idle_seconds)
+                more = True
+            elif self.limit - self.in_flight < min(REFILL, self.limit):
+                await self._finished.wait(idle_seconds)
+            else:
+                room = self.limit - self.in_flight
+                more = await self._claim_or_log() == room
+
+    async def wake_on(self, stop: anyio.Event, woken: Listener) -> None:
+        """Once `stop` is set, end the waits of `claim_until`."""
+        await stop.wait()
+        woken.set()
+        self._finished.set()
+
+    async def mark_done(self) -> None:
+        """Mark the events that succeeded so far done, in one UPDATE (SQLite: one per claim)."""
+        done, self._done = self._done, []
+        if not done:
+            return
+        now = datetime.now(UTC)
+        if not isinstance(current_engine(), SQLiteEngine):
+            await _MARK_DONE.rows(now, [id_ for id_, _ in done], [token for _, token in done])
+            return
+        for token in {token for _, token in done}:
+            ids = [id_ for id_, claimed_by in done if claimed_by == token]
+            await _finish(ids, token, {_O.done_at: now, _O.claimed_until: None})
+
+    async def keep_marking_done(self) -> None:
+        """Mark events done as they succeed: what succeeds during one UPDATE goes in the next."""
+        while True:
+            await self._succeeded.wait(LEASE.total_seconds())
+            try:
+                with anyio.CancelScope(shield=True):  # a stop must not lose the ids taken
+                    await self.mark_done()
+            except Exception:  # the database is away: the rows run again after their lease
+                logger.exception("outbox: marking events done failed")
+
+    async def _claim_or_log(self) -> int:
+        try:
+            return await self.claim()
+        except Exception:  # e.g. the database is away for a moment: log, wait, try again
+            logger.exception("outbox: claiming failed")
+            return 0
+
+    def _start(self, event: Event, claim: _Claim) -> None:
+        self.in_flight += 1
+        subject = event.key.partition(":")[0]
+        if subject in self._subjects:
+            self._subjects[subject].append((event, claim))
+        else:
+            self._subjects[subject] = deque([(event, claim)])
+            self._tasks.start_soon(self._run_subject, subject)
+
+    async def _run_subject(self, subject: str) -> None:
+        queue = self._subjects[subject]
+        while queue:
+            event, claim = queue.popleft()
+            try:
+                async with self._running:
+                    succeeded = await _run(event, claim.token, claim.now)
+            # Raising would cancel the other handlers mid-transaction; the lease expires.
+            except Exception:
+                logger.exception("outbox: recording a failure failed", event_id=event.id)
+                succeeded = False
+            if succeeded:
+                self._done.append((event.id, claim.token))
+                self._succeeded.set()
+            self.in_flight -= 1
+            self._finished.set()
+        del self._subjects[subject]
 
 
 def _due(kinds: list[str], now: datetime) -> Any:
@@ -155,25 +284,50 @@ def _due(kinds: list[str], now: datetime) -> Any:
     )
 
 
+# PostgreSQL claims in one statement, skipping rows other workers hold: no transaction to open.
+_CLAIM = Statement(
+    "UPDATE outbox_event SET claimed_by = {}, claimed_until = {}, attempts = attempts + 1"
+    " WHERE id IN (SELECT id FROM outbox_event WHERE kind = ANY({}) AND done_at IS NULL"
+    " AND dead_at IS NULL AND available_at <= {} AND (claimed_until IS NULL OR claimed_until < {})"
+    " ORDER BY available_at LIMIT {} FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, kind, key, payload, attempts"
+)
+
+# Each row only while its own claim holds: after the lease another worker may own it.
+_MARK_DONE = Statement(
+    "UPDATE outbox_event SET done_at = {}, claimed_until = NULL"
+    " FROM unnest({}::integer[], {}::text[]) AS done (id, claim)"
+    " WHERE outbox_event.id = done.id AND outbox_event.claimed_by = done.claim"
+)
+
+
 async def _claim(kinds: list[str], batch: int, now: datetime, claim: str) -> list[Event]:
+    if isinstance(current_engine(), SQLiteEngine):
+        rows = await _claim_on_sqlite(kinds, batch, now, claim)
+    else:
+        rows = await _CLAIM.rows(claim, now + LEASE, kinds, now, now, batch)
+    return sorted((_event(row) for row in rows), key=lambda event: event.id)
+
+
+async def _claim_on_sqlite(
+    kinds: list[str], batch: int, now: datetime, claim: str
+) -> list[dict[str, Any]]:
     # A plain read first: an idle worker must not take SQLite's write lock every poll.
     if not await _O.exists().where(_due(kinds, now)):
         return []
     async with write_transaction():
         select = _O.select(_O.id).where(_due(kinds, now)).order_by(_O.available_at).limit(batch)
-        if not isinstance(current_engine(), SQLiteEngine):
-            select = select.lock_rows(skip_locked=True)
         ids = [row["id"] for row in await select]
         if not ids:
             return []
-        rows = (
+        rows: list[dict[str, Any]] = (
             await _O.update(
                 {_O.claimed_by: claim, _O.claimed_until: now + LEASE, _O.attempts: _O.attempts + 1}
             )
             .where(_O.id.is_in(ids))
             .returning(_O.id, _O.kind, _O.key, _O.payload, _O.attempts)
         )
-    return sorted((_event(row) for row in rows), key=lambda event: event.id)
+    return rows
 
 
 def _event(row: dict[str, Any]) -> Event:
@@ -187,7 +341,8 @@ def _event(row: dict[str, Any]) -> Event:
     )
 
 
-async def _run(event: Event, claim: str, now: datetime) -> None:
+async def _run(event: Event, claim: str, now: datetime) -> bool:
+    """Run the event's handlers; False (and the failure recorded) when one of them failed."""
     # Every handler runs even when another fails (a platform outage must not stop receipts);
     # the event is retried as a whole, which is safe because handlers are idempotent.
     errors = []
@@ -198,8 +353,7 @@ async def _run(event: Event, claim: str, now: datetime) -> None:
             errors.append(f"{fn.__qualname__}: {type(exc).__name__}: {exc}")
     if errors:
         await _failed(event, claim, now, "; ".join(errors)[:_ERROR_CHARS])
-        return
-    await _finish(event, claim, {_O.done_at: datetime.now(UTC), _O.claimed_until: None})
+    return not errors
 
 
 async def _failed(event: Event, claim: str, now: datetime, error: str) -> None:
@@ -211,9 +365,10 @@ async def _failed(event: Event, claim: str, now: datetime, error: str) -> None:
         delay = retry_delay(event.attempts)
         log.warning("outbox: handler failed, retrying", error=error, in_s=delay.total_seconds())
         values = {_O.available_at: now + delay}
-    await _finish(event, claim, {**values, _O.last_error: error, _O.claimed_until: None})
+    await _finish([event.id], claim, {**values, _O.last_error: error, _O.claimed_until: None})
 
 
-async def _finish(event: Event, claim: str, values: dict[Any, Any]) -> None:
+async def _finish(ids: list[int], claim: str, values: dict[Any, Any]) -> None:
     # Only while our claim holds: after the lease another worker may own the row.
-    await _O.update(values).where((_O.id == event.id) & (_O.claimed_by == claim))
+    if ids:
+        await _O.update(values).where(_O.id.is_in(ids) & (_O.claimed_by == claim))

@@ -6,12 +6,13 @@ locked) the product's level row: two writers never take from the same lots at on
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from pos.errors import Conflict, NotFound
 from pos.inventory.fefo import Lot, Take, fefo_key, plan_sale, plan_trim
+from pos.inventory.levels import units_by
 from pos.inventory.schemas import BatchOut
 from pos.inventory.tables import StockBatch, StockLevel
 
@@ -72,14 +73,49 @@ async def take(batch_id: int, units: int) -> None:
 
 
 async def sell(
-    store_id: int, product_id: int, units: int, on_hand_before: int, now: datetime
-) -> list[Take]:
-    """Take a sale's units first expired, first out; returns what came from which batch."""
-    takes = plan_sale(await lots(store_id, product_id), units, on_hand_before, now)
-    for part in takes:
-        if part.batch_id is not None:
-            await take(part.batch_id, part.units)
+    store_id: int, sold: Mapping[int, tuple[int, int]], now: datetime
+) -> dict[int, list[Take]]:
+    """Take each product's sold units first expired, first out; what came from which batch.
+
+    `sold` maps a product id to (units sold, units on hand before the sale).
+    """
+    rows = await _B.select(_B.id, _B.product, _B.remaining, _B.expires_at).where(
+        (_B.store == store_id) & _B.product.is_in(list(sold)) & (_B.remaining > 0)
+    )
+    lots: dict[int, list[Lot]] = {}
+    for row in rows:
+        lots.setdefault(row["product"], []).append(
+            Lot(row["id"], row["remaining"], row["expires_at"])
+        )
+    takes = {
+        product_id: plan_sale(lots.get(product_id, []), units, on_hand_before, now)
+        for product_id, (units, on_hand_before) in sold.items()
+    }
+    await _take_all(
+        {part.batch_id: part.units for parts in takes.values() for part in parts if part.batch_id}
+    )
     return takes
+
+
+async def _take_all(units: dict[int, int]) -> None:
+    """`take` for many batches in one statement."""
+    if not units:
+        return
+    ids = sorted(units)
+    per_batch = units_by("id", [(batch_id, units[batch_id]) for batch_id in ids])
+    taken = await _B.raw(
+        "UPDATE stock_batch SET remaining = remaining - {} WHERE {} AND remaining >= {}"
+        " RETURNING id",
+        per_batch,
+        _B.id.is_in(ids).querystring,
+        per_batch,
+    )
+    short = set(ids) - {row["id"] for row in taken}
+    if short:
+        batch_id = min(short)
+        raise Conflict(
+            f"batch {batch_id} has fewer than {units[batch_id]} left", code="batch_short"
+        )
 
 
 async def trim(store_id: int, product_id: int, now: datetime) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from pos.catalog.tables import Supplier
+from pos.catalog import service as catalog
 from pos.errors import NotFound, PosError, Unavailable
 from pos.events import outbox
 from pos.inventory.supplier_sync import (
@@ -82,8 +82,7 @@ def _csv_problems(rows: list[dict[str, str]]) -> list[Problem]:
 
 async def set_feed(supplier_id: int, data: FeedIn) -> FeedOut:
     """Pull the supplier's feed from `data.url` every `interval_minutes`, starting now."""
-    if not await Supplier.exists().where(Supplier.id == supplier_id):
-        raise NotFound(f"no supplier {supplier_id}", code="supplier_not_found")
+    await catalog.require_supplier(supplier_id)
     row = _F(
         supplier=supplier_id,
         url=str(data.url),

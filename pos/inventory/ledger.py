@@ -33,9 +33,11 @@ __all__ = [
     "MovementKind",
     "after_counts",
     "append",
+    "append_all",
     "count",
     "level_at",
     "move",
+    "movement",
     "movement_out",
     "reported_time",
 ]
@@ -105,14 +107,16 @@ async def move(
             await batches.take(batch_id, -delta)
         await batches.trim(store_id, product_id, now)
     return await append(
-        store_id,
-        product_id,
-        kind,
-        delta,
-        entry,
-        occurred_at=occurred,
-        applied=applied,
-        batch_id=batch_id,
+        movement(
+            store_id,
+            product_id,
+            kind,
+            delta,
+            entry,
+            occurred_at=occurred,
+            applied=applied,
+            batch_id=batch_id,
+        )
     )
 
 
@@ -160,14 +164,16 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
     level = await _locked_level(store_id, product_id, now)
     if level["counted_at"] is not None and level["counted_at"] >= occurred:
         return await append(
-            store_id,
-            product_id,
-            "count",
-            0,
-            entry,
-            occurred_at=occurred,
-            applied=False,
-            counted=counted,
+            movement(
+                store_id,
+                product_id,
+                "count",
+                0,
+                entry,
+                occurred_at=occurred,
+                applied=False,
+                counted=counted,
+            )
         )
     on_hand = counted + await _moved_after(store_id, product_id, occurred)
     if on_hand < level["held"]:
@@ -182,7 +188,9 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
     await batches.trim(store_id, product_id, now)
     change = on_hand - level["on_hand"]
     return await append(
-        store_id, product_id, "count", change, entry, occurred_at=occurred, counted=counted
+        movement(
+            store_id, product_id, "count", change, entry, occurred_at=occurred, counted=counted
+        )
     )
 
 
@@ -219,7 +227,13 @@ async def _moved_after(store_id: int, product_id: int, moment: datetime) -> int:
     return int(row["sum"] or 0) if row else 0
 
 
-async def append(
+async def append(row: StockMovement) -> MovementOut:
+    """Write a ledger row made by `movement` only; the caller has changed the level itself."""
+    inserted = await _M.insert(row).returning(*_M.all_columns())
+    return movement_out(inserted[0])
+
+
+def movement(
     store_id: int,
     product_id: int,
     kind: MovementKind,
@@ -230,9 +244,9 @@ async def append(
     applied: bool = True,
     batch_id: int | None = None,
     counted: int | None = None,
-) -> MovementOut:
-    """Write a ledger row only; the caller has changed the level itself."""
-    row = _M(
+) -> StockMovement:
+    """A ledger row, for `append` or `append_all` to write."""
+    return _M(
         store=store_id,
         product=product_id,
         batch=batch_id,
@@ -247,8 +261,12 @@ async def append(
         reference=entry.reference[:80],
         idempotency_key=entry.idempotency_key,
     )
-    inserted = await _M.insert(row).returning(*_M.all_columns())
-    return movement_out(inserted[0])
+
+
+async def append_all(rows: list[StockMovement]) -> None:
+    """Write ledger rows made by `movement` in one statement."""
+    if rows:
+        await _M.insert(*rows)
 
 
 def movement_out(row: dict[str, Any]) -> MovementOut:

@@ -11,16 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import Conflict, NotFound
 from pos.inventory.movements import DUPLICATE_KEY
-from pos.inventory.supplier_sync import (
-    Problem,
-    product_ids,
-    refused,
-    validation_problems,
-    verified_body,
-)
+from pos.inventory.supplier_sync import Problem, refused, validation_problems, verified_body
 from pos.inventory.sync_schemas import ShipmentLineOut, ShipmentNoticeIn, ShipmentNoticeOut
 from pos.inventory.tables import ShipmentLine, ShipmentNotice
 from pos.staff.actors import SupplierActor
@@ -38,7 +33,8 @@ async def push_notice(
     """A supplier's signed shipment notice: new, a newer version, or ignored as stale."""
     data = _parse(await verified_body(actor, headers, body))
     store_ids = await stores.store_ids_by_code([data.store_code])
-    ids = await product_ids(actor.supplier_id, (line.certificate_no for line in data.lines))
+    certificates = [line.certificate_no for line in data.lines]
+    ids = await catalog.supplier_product_ids(actor.supplier_id, certificates)
     problems = [
         Problem(n, f"certificate {line.certificate_no} is not a product of yours")
         for n, line in enumerate(data.lines, start=1)

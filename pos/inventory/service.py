@@ -1,9 +1,9 @@
 """Stock for orders: read a level, hold stock for an order, release it, sell it, take returns.
 
-Each change is one conditional UPDATE per product, so two buyers never take the same unit
-(STACK.md pitfall 3), and products are always touched in id order, so concurrent orders never
-deadlock on PostgreSQL. They join the caller's write transaction: when one raises, the caller's
-transaction rolls back and no product stays changed.
+Each change is one conditional UPDATE of all the order's products (`levels`), so two buyers
+never take the same unit (STACK.md pitfall 3), and their rows are locked in product id order,
+so concurrent orders never deadlock on PostgreSQL. They join the caller's write transaction:
+when one raises, the caller's transaction rolls back and no product stays changed.
 Holds are reservations, not movements; a sale and a return are written to the ledger, a sale
 taking its units batch by batch, first expired first out. Units of an expired batch are not
 available to new holds. Units are pieces, or grams for products sold by the kg.
@@ -15,15 +15,13 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from piccolo.query import WhereRaw
-
-from pos.db import write_transaction
+from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
-from pos.inventory import batches, ledger
+from pos.inventory import batches, ledger, levels
 from pos.inventory.fefo import Rule, markdown_percent
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
-from pos.inventory.tables import MarkdownRule, StockBatch, StockLevel
+from pos.inventory.tables import StockBatch, StockLevel
 
 __all__ = [
     "Units",
@@ -40,6 +38,9 @@ Units = Mapping[int, int]
 """Product id -> pieces or grams."""
 
 _S = StockLevel
+_MARKDOWN_RULES = Statement(
+    "SELECT product, within_hours, percent FROM markdown_rule WHERE store = {}"
+)
 _B = StockBatch
 
 
@@ -79,23 +80,22 @@ async def set_level(
 async def hold(store_id: int, units: Units) -> None:
     """Hold stock for an order; `Conflict` out_of_stock or batch_expired, naming the product."""
     now = datetime.now(UTC)
+    ordered = _in_id_order(units)
     async with write_transaction():
-        ordered = _in_id_order(units)
-        expired = await _expired_units(store_id, [product_id for product_id, _ in ordered], now)
+        held = await levels.hold(store_id, ordered, now)
         for product_id, n in ordered:
-            spoiled = expired.get(product_id, 0)
-            held = (
-                await _S.update({_S.held: _S.held + n, _S.updated_at: now})
-                .where(
-                    _row(store_id, product_id) & WhereRaw("on_hand - held - {} >= {}", spoiled, n)
-                )
-                .returning(_S.id)
-            )
-            if not held:
-                raise await _not_holdable(store_id, product_id, n, spoiled)
+            if product_id not in held:
+                raise await _not_holdable(store_id, product_id, n, now)
 
 
-async def _not_holdable(store_id: int, product_id: int, n: int, spoiled: int) -> Conflict:
+async def _not_holdable(store_id: int, product_id: int, n: int, now: datetime) -> Conflict:
+    expired = await _B.select(_B.remaining).where(
+        (_B.store == store_id)
+        & (_B.product == product_id)
+        & (_B.remaining > 0)
+        & (_B.expires_at <= now)
+    )
+    spoiled = sum(row["remaining"] for row in expired)
     if spoiled and (await get_level(store_id, product_id)).available >= n:
         return Conflict(
             f"product {product_id}: the units left here are past their expiry",
@@ -109,67 +109,53 @@ async def _not_holdable(store_id: int, product_id: int, n: int, spoiled: int) ->
     )
 
 
-async def _expired_units(store_id: int, product_ids: list[int], now: datetime) -> dict[int, int]:
-    rows = await _B.select(_B.product, _B.remaining).where(
-        (_B.store == store_id)
-        & _B.product.is_in(product_ids)
-        & (_B.remaining > 0)
-        & (_B.expires_at <= now)
-    )
-    expired: dict[int, int] = {}
-    for row in rows:
-        expired[row["product"]] = expired.get(row["product"], 0) + row["remaining"]
-    return expired
-
-
 async def release(store_id: int, units: Units) -> None:
     """Give held stock back to sale (an order closed unpaid)."""
-    now = datetime.now(UTC)
+    ordered = _in_id_order(units)
     async with write_transaction():
-        for product_id, n in _in_id_order(units):
-            await _unhold(store_id, product_id, n, sold=False, now=now)
+        await _unhold(store_id, ordered, sold=False, now=datetime.now(UTC))
 
 
 async def commit_sale(store_id: int, units: Units, *, reference: str = "") -> None:
     """Turn held stock into sold stock, batch by batch (FEFO), with one ledger row per batch."""
     now = datetime.now(UTC)
     entry = Entry("order", reason="sale", reference=reference)
+    ordered = _in_id_order(units)
     async with write_transaction():
-        for product_id, n in _in_id_order(units):
-            on_hand, counted_at = await _unhold(store_id, product_id, n, sold=True, now=now)
-            # A count that won the row lock first includes nothing of this sale: it comes after.
-            sold_at = ledger.after_counts(now, counted_at)
-            for part in await batches.sell(store_id, product_id, n, on_hand + n, now):
-                await ledger.append(
+        after = await _unhold(store_id, ordered, sold=True, now=now)
+        sold = {product_id: (n, after[product_id][0] + n) for product_id, n in ordered}
+        takes = await batches.sell(store_id, sold, now)
+        await ledger.append_all(
+            [
+                # A count that won the row lock first includes nothing of this sale: after it.
+                ledger.movement(
                     store_id,
                     product_id,
                     "sale",
                     -part.units,
                     entry,
-                    occurred_at=sold_at,
+                    occurred_at=ledger.after_counts(now, after[product_id][1]),
                     batch_id=part.batch_id,
                 )
+                for product_id, parts in takes.items()
+                for part in parts
+            ]
+        )
 
 
 async def _unhold(
-    store_id: int, product_id: int, n: int, *, sold: bool, now: datetime
-) -> tuple[int, datetime | None]:
-    values: dict[Any, Any] = {_S.held: _S.held - n, _S.updated_at: now}
-    if sold:
-        values[_S.on_hand] = _S.on_hand - n
-    changed = (
-        await _S.update(values)
-        .where(_row(store_id, product_id) & (_S.held >= n))
-        .returning(_S.on_hand, _S.counted_at)
-    )
-    if not changed:
-        # Only a bug gets here: the order's hold is gone. Refuse rather than go negative.
-        raise Conflict(
-            f"product {product_id}: {n} units are not held in this store",
-            code="hold_missing",
-            product_id=product_id,
-        )
-    return int(changed[0]["on_hand"]), changed[0]["counted_at"]
+    store_id: int, ordered: list[tuple[int, int]], *, sold: bool, now: datetime
+) -> dict[int, levels.Level]:
+    changed = await levels.unhold(store_id, ordered, sold=sold, now=now)
+    for product_id, n in ordered:
+        if product_id not in changed:
+            # Only a bug gets here: the order's hold is gone. Refuse rather than go negative.
+            raise Conflict(
+                f"product {product_id}: {n} units are not held in this store",
+                code="hold_missing",
+                product_id=product_id,
+            )
+    return changed
 
 
 async def restock(store_id: int, units: Units, *, reference: str = "") -> None:
@@ -185,7 +171,7 @@ async def markdown_percents(
 ) -> dict[int, int]:
     """Shelf-life markdown per product now: by the store's rules and the batch sold first."""
     moment = now or datetime.now(UTC)
-    rows = await MarkdownRule.select().where(MarkdownRule.store == store_id)
+    rows = await _MARKDOWN_RULES.rows(store_id)
     if not rows or not product_ids:
         return {}
     rules = [Rule(row["product"], row["within_hours"], row["percent"]) for row in rows]

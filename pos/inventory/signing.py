@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from pos.errors import NotAuthenticated
-from pos.staff.tables import SupplierKey
 
 __all__ = [
     "MAX_SKEW",
@@ -22,7 +21,6 @@ __all__ = [
     "check_signed",
     "sign",
     "signed_headers",
-    "signing_secret",
 ]
 
 SIGNATURE_HEADER = "x-pos-signature"
@@ -56,16 +54,3 @@ def check_signed(secret: str, headers: Mapping[str, str], body: bytes, now: date
         raise NotAuthenticated("the timestamp is not a Unix time", code="signature_stale") from None
     if abs(now - sent_at) > MAX_SKEW:
         raise NotAuthenticated("the request is more than 5 minutes off", code="signature_stale")
-
-
-async def signing_secret(key_id: str) -> str:
-    """The signing secret of a supplier API key the guard has already accepted."""
-    # Read here until staff's service offers it: staff owns the table, we only read one column.
-    row = (
-        await SupplierKey.select(SupplierKey.signing_secret)
-        .where(SupplierKey.key_id == key_id)
-        .first()
-    )
-    if row is None:
-        raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
-    return str(row["signing_secret"])

@@ -17,19 +17,19 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.query import WhereRaw
 from pydantic import ValidationError
 
-from pos.catalog.tables import Product
+from pos.catalog import service as catalog
 from pos.db import current_engine, write_transaction
 from pos.errors import InvalidInput
 from pos.inventory import signing
 from pos.inventory.sync_schemas import StockPushIn, StockUpdateIn, SyncResultOut
 from pos.inventory.tables import SupplierStock
+from pos.staff import service as staff
 from pos.staff.actors import SupplierActor
 
 __all__ = [
     "Problem",
     "apply_updates",
     "parse_push",
-    "product_ids",
     "push_stock",
     "refused",
     "validation_problems",
@@ -41,9 +41,6 @@ _SS = SupplierStock
 _LOOKUP_CHUNK = 5_000
 # On PostgreSQL one statement over arrays does it all: building 100,000 rows as Piccolo
 # objects and query strings takes far longer than the database needs.
-_PG_LOOKUP = (
-    "SELECT id, certificate_no FROM product WHERE supplier = {} AND certificate_no = ANY({})"
-)
 _PG_UPSERT = """
 INSERT INTO supplier_stock (supplier, product, available, supplier_updated_at, received_at)
 SELECT {}, u.product, u.available, u.updated_at, {}
@@ -99,7 +96,7 @@ def parse_push(body: bytes) -> list[StockUpdateIn]:
 
 async def verified_body(actor: SupplierActor, headers: Mapping[str, str], body: bytes) -> bytes:
     """The body, once its signature by the actor's key is checked."""
-    secret = await signing.signing_secret(actor.key_id)
+    secret = await staff.supplier_signing_secret(actor.key_id)
     signing.check_signed(secret, headers, body, datetime.now(UTC))
     return body
 
@@ -112,27 +109,11 @@ async def push_stock(
     return await apply_updates(actor.supplier_id, updates)
 
 
-async def product_ids(supplier_id: int, certificates: Iterable[str]) -> dict[str, int]:
-    """Product ids of the supplier's certificates (others, and unknown ones, are left out)."""
-    # Catalog's service looks certificates up without the supplier; ownership matters here.
-    wanted = sorted(set(certificates))
-    if not _on_sqlite():
-        rows = await Product.raw(_PG_LOOKUP, supplier_id, wanted)
-        return {row["certificate_no"]: row["id"] for row in rows}
-    found: dict[str, int] = {}
-    for chunk in _chunks(wanted, _LOOKUP_CHUNK):
-        rows = await Product.select(Product.id, Product.certificate_no).where(
-            (Product.supplier == supplier_id) & Product.certificate_no.is_in(chunk)
-        )
-        found.update({row["certificate_no"]: row["id"] for row in rows})
-    return found
-
-
 async def apply_updates(
     supplier_id: int, updates: Sequence[StockUpdateIn], *, first_line: int = 1
 ) -> SyncResultOut:
     """Apply updates newer than what we hold, all in one transaction; refuse all on a bad one."""
-    ids = await product_ids(supplier_id, (update.certificate_no for update in updates))
+    ids = await catalog.supplier_product_ids(supplier_id, (u.certificate_no for u in updates))
     problems = [
         Problem(first_line + n, f"certificate {u.certificate_no} is not a product of yours")
         for n, u in enumerate(updates)

@@ -1,21 +1,19 @@
 """Creating an order: priced by the server, its stock held, created once per Idempotency-Key.
 
 The key is scoped by who sent it (`counter:3:<key>`, `device:7:<key>`) and a UNIQUE column holds
-it, so two racing retries create one order: the loser's insert fails and it reads the winner's.
+it, so two racing retries create one order: the loser's insert does nothing and it reads the
+winner's.
 The same key with a different request is refused rather than answered with the wrong order.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from asyncpg.exceptions import UniqueViolationError
-
 from pos.db import write_transaction
-from pos.errors import Conflict
+from pos.errors import Conflict, PosError
 from pos.events import outbox
 from pos.inventory import service as inventory
 from pos.orders import records, tokens
@@ -27,11 +25,9 @@ from pos.orders.states import OrderState
 from pos.orders.tables import Order
 from pos.staff.actors import DeviceActor
 from pos.stores import service as stores
+from pos.stores.service import StoreRules
 
 __all__ = ["CreatedOrder", "create_counter_order", "create_kiosk_order"]
-
-# What a racing duplicate Idempotency-Key raises on each database.
-_DUPLICATE_KEY = (sqlite3.IntegrityError, UniqueViolationError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +43,9 @@ async def create_counter_order(
 ) -> CreatedOrder:
     """An order from a shopper's phone at a counter, whose QR token must be that counter's."""
     tokens.verify_counter_token(counter_id, data.counter_token, secret=secret)
-    counter = await stores.get_counter(counter_id)
-    seller = Seller(store_id=counter.store_id, counter_id=counter_id)
-    return await _create(seller, data, idempotency_key=idempotency_key, secret=secret)
+    store_id, rules = await stores.counter_store_rules(counter_id)
+    seller = Seller(store_id=store_id, counter_id=counter_id)
+    return await _create(seller, rules, data, idempotency_key=idempotency_key, secret=secret)
 
 
 async def create_kiosk_order(
@@ -59,34 +55,35 @@ async def create_kiosk_order(
     seller = Seller(
         store_id=device.store_id, counter_id=device.counter_id, device_id=device.device_id
     )
-    return await _create(seller, data, idempotency_key=idempotency_key, secret=secret)
+    rules = await stores.store_rules(device.store_id)
+    return await _create(seller, rules, data, idempotency_key=idempotency_key, secret=secret)
 
 
 async def _create(
-    seller: Seller, data: OrderIn, *, idempotency_key: str, secret: str
+    seller: Seller, rules: StoreRules, data: OrderIn, *, idempotency_key: str, secret: str
 ) -> CreatedOrder:
     scope_key = f"{seller.name}:{idempotency_key}"
     request_hash = hashlib.sha256(data.model_dump_json(exclude={"counter_token"}).encode())
     token = tokens.order_access_token(scope_key, secret=secret)
-    first = await _first_answer(scope_key, request_hash.hexdigest(), token)
-    if first is not None:
-        return CreatedOrder(first, created=False)
-    new = await _new_order(seller, data, scope_key, request_hash.hexdigest(), token)
     try:
-        order_id = await _insert(new)
-    except _DUPLICATE_KEY:
-        first = await _first_answer(scope_key, new.request_hash, token)
+        new = await _new_order(seller, rules, data, scope_key, request_hash.hexdigest(), token)
+    except PosError:
+        # A retry after the catalog or the shop changed still gets the first answer.
+        first = await _first_answer(scope_key, request_hash.hexdigest(), token)
         if first is None:
             raise
         return CreatedOrder(first, created=False)
-    row = await records.order_row(order_id)
-    return CreatedOrder(await records.order_out(row, access_token=token), created=True)
+    created = await _insert(new)
+    if created is None:
+        first = await _first_answer(scope_key, new.request_hash, token)
+        assert first is not None  # the insert found it
+        return CreatedOrder(first, created=False)
+    return CreatedOrder(created.model_copy(update={"access_token": token}), created=True)
 
 
 async def _new_order(
-    seller: Seller, data: OrderIn, scope_key: str, request_hash: str, token: str
+    seller: Seller, rules: StoreRules, data: OrderIn, scope_key: str, request_hash: str, token: str
 ) -> NewOrder:
-    rules = await stores.store_rules(seller.store_id)
     sale = await price_lines(seller.store_id, data.lines, time_zone=rules.time_zone)
     now = datetime.now(UTC)
     return NewOrder(
@@ -120,18 +117,24 @@ async def _first_answer(scope_key: str, request_hash: str, token: str) -> OrderO
     return await records.order_out(row, access_token=token)
 
 
-async def _insert(new: NewOrder) -> int:
-    """The order, its lines, its stock hold, its first transition and its expiry, at once."""
+async def _insert(new: NewOrder) -> OrderOut | None:
+    """The order, its lines, its stock hold, its first transition and its expiry, at once.
+
+    None when the key was used already: the Idempotency-Key's UNIQUE column decides, so two
+    racing retries create one order (on PostgreSQL the loser's insert waits for the winner).
+    """
     async with write_transaction():
-        order_id = await records.insert_order(new)
+        order = await records.insert_order(new)
+        if order is None:
+            return None
         await inventory.hold(new.seller.store_id, _units(new))
         await records.record_transition(
-            order_id, None, OrderState.OPEN, "created", actor=new.seller.name
+            order.id, None, OrderState.OPEN, "created", actor=new.seller.name
         )
         await outbox.emit(
-            HOLD_EXPIRY, str(order_id), {"order_id": order_id}, available_at=new.expires_at
+            HOLD_EXPIRY, str(order.id), {"order_id": order.id}, available_at=new.expires_at
         )
-    return order_id
+    return order
 
 
 def _units(new: NewOrder) -> dict[int, int]:

@@ -11,13 +11,12 @@ so is a shelf-life markdown, which inventory works out from the batch a sale wou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from pos.catalog import service as catalog
-from pos.catalog.schemas import ProductOut
 from pos.errors import InvalidInput
 from pos.inventory import service as inventory
 from pos.orders.barcodes import ScannedCode, ScannedGtin, ScannedVariable, parse_barcode
@@ -26,6 +25,7 @@ from pos.orders.records import SupplierOf
 from pos.orders.schemas import LineIn
 from pos.orders.tables import Plu
 from pos.stores import service as stores
+from pos.stores.schemas import SellableProduct
 
 __all__ = ["PricedSale", "price_lines", "set_plu"]
 
@@ -63,19 +63,20 @@ async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str)
     wanted = {line.product_id for line in lines if line.product_id is not None}
     wanted |= {pid for ids in candidates.by_gtin.values() for pid in ids}
     wanted |= set(candidates.by_plu.values())
-    prices = await stores.listing_prices(store_id, wanted)
-    requests = [
-        _request(number, line, scan, candidates, prices)
-        for number, (line, scan) in enumerate(zip(lines, scans, strict=True), start=1)
-    ]
-    products = await _products({request.product_id for request in requests} & set(prices))
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(time_zone)).date()
-    markdowns = await inventory.markdown_percents(store_id, products.keys(), now)
-    priced = {
-        pid: _priced(product, prices[pid], product.certified_on(today), markdowns.get(pid, 0))
-        for pid, product in products.items()
+    sold_here = await stores.sellable_products(store_id, wanted, today=today)
+    requests = [
+        _request(number, line, scan, candidates, sold_here)
+        for number, (line, scan) in enumerate(zip(lines, scans, strict=True), start=1)
+    ]
+    products = {
+        request.product_id: sold_here[request.product_id]
+        for request in requests
+        if request.product_id in sold_here
     }
+    markdowns = await inventory.markdown_percents(store_id, products.keys(), now)
+    priced = {pid: _priced(product, markdowns.get(pid, 0)) for pid, product in products.items()}
     suppliers = {pid: (p.supplier_id, p.supplier_name) for pid, p in products.items()}
     return PricedSale(price_order(requests, priced), suppliers)
 
@@ -108,13 +109,13 @@ def _request(
     line: LineIn,
     scan: ScannedCode | None,
     candidates: _Candidates,
-    prices: dict[int, int],
+    sold_here: Container[int],
 ) -> LineRequest:
     if scan is None:
         assert line.product_id is not None  # _scan checked it
         return LineRequest(line.product_id, quantity=line.quantity, weight_g=line.weight_g)
     if isinstance(scan, ScannedGtin):
-        listed = [pid for pid in candidates.by_gtin.get(scan.gtin, []) if pid in prices]
+        listed = [pid for pid in candidates.by_gtin.get(scan.gtin, []) if pid in sold_here]
         if not listed:
             raise _unknown(number, scan.gtin)
         quantity = 1 if line.quantity is None and line.weight_g is None else line.quantity
@@ -126,7 +127,7 @@ def _request(
             line=number,
         )
     product_id = candidates.by_plu.get(scan.plu)
-    if product_id is None or product_id not in prices:
+    if product_id is None or product_id not in sold_here:
         raise _unknown(number, scan.code)
     return LineRequest(product_id, weight_g=scan.weight_g)
 
@@ -140,20 +141,13 @@ def _unknown(number: int, code: str) -> InvalidInput:
     )
 
 
-async def _products(product_ids: Collection[int]) -> dict[int, ProductOut]:
-    found = await asyncio.gather(*(catalog.get_product(pid) for pid in sorted(product_ids)))
-    return {product.id: product for product in found}
-
-
-def _priced(
-    product: ProductOut, price_fen: int, certified: bool, markdown_percent: int
-) -> PricedProduct:
+def _priced(product: SellableProduct, markdown_percent: int) -> PricedProduct:
     return PricedProduct(
-        id=product.id,
+        id=product.product_id,
         name_zh=product.name_zh,
         unit=product.unit,
-        price_fen=price_fen,
-        certified=certified,
+        price_fen=product.price_fen,
+        certified=product.certified,
         certificate_no=product.certificate_no,
         origin_county_code=product.origin_county_code,
         origin_county_name=product.origin_county_name,

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.db import current_engine
+from pos.db import Statement, current_engine
 from pos.errors import NotFound
 from pos.orders.pricing import PricedLine, PricedOrder
 from pos.orders.schemas import OrderLineOut, OrderOut
 from pos.orders.states import OrderState
-from pos.orders.tables import Order, OrderLine, OrderTransition
 
 __all__ = [
     "NewOrder",
@@ -22,35 +23,62 @@ __all__ = [
     "SupplierOf",
     "insert_order",
     "locked_order",
+    "order_access",
     "order_lines",
     "order_out",
     "order_row",
     "record_transition",
+    "set_state",
     "sold_units",
+    "units_of",
 ]
 
 SupplierOf = dict[int, tuple[int, str]]
 """Product id -> (supplier id, supplier name)."""
 
-_ORDER_COLUMNS = (
-    Order.id,
-    Order.number,
-    Order.store.as_alias("store_id"),
-    Order.counter.as_alias("counter_id"),
-    Order.device.as_alias("device_id"),
-    Order.state,
-    Order.subtotal_fen,
-    Order.discount_fen,
-    Order.total_fen,
-    Order.refunded_fen,
-    Order.created_at,
-    Order.expires_at,
-    Order.paid_at,
-    Order.payment_method,
-    Order.payment_reference,
-    Order.payer_hash,
-    Order.access_token_hash,
-    Order.request_hash,
+_ORDER = (
+    "SELECT id, number, store AS store_id, counter AS counter_id, device AS device_id, state,"
+    " subtotal_fen, discount_fen, total_fen, refunded_fen, created_at, expires_at, paid_at,"
+    " payment_method, payment_reference, payer_hash, access_token_hash, request_hash"
+    " FROM orders WHERE id = {}"
+)
+_ORDER_ROW = Statement(_ORDER)
+_LOCKED_ORDER_ROW = Statement(_ORDER + " FOR UPDATE")
+_ORDER_ACCESS = Statement(
+    "SELECT access_token_hash, store AS store_id, state FROM orders WHERE id = {}"
+)
+_LINE_NAMES = (
+    "line_no",
+    "name_zh",
+    "unit",
+    "quantity",
+    "weight_g",
+    "unit_price_fen",
+    "amount_fen",
+    "discount_fen",
+    "total_fen",
+    "certified",
+    "certificate_no",
+    "origin_county_code",
+    "origin_county_name",
+    "supplier_name",
+)
+_LINES = ", ".join(_LINE_NAMES)
+_ORDER_LINES = Statement(
+    f"SELECT product AS product_id, supplier AS supplier_id, {_LINES}"  # noqa: S608
+    ' FROM order_line WHERE "order" = {} ORDER BY line_no'
+)
+_INSERT_ORDER = Statement(
+    "INSERT INTO orders (store, counter, device, state, subtotal_fen, discount_fen, total_fen,"
+    " refunded_fen, access_token_hash, idempotency_scope_key, request_hash, created_at,"
+    " expires_at, number, paid_at, payment_method, payment_reference, payer_hash)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {}, '', NULL, '', '', NULL)"
+    " ON CONFLICT (idempotency_scope_key) DO NOTHING RETURNING id"
+)
+_SET_NUMBER = Statement("UPDATE orders SET number = {} WHERE id = {}")
+_RECORD_TRANSITION = Statement(
+    'INSERT INTO order_transition ("order", from_state, to_state, event, at, actor, reason)'
+    " VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id"
 )
 
 
@@ -83,39 +111,61 @@ class NewOrder:
     time_zone: str
 
 
-async def insert_order(new: NewOrder) -> int:
-    """Insert the order and its lines (in the caller's transaction); returns the order id."""
+async def insert_order(new: NewOrder) -> OrderOut | None:
+    """Insert the order and its lines (in the caller's transaction); the order as created.
+
+    None when an order already has the same idempotency scope key: the caller answers with it.
+    """
     seller, priced = new.seller, new.priced
-    order = Order(
-        store=seller.store_id,
-        counter=seller.counter_id,
-        device=seller.device_id,
+    inserted = await _INSERT_ORDER.first(
+        seller.store_id,
+        seller.counter_id,
+        seller.device_id,
+        OrderState.OPEN,
+        priced.subtotal_fen,
+        priced.discount_fen,
+        priced.total_fen,
+        new.token_hash,
+        new.scope_key,
+        new.request_hash,
+        new.created_at,
+        new.expires_at,
+    )
+    if inserted is None:
+        return None
+    order_id: int = inserted["id"]
+    local_day = new.created_at.astimezone(ZoneInfo(new.time_zone))
+    number = f"{local_day:%y%m%d}{order_id:06d}"
+    await _SET_NUMBER.rows(number, order_id)
+    lines = [_line_out(n, line, new.suppliers) for n, line in enumerate(priced.lines, 1)]
+    await _insert_lines(len(lines)).rows(
+        *(v for line in lines for v in _line_values(order_id, line))
+    )
+    return OrderOut(
+        id=order_id,
+        number=number,
+        store_id=seller.store_id,
+        counter_id=seller.counter_id,
+        device_id=seller.device_id,
         state=OrderState.OPEN,
         subtotal_fen=priced.subtotal_fen,
         discount_fen=priced.discount_fen,
         total_fen=priced.total_fen,
-        access_token_hash=new.token_hash,
-        idempotency_scope_key=new.scope_key,
-        request_hash=new.request_hash,
+        refunded_fen=0,
         created_at=new.created_at,
         expires_at=new.expires_at,
+        paid_at=None,
+        payment_method="",
+        lines=lines,
     )
-    order_id: int = (await Order.insert(order).returning(Order.id))[0]["id"]
-    local_day = new.created_at.astimezone(ZoneInfo(new.time_zone))
-    number = f"{local_day:%y%m%d}{order_id:06d}"
-    await Order.update({Order.number: number}).where(Order.id == order_id)
-    lines = [_line(order_id, n, line, new.suppliers) for n, line in enumerate(priced.lines, 1)]
-    await OrderLine.insert(*lines)
-    return order_id
 
 
-def _line(order_id: int, line_no: int, line: PricedLine, suppliers: SupplierOf) -> OrderLine:
+def _line_out(line_no: int, line: PricedLine, suppliers: SupplierOf) -> OrderLineOut:
     product = line.product
     supplier_id, supplier_name = suppliers[product.id]
-    return OrderLine(
-        order=order_id,
+    return OrderLineOut(
         line_no=line_no,
-        product=product.id,
+        product_id=product.id,
         name_zh=product.name_zh,
         unit=product.unit,
         quantity=line.quantity,
@@ -128,19 +178,32 @@ def _line(order_id: int, line_no: int, line: PricedLine, suppliers: SupplierOf) 
         certificate_no=product.certificate_no,
         origin_county_code=product.origin_county_code,
         origin_county_name=product.origin_county_name,
-        supplier=supplier_id,
+        supplier_id=supplier_id,
         supplier_name=supplier_name,
     )
 
 
+def _line_values(order_id: int, line: OrderLineOut) -> list[Any]:
+    return [order_id, line.product_id, line.supplier_id, *(getattr(line, n) for n in _LINE_NAMES)]
+
+
+@functools.cache
+def _insert_lines(count: int) -> Statement:
+    """One insert of `count` lines (at most 100 an order, so few texts are ever cached)."""
+    row = "(" + ", ".join(["{}"] * (3 + len(_LINE_NAMES))) + ")"
+    values = ", ".join([row] * count)
+    insert = f'INSERT INTO order_line ("order", product, supplier, {_LINES}) VALUES {values}'  # noqa: S608
+    return Statement(insert)
+
+
 async def order_row(order_id: int) -> dict[str, Any]:
     """The order's row, or NotFound."""
-    row: dict[str, Any] | None = (
-        await Order.select(*_ORDER_COLUMNS).where(Order.id == order_id).first()
-    )
-    if row is None:
-        raise NotFound(f"no order {order_id}", code="order_not_found")
-    return row
+    return _found(await _ORDER_ROW.first(order_id), order_id)
+
+
+async def order_access(order_id: int) -> dict[str, Any]:
+    """What deciding who may see the order needs: its token hash, store and state; NotFound."""
+    return _found(await _ORDER_ACCESS.first(order_id), order_id)
 
 
 async def locked_order(order_id: int) -> dict[str, Any]:
@@ -148,13 +211,25 @@ async def locked_order(order_id: int) -> dict[str, Any]:
 
     On SQLite the write transaction itself is the lock (BEGIN IMMEDIATE).
     """
-    select = Order.select(*_ORDER_COLUMNS).where(Order.id == order_id)
-    if not isinstance(current_engine(), SQLiteEngine):
-        select = select.lock_rows()
-    row: dict[str, Any] | None = await select.first()
+    sqlite = isinstance(current_engine(), SQLiteEngine)
+    return _found(await (_ORDER_ROW if sqlite else _LOCKED_ORDER_ROW).first(order_id), order_id)
+
+
+def _found(row: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no order {order_id}", code="order_not_found")
     return row
+
+
+async def set_state(order_id: int, state: OrderState, **values: Any) -> None:
+    """Move the order to `state`, also setting `values` by column name (caller's transaction)."""
+    await _set_state(tuple(values)).rows(state, *values.values(), order_id)
+
+
+@functools.cache
+def _set_state(names: tuple[str, ...]) -> Statement:
+    also = "".join(f", {name} = {{}}" for name in names)
+    return Statement(f"UPDATE orders SET state = {{}}{also} WHERE id = {{}}")  # noqa: S608
 
 
 async def record_transition(
@@ -167,39 +242,30 @@ async def record_transition(
     reason: str = "",
 ) -> int:
     """Record one transition (in the caller's transaction); returns its id."""
-    row = OrderTransition(
-        order=order_id,
-        from_state=before or "",
-        to_state=after,
-        event=event,
-        actor=actor[:64],
-        reason=reason[:255],
-    )
-    return int((await OrderTransition.insert(row).returning(OrderTransition.id))[0]["id"])
+    at = datetime.now(UTC)
+    values = (order_id, before or "", after, event, at, actor[:64], reason[:255])
+    rows = await _RECORD_TRANSITION.rows(*values)
+    return int(rows[0]["id"])
 
 
 async def order_lines(order_id: int) -> list[OrderLineOut]:
     """The order's lines as sold, in order."""
-    rows = (
-        await OrderLine.select(
-            *[column for column in OrderLine._meta.columns if column._meta.name != "order"]
-        )
-        .where(OrderLine.order == order_id)
-        .order_by(OrderLine.line_no)
-    )
-    return [
-        OrderLineOut(**row, product_id=row["product"], supplier_id=row["supplier"]) for row in rows
-    ]
+    return [OrderLineOut(**row) for row in await _ORDER_LINES.rows(order_id)]
 
 
-async def sold_units(order_id: int) -> dict[int, int]:
-    """Pieces or grams of each product on the order: what it holds, or sold."""
+def units_of(lines: Sequence[OrderLineOut]) -> dict[int, int]:
+    """Pieces or grams of each product on the lines: what the order holds, or sold."""
     units: dict[int, int] = {}
-    for line in await order_lines(order_id):
+    for line in lines:
         units[line.product_id] = units.get(line.product_id, 0) + (
             line.quantity or line.weight_g or 0
         )
     return units
+
+
+async def sold_units(order_id: int) -> dict[int, int]:
+    """Pieces or grams of each product on the order: what it holds, or sold."""
+    return units_of(await order_lines(order_id))
 
 
 async def order_out(row: dict[str, Any], *, access_token: str | None = None) -> OrderOut:

@@ -10,6 +10,7 @@ asks the provider first, then calls `expire` (or `mark_paid`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,8 @@ from pos.events import outbox
 from pos.inventory import service as inventory
 from pos.orders import records
 from pos.orders.records import locked_order, record_transition, sold_units
-from pos.orders.schemas import OrderOut
+from pos.orders.schemas import OrderLineOut, OrderOut
 from pos.orders.states import OrderEvent, OrderState, Transition, transition
-from pos.orders.tables import Order
 from pos.orders.tokens import token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
@@ -31,6 +31,7 @@ __all__ = [
     "HOLD_EXPIRY",
     "ORDER_PAID",
     "ORDER_REFUNDED",
+    "Payable",
     "announce",
     "check_access",
     "expire",
@@ -41,6 +42,7 @@ __all__ = [
     "read_order",
     "record_refund",
     "start_payment",
+    "store_of",
 ]
 
 HOLD_EXPIRY = "order_hold_expiry"
@@ -68,9 +70,14 @@ async def get_order(order_id: int) -> OrderOut:
 
 async def check_access(order_id: int, token: str) -> OrderState:
     """The order's state, for the holder of its access token; 403 or 404 otherwise."""
-    row = await records.order_row(order_id)
+    row = await records.order_access(order_id)
     _check_token(token, row)
     return _S(row["state"])
+
+
+async def store_of(order_id: int) -> int:
+    """The store the order was made at; NotFound if none."""
+    return int((await records.order_access(order_id))["store_id"])
 
 
 def _check_token(token: str, row: dict[str, Any]) -> None:
@@ -93,19 +100,37 @@ async def read_order(order_id: int, *, token: str | None, staff_session: str | N
 
 
 async def _change(
-    row: dict[str, Any], event: OrderEvent, *, actor: str, reason: str = ""
+    row: dict[str, Any],
+    event: OrderEvent,
+    *,
+    actor: str,
+    reason: str = "",
+    values: dict[str, Any] | None = None,
 ) -> tuple[Transition, int]:
-    """Apply `event` to a locked order row and record it; returns the transition and its id."""
+    """Apply `event` to a locked order row, also setting `values` by column name, and record it.
+
+    Returns the transition and its id.
+    """
     before = _S(row["state"])
     result = transition(before, event)
-    await Order.update({Order.state: result.state}).where(Order.id == row["id"])
+    await records.set_state(row["id"], result.state, **(values or {}))
     recorded = await record_transition(
         row["id"], before, result.state, event, actor=actor, reason=reason
     )
     return result, recorded
 
 
-async def start_payment(order_id: int) -> OrderOut:
+@dataclass(frozen=True, slots=True)
+class Payable:
+    """What a payment of an order needs: its store, its total, until when, and its new state."""
+
+    store_id: int
+    total_fen: int
+    expires_at: datetime
+    state: OrderState
+
+
+async def start_payment(order_id: int) -> Payable:
     """Open -> paying (again paying when the shopper switches wallets); refused once expired."""
     owner = not _in_transaction()
     async with write_transaction():
@@ -115,7 +140,7 @@ async def start_payment(order_id: int) -> OrderOut:
         result, _ = await _change(row, OrderEvent.PAYMENT_STARTED, actor="payments")
     if owner:
         await announce(order_id, result.state)
-    return await get_order(order_id)
+    return Payable(row["store_id"], row["total_fen"], row["expires_at"], result.state)
 
 
 async def mark_paid(
@@ -148,32 +173,37 @@ async def mark_paid(
                 expected_fen=row["total_fen"],
                 paid_fen=amount_fen,
             )
+        lines = await records.order_lines(order_id)
         await inventory.commit_sale(
-            row["store_id"], await sold_units(order_id), reference=f"order:{order_id}"
+            row["store_id"], records.units_of(lines), reference=f"order:{order_id}"
         )
-        await Order.update(
-            {
-                Order.paid_at: paid_at,
-                Order.payment_method: method,
-                Order.payment_reference: reference,
-                Order.payer_hash: payer_hash,
-            }
-        ).where(Order.id == order_id)
+        paid = {
+            "paid_at": paid_at,
+            "payment_method": method,
+            "payment_reference": reference,
+            "payer_hash": payer_hash,
+        }
         result, _ = await _change(
-            row, OrderEvent.PAYMENT_SUCCEEDED, actor="payments", reason=f"{method} {reference}"
+            row,
+            OrderEvent.PAYMENT_SUCCEEDED,
+            actor="payments",
+            reason=f"{method} {reference}",
+            values=paid,
         )
-        await outbox.emit(ORDER_PAID, str(order_id), await _paid_payload(order_id))
+        sold = {**row, **paid}
+        await outbox.emit(ORDER_PAID, str(order_id), _paid_payload(sold, result.state, lines))
     if owner:
         await announce(order_id, result.state)
     return result
 
 
-async def _paid_payload(order_id: int) -> dict[str, Any]:
+def _paid_payload(
+    row: dict[str, Any], state: OrderState, lines: list[OrderLineOut]
+) -> dict[str, Any]:
     """What printing, the platform and analytics need of a sale: the order as sold."""
-    row = await records.order_row(order_id)
-    sale = (await records.order_out(row)).model_dump(mode="json", exclude={"access_token"})
+    sale = OrderOut(**{**row, "state": state}, lines=lines)
     keep = {"payment_reference": row["payment_reference"], "payer_hash": row["payer_hash"]}
-    return {**sale, **keep, "order_id": order_id}
+    return {**sale.model_dump(mode="json", exclude={"access_token"}), **keep, "order_id": row["id"]}
 
 
 async def payment_failed(order_id: int) -> Transition:
@@ -227,9 +257,10 @@ async def record_refund(
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
         await _restock(row, restock or {})
-        result, transition_id = await _change(row, event, actor=actor, reason=f"{amount_fen} fen")
         refunded = row["refunded_fen"] + amount_fen
-        await Order.update({Order.refunded_fen: refunded}).where(Order.id == order_id)
+        result, transition_id = await _change(
+            row, event, actor=actor, reason=f"{amount_fen} fen", values={"refunded_fen": refunded}
+        )
         payload = {
             "order_id": order_id,
             "store_id": row["store_id"],

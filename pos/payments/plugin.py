@@ -1,8 +1,9 @@
 """Wiring: the payments context built from settings, its routes, and its outbox handlers.
 
 `create_app` adds `PaymentsPlugin(settings)`; a `pos worker` process runs
-`with payment_handlers(lambda: build_payments(settings)): ...`. Handlers look the context up on
-every event, so a test may swap `app.state["payments"]` (a controllable clock, an in-loop sender).
+`with payment_handlers(lambda: payments, lambda: sender): ...`. Handlers look the context and
+the sender up on every event, so a test may swap `app.state["payments"]` (a controllable clock)
+and `app.state["payment_sender"]` (an in-loop sender).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pos.payments.routes import (
 )
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import POLL_EVENT, REFUND_EVENT, Payments, poll
-from pos.payments.wallet import NOTIFY_EVENT, Sender, deliver_notification, http_sender
+from pos.payments.wallet import NOTIFY_EVENT, HttpSender, Sender, deliver_notification
 from pos.settings import Settings
 
 __all__ = ["PaymentsPlugin", "build_payments", "payment_handlers"]
@@ -45,7 +46,7 @@ def build_payments(settings: Settings, *, clock: Clock = utc_now) -> Payments:
 
 @contextmanager
 def payment_handlers(
-    current: Callable[[], Payments], sender: Callable[[], Sender] = lambda: http_sender
+    current: Callable[[], Payments], sender: Callable[[], Sender]
 ) -> Iterator[None]:
     """Register the payment outbox handlers while the block runs."""
 
@@ -89,12 +90,13 @@ class PaymentsPlugin(InitPluginProtocol):
         if self.settings.payment_provider == "sandbox":
             app_config.route_handlers.append(SandboxWalletController)
         app_config.state["payments"] = build_payments(self.settings)
-        app_config.state["payment_sender"] = http_sender
         app_config.lifespan.append(_handlers_lifespan)
         return app_config
 
 
 @asynccontextmanager
 async def _handlers_lifespan(app: Litestar) -> AsyncIterator[None]:
-    with payment_handlers(lambda: app.state["payments"], lambda: app.state["payment_sender"]):
-        yield
+    async with HttpSender() as sender:
+        app.state["payment_sender"] = sender
+        with payment_handlers(lambda: app.state["payments"], lambda: app.state["payment_sender"]):
+            yield

@@ -60,7 +60,7 @@ async def order_payer(connection: _Connection, route: BaseRouteHandler) -> None:
         return
     await cast(Awaitable[None], _device_guard(connection, route))
     actor: DeviceActor = connection.state.actor
-    if (await orders.get_order(order_id)).store_id != actor.store_id:
+    if await orders.store_of(order_id) != actor.store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
 
 

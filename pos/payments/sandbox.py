@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from piccolo.columns.combination import WhereRaw
 
+from pos.db import Statement
 from pos.payments.clock import Clock, utc_now
 from pos.payments.provider import (
     ChargeResult,
@@ -45,6 +45,7 @@ __all__ = [
     "CODE_USER_PAYING_THEN_PAID",
     "PAID_AFTER_QUERIES",
     "SandboxProvider",
+    "find_payment",
 ]
 
 CODE_USER_PAYING_THEN_PAID = "0001"
@@ -60,6 +61,25 @@ _AS_QUERY: dict[str, QueryStatus] = {
     "reversed": "closed",
     "failed": "failed",
 }
+
+
+_BY_OUT_TRADE_NO = Statement("SELECT * FROM sandbox_payment WHERE out_trade_no = {}")
+# The same out_trade_no is the same payment, as at WeChat and Alipay.
+_OPEN = Statement(
+    "INSERT INTO sandbox_payment (out_trade_no, amount_fen, description, status, auth_code,"
+    " payer_id, transaction_id, created_at, expires_at, paid_at)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (out_trade_no) DO NOTHING"
+)
+_PAY = Statement(
+    "UPDATE sandbox_payment SET status = 'paid', payer_id = {}, transaction_id = {}, paid_at = {}"
+    " WHERE out_trade_no = {} AND status = 'pending' AND expires_at > {} RETURNING id"
+)
+
+
+async def find_payment(out_trade_no: str) -> SandboxPayment | None:
+    """The sandbox's payment with this out_trade_no, or None."""
+    row = await _BY_OUT_TRADE_NO.first(out_trade_no)
+    return None if row is None else SandboxPayment(**row, _exists_in_db=True)
 
 
 def _wallet_path(out_trade_no: str) -> str:
@@ -92,17 +112,28 @@ class SandboxProvider(PaymentProvider):
         self.public_url = public_url.rstrip("/")
         self.clock = clock
 
-    async def _open(self, payment: PaymentRequest, **values: Any) -> None:
-        if await SandboxPayment.exists().where(SandboxPayment.out_trade_no == payment.out_trade_no):
-            return  # the same out_trade_no is the same payment, as at WeChat and Alipay
-        row = SandboxPayment(
-            out_trade_no=payment.out_trade_no,
-            amount_fen=payment.amount_fen,
-            description=payment.description[:128],
-            expires_at=payment.expires_at,
-            **values,
+    async def _open(
+        self,
+        payment: PaymentRequest,
+        *,
+        status: str,
+        auth_code: str = "",
+        payer_id: str = "",
+        transaction_id: str = "",
+        paid_at: datetime | None = None,
+    ) -> None:
+        await _OPEN.rows(
+            payment.out_trade_no,
+            payment.amount_fen,
+            payment.description[:128],
+            status,
+            auth_code,
+            payer_id,
+            transaction_id,
+            datetime.now(UTC),
+            payment.expires_at,
+            paid_at,
         )
-        await SandboxPayment.insert(row)
 
     async def create(self, payment: PaymentRequest) -> CreatedPayment:
         """A pending payment, paid on the wallet page the QR code points to."""
@@ -133,14 +164,14 @@ class SandboxProvider(PaymentProvider):
         return ChargeResult("paid", row.amount_fen, row.payer_id, row.transaction_id, row.paid_at)
 
     async def _row(self, out_trade_no: str) -> SandboxPayment:
-        row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+        row = await find_payment(out_trade_no)
         if row is None:
             raise LookupError(out_trade_no)
         return row
 
     async def query(self, out_trade_no: str) -> QueryResult:
         """The payment's state; a code ending 0001 gets paid by its second query."""
-        row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+        row = await find_payment(out_trade_no)
         if row is None:
             return QueryResult("closed")  # WeChat ORDER_NOT_EXIST, Alipay TRADE_NOT_EXIST
         if row.status == "pending" and row.auth_code.endswith(CODE_USER_PAYING_THEN_PAID):
@@ -154,22 +185,8 @@ class SandboxProvider(PaymentProvider):
 
     async def pay(self, out_trade_no: str, payer_id: str) -> bool:
         """The simulated payer pays; False when the payment is not waiting for money."""
-        rows = await (
-            SandboxPayment.update(
-                {
-                    SandboxPayment.status: "paid",
-                    SandboxPayment.payer_id: payer_id,
-                    SandboxPayment.transaction_id: _transaction_id(),
-                    SandboxPayment.paid_at: self.clock(),
-                }
-            )
-            .where(
-                (SandboxPayment.out_trade_no == out_trade_no)
-                & (SandboxPayment.status == "pending")
-                & (SandboxPayment.expires_at > self.clock())
-            )
-            .returning(SandboxPayment.id)
-        )
+        now = self.clock()
+        rows = await _PAY.rows(payer_id, _transaction_id(), now, out_trade_no, now)
         return bool(rows)
 
     async def close(self, out_trade_no: str) -> None:

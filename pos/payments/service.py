@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from pos.db import write_transaction
+from pos.db import Statement, write_transaction
 from pos.errors import InvalidInput, NotFound
 from pos.orders import service as orders
 from pos.payments.polling import next_poll
@@ -22,15 +23,31 @@ from pos.payments.provider import (
     CreatedPayment,
     NotificationRefused,
     PaymentRequest,
-    QueryResult,
     is_payment_code,
 )
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments, schedule_poll, settle
-from pos.payments.tables import Payment, PaymentNotification
+from pos.payments.tables import Payment
 from pos.payments.unique import is_unique_violation
 
 __all__ = ["receive_notification", "start_payment"]
+
+_EARLIER = Statement('SELECT id, answer FROM payment WHERE "order" = {} AND idempotency_key = {}')
+_ANSWER_PENDING = Statement(
+    "UPDATE payment SET status = 'pending', answer = {}"
+    " WHERE id = {} AND status = 'created' RETURNING id"
+)
+_BY_OUT_TRADE_NO = Statement("SELECT id FROM payment WHERE out_trade_no = {}")
+_INSERT_PAYMENT = Statement(
+    'INSERT INTO payment ("order", store, provider, method, out_trade_no, idempotency_key,'
+    " amount_fen, created_at, expires_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id"
+)
+_RECORD_NOTE = Statement(
+    "INSERT INTO payment_notification"
+    " (provider, headers, body, nonce, received_at, verified, out_trade_no, outcome)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (nonce) DO NOTHING RETURNING id"
+)
+_SET_OUTCOME = Statement("UPDATE payment_notification SET outcome = {} WHERE id = {}")
 
 
 async def _payment(payment_id: int) -> Payment:
@@ -40,13 +57,19 @@ async def _payment(payment_id: int) -> Payment:
     return payment
 
 
-def _view(payment: Payment, created: CreatedPayment | None = None, failure: str = "") -> PaymentOut:
+def _view(
+    payment: Payment,
+    created: CreatedPayment | None = None,
+    failure: str = "",
+    *,
+    status: str | None = None,
+) -> PaymentOut:
     return PaymentOut(
         payment_id=payment.id,
         order_id=payment.order,
         out_trade_no=payment.out_trade_no,
         method=payment.method,
-        status=payment.status,
+        status=status or payment.status,
         amount_fen=payment.amount_fen,
         qr_url=created.qr_url if created else None,
         redirect_url=created.redirect_url if created else None,
@@ -55,13 +78,11 @@ def _view(payment: Payment, created: CreatedPayment | None = None, failure: str 
 
 
 async def _earlier(order_id: int, idempotency_key: str) -> PaymentOut | None:
-    payment = await Payment.objects().get(
-        (Payment.order == order_id) & (Payment.idempotency_key == idempotency_key)
-    )
-    if payment is None:
+    row = await _EARLIER.first(order_id, idempotency_key)
+    if row is None:
         return None
-    answer = json.loads(payment.answer) if isinstance(payment.answer, str) else payment.answer
-    return PaymentOut.model_validate(answer) if answer else _view(payment)
+    answer = json.loads(row["answer"]) if isinstance(row["answer"], str) else row["answer"]
+    return PaymentOut.model_validate(answer) if answer else _view(await _payment(row["id"]))
 
 
 async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str) -> Payment:
@@ -79,7 +100,7 @@ async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str)
             created_at=now,
             expires_at=order.expires_at,
         )
-        await payment.save()
+        payment.id = await _insert(payment)
         first = next_poll(
             method,
             now=now,
@@ -90,6 +111,22 @@ async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str)
         await schedule_poll(payment.id, 0, first or order.expires_at)
     await orders.announce(order_id, order.state)
     return payment
+
+
+async def _insert(payment: Payment) -> int:
+    row = await _INSERT_PAYMENT.first(
+        payment.order,
+        payment.store,
+        payment.provider,
+        payment.method,
+        payment.out_trade_no,
+        payment.idempotency_key,
+        payment.amount_fen,
+        payment.created_at,
+        payment.expires_at,
+    )
+    assert row is not None  # an insert without a conflict clause returns its row
+    return int(row["id"])
 
 
 async def _call_provider(
@@ -123,22 +160,38 @@ async def start_payment(
             raise
         return found  # a concurrent retry with the same key won the race
     created, charged = await _call_provider(ctx, payment, data)
-    await settle(ctx, payment.id, charged.as_query() if charged else QueryResult("pending"))
+    if charged is None:
+        answer = _view(payment, created, status="pending")
+        if await _answer_pending(payment.id, answer):
+            return answer
+    else:
+        await settle(ctx, payment.id, charged.as_query())
     answer = _view(await _payment(payment.id), created, charged.reason if charged else "")
     await Payment.update({Payment.answer: answer.model_dump_json()}).where(Payment.id == payment.id)
     return answer
 
 
-async def _record(provider: str, headers: Mapping[str, str], body: bytes, **values: Any) -> int:
-    note = PaymentNotification(
-        provider=provider,
-        headers=json.dumps(dict(headers)),
-        body=body.decode("utf-8", errors="replace"),
-        **values,
-    )
-    async with write_transaction():
-        rows = await PaymentNotification.insert(note)
-    return int(rows[0]["id"])
+async def _answer_pending(payment_id: int, answer: PaymentOut) -> bool:
+    """Created -> pending, keeping the answer for retries; False if an answer settled it first."""
+    return bool(await _ANSWER_PENDING.rows(answer.model_dump_json(), payment_id))
+
+
+async def _record(
+    provider: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    received_at: datetime,
+    nonce: str | None = None,
+    verified: bool = False,
+    out_trade_no: str = "",
+    outcome: str = "received",
+) -> int | None:
+    """Keep a notification as received; None when a verified one with its nonce came before."""
+    text = body.decode("utf-8", errors="replace")
+    values = (nonce, received_at, verified, out_trade_no, outcome)
+    row = await _RECORD_NOTE.first(provider, json.dumps(dict(headers)), text, *values)
+    return None if row is None else int(row["id"])
 
 
 async def _verified(
@@ -150,16 +203,17 @@ async def _verified(
     except NotificationRefused as exc:
         await _record(provider, headers, body, received_at=received_at, outcome=exc.code)
         raise
-    values = {"received_at": received_at, "verified": True, "out_trade_no": note.out_trade_no}
-    try:
-        note_id = await _record(provider, headers, body, nonce=note.nonce, **values)
-    except Exception as exc:
-        if not is_unique_violation(exc):
-            raise
+    values: dict[str, Any] = {
+        "received_at": received_at,
+        "verified": True,
+        "out_trade_no": note.out_trade_no,
+    }
+    note_id = await _record(provider, headers, body, nonce=note.nonce, **values)
+    if note_id is None:
         await _record(provider, headers, body, outcome="notification_replayed", **values)
         raise NotificationRefused(
             "this notification was received before", code="notification_replayed"
-        ) from None
+        )
     return note_id, note.out_trade_no
 
 
@@ -170,12 +224,10 @@ async def receive_notification(
     if provider != ctx.provider.name:
         raise NotFound(f"payments do not go through {provider!r} here", code="unknown_provider")
     note_id, out_trade_no = await _verified(ctx, provider, headers, body)
-    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    payment = await _BY_OUT_TRADE_NO.first(out_trade_no)
     if payment is None:
         outcome = "unknown_payment"
     else:
-        outcome = await settle(ctx, payment.id, await ctx.provider.query(out_trade_no))
-    await PaymentNotification.update({PaymentNotification.outcome: outcome}).where(
-        PaymentNotification.id == note_id
-    )
+        outcome = await settle(ctx, payment["id"], await ctx.provider.query(out_trade_no))
+    await _SET_OUTCOME.rows(outcome, note_id)
     return outcome

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pos.db import write_transaction
+from pos.db import Statement, write_transaction
 from pos.errors import Conflict
 from pos.events.outbox import emit, notify
 from pos.orders import service as orders
@@ -93,13 +93,21 @@ async def open_refund(
     return refund_id
 
 
-async def _claim(payment_id: int, values: dict[Any, Any]) -> Payment | None:
-    rows = await (
-        Payment.update(values)
-        .where((Payment.id == payment_id) & Payment.status.is_in(list(_OPEN)))
-        .returning(*Payment.all_columns())
-    )
-    return Payment(**rows[0], _exists_in_db=True) if rows else None
+_CLAIM_PAID = Statement(
+    "UPDATE payment SET status = 'paid', paid_fen = {}, payer_hash = {}, provider_reference = {},"
+    " settled_at = {}, paid_order = {} WHERE id = {} AND status IN ('created', 'pending')"
+    " RETURNING *"
+)
+_CLAIM_UNPAID = Statement(
+    "UPDATE payment SET status = {}, settled_at = {}"
+    " WHERE id = {} AND status IN ('created', 'pending') RETURNING *"
+)
+
+
+async def _claim(claim: Statement, *args: Any) -> Payment | None:
+    """Move an open payment out of `created`/`pending`; None when another answer did first."""
+    row = await claim.first(*args)
+    return None if row is None else Payment(**row, _exists_in_db=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +119,9 @@ class _Outcome:
 
 async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag: str = "") -> None:
     paid_fen = payment.paid_fen or 0
-    await Payment.update({Payment.refunded_fen: paid_fen, Payment.flag: flag}).where(
-        Payment.id == payment.id
-    )
+    await Payment.update(
+        {Payment.refunded_fen: paid_fen, Payment.flag: flag, Payment.paid_order: False}
+    ).where(Payment.id == payment.id)
     await open_refund(payment.id, paid_fen, reason, now=now, automatic=True)
 
 
@@ -147,20 +155,19 @@ async def _mark_paid(ctx: Payments, payment: Payment) -> _Outcome:
     if moved.refund_required:
         await _refund_surplus(payment, "paid after the order was closed or paid", now=now)
         return _Outcome("refunded_surplus")
-    await Payment.update({Payment.paid_order: True}).where(Payment.id == payment.id)
     return _Outcome("paid", payment.order, moved.state)
 
 
 async def _settle_paid(ctx: Payments, payment_id: int, result: QueryResult) -> _Outcome:
     payment = await _claim(
+        _CLAIM_PAID,
+        result.amount_fen,
+        payer_hash(ctx.payer_salt, result.payer_id),
+        result.provider_reference,
+        result.paid_at or ctx.clock(),
+        # Claimed as paying its order; `_refund_surplus` takes that back when it does not.
+        True,
         payment_id,
-        {
-            Payment.status: "paid",
-            Payment.paid_fen: result.amount_fen,
-            Payment.payer_hash: payer_hash(ctx.payer_salt, result.payer_id),
-            Payment.provider_reference: result.provider_reference,
-            Payment.settled_at: result.paid_at or ctx.clock(),
-        },
     )
     if payment is None:
         return _Outcome("duplicate")
@@ -169,7 +176,7 @@ async def _settle_paid(ctx: Payments, payment_id: int, result: QueryResult) -> _
 
 async def _settle_unpaid(ctx: Payments, payment_id: int, status: str) -> _Outcome:
     now = ctx.clock()
-    payment = await _claim(payment_id, {Payment.status: status, Payment.settled_at: now})
+    payment = await _claim(_CLAIM_UNPAID, status, now, payment_id)
     if payment is None:
         return _Outcome("duplicate")
     return _Outcome(status, payment.order, await _release_order(payment, now))
@@ -186,10 +193,9 @@ async def _announce(outcome: _Outcome) -> str:
 async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
     """Apply the provider's answer once; returns the outcome (paid, closed, duplicate ...)."""
     if result.status == "pending":
-        async with write_transaction():
-            await Payment.update({Payment.status: "pending"}).where(
-                (Payment.id == payment_id) & (Payment.status == "created")
-            )
+        await Payment.update({Payment.status: "pending"}).where(
+            (Payment.id == payment_id) & (Payment.status == "created")
+        )
         return "pending"
     async with write_transaction():
         if result.status == "paid":

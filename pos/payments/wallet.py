@@ -15,6 +15,7 @@ import json
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Self
 
 import httpx
 
@@ -22,16 +23,15 @@ from pos.db import write_transaction
 from pos.errors import NotFound, Unavailable
 from pos.events.outbox import emit, notify
 from pos.money import format_yuan
-from pos.payments.sandbox import SandboxProvider
+from pos.payments.sandbox import SandboxProvider, find_payment
 from pos.payments.signing import signed_headers
-from pos.payments.tables import SandboxPayment
 
 __all__ = [
     "NOTIFY_EVENT",
     "NOTIFY_PATH",
+    "HttpSender",
     "Sender",
     "deliver_notification",
-    "http_sender",
     "pay",
     "wallet_page",
 ]
@@ -50,13 +50,27 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-async def http_sender(url: str, headers: Mapping[str, str], body: bytes) -> int:
-    """POST over real HTTP, as a gateway does."""
-    async with httpx.AsyncClient(timeout=SEND_TIMEOUT_S, verify=_tls()) as http:
-        response = await http.post(
+class HttpSender:
+    """Posts over real HTTP, as a gateway does, through one client kept open for its life.
+
+    A process that sends many holds one (`async with HttpSender() as send:`): its connections
+    to the server are reused instead of opened for every notification.
+    """
+
+    def __init__(self) -> None:
+        self._http = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, verify=_tls())
+
+    async def __call__(self, url: str, headers: Mapping[str, str], body: bytes) -> int:
+        response = await self._http.post(
             url, headers={**headers, "content-type": "application/json"}, content=body
         )
-    return response.status_code
+        return response.status_code
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
 
 
 async def pay(provider: SandboxProvider, out_trade_no: str, payer_id: str) -> bool:
@@ -75,7 +89,7 @@ async def deliver_notification(
     provider: SandboxProvider, sender: Sender, out_trade_no: str
 ) -> None:
     """Sign and post the paid notification; raises when the server does not take it."""
-    row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+    row = await find_payment(out_trade_no)
     if row is None:
         raise NotFound(f"the sandbox has no payment {out_trade_no}")
     body = json.dumps(
@@ -120,7 +134,7 @@ _STATUS_TEXT = {
 
 async def wallet_page(out_trade_no: str) -> str:
     """The wallet's HTML for a payment: a Pay button while it waits for money."""
-    row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+    row = await find_payment(out_trade_no)
     if row is None:
         raise NotFound(f"the sandbox has no payment {out_trade_no}", code="payment_not_found")
     action = _PAY_FORM if row.status == "pending" else f"<p>{_STATUS_TEXT[row.status]}</p>"

@@ -22,7 +22,7 @@ from pos.platform.signing import merchant_key, signed_headers
 from pos.platform.tables import CertifiedTransaction
 from pos.platform.totals import compare, daily_totals, missing_at_platform
 from pos.settings import Settings
-from pos.stores.tables import Store
+from pos.stores import service as stores
 
 __all__ = ["TOTALS_PATH", "platform_totals", "reconcile"]
 
@@ -48,13 +48,15 @@ async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> R
 
 
 async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> ReconcileReport:
-    rows = await _T.select(_T.merchant_id, _T.body).where(_T.business_day == day)
+    # Ratings carry no money: the totals are of sales and reversals only.
+    certified = _T.kind.is_in(["sale", "reversal"])
+    rows = await _T.select(_T.merchant_id, _T.body).where((_T.business_day == day) & certified)
     local: dict[str, list[TransactionDoc]] = {}
     for row in rows:
         local.setdefault(row["merchant_id"], []).append(
             TransactionDoc.model_validate_json(row["body"])
         )
-    merchants = sorted(set(local) | await _store_merchants())
+    merchants = sorted(set(local) | await stores.merchant_ids())
     differences: list[Difference] = []
     platform_count = 0
     for merchant_id in merchants:
@@ -69,11 +71,6 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
         differences=differences,
         resent=[],
     )
-
-
-async def _store_merchants() -> set[str]:
-    rows = await Store.select(Store.merchant_id).where(Store.merchant_id != "").distinct()
-    return {row["merchant_id"] for row in rows}
 
 
 async def platform_totals(

@@ -1,4 +1,4 @@
-"""The relay: claims due certified transactions, signs them in batches, sends them, records it.
+"""The relay: claims due documents (transactions, ratings), signs them in batches, sends them.
 
 A claim is a lease (`platform_lease_s`): the rows are taken in one write transaction, on
 PostgreSQL with `FOR UPDATE SKIP LOCKED`, so relays running at once never take the same row while
@@ -23,7 +23,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from pydantic import ValidationError
 
 from pos.db import current_engine, write_transaction
-from pos.events.outbox import wait_for_notify
+from pos.events.signals import Signal
 from pos.logs import logger
 from pos.platform.schemas import BatchResult
 from pos.platform.signing import merchant_key, signed_headers
@@ -31,6 +31,7 @@ from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
 
 __all__ = [
+    "DOCUMENTS_DUE",
     "TRANSACTIONS_PATH",
     "Claimed",
     "Relay",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 TRANSACTIONS_PATH = "/api/v1/transactions"
+DOCUMENTS_DUE = Signal()
+"""Notified in this process when documents are written or made due: the relay wakes for them."""
 _ERROR_CHARS = 500
 _T = CertifiedTransaction
 
@@ -204,9 +207,13 @@ async def run_relay(stop: anyio.Event, settings: Settings) -> None:
     async with platform_client(settings) as client:
         relay = Relay(settings, client)
         logger.info("relay started", platform_url=settings.platform_url)
-        while not stop.is_set():
-            if await _safe_round(relay) == 0:
-                await _idle(stop, settings.platform_idle_s)
+        with DOCUMENTS_DUE.listen() as woken:
+            async with anyio.create_task_group() as group:
+                group.start_soon(woken.set_when, stop)
+                while not stop.is_set():
+                    if await _safe_round(relay) == 0:
+                        await woken.wait(settings.platform_idle_s)
+                group.cancel_scope.cancel()
     logger.info("relay stopped")
 
 
@@ -216,16 +223,3 @@ async def _safe_round(relay: Relay) -> int:
     except Exception:  # e.g. the database is away for a moment: log, wait, try again
         logger.exception("platform: relay round failed")
         return 0
-
-
-async def _idle(stop: anyio.Event, seconds: float) -> None:
-    with anyio.move_on_after(seconds):
-        async with anyio.create_task_group() as group:
-
-            async def wake_on_notify() -> None:
-                await wait_for_notify(seconds)
-                group.cancel_scope.cancel()
-
-            group.start_soon(wake_on_notify)
-            await stop.wait()
-            group.cancel_scope.cancel()

@@ -1,12 +1,13 @@
-"""Platform contracts: the sale as frozen in `order_paid`, the documents sent, the staff API.
+"""Platform contracts: the events it reads, the documents it sends, the staff API.
 
-`TransactionDoc` and the batch models are the wire format the relay and the double share.
+`TransactionDoc`, the rating documents and the batch models are the wire format the relay and
+the double share.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,10 @@ __all__ = [
     "DailyTotalsQuery",
     "DeadLetterOut",
     "Difference",
+    "Document",
+    "RatingDoc",
+    "RatingEvent",
+    "RatingWithdrawalDoc",
     "ReconcileReport",
     "Rejection",
     "RequeuedOut",
@@ -99,10 +104,64 @@ class TransactionDoc(BaseModel):
     lines: list[TransactionLine] = Field(min_length=1)
 
 
-class BatchIn(BaseModel):
-    """One signed request: up to 100 transactions of one merchant."""
+class RatingEvent(BaseModel):
+    """The `rating_submitted` payload, and `rating_moderated`'s with the moderation's fields."""
 
-    transactions: list[TransactionDoc] = Field(min_length=1, max_length=MAX_BATCH)
+    model_config = ConfigDict(extra="ignore")
+
+    rating_id: int
+    order_id: int
+    store_id: int
+    line_no: int
+    certified: bool
+    certificate_no: str
+    stars: int
+    comment: str
+    submitted_at: datetime
+    moderation_id: int | None = None
+    hidden: bool = False
+    moderated_at: datetime | None = None
+
+
+class _RatingRef(BaseModel):
+    """What every document about a rating carries: its own id and the sale line it rates."""
+
+    transaction_id: str = Field(
+        min_length=1, max_length=80, description="this document's stable id; deduped by it"
+    )
+    original_transaction_id: str = Field(description="the certified sale whose line is rated")
+    merchant_id: str = Field(min_length=1, max_length=40)
+    rating_id: int = Field(description="the rating's id here: all its documents share it")
+    revision: int = Field(
+        ge=0, description="0 when submitted, then the moderation's number: the highest one holds"
+    )
+    occurred_at: datetime = Field(description="when it was submitted or moderated (UTC)")
+    business_day: date = Field(description="the store-local day it happened")
+    line_no: int
+    certificate_no: str
+
+
+class RatingDoc(_RatingRef):
+    """A buyer's rating of a certified line, to be shown with the sale (again, after a hide)."""
+
+    kind: Literal["rating"]
+    stars: int = Field(ge=1, le=5)
+    comment: str
+
+
+class RatingWithdrawalDoc(_RatingRef):
+    """A manager hid the rating: the platform stops showing it (until a later revision)."""
+
+    kind: Literal["rating_withdrawal"]
+
+
+Document = Annotated[TransactionDoc | RatingDoc | RatingWithdrawalDoc, Field(discriminator="kind")]
+
+
+class BatchIn(BaseModel):
+    """One signed request: up to 100 documents of one merchant, transactions and ratings."""
+
+    transactions: list[Document] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class Rejection(BaseModel):
@@ -162,7 +221,7 @@ class BacklogOut(BaseModel):
 
 class DeadLetterOut(BaseModel):
     transaction_id: str
-    kind: Literal["sale", "reversal"]
+    kind: Literal["sale", "reversal", "rating", "rating_withdrawal"]
     order_id: int
     store_id: int
     merchant_id: str

@@ -1,26 +1,32 @@
-"""Certified transactions: written by outbox handlers after each sale and refund; the backlog.
+"""Forwarded documents: written by outbox handlers after each sale, refund and rating; the backlog.
 
 `on_order_paid` turns the sale frozen in the `order_paid` payload into a certified transaction
-row, `on_order_refunded` a refund into a reversal of that sale's lines. Both are idempotent by
-the transaction id (a UNIQUE column), so a replayed event inserts nothing. The relay
-(`pos.platform.relay`) sends the rows; staff see the backlog and dead letters and retry them.
+row, `on_order_refunded` a refund into a reversal of that sale's lines, `on_rating_event` a
+rating of a certified line (or its moderation) into a rating document that refers to the sale.
+All are idempotent by the document's id (a UNIQUE column), so a replayed event inserts nothing.
+The relay (`pos.platform.relay`) sends the rows; staff see the backlog and dead letters and
+retry them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count, Min
 
-from pos.catalog.tables import Supplier
+from pos.analytics import ratings
+from pos.catalog import service as catalog
 from pos.errors import NotFound, Unavailable
-from pos.events.outbox import Event, notify, register
+from pos.events.outbox import Event, register
 from pos.orders import service as orders
+from pos.platform.ratings import rating_document
+from pos.platform.relay import DOCUMENTS_DUE
 from pos.platform.schemas import (
     BacklogOut,
     DeadLetterOut,
+    Document,
+    RatingEvent,
     RequeuedOut,
     Sale,
     TransactionDoc,
@@ -33,7 +39,6 @@ from pos.platform.transactions import (
     sale_transaction,
 )
 from pos.stores import service as stores
-from pos.stores.tables import Store
 
 __all__ = [
     "MAX_LISTED",
@@ -42,6 +47,7 @@ __all__ = [
     "install",
     "on_order_paid",
     "on_order_refunded",
+    "on_rating_event",
     "requeue",
     "retry_dead",
 ]
@@ -54,6 +60,8 @@ def install() -> None:
     """Register the platform's outbox handlers (installing them again changes nothing)."""
     register(orders.ORDER_PAID, on_order_paid)
     register(orders.ORDER_REFUNDED, on_order_refunded)
+    register(ratings.RATING_SUBMITTED, on_rating_event)
+    register(ratings.RATING_MODERATED, on_rating_event)
 
 
 async def on_order_paid(event: Event) -> None:
@@ -63,7 +71,7 @@ async def on_order_paid(event: Event) -> None:
     if not certified:
         return
     place = await _place(sale.store_id, sale.counter_id)
-    codes = await _supplier_codes(line.supplier_id for line in certified)
+    codes = await catalog.supplier_credit_codes([line.supplier_id for line in certified])
     doc = sale_transaction(sale, place, codes)
     if doc is not None:
         await _insert(doc, sale.order_id, sale.store_id)
@@ -72,13 +80,11 @@ async def on_order_paid(event: Event) -> None:
 async def on_order_refunded(event: Event) -> None:
     """Outbox handler: a refund reverses its share of the sale's certified lines."""
     order_id = int(event.payload["order_id"])
-    row = await _T.select(_T.body).where((_T.order_id == order_id) & (_T.kind == "sale")).first()
-    if row is None:
+    sale = await _recorded_sale(order_id)
+    if sale is None:
         if any(line.certified for line in (await orders.get_order(order_id)).lines):
-            # The sale's own event has not been handled yet: try again after it.
-            raise Unavailable(f"order {order_id}: its certified sale is not recorded yet")
+            raise _sale_not_recorded(order_id)
         return
-    sale = TransactionDoc.model_validate_json(row["body"])
     store_id = int(event.payload["store_id"])
     after = int(event.payload["refunded_fen"])
     share = RefundShare(
@@ -93,6 +99,28 @@ async def on_order_refunded(event: Event) -> None:
         await _insert(doc, order_id, store_id)
 
 
+async def on_rating_event(event: Event) -> None:
+    """Outbox handler for `rating_submitted` and `rating_moderated` of a certified line."""
+    rating = RatingEvent.model_validate(event.payload)
+    if not rating.certified:
+        return
+    sale = await _recorded_sale(rating.order_id)
+    if sale is None:
+        raise _sale_not_recorded(rating.order_id)
+    time_zone = (await stores.store_rules(rating.store_id)).time_zone
+    await _insert(rating_document(rating, sale, time_zone), rating.order_id, rating.store_id)
+
+
+async def _recorded_sale(order_id: int) -> TransactionDoc | None:
+    row = await _T.select(_T.body).where((_T.order_id == order_id) & (_T.kind == "sale")).first()
+    return None if row is None else TransactionDoc.model_validate_json(row["body"])
+
+
+def _sale_not_recorded(order_id: int) -> Unavailable:
+    # The sale's own event has not been handled yet: the outbox tries again after it.
+    return Unavailable(f"order {order_id}: its certified sale is not recorded yet")
+
+
 def _refunded_at(payload: dict[str, Any]) -> datetime:
     # Older `order_refunded` payloads carry no time: the handler's moment is the best left.
     stamp = payload.get("refunded_at")
@@ -100,25 +128,11 @@ def _refunded_at(payload: dict[str, Any]) -> datetime:
 
 
 async def _place(store_id: int, counter_id: int | None) -> Place:
-    store = (
-        await Store.select(Store.code, Store.merchant_id, Store.time_zone)
-        .where(Store.id == store_id)
-        .first()
-    )
-    if store is None:
-        raise NotFound(f"no store {store_id}", code="store_not_found")
-    counter_code = (await stores.get_counter(counter_id)).code if counter_id else None
-    return Place(store["merchant_id"], store["code"], store["time_zone"], counter_code)
+    store, counter_code = await stores.merchant_counter(store_id, counter_id or None)
+    return Place(store.merchant_id, store.code, store.time_zone, counter_code)
 
 
-async def _supplier_codes(supplier_ids: Iterable[int]) -> dict[int, str]:
-    rows = await Supplier.select(Supplier.id, Supplier.credit_code).where(
-        Supplier.id.is_in(sorted(set(supplier_ids)))
-    )
-    return {row["id"]: row["credit_code"] for row in rows}
-
-
-async def _insert(doc: TransactionDoc, order_id: int, store_id: int) -> None:
+async def _insert(doc: Document, order_id: int, store_id: int) -> None:
     row = _T(
         transaction_id=doc.transaction_id,
         kind=doc.kind,
@@ -126,13 +140,13 @@ async def _insert(doc: TransactionDoc, order_id: int, store_id: int) -> None:
         store_id=store_id,
         merchant_id=doc.merchant_id,
         business_day=doc.business_day,
-        amount_fen=doc.amount_fen,
+        amount_fen=doc.amount_fen if isinstance(doc, TransactionDoc) else 0,
         body=doc.model_dump_json(),
         state="pending",
         next_attempt_at=datetime.now(UTC),
     )
     await _T.insert(row).on_conflict(action="DO NOTHING")
-    notify()
+    DOCUMENTS_DUE.notify()
 
 
 async def backlog() -> BacklogOut:
@@ -191,5 +205,5 @@ async def _requeue_where(where: Any) -> int:
         .returning(_T.id)
     )
     if rows:
-        notify()
+        DOCUMENTS_DUE.notify()
     return len(rows)

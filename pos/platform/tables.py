@@ -1,4 +1,4 @@
-"""Certified transactions: what is forwarded to the platform, and where each one stands."""
+"""Forwarded documents: certified transactions and ratings, and where each one stands."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ __all__ = ["CertifiedTransaction"]
 
 
 class CertifiedTransaction(Table):
-    """One sale or reversal as the platform receives it; pending, sent or dead."""
+    """One sale, reversal or rating document as the platform receives it; pending, sent or dead."""
 
     id: Serial
     transaction_id = Varchar(
         length=80, unique=True, help_text="stable id; the platform dedupes by it"
     )
-    kind = Varchar(length=10, help_text="sale or reversal")
-    order_id = Integer(index=True, help_text="the order it comes from")
+    kind = Varchar(length=20, help_text="sale, reversal, rating or rating_withdrawal")
+    order_id = Integer(index=True, help_text="the order it comes from (a rating: the rated one)")
     store_id = Integer(index=True)
     merchant_id = Varchar(length=40, help_text="merchant id at the platform; picks the key")
     business_day = Date(index=True, help_text="the store-local day it counts for")
-    amount_fen = Integer(help_text="sum of its lines, positive for reversals too")
-    body = Text(help_text="the JSON document sent, built once from the frozen sale")
+    amount_fen = Integer(help_text="sum of its lines, positive for reversals too; 0 for ratings")
+    body = Text(help_text="the JSON document sent, built once from its event")
     state = Varchar(length=10, default="pending", index=True, help_text="pending, sent or dead")
     attempts = Integer(default=0, help_text="claims so far, a crashed relay's included")
     next_attempt_at = Timestamptz(

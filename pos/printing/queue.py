@@ -14,7 +14,6 @@ each pending job once; only a crash between send and record prints a job twice (
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -23,9 +22,8 @@ from typing import Any, Literal, cast
 import anyio
 import anyio.to_thread
 
-from pos.events.outbox import notify, wait_for_notify
 from pos.logs import logger
-from pos.printing.jobs import ClaimedJob, claim_due, finish, save_status
+from pos.printing.jobs import PRINT_JOBS, ClaimedJob, claim_due, finish, save_status
 from pos.printing.receipts import document_from_json
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
@@ -114,16 +112,18 @@ class PrintSender:
 
     async def run(self, stop: anyio.Event, poll_s: float = 1.0) -> None:
         """Send jobs as they come due until `stop` is set; sends in progress finish first."""
-        async with (
-            anyio.create_task_group() as deliveries,
-            anyio.create_task_group() as watcher,
-        ):
-            watcher.start_soon(self._watch_statuses)
-            while not stop.is_set():
-                for job in await self._claim():
-                    deliveries.start_soon(self._deliver_shielded, job)
-                await _idle(stop, poll_s)
-            watcher.cancel_scope.cancel()
+        with PRINT_JOBS.listen() as woken:
+            async with (
+                anyio.create_task_group() as deliveries,
+                anyio.create_task_group() as watcher,
+            ):
+                watcher.start_soon(self._watch_statuses)
+                watcher.start_soon(woken.set_when, stop)
+                while not stop.is_set():
+                    for job in await self._claim():
+                        deliveries.start_soon(self._deliver_shielded, job)
+                    await woken.wait(poll_s)  # new or freed work, or time to look again
+                watcher.cancel_scope.cancel()
 
     async def _claim(self) -> list[ClaimedJob]:
         try:
@@ -157,7 +157,7 @@ class PrintSender:
         if outcome.status is not None:
             await save_status(job.printer_id, outcome.status)
         _log(job, outcome, error)
-        notify()  # the printer's next job may go now
+        PRINT_JOBS.notify()  # the printer's next job may go now
         return outcome.state
 
     async def refresh_statuses(self) -> None:
@@ -192,18 +192,6 @@ class PrintSender:
     async def _collect(self, job: ClaimedJob, states: list[str]) -> None:
         with anyio.CancelScope(shield=True):
             states.append(await self.deliver(job))
-
-
-async def _idle(stop: anyio.Event, seconds: float) -> None:
-    """Wait for `stop`, a notify (new or freed work) or `seconds`, whichever comes first."""
-    async with anyio.create_task_group() as group:
-
-        async def until(wait: Callable[[], Awaitable[None]]) -> None:
-            await wait()
-            group.cancel_scope.cancel()
-
-        group.start_soon(until, stop.wait)
-        group.start_soon(until, partial(wait_for_notify, seconds))
 
 
 def _profile(job: ClaimedJob) -> PrinterProfile:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from pos.catalog.tables import Supplier
+from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff.actors import (
@@ -43,6 +43,7 @@ __all__ = [
     "revoke_device_token",
     "staff_for_session",
     "supplier_for_key",
+    "supplier_signing_secret",
 ]
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -272,8 +273,7 @@ async def create_supplier_key(supplier_id: int) -> SupplierKeyIssued:
         signing_secret=secrets.token_urlsafe(TOKEN_BYTES),
     )
     async with write_transaction():
-        if not await Supplier.exists().where(Supplier.id == supplier_id):
-            raise NotFound(f"no supplier {supplier_id}", code="supplier_not_found")
+        await catalog.require_supplier(supplier_id)
         key = SupplierKey(
             key_id=issued.key_id,
             secret_hash=_digest(issued.secret),
@@ -295,3 +295,15 @@ async def supplier_for_key(api_key: str) -> SupplierActor:
     if row is None or not hmac.compare_digest(_digest(secret), row["secret_hash"]):
         raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
     return SupplierActor(supplier_id=row["supplier"], key_id=key_id)
+
+
+async def supplier_signing_secret(key_id: str) -> str:
+    """The request-signing secret of a live supplier API key."""
+    row = await (
+        SupplierKey.select(SupplierKey.signing_secret)
+        .where((SupplierKey.key_id == key_id) & SupplierKey.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
+    return str(row["signing_secret"])

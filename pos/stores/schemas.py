@@ -42,6 +42,7 @@ class SellableProduct(BaseModel):
     certificate_no: str
     origin_county_code: str
     origin_county_name: str
+    supplier_id: int
     supplier_name: str
     gtin: str | None
     category: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection
 from datetime import date, datetime
@@ -10,21 +11,26 @@ from zoneinfo import ZoneInfo
 
 from pos.catalog import service as catalog
 from pos.catalog.codes import canonical_gtin
+from pos.db import Statement
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
 from pos.stores.tables import Counter, Device, Listing, Store
 
 __all__ = [
+    "MerchantStore",
     "StoreBrief",
     "StoreRules",
     "counter_catalog",
     "counter_catalog_etag",
     "counter_ids_of",
+    "counter_store_rules",
     "device_ids_of",
     "get_counter",
     "list_stores",
-    "listing_prices",
+    "merchant_ids",
+    "merchant_store",
+    "sellable_products",
     "store_ids_by_code",
     "store_rules",
 ]
@@ -109,29 +115,34 @@ async def counter_catalog(
     return CounterCatalog(counter=counter, revision=revision, items=items, next_cursor=next_cursor)
 
 
+_product = Listing.product._
+# Built once: the joined, aliased columns are costly to make for every query.
+_LISTING_COLUMNS = (
+    Listing.id,
+    Listing.active,
+    Listing.price_fen.as_alias("listing_price_fen"),
+    _product.id.as_alias("product_id"),
+    _product.name_zh.as_alias("name_zh"),
+    _product.name_en.as_alias("name_en"),
+    _product.name_initials.as_alias("name_initials"),
+    _product.unit.as_alias("unit"),
+    _product.price_fen.as_alias("catalog_price_fen"),
+    _product.status.as_alias("status"),
+    _product.valid_from.as_alias("valid_from"),
+    _product.valid_until.as_alias("valid_until"),
+    _product.certificate_no.as_alias("certificate_no"),
+    _product.origin_county._.code.as_alias("origin_county_code"),
+    _product.origin_county._.name_zh.as_alias("origin_county_name"),
+    _product.supplier.as_alias("supplier_id"),
+    _product.supplier._.name_zh.as_alias("supplier_name"),
+    _product.gtin.as_alias("gtin"),
+    _product.category.as_alias("category"),
+    _product.image_url.as_alias("image_url"),
+)
+
+
 def _listing_select() -> Any:
-    product = Listing.product._
-    return Listing.select(
-        Listing.id,
-        Listing.active,
-        Listing.price_fen.as_alias("listing_price_fen"),
-        product.id.as_alias("product_id"),
-        product.name_zh.as_alias("name_zh"),
-        product.name_en.as_alias("name_en"),
-        product.name_initials.as_alias("name_initials"),
-        product.unit.as_alias("unit"),
-        product.price_fen.as_alias("catalog_price_fen"),
-        product.status.as_alias("status"),
-        product.valid_from.as_alias("valid_from"),
-        product.valid_until.as_alias("valid_until"),
-        product.certificate_no.as_alias("certificate_no"),
-        product.origin_county._.code.as_alias("origin_county_code"),
-        product.origin_county._.name_zh.as_alias("origin_county_name"),
-        product.supplier._.name_zh.as_alias("supplier_name"),
-        product.gtin.as_alias("gtin"),
-        product.category.as_alias("category"),
-        product.image_url.as_alias("image_url"),
-    )
+    return Listing.select(*_LISTING_COLUMNS)
 
 
 def _sellable(row: dict[str, Any], today: date) -> SellableProduct:
@@ -171,25 +182,75 @@ async def store_rules(store_id: int) -> StoreRules:
     return StoreRules(row["time_zone"], row["hold_minutes"])
 
 
-async def listing_prices(store_id: int, product_ids: Collection[int]) -> dict[int, int]:
-    """The price in fen each product sells at in the store now: its own, else the catalog's.
+_COUNTER_RULES = Statement(
+    "SELECT c.store, s.time_zone, s.hold_minutes"
+    " FROM counter c JOIN store s ON s.id = c.store WHERE c.id = {}"
+)
+
+
+async def counter_store_rules(counter_id: int) -> tuple[int, StoreRules]:
+    """The counter's store id and that store's rules; NotFound if no counter."""
+    row = await _COUNTER_RULES.first(counter_id)
+    if row is None:
+        raise NotFound(f"no counter {counter_id}", code="counter_not_found")
+    return int(row["store"]), StoreRules(row["time_zone"], row["hold_minutes"])
+
+
+class MerchantStore(NamedTuple):
+    """A store as the platform knows it: the merchant it reports as, its code and time zone."""
+
+    merchant_id: str
+    code: str
+    time_zone: str
+
+
+async def merchant_store(store_id: int) -> MerchantStore:
+    """The store's merchant id, code and time zone; NotFound if no store."""
+    row = (
+        await Store.select(Store.merchant_id, Store.code, Store.time_zone)
+        .where(Store.id == store_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no store {store_id}", code="store_not_found")
+    return MerchantStore(**row)
+
+
+async def merchant_ids() -> set[str]:
+    """Every merchant id a store reports as (stores without one are left out)."""
+    rows = await Store.select(Store.merchant_id).where(Store.merchant_id != "").distinct()
+    return {row["merchant_id"] for row in rows}
+
+
+async def sellable_products(
+    store_id: int, product_ids: Collection[int], *, today: date
+) -> dict[int, SellableProduct]:
+    """What the store sells now of these products, at its price, certified as of `today`.
 
     Products the store does not list, or no longer sells, are left out.
     """
     if not product_ids:
         return {}
-    rows = await Listing.select(
-        Listing.product.as_alias("product_id"),
-        Listing.price_fen,
-        Listing.product._.price_fen.as_alias("catalog_price_fen"),
-    ).where(
-        (Listing.store == store_id)
-        & Listing.active.eq(True)
-        & Listing.product.is_in(list(product_ids))
-    )
-    own = {row["product_id"]: row["price_fen"] for row in rows}
-    catalog_price = {row["product_id"]: row["catalog_price_fen"] for row in rows}
-    return {pid: catalog_price[pid] if price is None else price for pid, price in own.items()}
+    rows = await _sellable_select(len(product_ids)).rows(store_id, True, *product_ids)
+    return {row["product_id"]: _sellable(row, today) for row in rows}
+
+
+# `_LISTING_COLUMNS` as SQL: the checkout's hottest read, too costly for Piccolo to rebuild.
+_SELLABLE = (
+    "SELECT l.id, l.active, l.price_fen AS listing_price_fen, p.id AS product_id, p.name_zh,"
+    " p.name_en, p.name_initials, p.unit, p.price_fen AS catalog_price_fen, p.status,"
+    " p.valid_from, p.valid_until, p.certificate_no, c.code AS origin_county_code,"
+    " c.name_zh AS origin_county_name, p.supplier AS supplier_id, s.name_zh AS supplier_name,"
+    " p.gtin, p.category, p.image_url"
+    " FROM listing l JOIN product p ON p.id = l.product"
+    " LEFT JOIN county c ON c.id = p.origin_county LEFT JOIN supplier s ON s.id = p.supplier"
+    " WHERE l.store = {} AND l.active = {} AND l.product IN "
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _sellable_select(count: int) -> Statement:
+    return Statement(_SELLABLE + "(" + ", ".join(["{}"] * count) + ")")
 
 
 async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:
@@ -222,3 +283,23 @@ async def list_stores(store_ids: Collection[int] | None = None) -> list[StoreBri
     if store_ids is not None:
         query = query.where(Store.id.is_in(list(store_ids) or [-1]))
     return [StoreBrief(**row) for row in await query]
+
+
+# One statement for the certified-sale handler, which runs for every sale.
+_MERCHANT_COUNTER = Statement(
+    "SELECT s.merchant_id, s.code, s.time_zone, c.code AS counter_code"
+    " FROM store s LEFT JOIN counter c ON c.id = {} WHERE s.id = {}"
+)
+
+
+async def merchant_counter(
+    store_id: int, counter_id: int | None
+) -> tuple[MerchantStore, str | None]:
+    """The store's merchant id, code and time zone, and the counter's code; NotFound if missing."""
+    row = await _MERCHANT_COUNTER.first(counter_id, store_id)
+    if row is None:
+        raise NotFound(f"no store {store_id}", code="store_not_found")
+    if counter_id is not None and row["counter_code"] is None:
+        raise NotFound(f"no counter {counter_id}", code="counter_not_found")
+    store = MerchantStore(row["merchant_id"], row["code"], row["time_zone"])
+    return store, row["counter_code"]

@@ -10,15 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
@@ -29,6 +24,7 @@ from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET
 from pos.staff import service as staff
 from pos.stores import service as stores
+from pos.testing import free_port, start_pos, stop, wait_until_healthy
 from printers.virtual import VirtualPrinter
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,12 +42,6 @@ SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 1024, "height": 768}
 STARTUP_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -105,20 +95,6 @@ def _demo_copy(directory: Path, printer_port: int) -> Path:
     return copy
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"pos serve exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"pos serve did not answer within {STARTUP_SECONDS:.0f} s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():
@@ -147,21 +123,14 @@ def site(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         "POS_PRINT_RETRY_FIRST_S": "0.5",
     }
     log = directory / "server.log"
-    command = [sys.executable, "-m", "pos.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    process = start_pos(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log)
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         yield Site(
             url, prepared.counter_id, prepared.subway_store_id, prepared.kiosk_token, printer
         )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop([process])
         printer.stop()
 
 

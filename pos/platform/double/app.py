@@ -1,7 +1,8 @@
 """The platform double: the receiving side of the national platform, for demos and tests.
 
 It checks each request's signature and timestamp (per-merchant keys, as the relay signs them),
-stores transactions once per id, answers daily totals, and can be told to fail through
+stores transactions and rating documents once per id, answers daily totals (ratings count in
+none), shows each rating as its latest revision says, and can be told to fail through
 `PUT /control/failure`: `error` answers a status without storing, `timeout` waits `delay_s`
 and then answers 504 without storing, `slow` stores and then waits `delay_s` before answering
 (the case where a sender gives up on an answer for something that did arrive). `remaining`
@@ -25,7 +26,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_504_GAT
 from pydantic import BaseModel, Field, ValidationError
 
 from pos.errors import InvalidInput, NotAuthenticated, NotFound
-from pos.platform.double.books import Counts, PlatformBooks
+from pos.platform.double.books import Counts, PlatformBooks, PlatformRating
 from pos.platform.schemas import BatchIn, BatchResult, DailyTotals, DailyTotalsQuery
 from pos.platform.signing import MERCHANT_HEADER, SignatureRefused, check_signed, merchant_key
 from pos.problems import exception_handlers
@@ -81,7 +82,7 @@ async def _verified_body(request: Request[Any, Any, Any], double: Double) -> tup
 async def receive_transactions(
     request: Request[Any, Any, Any], double: NamedDependency[Double]
 ) -> Response[Any]:
-    """Store a signed batch of transactions; known ids are answered as duplicates."""
+    """Store a signed batch of documents; known ids are answered as duplicates."""
     failure = double.take_failure()
     if failure.mode == "error":
         return Response({"detail": "told to fail"}, status_code=failure.status)
@@ -92,7 +93,7 @@ async def receive_transactions(
     try:
         batch = BatchIn.model_validate_json(body)
     except ValidationError as exc:
-        raise InvalidInput(f"not a transaction batch: {exc.error_count()} errors") from None
+        raise InvalidInput(f"not a batch of documents: {exc.error_count()} errors") from None
     result: BatchResult = await anyio.to_thread.run_sync(
         double.books.record, merchant_id, batch.transactions
     )
@@ -138,11 +139,18 @@ async def counts(double: NamedDependency[Double]) -> Counts:
     return result
 
 
+@get("/control/ratings", operation_id="ratings")
+async def ratings(double: NamedDependency[Double]) -> list[PlatformRating]:
+    """Every rating received, as the platform shows it now."""
+    result: list[PlatformRating] = await anyio.to_thread.run_sync(double.books.ratings)
+    return result
+
+
 @get("/control/transactions/{transaction_id:str}", operation_id="deliveries")
 async def deliveries(
     transaction_id: FromPath[str], double: NamedDependency[Double]
 ) -> dict[str, int]:
-    """How many times a transaction arrived."""
+    """How many times a document (a transaction or a rating's) arrived."""
     return {"deliveries": await anyio.to_thread.run_sync(double.books.deliveries, transaction_id)}
 
 
@@ -152,7 +160,7 @@ async def deliveries(
     operation_id="forgetTransaction",
 )
 async def forget(transaction_id: FromPath[str], double: NamedDependency[Double]) -> None:
-    """Forget a transaction, as if it had been lost at the platform."""
+    """Forget a document, as if it had been lost at the platform."""
     if not await anyio.to_thread.run_sync(double.books.delete, transaction_id):
         raise NotFound(f"no transaction {transaction_id}")
 
@@ -171,6 +179,7 @@ def create_double_app(database: Path, settings: Settings) -> Litestar:
             health,
             set_failure,
             counts,
+            ratings,
             deliveries,
             forget,
         ],

@@ -1,8 +1,9 @@
 """The platform double's storage: an SQLite file of its own, apart from the POS database.
 
-Transactions are kept once per transaction id; a delivery of a known id only counts the
-delivery. Amounts are stored signed (reversals negative), so daily totals are plain sums.
-Calls block: the app runs them in a worker thread, one at a time.
+Documents are kept once per id; a delivery of a known id only counts the delivery.
+Transaction amounts are stored signed (reversals negative), so daily totals are plain sums.
+Rating documents are kept apart and count in no total; a rating shows as its highest revision
+says. Calls block: the app runs them in a worker thread, one at a time.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from pos.platform.schemas import BatchResult, DailyTotals, Rejection, TransactionDoc
+from pos.platform.schemas import (
+    BatchResult,
+    DailyTotals,
+    Document,
+    RatingDoc,
+    RatingWithdrawalDoc,
+    Rejection,
+    TransactionDoc,
+)
 
-__all__ = ["Counts", "PlatformBooks"]
+__all__ = ["Counts", "PlatformBooks", "PlatformRating"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS txn (
@@ -38,6 +47,20 @@ CREATE TABLE IF NOT EXISTS line (
     amount_fen INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS line_txn ON line (transaction_id);
+CREATE TABLE IF NOT EXISTS rating_doc (
+    document_id TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    rating_id INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    rated_transaction_id TEXT NOT NULL,
+    stars INTEGER,
+    comment TEXT,
+    body TEXT NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 1,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rating_doc_rating ON rating_doc (merchant_id, rating_id, revision);
 """
 
 _TRANSACTIONS_SQL = (
@@ -62,11 +85,36 @@ _TOTALS_SQL = {
 }
 
 
+_RATINGS_SQL = """
+SELECT r.merchant_id, r.rating_id, r.rated_transaction_id, r.kind = 'rating', r.stars, r.comment,
+       g.documents, g.deliveries
+FROM rating_doc r JOIN (
+    SELECT merchant_id, rating_id, MAX(revision) AS latest, COUNT(*) AS documents,
+           SUM(deliveries) AS deliveries
+    FROM rating_doc GROUP BY merchant_id, rating_id
+) g ON r.merchant_id = g.merchant_id AND r.rating_id = g.rating_id AND r.revision = g.latest
+ORDER BY r.merchant_id, r.rating_id
+"""
+
+
 class Counts(BaseModel):
-    """Transactions stored, and deliveries received for them (resends included)."""
+    """Transactions stored, and deliveries received for them (resends included); no ratings."""
 
     transactions: int
     deliveries: int
+
+
+class PlatformRating(BaseModel):
+    """A rating as the platform shows it: its document of the highest revision decides."""
+
+    merchant_id: str
+    rating_id: int
+    transaction_id: str = Field(description="the rated sale")
+    shown: bool
+    stars: int | None = Field(description="None while withdrawn")
+    comment: str | None
+    documents: int = Field(description="distinct documents received: submission, moderations")
+    deliveries: int = Field(description="requests that brought them, resends included")
 
 
 class PlatformBooks:
@@ -84,8 +132,8 @@ class PlatformBooks:
         """Close the file."""
         self._db.close()
 
-    def record(self, merchant_id: str, docs: list[TransactionDoc]) -> BatchResult:
-        """Store the new transactions of one signed batch; count resends of known ones."""
+    def record(self, merchant_id: str, docs: list[Document]) -> BatchResult:
+        """Store the new documents of one signed batch; count resends of known ones."""
         result = BatchResult(accepted=[], duplicates=[], rejected=[])
         now = datetime.now(UTC).isoformat()
         with self._lock:
@@ -106,7 +154,12 @@ class PlatformBooks:
             self._db.execute("COMMIT")
         return result
 
-    def _insert(self, doc: TransactionDoc, now: str) -> bool:
+    def _insert(self, doc: Document, now: str) -> bool:
+        if isinstance(doc, TransactionDoc):
+            return self._insert_transaction(doc, now)
+        return self._insert_rating(doc, now)
+
+    def _insert_transaction(self, doc: TransactionDoc, now: str) -> bool:
         sign = -1 if doc.kind == "reversal" else 1
         inserted = self._db.execute(
             "INSERT INTO txn (transaction_id, merchant_id, kind, business_day, amount_fen, body,"
@@ -142,6 +195,32 @@ class PlatformBooks:
         )
         return True
 
+    def _insert_rating(self, doc: RatingDoc | RatingWithdrawalDoc, now: str) -> bool:
+        stars, comment = (doc.stars, doc.comment) if isinstance(doc, RatingDoc) else (None, None)
+        inserted = self._db.execute(
+            "INSERT INTO rating_doc (document_id, merchant_id, kind, rating_id, revision,"
+            " rated_transaction_id, stars, comment, body, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (document_id) DO NOTHING",
+            (
+                doc.transaction_id,
+                doc.merchant_id,
+                doc.kind,
+                doc.rating_id,
+                doc.revision,
+                doc.original_transaction_id,
+                stars,
+                comment,
+                doc.model_dump_json(),
+                now,
+            ),
+        ).rowcount
+        if not inserted:
+            self._db.execute(
+                "UPDATE rating_doc SET deliveries = deliveries + 1 WHERE document_id = ?",
+                (doc.transaction_id,),
+            )
+        return bool(inserted)
+
     def daily_totals(self, merchant_id: str, day: date) -> DailyTotals:
         """Net fen of the merchant's day per transaction, product, county and supplier."""
         params = (merchant_id, day.isoformat())
@@ -155,19 +234,33 @@ class PlatformBooks:
         )
 
     def delete(self, transaction_id: str) -> bool:
-        """Forget a transaction, as if it had never arrived; False if it was not there."""
+        """Forget a document, as if it had never arrived; False if it was not there."""
         with self._lock:
             self._db.execute("DELETE FROM line WHERE transaction_id = ?", (transaction_id,))
             gone = self._db.execute("DELETE FROM txn WHERE transaction_id = ?", (transaction_id,))
-            return gone.rowcount > 0
+            rating = self._db.execute(
+                "DELETE FROM rating_doc WHERE document_id = ?", (transaction_id,)
+            )
+            return gone.rowcount + rating.rowcount > 0
 
     def deliveries(self, transaction_id: str) -> int:
-        """How many times the transaction arrived (0: never, or deleted)."""
+        """How many times the document arrived (0: never, or deleted)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT deliveries FROM txn WHERE transaction_id = ?", (transaction_id,)
+                "SELECT deliveries FROM txn WHERE transaction_id = ?"
+                " UNION ALL SELECT deliveries FROM rating_doc WHERE document_id = ?",
+                (transaction_id, transaction_id),
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def ratings(self) -> list[PlatformRating]:
+        """Every rating received, as the platform shows it now."""
+        with self._lock:
+            rows = self._db.execute(_RATINGS_SQL).fetchall()
+        return [
+            PlatformRating(**dict(zip(PlatformRating.model_fields, row, strict=True)))
+            for row in rows
+        ]
 
     def counts(self) -> Counts:
         """How many transactions are stored and how many deliveries brought them."""

@@ -97,3 +97,29 @@ async def test_a_manager_of_another_store_may_not_moderate(sample: Sample) -> No
     other = await make_user("manager", sample.b.store_id)
     with pytest.raises(Forbidden):
         await ratings.moderate(other, out[0].id, ModerationIn(hidden=True, reason="no"))
+
+
+async def test_each_change_of_visibility_writes_one_event_for_the_platform(sample: Sample) -> None:
+    order = sample.orders["o3"]
+    out = await ratings.submit(order.id, order.access_token or "", rated((1, 2, "差")))
+    manager = await make_user("manager", sample.a.store_id)
+    for hidden in (True, True, False):
+        await ratings.moderate(manager, out[0].id, ModerationIn(hidden=hidden, reason="check"))
+    events = (
+        await OutboxEvent.select(OutboxEvent.key, OutboxEvent.payload)
+        .where(OutboxEvent.kind == ratings.RATING_MODERATED)
+        .order_by(OutboxEvent.id)
+    )
+    payloads = [json.loads(event["payload"]) for event in events]
+    moderations = await RatingModeration.select(RatingModeration.id).order_by(RatingModeration.id)
+    assert [event["key"] for event in events] == [
+        str(moderations[0]["id"]),
+        str(moderations[2]["id"]),
+    ]
+    assert [(p["rating_id"], p["moderation_id"], p["hidden"]) for p in payloads] == [
+        (out[0].id, moderations[0]["id"], True),
+        (out[0].id, moderations[2]["id"], False),
+    ]
+    first = payloads[0]
+    assert (first["stars"], first["comment"], first["line_no"]) == (2, "差", 1)
+    assert (first["certified"], first["certificate_no"]) == (True, order.lines[0].certificate_no)

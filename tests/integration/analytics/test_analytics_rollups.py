@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from pos.analytics import members, rollups
 from pos.analytics.rebuild import rebuild
 from pos.analytics.schemas import MembershipIn
-from pos.analytics.tables import Buyer, Purchase
+from pos.analytics.tables import Buyer, Purchase, SalesDay
 from pos.db import bind, close_engine, create_engine, open_engine
 from pos.errors import Conflict
 from pos.events import outbox
@@ -159,3 +160,45 @@ async def test_a_replayed_event_changes_nothing(db: str) -> None:
     event = outbox.Event(0, "order_paid", str(order.id), {"order_id": order.id}, 2)
     await rollups.on_order_event(event)
     assert await snapshot() == before
+
+
+async def test_refreshes_running_at_once_equal_a_recomputation(db: str) -> None:
+    # Same buyers, same store-days, sales and refunds of one order: handled by parallel workers.
+    a, b = await open_shop(), await open_shop()
+    x = await product_in(a, "990001", 1000)
+    await also_sold_at(b, x)
+    sold = [
+        await sell(
+            (a, b)[n % 2], {x: 1}, payer=f"p{n % 3}" if n % 4 else None, at=shanghai(3, 1 + n % 2)
+        )
+        for n in range(24)
+    ]
+    for order in sold[::5]:
+        await refund(order, order.total_fen // 2)
+    async with anyio.create_task_group() as group:
+        for order in sold * 2:
+            group.start_soon(rollups.refresh_order, order.id)
+    kept = await snapshot()
+    await rebuild()
+    assert await snapshot() == kept
+
+
+async def test_a_refresh_changes_only_its_orders_cells_by_its_share(db: str) -> None:
+    shop = await open_shop()
+    x = await product_in(shop, "990001", 1000)
+    y = await product_in(shop, "980001", 2500, certified=False)
+    await sell(shop, {y: 1}, payer=None, at=shanghai(6, 1))
+    order = await sell(shop, {x: 2}, payer=None, at=shanghai(6, 1, 15))
+    await run_events()
+    # A marker in the other product's cell: a recount of the store-day would wipe it.
+    await SalesDay.update({SalesDay.quantity: 99}).where(SalesDay.product_id == y)
+    await refund(order, 500)
+    await run_events()
+    cells = await SalesDay.select(SalesDay.product_id, SalesDay.net_fen, SalesDay.quantity)
+    assert sorted(cells, key=lambda row: row["product_id"]) == sorted(
+        [
+            {"product_id": x, "net_fen": 1500, "quantity": 2 - 2 * 500 // 2000},
+            {"product_id": y, "net_fen": 2500, "quantity": 99},
+        ],
+        key=lambda row: row["product_id"],
+    )

@@ -37,6 +37,14 @@ async def _row(kind: str, key: str = "k") -> dict:
     return row
 
 
+async def _marked_done_soon(kind: str, key: str) -> bool:
+    for _ in range(50):
+        if (await _row(kind, key))["done_at"] is not None:
+            return True
+        await anyio.sleep(0.1)
+    return False
+
+
 async def test_emitting_the_same_kind_and_key_twice_is_a_no_op(db: str, kind: str) -> None:
     async with write_transaction():
         await outbox.emit(kind, "k", {"n": 1})
@@ -194,3 +202,135 @@ async def test_the_worker_runs_an_event_as_soon_as_it_is_notified(db: str, kind:
             await done.wait()
         stop.set()
         outbox.notify()
+
+
+async def test_a_batch_runs_at_once_and_one_failure_spares_the_others(db: str, kind: str) -> None:
+    started = 0
+    all_started = anyio.Event()
+
+    async def wait_for_the_whole_batch(event: outbox.Event) -> None:
+        nonlocal started
+        started += 1
+        if started == 5:
+            all_started.set()
+        with anyio.fail_after(5):  # run one at a time, the first would wait for ever
+            await all_started.wait()
+        if event.key == "bad":
+            raise ValueError("paper jam")
+
+    outbox.register(kind, wait_for_the_whole_batch)
+    for key in ("a", "b", "bad", "c", "d"):
+        await outbox.emit(kind, key, {})
+    clock = datetime.now(UTC)
+    assert await outbox.dispatch_due(now=clock) == 5
+    for key in ("a", "b", "c", "d"):
+        row = await _row(kind, key)
+        assert row["done_at"] is not None
+        assert row["last_error"] == ""
+    bad = await _row(kind, "bad")
+    assert bad["done_at"] is None
+    assert "paper jam" in bad["last_error"]
+    assert bad["available_at"] > clock
+
+
+async def test_concurrent_writing_handlers_all_succeed(db: str, kind: str) -> None:
+    # On SQLite every handler's write transaction waits for the one writer, never "locked".
+    async def read_then_write(event: outbox.Event) -> None:
+        async with write_transaction():
+            await OutboxEvent.count().where(OutboxEvent.kind == kind)
+            await anyio.sleep(0.01)
+            await outbox.emit(f"{kind}_next", event.key, {})
+
+    outbox.register(kind, read_then_write)
+    for n in range(40):
+        await outbox.emit(kind, str(n), {})
+    assert await outbox.dispatch_due(batch=40) == 40
+    failed = await OutboxEvent.count().where(
+        (OutboxEvent.kind == kind) & OutboxEvent.done_at.is_null()
+    )
+    assert failed == 0
+    assert await OutboxEvent.count().where(OutboxEvent.kind == f"{kind}_next") == 40
+
+
+async def test_events_about_one_thing_run_in_the_order_written(db: str, kind: str) -> None:
+    ran: list[str] = []
+
+    async def record(event: outbox.Event) -> None:
+        if event.key == "7":
+            await anyio.sleep(0.1)  # a slow sale record must still come before its refund
+        ran.append(event.key)
+
+    outbox.register(kind, record)
+    for key in ("7", "7:refund-1", "8", "7:refund-2"):
+        await outbox.emit(kind, key, {})
+    assert await outbox.dispatch_due() == 4
+    assert [key for key in ran if key.startswith("7")] == ["7", "7:refund-1", "7:refund-2"]
+    assert ran.index("8") < ran.index("7")  # another order's event did not wait
+
+
+async def test_the_worker_claims_and_finishes_more_while_a_slow_handler_runs(
+    db: str, kind: str
+) -> None:
+    ran: list[str] = []
+    fast_done = anyio.Event()
+
+    async def record(event: outbox.Event) -> None:
+        if event.key == "slow":
+            with anyio.fail_after(5):  # a worker waiting for this batch never claims "fast"
+                await fast_done.wait()
+        ran.append(event.key)
+        if event.key == "fast:refund":
+            fast_done.set()
+
+    outbox.register(kind, record)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+        await outbox.emit(kind, "slow", {})
+        outbox.notify()
+        await anyio.sleep(0.3)  # "slow" is claimed and waiting
+        await outbox.emit(kind, "fast", {})
+        await outbox.emit(kind, "fast:refund", {})
+        outbox.notify()
+        with anyio.fail_after(5):
+            await fast_done.wait()
+        assert await _marked_done_soon(kind, "fast:refund")  # while "slow" may still run
+        stop.set()
+    assert ran == ["fast", "fast:refund", "slow"]
+
+
+async def test_a_subjects_later_event_waits_for_its_earlier_one_across_claims(
+    db: str, kind: str
+) -> None:
+    ran: list[str] = []
+    release, other_ran, all_ran = anyio.Event(), anyio.Event(), anyio.Event()
+
+    async def record(event: outbox.Event) -> None:
+        if event.key == "7":
+            await release.wait()
+        ran.append(event.key)
+        if event.key == "8":
+            other_ran.set()
+        if len(ran) == 3:
+            all_ran.set()
+
+    outbox.register(kind, record)
+    stop = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+        await outbox.emit(kind, "7", {})
+        outbox.notify()
+        await anyio.sleep(0.3)  # "7" is claimed and running
+        await outbox.emit(kind, "7:refund-1", {})
+        await outbox.emit(kind, "8", {})
+        outbox.notify()
+        with anyio.fail_after(5):
+            await other_ran.wait()
+        await anyio.sleep(0.1)
+        assert ran == ["8"]  # claimed, but the refund waits behind its sale
+        release.set()
+        with anyio.fail_after(5):
+            await all_ran.wait()
+        stop.set()
+    assert ran == ["8", "7", "7:refund-1"]
+    assert (await _row(kind, "7:refund-1"))["done_at"] is not None

@@ -16,7 +16,6 @@ from tests.integration.live.servers import running_servers, sse_events
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.slow]
 
-SERVE = ["-m", "pos.cli", "serve"]
 PAID_AT_ONCE = "134567890123459999"  # a sandbox payment code that pays without a PIN
 
 
@@ -30,7 +29,7 @@ def two_servers(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[t
         "POS_RUN_WORKER": "false",
         "POS_LOG_LEVEL": "WARNING",
     }
-    with running_servers(2, SERVE, env, tmp_path) as (server_a, server_b):
+    with running_servers(2, env, tmp_path) as (server_a, server_b):
         yield server_a, server_b
 
 

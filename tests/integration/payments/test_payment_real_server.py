@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,38 +16,24 @@ import pytest
 
 from pos.events.tables import OutboxEvent
 from pos.orders.service import ORDER_PAID
+from pos.testing import free_port, start_pos, wait_until_healthy
 from tests.helpers.shop import open_shop
-from tests.integration.live.servers import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-STARTUP_SECONDS = 30.0
 
 
 @contextmanager
 def _server(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     """`pos serve` on `port` until the block ends, then killed like a crash."""
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "pos.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=output, stderr=output)
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = start_pos(serve, {**os.environ, **env}, log)
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(url):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_healthy(url, process, log)
         yield url
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 async def _state(http: httpx.AsyncClient, url: str, order: dict[str, str]) -> str:

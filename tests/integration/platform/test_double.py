@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from pos.platform.schemas import RatingDoc, RatingWithdrawalDoc
 from pos.platform.signing import merchant_key, signed_headers
 from pos.settings import Settings
 from tests.integration.platform.conftest import MERCHANT, DoubleServer, made_up_sale
@@ -27,6 +29,32 @@ async def _post(
 def _batch(*numbers: int) -> bytes:
     docs = [json.loads(made_up_sale(number).model_dump_json()) for number in numbers]
     return json.dumps({"transactions": docs}).encode()
+
+
+def _ratings(*docs: RatingDoc | RatingWithdrawalDoc) -> bytes:
+    return json.dumps(
+        {"transactions": [json.loads(doc.model_dump_json()) for doc in docs]}
+    ).encode()
+
+
+def _rating_doc(revision: int, *, withdrawn: bool = False) -> RatingDoc | RatingWithdrawalDoc:
+    """A document of rating 12 of the made-up sale 1: the submission, or a moderation."""
+    withdrawal = RatingWithdrawalDoc(
+        kind="rating_withdrawal",
+        transaction_id=f"{MERCHANT}-E12" + (f"-M{revision}" if revision else ""),
+        original_transaction_id=f"{MERCHANT}-S1",
+        merchant_id=MERCHANT,
+        rating_id=12,
+        revision=revision,
+        occurred_at=datetime.now(UTC),
+        business_day=datetime.now(UTC).date(),
+        line_no=1,
+        certificate_no="CERT1",
+    )
+    if withdrawn:
+        return withdrawal
+    fields = withdrawal.model_dump(exclude={"kind"})
+    return RatingDoc(**fields, kind="rating", stars=5, comment="好吃")
 
 
 @pytest.fixture
@@ -85,3 +113,28 @@ async def test_a_malformed_batch_is_a_422(double: DoubleServer, key: bytes) -> N
     await double.start()
     response = await _post(double, b'{"transactions": [{"kind": "sale"}]}', key=key)
     assert response.status_code == 422
+
+
+async def test_rating_documents_are_deduped_and_the_highest_revision_decides(
+    double: DoubleServer, key: bytes
+) -> None:
+    await double.start()
+    forged = await _post(double, _ratings(_rating_doc(0)), key=b"not-the-key")
+    assert forged.status_code == 401
+    # The withdrawal overtook the submission: arrival order does not matter.
+    first = await _post(double, _ratings(_rating_doc(7, withdrawn=True), _rating_doc(0)), key=key)
+    again = await _post(double, _ratings(_rating_doc(0)), key=key)
+    assert first.json()["accepted"] == [f"{MERCHANT}-E12-M7", f"{MERCHANT}-E12"]
+    assert again.json()["duplicates"] == [f"{MERCHANT}-E12"]
+    [withdrawn] = await double.ratings()
+    assert (withdrawn.shown, withdrawn.stars, withdrawn.documents) == (False, None, 2)
+    assert withdrawn.deliveries == 3
+    await _post(double, _ratings(_rating_doc(9)), key=key)
+    [shown] = await double.ratings()
+    assert (shown.shown, shown.stars, shown.comment, shown.transaction_id) == (
+        True,
+        5,
+        "好吃",
+        f"{MERCHANT}-S1",
+    )
+    assert await double.counts() == {"transactions": 0, "deliveries": 0}

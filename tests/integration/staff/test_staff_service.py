@@ -107,6 +107,15 @@ async def test_a_supplier_key_stores_a_digest_and_a_readable_signing_secret(db: 
     assert (actor.supplier_id, actor.key_id) == (supplier_id, issued.key_id)
 
 
+async def test_a_signing_secret_is_given_for_a_live_key_only(db: str) -> None:
+    issued = await staff.create_supplier_key(await add_supplier())
+    assert await staff.supplier_signing_secret(issued.key_id) == issued.signing_secret
+    await SupplierKey.update({SupplierKey.revoked_at: datetime.now(UTC)}, force=True)
+    for key_id in (issued.key_id, "sk_unknown"):
+        with pytest.raises(NotAuthenticated):
+            await staff.supplier_signing_secret(key_id)
+
+
 async def test_keys_and_tokens_need_an_existing_supplier_or_device(db: str) -> None:
     with pytest.raises(NotFound):
         await staff.create_supplier_key(999)

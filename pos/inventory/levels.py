@@ -1,0 +1,101 @@
+"""One statement for many products' level rows: an order's hold, its release and its sale.
+
+Each is a conditional UPDATE over all the order's products at once, so no unit is taken twice
+(STACK.md pitfall 3), and a product whose condition fails is simply missing from the answer.
+On PostgreSQL the statement first locks the rows in product order (a `FOR UPDATE` subquery),
+the order every other stock change keeps, so concurrent orders never deadlock; on SQLite the
+write transaction already holds the whole database. Both join the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.querystring import QueryString
+
+from pos.db import Statement, current_engine
+
+__all__ = ["Level", "UnitsInOrder", "hold", "unhold", "units_by"]
+
+Level = tuple[int, datetime | None]
+"""A level row after a change: units on hand, and when it was last counted."""
+
+UnitsInOrder = Sequence[tuple[int, int]]
+"""(product id, units), in product id order."""
+
+
+async def hold(store_id: int, units: UnitsInOrder, now: datetime) -> set[int]:
+    """Hold `units` where that much unspoiled stock is free; the product ids held."""
+    n = _pairs(units)
+    rows = await _hold(len(units), _locks()).rows(*n, now, *_rows_args(store_id, units), now, *n)
+    return {row["product"] for row in rows}
+
+
+async def unhold(
+    store_id: int, units: UnitsInOrder, *, sold: bool, now: datetime
+) -> dict[int, Level]:
+    """Release held `units`, and take them off the shelf when `sold`; by product, where held."""
+    n = _pairs(units)
+    shelf = [*n] if sold else []
+    statement = _unhold(len(units), _locks(), sold)
+    rows = await statement.rows(*n, *shelf, now, *_rows_args(store_id, units), *n)
+    return {row["product"]: (row["on_hand"], row["counted_at"]) for row in rows}
+
+
+def units_by(key: str, units: Sequence[tuple[int, int]]) -> QueryString:
+    """A CASE giving each row the units paired with its `key` column's value."""
+    return QueryString(_case(key, len(units)), *_pairs(units))
+
+
+def _case(key: str, count: int) -> str:
+    return f"CASE {key} " + " ".join(["WHEN {} THEN CAST({} AS INTEGER)"] * count) + " END"
+
+
+def _pairs(units: Sequence[tuple[int, int]]) -> list[int]:
+    return [value for pair in units for value in pair]
+
+
+def _locks() -> bool:
+    return not isinstance(current_engine(), SQLiteEngine)
+
+
+def _rows(count: int, locks: bool) -> str:
+    """The store's level rows of the products, locked in product order on PostgreSQL."""
+    of_products = "store = {} AND product IN (" + ", ".join(["{}"] * count) + ")"
+    if not locks:
+        return of_products
+    locked = f"SELECT id FROM stock_level WHERE {of_products} ORDER BY product FOR UPDATE"  # noqa: S608
+    return f"{of_products} AND id IN ({locked})"
+
+
+def _rows_args(store_id: int, units: UnitsInOrder) -> list[int]:
+    of_products = [store_id, *(product_id for product_id, _ in units)]
+    return of_products * 2 if _locks() else of_products
+
+
+@functools.cache
+def _hold(count: int, locks: bool) -> Statement:
+    # Units of expired batches stay on hand but may not be held.
+    spoiled = (
+        "COALESCE((SELECT SUM(b.remaining) FROM stock_batch b"
+        " WHERE b.store = stock_level.store AND b.product = stock_level.product"
+        " AND b.remaining > 0 AND b.expires_at <= {}), 0)"
+    )
+    n = _case("product", count)
+    return Statement(
+        f"UPDATE stock_level SET held = held + {n}, updated_at = {{}}"  # noqa: S608
+        f" WHERE {_rows(count, locks)} AND on_hand - held - {spoiled} >= {n} RETURNING product"
+    )
+
+
+@functools.cache
+def _unhold(count: int, locks: bool, sold: bool) -> Statement:
+    n = _case("product", count)
+    shelf = f", on_hand = on_hand - {n}" if sold else ""
+    return Statement(
+        f"UPDATE stock_level SET held = held - {n}{shelf}, updated_at = {{}}"  # noqa: S608
+        f" WHERE {_rows(count, locks)} AND held >= {n} RETURNING product, on_hand, counted_at"
+    )
