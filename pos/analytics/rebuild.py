@@ -16,7 +16,7 @@ from itertools import groupby
 from typing import Any
 
 from pos.analytics.measures import OrderFacts, SoldLine, Visit, buyer_history, purchase_row
-from pos.analytics.rollups import SALES_CELLS, history_rows, visit_of
+from pos.analytics.rollups import BUYER_COLUMNS, SALES_CELLS, history_rows, visit_of
 from pos.analytics.sql import copy, execute, fetch, is_postgres, serialize_writers
 from pos.analytics.tables import PayerLink
 from pos.db import write_transaction
@@ -90,18 +90,7 @@ _PLACE_PURCHASES = (
     "r.first_week, r.first_month FROM analytics_stage s "
     "LEFT JOIN analytics_rank r ON r.order_id = s.order_id ORDER BY s.store_id, s.day"
 )
-_BUYER_COLUMNS = (
-    "id",
-    "key",
-    "first_store_id",
-    "first_at",
-    "first_day",
-    "first_week",
-    "first_month",
-    "second_days",
-    "purchases",
-    "net_fen",
-)
+_BUYER_COLUMNS = ("id", *BUYER_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from pos.events.outbox import Event, register
 from pos.orders import service as orders
 
 __all__ = [
+    "BUYER_COLUMNS",
     "COUNTED_STATES",
     "SALES_CELLS",
     "history_rows",
@@ -262,7 +263,7 @@ async def refresh_buyer(key: str) -> None:
 _BUYER_ID = Statement("SELECT id FROM analytics_buyer WHERE key = {}")
 _FORGET_PRODUCTS = Statement("DELETE FROM analytics_buyer_product WHERE buyer_id = {}")
 _FORGET_COUNTIES = Statement("DELETE FROM analytics_buyer_county WHERE buyer_id = {}")
-_BUYER_COLUMNS = (
+BUYER_COLUMNS = (
     "key",
     "first_store_id",
     "first_at",
@@ -274,9 +275,9 @@ _BUYER_COLUMNS = (
     "net_fen",
 )
 _SAVE_BUYER = Statement(
-    f"INSERT INTO analytics_buyer ({', '.join(_BUYER_COLUMNS)})"  # noqa: S608 (names, not input)
-    f" VALUES ({', '.join('{}' for _ in _BUYER_COLUMNS)}) ON CONFLICT (key) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in _BUYER_COLUMNS[1:])
+    f"INSERT INTO analytics_buyer ({', '.join(BUYER_COLUMNS)})"  # noqa: S608 (names, not input)
+    f" VALUES ({', '.join('{}' for _ in BUYER_COLUMNS)}) ON CONFLICT (key) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in BUYER_COLUMNS[1:])
     + " RETURNING id"
 )
 
@@ -293,7 +294,7 @@ async def _refresh_buyer(key: str, payers: list[str]) -> None:
         return
     history = buyer_history(visit_of(row) for row in rows)
     buyer, products, counties = history_rows(key, history)
-    saved = await _SAVE_BUYER.rows(*[buyer[column] for column in _BUYER_COLUMNS])
+    saved = await _SAVE_BUYER.rows(*[buyer[column] for column in BUYER_COLUMNS])
     buyer_id = int(saved[0]["id"])
     await _write_ranks(rows, buyer_id, history)
     if products:
