@@ -9,6 +9,7 @@ leaves exactly what a full `rebuild` would, which makes the handlers idempotent 
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any
 
@@ -22,9 +23,8 @@ from pos.analytics.measures import (
     purchase_row,
 )
 from pos.analytics.sql import execute, lock_rows_of
-from pos.analytics.tables import Buyer, BuyerCounty, BuyerProduct, PayerLink, Purchase
-from pos.db import write_transaction
-from pos.db.statements import Statement
+from pos.analytics.tables import PayerLink
+from pos.db import Statement, insert_rows, placeholders, write_transaction
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
 
@@ -113,7 +113,6 @@ _ROWS_OF_ORDER = (
     " LEFT JOIN analytics_payer_link l ON l.payer_hash = o.payer_hash"
     " WHERE o.id = {} AND o.payer_hash IS NOT NULL"
 )
-_P = Purchase
 
 
 def install() -> None:
@@ -131,20 +130,20 @@ async def refresh_order(order_id: int) -> None:
     """Recompute the order's purchase, its store-day's sales and its buyer's history."""
     async with write_transaction():
         await lock_rows_of(_ROWS_OF_ORDER, order_id, order_id, order_id)
-        old = await (
-            _P.delete()
-            .where(_P.order_id == order_id)
-            .returning(_P.store_id, _P.day, _P.payer_hash, _P.total_fen, _P.refunded_fen)
-        )
+        old = await _FORGET_PURCHASE.rows(order_id)
         new = await _purchase_of(order_id)
         if new is not None:
-            await _P.insert(_P(**new))
+            await insert_rows("analytics_purchase", [new])  # no buyer yet: `_write_ranks` sets it
         await _refresh_cells(order_id, old[0] if old else None, new)
         touched = [*old, *([new] if new is not None else [])]
         for payer in sorted({row["payer_hash"] for row in touched if row["payer_hash"]}):
             await _refresh_buyer_of(payer)
 
 
+_FORGET_PURCHASE = Statement(
+    "DELETE FROM analytics_purchase WHERE order_id = {}"
+    " RETURNING store_id, day, payer_hash, total_fen, refunded_fen"
+)
 _ORDER_FACTS = Statement(
     "SELECT o.store AS store_id, s.time_zone, o.state, o.payer_hash, o.paid_at, o.total_fen,"
     " o.refunded_fen FROM orders o JOIN store s ON s.id = o.store WHERE o.id = {}"
@@ -235,22 +234,22 @@ def visit_of(row: dict[str, Any]) -> Visit:
 
 
 # What a buyer's history is made of, and the columns `_write_ranks` may have to change.
-_PURCHASE_COLUMNS = (
-    _P.order_id,
-    _P.rank,
-    _P.buyer_id,
-    _P.first_store_id,
-    _P.first_day,
-    _P.first_week,
-    _P.first_month,
-    _P.store_id,
-    _P.paid_at,
-    _P.day,
-    _P.week,
-    _P.month,
-    _P.net_fen,
-    _P.products,
-    _P.counties,
+_HISTORY_COLUMNS = (
+    "order_id",
+    "rank",
+    "buyer_id",
+    "first_store_id",
+    "first_day",
+    "first_week",
+    "first_month",
+    "store_id",
+    "paid_at",
+    "day",
+    "week",
+    "month",
+    "net_fen",
+    "products",
+    "counties",
 )
 
 
@@ -263,6 +262,7 @@ async def refresh_buyer(key: str) -> None:
 _BUYER_ID = Statement("SELECT id FROM analytics_buyer WHERE key = {}")
 _FORGET_PRODUCTS = Statement("DELETE FROM analytics_buyer_product WHERE buyer_id = {}")
 _FORGET_COUNTIES = Statement("DELETE FROM analytics_buyer_county WHERE buyer_id = {}")
+_FORGET_BUYER = Statement("DELETE FROM analytics_buyer WHERE id = {}")
 BUYER_COLUMNS = (
     "key",
     "first_store_id",
@@ -276,7 +276,7 @@ BUYER_COLUMNS = (
 )
 _SAVE_BUYER = Statement(
     f"INSERT INTO analytics_buyer ({', '.join(BUYER_COLUMNS)})"  # noqa: S608 (names, not input)
-    f" VALUES ({', '.join('{}' for _ in BUYER_COLUMNS)}) ON CONFLICT (key) DO UPDATE SET "
+    f" VALUES ({placeholders(len(BUYER_COLUMNS))}) ON CONFLICT (key) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in BUYER_COLUMNS[1:])
     + " RETURNING id"
 )
@@ -287,20 +287,27 @@ async def _refresh_buyer(key: str, payers: list[str]) -> None:
     if found is not None:
         await _FORGET_PRODUCTS.rows(found["id"])
         await _FORGET_COUNTIES.rows(found["id"])
-    rows = await _P.select(*_PURCHASE_COLUMNS).where(_P.payer_hash.is_in(payers)) if payers else []
+    rows = await _history_of(len(payers)).rows(*payers) if payers else []
     if not rows:
         if found is not None:
-            await Buyer.delete().where(Buyer.id == found["id"])
+            await _FORGET_BUYER.rows(found["id"])
         return
     history = buyer_history(visit_of(row) for row in rows)
     buyer, products, counties = history_rows(key, history)
     saved = await _SAVE_BUYER.rows(*[buyer[column] for column in BUYER_COLUMNS])
     buyer_id = int(saved[0]["id"])
     await _write_ranks(rows, buyer_id, history)
-    if products:
-        await BuyerProduct.insert(*[BuyerProduct(buyer_id=buyer_id, **row) for row in products])
-    if counties:
-        await BuyerCounty.insert(*[BuyerCounty(buyer_id=buyer_id, **row) for row in counties])
+    await insert_rows("analytics_buyer_product", [{"buyer_id": buyer_id, **p} for p in products])
+    await insert_rows("analytics_buyer_county", [{"buyer_id": buyer_id, **c} for c in counties])
+
+
+@functools.cache
+def _history_of(payers: int) -> Statement:
+    """The purchases of that many payers."""
+    return Statement(
+        f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM analytics_purchase"  # noqa: S608 (names)
+        f" WHERE payer_hash IN ({placeholders(payers)})"
+    )
 
 
 async def _write_ranks(rows: list[dict[str, Any]], buyer_id: int, history: BuyerHistory) -> None:
@@ -323,10 +330,9 @@ async def _write_ranks(rows: list[dict[str, Any]], buyer_id: int, history: Buyer
         return
     sets = ", ".join(f"{column} = {{}}" for column in fixed)
     cases = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in moved)
-    marks = ", ".join("{}" for _ in moved)
     await execute(
         f"UPDATE analytics_purchase SET {sets}, rank = CASE order_id {cases} END"  # noqa: S608 (placeholders only)
-        f" WHERE order_id IN ({marks})",
+        f" WHERE order_id IN ({placeholders(len(moved))})",
         *fixed.values(),
         *[value for pair in moved.items() for value in pair],
         *moved,

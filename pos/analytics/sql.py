@@ -1,13 +1,15 @@
 """Raw SQL for the analytics, the same text on SQLite and PostgreSQL.
 
-Reads and small writes go through Piccolo's `raw` (`{}` placeholders, the current transaction if
-one is open). Bulk loads of the rebuild talk to the driver of the open write transaction:
-PostgreSQL's binary COPY, or sqlite3's executemany. Store ids are put into the SQL as integers
-(`id_list`), never as text from a request.
+Reads and occasional writes go through Piccolo's `raw` (`{}` placeholders, the current
+transaction if one is open); the locks every refresh takes are a `Statement` with its SQL made
+once. Bulk loads of the rebuild talk to the driver of the open write transaction: PostgreSQL's
+binary COPY, or sqlite3's executemany. Store ids are put into the SQL as integers (`id_list`),
+never as text from a request.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,7 +17,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from pos.analytics.tables import Purchase
-from pos.db import current_engine
+from pos.db import Statement, current_engine
 
 __all__ = [
     "aggregate",
@@ -30,10 +32,16 @@ __all__ = [
 
 # Any number: the key of the advisory lock that orders concurrent analytics writers.
 _WRITER_LOCK = 8_104_211
-# Locks each key a query names, all writers in the same (hash) order, so none waits in a cycle.
-_LOCK_KEYS = (
-    "SELECT count(pg_advisory_xact_lock(k)) FROM "
-    "(SELECT DISTINCT hashtextextended(key, 0) AS k FROM ({keys}) AS keys ORDER BY k) AS sorted"
+# The writer lock shared, then each key a query names, every writer in the same order, so none
+# waits in a cycle. In one statement: the aggregate calls the lock functions row by row as the
+# sorted subquery yields them, and that sort puts the writer's row (`shared`) before every key,
+# the keys in hash order. Nothing is locked while the rows are gathered and sorted.
+_LOCKS = (
+    "SELECT count(CASE WHEN shared THEN pg_advisory_xact_lock_shared(k)"
+    " ELSE pg_advisory_xact_lock(k) END) FROM"
+    " (SELECT TRUE AS shared, CAST({writer} AS BIGINT) AS k"
+    " UNION ALL SELECT DISTINCT FALSE, hashtextextended(key, 0) FROM ({keys}) AS keys"
+    " ORDER BY shared DESC, k) AS sorted"
 )
 # PostgreSQL's default 4 MB makes a hash over a year of buyers spill to disk: 2 s instead of 0.6.
 _AGGREGATE_MEMORY = "'128MB'"
@@ -88,8 +96,12 @@ async def lock_rows_of(keys: str, *args: Any) -> None:
     `serialize_writers` still waits for all of them. SQLite has one writer anyway.
     """
     if is_postgres():
-        await execute("SELECT pg_advisory_xact_lock_shared({})", _WRITER_LOCK)
-        await execute(_LOCK_KEYS.format(keys=keys), *args)
+        await _locks_of(keys).rows(*args)
+
+
+@functools.cache
+def _locks_of(keys: str) -> Statement:
+    return Statement(_LOCKS.format(writer=_WRITER_LOCK, keys=keys))
 
 
 def _connection() -> Any:

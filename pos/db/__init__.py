@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pos.db.binding import bind, current_engine
 from pos.db.engine import close_engine, create_engine, open_engine
-from pos.db.statements import Statement
+from pos.db.statements import Statement, insert_rows, inserting, placeholders
 from pos.db.transaction import write_transaction
 
 __all__ = [
@@ -13,6 +13,9 @@ __all__ = [
     "close_engine",
     "create_engine",
     "current_engine",
+    "insert_rows",
+    "inserting",
     "open_engine",
+    "placeholders",
     "write_transaction",
 ]

@@ -9,8 +9,10 @@ which keeps its connection handling and type conversions.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
@@ -18,7 +20,7 @@ from piccolo.querystring import QueryString
 
 from pos.db.binding import current_engine
 
-__all__ = ["Statement"]
+__all__ = ["Statement", "insert_rows", "inserting", "placeholders"]
 
 _PLACEHOLDER = re.compile(r"\{\}")
 
@@ -49,3 +51,25 @@ class Statement:
         """Run it; its first row, or None."""
         rows = await self.rows(*args)
         return rows[0] if rows else None
+
+
+def placeholders(count: int) -> str:
+    """`{}, {}, {}` for `count` values, e.g. of an IN list."""
+    return ", ".join(["{}"] * count)
+
+
+# One per table, columns and number of rows: bounded, as a row count per call rarely repeats
+# beyond a few dozen shapes.
+@functools.lru_cache(maxsize=256)
+def inserting(table: str, columns: tuple[str, ...], rows: int) -> Statement:
+    """An INSERT of `rows` rows into `columns` of `table`."""
+    names = ", ".join(f'"{column}"' for column in columns)
+    row = f"({placeholders(len(columns))})"
+    return Statement(f"INSERT INTO {table} ({names}) VALUES {', '.join([row] * rows)}")  # noqa: S608 (names)
+
+
+async def insert_rows(table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, dicts with the same keys in the same order (the columns), in one statement."""
+    if rows:
+        values = [value for row in rows for value in row.values()]
+        await inserting(table, tuple(rows[0]), len(rows)).rows(*values)

@@ -16,7 +16,9 @@ class OutboxEvent(Table):
     kind = Varchar(length=40, help_text="what happened, e.g. order_paid; picks the handlers")
     key = Varchar(length=120, help_text="what it happened to; handlers are idempotent by it")
     payload = JSON(default="{}")
-    available_at = Timestamptz(index=True, help_text="not run before this (UTC)")
+    # Indexed by migration as `outbox_event_due`, over the events not done or dead only: a
+    # claim must not walk the day's done events.
+    available_at = Timestamptz(help_text="not run before this (UTC)")
     attempts = Integer(default=0, help_text="claims so far, a crashed worker's included")
     last_error = Text(default="", help_text="why the last attempt failed")
     claimed_by = Varchar(length=32, default="", help_text="the claim's random id")

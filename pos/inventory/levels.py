@@ -16,7 +16,7 @@ from datetime import datetime
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
-from pos.db import Statement, current_engine
+from pos.db import Statement, current_engine, placeholders
 
 __all__ = ["Level", "UnitsInOrder", "hold", "unhold", "units_by"]
 
@@ -64,7 +64,7 @@ def _locks() -> bool:
 
 def _rows(count: int, locks: bool) -> str:
     """The store's level rows of the products, locked in product order on PostgreSQL."""
-    of_products = "store = {} AND product IN (" + ", ".join(["{}"] * count) + ")"
+    of_products = f"store = {{}} AND product IN ({placeholders(count)})"
     if not locks:
         return of_products
     locked = f"SELECT id FROM stock_level WHERE {of_products} ORDER BY product FOR UPDATE"  # noqa: S608

@@ -127,13 +127,14 @@ async def _insert(new: NewOrder) -> OrderOut | None:
         order = await records.insert_order(new)
         if order is None:
             return None
-        await inventory.hold(new.seller.store_id, _units(new))
         await records.record_transition(
             order.id, None, OrderState.OPEN, "created", actor=new.seller.name
         )
         await outbox.emit(
             HOLD_EXPIRY, str(order.id), {"order_id": order.id}, available_at=new.expires_at
         )
+        # Last: other orders of these products wait for their stock rows until the commit.
+        await inventory.hold(new.seller.store_id, _units(new))
     return order
 
 

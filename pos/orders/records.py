@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.db import Statement, current_engine
+from pos.db import Statement, current_engine, placeholders
 from pos.errors import NotFound
 from pos.orders.pricing import PricedLine, PricedOrder
 from pos.orders.schemas import OrderLineOut, OrderOut
@@ -190,7 +190,7 @@ def _line_values(order_id: int, line: OrderLineOut) -> list[Any]:
 @functools.cache
 def _insert_lines(count: int) -> Statement:
     """One insert of `count` lines (at most 100 an order, so few texts are ever cached)."""
-    row = "(" + ", ".join(["{}"] * (3 + len(_LINE_NAMES))) + ")"
+    row = f"({placeholders(3 + len(_LINE_NAMES))})"
     values = ", ".join([row] * count)
     insert = f'INSERT INTO order_line ("order", product, supplier, {_LINES}) VALUES {values}'  # noqa: S608
     return Statement(insert)

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos import live
-from pos.db import current_engine, write_transaction
-from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated
+from pos.db import Statement, current_engine, write_transaction
+from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from pos.events import outbox
 from pos.inventory import service as inventory
 from pos.orders import records
 from pos.orders.records import locked_order, record_transition, sold_units
 from pos.orders.schemas import OrderLineOut, OrderOut
 from pos.orders.states import OrderEvent, OrderState, Transition, transition
-from pos.orders.tokens import token_matches
+from pos.orders.tokens import order_access_token, token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
 
@@ -32,6 +32,7 @@ __all__ = [
     "ORDER_PAID",
     "ORDER_REFUNDED",
     "Payable",
+    "access_token",
     "announce",
     "check_access",
     "expire",
@@ -78,6 +79,17 @@ async def check_access(order_id: int, token: str) -> OrderState:
 async def store_of(order_id: int) -> int:
     """The store the order was made at; NotFound if none."""
     return int((await records.order_access(order_id))["store_id"])
+
+
+_SCOPE_KEY = Statement("SELECT idempotency_scope_key FROM orders WHERE id = {}")
+
+
+async def access_token(order_id: int, *, secret: str) -> str:
+    """The shopper's token to the order, the one its receipt's QR code carries; NotFound if none."""
+    row = await _SCOPE_KEY.first(order_id)
+    if row is None:
+        raise NotFound(f"no order {order_id}", code="order_not_found")
+    return order_access_token(row["idempotency_scope_key"], secret=secret)
 
 
 def _check_token(token: str, row: dict[str, Any]) -> None:
@@ -174,9 +186,6 @@ async def mark_paid(
                 paid_fen=amount_fen,
             )
         lines = await records.order_lines(order_id)
-        await inventory.commit_sale(
-            row["store_id"], records.units_of(lines), reference=f"order:{order_id}"
-        )
         paid = {
             "paid_at": paid_at,
             "payment_method": method,
@@ -192,6 +201,10 @@ async def mark_paid(
         )
         sold = {**row, **paid}
         await outbox.emit(ORDER_PAID, str(order_id), _paid_payload(sold, result.state, lines))
+        # Last: other orders of these products wait for their stock rows until the commit.
+        await inventory.commit_sale(
+            row["store_id"], records.units_of(lines), reference=f"order:{order_id}"
+        )
     if owner:
         await announce(order_id, result.state)
     return result

@@ -21,8 +21,7 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.db import current_engine, write_transaction
-from pos.db.statements import Statement
+from pos.db import Statement, current_engine, placeholders, write_transaction
 from pos.events.signals import Signal
 from pos.printing.tables import PrinterState, PrintJob
 from printers import PrinterStatus
@@ -56,12 +55,9 @@ class ClaimedJob:
     claim: str
 
 
-def due_heads(rows: Sequence[dict[str, Any]], now: datetime) -> list[int]:
-    """Ids of each printer's oldest unfinished job, where that job is due now."""
-    heads: dict[int, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda row: row["id"]):
-        heads.setdefault(row["printer"], row)
-    return [row["id"] for row in heads.values() if _due(row, now)]
+def due_heads(heads: Sequence[dict[str, Any]], now: datetime) -> list[int]:
+    """Ids of the given heads (each printer's oldest unfinished job) that are due now."""
+    return [row["id"] for row in heads if _due(row, now)]
 
 
 def _due(row: dict[str, Any], now: datetime) -> bool:
@@ -70,51 +66,59 @@ def _due(row: dict[str, Any], now: datetime) -> bool:
     return bool(row["next_attempt_at"] <= now)
 
 
-def _claimable(now: datetime) -> Any:
-    return (_J.state.is_in(["queued", "waiting"]) & (_J.next_attempt_at <= now)) | (
-        (_J.state == "sending") & (_J.lease_until.is_null() | (_J.lease_until < now))
-    )
-
-
 # Only the heads are read: a printer out of paper may have a long queue behind its head.
-_HEADS = (
+_HEADS = Statement(
     "SELECT id, printer, state, next_attempt_at, lease_until FROM print_job WHERE id IN"
     " (SELECT MIN(id) FROM print_job WHERE state IN ('queued', 'sending', 'waiting')"
     " GROUP BY printer)"
+)
+_SENDING = "state = 'sending', claimed_by = {}, lease_until = {}"
+# Checked again as the row is written: another sender may have claimed or finished it meanwhile.
+_CLAIMABLE = (
+    "(state IN ('queued', 'waiting') AND next_attempt_at <= {})"
+    " OR (state = 'sending' AND (lease_until IS NULL OR lease_until < {}))"
+)
+_CLAIMED_COLUMNS = (
+    "j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document, j.attempts"
+)
+# PostgreSQL claims in one statement, skipping the rows another sender holds locked.
+_CLAIM = Statement(
+    f"WITH j AS (UPDATE print_job SET {_SENDING} WHERE id IN"  # noqa: S608 (constant text)
+    " (SELECT id FROM print_job WHERE id = ANY({}) FOR UPDATE SKIP LOCKED)"
+    f" AND ({_CLAIMABLE}) RETURNING id, printer, document, attempts)"
+    f" SELECT {_CLAIMED_COLUMNS} FROM j JOIN printer p ON p.id = j.printer"
+)
+_CLAIMED = Statement(
+    f"SELECT {_CLAIMED_COLUMNS} FROM print_job j JOIN printer p ON p.id = j.printer"  # noqa: S608
+    " WHERE j.claimed_by = {} AND j.state = 'sending'"
 )
 
 
 async def claim_due(lease: timedelta, now: datetime | None = None) -> list[ClaimedJob]:
     """Mark every printer's due head `sending` under a new lease and return them."""
     moment = now or datetime.now(UTC)
-    ids = due_heads(await _J.raw(_HEADS), moment)
+    ids = due_heads(await _HEADS.rows(), moment)
     if not ids:
         return []
     claim = secrets.token_hex(8)
-    async with write_transaction():
-        if not isinstance(current_engine(), SQLiteEngine):
-            locked = _J.select(_J.id).where(_J.id.is_in(ids)).lock_rows(skip_locked=True)
-            ids = [row["id"] for row in await locked]
-        if not ids:
-            return []
-        # The state is checked again: another sender may have claimed or finished it meanwhile.
-        await _J.update(
-            {_J.state: "sending", _J.claimed_by: claim, _J.lease_until: moment + lease}
-        ).where(_J.id.is_in(ids) & _claimable(moment))
-    return await _claimed(claim)
-
-
-# Hand-written: it runs for every receipt, and building the join cost more than running it.
-_CLAIMED = Statement(
-    "SELECT j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document,"
-    " j.attempts FROM print_job j JOIN printer p ON p.id = j.printer"
-    " WHERE j.claimed_by = {} AND j.state = 'sending'"
-)
-
-
-async def _claimed(claim: str) -> list[ClaimedJob]:
-    rows = await _CLAIMED.rows(claim)
+    if isinstance(current_engine(), SQLiteEngine):
+        rows = await _claim_on_sqlite(ids, claim, moment + lease, moment)
+    else:
+        rows = await _CLAIM.rows(claim, moment + lease, ids, moment, moment)
     return [ClaimedJob(**_with_json(row), claim=claim) for row in rows]
+
+
+async def _claim_on_sqlite(
+    ids: list[int], claim: str, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    claim_heads = Statement(
+        f"UPDATE print_job SET {_SENDING} WHERE id IN ({placeholders(len(ids))})"  # noqa: S608
+        f" AND ({_CLAIMABLE})"
+    )
+    async with write_transaction():
+        await claim_heads.rows(claim, until, *ids, now, now)
+        claimed: list[dict[str, Any]] = await _CLAIMED.rows(claim)
+    return claimed
 
 
 def _with_json(row: dict[str, Any]) -> dict[str, Any]:

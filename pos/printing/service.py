@@ -16,7 +16,6 @@ from pos.events.outbox import Event, register
 from pos.logs import logger
 from pos.orders import service as orders
 from pos.orders.tables import Order
-from pos.orders.tokens import order_access_token
 from pos.printing.jobs import PRINT_JOBS
 from pos.printing.receipts import (
     ReceiptPlace,
@@ -89,9 +88,9 @@ async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> 
     if target is None:
         logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
         return None
-    printer_id, place, scope_key = target
-    # The shopper's token is derived from the order's scope key, the way orders hands it out.
-    url = receipt_url(public_url, order.id, order_access_token(scope_key, secret=secret))
+    printer_id, place = target
+    token = await orders.access_token(order.id, secret=secret)
+    url = receipt_url(public_url, order.id, token)
     document = document_to_json(receipt_document(order, place, url))
     job_id = await _insert_job(
         printer_id, order.id, "receipt", document, f"receipt:{order.id}", created_by="worker"
@@ -104,7 +103,7 @@ async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> 
 # Raw SQL, the same on SQLite and PostgreSQL: it runs for every sale, and building the joins
 # through the query builder cost more than running them.
 _RECEIPT_TARGET = (
-    "SELECT o.idempotency_scope_key, s.name_zh AS store_name, s.time_zone,"
+    "SELECT s.name_zh AS store_name, s.time_zone,"
     " d.name AS device_name, d.printer AS device_printer,"
     " c.name_zh AS counter_name, c.printer AS counter_printer"
     " FROM orders o JOIN store s ON s.id = o.store"
@@ -114,8 +113,8 @@ _RECEIPT_TARGET = (
 )
 
 
-async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace, str] | None:
-    """The printer for the order's receipt, the place it was sold, and the order's scope key."""
+async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace] | None:
+    """The printer for the order's receipt and the place it was sold."""
     rows = await Order.raw(_RECEIPT_TARGET, order_id)
     if not rows:
         raise NotFound(f"no order {order_id}", code="order_not_found")
@@ -125,7 +124,7 @@ async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace, str] | None
         return None
     name = row["counter_name"] if row["counter_name"] is not None else row["device_name"] or ""
     place = ReceiptPlace(row["store_name"], name, row["time_zone"])
-    return printer_id, place, row["idempotency_scope_key"]
+    return printer_id, place
 
 
 async def _insert_job(

@@ -9,9 +9,11 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from piccolo.columns import Column
+
 from pos.catalog import service as catalog
 from pos.catalog.codes import canonical_gtin
-from pos.db import Statement
+from pos.db import Statement, placeholders
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
@@ -116,29 +118,31 @@ async def counter_catalog(
 
 
 _product = Listing.product._
+# Each row's keys and the column each is read from: the one list both queries below are made of.
+_LISTING_FIELDS: dict[str, Column] = {
+    "id": Listing.id,
+    "active": Listing.active,
+    "listing_price_fen": Listing.price_fen,
+    "product_id": _product.id,
+    "name_zh": _product.name_zh,
+    "name_en": _product.name_en,
+    "name_initials": _product.name_initials,
+    "unit": _product.unit,
+    "catalog_price_fen": _product.price_fen,
+    "status": _product.status,
+    "valid_from": _product.valid_from,
+    "valid_until": _product.valid_until,
+    "certificate_no": _product.certificate_no,
+    "origin_county_code": _product.origin_county._.code,
+    "origin_county_name": _product.origin_county._.name_zh,
+    "supplier_id": _product.supplier,
+    "supplier_name": _product.supplier._.name_zh,
+    "gtin": _product.gtin,
+    "category": _product.category,
+    "image_url": _product.image_url,
+}
 # Built once: the joined, aliased columns are costly to make for every query.
-_LISTING_COLUMNS = (
-    Listing.id,
-    Listing.active,
-    Listing.price_fen.as_alias("listing_price_fen"),
-    _product.id.as_alias("product_id"),
-    _product.name_zh.as_alias("name_zh"),
-    _product.name_en.as_alias("name_en"),
-    _product.name_initials.as_alias("name_initials"),
-    _product.unit.as_alias("unit"),
-    _product.price_fen.as_alias("catalog_price_fen"),
-    _product.status.as_alias("status"),
-    _product.valid_from.as_alias("valid_from"),
-    _product.valid_until.as_alias("valid_until"),
-    _product.certificate_no.as_alias("certificate_no"),
-    _product.origin_county._.code.as_alias("origin_county_code"),
-    _product.origin_county._.name_zh.as_alias("origin_county_name"),
-    _product.supplier.as_alias("supplier_id"),
-    _product.supplier._.name_zh.as_alias("supplier_name"),
-    _product.gtin.as_alias("gtin"),
-    _product.category.as_alias("category"),
-    _product.image_url.as_alias("image_url"),
-)
+_LISTING_COLUMNS = tuple(column.as_alias(key) for key, column in _LISTING_FIELDS.items())
 
 
 def _listing_select() -> Any:
@@ -235,22 +239,26 @@ async def sellable_products(
     return {row["product_id"]: _sellable(row, today) for row in rows}
 
 
-# `_LISTING_COLUMNS` as SQL: the checkout's hottest read, too costly for Piccolo to rebuild.
+def _sql_column(key: str, column: Column) -> str:
+    meta = column._meta
+    return f"{meta.table._meta.tablename}.{meta.db_column_name} AS {key}"
+
+
+# `_LISTING_FIELDS` as SQL: the checkout's hottest read, too costly for Piccolo to rebuild.
+# Each table is joined once under its own name, the name `_sql_column` qualifies columns with.
+_SELLABLE_COLUMNS = ", ".join(_sql_column(key, column) for key, column in _LISTING_FIELDS.items())
 _SELLABLE = (
-    "SELECT l.id, l.active, l.price_fen AS listing_price_fen, p.id AS product_id, p.name_zh,"
-    " p.name_en, p.name_initials, p.unit, p.price_fen AS catalog_price_fen, p.status,"
-    " p.valid_from, p.valid_until, p.certificate_no, c.code AS origin_county_code,"
-    " c.name_zh AS origin_county_name, p.supplier AS supplier_id, s.name_zh AS supplier_name,"
-    " p.gtin, p.category, p.image_url"
-    " FROM listing l JOIN product p ON p.id = l.product"
-    " LEFT JOIN county c ON c.id = p.origin_county LEFT JOIN supplier s ON s.id = p.supplier"
-    " WHERE l.store = {} AND l.active = {} AND l.product IN "
+    f"SELECT {_SELLABLE_COLUMNS} FROM listing"  # noqa: S608 (names, not input)
+    " JOIN product ON product.id = listing.product"
+    " LEFT JOIN county ON county.id = product.origin_county"
+    " LEFT JOIN supplier ON supplier.id = product.supplier"
+    " WHERE listing.store = {} AND listing.active = {} AND listing.product IN "
 )
 
 
 @functools.lru_cache(maxsize=128)
 def _sellable_select(count: int) -> Statement:
-    return Statement(_SELLABLE + "(" + ", ".join(["{}"] * count) + ")")
+    return Statement(f"{_SELLABLE}({placeholders(count)})")
 
 
 async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from pos.analytics import members, rollups
 from pos.analytics.rebuild import rebuild
 from pos.analytics.schemas import MembershipIn
+from pos.analytics.sql import serialize_writers
 from pos.analytics.tables import Buyer, Purchase, SalesDay
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import Statement, bind, close_engine, create_engine, open_engine, write_transaction
 from pos.errors import Conflict
 from pos.events import outbox
 from pos.orders.schemas import OrderOut
@@ -202,3 +203,48 @@ async def test_a_refresh_changes_only_its_orders_cells_by_its_share(db: str) -> 
         ],
         key=lambda row: row["product_id"],
     )
+
+
+_ADVISORY_LOCKS = Statement(
+    "SELECT granted, mode, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+    " ORDER BY granted DESC"
+)
+
+
+async def _advisory_locks_once_one_waits() -> list[tuple[bool, str, int]]:
+    with anyio.fail_after(5):
+        while True:
+            rows = await _ADVISORY_LOCKS.rows()
+            if not all(row["granted"] for row in rows):
+                break
+            await anyio.sleep(0.01)
+    return [(row["granted"], row["mode"], row["classid"] << 32 | row["objid"]) for row in rows]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_refresh_waits_for_a_rebuild_before_it_locks_any_rows(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=700)
+    order = await sell(shop, {product: 1}, payer="p9", at=shanghai(5, 1))
+    rebuilding, finish = anyio.Event(), anyio.Event()
+
+    async def rebuild_holding_on() -> None:
+        async with write_transaction():
+            await serialize_writers()
+            rebuilding.set()
+            await finish.wait()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(rebuild_holding_on)
+        await rebuilding.wait()
+        group.start_soon(rollups.refresh_order, order.id)
+        locks = await _advisory_locks_once_one_waits()
+        finish.set()
+    # One key, the writer lock: the refresh waits for it holding no row's lock.
+    assert [(granted, mode) for granted, mode, _ in locks] == [
+        (True, "ExclusiveLock"),
+        (False, "ShareLock"),
+    ]
+    assert len({key for *_, key in locks}) == 1
+    assert await Purchase.count().where(Purchase.order_id == order.id) == 1

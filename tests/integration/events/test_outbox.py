@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -11,20 +9,11 @@ import pytest
 from pos.db import write_transaction
 from pos.events import outbox
 from pos.events.tables import OutboxEvent
-from pos.worker import run_worker
+from tests.integration.events.conftest import running_worker
 
 pytestmark = pytest.mark.anyio
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def kind() -> Iterator[str]:
-    """An event kind of this test's own, its handlers unregistered afterwards."""
-    name = f"test_{uuid.uuid4().hex[:8]}"
-    yield name
-    for fn in list(outbox._handlers.get(name, [])):
-        outbox.unregister(name, fn)
 
 
 async def _row(kind: str, key: str = "k") -> dict:
@@ -192,16 +181,12 @@ async def test_the_worker_runs_an_event_as_soon_as_it_is_notified(db: str, kind:
         done.set()
 
     outbox.register(kind, record)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+    async with running_worker():
         await anyio.sleep(0.2)  # the worker is idle now, for up to 30 s
         await outbox.emit(kind, "k", {})
         outbox.notify()
         with anyio.fail_after(5):
             await done.wait()
-        stop.set()
-        outbox.notify()
 
 
 async def test_a_batch_runs_at_once_and_one_failure_spares_the_others(db: str, kind: str) -> None:
@@ -283,9 +268,7 @@ async def test_the_worker_claims_and_finishes_more_while_a_slow_handler_runs(
             fast_done.set()
 
     outbox.register(kind, record)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+    async with running_worker():
         await outbox.emit(kind, "slow", {})
         outbox.notify()
         await anyio.sleep(0.3)  # "slow" is claimed and waiting
@@ -295,7 +278,6 @@ async def test_the_worker_claims_and_finishes_more_while_a_slow_handler_runs(
         with anyio.fail_after(5):
             await fast_done.wait()
         assert await _marked_done_soon(kind, "fast:refund")  # while "slow" may still run
-        stop.set()
     assert ran == ["fast", "fast:refund", "slow"]
 
 
@@ -315,9 +297,7 @@ async def test_a_subjects_later_event_waits_for_its_earlier_one_across_claims(
             all_ran.set()
 
     outbox.register(kind, record)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+    async with running_worker():
         await outbox.emit(kind, "7", {})
         outbox.notify()
         await anyio.sleep(0.3)  # "7" is claimed and running
@@ -331,6 +311,5 @@ async def test_a_subjects_later_event_waits_for_its_earlier_one_across_claims(
         release.set()
         with anyio.fail_after(5):
             await all_ran.wait()
-        stop.set()
     assert ran == ["8", "7", "7:refund-1"]
     assert (await _row(kind, "7:refund-1"))["done_at"] is not None

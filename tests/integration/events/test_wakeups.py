@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import asyncpg
 import pytest
 
 from pos.events import outbox, wakeups
-from pos.worker import run_worker
+from tests.integration.events.conftest import running_worker
 
 pytestmark = [
     pytest.mark.anyio,
@@ -23,14 +22,6 @@ _INSERT = (
     " claimed_by, created_at) VALUES ($1, $2, '{}', now() + $3 * interval '1 second',"
     " 0, '', '', now())"
 )
-
-
-@pytest.fixture
-def kind() -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:8]}"
-    yield name
-    for fn in list(outbox._handlers.get(name, [])):
-        outbox.unregister(name, fn)
 
 
 @pytest.fixture
@@ -57,15 +48,11 @@ async def test_an_event_from_another_process_wakes_the_idle_worker(
 ) -> None:
     ran: list[str] = []
     ran_one = await _listening_worker(kind, ran)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+    async with running_worker():
         await anyio.sleep(0.5)  # idle now, for up to 30 s
         await other_process.execute(_INSERT, kind, "k", 0)
         with anyio.fail_after(5):
             await ran_one.wait()
-        stop.set()
-        outbox.notify()
     assert ran == ["k"]
 
 
@@ -74,9 +61,7 @@ async def test_the_worker_listens_again_after_losing_its_connection(
 ) -> None:
     ran: list[str] = []
     ran_one = await _listening_worker(kind, ran)
-    stop = anyio.Event()
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: run_worker(stop, idle_seconds=30))
+    async with running_worker():
         await anyio.sleep(0.5)
         killed = await other_process.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
@@ -87,8 +72,6 @@ async def test_the_worker_listens_again_after_losing_its_connection(
         await other_process.execute(_INSERT, kind, "k", 0)
         with anyio.fail_after(5):
             await ran_one.wait()
-        stop.set()
-        outbox.notify()
     assert ran == ["k"]
 
 

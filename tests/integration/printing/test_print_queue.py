@@ -163,6 +163,44 @@ async def test_a_crashed_senders_job_prints_after_its_lease(
     assert row["claimed_by"] != claimed.claim
 
 
+async def test_only_each_printers_oldest_unfinished_job_is_claimed(counter: Counter80) -> None:
+    other = await add_printer(counter.shop.store_id, "tcp://127.0.0.1:9", "标签机")
+    for _ in range(5):
+        await paid_sale(counter)
+    rows = await PrintJob.select(PrintJob.id).order_by(PrintJob.id)
+    printed, waiting, _behind_waiting, oldest_of_other, newest_of_other = [r["id"] for r in rows]
+    await PrintJob.update({PrintJob.printer: other}).where(
+        PrintJob.id.is_in([oldest_of_other, newest_of_other])
+    )
+    await PrintJob.update({PrintJob.state: "printed"}).where(PrintJob.id == printed)
+    await PrintJob.update(
+        {PrintJob.state: "waiting", PrintJob.next_attempt_at: later() + timedelta(minutes=5)}
+    ).where(PrintJob.id == waiting)
+    claimed = await claim_due(timedelta(seconds=30))
+    assert [job.id for job in claimed] == [oldest_of_other]  # not `_behind_waiting`, nor newer
+
+
+async def test_senders_claiming_at_once_take_each_head_once(counter: Counter80) -> None:
+    store_id = counter.shop.store_id
+    printers = [await add_printer(store_id, "tcp://127.0.0.1:9", f"打印机{n}") for n in range(6)]
+    for printer_id in printers:
+        await paid_sale(counter)
+        newest = await PrintJob.select(PrintJob.id).order_by(PrintJob.id, ascending=False).first()
+        assert newest is not None
+        await PrintJob.update({PrintJob.printer: printer_id}).where(PrintJob.id == newest["id"])
+    claims: list[list[ClaimedJob]] = []
+
+    async def claim() -> None:
+        claims.append(await claim_due(timedelta(seconds=30)))
+
+    async with anyio.create_task_group() as senders:
+        for _ in range(4):
+            senders.start_soon(claim)
+    claimed = sorted(job.id for jobs in claims for job in jobs)
+    assert claimed == sorted(row["id"] for row in await PrintJob.select(PrintJob.id))
+    assert {job.printer_id for jobs in claims for job in jobs} == set(printers)
+
+
 async def test_unreachable_printer_is_retried_then_fails(
     counter: Counter80, sender: PrintSender, closed_port: int
 ) -> None:

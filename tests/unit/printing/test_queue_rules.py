@@ -1,4 +1,4 @@
-"""The queue's rules without a database: which job goes next, and what a send's result means."""
+"""The queue's rules without a database: when a head is due, and what a send's result means."""
 
 from __future__ import annotations
 
@@ -31,20 +31,16 @@ def job(job_id: int, printer: int, state: str, **fields: Any) -> dict[str, Any]:
     } | fields
 
 
-def test_each_printer_sends_its_oldest_job_first() -> None:
-    rows = [job(5, 1, "queued"), job(2, 1, "queued"), job(3, 2, "queued")]
-    assert sorted(due_heads(rows, NOW)) == [2, 3]
+def test_a_queued_or_waiting_head_is_due_at_its_next_attempt() -> None:
+    heads = [job(1, 1, "queued"), job(2, 2, "waiting"), job(3, 3, "waiting", next_attempt_at=LATER)]
+    assert due_heads(heads, NOW) == [1, 2]
+    assert due_heads(heads, LATER) == [1, 2, 3]
 
 
-def test_a_later_job_never_overtakes_a_waiting_one() -> None:
-    rows = [job(1, 1, "waiting", next_attempt_at=LATER), job(2, 1, "queued")]
-    assert due_heads(rows, NOW) == []
-
-
-def test_a_job_being_sent_blocks_its_printer_until_its_lease_passes() -> None:
-    rows = [job(1, 1, "sending", lease_until=LATER), job(2, 1, "queued")]
-    assert due_heads(rows, NOW) == []
-    assert due_heads(rows, LATER + timedelta(seconds=1)) == [1]
+def test_a_head_being_sent_is_due_once_its_lease_passes() -> None:
+    heads = [job(1, 1, "sending", lease_until=LATER)]
+    assert due_heads(heads, NOW) == []
+    assert due_heads(heads, LATER + timedelta(seconds=1)) == [1]
 
 
 def test_printed_means_ready() -> None:
