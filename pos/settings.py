@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="how often every printer's status is read for staff"
     )
 
+    outbox_keep_days: int = Field(
+        default=7, ge=1, description="days a done outbox event is kept before workers delete it"
+    )
+
     platform_url: str | None = Field(
         default=None,
         description="the consumption-platform API (the double: http://127.0.0.1:8100); unset: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 import anyio
@@ -52,7 +53,8 @@ async def run_worker(
     """Dispatch due events until `stop` is set; when idle, wait for a notify or `idle_seconds`.
 
     On PostgreSQL, events committed by other processes notify too (`listen_for_events`).
-    With `settings`, the print queue's sender and the platform relay run beside the dispatcher.
+    With `settings`, the print queue's sender, the platform relay and the purge of done events
+    run beside the dispatcher.
     """
     register_handlers(settings)
     logger.info("worker started")
@@ -61,6 +63,7 @@ async def run_worker(
         if settings is not None:
             group.start_soon(PrintSender(settings).run, stop)
             group.start_soon(run_relay, stop, settings)
+            group.start_soon(outbox.keep_purging, stop, timedelta(days=settings.outbox_keep_days))
         await outbox.run_dispatcher(stop, idle_seconds)
     logger.info("worker stopped")
 

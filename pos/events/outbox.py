@@ -15,6 +15,8 @@ handler that needs another event handled first raises and is retried (a refund w
 sale's record).
 Claiming on PostgreSQL skips rows other workers hold locked, so any number of workers can run;
 on SQLite the claim is one write transaction, and one worker is the supported setup.
+Done events are kept for a while to look into, then `keep_purging` deletes them: the effects
+live in their own tables. Dead events stay until people have dealt with them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ __all__ = [
     "dispatch_due",
     "emit",
     "handler",
+    "keep_purging",
     "notify",
+    "purge_done",
     "register",
     "retry_delay",
     "run_dispatcher",
@@ -65,6 +69,8 @@ REFILL = CONCURRENCY // 2
 LEASE = timedelta(minutes=5)
 BACKOFF_FIRST = timedelta(seconds=5)
 BACKOFF_LONGEST = timedelta(hours=1)
+PURGE_EVERY = timedelta(hours=1)
+PURGE_BATCH = 5_000  # rows per DELETE: each is its own short transaction
 _ERROR_CHARS = 2000
 
 _O = OutboxEvent
@@ -277,6 +283,35 @@ class Dispatcher:
             self.in_flight -= 1
             self._finished.set()
         del self._subjects[subject]
+
+
+_PURGE = Statement(
+    "DELETE FROM outbox_event WHERE id IN"
+    " (SELECT id FROM outbox_event WHERE done_at < {} ORDER BY id LIMIT {}) RETURNING id"
+)
+
+
+async def purge_done(before: datetime, *, batch: int = PURGE_BATCH) -> int:
+    """Delete the events done before `before`, `batch` rows a statement; how many went."""
+    purged = 0
+    while deleted := len(await _PURGE.rows(before, batch)):
+        purged += deleted
+        if deleted < batch:
+            break
+    return purged
+
+
+async def keep_purging(stop: anyio.Event, keep: timedelta) -> None:
+    """Every PURGE_EVERY until `stop` is set, delete the events done more than `keep` ago."""
+    while not stop.is_set():
+        try:
+            purged = await purge_done(datetime.now(UTC) - keep)
+            if purged:
+                logger.info("outbox: purged done events", count=purged)
+        except Exception:  # the database is away for a moment: the next round deletes them
+            logger.exception("outbox: purging done events failed")
+        with anyio.move_on_after(PURGE_EVERY.total_seconds()):
+            await stop.wait()
 
 
 def _due(kinds: list[str], now: datetime) -> Any:

@@ -313,3 +313,25 @@ async def test_a_subjects_later_event_waits_for_its_earlier_one_across_claims(
             await all_ran.wait()
     assert ran == ["8", "7", "7:refund-1"]
     assert (await _row(kind, "7:refund-1"))["done_at"] is not None
+
+
+async def test_purging_deletes_only_events_done_before_the_cutoff(db: str, kind: str) -> None:
+    async def ok(event: outbox.Event) -> None:
+        if event.key == "fails":
+            raise RuntimeError("stays to be retried")
+
+    outbox.register(kind, ok)
+    for key in ("old-1", "old-2", "old-3", "recent", "fails"):
+        await outbox.emit(kind, key, {})
+    await outbox.emit(kind, "later", {}, available_at=NOW + timedelta(hours=1))
+    assert await outbox.dispatch_due() == 5
+    await OutboxEvent.update({OutboxEvent.done_at: NOW - timedelta(days=8)}).where(
+        (OutboxEvent.kind == kind) & OutboxEvent.key.like("old-%")
+    )
+    await OutboxEvent.update({OutboxEvent.dead_at: NOW - timedelta(days=30)}).where(
+        (OutboxEvent.kind == kind) & (OutboxEvent.key == "fails")
+    )
+    assert await outbox.purge_done(NOW - timedelta(days=7), batch=2) == 3
+    left = await OutboxEvent.select(OutboxEvent.key).where(OutboxEvent.kind == kind)
+    assert sorted(row["key"] for row in left) == ["fails", "later", "recent"]
+    assert await outbox.purge_done(NOW - timedelta(days=7)) == 0
