@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from collections.abc import Collection, Iterable, Iterator
@@ -22,7 +23,7 @@ from pos.catalog.pipeline import write_while_checking
 from pos.catalog.schemas import ImportReport, ProductOut, ProgressCallback, no_progress
 from pos.catalog.tables import CatalogRevision, County, Product, Supplier
 from pos.catalog.upsert import CatalogWriter
-from pos.db import current_engine, write_transaction
+from pos.db import Statement, current_engine, placeholders, write_transaction
 from pos.errors import InvalidInput, NotFound
 
 __all__ = [
@@ -171,10 +172,19 @@ async def supplier_credit_codes(supplier_ids: Collection[int]) -> dict[int, str]
     """Unified social credit codes by supplier id (unknown ids are left out)."""
     if not supplier_ids:
         return {}
-    rows = await Supplier.select(Supplier.id, Supplier.credit_code).where(
-        Supplier.id.is_in(sorted(set(supplier_ids)))
-    )
+    ids = sorted(set(supplier_ids))
+    rows = await _credit_codes_of(len(ids)).rows(*ids)
     return {row["id"]: row["credit_code"] for row in rows}
+
+
+# Hand-written: run for every sale with a certified line, where Piccolo's query building cost
+# more than the query.
+@functools.lru_cache(maxsize=64)
+def _credit_codes_of(suppliers: int) -> Statement:
+    """The credit codes of that many suppliers."""
+    return Statement(
+        f"SELECT id, credit_code FROM supplier WHERE id IN ({placeholders(suppliers)})"  # noqa: S608
+    )
 
 
 async def require_supplier(supplier_id: int) -> None:

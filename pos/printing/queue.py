@@ -7,6 +7,11 @@ Outcomes (policy in `RetryPolicy.outcome`):
 - queued again: it could not be reached; retried after a doubling delay with jitter, and
   `failed` after `print_max_attempts` such sends, for staff to retry;
 - failed at once: its URL or profile is wrong, which no retry fixes.
+What the printer said is saved for staff after each send, unless it is what this sender saved
+for that printer less than `STATUS_REWRITE` ago: a busy printer costs no write per receipt,
+and its `checked_at` is at most that old. The status watcher saves every answer it reads.
+(With several worker processes, another's different save may stand until this sender's status
+changes, `STATUS_REWRITE` passes, or a watcher reads the printer again.)
 A stop (cancellation) lets the send in progress finish and be recorded, so a restart prints
 each pending job once; only a crash between send and record prints a job twice (see jobs.py).
 """
@@ -14,6 +19,7 @@ each pending job once; only a crash between send and record prints a job twice (
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,10 +46,11 @@ from printers import (
     send,
 )
 
-__all__ = ["Outcome", "PrintSender", "RetryPolicy"]
+__all__ = ["STATUS_REWRITE", "Outcome", "PrintSender", "RetryPolicy"]
 
 STATUS_TIMEOUT_S = 2.0
 STATUS_CONCURRENCY = 16
+STATUS_REWRITE = timedelta(seconds=30)
 _J = PrintJob
 
 
@@ -100,15 +107,22 @@ class RetryPolicy:
 _READY = PrinterStatus(online=True)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class PrintSender:
     """Sends the print queue from a worker; run one per process (PostgreSQL: any number)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = _utc_now) -> None:
         self.timeout = settings.print_timeout_s
         self.policy = RetryPolicy.from_settings(settings)
         self.status_interval = settings.printer_status_interval_s
+        self.clock = clock
         # Longer than any send can take, so a live sender's job is never taken from it.
         self.lease = timedelta(seconds=2 * self.timeout + 30)
+        # The status this sender last saved for each printer, and when.
+        self._saved: dict[int, tuple[PrinterStatus, datetime]] = {}
 
     async def run(self, stop: anyio.Event, poll_s: float = 1.0) -> None:
         """Send jobs as they come due until `stop` is set; sends in progress finish first."""
@@ -151,11 +165,13 @@ class PrintSender:
             )
         except (PrinterError, ValueError, KeyError, TypeError) as exc:
             error = exc
-        outcome = self.policy.outcome(error, job.attempts, datetime.now(UTC))
+        now = self.clock()
+        outcome = self.policy.outcome(error, job.attempts, now)
         if not await finish(job, outcome.changes):
             logger.warning("print queue: claim lost before recording", job_id=job.id)
-        if outcome.status is not None:
-            await save_status(job.printer_id, outcome.status)
+        status = outcome.status
+        if status is not None and not self._saved_lately(job.printer_id, status, now):
+            await self._save_status(job.printer_id, status, now)
         _log(job, outcome, error)
         PRINT_JOBS.notify()  # the printer's next job may go now
         return outcome.state
@@ -171,7 +187,19 @@ class PrintSender:
     async def _refresh(self, printer_id: int, url: str, limiter: anyio.CapacityLimiter) -> None:
         status = await anyio.to_thread.run_sync(_read_status, url, limiter=limiter)
         if status is not None:
-            await save_status(printer_id, status)
+            await self._save_status(printer_id, status, self.clock())
+
+    def _saved_lately(self, printer_id: int, status: PrinterStatus, now: datetime) -> bool:
+        """Whether this sender saved `status` for the printer less than `STATUS_REWRITE` ago."""
+        saved = self._saved.get(printer_id)
+        if saved is None:
+            return False
+        saved_status, saved_at = saved
+        return saved_status == status and saved_at <= now < saved_at + STATUS_REWRITE
+
+    async def _save_status(self, printer_id: int, status: PrinterStatus, now: datetime) -> None:
+        await save_status(printer_id, status, now)
+        self._saved[printer_id] = (status, now)
 
     async def _watch_statuses(self) -> None:
         while True:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pos.db import Statement, inserting
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
 from pos.orders import service as orders
-from pos.orders.tables import Order
 from pos.printing.jobs import PRINT_JOBS
 from pos.printing.receipts import (
     ReceiptPlace,
@@ -100,9 +100,8 @@ async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> 
 
 
 # A kiosk's order may have no counter of its own: then its device's counter is the place.
-# Raw SQL, the same on SQLite and PostgreSQL: it runs for every sale, and building the joins
-# through the query builder cost more than running them.
-_RECEIPT_TARGET = (
+# Hand-written: run for every sale, where building the joins cost more than running them.
+_RECEIPT_TARGET = Statement(
     "SELECT s.name_zh AS store_name, s.time_zone,"
     " d.name AS device_name, d.printer AS device_printer,"
     " c.name_zh AS counter_name, c.printer AS counter_printer"
@@ -115,16 +114,23 @@ _RECEIPT_TARGET = (
 
 async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace] | None:
     """The printer for the order's receipt and the place it was sold."""
-    rows = await Order.raw(_RECEIPT_TARGET, order_id)
-    if not rows:
+    row = await _RECEIPT_TARGET.first(order_id)
+    if row is None:
         raise NotFound(f"no order {order_id}", code="order_not_found")
-    row = rows[0]
     printer_id = row["device_printer"] or row["counter_printer"]
     if not printer_id:
         return None
     name = row["counter_name"] if row["counter_name"] is not None else row["device_name"] or ""
     place = ReceiptPlace(row["store_name"], name, row["time_zone"])
     return printer_id, place
+
+
+# Every column but the id, each as `_insert_job`'s row has it (its defaults included).
+_INSERTED_COLUMNS = tuple(column._meta.db_column_name for column in _J._meta.non_default_columns)
+# Hand-written: run for every sale. A job with a `source_key` seen before inserts nothing.
+_INSERT_JOB = Statement(
+    f"{inserting('print_job', _INSERTED_COLUMNS, 1).sql} ON CONFLICT DO NOTHING RETURNING id"
+)
 
 
 async def _insert_job(
@@ -147,7 +153,7 @@ async def _insert_job(
         next_attempt_at=datetime.now(UTC),
         created_by=created_by,
     )
-    inserted = await _J.insert(row).on_conflict(action="DO NOTHING").returning(_J.id)
+    inserted = await _INSERT_JOB.rows(*[getattr(row, column) for column in _INSERTED_COLUMNS])
     if inserted:
         return int(inserted[0]["id"])
     existing = await _J.select(_J.id).where(_J.source_key == source_key).first()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -23,21 +22,8 @@ from pos.payments.plugin import build_payments
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import Payments
 from pos.settings import Settings
+from tests.helpers.clock import Clock
 from tests.helpers.shop import Shop, open_shop
-
-
-class Clock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 @dataclass

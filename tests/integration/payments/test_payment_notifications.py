@@ -11,7 +11,8 @@ from pos.orders.service import ORDER_PAID
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.signing import NONCE_HEADER, SIGNATURE_HEADER, signed_headers
 from pos.payments.tables import Payment, PaymentNotification, Refund, SandboxPayment
-from tests.integration.payments.conftest import Bought, Clock, Sent, order_state, run_due, start
+from tests.helpers.clock import Clock
+from tests.integration.payments.conftest import Bought, Sent, order_state, run_due, start
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,9 @@ import pytest
 from pos.inventory import service as inventory
 from pos.orders import service as orders
 from pos.payments.tables import Payment, Refund, SandboxPayment
+from tests.helpers.clock import Clock
 from tests.helpers.staff import add_store, login_as
-from tests.integration.payments.conftest import Bought, Clock, order_state, run_due, start
+from tests.integration.payments.conftest import Bought, order_state, run_due, start
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,8 @@ import pytest
 
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, SandboxPayment
-from tests.integration.payments.conftest import Bought, Clock, Sent, order_state, run_due, start
+from tests.helpers.clock import Clock
+from tests.integration.payments.conftest import Bought, Sent, order_state, run_due, start
 
 pytestmark = pytest.mark.anyio
 

@@ -16,13 +16,14 @@ import pytest
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
-from pos.printing.jobs import ClaimedJob, claim_due
-from pos.printing.queue import PrintSender
+from pos.printing.jobs import ClaimedJob, claim_due, finish
+from pos.printing.queue import STATUS_REWRITE, PrintSender
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 from pos.stores.tables import Counter, Device, Printer
 from printers import PrintedReceipt, VirtualPrinter, format_fen, format_kg
+from tests.helpers.clock import Clock
 from tests.helpers.staff import add_device
 from tests.integration.printing.conftest import (
     Counter80,
@@ -163,6 +164,19 @@ async def test_a_crashed_senders_job_prints_after_its_lease(
     assert row["claimed_by"] != claimed.claim
 
 
+async def test_an_outcome_is_recorded_only_while_its_claim_holds(counter: Counter80) -> None:
+    await paid_sale(counter)
+    (lost,) = await claim_due(timedelta(seconds=30))
+    (held,) = await claim_due(timedelta(seconds=30), datetime.now(UTC) + timedelta(seconds=31))
+    printed = {PrintJob.state: "printed", PrintJob.printed_at: datetime.now(UTC)}
+    assert await finish(lost, printed) is False
+    assert await job_states() == ["sending"]
+    assert await finish(held, printed) is True
+    row = await PrintJob.select(PrintJob.state, PrintJob.lease_until).first()
+    assert row == {"state": "printed", "lease_until": None}
+    assert await finish(held, printed) is False  # finished already
+
+
 async def test_only_each_printers_oldest_unfinished_job_is_claimed(counter: Counter80) -> None:
     other = await add_printer(counter.shop.store_id, "tcp://127.0.0.1:9", "标签机")
     for _ in range(5):
@@ -268,3 +282,40 @@ async def test_kiosk_receipt_prints_on_the_kiosks_own_printer(
     assert "支付宝" in "\n".join(receipt.decoded.text_lines)
     job = await PrintJob.select(PrintJob.printer).first()
     assert job == {"printer": kiosk_printer}
+
+
+async def checked_at(printer_id: int) -> datetime:
+    """When the printer's saved status was last written."""
+    query = PrinterState.select(PrinterState.checked_at)
+    row = await query.where(PrinterState.printer == printer_id).first()
+    assert row is not None
+    moment: datetime = row["checked_at"]
+    return moment
+
+
+async def test_a_busy_printers_unchanged_status_is_saved_again_after_30_s_only(
+    counter: Counter80, settings: Settings, virtual: VirtualPrinter
+) -> None:
+    await paid_sale(counter)
+    await paid_sale(counter)
+    clock = Clock()
+    sender = PrintSender(settings, clock)
+    assert await sender.deliver_due(clock.now) == ["printed"]
+    first_saved = await checked_at(counter.printer_id)
+    assert first_saved == clock.now
+    clock.advance(10)
+    assert await sender.deliver_due(clock.now) == ["printed"]
+    assert await checked_at(counter.printer_id) == first_saved  # the same status: not written
+    virtual.set_paper(True)
+    await paid_sale(counter)
+    paper_out_at = clock.advance(5)
+    assert await sender.deliver_due(clock.now) == ["waiting"]
+    assert await checked_at(counter.printer_id) == paper_out_at  # changed: written at once
+    clock.advance(5)
+    assert await sender.deliver_due(clock.now) == ["waiting"]
+    assert await checked_at(counter.printer_id) == paper_out_at
+    clock.now = paper_out_at + STATUS_REWRITE
+    assert await sender.deliver_due(clock.now) == ["waiting"]
+    assert await checked_at(counter.printer_id) == clock.now  # 30 s on: written again
+    state = await PrinterState.select(PrinterState.paper_out).first()
+    assert state == {"paper_out": True}
