@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pos.db.binding import bind, current_engine
 from pos.db.engine import close_engine, create_engine, open_engine
-from pos.db.statements import Statement, insert_rows, inserting, placeholders
+from pos.db.statements import (
+    Statement,
+    insert_new,
+    insert_rows,
+    inserting,
+    new_row_columns,
+    placeholders,
+)
 from pos.db.transaction import write_transaction
 
 __all__ = [
@@ -13,8 +20,10 @@ __all__ = [
     "close_engine",
     "create_engine",
     "current_engine",
+    "insert_new",
     "insert_rows",
     "inserting",
+    "new_row_columns",
     "open_engine",
     "placeholders",
     "write_transaction",

@@ -21,7 +21,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.query import WhereRaw
 from piccolo.query.functions.aggregate import Sum
 
-from pos.db import current_engine, inserting
+from pos.db import current_engine, insert_new
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches
 from pos.inventory.schemas import MovementOut
@@ -266,13 +266,7 @@ def movement(
 async def append_all(rows: list[StockMovement]) -> None:
     """Write ledger rows made by `movement` in one statement."""
     if rows:
-        # Hand-written: a sale writes its rows, and Piccolo's query building cost more.
-        values = [getattr(row, column) for row in rows for column in _MOVEMENT_COLUMNS]
-        await inserting("stock_movement", _MOVEMENT_COLUMNS, len(rows)).rows(*values)
-
-
-# Every column but the id: what `movement` sets.
-_MOVEMENT_COLUMNS = tuple(column._meta.db_column_name for column in _M._meta.non_default_columns)
+        await insert_new(rows)
 
 
 def movement_out(row: dict[str, Any]) -> MovementOut:

@@ -17,7 +17,7 @@ from piccolo.query.functions.aggregate import Count, Min
 
 from pos.analytics import ratings
 from pos.catalog import service as catalog
-from pos.db import Statement, inserting
+from pos.db import insert_new
 from pos.errors import NotFound, Unavailable
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
@@ -133,15 +133,6 @@ async def _place(store_id: int, counter_id: int | None) -> Place:
     return Place(store.merchant_id, store.code, store.time_zone, counter_code)
 
 
-# Every column but the id, each as `_insert`'s row has it (its defaults included).
-_INSERTED_COLUMNS = tuple(column._meta.db_column_name for column in _T._meta.non_default_columns)
-# Hand-written: run for every certified sale, where Piccolo's query building cost more than
-# the query. A document already written (a replayed event) inserts nothing.
-_INSERT = Statement(
-    f"{inserting('certified_transaction', _INSERTED_COLUMNS, 1).sql} ON CONFLICT DO NOTHING"
-)
-
-
 async def _insert(doc: Document, order_id: int, store_id: int) -> None:
     row = _T(
         transaction_id=doc.transaction_id,
@@ -155,7 +146,7 @@ async def _insert(doc: Document, order_id: int, store_id: int) -> None:
         state="pending",
         next_attempt_at=datetime.now(UTC),
     )
-    await _INSERT.rows(*[getattr(row, column) for column in _INSERTED_COLUMNS])
+    await insert_new([row], "ON CONFLICT DO NOTHING")  # a replayed event inserts nothing
     DOCUMENTS_DUE.notify()
 
 

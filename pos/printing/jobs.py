@@ -22,7 +22,14 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.db import Statement, current_engine, inserting, placeholders, write_transaction
+from pos.db import (
+    Statement,
+    current_engine,
+    insert_new,
+    new_row_columns,
+    placeholders,
+    write_transaction,
+)
 from pos.events.signals import Signal
 from pos.printing.tables import PrinterState, PrintJob
 from printers import PrinterStatus
@@ -146,14 +153,9 @@ def _finishing(columns: tuple[str, ...]) -> Statement:
     )
 
 
-# Every column but the id, each as `save_status`'s row has it.
-_STATUS_COLUMNS = tuple(
-    column._meta.db_column_name for column in PrinterState._meta.non_default_columns
-)
-# Hand-written: saved after sends, where Piccolo's query building cost more than the query.
-_SAVE_STATUS = Statement(
-    f"{inserting('printer_state', _STATUS_COLUMNS, 1).sql} ON CONFLICT (printer) DO UPDATE SET "
-    + ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in _STATUS_COLUMNS if name != "printer")
+# A printer has one status row: a new answer overwrites the last.
+_REPLACE_STATUS = "ON CONFLICT (printer) DO UPDATE SET " + ", ".join(
+    f'"{name}" = EXCLUDED."{name}"' for name in new_row_columns(PrinterState) if name != "printer"
 )
 
 
@@ -168,4 +170,4 @@ async def save_status(printer_id: int, status: PrinterStatus, now: datetime | No
         error=status.error or "",
         checked_at=now or datetime.now(UTC),
     )
-    await _SAVE_STATUS.rows(*[getattr(row, column) for column in _STATUS_COLUMNS])
+    await insert_new([row], _REPLACE_STATUS)

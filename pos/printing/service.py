@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pos.db import Statement, inserting
+from pos.db import Statement, insert_new
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
@@ -125,14 +125,6 @@ async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace] | None:
     return printer_id, place
 
 
-# Every column but the id, each as `_insert_job`'s row has it (its defaults included).
-_INSERTED_COLUMNS = tuple(column._meta.db_column_name for column in _J._meta.non_default_columns)
-# Hand-written: run for every sale. A job with a `source_key` seen before inserts nothing.
-_INSERT_JOB = Statement(
-    f"{inserting('print_job', _INSERTED_COLUMNS, 1).sql} ON CONFLICT DO NOTHING RETURNING id"
-)
-
-
 async def _insert_job(
     printer_id: int,
     order_id: int,
@@ -153,7 +145,8 @@ async def _insert_job(
         next_attempt_at=datetime.now(UTC),
         created_by=created_by,
     )
-    inserted = await _INSERT_JOB.rows(*[getattr(row, column) for column in _INSERTED_COLUMNS])
+    # A job with a `source_key` seen before inserts nothing.
+    inserted = await insert_new([row], "ON CONFLICT DO NOTHING RETURNING id")
     if inserted:
         return int(inserted[0]["id"])
     existing = await _J.select(_J.id).where(_J.source_key == source_key).first()
