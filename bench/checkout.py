@@ -11,7 +11,8 @@ sharing live events through Redis under a private prefix. Each client loops: cre
 a demo counter, open its live status (SSE), start a QR payment, pay in the sandbox wallet, and
 wait for the `paid` event, sent once the worker has delivered the sandbox's signed notification.
 Per level: paid orders/s, p50/p95/p99 per step (leaving out each client's first checkout, made
-in a burst at the start), CPU per paid order of each process, and errors.
+in a burst at the start) and of the outbox lag (due to done) of each sale's notification and
+`order_paid` event, CPU per paid order of each process, and errors.
 Progress goes to stderr; stdout gets one line of JSON. A run with errors says so and exits 1.
 """
 
@@ -65,6 +66,13 @@ NULL_PRINTER = "file:///dev/null"
 STARTUP_S, PAID_TIMEOUT_S, DRAIN_TIMEOUT_S, DRAIN_POLL_S = 30.0, 30.0, 60.0, 0.1
 TARGET_PAID_PER_S, TARGET_CREATE_P99_MS = 150.0, 100.0
 Processes = dict[str, subprocess.Popen[bytes]]
+# Outbox events of every sale whose lag (due to done) the figures show: the sandbox's notification
+# to the server, and the sale's receipt, analytics and platform document.
+SALE_EVENTS = ("sandbox_notify", "order_paid")
+EVENT_LAGS = (
+    "SELECT kind, extract(epoch FROM done_at - available_at) AS lag_s FROM outbox_event"
+    " WHERE kind = ANY($1) AND created_at >= $2 AND done_at IS NOT NULL"
+)
 DUE_EVENTS = (
     "SELECT count(*) FROM outbox_event"
     " WHERE done_at IS NULL AND dead_at IS NULL AND available_at <= now()"
@@ -298,6 +306,7 @@ class Level:
     seconds: float
     tally: Tally
     cpu_s: dict[str, float] = field(default_factory=dict)
+    lags_s: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def paid_per_s(self) -> float:
@@ -393,11 +402,15 @@ class Probe:
 async def measured(
     url: str, till_list: list[Till], clients: int, orders: int, probe: Probe
 ) -> Level:
-    """A level with the CPU each process spent on it."""
+    """A level with the CPU each process spent on it and, once drained, its sale events' lags."""
+    started_at = await probe.db.fetchval("SELECT clock_timestamp()")
     before = await cpu_snapshot(probe.pids, probe.db)
     level = await run_level(url, till_list, clients, orders)
     after = await cpu_snapshot(probe.pids, probe.db)
     level.cpu_s = {name: after[name] - before[name] for name in before}
+    await drain(probe.db)
+    for row in await probe.db.fetch(EVENT_LAGS, list(SALE_EVENTS), started_at):
+        level.lags_s.setdefault(row["kind"], []).append(float(row["lag_s"]))
     return level
 
 
@@ -445,6 +458,9 @@ def level_figures(level: Level) -> dict[str, Any]:
             figures[f"{prefix}{step}_p{p}_ms"] = ms
     for name, seconds in level.cpu_s.items():
         figures[f"{prefix}{name}_cpu_ms_per_order"] = round(1000 * seconds / max(paid, 1), 2)
+    for kind in SALE_EVENTS:
+        for p, ms in percentiles_ms(level.lags_s.get(kind, [])).items():
+            figures[f"{prefix}{kind}_lag_p{p}_ms"] = ms
     return figures
 
 
@@ -456,6 +472,9 @@ def show_level(level: Level) -> None:
     for step in STEPS:
         cuts = percentiles_ms([s[step] for s in level.tally.samples])
         log(f"  {step:<16}" + "".join(f"{cuts[p]:>9.1f}" for p in PERCENTILES))
+    for kind in SALE_EVENTS:
+        cuts = percentiles_ms(level.lags_s.get(kind, []))
+        log(f"  {kind + ' lag':<16}" + "".join(f"{cuts[p]:>9.1f}" for p in PERCENTILES))
     cpu = ", ".join(f"{n} {1000 * s / max(paid, 1):.1f}" for n, s in level.cpu_s.items())
     log(f"  CPU ms per paid order: {cpu}")
     for kind, count in level.tally.errors.most_common(5):
@@ -498,7 +517,6 @@ async def measure(
     for clients, orders in (QUICK_LEVELS if quick else LEVELS).items():
         levels.append(await measured(url, till_list, clients, orders, probe))
         show_level(levels[-1])
-        await drain(probe.db)
     problems = await outbox_problems(probe.db) + warmup.tally.errors
     for kind, count in problems.most_common(5):
         log(f"  !! {count} x {kind}")
