@@ -335,3 +335,20 @@ async def test_purging_deletes_only_events_done_before_the_cutoff(db: str, kind:
     left = await OutboxEvent.select(OutboxEvent.key).where(OutboxEvent.kind == kind)
     assert sorted(row["key"] for row in left) == ["fails", "later", "recent"]
     assert await outbox.purge_done(NOW - timedelta(days=7)) == 0
+
+
+async def test_the_purge_loop_purges_at_once_and_stops_when_told(db: str, kind: str) -> None:
+    await outbox.emit(kind, "old", {})
+    await OutboxEvent.update({OutboxEvent.done_at: NOW - timedelta(days=8)}).where(
+        OutboxEvent.kind == kind
+    )
+    stop = anyio.Event()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(outbox.keep_purging, stop, timedelta(days=7))
+            for _ in range(100):
+                if not await OutboxEvent.exists().where(OutboxEvent.kind == kind):
+                    break
+                await anyio.sleep(0.05)
+            stop.set()
+    assert not await OutboxEvent.exists().where(OutboxEvent.kind == kind)
