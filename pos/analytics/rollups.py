@@ -9,7 +9,6 @@ leaves exactly what a full `rebuild` would, which makes the handlers idempotent 
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from typing import Any
 
@@ -23,7 +22,6 @@ from pos.analytics.measures import (
     purchase_row,
 )
 from pos.analytics.sql import execute, lock_rows_of
-from pos.analytics.tables import PayerLink
 from pos.db import Statement, insert_rows, placeholders, write_transaction
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
@@ -79,28 +77,20 @@ _ORDER_CELLS = (
     f'FROM order_line l, ({_ORDER_SIDES}) p WHERE l."order" = {{}} '
     "GROUP BY l.product, l.supplier, l.origin_county_code"
 )
-_SAME_CELL = (
-    "{d}.product_id = c.product_id AND {d}.supplier_id = c.supplier_id"
-    " AND {d}.county_code = c.county_code"
-)
-_ADD_TO_CELLS = Statement(
-    "UPDATE analytics_sales_day SET "  # noqa: S608 (constant text, like every part below)
-    "net_fen = analytics_sales_day.net_fen + c.net_fen, "
-    "certified_fen = analytics_sales_day.certified_fen + c.certified_fen, "
-    "quantity = analytics_sales_day.quantity + c.quantity, "
-    "weight_g = analytics_sales_day.weight_g + c.weight_g "
-    f"FROM ({_ORDER_CELLS}) c "
-    "WHERE analytics_sales_day.store_id = {} AND analytics_sales_day.day = {} AND "
-    + _SAME_CELL.format(d="analytics_sales_day")
-)
-_ADD_NEW_CELLS = Statement(
-    "INSERT INTO analytics_sales_day (store_id, day, product_id, supplier_id, county_code, "  # noqa: S608
+# Each of the order's cells gets its change, or is made with it (`WHERE true`: without it
+# SQLite would read ON CONFLICT as part of the join). Every key column is NOT NULL, and the
+# unique index on them holds on SQLite as on PostgreSQL.
+_ADD_CELLS = Statement(
+    "INSERT INTO analytics_sales_day (store_id, day, product_id, supplier_id, county_code, "  # noqa: S608 (constant text, like every part below)
     "province_code, net_fen, certified_fen, quantity, weight_g) "
     "SELECT a.store_id, a.day, c.product_id, c.supplier_id, c.county_code, "
     "substr(c.county_code, 1, 2), c.net_fen, c.certified_fen, c.quantity, c.weight_g "
-    f"FROM ({_ORDER_CELLS}) c JOIN analytics_purchase a ON a.order_id = {{}} "
-    "WHERE NOT EXISTS (SELECT 1 FROM analytics_sales_day d"
-    f" WHERE d.store_id = a.store_id AND d.day = a.day AND {_SAME_CELL.format(d='d')})"
+    f"FROM ({_ORDER_CELLS}) c JOIN analytics_purchase a ON a.order_id = {{}} WHERE true "
+    "ON CONFLICT (store_id, day, product_id, supplier_id, county_code) DO UPDATE SET "
+    + ", ".join(
+        f"{column} = analytics_sales_day.{column} + excluded.{column}"
+        for column in ("net_fen", "certified_fen", "quantity", "weight_g")
+    )
 )
 # What a refresh of one order rewrites: its store-day's cells (as sold, and as last recorded)
 # and its buyer. The order's store, payment time and payer never change once it is paid.
@@ -144,17 +134,19 @@ _FORGET_PURCHASE = Statement(
     "DELETE FROM analytics_purchase WHERE order_id = {}"
     " RETURNING store_id, day, payer_hash, total_fen, refunded_fen"
 )
-_ORDER_FACTS = Statement(
+# The order and its lines in one statement (a row per line; one with NULL line columns if it
+# had none).
+_ORDER_LINES = Statement(
     "SELECT o.store AS store_id, s.time_zone, o.state, o.payer_hash, o.paid_at, o.total_fen,"
-    " o.refunded_fen FROM orders o JOIN store s ON s.id = o.store WHERE o.id = {}"
-)
-_SOLD_LINES = Statement(
-    'SELECT product, origin_county_code, certified, total_fen FROM order_line WHERE "order" = {}'
+    " o.refunded_fen, l.product, l.origin_county_code, l.certified, l.total_fen AS line_fen"
+    ' FROM orders o JOIN store s ON s.id = o.store LEFT JOIN order_line l ON l."order" = o.id'
+    " WHERE o.id = {}"
 )
 
 
 async def _purchase_of(order_id: int) -> dict[str, Any] | None:
-    order = await _ORDER_FACTS.first(order_id)
+    rows = await _ORDER_LINES.rows(order_id)
+    order = rows[0] if rows else None
     if order is None or order["state"] not in COUNTED_STATES or order["paid_at"] is None:
         return None
     facts = OrderFacts(
@@ -166,8 +158,9 @@ async def _purchase_of(order_id: int) -> dict[str, Any] | None:
         order["refunded_fen"],
     )
     sold = [
-        SoldLine(r["product"], r["origin_county_code"], bool(r["certified"]), r["total_fen"])
-        for r in await _SOLD_LINES.rows(order_id)
+        SoldLine(r["product"], r["origin_county_code"], bool(r["certified"]), r["line_fen"])
+        for r in rows
+        if r["product"] is not None
     ]
     return purchase_row(facts, sold, order["time_zone"])
 
@@ -182,8 +175,7 @@ async def _refresh_cells(
     if new is None or (old is not None and _amounts_of(old) == _amounts_of(new)):
         return
     sides = (order_id, *_amounts_of(old), 1) if old is not None else (order_id, 0, 0, 0)
-    await _ADD_TO_CELLS.rows(*sides, order_id, *_cell_of(new))
-    await _ADD_NEW_CELLS.rows(*sides, order_id, order_id)
+    await _ADD_CELLS.rows(*sides, order_id, order_id)
 
 
 def _cell_of(purchase: dict[str, Any]) -> tuple[int, date]:
@@ -199,25 +191,21 @@ async def _recount_cell(store_id: int, day: date) -> None:
     await execute(SALES_CELLS.format(where="p.store_id = {} AND p.day = {}"), store_id, day)
 
 
-_MEMBER_OF = Statement("SELECT member FROM analytics_payer_link WHERE payer_hash = {}")
+# The buyer a payer counts for, and its row if it has one: the member who linked the payer
+# (`member` set), else the payer alone. One row, also for a payer seen for the first time.
+_BUYER_OF_PAYER = Statement(
+    "SELECT m.member, b.id AS buyer_id FROM"
+    " (SELECT (SELECT member FROM analytics_payer_link WHERE payer_hash = {}) AS member) m"
+    " LEFT JOIN analytics_buyer b ON b.key = COALESCE('member:' || m.member, 'payer:' || {})"
+)
 
 
 async def _refresh_buyer_of(payer_hash: str) -> None:
     """Refresh the buyer of a payer: the member who linked it, else the payer alone."""
-    link = await _MEMBER_OF.rows(payer_hash)
-    if link:
-        await refresh_buyer(f"member:{link[0]['member']}")
-    else:
-        await _refresh_buyer(f"payer:{payer_hash}", [payer_hash])
-
-
-async def _payers_of(key: str) -> list[str]:
-    kind, _, value = key.partition(":")
-    if kind == "member":
-        links = await PayerLink.select(PayerLink.payer_hash).where(PayerLink.member == int(value))
-        return [row["payer_hash"] for row in links]
-    linked = await PayerLink.exists().where(PayerLink.payer_hash == value)
-    return [] if linked else [value]
+    found = await _BUYER_OF_PAYER.rows(payer_hash, payer_hash)
+    member, buyer_id = found[0]["member"], found[0]["buyer_id"]
+    key = f"payer:{payer_hash}" if member is None else f"member:{member}"
+    await _refresh_buyer(key, buyer_id)
 
 
 def visit_of(row: dict[str, Any]) -> Visit:
@@ -255,7 +243,8 @@ _HISTORY_COLUMNS = (
 
 async def refresh_buyer(key: str) -> None:
     """Recompute one buyer's row, ranks and product and county histories (in a transaction)."""
-    await _refresh_buyer(key, await _payers_of(key))
+    found = await _BUYER_ID.first(key)
+    await _refresh_buyer(key, found["id"] if found is not None else None)
 
 
 # Hand-written: a buyer is refreshed with every sale, and Piccolo's query building cost more.
@@ -282,15 +271,15 @@ _SAVE_BUYER = Statement(
 )
 
 
-async def _refresh_buyer(key: str, payers: list[str]) -> None:
-    found = await _BUYER_ID.first(key)
+async def _refresh_buyer(key: str, found: int | None) -> None:
+    """Rewrite the buyer `key`, whose row has the id `found` (None: it has none yet)."""
     if found is not None:
-        await _FORGET_PRODUCTS.rows(found["id"])
-        await _FORGET_COUNTIES.rows(found["id"])
-    rows = await _history_of(len(payers)).rows(*payers) if payers else []
+        await _FORGET_PRODUCTS.rows(found)
+        await _FORGET_COUNTIES.rows(found)
+    rows = await _history_of(key)
     if not rows:
         if found is not None:
-            await _FORGET_BUYER.rows(found["id"])
+            await _FORGET_BUYER.rows(found)
         return
     history = buyer_history(visit_of(row) for row in rows)
     buyer, products, counties = history_rows(key, history)
@@ -301,13 +290,24 @@ async def _refresh_buyer(key: str, payers: list[str]) -> None:
     await insert_rows("analytics_buyer_county", [{"buyer_id": buyer_id, **c} for c in counties])
 
 
-@functools.cache
-def _history_of(payers: int) -> Statement:
-    """The purchases of that many payers."""
-    return Statement(
-        f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM analytics_purchase"  # noqa: S608 (names)
-        f" WHERE payer_hash IN ({placeholders(payers)})"
-    )
+_HISTORY = f"SELECT {', '.join(_HISTORY_COLUMNS)} FROM analytics_purchase"  # noqa: S608 (names)
+# A member's purchases are those of every payer they linked; a payer's, none once it is linked.
+_MEMBER_HISTORY = Statement(
+    f"{_HISTORY} WHERE payer_hash IN"  # noqa: S608 (constant text)
+    " (SELECT payer_hash FROM analytics_payer_link WHERE member = {})"
+)
+_PAYER_HISTORY = Statement(
+    f"{_HISTORY} WHERE payer_hash = {{}}"  # noqa: S608 (constant text)
+    " AND NOT EXISTS (SELECT 1 FROM analytics_payer_link WHERE payer_hash = {})"
+)
+
+
+async def _history_of(key: str) -> list[dict[str, Any]]:
+    """The purchases of the buyer `key`."""
+    kind, _, value = key.partition(":")
+    if kind == "member":
+        return await _MEMBER_HISTORY.rows(int(value))
+    return await _PAYER_HISTORY.rows(value, value)
 
 
 async def _write_ranks(rows: list[dict[str, Any]], buyer_id: int, history: BuyerHistory) -> None:

@@ -64,7 +64,11 @@ class Purchase(Table, tablename="analytics_purchase"):
 
 
 class SalesDay(Table, tablename="analytics_sales_day"):
-    """Net sales of one product at one store on one store-local day."""
+    """Net sales of one product at one store on one store-local day.
+
+    One row per store, day, product, supplier and origin county (a unique index), so a refresh
+    can add an order's share with INSERT ... ON CONFLICT.
+    """
 
     id: Serial
     store_id = Integer()

@@ -248,3 +248,22 @@ async def test_a_refresh_waits_for_a_rebuild_before_it_locks_any_rows(db: str) -
     ]
     assert len({key for *_, key in locks}) == 1
     assert await Purchase.count().where(Purchase.order_id == order.id) == 1
+
+
+async def test_a_linked_payers_next_sale_counts_for_the_member(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=700)
+    first = await sell(shop, {product: 1}, payer="p1", at=shanghai(5, 1))
+    await run_events()
+    phone = MembershipIn(phone="13800138000")
+    await members.join(first.id, first.access_token or "", phone, secret=SECRET)
+    await sell(shop, {product: 2}, payer="p1", at=shanghai(5, 2))
+    await run_events()
+    buyers = await Buyer.select(Buyer.key, Buyer.purchases, Buyer.net_fen)
+    assert [(row["key"].split(":")[0], row["purchases"], row["net_fen"]) for row in buyers] == [
+        ("member", 2, 2100)
+    ]
+    assert sorted(row["rank"] for row in await Purchase.select(Purchase.rank)) == [1, 2]
+    kept = await snapshot()
+    await rebuild()
+    assert await snapshot() == kept
