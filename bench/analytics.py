@@ -32,7 +32,7 @@ from pos.analytics.rebuild import rebuild
 from pos.analytics.rollups import refresh_order
 from pos.analytics.service import Scope
 from pos.analytics.sql import execute, fetch
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.testing import scratch_database
 
@@ -97,10 +97,7 @@ async def refresh_time(prefix: str) -> dict[str, float]:
 
 
 async def bench_database(prefix: str, database_url: str, orders: int) -> dict[str, float]:
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await migrate()
         log(f"{prefix}: generating {orders:,} orders")
         figures = {f"{prefix}_generate_s": round(generate(database_url, orders), 1)}
@@ -110,8 +107,6 @@ async def bench_database(prefix: str, database_url: str, orders: int) -> dict[st
         figures |= await measure_all(prefix)
         figures |= await refresh_time(prefix)
         return figures
-    finally:
-        await close_engine(engine)
 
 
 async def main() -> None:

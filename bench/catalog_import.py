@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pos.catalog.service import import_catalog_file
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.testing import scratch_database
 
@@ -35,10 +35,7 @@ def progress(phase: str, done: int, total: int) -> None:
 
 async def imports(database_url: str, catalog: Path) -> tuple[float, float]:
     """Seconds for a first import of `catalog` into the migrated database, then a repeat."""
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await migrate()
         timings = []
         for label in ("import", "re-import"):
@@ -48,8 +45,6 @@ async def imports(database_url: str, catalog: Path) -> tuple[float, float]:
             timings.append(time.perf_counter() - started)
             print(f"  {report.model_dump_json()}", file=sys.stderr)
         return timings[0], timings[1]
-    finally:
-        await close_engine(engine)
 
 
 async def on_postgres(catalog: Path) -> tuple[float, float]:

@@ -41,7 +41,7 @@ import aiohttp
 import asyncpg
 import uvloop
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.inventory import service as inventory
 from pos.orders.tokens import counter_qr_token
 from pos.stores import tables as stores
@@ -115,10 +115,7 @@ def run_cli(args: list[str], env: dict[str, str], output: Path) -> None:
 
 async def prepare_shelves(dsn: str) -> list[int]:
     """Stock every listed product deep enough for the run, print to /dev/null; the counter ids."""
-    engine = create_engine(dsn)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(dsn):
         counters = await stores.Counter.select(stores.Counter.id, stores.Counter.store)
         for store_id in sorted({row["store"] for row in counters}):
             listed = await stores.Listing.select(stores.Listing.product).where(
@@ -128,8 +125,6 @@ async def prepare_shelves(dsn: str) -> list[int]:
                 await inventory.set_level(store_id, row["product"], STOCK_UNITS)
         await stores.Printer.update({stores.Printer.connection_url: NULL_PRINTER}, force=True)
         return sorted(row["id"] for row in counters)
-    finally:
-        await close_engine(engine)
 
 
 # One shopper's checkout.

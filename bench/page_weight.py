@@ -25,7 +25,7 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.demo import load_demo
 from pos.orders.tokens import counter_qr_token
@@ -60,15 +60,10 @@ def log(message: str) -> None:
 
 async def prepare(database_url: str) -> int:
     """Migrate, load the demo; the id of the subway counter."""
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await migrate()
         summary = await load_demo(DEMO)
         return summary.counter_ids["LVCUO-01"]
-    finally:
-        await close_engine(engine)
 
 
 async def one_load(url: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.inventory import service as inventory
 from pos.testing import scratch_database
@@ -105,14 +105,10 @@ async def read_times(store: int, product: int) -> list[float]:
 
 async def main() -> None:
     large = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
-    async with scratch_database("pos_bench") as dsn:
-        engine = create_engine(dsn)
-        connection: asyncpg.Connection | None = None
+    async with scratch_database("pos_bench") as dsn, opened_database(dsn):
+        await migrate()
+        connection = await asyncpg.connect(dsn)
         try:
-            bind(engine)
-            await open_engine(engine)
-            await migrate()
-            connection = await asyncpg.connect(dsn)
             store, product = await store_and_product(connection)
             await inventory.set_level(store, product, 500)
             await add_movements(connection, store, product, SMALL)
@@ -122,9 +118,7 @@ async def main() -> None:
             large_us = await read_times(store, product)
             log(f"{large:,} rows: median {statistics.median(large_us):.0f} µs per read")
         finally:
-            if connection is not None:
-                await connection.close()
-            await close_engine(engine)
+            await connection.close()
     result = {
         "bench": "stock_levels",
         "reads": READS,

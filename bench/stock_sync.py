@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.inventory.supplier_sync import apply_updates, parse_push
 from pos.testing import scratch_database
@@ -110,25 +110,15 @@ async def timed(label: str, supplier_id: int, bodies: list[bytes], count: int) -
 
 async def main() -> None:
     count = QUICK if os.environ.get("POS_BENCH_QUICK") == "1" else FULL
-    async with scratch_database("pos_bench") as dsn:
-        engine = create_engine(dsn)
-        try:
-            bind(engine)
-            await open_engine(engine)
-            log(f"migrating {dsn.rsplit('/', 1)[1]}, loading {count:,} products")
-            await migrate()
-            supplier_id = await catalog(dsn, count)
-            first = datetime.now(UTC) - timedelta(hours=1)
-            new_s, _ = await timed("new", supplier_id, pushes(count, first, 100), count)
-            newer_s, _ = await timed(
-                "newer", supplier_id, pushes(count, datetime.now(UTC), 200), count
-            )
-            stale_s, stale_applied = await timed(
-                "repeat", supplier_id, pushes(count, first, 1), count
-            )
-            assert stale_applied == 0
-        finally:
-            await close_engine(engine)
+    async with scratch_database("pos_bench") as dsn, opened_database(dsn):
+        log(f"migrating {dsn.rsplit('/', 1)[1]}, loading {count:,} products")
+        await migrate()
+        supplier_id = await catalog(dsn, count)
+        first = datetime.now(UTC) - timedelta(hours=1)
+        new_s, _ = await timed("new", supplier_id, pushes(count, first, 100), count)
+        newer_s, _ = await timed("newer", supplier_id, pushes(count, datetime.now(UTC), 200), count)
+        stale_s, stale_applied = await timed("repeat", supplier_id, pushes(count, first, 1), count)
+        assert stale_applied == 0
     result = {
         "bench": "stock_sync",
         "updates": count,

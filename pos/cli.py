@@ -18,7 +18,7 @@ import printers
 from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
@@ -50,15 +50,11 @@ def _with_database(work: Callable[[], Awaitable[T]]) -> T:
     """Run `work` with the configured database bound and open, on uvloop like the server."""
 
     async def run() -> T:
-        engine = create_engine(_settings().database_url)
-        bind(engine)
-        await open_engine(engine)
-        try:
-            return await work()
-        except PosError as exc:
-            raise click.ClickException(_describe(exc)) from None
-        finally:
-            await close_engine(engine)
+        async with opened_database(_settings().database_url):
+            try:
+                return await work()
+            except PosError as exc:
+                raise click.ClickException(_describe(exc)) from None
 
     return uvloop.run(run())
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 
 __all__ = [
@@ -127,10 +127,5 @@ async def _admin(statement: str, admin_dsn: str) -> None:
 
 async def migrated(database_url: str) -> None:
     """Bring the database at `database_url` up to date (the engine is closed afterwards)."""
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await migrate()
-    finally:
-        await close_engine(engine)

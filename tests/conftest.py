@@ -20,7 +20,7 @@ import pytest
 from litestar import Litestar
 
 from pos.app import create_app
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.settings import Settings
 from pos.testing import create_database, drop_database, migrated
 
@@ -103,11 +103,8 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[str]:
     """The database bound and open for direct use by a test; yields its URL."""
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    yield database_url
-    await close_engine(engine)
+    async with opened_database(database_url):
+        yield database_url
 
 
 @pytest.fixture

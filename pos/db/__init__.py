@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pos.db.binding import bind, current_engine
+from pos.db.binding import bind, current_engine, opened_database
 from pos.db.engine import close_engine, create_engine, open_engine
 from pos.db.statements import (
     Statement,
@@ -25,6 +25,7 @@ __all__ = [
     "inserting",
     "new_row_columns",
     "open_engine",
+    "opened_database",
     "placeholders",
     "write_transaction",
 ]

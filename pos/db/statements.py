@@ -76,13 +76,18 @@ def new_row_columns(table: type[Table]) -> tuple[str, ...]:
     return tuple(column._meta.db_column_name for column in table._meta.non_default_columns)
 
 
+@functools.cache
+def _attribute_names(table: type[Table]) -> tuple[str, ...]:
+    return tuple(column._meta.name for column in table._meta.non_default_columns)
+
+
 async def insert_new(rows: Sequence[Table], tail: str = "") -> list[dict[str, Any]]:
     """Insert Piccolo rows of one table (their defaults applied) in one statement, then `tail`.
 
     For rows written with every sale: Piccolo's own insert builds its SQL anew each time.
     """
     table = type(rows[0])
-    names = [column._meta.name for column in table._meta.non_default_columns]
+    names = _attribute_names(table)
     values = [getattr(row, name) for row in rows for name in names]
     statement = inserting(table._meta.tablename, new_row_columns(table), len(rows), tail)
     return await statement.rows(*values)

@@ -84,7 +84,7 @@ def install(settings: Settings) -> None:
 
 async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> int | None:
     """Queue `order`'s receipt on its kiosk's or counter's printer; the job id, or None."""
-    target = await _receipt_target(order.id)
+    target = await _receipt_target(order)
     if target is None:
         logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
         return None
@@ -105,18 +105,17 @@ _RECEIPT_TARGET = Statement(
     "SELECT s.name_zh AS store_name, s.time_zone,"
     " d.name AS device_name, d.printer AS device_printer,"
     " c.name_zh AS counter_name, c.printer AS counter_printer"
-    " FROM orders o JOIN store s ON s.id = o.store"
-    " LEFT JOIN device d ON d.id = o.device"
-    " LEFT JOIN counter c ON c.id = COALESCE(o.counter, d.counter)"
-    " WHERE o.id = {}"
+    " FROM store s LEFT JOIN device d ON d.id = {}"
+    " LEFT JOIN counter c ON c.id = COALESCE({}, d.counter)"
+    " WHERE s.id = {}"
 )
 
 
-async def _receipt_target(order_id: int) -> tuple[int, ReceiptPlace] | None:
-    """The printer for the order's receipt and the place it was sold."""
-    row = await _RECEIPT_TARGET.first(order_id)
+async def _receipt_target(order: PaidOrder) -> tuple[int, ReceiptPlace] | None:
+    """The printer for the order's receipt and the place it was sold, by the sale's ids."""
+    row = await _RECEIPT_TARGET.first(order.device_id, order.counter_id, order.store_id)
     if row is None:
-        raise NotFound(f"no order {order_id}", code="order_not_found")
+        raise NotFound(f"no store {order.store_id}", code="store_not_found")
     printer_id = row["device_printer"] or row["counter_printer"]
     if not printer_id:
         return None

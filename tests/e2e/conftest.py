@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
-from pos.db import bind, close_engine, create_engine, open_engine
+from pos.db import opened_database
 from pos.db.migrate import migrate
 from pos.demo import load_demo
 from pos.orders.tokens import counter_qr_token
@@ -68,10 +68,7 @@ class _Prepared:
 
 
 async def _prepare(database_url: str, demo_dir: Path) -> _Prepared:
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await migrate()
         summary = await load_demo(demo_dir)
         ids = await stores.store_ids_by_code(["XM-M1-LVCUO", "XM-SM-LINXIA"])
@@ -80,8 +77,6 @@ async def _prepare(database_url: str, demo_dir: Path) -> _Prepared:
             devices["linxia-kiosk-1"], store_id=ids["XM-SM-LINXIA"]
         )
         return _Prepared(summary.counter_ids["LVCUO-01"], ids["XM-M1-LVCUO"], issued.token)
-    finally:
-        await close_engine(engine)
 
 
 def _demo_copy(directory: Path, printer_port: int) -> Path:

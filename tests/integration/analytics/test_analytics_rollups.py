@@ -18,7 +18,7 @@ from pos.analytics.rebuild import rebuild
 from pos.analytics.schemas import MembershipIn
 from pos.analytics.sql import serialize_writers
 from pos.analytics.tables import Buyer, Purchase, SalesDay
-from pos.db import Statement, bind, close_engine, create_engine, open_engine, write_transaction
+from pos.db import Statement, opened_database, write_transaction
 from pos.errors import Conflict
 from pos.events import outbox
 from pos.orders.schemas import OrderOut
@@ -114,16 +114,11 @@ async def _play(operations: list[tuple[Any, ...]]) -> None:
 
 
 async def _example(database_url: str, operations: list[tuple[Any, ...]]) -> None:
-    engine = create_engine(database_url)
-    bind(engine)
-    await open_engine(engine)
-    try:
+    async with opened_database(database_url):
         await _play(operations)
         kept = await snapshot()
         await rebuild()
         assert await snapshot() == kept
-    finally:
-        await close_engine(engine)
 
 
 @settings(
