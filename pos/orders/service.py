@@ -37,6 +37,7 @@ __all__ = [
     "check_access",
     "expire",
     "get_order",
+    "lock",
     "mark_paid",
     "on_hold_expiry",
     "payment_failed",
@@ -217,6 +218,11 @@ def _paid_payload(
     sale = OrderOut(**{**row, "state": state}, lines=lines)
     keep = {"payment_reference": row["payment_reference"], "payer_hash": row["payer_hash"]}
     return {**sale.model_dump(mode="json", exclude={"access_token"}), **keep, "order_id": row["id"]}
+
+
+async def lock(order_id: int) -> None:
+    """Lock the order until the caller's transaction ends: its state cannot change meanwhile."""
+    await locked_order(order_id)
 
 
 async def payment_failed(order_id: int) -> Transition:

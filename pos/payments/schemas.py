@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pos.db import RowId
+
 __all__ = ["NotificationAck", "PaymentOut", "RefundOut", "RefundRequest", "StartPayment"]
 
 
@@ -34,7 +36,7 @@ class PaymentOut(BaseModel):
     order_id: int
     out_trade_no: str
     method: Literal["qr", "code"]
-    status: str = Field(description="created, pending, paid, closed, reversed or refunded")
+    status: str = Field(description="created, pending, closing, paid, closed, reversed or refunded")
     amount_fen: int
     qr_url: str | None = Field(default=None, description="what the QR code shows (method qr)")
     redirect_url: str | None = Field(default=None, description="a page that takes the payment")
@@ -50,7 +52,7 @@ class RefundRequest(BaseModel):
 
     amount_fen: int = Field(gt=0)
     reason: str = Field(min_length=1, max_length=255)
-    restock: dict[int, int] | None = Field(
+    restock: dict[RowId, int] | None = Field(
         default=None, description="product id -> quantity returned to stock"
     )
 

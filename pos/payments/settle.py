@@ -1,9 +1,10 @@
 """Settling: the provider's answer to a query decides what a payment, and its order, become.
 
-Whatever brought the answer (a notification, a poll, a charge), a payment moves out of
-`created`/`pending` once, by one conditional UPDATE; a second answer finds it settled and changes
-nothing. Money that lands where it is not wanted (a closed or already paid order, a wrong amount)
-is refunded automatically through the outbox, never lost.
+Whatever brought the answer (a notification, a poll, a charge), one conditional UPDATE settles a
+payment, so a second answer finds it settled and changes nothing. An unpaid answer ends only an
+open payment (`created`/`pending`); a paid one also takes a payment an earlier answer closed,
+because the money moved all the same. Money that lands where it is not wanted (a closed or
+already paid order, a wrong amount) is refunded automatically through the outbox, never lost.
 """
 
 from __future__ import annotations
@@ -93,19 +94,46 @@ async def open_refund(
     return refund_id
 
 
-_CLAIM_PAID = Statement(
-    "UPDATE payment SET status = 'paid', paid_fen = {}, payer_hash = {}, provider_reference = {},"
-    " settled_at = {}, paid_order = {} WHERE id = {} AND status IN ('created', 'pending')"
-    " RETURNING *"
+# Giving up: we asked the provider to close or reverse the payment, and only what it says after
+# that may settle it.
+_CLOSING = "closing"
+_UNSETTLED = (*_OPEN, _CLOSING)
+
+
+def _listed(statuses: tuple[str, ...]) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+def _claim_from(sets: str, statuses: tuple[str, ...]) -> Statement:
+    """An UPDATE that sets `sets` on the payment only while its status is one of `statuses`."""
+    return Statement(
+        f"UPDATE payment SET {sets} WHERE id = {{}} AND status IN ({_listed(statuses)})"  # noqa: S608 (constants)
+        " RETURNING *"
+    )
+
+
+_PAID = (
+    "status = 'paid', paid_fen = {}, payer_hash = {}, provider_reference = {}, settled_at = {},"
+    " paid_order = {}"
 )
-_CLAIM_UNPAID = Statement(
-    "UPDATE payment SET status = {}, settled_at = {}"
-    " WHERE id = {} AND status IN ('created', 'pending') RETURNING *"
+_UNPAID = "status = {}, settled_at = {}"
+# A paid answer is the provider's truth, so it also wins over an earlier unpaid one (a query
+# that raced a slow charge and found no trade yet). Not while we give up: the reverse returns
+# the money of a charge confirmed a moment before it, and the query after the reverse decides.
+_CLAIM_PAID = _claim_from(_PAID, (*_OPEN, "closed", "reversed"))
+_CLAIM_PAID_CLOSING = _claim_from(_PAID, (_CLOSING,))
+_CLAIM_UNPAID = _claim_from(_UNPAID, _OPEN)
+_CLAIM_GIVEN_UP = _claim_from(_UNPAID, (_CLOSING,))
+_START_CLOSING = _claim_from(f"status = '{_CLOSING}'", _UNSETTLED)
+_STATUS = Statement("SELECT status FROM payment WHERE id = {}")
+_OTHER_OPEN_ATTEMPT = Statement(
+    'SELECT id FROM payment WHERE "order" = {} AND id <> {}'  # noqa: S608 (constants)
+    f" AND status IN ({_listed(_UNSETTLED)}) LIMIT 1"
 )
 
 
 async def _claim(claim: Statement, *args: Any) -> Payment | None:
-    """Move an open payment out of `created`/`pending`; None when another answer did first."""
+    """Settle the payment by `claim` (its id last); None when another answer did first."""
     row = await claim.first(*args)
     return None if row is None else Payment(**row, _exists_in_db=True)
 
@@ -126,7 +154,14 @@ async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag:
 
 
 async def _release_order(payment: Payment, now: datetime) -> OrderState | None:
-    """Give the order back to the shopper, or close it when its hold is over."""
+    """Give the order back to the shopper, or close it when its hold is over.
+
+    Not while another attempt of the shopper's is still open: that one releases it when it ends,
+    and one that is paid in time must find the order still holding its stock.
+    """
+    await orders.lock(payment.order)  # attempts ending at once: the last one sees the others
+    if await _OTHER_OPEN_ATTEMPT.first(payment.order, payment.id) is not None:
+        return None
     if now >= payment.expires_at:
         # The hold-expiry event leaves a paying order alone: closing it is ours to do.
         moved = await orders.expire(payment.order, reason="payment not completed")
@@ -158,9 +193,11 @@ async def _mark_paid(ctx: Payments, payment: Payment) -> _Outcome:
     return _Outcome("paid", payment.order, moved.state)
 
 
-async def _settle_paid(ctx: Payments, payment_id: int, result: QueryResult) -> _Outcome:
+async def _settle_paid(
+    ctx: Payments, payment_id: int, result: QueryResult, claim: Statement = _CLAIM_PAID
+) -> _Outcome:
     payment = await _claim(
-        _CLAIM_PAID,
+        claim,
         result.amount_fen,
         payer_hash(ctx.payer_salt, result.payer_id),
         result.provider_reference,
@@ -174,9 +211,11 @@ async def _settle_paid(ctx: Payments, payment_id: int, result: QueryResult) -> _
     return await _mark_paid(ctx, payment)
 
 
-async def _settle_unpaid(ctx: Payments, payment_id: int, status: str) -> _Outcome:
+async def _settle_unpaid(
+    ctx: Payments, payment_id: int, status: str, claim: Statement = _CLAIM_UNPAID
+) -> _Outcome:
     now = ctx.clock()
-    payment = await _claim(_CLAIM_UNPAID, status, now, payment_id)
+    payment = await _claim(claim, status, now, payment_id)
     if payment is None:
         return _Outcome("duplicate")
     return _Outcome(status, payment.order, await _release_order(payment, now))
@@ -197,6 +236,9 @@ async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
             (Payment.id == payment_id) & (Payment.status == "created")
         )
         return "pending"
+    if result.status == "closed" and await _unanswered(payment_id):
+        # "No such trade" while the start call is still out: a query overtook a slow charge.
+        return "pending"
     async with write_transaction():
         if result.status == "paid":
             outcome = await _settle_paid(ctx, payment_id, result)
@@ -205,19 +247,33 @@ async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
     return await _announce(outcome)
 
 
+async def _unanswered(payment_id: int) -> bool:
+    """Whether the provider has not answered the call that started the payment yet."""
+    row = await _STATUS.first(payment_id)
+    return row is not None and row["status"] == "created"
+
+
 async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: str) -> str:
-    """Close (QR) or reverse (code) at the provider, then settle by what it says afterwards."""
+    """Close (QR) or reverse (code) at the provider, then settle by what it says afterwards.
+
+    The payment is `closing` first, so that no other answer settles it meanwhile: a reverse also
+    returns the money of a charge the payer confirmed a moment before, and only the query after
+    it can tell. A give-up that fails on the way is taken up again by the next poll.
+    """
+    if not await _START_CLOSING.rows(payment_id):
+        return "settled"
     if method == "code":
         await ctx.provider.reverse(out_trade_no)
     else:
         await ctx.provider.close(out_trade_no)
     # Paid between the last query and the close: WeChat answers ORDERPAID and it is a sale.
     result = await ctx.provider.query(out_trade_no)
-    if result.status == "paid":
-        return await settle(ctx, payment_id, result)
     async with write_transaction():
-        final = "reversed" if method == "code" else "closed"
-        outcome = await _settle_unpaid(ctx, payment_id, final)
+        if result.status == "paid":
+            outcome = await _settle_paid(ctx, payment_id, result, _CLAIM_PAID_CLOSING)
+        else:
+            final = "reversed" if method == "code" else "closed"
+            outcome = await _settle_unpaid(ctx, payment_id, final, _CLAIM_GIVEN_UP)
     return await _announce(outcome)
 
 
@@ -230,9 +286,11 @@ _POLLED = Statement(
 async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
     """Query a payment no answer has settled; schedule the next query, or give up."""
     payment = await _POLLED.first(payment_id)
-    if payment is None or payment["status"] not in _OPEN:
+    if payment is None or payment["status"] not in _UNSETTLED:
         return "settled"
     method, out_trade_no = payment["method"], payment["out_trade_no"]
+    if payment["status"] == _CLOSING:
+        return await _give_up(ctx, payment_id, method, out_trade_no)
     outcome = await settle(ctx, payment_id, await ctx.provider.query(out_trade_no))
     if outcome != "pending":
         return outcome

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 
+from pos.events.outbox import Event
+from pos.orders import service as orders
+from pos.payments.provider import ChargeResult, PaymentRequest
 from pos.payments.sandbox import SandboxProvider
-from pos.payments.tables import Payment, SandboxPayment
+from pos.payments.settle import Payments, settle
+from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.integration.payments.conftest import Bought, Sent, order_state, run_due, start
 
 pytestmark = pytest.mark.anyio
 
 WECHAT_CODE = "134567890123456789"  # any other ending: paid at once
+USER_PAYING_FOREVER = "134567890123450002"
+NO_FUNDS = "134567890123450003"
 
 
 async def _payment(order_id: int) -> Payment:
@@ -90,7 +98,7 @@ async def test_payer_code_user_paying_then_paid(
 async def test_payer_code_user_paying_forever_is_reversed_after_90_s(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
 ) -> None:
-    code = "134567890123450002"
+    code = USER_PAYING_FOREVER
     response = await start(pay_client, bought, {"method": "code", "auth_code": code})
     await _run_for(clock, 88)
     assert (await _payment(bought.order_id)).status == "pending"
@@ -103,7 +111,7 @@ async def test_payer_code_user_paying_forever_is_reversed_after_90_s(
 async def test_payer_code_with_insufficient_funds_fails_and_reopens_the_order(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
-    code = "134567890123450003"
+    code = NO_FUNDS
     response = await start(pay_client, bought, {"method": "code", "auth_code": code})
     assert response.json()["status"] == "closed"
     assert response.json()["failure"] == "insufficient_funds"
@@ -115,3 +123,91 @@ async def test_not_a_payment_code_is_refused(pay_client: httpx.AsyncClient, boug
     assert response.status_code == 422
     assert response.json()["code"] == "bad_payment_code"
     assert await order_state(bought.order_id) == "open"
+
+
+async def test_a_charge_slower_than_the_first_poll_still_pays_the_order(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charge = sandbox.charge_code
+
+    async def slow_charge(request: PaymentRequest, auth_code: str) -> ChargeResult:
+        # The first poll runs while the gateway still works on the charge: no such trade yet.
+        await _run_for(clock, 2)
+        return await charge(request, auth_code)
+
+    monkeypatch.setattr(sandbox, "charge_code", slow_charge)
+    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    assert response.json()["status"] == "paid"
+    assert await order_state(bought.order_id) == "paid"
+    assert await Refund.count() == 0
+
+
+async def test_a_payment_confirmed_just_before_its_reverse_is_not_left_a_sale(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    payments: Payments,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    out_trade_no, payment_id = response.json()["out_trade_no"], response.json()["payment_id"]
+    reverse = sandbox.reverse
+
+    async def reverse_after_a_late_pin(no: str) -> None:
+        # The payer confirms after the last "user paying"; a notification is settled meanwhile.
+        assert await sandbox.pay(no, "wx-payer-late")
+        assert await settle(payments, payment_id, await sandbox.query(no)) == "duplicate"
+        await reverse(no)
+
+    monkeypatch.setattr(sandbox, "reverse", reverse_after_a_late_pin)
+    await _run_for(clock, 92)
+    assert await _sandbox_status(out_trade_no) == "reversed"  # the payer has the money back
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await order_state(bought.order_id) == "open"
+
+
+async def test_a_reverse_that_failed_is_tried_again_by_the_next_poll(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    reverse = sandbox.reverse
+
+    async def unreachable(no: str) -> None:
+        raise ConnectionError("the gateway is away")
+
+    monkeypatch.setattr(sandbox, "reverse", unreachable)
+    await _run_for(clock, 92)
+    assert (await _payment(bought.order_id)).status == "closing"
+    monkeypatch.setattr(sandbox, "reverse", reverse)
+    await _run_for(clock, 60, step=10)  # the poll's retry comes after its back-off
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await _sandbox_status(response.json()["out_trade_no"]) == "reversed"
+    assert await order_state(bought.order_id) == "open"
+
+
+async def test_a_failed_attempt_leaves_the_order_to_the_attempt_still_open(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock, sandbox: SandboxProvider
+) -> None:
+    qr = (await start(pay_client, bought, {"method": "qr"})).json()
+    failed = await start(pay_client, bought, {"method": "code", "auth_code": NO_FUNDS})
+    assert failed.json()["status"] == "closed"
+    assert await order_state(bought.order_id) == "paying"  # the QR payment may still come
+
+    order = await orders.get_order(bought.order_id)
+    clock.now = order.expires_at - timedelta(seconds=1)
+    assert await sandbox.pay(qr["out_trade_no"], "wx-payer-1")  # in time; notification lost
+    clock.now = order.expires_at
+    expiry = {"order_id": bought.order_id}
+    await orders.on_hold_expiry(Event(0, orders.HOLD_EXPIRY, str(bought.order_id), expiry, 1))
+    await _run_for(clock, 1)
+    assert await order_state(bought.order_id) == "paid"
+    assert await Refund.count() == 0
