@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import ServerSentEvent
 
+from pos.db import RowId
 from pos.live import LiveChannels
 from pos.orders import service as orders
 
@@ -22,7 +23,7 @@ __all__ = ["order_events"]
     tags=["orders"],
 )
 async def order_events(
-    order_id: FromPath[int], token: FromQuery[str], channels: NamedDependency[LiveChannels]
+    order_id: FromPath[RowId], token: FromQuery[str], channels: NamedDependency[LiveChannels]
 ) -> ServerSentEvent:
     """`status` events: the state now, then each change until paid, closed or refunded."""
     await orders.check_access(order_id, token)  # refuse before the stream starts

@@ -36,6 +36,7 @@ from pos.analytics.schemas import (
     StoreRegionOut,
 )
 from pos.analytics.service import Scope
+from pos.db import OptionalRowId, RowId
 from pos.settings import Settings
 from pos.staff.actors import StaffActor
 from pos.staff.guards import STAFF_ACTOR, any_staff, staff
@@ -126,7 +127,7 @@ class AnalyticsController(Controller):
         summary="Set the province a store's buyers count for",
     )
     async def set_region(
-        self, store_id: FromPath[int], data: JSONBody[StoreRegionIn]
+        self, store_id: FromPath[RowId], data: JSONBody[StoreRegionIn]
     ) -> StoreRegionOut:
         return await service.set_store_region(store_id, data.province_code)
 
@@ -134,7 +135,7 @@ class AnalyticsController(Controller):
     async def list_ratings(
         self,
         stores: NamedDependency[tuple[int, ...]],
-        product_id: FromQuery[int | None] = None,
+        product_id: FromQuery[OptionalRowId] = None,
         hidden: FromQuery[bool | None] = None,
     ) -> list[RatingOut]:
         return await ratings.list_ratings(stores, product_id=product_id, hidden=hidden)
@@ -156,7 +157,7 @@ class AnalyticsController(Controller):
     )
     async def moderate(
         self,
-        rating_id: FromPath[int],
+        rating_id: FromPath[RowId],
         data: JSONBody[ModerationIn],
         actor: NamedDependency[StaffActor],
     ) -> RatingOut:
@@ -218,12 +219,12 @@ class OrderRatingController(Controller):
         summary="Rate the products of a paid order (from the e-receipt)",
     )
     async def rate(
-        self, order_id: FromPath[int], token: Token, data: JSONBody[RatingsIn]
+        self, order_id: FromPath[RowId], token: Token, data: JSONBody[RatingsIn]
     ) -> list[RatingOut]:
         return await ratings.submit(order_id, token, data)
 
     @get("/ratings", operation_id="getOrderRatings", summary="The ratings given on an order")
-    async def read(self, order_id: FromPath[int], token: Token) -> list[RatingOut]:
+    async def read(self, order_id: FromPath[RowId], token: Token) -> list[RatingOut]:
         return await ratings.order_ratings(order_id, token)
 
     @post(
@@ -234,7 +235,7 @@ class OrderRatingController(Controller):
     )
     async def join(
         self,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         token: Token,
         data: JSONBody[MembershipIn],
         settings: NamedDependency[Settings],
@@ -248,5 +249,5 @@ class ProductRatingController(Controller):
     tags = ("ratings",)
 
     @get(operation_id="getProductRatings", summary="A product's average stars and latest comments")
-    async def read(self, product_id: FromPath[int]) -> PublicRatingsOut:
+    async def read(self, product_id: FromPath[RowId]) -> PublicRatingsOut:
         return await ratings.public_ratings(product_id)

@@ -1,9 +1,10 @@
-"""Database engine choice, binding, migrations, the write-transaction helper, fixed statements."""
+"""Engine choice, binding, migrations, the write-transaction helper, fixed statements, row ids."""
 
 from __future__ import annotations
 
 from pos.db.binding import bind, current_engine, opened_database
 from pos.db.engine import close_engine, create_engine, open_engine
+from pos.db.ids import MAX_ROW_ID, OptionalRowId, RowId
 from pos.db.statements import (
     Statement,
     insert_new,
@@ -15,6 +16,9 @@ from pos.db.statements import (
 from pos.db.transaction import write_transaction
 
 __all__ = [
+    "MAX_ROW_ID",
+    "OptionalRowId",
+    "RowId",
     "Statement",
     "bind",
     "close_engine",

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from pos.db import OptionalRowId, RowId
 from pos.inventory import (
     counts,
     movements,
@@ -70,21 +71,21 @@ class StockController(Controller):
     dependencies = {"actor": STAFF_ACTOR}
 
     @get("/stock", operation_id="storeStock", guards=[ANY_STAFF])
-    async def levels(self, store_id: FromPath[int]) -> list[StockOut]:
+    async def levels(self, store_id: FromPath[RowId]) -> list[StockOut]:
         """Every product level of the store."""
         return await movements.levels(store_id)
 
     @get("/stock/{product_id:int}", operation_id="productStock", guards=[ANY_STAFF])
-    async def level(self, store_id: FromPath[int], product_id: FromPath[int]) -> StockOut:
+    async def level(self, store_id: FromPath[RowId], product_id: FromPath[RowId]) -> StockOut:
         """One product's level: one row read, however long the ledger."""
         return await service.get_level(store_id, product_id)
 
     @get("/movements", operation_id="stockMovements", guards=[STOCK_STAFF])
     async def history(
         self,
-        store_id: FromPath[int],
-        product_id: FromQuery[int | None] = None,
-        before_id: FromQuery[int | None] = None,
+        store_id: FromPath[RowId],
+        product_id: FromQuery[OptionalRowId] = None,
+        before_id: FromQuery[OptionalRowId] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[MovementOut]:
         """The audit trail, newest first; page with `before_id`."""
@@ -95,7 +96,7 @@ class StockController(Controller):
     @post("/movements", operation_id="recordMovement", guards=[STOCK_STAFF])
     async def record(
         self,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         data: JSONBody[MovementIn],
         actor: NamedDependency[StaffActor],
         idempotency_key: IdempotencyKey = None,
@@ -108,7 +109,7 @@ class StockController(Controller):
     @post("/transfers", operation_id="transferStock", guards=[MANAGER])
     async def transfer(
         self,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         data: JSONBody[TransferIn],
         actor: NamedDependency[StaffActor],
     ) -> list[MovementOut]:
@@ -118,7 +119,7 @@ class StockController(Controller):
     @get("/batches/expiring", operation_id="expiringBatches", guards=[STOCK_STAFF])
     async def expiring(
         self,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         within_hours: Annotated[int, QueryParameter(ge=0, le=24 * 60)] = 48,
     ) -> list[BatchOut]:
         """Batches expiring soon, soonest first; expired ones are flagged for write-off."""
@@ -132,8 +133,8 @@ class StockController(Controller):
     )
     async def write_off(
         self,
-        store_id: FromPath[int],
-        batch_id: FromPath[int],
+        store_id: FromPath[RowId],
+        batch_id: FromPath[RowId],
         data: JSONBody[WriteOffIn],
         actor: NamedDependency[StaffActor],
     ) -> MovementOut:
@@ -143,38 +144,38 @@ class StockController(Controller):
         )
 
     @get("/markdown-rules", operation_id="markdownRules", guards=[STOCK_STAFF])
-    async def rules(self, store_id: FromPath[int]) -> list[MarkdownRuleOut]:
+    async def rules(self, store_id: FromPath[RowId]) -> list[MarkdownRuleOut]:
         """The store's shelf-life markdown rules."""
         return await shelf_life.rules(store_id)
 
     @post("/markdown-rules", operation_id="addMarkdownRule", guards=[MANAGER])
     async def add_rule(
-        self, store_id: FromPath[int], data: JSONBody[MarkdownRuleIn]
+        self, store_id: FromPath[RowId], data: JSONBody[MarkdownRuleIn]
     ) -> MarkdownRuleOut:
         """A new rule, e.g. 30 % off in the last 24 hours before expiry."""
         return await shelf_life.add_rule(store_id, data)
 
     @delete("/markdown-rules/{rule_id:int}", operation_id="deleteMarkdownRule", guards=[MANAGER])
-    async def delete_rule(self, store_id: FromPath[int], rule_id: FromPath[int]) -> None:
+    async def delete_rule(self, store_id: FromPath[RowId], rule_id: FromPath[RowId]) -> None:
         """Remove a rule."""
         await shelf_life.delete_rule(store_id, rule_id)
 
     @put("/thresholds/{product_id:int}", operation_id="setThreshold", guards=[MANAGER])
     async def threshold(
-        self, store_id: FromPath[int], product_id: FromPath[int], data: JSONBody[ThresholdIn]
+        self, store_id: FromPath[RowId], product_id: FromPath[RowId], data: JSONBody[ThresholdIn]
     ) -> ThresholdOut:
         """Alert below `min_level`, restock up to `target_level`."""
         return await replenishment.set_threshold(store_id, product_id, data)
 
     @get("/low-stock", operation_id="lowStock", guards=[STOCK_STAFF])
-    async def low_stock(self, store_id: FromPath[int]) -> list[LowStockOut]:
+    async def low_stock(self, store_id: FromPath[RowId]) -> list[LowStockOut]:
         """Low-stock alerts with suggested restock quantities."""
         return await replenishment.low_stock(store_id)
 
     @post("/restock-orders", operation_id="placeRestockOrders", guards=[MANAGER])
     async def place(
         self,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         data: JSONBody[RestockOrderIn],
         actor: NamedDependency[StaffActor],
         idempotency_key: IdempotencyKey = None,
@@ -185,12 +186,12 @@ class StockController(Controller):
         )
 
     @get("/restock-orders", operation_id="storeRestockOrders", guards=[STOCK_STAFF])
-    async def orders(self, store_id: FromPath[int]) -> list[RestockOrderOut]:
+    async def orders(self, store_id: FromPath[RowId]) -> list[RestockOrderOut]:
         """The store's restock orders, newest first."""
         return await replenishment.restock_orders(store_id=store_id)
 
     @get("/shipment-notices", operation_id="shipmentNotices", guards=[STOCK_STAFF])
-    async def notices(self, store_id: FromPath[int]) -> list[ShipmentNoticeOut]:
+    async def notices(self, store_id: FromPath[RowId]) -> list[ShipmentNoticeOut]:
         """Shipment notices on their way here, not yet received."""
         return await notices.store_notices(store_id)
 
@@ -204,7 +205,7 @@ class TabletController(Controller):
     @post("/receivings", operation_id="startReceiving")
     async def start_receiving(
         self,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         data: JSONBody[ReceivingStartIn],
         actor: NamedDependency[StaffActor],
         idempotency_key: IdempotencyKey = None,
@@ -216,14 +217,17 @@ class TabletController(Controller):
 
     @get("/receivings/{receiving_id:int}", operation_id="getReceiving")
     async def get_receiving(
-        self, store_id: FromPath[int], receiving_id: FromPath[int]
+        self, store_id: FromPath[RowId], receiving_id: FromPath[RowId]
     ) -> ReceivingOut:
         """A receiving with its lines and discrepancies."""
         return await receiving.get_receiving(store_id, receiving_id)
 
     @post("/receivings/{receiving_id:int}/scans", operation_id="scanReceived")
     async def scan_received(
-        self, store_id: FromPath[int], receiving_id: FromPath[int], data: JSONBody[ReceivingScanIn]
+        self,
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
+        data: JSONBody[ReceivingScanIn],
     ) -> ReceivingOut:
         """Add scanned units, with their lot and dates."""
         return await receiving.scan(store_id, receiving_id, data)
@@ -231,9 +235,9 @@ class TabletController(Controller):
     @put("/receivings/{receiving_id:int}/lines/{line_id:int}", operation_id="confirmReceivedLine")
     async def set_line(
         self,
-        store_id: FromPath[int],
-        receiving_id: FromPath[int],
-        line_id: FromPath[int],
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
+        line_id: FromPath[RowId],
         data: JSONBody[ReceivingLineIn],
     ) -> ReceivingOut:
         """Confirm a line's quantity, noting a discrepancy."""
@@ -246,8 +250,8 @@ class TabletController(Controller):
     )
     async def confirm(
         self,
-        store_id: FromPath[int],
-        receiving_id: FromPath[int],
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> ReceivingOut:
         """Post the receipts; sending it again posts nothing more."""
@@ -255,26 +259,29 @@ class TabletController(Controller):
 
     @post("/counts", operation_id="startCount")
     async def start_count(
-        self, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> CountOut:
         """Open a stock count."""
         return await counts.start(store_id, actor=_who(actor))
 
     @get("/counts/{count_id:int}", operation_id="getCount")
-    async def get_count(self, store_id: FromPath[int], count_id: FromPath[int]) -> CountOut:
+    async def get_count(self, store_id: FromPath[RowId], count_id: FromPath[RowId]) -> CountOut:
         """The count with its variance report."""
         return await counts.get_count(store_id, count_id)
 
     @post("/counts/{count_id:int}/scans", operation_id="scanCounted")
     async def scan_counted(
-        self, store_id: FromPath[int], count_id: FromPath[int], data: JSONBody[CountScanIn]
+        self, store_id: FromPath[RowId], count_id: FromPath[RowId], data: JSONBody[CountScanIn]
     ) -> CountOut:
         """Add counted units of a product."""
         return await counts.scan(store_id, count_id, data)
 
     @post("/counts/{count_id:int}/finish", operation_id="finishCount", status_code=HTTP_200_OK)
     async def finish(
-        self, store_id: FromPath[int], count_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self,
+        store_id: FromPath[RowId],
+        count_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
     ) -> CountOut:
         """Post the counts as corrections; sending it again posts nothing more."""
         return await counts.finish(store_id, count_id, actor=_who(actor))

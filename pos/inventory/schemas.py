@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
+from pos.db import OptionalRowId, RowId
+
 __all__ = [
     "BatchOut",
     "CountLineOut",
@@ -75,21 +77,21 @@ class MovementOut(BaseModel):
 class MovementIn(BaseModel):
     """A stock change staff record; an offline tablet sends when it happened."""
 
-    product_id: int
+    product_id: RowId
     kind: Literal["adjustment", "write_off", "return", "count"]
     quantity: int = Field(
         description="adjustment: the signed change; write_off, return: units; count: units counted"
     )
     reason: Reason
     occurred_at: UtcDatetime | None = Field(default=None, description="default: now")
-    batch_id: int | None = Field(default=None, description="a write-off's batch")
+    batch_id: OptionalRowId = Field(default=None, description="a write-off's batch")
 
 
 class TransferIn(BaseModel):
     """Move units to another store."""
 
-    to_store_id: int
-    product_id: int
+    to_store_id: RowId
+    product_id: RowId
     quantity: int = Field(gt=0)
     reason: Reason
 
@@ -118,7 +120,7 @@ class WriteOffIn(BaseModel):
 class MarkdownRuleIn(BaseModel):
     """`percent` off while the batch sold first expires within `within_hours`."""
 
-    product_id: int | None = Field(default=None, description="none: every product of the store")
+    product_id: OptionalRowId = Field(default=None, description="none: every product of the store")
     within_hours: int = Field(ge=1, le=24 * 30)
     percent: int = Field(ge=1, le=90)
 
@@ -162,7 +164,7 @@ class LowStockOut(BaseModel):
 
 
 class RestockLineIn(BaseModel):
-    product_id: int
+    product_id: RowId
     quantity: int = Field(gt=0)
 
 
@@ -183,13 +185,13 @@ class RestockOrderOut(BaseModel):
 
 
 class ReceivingStartIn(BaseModel):
-    notice_id: int | None = Field(default=None, description="a shipment notice; none: blank")
+    notice_id: OptionalRowId = Field(default=None, description="a shipment notice; none: blank")
 
 
 class ReceivingScanIn(BaseModel):
     """An item scanned on receiving, with its batch facts."""
 
-    product_id: int | None = None
+    product_id: OptionalRowId = None
     barcode: str | None = Field(default=None, max_length=14)
     quantity: int = Field(default=1, gt=0, description="pieces, or grams for kg products")
     lot: str = Field(default="", max_length=40)
@@ -232,7 +234,7 @@ class ReceivingOut(BaseModel):
 class CountScanIn(BaseModel):
     """Units of a product counted (added to what the session has for it)."""
 
-    product_id: int | None = None
+    product_id: OptionalRowId = None
     barcode: str | None = Field(default=None, max_length=14)
     quantity: int = Field(default=1, ge=0)
     counted_at: UtcDatetime | None = Field(default=None, description="default: now")

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from pos.db import RowId
 from pos.inventory import feeds, notices, replenishment, supplier_sync
 from pos.inventory.schemas import RestockOrderOut
 from pos.inventory.sync_schemas import FeedIn, FeedOut, ShipmentNoticeOut, SyncResultOut
@@ -52,7 +53,7 @@ class SupplierInventoryController(Controller):
         return await notices.push_notice(actor, request.headers, body)
 
     @get("/restock-orders", operation_id="supplierRestockOrders")
-    async def orders(self, supplier_id: FromPath[int]) -> list[RestockOrderOut]:
+    async def orders(self, supplier_id: FromPath[RowId]) -> list[RestockOrderOut]:
         """Restock orders stores placed with this supplier, newest first."""
         return await replenishment.restock_orders(supplier_id=supplier_id)
 
@@ -63,16 +64,16 @@ class SupplierFeedController(Controller):
     guards = (staff("manager", head_office=True),)
 
     @put(operation_id="setSupplierFeed")
-    async def set_feed(self, supplier_id: FromPath[int], data: JSONBody[FeedIn]) -> FeedOut:
+    async def set_feed(self, supplier_id: FromPath[RowId], data: JSONBody[FeedIn]) -> FeedOut:
         """Pull the supplier's JSON or CSV feed from a URL on a schedule, starting now."""
         return await feeds.set_feed(supplier_id, data)
 
     @get(operation_id="getSupplierFeed")
-    async def get_feed(self, supplier_id: FromPath[int]) -> FeedOut:
+    async def get_feed(self, supplier_id: FromPath[RowId]) -> FeedOut:
         """The feed's settings and how its last pull went."""
         return await feeds.get_feed(supplier_id)
 
     @post("/pull", operation_id="pullSupplierFeed", status_code=HTTP_200_OK)
-    async def pull(self, supplier_id: FromPath[int]) -> SyncResultOut:
+    async def pull(self, supplier_id: FromPath[RowId]) -> SyncResultOut:
         """Pull the feed now."""
         return await feeds.pull_feed(supplier_id)

@@ -7,6 +7,8 @@ price/weight check digit (7.9.2-7.9.4).
 Normalisation: UPC-A (12 digits) is the EAN-13 with a leading 0, so every GTIN-12 and GTIN-13 is
 looked up as 13 digits; EAN-8 stays 8 digits (GTIN-8 is its own number space). An 8-digit scan is
 read as EAN-8, never UPC-E: scanners are set to expand UPC-E to UPC-A before sending it.
+A PLU is kept as 5 digits: staff type 1234 into the scale, which prints it as 01234 in a 5-digit
+field and as 1234 in a 4-digit one; all three are the same PLU.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "gtin_check_digit",
     "is_valid_gtin",
     "normalize_gtin",
+    "normalize_plu",
     "parse_barcode",
     "price_check_digit",
 ]
@@ -37,6 +40,7 @@ __all__ = [
 ValueKind: TypeAlias = Literal["weight_g", "price_fen"]
 
 _DIGITS = re.compile(r"[0-9]+")
+_PLU_LENGTHS = (4, 5)
 _SCANNABLE_LENGTHS = (8, 12, 13)
 _GTIN_LENGTHS = (8, 12, 13, 14)
 
@@ -85,7 +89,7 @@ class ScannedGtin:
 
 @dataclass(frozen=True, slots=True)
 class ScannedVariable:
-    """A store's own variable-measure label: the PLU and either the weight or the price."""
+    """A store's own variable-measure label: its PLU (5 digits) and the weight or the price."""
 
     code: str
     plu: str
@@ -144,6 +148,13 @@ def normalize_gtin(code: str) -> str:
     return text.zfill(13) if len(text) == 12 else text
 
 
+def normalize_plu(plu: str) -> str:
+    """Check a PLU of 4 or 5 digits and return it as 5, zero-padded."""
+    if len(plu) not in _PLU_LENGTHS or _DIGITS.fullmatch(plu) is None:
+        raise InvalidInput(f"a PLU is 4 or 5 digits, not {_shown(plu)}", code="plu_format")
+    return plu.zfill(5)
+
+
 def parse_barcode(
     code: str, schemes: Sequence[VariableMeasureScheme] = DEFAULT_SCHEMES
 ) -> ScannedCode:
@@ -170,7 +181,7 @@ def _decode_label(code: str, scheme: VariableMeasureScheme) -> ScannedVariable:
     amount = int(value)
     return ScannedVariable(
         code=code,
-        plu=code[2 : 2 + scheme.plu_digits],
+        plu=normalize_plu(code[2 : 2 + scheme.plu_digits]),
         weight_g=amount if scheme.value_kind == "weight_g" else None,
         price_fen=amount if scheme.value_kind == "price_fen" else None,
     )

@@ -19,7 +19,13 @@ from zoneinfo import ZoneInfo
 from pos.catalog import service as catalog
 from pos.errors import InvalidInput
 from pos.inventory import service as inventory
-from pos.orders.barcodes import ScannedCode, ScannedGtin, ScannedVariable, parse_barcode
+from pos.orders.barcodes import (
+    ScannedCode,
+    ScannedGtin,
+    ScannedVariable,
+    normalize_plu,
+    parse_barcode,
+)
 from pos.orders.pricing import LineRequest, PricedOrder, PricedProduct, price_order
 from pos.orders.records import SupplierOf
 from pos.orders.schemas import LineIn
@@ -47,10 +53,8 @@ class _Candidates:
 
 
 async def set_plu(store_id: int, plu: str, product_id: int) -> None:
-    """Make the store's scale labels with `plu` mean `product_id`."""
-    if not (plu.isascii() and plu.isdigit() and len(plu) in (4, 5)):
-        raise InvalidInput(f"a PLU is 4 or 5 digits, not {plu!r}", code="plu_format")
-    row = Plu(store=store_id, plu=plu, product=product_id)
+    """Make the store's scale labels with `plu` (4 or 5 digits) mean `product_id`."""
+    row = Plu(store=store_id, plu=normalize_plu(plu), product=product_id)
     await Plu.insert(row).on_conflict(
         target=(Plu.store, Plu.plu), action="DO UPDATE", values=[Plu.product]
     )

@@ -8,6 +8,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, HeaderParameter, JSONBody, QueryParameter
 
+from pos.db import RowId
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut
@@ -39,7 +40,7 @@ class CounterOrderController(Controller):
     @post(operation_id="createCounterOrder", summary="Order from a shopper's phone at a counter")
     async def create(
         self,
-        counter_id: FromPath[int],
+        counter_id: FromPath[RowId],
         data: JSONBody[CounterOrderIn],
         idempotency_key: IdempotencyKey,
         settings: NamedDependency[Settings],
@@ -83,7 +84,7 @@ class OrderController(Controller):
     @get("/{order_id:int}", operation_id="getOrder", summary="An order, for its shopper or staff")
     async def read(
         self,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         token: Annotated[
             str | None, QueryParameter(description="the access token from the create answer")
         ] = None,

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pos.db import OptionalRowId
 from pos.orders.states import OrderState
 
 __all__ = ["CounterOrderIn", "LineIn", "OrderIn", "OrderLineOut", "OrderOut"]
@@ -23,7 +24,7 @@ class LineIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    product_id: int | None = None
+    product_id: OptionalRowId = None
     barcode: str | None = Field(default=None, max_length=64, description="the digits scanned")
     quantity: int | None = Field(default=None, description="pieces; default 1 for a barcode")
     weight_g: int | None = Field(default=None, description="grams, for products sold by kg")

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
+from pos.db import OptionalRowId, RowId
 from pos.errors import PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
@@ -48,11 +49,11 @@ class ShopperPages(Controller):
     async def counter(
         self,
         request: AnyRequest,
-        counter_id: FromPath[int],
+        counter_id: FromPath[RowId],
         settings: NamedDependency[Settings],
         t: FromQuery[str] = "",
         q: FromQuery[str | None] = None,
-        cursor: FromQuery[int | None] = None,
+        cursor: FromQuery[OptionalRowId] = None,
     ) -> Template:
         """The counter's products, a cart and the way to pay."""
         page = await shopper.counter_page(
@@ -62,7 +63,7 @@ class ShopperPages(Controller):
 
     @post("/c/{counter_id:int}/order", operation_id="pageCounterOrder")
     async def order(
-        self, request: AnyRequest, counter_id: FromPath[int], settings: NamedDependency[Settings]
+        self, request: AnyRequest, counter_id: FromPath[RowId], settings: NamedDependency[Settings]
     ) -> Redirect:
         """Create the order of the cart, then show it."""
         form = await _form(request)
@@ -72,7 +73,7 @@ class ShopperPages(Controller):
     async def order_status(
         self,
         request: AnyRequest,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         token: FromQuery[str],
         settings: NamedDependency[Settings],
     ) -> Template:
@@ -82,7 +83,7 @@ class ShopperPages(Controller):
 
     @post("/o/{order_id:int}/pay", operation_id="pageOrderPay", status_code=200)
     async def pay(
-        self, request: AnyRequest, order_id: FromPath[int], settings: NamedDependency[Settings]
+        self, request: AnyRequest, order_id: FromPath[RowId], settings: NamedDependency[Settings]
     ) -> Template:
         """Open a payment and show the link to the provider's page."""
         form = await _form(request)
@@ -99,7 +100,7 @@ class ShopperPages(Controller):
     async def receipt(
         self,
         request: AnyRequest,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         token: FromQuery[str],
         settings: NamedDependency[Settings],
     ) -> Template:
@@ -108,7 +109,7 @@ class ShopperPages(Controller):
         return render(request, "shopper/receipt.html", page.context())
 
     @post("/r/{order_id:int}/ratings", operation_id="pageReceiptRate")
-    async def rate(self, request: AnyRequest, order_id: FromPath[int]) -> Redirect:
+    async def rate(self, request: AnyRequest, order_id: FromPath[RowId]) -> Redirect:
         """Record the shopper's stars and comments."""
         form = await _form(request)
         return _see_other(await shopper.rate_from_form(order_id, form.get("token", ""), form))
@@ -223,7 +224,7 @@ class KioskPages(Controller):
     async def pay_code(
         self,
         request: AnyRequest,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         kiosk_actor: NamedDependency[DeviceActor],
     ) -> Template:
         """Charge the payment code the shopper showed the scanner."""
@@ -245,7 +246,7 @@ class KioskPages(Controller):
     async def status(
         self,
         request: AnyRequest,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         token: FromQuery[str],
         kiosk_actor: NamedDependency[DeviceActor],
     ) -> Template:

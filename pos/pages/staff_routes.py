@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from pos.db import RowId
 from pos.errors import NotAuthenticated
 from pos.pages import tablet
 from pos.pages.errors import PAGE_ERRORS
@@ -111,7 +112,7 @@ class StaffPages(Controller):
 
     @get("/stores/{store_id:int}", operation_id="pageStaffStore")
     async def store(
-        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Template:
         """The store's alerts and what the user can do there."""
         store = await tablet.store_of(actor, store_id)
@@ -127,7 +128,7 @@ class StaffPages(Controller):
 
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
     async def receiving_list(
-        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Template:
         """Shipments on their way, to receive one or to receive a delivery without notice."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
@@ -137,7 +138,7 @@ class StaffPages(Controller):
 
     @post("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingStart")
     async def receiving_start(
-        self, request: AnyRequest, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
         """Open a receiving and go to its scan screen."""
         form = await _form(request)
@@ -150,8 +151,8 @@ class StaffPages(Controller):
     async def receiving(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        receiving_id: FromPath[int],
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Template:
         """Scan what arrived; the lines show what the notice expected."""
@@ -166,8 +167,8 @@ class StaffPages(Controller):
     async def receiving_scan(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        receiving_id: FromPath[int],
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add a scanned item."""
@@ -180,8 +181,8 @@ class StaffPages(Controller):
     )
     async def receiving_confirm(
         self,
-        store_id: FromPath[int],
-        receiving_id: FromPath[int],
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Put what was received into stock."""
@@ -190,7 +191,7 @@ class StaffPages(Controller):
 
     @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
     async def count_start(
-        self, store_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
         """Open a stock count and go to its scan screen."""
         session = await tablet.count_start(actor, store_id)
@@ -200,8 +201,8 @@ class StaffPages(Controller):
     async def count(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        count_id: FromPath[int],
+        store_id: FromPath[RowId],
+        count_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Template:
         """Scan what is on the shelf; the variance shows against the ledger."""
@@ -213,8 +214,8 @@ class StaffPages(Controller):
     async def count_scan(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        count_id: FromPath[int],
+        store_id: FromPath[RowId],
+        count_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add counted units."""
@@ -225,7 +226,10 @@ class StaffPages(Controller):
         "/stores/{store_id:int}/counts/{count_id:int}/finish", operation_id="pageStaffCountFinish"
     )
     async def count_finish(
-        self, store_id: FromPath[int], count_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self,
+        store_id: FromPath[RowId],
+        count_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Post the counts as corrections."""
         await tablet.count_finish(actor, store_id, count_id)
@@ -235,7 +239,7 @@ class StaffPages(Controller):
     async def orders(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
+        store_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
         number: FromQuery[str] = "",
         done: FromQuery[str] = "",
@@ -255,8 +259,8 @@ class StaffPages(Controller):
     async def reprint(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        order_id: FromPath[int],
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Queue a reprint of the receipt."""
@@ -271,8 +275,8 @@ class StaffPages(Controller):
     async def refund(
         self,
         request: AnyRequest,
-        store_id: FromPath[int],
-        order_id: FromPath[int],
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Refund through the payment provider."""

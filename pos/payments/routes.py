@@ -13,7 +13,8 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel, Field
 
-from pos.errors import Forbidden, Unavailable
+from pos.db import MAX_ROW_ID, RowId
+from pos.errors import Forbidden, NotFound, Unavailable
 from pos.orders import service as orders
 from pos.payments import refunds, service, wallet
 from pos.payments.sandbox import SandboxProvider
@@ -55,6 +56,9 @@ PAYMENTS = Provide(provide_payments, sync_to_thread=False)
 async def order_payer(connection: _Connection, route: BaseRouteHandler) -> None:
     """Guard: a kiosk or counter device of the order's store, or the shopper's `?token=`."""
     order_id = int(connection.path_params["order_id"])
+    if not 1 <= order_id <= MAX_ROW_ID:
+        # Guards run before Litestar checks the handler's `FromPath[RowId]`.
+        raise NotFound(f"no order {order_id}", code="order_not_found")
     if not connection.headers.get("authorization"):
         await orders.check_access(order_id, connection.query_params.get("token", ""))
         return
@@ -73,7 +77,7 @@ class OrderPaymentController(Controller):
     @post(operation_id="startPayment", summary="Pay an order by QR or payer-presented code")
     async def start(
         self,
-        order_id: FromPath[int],
+        order_id: FromPath[RowId],
         data: JSONBody[StartPayment],
         payments: NamedDependency[Payments],
         idempotency_key: IdempotencyKey,
@@ -116,8 +120,8 @@ class RefundController(Controller):
     @post(operation_id="refundOrder", summary="Refund all or part of an order's payment")
     async def refund(
         self,
-        store_id: FromPath[int],
-        order_id: FromPath[int],
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
         data: JSONBody[RefundRequest],
         payments: NamedDependency[Payments],
         actor: NamedDependency[StaffActor],

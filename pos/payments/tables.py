@@ -43,7 +43,9 @@ class Payment(Table):
         length=20,
         default="created",
         index=True,
-        help_text="created, pending, closing, paid, closed, reversed, partially_refunded or refunded",
+        help_text=(
+            "created, pending, closing, paid, closed, reversed, partially_refunded or refunded"
+        ),
     )
     flag = Varchar(length=32, default="", help_text="why staff should look, e.g. amount_mismatch")
     payer_hash = Varchar(length=64, null=True, default=None, help_text="salted payer id hash")

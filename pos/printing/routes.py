@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import Body, FromPath, HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from pos.db import RowId
 from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut, ReprintIn
 from pos.staff.actors import StaffActor
@@ -32,7 +33,7 @@ class PrintingController(Controller):
         guards=[staff("manager", "cashier", "restocker")],
         summary="The store's printers: status and unprinted jobs",
     )
-    async def printers(self, store_id: FromPath[int]) -> list[PrinterOut]:
+    async def printers(self, store_id: FromPath[RowId]) -> list[PrinterOut]:
         """Why a printer cannot print (paper out, cover open, offline) and what waits for it."""
         return await printing.store_printers(store_id)
 
@@ -45,8 +46,8 @@ class PrintingController(Controller):
     )
     async def reprint(
         self,
-        store_id: FromPath[int],
-        order_id: FromPath[int],
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
         idempotency_key: IdempotencyKey = None,
         data: Annotated[ReprintIn | None, Body()] = None,
@@ -68,7 +69,7 @@ class PrintingController(Controller):
         summary="Queue a failed print job again",
     )
     async def retry(
-        self, store_id: FromPath[int], job_id: FromPath[int], actor: NamedDependency[StaffActor]
+        self, store_id: FromPath[RowId], job_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> PrintJobOut:
         """Only a failed job; it goes back to its place in the printer's queue."""
         return await printing.retry_job(store_id, job_id, staff_user_id=actor.user_id)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pos.db import OptionalRowId
+
 __all__ = [
     "JobKind",
     "JobState",
@@ -93,6 +95,6 @@ class PrinterOut(BaseModel):
 
 
 class ReprintIn(BaseModel):
-    printer_id: int | None = Field(
+    printer_id: OptionalRowId = Field(
         default=None, description="another printer of the store; default: the receipt's"
     )

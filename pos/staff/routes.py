@@ -11,6 +11,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from pos.db import RowId
 from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
@@ -78,13 +79,13 @@ class DeviceTokenController(Controller):
     guards = (staff("manager"),)
 
     @post(operation_id="issueDeviceToken", summary="Issue a bearer token for a store's device")
-    async def issue(self, store_id: FromPath[int], device_id: FromPath[int]) -> DeviceTokenOut:
+    async def issue(self, store_id: FromPath[RowId], device_id: FromPath[RowId]) -> DeviceTokenOut:
         """The token is in this answer only; store it on the device."""
         return await staff_service.issue_device_token(device_id, store_id=store_id)
 
     @delete("/{token_id:int}", operation_id="revokeDeviceToken", summary="Revoke a device token")
     async def revoke(
-        self, store_id: FromPath[int], device_id: FromPath[int], token_id: FromPath[int]
+        self, store_id: FromPath[RowId], device_id: FromPath[RowId], token_id: FromPath[RowId]
     ) -> None:
         """The token stops working at once; revoking it again changes nothing."""
         await staff_service.revoke_device_token(token_id, device_id=device_id, store_id=store_id)

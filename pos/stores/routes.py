@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from pos.db import MAX_ROW_ID, RowId
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog
 
@@ -22,10 +23,10 @@ class CounterCatalogController(Controller):
     async def list_products(
         self,
         request: Request[Any, Any, Any],
-        counter_id: FromPath[int],
+        counter_id: FromPath[RowId],
         q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
         since: Annotated[int | None, Parameter(ge=0, description="a revision seen before")] = None,
-        cursor: Annotated[int | None, Parameter(ge=0)] = None,
+        cursor: Annotated[int | None, Parameter(ge=0, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> Response[CounterCatalog | None]:
         """Paginated, searchable; `since` returns only what changed; ETag answers 304."""

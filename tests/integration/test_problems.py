@@ -24,6 +24,12 @@ async def test_bad_parameter_is_a_400_problem_naming_it(client: httpx.AsyncClien
     assert any("limit" in str(error) for error in body["errors"])
 
 
+async def test_an_id_past_the_id_range_is_a_400_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.get(f"/api/counters/{2**31}/products")
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "counter_id"
+
+
 async def test_domain_error_keeps_its_code(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/counters/999/products")
     assert response.status_code == 404

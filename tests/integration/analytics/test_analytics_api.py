@@ -142,6 +142,15 @@ async def test_a_shopper_rates_from_the_e_receipt_and_a_manager_hides_it(
     assert [r["id"] for r in listed.json()] == [rating_id]
 
 
+async def test_a_product_id_past_the_id_range_is_a_400(
+    client: httpx.AsyncClient, sample: Sample
+) -> None:
+    await login_as(client, "manager", sample.a.store_id)
+    response = await client.get("/api/analytics/ratings", params={"product_id": 2**31})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "product_id"
+
+
 async def test_a_shopper_joins_from_the_e_receipt(
     client: httpx.AsyncClient, sample: Sample
 ) -> None:

@@ -100,6 +100,25 @@ async def test_a_bad_check_digit_is_a_clear_4xx(client: httpx.AsyncClient) -> No
     assert response.json()["code"] == "barcode_check_digit"
 
 
+async def test_a_product_id_past_the_id_range_is_a_400(client: httpx.AsyncClient) -> None:
+    shop, _ = await _shop_with_tea()
+    response = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=_body(shop, 2**63), headers=_key()
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_request"
+    assert response.json()["errors"][0]["key"] == "lines.0.product_id"
+
+
+@pytest.mark.parametrize("order_id", [2**31, 2**63])
+async def test_an_order_id_past_the_id_range_is_a_400(
+    client: httpx.AsyncClient, order_id: int
+) -> None:
+    response = await client.get(f"/api/orders/{order_id}", params={"token": "x" * 43})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "order_id"
+
+
 async def test_sold_out_is_a_409(client: httpx.AsyncClient) -> None:
     shop, tea = await _shop_with_tea(stock=1)
     response = await client.post(

@@ -54,6 +54,15 @@ async def test_a_weighed_item_from_a_scale_label_is_priced_by_the_server(db: str
     assert (await inventory.get_level(shop.store_id, bamboo)).held == 1234
 
 
+async def test_a_four_digit_plu_is_found_from_its_five_digit_label_field(db: str) -> None:
+    shop = await open_shop()
+    bamboo = await shop.add("kg", price_fen=2000, stock=5000)
+    await set_plu(shop.store_id, "1234", bamboo)  # as staff type it into the scale
+    order = (await shop.order({"barcode": weight_label("01234", 500)})).order
+    assert order.lines[0].product_id == bamboo
+    assert (await inventory.get_level(shop.store_id, bamboo)).held == 500
+
+
 async def test_a_barcode_is_found_by_its_gtin_and_certification_is_frozen(db: str) -> None:
     shop = await open_shop()
     gtin = make_gtin()

@@ -46,6 +46,17 @@ async def test_start_payment_needs_the_order_token(
     assert await Payment.count() == 0
 
 
+async def test_an_order_id_past_the_id_range_is_not_found(pay_client: httpx.AsyncClient) -> None:
+    response = await pay_client.post(
+        f"/api/orders/{2**63}/payments",
+        params={"token": "x"},
+        json={"method": "qr"},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "order_not_found"
+
+
 async def test_start_payment_needs_an_idempotency_key(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:

@@ -63,6 +63,15 @@ async def test_pages_follow_the_cursor_without_gaps(
     assert [i["product_id"] for i in paged] == [i["product_id"] for i in everything]
 
 
+async def test_a_cursor_past_the_id_range_is_a_400(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    url = f"/api/counters/{counter_id}/products"
+    response = await client.get(url, params={"cursor": 2**31})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "cursor"
+
+
 async def test_search_by_name_initials_and_barcode(
     client: httpx.AsyncClient, counter_id: int
 ) -> None:

@@ -15,6 +15,7 @@ from pos.orders.barcodes import (
     gtin_check_digit,
     is_valid_gtin,
     normalize_gtin,
+    normalize_plu,
     parse_barcode,
     price_check_digit,
 )
@@ -174,7 +175,22 @@ def test_a_wrong_price_check_digit_is_refused() -> None:
 @given(plu=digits(4), weight=digits(5))
 def test_german_layout_round_trips_a_five_digit_weight(plu: str, weight: str) -> None:
     code = label("28", plu, weight, price_check=True)
-    assert parse_barcode(code, [GERMAN_WEIGHT]) == ScannedVariable(code, plu, int(weight), None)
+    scanned = ScannedVariable(code, "0" + plu, int(weight), None)
+    assert parse_barcode(code, [GERMAN_WEIGHT]) == scanned
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"), [("1234", "01234"), ("01234", "01234"), ("99999", "99999")]
+)
+def test_a_plu_is_kept_as_five_digits(typed: str, kept: str) -> None:
+    assert normalize_plu(typed) == kept
+
+
+@pytest.mark.parametrize("plu", ["", "123", "123456", "12a4", "١٢٣٤"])
+def test_a_plu_that_is_not_4_or_5_digits_is_a_format_error(plu: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize_plu(plu)
+    assert caught.value.code == "plu_format"
 
 
 def test_a_price_label_carries_the_price_and_no_weight() -> None:
