@@ -12,5 +12,10 @@ APP_CONFIG = AppConfig(
     app_name="orders",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
     table_classes=[Order, OrderLine, OrderTransition, Plu],
-    migration_dependencies=["pos.catalog.piccolo_app", "pos.stores.piccolo_app"],
+    # Inventory too: a migration fills in `orders.restocked` from the stock ledger.
+    migration_dependencies=[
+        "pos.catalog.piccolo_app",
+        "pos.inventory.piccolo_app",
+        "pos.stores.piccolo_app",
+    ],
 )

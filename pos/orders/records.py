@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = [
     "order_out",
     "order_row",
     "record_transition",
+    "restocked",
+    "restocked_after",
     "set_state",
     "sold_units",
     "units_of",
@@ -38,8 +41,8 @@ SupplierOf = dict[int, tuple[int, str]]
 
 _ORDER = (
     "SELECT id, number, store AS store_id, counter AS counter_id, device AS device_id, state,"
-    " subtotal_fen, discount_fen, total_fen, refunded_fen, created_at, expires_at, paid_at,"
-    " payment_method, payment_reference, payer_hash, access_token_hash, request_hash"
+    " subtotal_fen, discount_fen, total_fen, refunded_fen, restocked, created_at, expires_at,"
+    " paid_at, payment_method, payment_reference, payer_hash, access_token_hash, request_hash"
     " FROM orders WHERE id = {}"
 )
 _ORDER_ROW = Statement(_ORDER)
@@ -266,6 +269,19 @@ def units_of(lines: Sequence[OrderLineOut]) -> dict[int, int]:
 async def sold_units(order_id: int) -> dict[int, int]:
     """Pieces or grams of each product on the order: what it holds, or sold."""
     return units_of(await order_lines(order_id))
+
+
+def restocked(row: dict[str, Any]) -> dict[int, int]:
+    """Units of each product the order's refunds have put back on the shelf so far."""
+    return {int(product): units for product, units in json.loads(row["restocked"]).items()}
+
+
+def restocked_after(row: dict[str, Any], units: Mapping[int, int]) -> str:
+    """The order's `restocked` value once `units` more are back, as stored."""
+    back = restocked(row)
+    for product_id, n in units.items():
+        back[product_id] = back.get(product_id, 0) + n
+    return json.dumps({str(product): n for product, n in back.items()})
 
 
 async def order_out(row: dict[str, Any], *, access_token: str | None = None) -> OrderOut:

@@ -10,6 +10,7 @@ asks the provider first, then calls `expire` (or `mark_paid`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "access_token",
     "announce",
     "check_access",
+    "check_restock",
     "expire",
     "get_order",
     "lock",
@@ -270,15 +272,17 @@ async def record_refund(
 
     Joins the caller's transaction and writes one `order_refunded` event per refund.
     """
+    returned = restock or {}
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
-        await _restock(row, restock or {})
+        await _restock(row, returned)
         refunded = row["refunded_fen"] + amount_fen
+        values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         result, transition_id = await _change(
-            row, event, actor=actor, reason=f"{amount_fen} fen", values={"refunded_fen": refunded}
+            row, event, actor=actor, reason=f"{amount_fen} fen", values=values
         )
         payload = {
             "order_id": order_id,
@@ -286,7 +290,7 @@ async def record_refund(
             "amount_fen": amount_fen,
             "refunded_fen": refunded,
             "state": result.state,
-            "restock": {str(product): units for product, units in (restock or {}).items()},
+            "restock": {str(product): units for product, units in returned.items()},
         }
         await outbox.emit(ORDER_REFUNDED, f"{order_id}:{transition_id}", payload)
     if owner:
@@ -305,15 +309,38 @@ def _refund_event(row: dict[str, Any], amount_fen: int) -> OrderEvent:
     return OrderEvent.REFUNDED_FULLY if amount_fen == left else OrderEvent.REFUNDED_PARTLY
 
 
-async def _restock(row: dict[str, Any], restock: dict[int, int]) -> None:
+async def check_restock(
+    order_id: int, restock: Mapping[int, int], *, pending: Mapping[int, int]
+) -> None:
+    """Refuse returned goods the order did not sell or has had back already; InvalidInput.
+
+    The check before money moves: `pending` are the units of refunds still in flight, which
+    come back when they finish. `record_refund` checks again under the order's lock.
+    """
+    await _check_returnable(await records.order_row(order_id), restock, pending)
+
+
+async def _check_returnable(
+    row: dict[str, Any], restock: Mapping[int, int], pending: Mapping[int, int]
+) -> None:
+    """Refuse more units of a product than the order sold less those back or on their way."""
     sold = await sold_units(row["id"])
+    back = records.restocked(row)
     for product_id, units in restock.items():
-        if units > sold.get(product_id, 0):
+        sold_here = sold.get(product_id, 0)
+        left = sold_here - back.get(product_id, 0) - pending.get(product_id, 0)
+        if units > left:
             raise InvalidInput(
                 f"product {product_id}: {units} units cannot come back, "
-                f"{sold.get(product_id, 0)} were sold on this order",
+                f"{left} of the {sold_here} sold on this order can",
                 code="restock_more_than_sold",
                 product_id=product_id,
+                returnable=left,
             )
+
+
+async def _restock(row: dict[str, Any], restock: Mapping[int, int]) -> None:
+    """Put returned goods back on the shelf, at most the units the order has not had back."""
+    await _check_returnable(row, restock, {})
     if restock:
         await inventory.restock(row["store_id"], restock, reference=f"order:{row['id']}")

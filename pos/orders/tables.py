@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Serial, Timestamptz, Varchar
+from piccolo.columns import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Serial,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -28,6 +37,7 @@ class Order(Table, tablename="orders"):
     discount_fen = Integer()
     total_fen = Integer()
     refunded_fen = Integer(default=0)
+    restocked = JSON(default="{}", help_text="product id -> units refunds put back on the shelf")
     access_token_hash = Varchar(length=64, help_text="sha256 of the shopper's access token")
     idempotency_scope_key = Varchar(
         length=200, unique=True, help_text="'<counter:id or device:id>:<Idempotency-Key>'"

@@ -1,21 +1,23 @@
 """Refunds: staff ask for all or part of a payment back; the provider returns it.
 
 The amount is reserved on the payment first (one conditional UPDATE, so two refunds can never
-return more than was paid), then the provider is asked; an outbox event finishes a refund the
-request could not (a crash, or WeChat answering PROCESSING). Repeating `out_refund_no` at
+return more than was paid), and the goods to put back are checked against what the order sold
+less what is back or on its way; then the provider is asked; an outbox event finishes a refund
+the request could not (a crash, or WeChat answering PROCESSING). Repeating `out_refund_no` at
 WeChat or `out_request_no` at Alipay returns the same refund, so asking twice is safe.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timedelta
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Sum
 
 from pos.db import write_transaction
-from pos.errors import Conflict, InvalidInput, NotFound
+from pos.errors import Conflict, NotFound
 from pos.events.outbox import emit
 from pos.orders import service as orders
 from pos.orders.states import Transition
@@ -23,7 +25,6 @@ from pos.payments.provider import RefundResult
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
 from pos.payments.tables import Payment, Refund
-from pos.payments.unique import is_unique_violation
 from pos.staff.actors import StaffActor
 
 __all__ = ["complete_refund", "refund_order"]
@@ -63,19 +64,15 @@ async def _earlier(order_id: int, idempotency_key: str) -> RefundOut | None:
     return RefundOut.model_validate(answer) if answer else _out(refund, order_id)
 
 
-async def _check_restock(order_id: int, restock: dict[int, int]) -> None:
-    """Refuse goods the order did not sell before any money moves (orders checks them again)."""
-    sold: dict[int, int] = {}
-    for line in (await orders.get_order(order_id)).lines:
-        sold[line.product_id] = sold.get(line.product_id, 0) + (line.quantity or line.weight_g or 0)
-    for product_id, units in restock.items():
-        if units > sold.get(product_id, 0):
-            raise InvalidInput(
-                f"product {product_id}: {units} units cannot come back, "
-                f"{sold.get(product_id, 0)} were sold on this order",
-                code="restock_more_than_sold",
-                product_id=product_id,
-            )
+async def _pending_restock(payment_id: int) -> Counter[int]:
+    """Units that refunds of the payment still in flight put back when they finish."""
+    pending: Counter[int] = Counter()
+    rows = await Refund.select(Refund.restock).where(
+        (Refund.payment == payment_id) & (Refund.status == "pending")
+    )
+    for row in rows:
+        pending.update(_restock(row["restock"]))
+    return pending
 
 
 async def _reserve(order_id: int, store_id: int, data: RefundRequest) -> Payment:
@@ -105,6 +102,10 @@ async def _open(
     now = ctx.clock()
     async with write_transaction():
         payment = await _reserve(order_id, store_id, data)
+        # `_reserve` locked the payment, which a refund finishing updates too: none finishes now,
+        # so each unit counts once, as pending here or as put back in the order.
+        pending = await _pending_restock(payment.id)
+        await orders.check_restock(order_id, data.restock or {}, pending=pending)
         refund_id: int = await open_refund(
             payment.id,
             data.amount_fen,
@@ -131,13 +132,12 @@ async def refund_order(
     earlier = await _earlier(order_id, idempotency_key)
     if earlier is not None:
         return earlier
-    await _check_restock(order_id, data.restock or {})
     try:
         refund_id = await _open(ctx, order_id, store_id, data, actor, idempotency_key)
-    except Exception as exc:
-        if not is_unique_violation(exc):
-            raise
-        found = await _earlier(order_id, idempotency_key)  # a concurrent retry won the race
+    except Exception:
+        # A concurrent request with this key may have opened the refund first: its reservation,
+        # its restock or its key refuses this one, which gets its answer instead.
+        found = await _earlier(order_id, idempotency_key)
         if found is None:
             raise
         return found

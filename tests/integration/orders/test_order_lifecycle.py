@@ -203,3 +203,16 @@ async def test_restocking_more_than_was_sold_is_refused(db: str) -> None:
         await orders.record_refund(order.id, amount_fen=100, restock={product: 2})
     assert refused.value.code == "restock_more_than_sold"
     assert (await orders.get_order(order.id)).refunded_fen == 0
+
+
+async def test_units_already_put_back_cannot_come_back_again(db: str) -> None:
+    shop, product, order = await _open_order(quantity=2)
+    await _pay(order)
+    await orders.record_refund(order.id, amount_fen=100, restock={product: 1})
+    with pytest.raises(InvalidInput) as refused:
+        await orders.record_refund(order.id, amount_fen=100, restock={product: 2})
+    assert (refused.value.code, refused.value.extra["returnable"]) == ("restock_more_than_sold", 1)
+    assert await _stock(shop, product) == (9, 0)
+    assert (await orders.get_order(order.id)).refunded_fen == 100
+    await orders.record_refund(order.id, amount_fen=100, restock={product: 1})
+    assert await _stock(shop, product) == (10, 0)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -7,6 +8,8 @@ import pytest
 
 from pos.inventory import service as inventory
 from pos.orders import service as orders
+from pos.payments.provider import RefundResult
+from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_store, login_as
@@ -94,6 +97,21 @@ async def test_refund_retried_with_the_same_key_returns_the_first_answer(
     assert order.refunded_fen == 500
 
 
+async def test_a_retry_racing_the_first_request_gets_its_answer(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 2500, "reason": "returned"}
+    first, second = await asyncio.gather(
+        _refund(pay_client, bought, body, key="refund-once"),
+        _refund(pay_client, bought, body, key="refund-once"),
+    )
+    assert {first.status_code, second.status_code} <= {200, 201}, (first.text, second.text)
+    assert first.json()["refund_id"] == second.json()["refund_id"]
+    assert await Refund.count() == 1
+
+
 async def test_refund_of_more_than_is_left_is_refused(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
@@ -153,3 +171,40 @@ async def test_refund_the_provider_refuses_changes_nothing_and_is_flagged(
     assert payment is not None
     assert (payment.status, payment.refunded_fen, payment.flag) == ("paid", 0, "refund_failed")
     assert await order_state(bought.order_id) == "paid"
+
+
+async def test_units_already_put_back_cannot_come_back_again(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 1250, "reason": "returned", "restock": {bought.product_id: 2}}
+    assert (await _refund(pay_client, bought, body)).status_code == 201
+    assert await _on_hand(bought) == 10
+    again = await _refund(pay_client, bought, body)
+    assert (again.status_code, again.json()["code"]) == (422, "restock_more_than_sold")
+    assert await _on_hand(bought) == 10
+    assert await Refund.count() == 1
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert payment.refunded_fen == 1250
+
+
+async def test_units_of_a_refund_still_processing_cannot_come_back_again(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+
+    async def processing(*_: object) -> RefundResult:
+        return RefundResult("processing")
+
+    monkeypatch.setattr(sandbox, "refund", processing)  # WeChat answers PROCESSING
+    body = {"amount_fen": 1250, "reason": "returned", "restock": {bought.product_id: 2}}
+    assert (await _refund(pay_client, bought, body)).json()["status"] == "pending"
+    again = await _refund(pay_client, bought, body)
+    assert (again.status_code, again.json()["code"]) == (422, "restock_more_than_sold")
+    assert await Refund.count() == 1
