@@ -279,7 +279,7 @@ async def record_refund(
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
         await _restock(row, returned)
-        refunded = row["refunded_fen"] + amount_fen
+        refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         result, transition_id = await _change(
             row, event, actor=actor, reason=f"{amount_fen} fen", values=values
@@ -289,6 +289,7 @@ async def record_refund(
             "store_id": row["store_id"],
             "amount_fen": amount_fen,
             "refunded_fen": refunded,
+            "refunded_at": refunded_at.isoformat(),  # the platform's day, however late handled
             "state": result.state,
             "restock": {str(product): units for product, units in returned.items()},
         }

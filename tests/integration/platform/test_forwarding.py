@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pos.catalog.tables import Product
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
+from pos.platform import service as platform
 from pos.platform.relay import Relay
+from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
@@ -133,3 +136,28 @@ async def test_a_replayed_sale_or_refund_event_writes_one_transaction(shop: Shop
         ("reversal", 1000),
     ]
     assert rows[1]["transaction_id"].startswith(f"{MERCHANT}-R{sale.id}-")
+
+
+async def test_a_refund_handled_the_next_day_is_reversed_on_its_own_day(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await run_outbox()
+    before = datetime.now(UTC)
+    await orders.record_refund(sale.id, amount_fen=1000, restock=None)
+
+    class NextDay(datetime):
+        """The worker's clock: it was down until the next day."""
+
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return datetime.now(UTC) + timedelta(days=1)
+
+    monkeypatch.setattr(platform, "datetime", NextDay)
+    await run_outbox()
+    rows = await _T.select(_T.kind, _T.business_day, _T.body).order_by(_T.id)
+    assert [row["kind"] for row in rows] == ["sale", "reversal"]
+    assert rows[1]["business_day"] == rows[0]["business_day"]
+    reversal = TransactionDoc.model_validate_json(rows[1]["body"])
+    assert before <= reversal.occurred_at <= datetime.now(UTC)
