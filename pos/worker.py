@@ -1,6 +1,7 @@
 """The background worker: runs the outbox's due events, beside the app or as `pos worker`.
 
-The event handlers are wired here, the one place that knows every consumer of every event.
+The event handlers are wired here, the one place that knows every consumer of every event, and
+which kinds' events keep their order among each other.
 Embedded (the default, `POS_RUN_WORKER=true`) it runs inside each app server; in production run
 `pos worker` processes instead (PostgreSQL only for more than one: SQLite takes one worker).
 """
@@ -38,6 +39,8 @@ IDLE_SECONDS = 1.0
 
 def register_handlers(settings: Settings | None = None) -> None:
     """Connect each event kind to its handlers (safe to repeat); printing needs `settings`."""
+    # An order's events run in the order written: a refund's handlers after its sale's.
+    outbox.share_subjects("order", orders.HOLD_EXPIRY, orders.ORDER_PAID, orders.ORDER_REFUNDED)
     outbox.register(orders.HOLD_EXPIRY, orders.on_hold_expiry)
     outbox.register(feeds.FEED_PULL, feeds.on_feed_pull)
     # Rollups first: a later handler's failure retries the event, which they take again harmlessly.

@@ -8,11 +8,12 @@ dead, kept with its last error for people to see.
 A claim is a lease (`claimed_until`): rows of a worker that crashed come back once it passes,
 so a handler may run more than once and must be idempotent by the event's key.
 Only kinds with a registered handler are claimed: an event waits for its consumer to exist.
-Claimed events run CONCURRENCY at a time. Events about the same thing, by the keys' convention
-`<subject>[:<more>]` (an order's `order_paid` and its `order_refunded` events), run one after
-another in the order they were written, in a worker also across its claims; across workers a
-handler that needs another event handled first raises and is retried (a refund waits for its
-sale's record).
+Claimed events run CONCURRENCY at a time. Events about the same thing run one after another in
+the order they were written, in a worker also across its claims: those of one kind, or of kinds
+that `share_subjects` (an order's `order_paid` and its `order_refunded` events), whose keys start
+with the same subject, by the keys' convention `<subject>[:<more>]`; other kinds' events never
+wait for them (a supplier's slow feed pull holds up no sale). Across workers a handler that needs
+another event handled first raises and is retried (a refund waits for its sale's record).
 Claiming on PostgreSQL skips rows other workers hold locked, so any number of workers can run;
 on SQLite the claim is one write transaction, and one worker is the supported setup.
 Done events are kept for a while to look into, then `keep_purging` deletes them: the effects
@@ -56,6 +57,7 @@ __all__ = [
     "register",
     "retry_delay",
     "run_dispatcher",
+    "share_subjects",
     "unregister",
 ]
 
@@ -92,6 +94,7 @@ Handler = Callable[[Event], Awaitable[None]]
 HandlerT = TypeVar("HandlerT", bound=Handler)
 
 _handlers: dict[str, list[Handler]] = {}
+_families: dict[str, str] = {}  # kind -> the family whose subjects it shares
 _signal = Signal()
 
 
@@ -119,6 +122,17 @@ def handler(kind: str) -> Callable[[HandlerT], HandlerT]:
         return fn
 
     return decorate
+
+
+def share_subjects(family: str, *kinds: str) -> None:
+    """Run the events of `kinds` in the order written when their keys start with one subject.
+
+    For kinds whose keys name things of the same `family`: an order's `order_paid` is keyed
+    `<order id>` and its `order_refunded` `<order id>:<refund>`. A kind not declared is a family
+    of its own.
+    """
+    for kind in kinds:
+        _families[kind] = family
 
 
 # Hand-written: several are written per order. The constants are OutboxEvent's defaults, and
@@ -182,9 +196,10 @@ class _Claim:
 class Dispatcher:
     """Runs claimed events, CONCURRENCY at a time and at most `limit` claimed at once.
 
-    A subject's events run one after another in the order claimed, also across claims. In the
-    worker (`claim_until`) a slow handler holds up nothing: more events are claimed as soon as
-    REFILL of them have finished, and those that succeeded are marked done together.
+    Events about one subject (`_subject`) run one after another in the order claimed, also
+    across claims. In the worker (`claim_until`) a slow handler holds up nothing: more events
+    are claimed as soon as REFILL of them have finished, and those that succeeded are marked
+    done together.
     """
 
     def __init__(self, tasks: TaskGroup, *, limit: int) -> None:
@@ -192,7 +207,7 @@ class Dispatcher:
         self.in_flight = 0
         self._tasks = tasks
         self._running = anyio.CapacityLimiter(CONCURRENCY)
-        self._subjects: dict[str, deque[tuple[Event, _Claim]]] = {}
+        self._subjects: dict[tuple[str, str], deque[tuple[Event, _Claim]]] = {}
         self._done: list[tuple[int, str]] = []  # event id, claim token
         self._finished = Listener()
         self._succeeded = Listener()
@@ -260,20 +275,20 @@ class Dispatcher:
 
     def _start(self, event: Event, claim: _Claim) -> None:
         self.in_flight += 1
-        subject = event.key.partition(":")[0]
+        subject = _subject(event)
         if subject in self._subjects:
             self._subjects[subject].append((event, claim))
         else:
             self._subjects[subject] = deque([(event, claim)])
             self._tasks.start_soon(self._run_subject, subject)
 
-    async def _run_subject(self, subject: str) -> None:
+    async def _run_subject(self, subject: tuple[str, str]) -> None:
         queue = self._subjects[subject]
         while queue:
             event, claim = queue.popleft()
             try:
                 async with self._running:
-                    succeeded = await _run(event, claim.token, claim.now)
+                    succeeded = await _run(event, claim)
             # Raising would cancel the other handlers mid-transaction; the lease expires.
             except Exception:
                 logger.exception("outbox: recording a failure failed", event_id=event.id)
@@ -284,6 +299,11 @@ class Dispatcher:
             self.in_flight -= 1
             self._finished.set()
         del self._subjects[subject]
+
+
+def _subject(event: Event) -> tuple[str, str]:
+    """What the event is about: its kind's family and the subject its key starts with."""
+    return _families.get(event.kind, event.kind), event.key.partition(":")[0]
 
 
 _PURGE = Statement(
@@ -382,7 +402,7 @@ def _event(row: dict[str, Any]) -> Event:
     )
 
 
-async def _run(event: Event, claim: str, now: datetime) -> bool:
+async def _run(event: Event, claim: _Claim) -> bool:
     """Run the event's handlers; False (and the failure recorded) when one of them failed."""
     # Every handler runs even when another fails (a platform outage must not stop receipts);
     # the event is retried as a whole, which is safe because handlers are idempotent.
@@ -393,12 +413,15 @@ async def _run(event: Event, claim: str, now: datetime) -> bool:
         except Exception as exc:  # retried later; the worker carries on
             errors.append(f"{fn.__qualname__}: {type(exc).__name__}: {exc}")
     if errors:
-        await _failed(event, claim, now, "; ".join(errors)[:_ERROR_CHARS])
+        await _failed(event, claim, "; ".join(errors)[:_ERROR_CHARS])
     return not errors
 
 
-async def _failed(event: Event, claim: str, now: datetime, error: str) -> None:
+async def _failed(event: Event, claim: _Claim, error: str) -> None:
     log = logger.bind(event_id=event.id, kind=event.kind, key=event.key, attempts=event.attempts)
+    # From the failure, not the claim: handlers may have run for longer than the back-off. A
+    # claim's `now` still counts when it is later (`dispatch_due(now=...)` runs the future).
+    now = max(datetime.now(UTC), claim.now)
     if event.attempts >= MAX_ATTEMPTS:
         log.error("outbox: event is dead", error=error)
         values: dict[Any, Any] = {_O.dead_at: now}
@@ -406,7 +429,7 @@ async def _failed(event: Event, claim: str, now: datetime, error: str) -> None:
         delay = retry_delay(event.attempts)
         log.warning("outbox: handler failed, retrying", error=error, in_s=delay.total_seconds())
         values = {_O.available_at: now + delay}
-    await _finish([event.id], claim, {**values, _O.last_error: error, _O.claimed_until: None})
+    await _finish([event.id], claim.token, {**values, _O.last_error: error, _O.claimed_until: None})
 
 
 async def _finish(ids: list[int], claim: str, values: dict[Any, Any]) -> None:

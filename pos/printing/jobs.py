@@ -2,10 +2,12 @@
 
 Each printer prints its unfinished jobs (queued, sending, waiting) strictly oldest first: only a
 printer's oldest unfinished job, its head, is ever claimed, so a later receipt never overtakes
-one waiting for paper. A claim marks the head `sending` under a lease in one short transaction;
-the outcome is written in another, only while the claim still holds. A sender that dies between
-the two leaves the job `sending`; once the lease passes the next sender prints it again
-(at-least-once: a receipt printed twice beats a sale without one).
+one waiting for paper. Nor is a head claimed while another job of its printer is sending under
+a lease (a failed job that staff retry is the head again, maybe while a later one prints): a
+printer gets one job at a time. A claim marks the head `sending` under a lease in one short
+transaction; the outcome is written in another, only while the claim still holds. A sender
+that dies between the two leaves the job `sending`; once the lease passes the next sender
+prints it again (at-least-once: a receipt printed twice beats a sale without one).
 Claiming on PostgreSQL skips rows other workers hold locked; on SQLite the claim is one
 write transaction, and one worker is the supported setup.
 """
@@ -80,10 +82,13 @@ _HEADS = Statement(
     " GROUP BY printer)"
 )
 _SENDING = "state = 'sending', claimed_by = {}, lease_until = {}"
-# Checked again as the row is written: another sender may have claimed or finished it meanwhile.
+# Checked again as the row is written: another sender may have claimed or finished it meanwhile,
+# or still be sending another job of its printer (a job staff retry is the head again).
 _CLAIMABLE = (
-    "(state IN ('queued', 'waiting') AND next_attempt_at <= {})"
-    " OR (state = 'sending' AND (lease_until IS NULL OR lease_until < {}))"
+    "((state IN ('queued', 'waiting') AND next_attempt_at <= {})"
+    " OR (state = 'sending' AND (lease_until IS NULL OR lease_until < {})))"
+    " AND NOT EXISTS (SELECT 1 FROM print_job busy WHERE busy.printer = print_job.printer"
+    " AND busy.id <> print_job.id AND busy.state = 'sending' AND busy.lease_until >= {})"
 )
 _CLAIMED_COLUMNS = (
     "j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document, j.attempts"
@@ -111,7 +116,7 @@ async def claim_due(lease: timedelta, now: datetime | None = None) -> list[Claim
     if isinstance(current_engine(), SQLiteEngine):
         rows = await _claim_on_sqlite(ids, claim, moment + lease, moment)
     else:
-        rows = await _CLAIM.rows(claim, moment + lease, ids, moment, moment)
+        rows = await _CLAIM.rows(claim, moment + lease, ids, moment, moment, moment)
     return [ClaimedJob(**_with_json(row), claim=claim) for row in rows]
 
 
@@ -123,7 +128,7 @@ async def _claim_on_sqlite(
         f" AND ({_CLAIMABLE})"
     )
     async with write_transaction():
-        await claim_heads.rows(claim, until, *ids, now, now)
+        await claim_heads.rows(claim, until, *ids, now, now, now)
         claimed: list[dict[str, Any]] = await _CLAIMED.rows(claim)
     return claimed
 

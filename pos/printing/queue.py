@@ -9,7 +9,9 @@ Outcomes (policy in `RetryPolicy.outcome`):
 - failed at once: its URL or profile is wrong, which no retry fixes.
 What the printer said is saved for staff after each send, unless it is what this sender saved
 for that printer less than `STATUS_REWRITE` ago: a busy printer costs no write per receipt,
-and its `checked_at` is at most that old. The status watcher saves every answer it reads.
+and its `checked_at` is at most that old. A printed send tells only that the printer was
+ready, so it keeps the "paper near end" this sender last saved (until a roll ran out: the new
+one is full). The status watcher saves every answer it reads.
 (With several worker processes, another's different save may stand until this sender's status
 changes, `STATUS_REWRITE` passes, or a watcher reads the printer again.)
 A stop (cancellation) lets the send in progress finish and be recorded, so a restart prints
@@ -52,6 +54,7 @@ STATUS_TIMEOUT_S = 2.0
 STATUS_CONCURRENCY = 16
 STATUS_REWRITE = timedelta(seconds=30)
 _J = PrintJob
+_READY = PrinterStatus(online=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +90,20 @@ class RetryPolicy:
         doubled: timedelta = self.first * 2 ** min(attempts - 1, 20)
         return min(doubled, self.longest) * (0.5 + secrets.randbelow(501) / 1000)
 
-    def outcome(self, error: Exception | None, attempts: int, now: datetime) -> Outcome:
-        """The job's next state after a send that raised `error` (None: it printed)."""
+    def outcome(
+        self,
+        error: Exception | None,
+        attempts: int,
+        now: datetime,
+        *,
+        ready: PrinterStatus = _READY,
+    ) -> Outcome:
+        """The job's next state after a send that raised `error` (None: it printed, on `ready`).
+
+        `ready` is what a printed send leaves the printer reporting (it read no status to keep).
+        """
         if error is None:
-            return Outcome("printed", {_J.state: "printed", _J.printed_at: now}, _READY)
+            return Outcome("printed", {_J.state: "printed", _J.printed_at: now}, ready)
         if isinstance(error, PrinterNotReady):
             status = error.status or PrinterStatus(online=False, error=error.reason)
             changes = {_J.state: "waiting", _J.next_attempt_at: now + self.recheck}
@@ -102,9 +115,6 @@ class RetryPolicy:
         if state == "queued":
             changes[_J.next_attempt_at] = now + self.retry_delay(attempts + 1)
         return Outcome(state, changes, PrinterStatus.unreachable(message) if unreachable else None)
-
-
-_READY = PrinterStatus(online=True)
 
 
 def _utc_now() -> datetime:
@@ -166,7 +176,8 @@ class PrintSender:
         except (PrinterError, ValueError, KeyError, TypeError) as exc:
             error = exc
         now = self.clock()
-        outcome = self.policy.outcome(error, job.attempts, now)
+        ready = self._ready(job.printer_id)
+        outcome = self.policy.outcome(error, job.attempts, now, ready=ready)
         if not await finish(job, outcome.changes):
             logger.warning("print queue: claim lost before recording", job_id=job.id)
         status = outcome.status
@@ -188,6 +199,13 @@ class PrintSender:
         status = await anyio.to_thread.run_sync(_read_status, url, limiter=limiter)
         if status is not None:
             await self._save_status(printer_id, status, self.clock())
+
+    def _ready(self, printer_id: int) -> PrinterStatus:
+        """The printer ready, still "paper near end" if last saved so, unless it ran out since."""
+        saved = self._saved.get(printer_id)
+        if saved is None or saved[0].paper_out:
+            return _READY
+        return PrinterStatus(online=True, paper_near_end=saved[0].paper_near_end)
 
     def _saved_lately(self, printer_id: int, status: PrinterStatus, now: datetime) -> bool:
         """Whether this sender saved `status` for the printer less than `STATUS_REWRITE` ago."""

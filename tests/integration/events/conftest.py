@@ -1,10 +1,10 @@
-"""Outbox fixtures: an event kind of the test's own, and a worker running for a block."""
+"""Outbox fixtures: event kinds of the test's own, and a worker running for a block."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 
 import anyio
 import pytest
@@ -13,13 +13,27 @@ from pos.events import outbox
 from pos.worker import run_worker
 
 
-@pytest.fixture
-def kind() -> Iterator[str]:
-    """An event kind of this test's own, its handlers unregistered afterwards."""
+@contextmanager
+def _own_kind() -> Iterator[str]:
     name = f"test_{uuid.uuid4().hex[:8]}"
     yield name
     for fn in list(outbox._handlers.get(name, [])):
         outbox.unregister(name, fn)
+    outbox._families.pop(name, None)
+
+
+@pytest.fixture
+def kind() -> Iterator[str]:
+    """An event kind of this test's own, its handlers unregistered afterwards."""
+    with _own_kind() as name:
+        yield name
+
+
+@pytest.fixture
+def other_kind() -> Iterator[str]:
+    """A second event kind of this test's own, its handlers unregistered afterwards."""
+    with _own_kind() as name:
+        yield name
 
 
 @asynccontextmanager

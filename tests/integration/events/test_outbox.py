@@ -9,6 +9,9 @@ import pytest
 from pos.db import write_transaction
 from pos.events import outbox
 from pos.events.tables import OutboxEvent
+from pos.inventory import feeds
+from pos.orders import service as orders
+from pos.worker import register_handlers
 from tests.integration.events.conftest import running_worker
 
 pytestmark = pytest.mark.anyio
@@ -90,11 +93,12 @@ async def test_a_failing_handler_is_retried_with_back_off_then_dead(db: str, kin
     await outbox.emit(kind, "k", {})
     clock = datetime.now(UTC)
     assert await outbox.dispatch_due(now=clock) == 1
+    failed_by = datetime.now(UTC)
     first = await _row(kind)
     assert first["attempts"] == 1
     assert "printer on fire, try 1" in first["last_error"]
-    delay = first["available_at"] - clock
-    assert outbox.BACKOFF_FIRST / 2 <= delay <= outbox.BACKOFF_FIRST
+    earliest, latest = clock + outbox.BACKOFF_FIRST / 2, failed_by + outbox.BACKOFF_FIRST
+    assert earliest <= first["available_at"] <= latest
     assert await outbox.dispatch_due(now=clock) == 0  # not again before the back-off
     for _ in range(outbox.MAX_ATTEMPTS - 1):
         clock += timedelta(days=1)
@@ -105,6 +109,24 @@ async def test_a_failing_handler_is_retried_with_back_off_then_dead(db: str, kin
     assert dead["attempts"] == outbox.MAX_ATTEMPTS
     assert calls == outbox.MAX_ATTEMPTS
     assert await outbox.dispatch_due(now=clock + timedelta(days=30)) == 0
+
+
+async def test_the_back_off_counts_from_the_failure_not_the_claim(
+    db: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "BACKOFF_FIRST", timedelta(seconds=0.5))
+    failed_at: list[datetime] = []
+
+    async def times_out(event: outbox.Event) -> None:
+        await anyio.sleep(0.6)  # longer than the back-off
+        failed_at.append(datetime.now(UTC))
+        raise ConnectionError("timed out")
+
+    outbox.register(kind, times_out)
+    await outbox.emit(kind, "k", {})
+    assert await outbox.dispatch_due() == 1
+    assert (await _row(kind))["available_at"] >= failed_at[0] + outbox.BACKOFF_FIRST / 2
+    assert await outbox.dispatch_due() == 0  # not due again at once, spending an attempt
 
 
 async def test_one_failing_handler_does_not_stop_the_others(db: str, kind: str) -> None:
@@ -251,6 +273,64 @@ async def test_events_about_one_thing_run_in_the_order_written(db: str, kind: st
     assert await outbox.dispatch_due() == 4
     assert [key for key in ran if key.startswith("7")] == ["7", "7:refund-1", "7:refund-2"]
     assert ran.index("8") < ran.index("7")  # another order's event did not wait
+
+
+async def test_another_kinds_slow_event_keyed_alike_holds_up_nothing(
+    db: str, kind: str, other_kind: str
+) -> None:
+    feed_pull, order_paid = kind, other_kind
+    sale_recorded = anyio.Event()
+
+    async def slow_feed(event: outbox.Event) -> None:
+        with anyio.move_on_after(3):  # a supplier's feed answering slowly
+            await sale_recorded.wait()
+
+    async def record_sale(event: outbox.Event) -> None:
+        sale_recorded.set()
+
+    outbox.register(feed_pull, slow_feed)
+    outbox.register(order_paid, record_sale)
+    await outbox.emit(feed_pull, "3:60:29000000", {})  # supplier 3's pull
+    await outbox.emit(order_paid, "3", {})  # order 3's sale
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(outbox.dispatch_due)
+        with anyio.fail_after(2):  # not only once the feed gave up
+            await sale_recorded.wait()
+
+
+async def test_kinds_that_share_subjects_run_in_the_order_written(
+    db: str, kind: str, other_kind: str
+) -> None:
+    order_paid, order_refunded = kind, other_kind
+    outbox.share_subjects("order", order_paid, order_refunded)
+    ran: list[str] = []
+
+    async def record(event: outbox.Event) -> None:
+        if event.key == "7":
+            await anyio.sleep(0.1)  # a slow sale record must still come before its refund
+        ran.append(event.key)
+
+    outbox.register(order_paid, record)
+    outbox.register(order_refunded, record)
+    await outbox.emit(order_paid, "7", {})
+    await outbox.emit(order_refunded, "7:refund-1", {})
+    await outbox.emit(order_paid, "8", {})
+    assert await outbox.dispatch_due() == 3
+    assert ran == ["8", "7", "7:refund-1"]
+
+
+def test_the_worker_runs_an_orders_events_as_one_subject(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "_handlers", {})
+    monkeypatch.setattr(outbox, "_families", {})
+    register_handlers()
+
+    def subject(kind: str, key: str) -> tuple[str, str]:
+        return outbox._subject(outbox.Event(id=1, kind=kind, key=key, payload={}, attempts=1))
+
+    paid = subject(orders.ORDER_PAID, "3")
+    assert subject(orders.ORDER_REFUNDED, "3:41") == paid
+    assert subject(orders.HOLD_EXPIRY, "3") == paid
+    assert subject(feeds.FEED_PULL, "3:60:29000000") != paid
 
 
 async def test_the_worker_claims_and_finishes_more_while_a_slow_handler_runs(

@@ -18,6 +18,7 @@ from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
 from pos.printing.jobs import ClaimedJob, claim_due, finish
 from pos.printing.queue import STATUS_REWRITE, PrintSender
+from pos.printing.service import retry_job
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
@@ -194,6 +195,21 @@ async def test_only_each_printers_oldest_unfinished_job_is_claimed(counter: Coun
     assert [job.id for job in claimed] == [oldest_of_other]  # not `_behind_waiting`, nor newer
 
 
+async def test_a_retried_job_waits_while_the_printer_sends_another(counter: Counter80) -> None:
+    await paid_sale(counter)
+    await paid_sale(counter)
+    first, second = [row["id"] for row in await PrintJob.select(PrintJob.id).order_by(PrintJob.id)]
+    await PrintJob.update({PrintJob.state: "failed", PrintJob.attempts: 3}).where(
+        PrintJob.id == first
+    )
+    (sending,) = await claim_due(timedelta(seconds=30))
+    assert sending.id == second
+    await retry_job(counter.shop.store_id, first, staff_user_id=1)  # the head again
+    assert await claim_due(timedelta(seconds=30)) == []  # one job at a time per printer
+    assert await finish(sending, {PrintJob.state: "printed", PrintJob.printed_at: later()})
+    assert [job.id for job in await claim_due(timedelta(seconds=30))] == [first]
+
+
 async def test_senders_claiming_at_once_take_each_head_once(counter: Counter80) -> None:
     store_id = counter.shop.store_id
     printers = [await add_printer(store_id, "tcp://127.0.0.1:9", f"打印机{n}") for n in range(6)]
@@ -249,6 +265,24 @@ async def test_status_is_read_for_every_printer(
     assert rows[counter.printer_id]["cover_open"] is True
     assert rows[other]["online"] is False
     assert "refused" in rows[other]["error"]
+
+
+async def test_a_printed_receipt_keeps_the_paper_near_end_warning(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    virtual.set_paper_near_end(True)
+    await sender.refresh_statuses()
+    await paid_sale(counter)
+    assert await sender.deliver_due() == ["printed"]
+    state = await PrinterState.select(PrinterState.online, PrinterState.paper_near_end).first()
+    assert state == {"online": True, "paper_near_end": True}  # staff still see the warning
+    virtual.set_paper(True)
+    await paid_sale(counter)
+    assert await sender.deliver_due(later()) == ["waiting"]
+    virtual.set_paper(False)  # a new roll, full
+    assert await sender.deliver_due(later()) == ["printed"]
+    state = await PrinterState.select(PrinterState.online, PrinterState.paper_near_end).first()
+    assert state == {"online": True, "paper_near_end": False}
 
 
 async def test_kiosk_receipt_prints_on_the_kiosks_own_printer(
