@@ -238,13 +238,21 @@ async def payment_failed(order_id: int) -> Transition:
     return result
 
 
-async def expire(order_id: int, *, reason: str = "hold expired") -> Transition:
-    """Open or paying -> closed, releasing the hold; any other state is left as it is."""
+_CLOSABLE = (_S.OPEN, _S.PAYING)
+
+
+async def expire(
+    order_id: int, *, reason: str = "hold expired", states: tuple[OrderState, ...] = _CLOSABLE
+) -> Transition:
+    """Open or paying (or only `states` of those) -> closed, releasing the hold.
+
+    Any other state is left as it is, judged under the order's lock.
+    """
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
         before = _S(row["state"])
-        if before not in (_S.OPEN, _S.PAYING):
+        if before not in states:
             return Transition(before)
         await inventory.release(row["store_id"], await sold_units(order_id))
         result, _ = await _change(row, OrderEvent.EXPIRED, actor="system", reason=reason)
@@ -254,11 +262,11 @@ async def expire(order_id: int, *, reason: str = "hold expired") -> Transition:
 
 
 async def on_hold_expiry(event: outbox.Event) -> None:
-    """Outbox handler: close the order if it is still open when its hold ends."""
-    order_id = int(event.payload["order_id"])
-    row = await records.order_row(order_id)
-    if _S(row["state"]) is _S.OPEN:
-        await expire(order_id)
+    """Outbox handler: close the order if it is still open when its hold ends.
+
+    A paying one is left to its payment, which closes it once the provider has closed its side.
+    """
+    await expire(int(event.payload["order_id"]), states=(_S.OPEN,))
 
 
 async def record_refund(
