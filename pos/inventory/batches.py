@@ -7,7 +7,8 @@ locked) the product's level row: two writers never take from the same lots at on
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -18,9 +19,28 @@ from pos.inventory.levels import units_by
 from pos.inventory.schemas import BatchOut
 from pos.inventory.tables import StockBatch, StockLevel
 
-__all__ = ["add", "batch_out", "expiring", "first_fresh", "get", "lots", "sell", "take", "trim"]
+__all__ = [
+    "FreshStock",
+    "add",
+    "batch_out",
+    "expiring",
+    "fresh_stock",
+    "get",
+    "lots",
+    "sell",
+    "take",
+    "trim",
+]
 
 _B = StockBatch
+
+
+@dataclass(frozen=True, slots=True)
+class FreshStock:
+    """A product's unexpired batches in the order a sale takes them, and the units orders hold."""
+
+    lots: tuple[Lot, ...]
+    held: int
 
 
 async def add(
@@ -81,12 +101,7 @@ async def sell(
 
     `sold` maps a product id to (units sold, units on hand before the sale).
     """
-    rows = await _lots_of(len(sold)).rows(store_id, *sold)
-    lots: dict[int, list[Lot]] = {}
-    for row in rows:
-        lots.setdefault(row["product"], []).append(
-            Lot(row["id"], row["remaining"], row["expires_at"])
-        )
+    lots = _by_product(await _lots_of(len(sold)).rows(store_id, *sold))
     takes = {
         product_id: plan_sale(lots.get(product_id, []), units, on_hand_before, now)
         for product_id, (units, on_hand_before) in sold.items()
@@ -97,14 +112,25 @@ async def sell(
     return takes
 
 
-# Hand-written: run with every sale, where Piccolo's query building cost more than the query.
+# Hand-written: run with every order and every sale, where Piccolo's query building cost more
+# than the query.
 @functools.cache
 def _lots_of(products: int) -> Statement:
-    """The store's batches with units left of that many products."""
+    """The store's batches with units left of that many products, and the products' held units."""
     return Statement(
-        "SELECT id, product, remaining, expires_at FROM stock_batch"  # noqa: S608 (placeholders)
-        f" WHERE store = {{}} AND product IN ({placeholders(products)}) AND remaining > 0"
+        "SELECT b.id, b.product, b.remaining, b.expires_at, l.held"  # noqa: S608 (placeholders)
+        " FROM stock_batch b JOIN stock_level l ON l.store = b.store AND l.product = b.product"
+        f" WHERE b.store = {{}} AND b.product IN ({placeholders(products)}) AND b.remaining > 0"
     )
+
+
+def _by_product(rows: Sequence[dict[str, Any]]) -> dict[int, list[Lot]]:
+    lots: dict[int, list[Lot]] = {}
+    for row in rows:
+        lots.setdefault(row["product"], []).append(
+            Lot(row["id"], row["remaining"], row["expires_at"])
+        )
+    return lots
 
 
 async def _take_all(units: dict[int, int]) -> None:
@@ -140,22 +166,21 @@ async def trim(store_id: int, product_id: int, now: datetime) -> None:
             await take(part.batch_id, part.units)
 
 
-async def first_fresh(store_id: int, product_ids: Collection[int], now: datetime) -> dict[int, Lot]:
-    """For each product, the unexpired batch a sale would take first (if it has one)."""
+async def fresh_stock(
+    store_id: int, product_ids: Collection[int], now: datetime
+) -> dict[int, FreshStock]:
+    """For each product with batches left: its unexpired ones, first sold first, and its holds."""
     if not product_ids:
         return {}
-    rows = await _B.select(_B.id, _B.product, _B.remaining, _B.expires_at).where(
-        (_B.store == store_id) & _B.product.is_in(list(product_ids)) & (_B.remaining > 0)
-    )
-    first: dict[int, Lot] = {}
-    for row in rows:
-        lot = Lot(row["id"], row["remaining"], row["expires_at"])
-        if lot.expired(now):
-            continue
-        known = first.get(row["product"])
-        if known is None or fefo_key(lot) < fefo_key(known):
-            first[row["product"]] = lot
-    return first
+    rows = await _lots_of(len(product_ids)).rows(store_id, *product_ids)
+    held = {row["product"]: row["held"] for row in rows}
+    return {
+        product_id: FreshStock(
+            tuple(sorted((lot for lot in lots if not lot.expired(now)), key=fefo_key)),
+            held[product_id],
+        )
+        for product_id, lots in _by_product(rows).items()
+    }
 
 
 async def expiring(store_id: int, until: datetime, now: datetime) -> list[BatchOut]:

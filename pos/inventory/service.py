@@ -11,24 +11,27 @@ available to new holds. Units are pieces, or grams for products sold by the kg.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import takewhile
 from typing import Any
 
 from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches, ledger, levels
-from pos.inventory.fefo import Rule, markdown_percent
+from pos.inventory.fefo import Lot, Rule, markdown_percent
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
 from pos.inventory.tables import StockBatch, StockLevel
 
 __all__ = [
+    "Markdown",
     "Units",
     "commit_sale",
     "get_level",
     "hold",
-    "markdown_percents",
+    "markdowns",
     "release",
     "restock",
     "set_level",
@@ -42,6 +45,14 @@ _MARKDOWN_RULES = Statement(
     "SELECT product, within_hours, percent FROM markdown_rule WHERE store = {}"
 )
 _B = StockBatch
+
+
+@dataclass(frozen=True, slots=True)
+class Markdown:
+    """A shelf-life markdown for a new order: `percent` off the first `units` it takes."""
+
+    percent: int
+    units: int
 
 
 def _row(store_id: int, product_id: int) -> Any:
@@ -166,15 +177,42 @@ async def restock(store_id: int, units: Units, *, reference: str = "") -> None:
             await ledger.move(store_id, product_id, n, "return", entry)
 
 
-async def markdown_percents(
+async def markdowns(
     store_id: int, product_ids: Collection[int], now: datetime | None = None
-) -> dict[int, int]:
-    """Shelf-life markdown per product now: by the store's rules and the batch sold first."""
+) -> dict[int, Markdown]:
+    """Shelf-life markdowns now, by the store's rules, for the products that have one.
+
+    A markdown covers the units a new order would take from marked-down batches: what is left
+    in the batches sold first, beyond what unpaid orders hold (a sale gives them those first).
+    """
     moment = now or datetime.now(UTC)
     rows = await _MARKDOWN_RULES.rows(store_id)
     if not rows or not product_ids:
         return {}
     rules = [Rule(row["product"], row["within_hours"], row["percent"]) for row in rows]
-    first = await batches.first_fresh(store_id, product_ids, moment)
-    found = {pid: markdown_percent(pid, first.get(pid), rules, moment) for pid in product_ids}
-    return {pid: percent for pid, percent in found.items() if percent}
+    stock = await batches.fresh_stock(store_id, product_ids, moment)
+    found = {pid: _markdown(pid, fresh, rules, moment) for pid, fresh in stock.items()}
+    return {pid: markdown for pid, markdown in found.items() if markdown.units}
+
+
+def _markdown(
+    product_id: int, stock: batches.FreshStock, rules: Sequence[Rule], now: datetime
+) -> Markdown:
+    """The percent of the first unheld batch, over the unheld batches marked down as much."""
+    unheld = _unheld(stock.lots, stock.held)
+    percent = markdown_percent(product_id, unheld[0] if unheld else None, rules, now)
+    if not percent:
+        return Markdown(0, 0)
+    marked = takewhile(lambda lot: markdown_percent(product_id, lot, rules, now) == percent, unheld)
+    return Markdown(percent, sum(lot.remaining for lot in marked))
+
+
+def _unheld(lots: Sequence[Lot], held: int) -> list[Lot]:
+    """What `lots` (first sold first) have left once `held` units are taken from the first."""
+    left: list[Lot] = []
+    for lot in lots:
+        taken = min(lot.remaining, held)
+        held -= taken
+        if lot.remaining > taken:
+            left.append(replace(lot, remaining=lot.remaining - taken))
+    return left

@@ -5,12 +5,16 @@ Decisions:
 - A weight label (scale-printed) gives the weight; we price it at the product's price per kg.
   A price label gives the amount itself and no weight: the store's own scale computed it, and
   the service lets price labels through only for stores that trust their scales.
-- Shelf-life markdowns apply to every line of the product, label-priced ones too: the scale
-  prints the list price and does not know the markdown.
+- A shelf-life markdown covers only the units that will come from marked-down batches: the
+  product's `markdown_units` (pieces or grams those batches have left beyond other orders'
+  holds), shared by the product's lines in line order. A line's discount is the markdown
+  percentage of what its covered units cost: its whole amount when all are covered, else their
+  price at the list price.
+- Label-priced lines are marked down too: the scale prints the list price and does not know the
+  markdown, so a label stands for the grams its amount buys at the list price (rounded up).
 - Piece lines for the same product merge into one line; weighed lines stay apart, each is a
   separate bag on the scale.
-- Every amount is integer fen, rounded once per line (half up); the discount is the markdown
-  percentage of the line amount, rounded once.
+- Every amount is integer fen, rounded once per line (half up); so is the discount.
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ MAX_WEIGHT_G = 50_000
 
 @dataclass(frozen=True, slots=True)
 class PricedProduct:
-    """What pricing needs of a product, loaded once per order, markdown as of now."""
+    """What pricing needs of a product, loaded once per order, markdown as of now.
+
+    The markdown is `markdown_percent` off the first `markdown_units` units the order takes.
+    """
 
     id: int
     name_zh: str
@@ -57,9 +64,10 @@ class PricedProduct:
     origin_county_code: str
     origin_county_name: str
     markdown_percent: int = 0
+    markdown_units: int = 0
 
     def __post_init__(self) -> None:
-        if self.price_fen < 0 or not 0 <= self.markdown_percent <= 100:
+        if self.price_fen < 0 or not 0 <= self.markdown_percent <= 100 or self.markdown_units < 0:
             raise ValueError(f"product {self.id}: price or markdown out of range")
 
 
@@ -123,7 +131,7 @@ def price_order(
         )
     for number, request in enumerate(requests, start=1):
         _check_line(number, request, _product(number, request, products))
-    lines = tuple(_price_line(r, products[r.product_id]) for r in _merge_pieces(requests))
+    lines = _price_lines(_merge_pieces(requests), products)
     subtotal = sum(line.amount_fen for line in lines)
     discount = sum(line.discount_fen for line in lines)
     return PricedOrder(lines, subtotal, discount, subtotal - discount)
@@ -204,18 +212,49 @@ def _merge_pieces(requests: Sequence[LineRequest]) -> list[LineRequest]:
     return merged
 
 
-def _price_line(request: LineRequest, product: PricedProduct) -> PricedLine:
+def _price_lines(
+    requests: Sequence[LineRequest], products: Mapping[int, PricedProduct]
+) -> tuple[PricedLine, ...]:
+    """Price the lines in order, each taking its product's marked-down units that are left."""
+    marked_down_left = {product_id: p.markdown_units for product_id, p in products.items()}
+    lines = []
+    for request in requests:
+        product = products[request.product_id]
+        units = _units(request, product)
+        marked_down = min(units, marked_down_left[product.id])
+        marked_down_left[product.id] -= marked_down
+        lines.append(_price_line(request, product, units, marked_down))
+    return tuple(lines)
+
+
+def _units(request: LineRequest, product: PricedProduct) -> int:
+    """Pieces or grams the line takes; a price label's grams are what it buys at list price."""
     if request.quantity is not None:
-        amount = product.price_fen * request.quantity
-    elif request.weight_g is not None:
-        amount = price_by_weight(product.price_fen, request.weight_g)
-    else:
-        amount = request.label_price_fen or 0
+        return request.quantity
+    if request.weight_g is not None:
+        return request.weight_g
+    grams, part = divmod((request.label_price_fen or 0) * 1000, product.price_fen)
+    return grams + (1 if part else 0)  # up: 0 g would count as covered whole
+
+
+def _price_line(
+    request: LineRequest, product: PricedProduct, units: int, marked_down: int
+) -> PricedLine:
+    label_fen = request.label_price_fen
+    amount = _list_price(product, units) if label_fen is None else label_fen
+    marked_down_fen = amount if marked_down == units else _list_price(product, marked_down)
     return PricedLine(
         product=product,
         quantity=request.quantity,
         weight_g=request.weight_g,
         amount_fen=amount,
-        discount_fen=percent_of(amount, product.markdown_percent),
-        label_priced=request.label_price_fen is not None,
+        discount_fen=percent_of(marked_down_fen, product.markdown_percent),
+        label_priced=label_fen is not None,
     )
+
+
+def _list_price(product: PricedProduct, units: int) -> int:
+    """What `units` pieces or grams of the product cost at its price."""
+    if product.unit == "piece":
+        return product.price_fen * units
+    return price_by_weight(product.price_fen, units)

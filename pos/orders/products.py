@@ -5,7 +5,9 @@ read by the store's PLU table (`set_plu`), and its weight is the line's weight. 
 label scheme (China: PLU 5 + grams 5) is used for every store. Price-embedded labels are refused:
 a price label carries no weight, so the stock it takes could not be held.
 Whether a product is certified is decided here, for the store's date, and frozen into the sale;
-so is a shelf-life markdown, which inventory works out from the batch a sale would take first.
+so is a shelf-life markdown and the units it covers, which inventory works out from the batches
+a sale would take first and what other orders hold. Pricing reads them before the order holds
+its stock, so two orders priced at the same moment may both be given the same marked-down units.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from pos.stores import service as stores
 from pos.stores.schemas import SellableProduct
 
 __all__ = ["PricedSale", "price_lines", "set_plu"]
+
+_NO_MARKDOWN = inventory.Markdown(percent=0, units=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +83,10 @@ async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str)
         for request in requests
         if request.product_id in sold_here
     }
-    markdowns = await inventory.markdown_percents(store_id, products.keys(), now)
-    priced = {pid: _priced(product, markdowns.get(pid, 0)) for pid, product in products.items()}
+    markdowns = await inventory.markdowns(store_id, products.keys(), now)
+    priced = {
+        pid: _priced(product, markdowns.get(pid, _NO_MARKDOWN)) for pid, product in products.items()
+    }
     suppliers = {pid: (p.supplier_id, p.supplier_name) for pid, p in products.items()}
     return PricedSale(price_order(requests, priced), suppliers)
 
@@ -145,7 +151,7 @@ def _unknown(number: int, code: str) -> InvalidInput:
     )
 
 
-def _priced(product: SellableProduct, markdown_percent: int) -> PricedProduct:
+def _priced(product: SellableProduct, markdown: inventory.Markdown) -> PricedProduct:
     return PricedProduct(
         id=product.product_id,
         name_zh=product.name_zh,
@@ -155,5 +161,6 @@ def _priced(product: SellableProduct, markdown_percent: int) -> PricedProduct:
         certificate_no=product.certificate_no,
         origin_county_code=product.origin_county_code,
         origin_county_name=product.origin_county_name,
-        markdown_percent=markdown_percent,
+        markdown_percent=markdown.percent,
+        markdown_units=markdown.units,
     )

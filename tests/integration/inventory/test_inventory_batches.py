@@ -118,3 +118,49 @@ async def test_a_markdown_rule_prices_the_near_expiry_batch_down(db: str) -> Non
     await StockBatch.update({StockBatch.remaining: 0}).where(StockBatch.lot == "SOON")
     again = (await shop.order({"product_id": product, "quantity": 1})).order
     assert again.discount_fen == 0
+
+
+async def test_a_markdown_covers_only_the_units_of_the_near_expiry_batch(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=0)
+    await receive(shop, product, ("SOON", 1, _in(10)), ("FRESH", 99, _in(200)))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    order = (await shop.order({"product_id": product, "quantity": 10})).order
+    assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (10000, 300, 9700)
+
+
+async def test_near_expiry_units_held_by_unpaid_orders_are_not_marked_down_again(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=0)
+    await receive(shop, product, ("SOON", 3, _in(10)), ("FRESH", 50, _in(200)))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    first = (await shop.order({"product_id": product, "quantity": 2})).order
+    second = (await shop.order({"product_id": product, "quantity": 5})).order
+    third = (await shop.order({"product_id": product, "quantity": 5})).order
+    assert [o.discount_fen for o in (first, second, third)] == [600, 300, 0]
+
+
+async def test_weighed_lines_of_a_product_share_its_near_expiry_grams(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add("kg", price_fen=2000, stock=0)
+    await receive(shop, product, ("SOON", 500, _in(10)), ("FRESH", 5000, _in(200)))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    order = (
+        await shop.order(
+            {"product_id": product, "weight_g": 300}, {"product_id": product, "weight_g": 400}
+        )
+    ).order
+    # 20 yuan/kg: 300 g (600 fen) all marked down, then 200 g of the 400 g (400 fen)
+    assert [line.discount_fen for line in order.lines] == [180, 120]
+    assert (order.subtotal_fen, order.discount_fen) == (1400, 300)
+
+
+async def test_a_new_order_gets_the_markdown_of_the_first_batch_nobody_holds(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=0)
+    await receive(shop, product, ("SOONEST", 1, _in(3)), ("SOON", 2, _in(20)), ("FRESH", 9, None))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=6, percent=50))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=20))
+    first = (await shop.order({"product_id": product, "quantity": 1})).order
+    second = (await shop.order({"product_id": product, "quantity": 5})).order
+    assert (first.discount_fen, second.discount_fen) == (500, 400)

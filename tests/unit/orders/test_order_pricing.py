@@ -18,7 +18,7 @@ from pos.orders.pricing import (
 
 NOODLES = PricedProduct(1, "蒲公英面", "piece", 1290, True, "FP-001", "341623", "利辛县")
 ORANGES = PricedProduct(2, "南部脆红李", "kg", 1999, True, "FP-002", "511321", "南部县")
-SHOOTS = PricedProduct(3, "南川方竹笋", "kg", 3600, False, "FP-003", "500119", "南川区", 30)
+SHOOTS = PricedProduct(3, "南川方竹笋", "kg", 3600, False, "FP-003", "500119", "南川区", 30, 1000)
 PRODUCTS = {p.id: p for p in (NOODLES, ORANGES, SHOOTS)}
 
 
@@ -55,6 +55,29 @@ def test_a_price_label_is_the_amount_and_leaves_the_weight_unknown() -> None:
 def test_the_markdown_applies_to_a_price_label_too() -> None:
     (line,) = price_order([LineRequest(3, label_price_fen=1000)], PRODUCTS).lines
     assert (line.amount_fen, line.discount_fen) == (1000, 300)
+
+
+def test_a_markdown_covers_only_its_units() -> None:
+    # 1 of the 10 pieces comes from the near-expiry batch: 30% of 1290 fen is 387 fen
+    product = PricedProduct(7, "豆腐乳", "piece", 1290, True, "FP-007", "341623", "利辛县", 30, 1)
+    (line,) = price_order([LineRequest(7, quantity=10)], {7: product}).lines
+    assert (line.amount_fen, line.discount_fen) == (12900, 387)
+
+
+def test_lines_of_a_product_share_its_marked_down_units_in_line_order() -> None:
+    # 1000 g marked down: all 600 g of the first bag, 400 g of the second (1440 fen), none after
+    order = price_order(
+        [LineRequest(3, weight_g=600), LineRequest(3, weight_g=700), LineRequest(3, weight_g=50)],
+        PRODUCTS,
+    )
+    assert [line.amount_fen for line in order.lines] == [2160, 2520, 180]
+    assert [line.discount_fen for line in order.lines] == [648, 432, 0]
+
+
+def test_a_price_label_is_marked_down_for_the_grams_it_buys_at_the_list_price() -> None:
+    # 4500 fen buys 1250 g at 36 yuan/kg; 1000 g of them (3600 fen) are marked down 30%
+    (line,) = price_order([LineRequest(3, label_price_fen=4500)], PRODUCTS).lines
+    assert (line.amount_fen, line.discount_fen) == (4500, 1080)
 
 
 def test_a_weight_label_becomes_a_weighed_line() -> None:
@@ -155,12 +178,14 @@ def test_a_product_not_loaded_for_this_counter_is_refused() -> None:
     assert "product 99" in error.detail
 
 
-@pytest.mark.parametrize(("price_fen", "markdown"), [(-1, 0), (100, -1), (100, 101)])
+@pytest.mark.parametrize(
+    ("price_fen", "markdown", "units"), [(-1, 0, 0), (100, -1, 0), (100, 101, 0), (100, 30, -1)]
+)
 def test_a_product_with_a_negative_price_or_impossible_markdown_cannot_be_built(
-    price_fen: int, markdown: int
+    price_fen: int, markdown: int, units: int
 ) -> None:
     with pytest.raises(ValueError, match="out of range"):
-        PricedProduct(9, "x", "piece", price_fen, False, "C", "000000", "x", markdown)
+        PricedProduct(9, "x", "piece", price_fen, False, "C", "000000", "x", markdown, units)
 
 
 def products() -> st.SearchStrategy[PricedProduct]:
@@ -175,6 +200,7 @@ def products() -> st.SearchStrategy[PricedProduct]:
         origin_county_code=st.just("000000"),
         origin_county_name=st.just("县"),
         markdown_percent=st.integers(min_value=0, max_value=100),
+        markdown_units=st.integers(min_value=0, max_value=100_000),
     )
 
 
