@@ -34,21 +34,33 @@ _TABLES = (
     "analytics_buyer_product",
     "analytics_buyer_county",
 )
-_PURCHASE_COLUMNS = (
-    "order_id",
-    "store_id",
-    "payer_hash",
-    "paid_at",
-    "day",
-    "week",
-    "month",
-    "total_fen",
-    "refunded_fen",
-    "net_fen",
-    "certified_fen",
-    "products",
-    "counties",
-)
+# Declared types matter: SQLite converts DATE and TIMESTAMPTZ columns back by their names.
+# Staged purchases have the columns of `measures.purchase_row`; ranks, what `_BuyerWriter` adds.
+_STAGE_COLUMNS = {
+    "order_id": "INTEGER PRIMARY KEY",
+    "store_id": "INTEGER",
+    "payer_hash": "VARCHAR(64)",
+    "paid_at": "TIMESTAMPTZ",
+    "day": "DATE",
+    "week": "DATE",
+    "month": "DATE",
+    "total_fen": "INTEGER",
+    "refunded_fen": "INTEGER",
+    "net_fen": "INTEGER",
+    "certified_fen": "INTEGER",
+    "products": "TEXT",
+    "counties": "TEXT",
+}
+_RANK_COLUMNS = {
+    "order_id": "INTEGER PRIMARY KEY",
+    "buyer_id": "INTEGER",
+    "rank": "INTEGER",
+    "first_store_id": "INTEGER",
+    "first_day": "DATE",
+    "first_week": "DATE",
+    "first_month": "DATE",
+}
+_PURCHASE_COLUMNS = tuple(_STAGE_COLUMNS)
 _ORDERS = (
     "SELECT id, store, payer_hash, paid_at, total_fen, refunded_fen FROM orders "
     "WHERE state IN ('paid', 'partially_refunded') AND paid_at IS NOT NULL AND id > {} "
@@ -62,26 +74,6 @@ _VISITS = (
     "SELECT order_id, payer_hash, store_id, paid_at, day, week, month, net_fen, products, "
     "counties FROM analytics_stage WHERE payer_hash > {} ORDER BY payer_hash LIMIT {}"
 )
-# Declared types matter: SQLite converts DATE and TIMESTAMPTZ columns back by their names.
-_STAGE_TABLE = (
-    "CREATE TEMP TABLE analytics_stage (order_id INTEGER PRIMARY KEY, store_id INTEGER, "
-    "payer_hash VARCHAR(64), paid_at TIMESTAMPTZ, day DATE, week DATE, month DATE, "
-    "total_fen INTEGER, refunded_fen INTEGER, net_fen INTEGER, certified_fen INTEGER, "
-    "products TEXT, counties TEXT)"
-)
-_RANK_COLUMNS = (
-    "order_id",
-    "buyer_id",
-    "rank",
-    "first_store_id",
-    "first_day",
-    "first_week",
-    "first_month",
-)
-_RANK_TABLE = (
-    "CREATE TEMP TABLE analytics_rank (order_id INTEGER PRIMARY KEY, buyer_id INTEGER, "
-    "rank INTEGER, first_store_id INTEGER, first_day DATE, first_week DATE, first_month DATE)"
-)
 _STAGED = ", ".join(f"s.{column}" for column in _PURCHASE_COLUMNS)
 _PLACE_PURCHASES = (
     f"INSERT INTO analytics_purchase ({', '.join(_PURCHASE_COLUMNS)}, "  # noqa: S608 (constants)
@@ -91,6 +83,10 @@ _PLACE_PURCHASES = (
     "LEFT JOIN analytics_rank r ON r.order_id = s.order_id ORDER BY s.store_id, s.day"
 )
 _BUYER_COLUMNS = ("id", *BUYER_COLUMNS)
+
+
+def _temp_table(name: str, columns: dict[str, str]) -> str:
+    return f"CREATE TEMP TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +106,8 @@ async def rebuild(progress: Progress | None = None) -> RebuildCounts:
         empty = "TRUNCATE {}" if is_postgres() else "DELETE FROM {}"
         for table in _TABLES:
             await execute(empty.format(table))
-        await execute(_STAGE_TABLE)
-        await execute(_RANK_TABLE)
+        await execute(_temp_table("analytics_stage", _STAGE_COLUMNS))
+        await execute(_temp_table("analytics_rank", _RANK_COLUMNS))
         purchases = await _purchases(report)
         await execute("CREATE INDEX analytics_stage_payer ON analytics_stage (payer_hash)")
         buyers = await _buyers(report)
@@ -135,10 +131,8 @@ async def _purchases(report: Progress) -> int:
                 row["product"], row["origin_county_code"], bool(row["certified"]), row["total_fen"]
             )
             lines.setdefault(row["order"], []).append(sold)
-        records = [
-            tuple(purchase_row(_facts(o), lines.get(o["id"], []), zones[o["store"]]).values())
-            for o in orders
-        ]
+        rows = [purchase_row(_facts(o), lines.get(o["id"], []), zones[o["store"]]) for o in orders]
+        records = [tuple(row[column] for column in _PURCHASE_COLUMNS) for row in rows]
         await copy("analytics_stage", _PURCHASE_COLUMNS, records)
         done += len(orders)
         report("purchases", done, total)
@@ -184,7 +178,7 @@ class _BuyerWriter:
         history = ("first_store_id", "first_day", "orders")
         await copy("analytics_buyer_product", ("buyer_id", "product_id", *history), self.products)
         await copy("analytics_buyer_county", ("buyer_id", "county_code", *history), self.counties)
-        await copy("analytics_rank", _RANK_COLUMNS, self.ranks)
+        await copy("analytics_rank", tuple(_RANK_COLUMNS), self.ranks)
         self.buyers, self.products, self.counties, self.ranks = [], [], [], []
 
 
