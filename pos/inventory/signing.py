@@ -46,7 +46,8 @@ def check_signed(secret: str, headers: Mapping[str, str], body: bytes, now: date
     signature = headers.get(SIGNATURE_HEADER, "")
     if not (timestamp and signature):
         raise NotAuthenticated("the request is not signed", code="signature_missing")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters by raising.
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode()):
         raise NotAuthenticated("the signature does not match", code="signature_invalid")
     try:
         sent_at = datetime.fromtimestamp(int(timestamp), UTC)

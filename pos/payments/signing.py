@@ -64,7 +64,8 @@ def check_signed(key: bytes, headers: Mapping[str, str], body: bytes, now: datet
     signature = headers.get(SIGNATURE_HEADER, "")
     if not (timestamp and nonce and signature):
         raise NotificationRefused("the notification is not signed", code="notification_unsigned")
-    if not hmac.compare_digest(sign(key, timestamp, nonce, body), signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters by raising.
+    if not hmac.compare_digest(sign(key, timestamp, nonce, body).encode(), signature.encode()):
         raise NotificationRefused("the signature does not match", code="notification_forged")
     if abs(now - _sent_at(timestamp)) > MAX_SKEW:
         raise NotificationRefused(

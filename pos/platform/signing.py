@@ -64,5 +64,6 @@ def check_signed(
     if abs(now - int(stamp)) > max_skew_s:
         raise SignatureRefused(f"timestamp {stamp} is more than {max_skew_s} s from {now}")
     expected = sign(key, int(stamp), body)
-    if not hmac.compare_digest(expected, headers.get(SIGNATURE_HEADER, "")):
+    # As bytes: compare_digest refuses str with non-ASCII characters by raising.
+    if not hmac.compare_digest(expected.encode(), headers.get(SIGNATURE_HEADER, "").encode()):
         raise SignatureRefused("bad signature")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
@@ -82,6 +84,16 @@ async def test_an_unsigned_or_forged_push_is_refused(client: httpx.AsyncClient) 
     supplier.signing_secret = "not-the-secret"
     forged = await supplier.post(client, "/stock", body)
     assert (forged.status_code, forged.json()["code"]) == (401, "signature_invalid")
+    garbled = await client.post(
+        f"/api/suppliers/{shop.supplier_id}/stock",
+        content=body,
+        headers={
+            "X-Api-Key": supplier.api_key.encode(),
+            "X-Pos-Timestamp": str(int(datetime.now(UTC).timestamp())).encode(),
+            "X-Pos-Signature": b"\xe9" * 64,  # not ASCII: a 401 still, not a 500
+        },
+    )
+    assert (garbled.status_code, garbled.json()["code"]) == (401, "signature_invalid")
 
 
 async def test_a_pulled_feed_applies_and_a_malformed_one_leaves_stock_as_it_was(

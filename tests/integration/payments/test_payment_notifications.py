@@ -93,6 +93,20 @@ async def test_unsigned_or_forged_notification_is_refused_and_recorded(
     assert note.body == body.decode()
 
 
+async def test_a_signature_that_is_not_ascii_is_refused_as_forged(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock, sandbox: SandboxProvider
+) -> None:
+    out_trade_no = await _qr(pay_client, bought)
+    body = b'{"event_type": "TRANSACTION.SUCCESS", "out_trade_no": "%s"}' % out_trade_no.encode()
+    headers = {
+        name: value.encode()
+        for name, value in signed_headers(sandbox.signing_key, body, clock()).items()
+    }
+    headers[SIGNATURE_HEADER] = b"\xe9" * 64  # anyone may post here: a 400, never a 500
+    response = await pay_client.post(NOTIFY, headers=headers, content=body)
+    assert (response.status_code, response.json()["code"]) == (400, "notification_forged")
+
+
 async def test_stale_notification_is_refused(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock, sandbox: SandboxProvider
 ) -> None:
