@@ -134,12 +134,33 @@ async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut
             .returning(_R.notice)
         )
         if flipped:
-            await _post(store_id, session_id, actor)
             if flipped[0]["notice"] is not None:
-                await ShipmentNotice.update({ShipmentNotice.status: "received"}).where(
-                    ShipmentNotice.id == flipped[0]["notice"]
-                )
+                await _receive_notice(store_id, flipped[0]["notice"])
+            await _post(store_id, session_id, actor)
     return await get_receiving(store_id, session_id)
+
+
+async def _receive_notice(store_id: int, notice_id: int) -> None:
+    """Mark the notice received, or refuse (nothing posted) if it is no longer this store's.
+
+    Another receiving of it may have been confirmed first, or the supplier may have sent a new
+    version addressed to another store since this receiving started.
+    """
+    received = (
+        await ShipmentNotice.update({ShipmentNotice.status: "received"})
+        .where(
+            (ShipmentNotice.id == notice_id)
+            & (ShipmentNotice.store == store_id)
+            & (ShipmentNotice.status == "open")
+        )
+        .returning(ShipmentNotice.id)
+    )
+    if not received:
+        raise Conflict(
+            "this notice was received by another receiving or sent to another store;"
+            " check the shipment notices and receive what arrived without this notice",
+            code="notice_not_open",
+        )
 
 
 async def _post(store_id: int, session_id: int, actor: str) -> None:

@@ -8,12 +8,12 @@ import pytest
 from pos.inventory import receiving
 from pos.inventory import service as inventory
 from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
-from pos.inventory.tables import StockMovement
+from pos.inventory.tables import ShipmentNotice, StockMovement
 from pos.stores.tables import Store
 from tests.helpers.shop import open_shop
-from tests.helpers.staff import login_as
+from tests.helpers.staff import add_store, login_as
 
-from .conftest import certificate_of, supplier_client
+from .conftest import SupplierClient, certificate_of, supplier_client
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +96,65 @@ async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
     )
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 7
     assert await StockMovement.count().where(StockMovement.kind == "receipt") == 1
+
+
+async def _announce(
+    supplier: SupplierClient, client: httpx.AsyncClient, store_id: int, product: int
+) -> dict[str, object]:
+    """A shipment notice of 5 units of `product` for the store."""
+    notice = {
+        "reference": "ASN-ONCE",
+        "store_code": await _store_code(store_id),
+        "updated_at": "2026-06-01T08:00:00+08:00",
+        "lines": [{"certificate_no": await certificate_of(product), "quantity": 5}],
+    }
+    assert (await supplier.post(client, "/shipments", notice)).status_code == 200
+    return notice
+
+
+async def _receiving(client: httpx.AsyncClient, store_id: int, product: int) -> str:
+    """A receiving of the store's open notice with its 5 units scanned: its URL."""
+    base = f"/api/stores/{store_id}/inventory"
+    notice_id = (await client.get(f"{base}/shipment-notices")).json()[0]["id"]
+    session = (await client.post(f"{base}/receivings", json={"notice_id": notice_id})).json()
+    url = f"{base}/receivings/{session['id']}"
+    await client.post(f"{url}/scans", json={"product_id": product, "quantity": 5})
+    return url
+
+
+async def test_a_notice_is_received_once_however_many_receivings_were_opened(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await _announce(await supplier_client(shop.supplier_id), client, shop.store_id, product)
+    await login_as(client, "restocker", shop.store_id)
+    first = await _receiving(client, shop.store_id, product)
+    second = await _receiving(client, shop.store_id, product)  # another tablet, another key
+    assert (await client.post(f"{first}/confirm")).status_code == 200
+    late = await client.post(f"{second}/confirm")
+    assert (late.status_code, late.json()["code"]) == (409, "notice_not_open")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 5
+
+
+async def test_a_notice_moved_to_another_store_is_not_received_here(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    other_store = await add_store()
+    supplier = await supplier_client(shop.supplier_id)
+    notice = await _announce(supplier, client, shop.store_id, product)
+    await login_as(client, "restocker", shop.store_id)
+    receiving_url = await _receiving(client, shop.store_id, product)
+    moved = {
+        **notice,
+        "store_code": await _store_code(other_store),
+        "updated_at": "2026-06-01T09:00:00+08:00",
+    }
+    assert (await supplier.post(client, "/shipments", moved)).status_code == 200
+    refused = await client.post(f"{receiving_url}/confirm")
+    assert (refused.status_code, refused.json()["code"]) == (409, "notice_not_open")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
+    notices = await ShipmentNotice.select(ShipmentNotice.store, ShipmentNotice.status)
+    assert notices == [{"store": other_store, "status": "open"}]
