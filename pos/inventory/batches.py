@@ -23,10 +23,12 @@ __all__ = [
     "FreshStock",
     "add",
     "batch_out",
+    "copy",
     "expiring",
     "fresh_stock",
     "get",
     "lots",
+    "plan_transfer",
     "sell",
     "take",
     "trim",
@@ -67,6 +69,28 @@ async def add(
     return int((await _B.insert(row).returning(_B.id))[0]["id"])
 
 
+async def copy(part: Take, store_id: int, *, reference: str) -> int | None:
+    """A new batch at `store_id` of the units taken, with their lot, production and expiry."""
+    if part.batch_id is None:
+        return None
+    row = (
+        await _B.select(_B.product, _B.lot, _B.produced_on, _B.expires_at)
+        .where(_B.id == part.batch_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no batch {part.batch_id}", code="batch_not_found")
+    return await add(
+        store_id,
+        row["product"],
+        part.units,
+        lot=row["lot"],
+        produced_on=row["produced_on"],
+        expires_at=row["expires_at"],
+        reference=reference,
+    )
+
+
 async def get(store_id: int, batch_id: int, now: datetime) -> BatchOut:
     """A batch of the store, or NotFound."""
     row = await _select().where((_B.id == batch_id) & (_B.store == store_id)).first()
@@ -81,6 +105,23 @@ async def lots(store_id: int, product_id: int) -> list[Lot]:
         (_B.store == store_id) & (_B.product == product_id) & (_B.remaining > 0)
     )
     return [Lot(row["id"], row["remaining"], row["expires_at"]) for row in rows]
+
+
+async def plan_transfer(store_id: int, product_id: int, units: int, now: datetime) -> list[Take]:
+    """The batches a transfer of `units` takes from: as a sale would, after what orders hold."""
+    on_hand, held = await _level(store_id, product_id)
+    return _after(plan_sale(await lots(store_id, product_id), held + units, on_hand, now), held)
+
+
+def _after(takes: list[Take], units: int) -> list[Take]:
+    """What `takes` take once their first `units` are left out."""
+    left: list[Take] = []
+    for part in takes:
+        skipped = min(part.units, units)
+        units -= skipped
+        if part.units > skipped:
+            left.append(Take(part.batch_id, part.units - skipped))
+    return left
 
 
 async def take(batch_id: int, units: int) -> None:
@@ -156,14 +197,20 @@ async def _take_all(units: dict[int, int]) -> None:
 
 async def trim(store_id: int, product_id: int, now: datetime) -> None:
     """After the level went down without naming a batch, keep the batches within it."""
+    on_hand, _ = await _level(store_id, product_id)
+    for part in plan_trim(await lots(store_id, product_id), on_hand):
+        if part.batch_id is not None:
+            await take(part.batch_id, part.units)
+
+
+async def _level(store_id: int, product_id: int) -> tuple[int, int]:
+    """The product's units on hand and held by orders here."""
     row = (
-        await StockLevel.select(StockLevel.on_hand)
+        await StockLevel.select(StockLevel.on_hand, StockLevel.held)
         .where((StockLevel.store == store_id) & (StockLevel.product == product_id))
         .first()
     )
-    for part in plan_trim(await lots(store_id, product_id), row["on_hand"] if row else 0):
-        if part.batch_id is not None:
-            await take(part.batch_id, part.units)
+    return (int(row["on_hand"]), int(row["held"])) if row else (0, 0)
 
 
 async def fresh_stock(

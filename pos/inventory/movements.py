@@ -6,7 +6,10 @@ the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
@@ -15,6 +18,7 @@ from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import InvalidInput, NotFound
 from pos.inventory import batches, ledger
+from pos.inventory.fefo import Take
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
 from pos.inventory.tables import StockLevel, StockMovement
@@ -73,24 +77,83 @@ async def _by_key(key: str) -> MovementOut | None:
     return None if row is None else ledger.movement_out(row)
 
 
-async def transfer(store_id: int, data: TransferIn, *, actor: str) -> list[MovementOut]:
-    """Move units to another store: two `transfer` movements in one transaction."""
+async def transfer(
+    store_id: int, data: TransferIn, *, actor: str, idempotency_key: str | None
+) -> list[MovementOut]:
+    """Move units to another store, out first; a repeated key returns the first movements."""
     if data.to_store_id == store_id:
         raise InvalidInput("a transfer goes to another store", code="transfer_same_store")
+    key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    if key and (first := await _transfer_by_key(key)):
+        return first
     await stores.store_rules(data.to_store_id)
+    try:
+        async with write_transaction():
+            moved = await _transfer(store_id, data, actor, key)
+    except DUPLICATE_KEY:
+        if key is None or not (first := await _transfer_by_key(key)):
+            raise
+        return first
+    return moved
+
+
+async def _transfer(
+    store_id: int, data: TransferIn, actor: str, key: str | None
+) -> list[MovementOut]:
+    """One movement per batch taken (FEFO) on each side; the receiving side gets the batches."""
+    to, product_id = data.to_store_id, data.product_id
+    takes = await batches.plan_transfer(store_id, product_id, data.quantity, datetime.now(UTC))
+    n = len(takes)
+    out = _keyed(Entry(actor, data.reason, f"transfer:to:{to}"), key, range(n))
+    into = _keyed(Entry(actor, data.reason, f"transfer:from:{store_id}"), key, range(n, 2 * n))
     legs = {
-        store_id: (-data.quantity, f"transfer:to:{data.to_store_id}"),
-        data.to_store_id: (data.quantity, f"transfer:from:{store_id}"),
+        store_id: functools.partial(_send, store_id, product_id, takes, out),
+        to: functools.partial(_receive, to, product_id, takes, into),
     }
-    async with write_transaction():
-        # Stores in id order: two opposite transfers never wait for each other's rows.
-        moved = [
-            await ledger.move(
-                at, data.product_id, delta, "transfer", Entry(actor, data.reason, ref)
-            )
-            for at, (delta, ref) in sorted(legs.items())
-        ]
-    return sorted(moved, key=lambda movement: movement.delta)
+    # Stores in id order: two opposite transfers never wait for each other's rows.
+    moved = {at: await legs[at]() for at in sorted(legs)}
+    return moved[store_id] + moved[to]
+
+
+def _keyed(entry: Entry, key: str | None, numbers: range) -> list[Entry]:
+    """One entry per movement, keyed by the transfer's key and the movement's number."""
+    return [replace(entry, idempotency_key=f"{key}:{n}" if key else None) for n in numbers]
+
+
+async def _send(
+    store_id: int, product_id: int, takes: list[Take], entries: list[Entry]
+) -> list[MovementOut]:
+    return [
+        await ledger.move(
+            store_id, product_id, -part.units, "transfer", entry, batch_id=part.batch_id
+        )
+        for part, entry in zip(takes, entries, strict=True)
+    ]
+
+
+async def _receive(
+    store_id: int, product_id: int, takes: list[Take], entries: list[Entry]
+) -> list[MovementOut]:
+    """The sent units, each batch's part as a batch of the same lot and expiry here."""
+    return [
+        await ledger.move(
+            store_id,
+            product_id,
+            part.units,
+            "transfer",
+            entry,
+            batch_id=await batches.copy(part, store_id, reference=entry.reference),
+        )
+        for part, entry in zip(takes, entries, strict=True)
+    ]
+
+
+async def _transfer_by_key(key: str) -> list[MovementOut]:
+    """The movements a transfer recorded under `key`, in its answer's order; none if none."""
+    moved: list[MovementOut] = []
+    while (movement := await _by_key(f"{key}:{len(moved)}")) is not None:
+        moved.append(movement)
+    return moved
 
 
 async def history(

@@ -112,9 +112,12 @@ class StockController(Controller):
         store_id: FromPath[RowId],
         data: JSONBody[TransferIn],
         actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey = None,
     ) -> list[MovementOut]:
-        """Move units to another store: its two movements, out first."""
-        return await movements.transfer(store_id, data, actor=_who(actor))
+        """Move units to another store: its movements, out first; a retry moves nothing more."""
+        return await movements.transfer(
+            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+        )
 
     @get("/batches/expiring", operation_id="expiringBatches", guards=[STOCK_STAFF])
     async def expiring(

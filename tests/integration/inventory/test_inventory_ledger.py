@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from piccolo.query.functions.aggregate import Sum
 
 from pos.db import write_transaction
 from pos.errors import Conflict, InvalidInput
-from pos.inventory import ledger, movements
+from pos.inventory import batches, ledger, movements
 from pos.inventory import service as inventory
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import MovementIn, TransferIn
 from pos.inventory.tables import StockLevel, StockMovement
 from tests.helpers.shop import Shop, open_shop
-from tests.helpers.staff import add_store
+from tests.helpers.staff import add_store, login_as
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +40,16 @@ async def _uncounted(shop: Shop) -> int:
     product = await shop.add(stock=0)
     await StockLevel.update({StockLevel.counted_at: None}).where(StockLevel.product == product)
     return product
+
+
+async def _receive_lot(
+    store: int, product: int, units: int, lot: str, expires_at: datetime
+) -> None:
+    async with write_transaction():
+        batch = await batches.add(
+            store, product, units, lot=lot, produced_on=None, expires_at=expires_at, reference="t"
+        )
+        await ledger.move(store, product, units, "receipt", Entry("t"), batch_id=batch)
 
 
 async def _on_hand(store: int, product: int) -> int:
@@ -116,7 +127,62 @@ async def test_a_transfer_moves_units_between_stores(db: str) -> None:
         shop.store_id,
         TransferIn(to_store_id=other, product_id=product, quantity=4, reason="rebalance"),
         actor="staff:1",
+        idempotency_key=None,
     )
     assert [(leg.store_id, leg.delta) for leg in legs] == [(shop.store_id, -4), (other, 4)]
     assert await _on_hand(shop.store_id, product) == 6
     assert await _on_hand(other, product) == 4
+
+
+async def test_a_retried_transfer_moves_the_units_once(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    other = await add_store()
+    await login_as(client, "manager", None)
+    url = f"/api/stores/{shop.store_id}/inventory/transfers"
+    body = {"to_store_id": other, "product_id": product, "quantity": 4, "reason": "rebalance"}
+    first = await client.post(url, json=body, headers={"Idempotency-Key": "t-1"})
+    again = await client.post(url, json=body, headers={"Idempotency-Key": "t-1"})
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert await _on_hand(shop.store_id, product) == 6
+    assert await _on_hand(other, product) == 4
+
+
+async def test_transferred_units_keep_their_batch_and_expiry(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    expired = datetime.now(UTC) - timedelta(hours=1)
+    await _receive_lot(shop.store_id, product, 5, "L1", expired)
+    other = await add_store()
+    await movements.transfer(
+        shop.store_id,
+        TransferIn(to_store_id=other, product_id=product, quantity=5, reason="rebalance"),
+        actor="staff:1",
+        idempotency_key=None,
+    )
+    assert [(lot.remaining, lot.expires_at) for lot in await batches.lots(other, product)] == [
+        (5, expired)
+    ]
+    with pytest.raises(Conflict) as refused:  # expired here, so expired there too
+        await inventory.hold(other, {product: 1})
+    assert refused.value.code == "batch_expired"
+
+
+async def test_a_transfer_leaves_the_units_orders_hold(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    expired = datetime.now(UTC) - timedelta(hours=1)
+    await _receive_lot(shop.store_id, product, 3, "FRESH", datetime.now(UTC) + timedelta(days=2))
+    await _receive_lot(shop.store_id, product, 2, "OLD", expired)
+    await inventory.hold(shop.store_id, {product: 3})
+    other = await add_store()
+    await movements.transfer(
+        shop.store_id,
+        TransferIn(to_store_id=other, product_id=product, quantity=2, reason="rebalance"),
+        actor="staff:1",
+        idempotency_key=None,
+    )
+    assert [(lot.remaining, lot.expires_at) for lot in await batches.lots(other, product)] == [
+        (2, expired)
+    ]
