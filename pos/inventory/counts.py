@@ -15,6 +15,7 @@ from pos.inventory import ledger
 from pos.inventory.ledger import Entry
 from pos.inventory.scans import scanned_product
 from pos.inventory.schemas import CountLineOut, CountOut, CountScanIn
+from pos.inventory.sessions import held_open
 from pos.inventory.tables import CountLine, CountSession
 
 __all__ = ["finish", "get_count", "scan", "start"]
@@ -77,11 +78,11 @@ async def _post(store_id: int, session_id: int, actor: str) -> None:
 
 
 async def _open(store_id: int, session_id: int) -> None:
-    row = await _C.select(_C.status).where((_C.id == session_id) & (_C.store == store_id)).first()
-    if row is None:
+    if await held_open(_C, store_id, session_id):
+        return
+    if not await _C.exists().where((_C.id == session_id) & (_C.store == store_id)):
         raise NotFound(f"no count {session_id} here", code="count_not_found")
-    if row["status"] != "open":
-        raise Conflict("this count is finished", code="count_finished")
+    raise Conflict("this count is finished", code="count_finished")
 
 
 async def get_count(store_id: int, session_id: int) -> CountOut:

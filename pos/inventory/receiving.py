@@ -24,6 +24,7 @@ from pos.inventory.schemas import (
     ReceivingScanIn,
     ReceivingStartIn,
 )
+from pos.inventory.sessions import held_open
 from pos.inventory.tables import ReceivingLine, ReceivingSession, ShipmentNotice
 
 __all__ = ["confirm", "get_receiving", "scan", "set_line", "start"]
@@ -183,11 +184,11 @@ async def _post(store_id: int, session_id: int, actor: str) -> None:
 
 
 async def _open(store_id: int, session_id: int) -> None:
-    row = await _R.select(_R.status).where((_R.id == session_id) & (_R.store == store_id)).first()
-    if row is None:
+    if await held_open(_R, store_id, session_id):
+        return
+    if not await _R.exists().where((_R.id == session_id) & (_R.store == store_id)):
         raise NotFound(f"no receiving {session_id} here", code="receiving_not_found")
-    if row["status"] != "open":
-        raise Conflict("this receiving is confirmed already", code="receiving_confirmed")
+    raise Conflict("this receiving is confirmed already", code="receiving_confirmed")
 
 
 async def get_receiving(store_id: int, session_id: int) -> ReceivingOut:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,3 +70,23 @@ async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> 
     await counts.scan(shop.store_id, session.id, scan)
     await counts.finish(shop.store_id, session.id, actor="staff:1")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+
+
+async def test_a_finished_count_is_what_the_level_got(db: str) -> None:
+    for _ in range(5):
+        shop = await open_shop()
+        product = await shop.add(stock=0)
+        session = await counts.start(shop.store_id, actor="staff:1")
+        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product))
+        scans = [_scan_unless_finished(shop.store_id, session.id, product) for _ in range(10)]
+        scans.insert(5, counts.finish(shop.store_id, session.id, actor="staff:1"))
+        await asyncio.gather(*scans)
+        final = await counts.get_count(shop.store_id, session.id)
+        assert final.status == "finished"
+        counted = sum(line.counted for line in final.lines)
+        assert (await inventory.get_level(shop.store_id, product)).on_hand == counted
+
+
+async def _scan_unless_finished(store_id: int, session_id: int, product: int) -> None:
+    with contextlib.suppress(Conflict):
+        await counts.scan(store_id, session_id, CountScanIn(product_id=product))

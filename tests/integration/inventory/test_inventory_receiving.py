@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
 
+from pos.errors import Conflict
 from pos.inventory import receiving
 from pos.inventory import service as inventory
 from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
@@ -96,6 +98,27 @@ async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
     )
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 7
     assert await StockMovement.count().where(StockMovement.kind == "receipt") == 1
+
+
+async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db: str) -> None:
+    for _ in range(5):
+        shop = await open_shop()
+        product = await shop.add(stock=0)
+        session = await receiving.start(
+            shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+        )
+        await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product))
+        scans = [_scan_unless_confirmed(shop.store_id, session.id, product) for _ in range(10)]
+        scans.insert(5, receiving.confirm(shop.store_id, session.id, actor="staff:1"))
+        await asyncio.gather(*scans)
+        final = await receiving.get_receiving(shop.store_id, session.id)
+        scanned = sum(line.quantity for line in final.lines)
+        assert (await inventory.get_level(shop.store_id, product)).on_hand == scanned
+
+
+async def _scan_unless_confirmed(store_id: int, session_id: int, product: int) -> None:
+    with contextlib.suppress(Conflict):
+        await receiving.scan(store_id, session_id, ReceivingScanIn(product_id=product))
 
 
 async def _announce(
