@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from piccolo.custom_types import Combinable
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.query import WhereRaw
 from piccolo.query.functions.aggregate import Sum
@@ -175,7 +176,7 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
                 counted=counted,
             )
         )
-    on_hand = counted + await _moved_after(store_id, product_id, occurred)
+    on_hand = counted + await _moved(store_id, product_id, _M.occurred_at > occurred)
     if on_hand < level["held"]:
         raise Conflict(
             f"product {product_id}: unpaid orders hold more than {on_hand}",
@@ -195,10 +196,20 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
 
 
 async def level_at(store_id: int, product_id: int, moment: datetime) -> int:
-    """What the level was at `moment`: today's level less what moved after it."""
-    row = await _S.select(_S.on_hand).where(_row(store_id, product_id)).first()
-    on_hand = int(row["on_hand"]) if row else 0
-    return on_hand - await _moved_after(store_id, product_id, moment)
+    """What the level was at `moment`.
+
+    Today's level less what moved after `moment`, unless a later count reset the level: then the
+    last count at or before `moment` (none: nothing) plus what moved between it and `moment`.
+    """
+    row = await _S.select(_S.on_hand, _S.counted_at).where(_row(store_id, product_id)).first()
+    if row is None or row["counted_at"] is None or row["counted_at"] <= moment:
+        on_hand = int(row["on_hand"]) if row else 0
+        return on_hand - await _moved(store_id, product_id, _M.occurred_at > moment)
+    last = await _last_count(store_id, product_id, moment)
+    if last is None:
+        return await _moved(store_id, product_id, _M.occurred_at <= moment)
+    between = (_M.occurred_at > last["occurred_at"]) & (_M.occurred_at <= moment)
+    return int(last["counted"]) + await _moved(store_id, product_id, between)
 
 
 async def _locked_level(store_id: int, product_id: int, now: datetime) -> dict[str, Any]:
@@ -212,16 +223,29 @@ async def _locked_level(store_id: int, product_id: int, now: datetime) -> dict[s
     return row
 
 
-async def _moved_after(store_id: int, product_id: int, moment: datetime) -> int:
-    row = (
-        await _M.select(Sum(_M.delta))
+def _ledger(store_id: int, product_id: int) -> Any:
+    return (_M.store == store_id) & (_M.product == product_id)
+
+
+async def _last_count(store_id: int, product_id: int, moment: datetime) -> dict[str, Any] | None:
+    return await (
+        _M.select(_M.counted, _M.occurred_at)
         .where(
-            (_M.store == store_id)
-            & (_M.product == product_id)
-            & (_M.occurred_at > moment)
-            & (_M.kind != "count")
-            & _M.applied.eq(True)
+            _ledger(store_id, product_id),
+            _M.kind == "count",
+            _M.applied.eq(True),
+            _M.occurred_at <= moment,
         )
+        .order_by(_M.occurred_at, ascending=False)
+        .first()
+    )
+
+
+async def _moved(store_id: int, product_id: int, when: Combinable) -> int:
+    """The sum of the applied movements, counts aside, that happened `when`."""
+    row = await (
+        _M.select(Sum(_M.delta))
+        .where(_ledger(store_id, product_id), when, _M.kind != "count", _M.applied.eq(True))
         .first()
     )
     return int(row["sum"] or 0) if row else 0
