@@ -18,6 +18,7 @@ CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_VALUES = {char: value for value, char in enumerate(CREDIT_ALPHABET)}
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _GTIN_LENGTHS = frozenset({8, 12, 13})
+_EAN8_PADDING = "00000"
 
 
 def credit_code_check_char(first17: str) -> str:
@@ -60,7 +61,13 @@ def is_valid_gtin(code: str) -> bool:
 
 
 def canonical_gtin(code: str) -> str:
-    """The stored form of a GTIN: UPC-A and 0-padded GTIN-14 become the EAN-13 form."""
+    """The stored form of a GTIN: EAN-13, or EAN-8 when that is what the leading zeros pad.
+
+    UPC-A and a 0-padded GTIN-14 become the EAN-13 form. GS1 keeps GTIN-13s that start with
+    five zeros for padded GTIN-8s, so those are EAN-8s (stored as their 8 digits).
+    """
     if len(code) == 14 and code.startswith("0"):
         code = code[1:]
-    return "0" + code if len(code) == 12 else code
+    if len(code) == 12:
+        code = "0" + code
+    return code[5:] if len(code) == 13 and code.startswith(_EAN8_PADDING) else code

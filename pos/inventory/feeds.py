@@ -59,19 +59,20 @@ def parse_feed(format: str, content: bytes) -> list[StockUpdateIn]:
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != CSV_HEADER:
         raise refused([Problem(1, f"the header must be {','.join(CSV_HEADER)}")], "the feed")
-    rows = list(reader)
+    # Numbered as read: the reader skips blank lines, and a quoted value may span lines.
+    rows = [(reader.line_num, row) for row in reader]
     if not rows:
         raise refused([Problem(0, "the feed has no lines")], "the feed")
     try:
-        updates = [StockUpdateIn.model_validate(row) for row in rows]
+        updates = [StockUpdateIn.model_validate(row) for _, row in rows]
     except ValidationError:
         raise refused(_csv_problems(rows), "the feed") from None
     return updates
 
 
-def _csv_problems(rows: list[dict[str, str]]) -> list[Problem]:
+def _csv_problems(rows: list[tuple[int, dict[str, str]]]) -> list[Problem]:
     problems: list[Problem] = []
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
+    for number, row in rows:
         try:
             StockUpdateIn.model_validate(row)
         except ValidationError as exc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
+from annotated_types import Le
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from pos.db import OptionalRowId, RowId
 
 __all__ = [
+    "MAX_STOCK_QUANTITY",
     "BatchOut",
     "CountLineOut",
     "CountOut",
@@ -28,6 +30,7 @@ __all__ = [
     "RestockOrderIn",
     "RestockOrderOut",
     "StockOut",
+    "StockQuantity",
     "ThresholdIn",
     "ThresholdOut",
     "TransferIn",
@@ -42,6 +45,12 @@ def _utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A time with its offset, stored in UTC."""
+
+# PostgreSQL's INTEGER, which stock columns are; SQLite would store more, so the edge checks it.
+MAX_STOCK_QUANTITY = 2**31 - 1
+
+StockQuantity = Annotated[int, Le(MAX_STOCK_QUANTITY)]
+"""Units of stock (pieces, or grams for kg products) that a stock column can hold."""
 
 Reason = Annotated[str, Field(min_length=1, max_length=255, description="why, for the audit")]
 
@@ -79,8 +88,9 @@ class MovementIn(BaseModel):
 
     product_id: RowId
     kind: Literal["adjustment", "write_off", "return", "count"]
-    quantity: int = Field(
-        description="adjustment: the signed change; write_off, return: units; count: units counted"
+    quantity: StockQuantity = Field(
+        ge=-MAX_STOCK_QUANTITY,
+        description="adjustment: the signed change; write_off, return: units; count: units counted",
     )
     reason: Reason
     occurred_at: UtcDatetime | None = Field(default=None, description="default: now")
@@ -92,7 +102,7 @@ class TransferIn(BaseModel):
 
     to_store_id: RowId
     product_id: RowId
-    quantity: int = Field(gt=0)
+    quantity: StockQuantity = Field(gt=0)
     reason: Reason
 
 
@@ -133,8 +143,8 @@ class MarkdownRuleOut(MarkdownRuleIn):
 class ThresholdIn(BaseModel):
     """Alert below `min_level`; restock up to `target_level`."""
 
-    min_level: int = Field(ge=0)
-    target_level: int = Field(ge=1)
+    min_level: StockQuantity = Field(ge=0)
+    target_level: StockQuantity = Field(ge=1)
 
     @model_validator(mode="after")
     def _target_above_min(self) -> ThresholdIn:
@@ -165,7 +175,7 @@ class LowStockOut(BaseModel):
 
 class RestockLineIn(BaseModel):
     product_id: RowId
-    quantity: int = Field(gt=0)
+    quantity: StockQuantity = Field(gt=0)
 
 
 class RestockOrderIn(BaseModel):
@@ -193,7 +203,7 @@ class ReceivingScanIn(BaseModel):
 
     product_id: OptionalRowId = None
     barcode: str | None = Field(default=None, max_length=14)
-    quantity: int = Field(default=1, gt=0, description="pieces, or grams for kg products")
+    quantity: StockQuantity = Field(default=1, gt=0, description="pieces, or grams for kg products")
     lot: str = Field(default="", max_length=40)
     produced_on: date | None = None
     expires_at: UtcDatetime | None = None
@@ -202,7 +212,7 @@ class ReceivingScanIn(BaseModel):
 class ReceivingLineIn(BaseModel):
     """The confirmed quantity of a line, and why it differs from the notice."""
 
-    quantity: int = Field(ge=0)
+    quantity: StockQuantity = Field(ge=0)
     note: str = Field(default="", max_length=255)
 
 
@@ -236,7 +246,7 @@ class CountScanIn(BaseModel):
 
     product_id: OptionalRowId = None
     barcode: str | None = Field(default=None, max_length=14)
-    quantity: int = Field(default=1, ge=0)
+    quantity: StockQuantity = Field(default=1, ge=0)
     counted_at: UtcDatetime | None = Field(default=None, description="default: now")
 
 

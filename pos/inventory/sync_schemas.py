@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
-from pos.inventory.schemas import UtcDatetime
+from pos.inventory.schemas import StockQuantity, UtcDatetime
 
 __all__ = [
     "FeedIn",
@@ -30,7 +30,7 @@ class StockUpdateIn(BaseModel):
     """What the supplier can ship of one product, as of its own clock."""
 
     certificate_no: str = Certificate
-    available: int = Field(ge=0, description="pieces, or grams for kg products")
+    available: StockQuantity = Field(ge=0, description="pieces, or grams for kg products")
     updated_at: UtcDatetime = Field(description="the supplier's time; older updates are ignored")
 
 
@@ -48,7 +48,7 @@ class SyncResultOut(BaseModel):
 
 class ShipmentLineIn(BaseModel):
     certificate_no: str = Certificate
-    quantity: int = Field(gt=0)
+    quantity: StockQuantity = Field(gt=0)
     lot: str = Field(default="", max_length=40)
     produced_on: date | None = None
     expires_at: UtcDatetime | None = None

@@ -5,7 +5,8 @@ layout each store or country defines, section 2.1), the mod-10 check digit (7.9.
 price/weight check digit (7.9.2-7.9.4).
 
 Normalisation: UPC-A (12 digits) is the EAN-13 with a leading 0, so every GTIN-12 and GTIN-13 is
-looked up as 13 digits; EAN-8 stays 8 digits (GTIN-8 is its own number space). An 8-digit scan is
+looked up as 13 digits; EAN-8 stays 8 digits (GTIN-8 is its own number space), and the catalog
+reads a 13- or 14-digit code that only pads an EAN-8 with zeros as that EAN-8. An 8-digit scan is
 read as EAN-8, never UPC-E: scanners are set to expand UPC-E to UPC-A before sending it.
 A PLU is kept as 5 digits: staff type 1234 into the scale, which prints it as 01234 in a 5-digit
 field and as 1234 in a 4-digit one; all three are the same PLU.

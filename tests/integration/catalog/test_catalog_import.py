@@ -160,6 +160,12 @@ async def test_products_read_with_origin_supplier_and_certificate(db: str) -> No
     assert await catalog.product_ids_by_certificate(["nope"]) == {}
 
 
+async def test_a_gtin14_of_an_ean8_product_finds_it(db: str) -> None:
+    await _import([row(1), row(2, gtin="96385074")])
+    found = await catalog.products_by_gtin("00000096385074")
+    assert [p.certificate_no for p in found] == ["T-000002"]
+
+
 async def test_an_unknown_product_is_not_found(db: str) -> None:
     with pytest.raises(NotFound):
         await catalog.get_product(999_999)

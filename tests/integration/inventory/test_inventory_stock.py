@@ -4,12 +4,14 @@ import asyncio
 import sqlite3
 
 import asyncpg
+import httpx
 import pytest
 
 from pos.errors import Conflict
 from pos.inventory import service as inventory
 from pos.inventory.tables import StockLevel
 from tests.helpers.shop import open_shop
+from tests.helpers.staff import login_as
 
 pytestmark = pytest.mark.anyio
 
@@ -86,3 +88,19 @@ async def test_100_racing_holds_of_one_unit_take_exactly_the_stock(db: str) -> N
     assert sum(results) == 30
     level = await inventory.get_level(shop.store_id, product)
     assert (level.on_hand, level.held) == (30, 30)
+
+
+@pytest.mark.parametrize("quantity", [2**31, -(2**31), 10**20])
+async def test_a_quantity_no_stock_column_can_hold_is_refused_naming_it(
+    client: httpx.AsyncClient, quantity: int
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    await login_as(client, "manager", shop.store_id)
+    response = await client.post(
+        f"/api/stores/{shop.store_id}/inventory/movements",
+        json={"product_id": product, "kind": "adjustment", "quantity": quantity, "reason": "x"},
+    )
+    assert response.status_code == 400, response.text
+    assert [error["key"] for error in response.json()["errors"]] == ["quantity"]
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 10

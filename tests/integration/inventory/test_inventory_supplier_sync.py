@@ -148,3 +148,21 @@ async def test_a_store_manager_cannot_set_a_feed(client: httpx.AsyncClient) -> N
     feed = {"url": "http://127.0.0.1:9/feed.json", "format": "json"}
     response = await client.put(f"/api/suppliers/{shop.supplier_id}/feed", json=feed)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("available", [2**31, 10**20])
+async def test_a_feed_whose_available_no_stock_column_can_hold_is_refused_and_kept(
+    db: str, feed_server: FeedServer, available: int
+) -> None:
+    shop = await open_shop()
+    cert = await certificate_of(await shop.add())
+    feed_server.documents["/stock.csv"] = (
+        f"certificate_no,available,updated_at\n{cert},{available},{T1}\n".encode()
+    )
+    url = f"{feed_server.base}/stock.csv"
+    await feeds.set_feed(shop.supplier_id, FeedIn.model_validate({"url": url, "format": "csv"}))
+    assert "line 2: available" in str((await feeds.pull_all())[shop.supplier_id])
+    assert await _available() == {}
+    stored = await SupplierFeed.select(SupplierFeed.last_error).first()
+    assert stored is not None
+    assert "line 2" in stored["last_error"]

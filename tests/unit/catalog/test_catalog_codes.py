@@ -63,3 +63,9 @@ def test_upca_and_padded_gtin14_are_stored_as_their_ean13() -> None:
     assert canonical_gtin("00036000291452") == "0036000291452"
     assert canonical_gtin("6901234567892") == "6901234567892"
     assert canonical_gtin("96385074") == "96385074"
+
+
+def test_zeros_padding_an_ean8_to_gtin13_or_gtin14_leave_the_ean8() -> None:
+    assert canonical_gtin("0000096385074") == "96385074"
+    assert canonical_gtin("00000096385074") == "96385074"
+    assert canonical_gtin("000096385074") == "96385074"  # as UPC-A

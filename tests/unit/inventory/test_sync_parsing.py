@@ -38,6 +38,18 @@ def test_a_bad_csv_feed_is_refused_naming_each_line() -> None:
     assert lines == [(3, "available"), (4, "updated_at")]
 
 
+def test_a_bad_csv_line_is_named_by_its_line_past_blank_and_multiline_ones() -> None:
+    content = (
+        b"certificate_no,available,updated_at\n"
+        b"\n"
+        b'"C1\nC1",120,2026-06-01T10:00:00+08:00\n'
+        b"C2,-4,2026-06-01T02:00:00Z\n"
+    )
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("csv", content)
+    assert [e["line"] for e in refused.value.extra["errors"]] == [5]
+
+
 def test_a_csv_feed_with_another_header_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_feed("csv", b"cert,qty\nC1,3\n")
