@@ -14,7 +14,7 @@ from typing import Any
 
 from pos.db import Statement, placeholders
 from pos.errors import Conflict, NotFound
-from pos.inventory.fefo import Lot, Take, fefo_key, plan_sale, plan_trim
+from pos.inventory.fefo import Lot, Take, after_first, fefo_key, plan_sale, plan_trim
 from pos.inventory.levels import units_by
 from pos.inventory.schemas import BatchOut
 from pos.inventory.tables import StockBatch, StockLevel
@@ -110,18 +110,8 @@ async def lots(store_id: int, product_id: int) -> list[Lot]:
 async def plan_transfer(store_id: int, product_id: int, units: int, now: datetime) -> list[Take]:
     """The batches a transfer of `units` takes from: as a sale would, after what orders hold."""
     on_hand, held = await _level(store_id, product_id)
-    return _after(plan_sale(await lots(store_id, product_id), held + units, on_hand, now), held)
-
-
-def _after(takes: list[Take], units: int) -> list[Take]:
-    """What `takes` take once their first `units` are left out."""
-    left: list[Take] = []
-    for part in takes:
-        skipped = min(part.units, units)
-        units -= skipped
-        if part.units > skipped:
-            left.append(Take(part.batch_id, part.units - skipped))
-    return left
+    planned = plan_sale(await lots(store_id, product_id), held + units, on_hand, now)
+    return after_first(planned, held)
 
 
 async def take(batch_id: int, units: int) -> None:

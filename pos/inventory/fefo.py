@@ -9,7 +9,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Lot", "Rule", "Take", "fefo_key", "markdown_percent", "plan_sale", "plan_trim"]
+__all__ = [
+    "Lot",
+    "Rule",
+    "Take",
+    "after_first",
+    "fefo_key",
+    "markdown_percent",
+    "plan_sale",
+    "plan_trim",
+]
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
@@ -78,6 +87,17 @@ def _take(takes: list[Take], batch_id: int | None, units: int, left: int) -> int
     if units > 0:
         takes.append(Take(batch_id, units))
     return left - max(units, 0)
+
+
+def after_first(takes: Sequence[Take], units: int) -> list[Take]:
+    """What `takes` take once their first `units` are left out (say, to orders holding them)."""
+    left: list[Take] = []
+    for part in takes:
+        skipped = min(part.units, units)
+        units -= skipped
+        if part.units > skipped:
+            left.append(Take(part.batch_id, part.units - skipped))
+    return left
 
 
 def plan_trim(lots: Sequence[Lot], on_hand: int) -> list[Take]:

@@ -20,7 +20,7 @@ from typing import Any
 from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches, ledger, levels
-from pos.inventory.fefo import Lot, Rule, markdown_percent
+from pos.inventory.fefo import Lot, Rule, Take, after_first, markdown_percent
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
 from pos.inventory.tables import StockBatch, StockLevel
@@ -209,10 +209,10 @@ def _markdown(
 
 def _unheld(lots: Sequence[Lot], held: int) -> list[Lot]:
     """What `lots` (first sold first) have left once `held` units are taken from the first."""
-    left: list[Lot] = []
-    for lot in lots:
-        taken = min(lot.remaining, held)
-        held -= taken
-        if lot.remaining > taken:
-            left.append(replace(lot, remaining=lot.remaining - taken))
-    return left
+    by_id = {lot.id: lot for lot in lots}
+    left = after_first([Take(lot.id, lot.remaining) for lot in lots], held)
+    return [
+        replace(by_id[part.batch_id], remaining=part.units)
+        for part in left
+        if part.batch_id is not None
+    ]
