@@ -27,12 +27,13 @@ from pos.catalog.columns import (
 )
 from pos.catalog.initials import name_initials
 from pos.catalog.tables import County, Product, Province, Supplier
+from pos.db import MAX_INTEGER
 
 __all__ = ["MAX_FEN", "MAX_SHELF_DAYS", "STATUSES", "UNITS", "check_places", "check_products"]
 
 STATUSES = ("active", "suspended", "revoked")
 UNITS = ("piece", "kg")
-MAX_FEN = 2**31 - 1
+MAX_FEN = MAX_INTEGER  # prices are INTEGER columns
 MAX_SHELF_DAYS = 36_500
 MAX_TEXT = 4000
 

@@ -3,6 +3,7 @@
 Piccolo's `Serial` primary key is an int4 on PostgreSQL. A larger id names no row, yet sent to
 the database it fails the query (asyncpg refuses it past int4, SQLite past int8) instead of
 finding nothing. Pydantic fields and Litestar parameters both read the `Interval` below.
+Other INTEGER columns (prices, stock) are bounded by the same `MAX_INTEGER`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Annotated
 
 from annotated_types import Interval
 
-__all__ = ["MAX_ROW_ID", "OptionalRowId", "RowId"]
+__all__ = ["MAX_INTEGER", "MAX_ROW_ID", "OptionalRowId", "RowId"]
 
-MAX_ROW_ID = 2**31 - 1
+MAX_INTEGER = 2**31 - 1
+"""The largest value an INTEGER column holds on PostgreSQL (SQLite would store more)."""
+MAX_ROW_ID = MAX_INTEGER
 
 RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]
 """A row's id in a schema field or a path parameter (`FromPath[RowId]`)."""

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from annotated_types import Le
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
-from pos.db import OptionalRowId, RowId
+from pos.db import MAX_INTEGER, OptionalRowId, RowId
 
 __all__ = [
     "MAX_STOCK_QUANTITY",
@@ -46,8 +46,7 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """A time with its offset, stored in UTC."""
 
-# PostgreSQL's INTEGER, which stock columns are; SQLite would store more, so the edge checks it.
-MAX_STOCK_QUANTITY = 2**31 - 1
+MAX_STOCK_QUANTITY = MAX_INTEGER  # stock columns are INTEGERs
 
 StockQuantity = Annotated[int, Le(MAX_STOCK_QUANTITY)]
 """Units of stock (pieces, or grams for kg products) that a stock column can hold."""
