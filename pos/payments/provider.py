@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pos.errors import PosError
+from pos.errors import PosError, Unavailable
 
 __all__ = [
     "ChargeResult",
@@ -55,6 +55,19 @@ _CHARGE_AS_QUERY: dict[ChargeStatus, QueryStatus] = {
     "failed": "failed",
 }
 _PAYMENT_CODE = re.compile(r"^(?:1[0-5][0-9]{16}|(?:2[5-9]|30)[0-9]{14,22})$")
+
+
+def _require_paid_amount(status: str, amount_fen: int | None) -> None:
+    """Refuse a paid answer without what was paid (WeChat amount.total, Alipay total_amount).
+
+    Settled, it would look like a wrong amount and refund nothing of the shopper's money. As a
+    provider failure, its notification is answered with an error the gateway repeats, and its
+    poll is retried.
+    """
+    if status == "paid" and (amount_fen is None or amount_fen <= 0):
+        raise Unavailable(
+            "the provider answered paid without the amount", code="provider_answer_malformed"
+        )
 
 
 def is_payment_code(code: str) -> bool:
@@ -89,7 +102,7 @@ class CreatedPayment:
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    """The provider's truth about a payment."""
+    """The provider's truth about a payment; a paid one carries its amount."""
 
     status: QueryStatus
     amount_fen: int | None = None
@@ -97,10 +110,13 @@ class QueryResult:
     provider_reference: str = ""
     paid_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _require_paid_amount(self.status, self.amount_fen)
+
 
 @dataclass(frozen=True, slots=True)
 class ChargeResult:
-    """The synchronous answer to charging a payer-presented code."""
+    """The synchronous answer to charging a payer-presented code; a paid one carries its amount."""
 
     status: ChargeStatus
     amount_fen: int | None = None
@@ -108,6 +124,9 @@ class ChargeResult:
     provider_reference: str = ""
     paid_at: datetime | None = None
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        _require_paid_amount(self.status, self.amount_fen)
 
     def as_query(self) -> QueryResult:
         """The same answer in the shape of a query, so one settling path serves both."""

@@ -146,7 +146,7 @@ class _Outcome:
 
 
 async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag: str = "") -> None:
-    paid_fen = payment.paid_fen or 0
+    paid_fen = payment.paid_fen
     await Payment.update(
         {Payment.refunded_fen: paid_fen, Payment.flag: flag, Payment.paid_order: False}
     ).where(Payment.id == payment.id)

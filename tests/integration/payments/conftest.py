@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
@@ -19,6 +19,7 @@ from pos.orders.schemas import CounterOrderIn, LineIn
 from pos.orders.service import get_order
 from pos.orders.tokens import counter_qr_token
 from pos.payments.plugin import build_payments
+from pos.payments.provider import QueryResult
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import Payments
 from pos.settings import Settings
@@ -134,3 +135,13 @@ async def start(
 async def order_state(order_id: int) -> str:
     """The order's state as stored."""
     return (await get_order(order_id)).state
+
+
+def query_paid_without_amount(sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the sandbox's query answer like a gateway whose paid answer lacks its amount."""
+    query = sandbox.query
+
+    async def without_amount(out_trade_no: str) -> QueryResult:
+        return replace(await query(out_trade_no), amount_fen=None)
+
+    monkeypatch.setattr(sandbox, "query", without_amount)

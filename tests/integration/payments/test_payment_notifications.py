@@ -12,7 +12,14 @@ from pos.payments.sandbox import SandboxProvider
 from pos.payments.signing import NONCE_HEADER, SIGNATURE_HEADER, signed_headers
 from pos.payments.tables import Payment, PaymentNotification, Refund, SandboxPayment
 from tests.helpers.clock import Clock
-from tests.integration.payments.conftest import Bought, Sent, order_state, run_due, start
+from tests.integration.payments.conftest import (
+    Bought,
+    Sent,
+    order_state,
+    query_paid_without_amount,
+    run_due,
+    start,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -169,6 +176,30 @@ async def test_amount_mismatch_is_refused_flagged_and_refunded(
     refund = await Refund.objects().get(Refund.payment == payment.id)
     assert refund is not None
     assert (refund.automatic, refund.amount_fen, refund.status) == (True, 1, "succeeded")
+
+
+async def test_a_paid_answer_without_its_amount_settles_nothing_and_is_notified_again(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sent: Sent,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    query_paid_without_amount(sandbox, monkeypatch)
+    out_trade_no = await _paid_in_wallet(pay_client, bought)
+    await run_due(clock)
+    assert sent.statuses == [503]  # an error the gateway sends the notification again for
+    payment = await _payment(out_trade_no)
+    assert (payment.status, payment.paid_fen, payment.flag) == ("pending", None, "")
+    assert await order_state(bought.order_id) == "paying"
+    assert await Refund.count() == 0
+    monkeypatch.undo()
+    clock.advance(10)  # past the outbox's first retry delay
+    await run_due(clock)
+    assert sent.statuses == [503, 200]
+    assert await order_state(bought.order_id) == "paid"
+    assert await Refund.count() == 0
 
 
 async def test_notification_for_another_provider_is_not_found(

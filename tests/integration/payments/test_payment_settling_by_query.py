@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
@@ -12,7 +13,14 @@ from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import Payments, settle
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
-from tests.integration.payments.conftest import Bought, Sent, order_state, run_due, start
+from tests.integration.payments.conftest import (
+    Bought,
+    Sent,
+    order_state,
+    query_paid_without_amount,
+    run_due,
+    start,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -58,6 +66,27 @@ async def test_lost_notification_is_settled_by_polling(
     assert (await _payment(bought.order_id)).status == "paid"
 
 
+async def test_a_paid_answer_without_its_amount_settles_nothing_and_the_poll_is_retried(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await start(pay_client, bought, {"method": "qr"})
+    await sandbox.pay(response.json()["out_trade_no"], "wx-payer-1")  # no notification at all
+    query_paid_without_amount(sandbox, monkeypatch)
+    await _run_for(clock, 5)
+    payment = await _payment(bought.order_id)
+    assert (payment.status, payment.paid_fen, payment.flag) == ("pending", None, "")
+    assert await order_state(bought.order_id) == "paying"
+    assert await Refund.count() == 0
+    monkeypatch.undo()
+    await _run_for(clock, 10)  # the poll's retry comes after its back-off
+    assert await order_state(bought.order_id) == "paid"
+    assert await Refund.count() == 0
+
+
 async def test_unpaid_qr_payment_is_closed_and_its_order_expired_after_polling(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
 ) -> None:
@@ -81,6 +110,30 @@ async def test_payer_code_paid_at_once_pays_the_order(
     assert response.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
     assert (await _payment(bought.order_id)).payer_hash is not None
+
+
+async def test_a_charge_answered_paid_without_its_amount_is_left_to_the_poll(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charge = sandbox.charge_code
+
+    async def without_amount(request: PaymentRequest, auth_code: str) -> ChargeResult:
+        return replace(await charge(request, auth_code), amount_fen=None)
+
+    monkeypatch.setattr(sandbox, "charge_code", without_amount)
+    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "provider_answer_malformed"
+    payment = await _payment(bought.order_id)
+    assert (payment.status, payment.paid_fen, payment.flag) == ("created", None, "")
+    assert await Refund.count() == 0
+    await _run_for(clock, 2)  # the first poll's query carries the amount
+    assert await order_state(bought.order_id) == "paid"
+    assert await Refund.count() == 0
 
 
 async def test_payer_code_user_paying_then_paid(

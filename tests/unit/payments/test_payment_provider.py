@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pos.errors import Unavailable
 from pos.payments.provider import ChargeResult, QueryResult, is_payment_code
 from pos.payments.settle import payer_hash
 
@@ -44,6 +45,16 @@ def test_charge_answers_map_onto_query_answers() -> None:
     assert paid == QueryResult("paid", 990, "payer", "ref", paid_at)
     assert ChargeResult("user_paying").as_query().status == "pending"
     assert ChargeResult("failed", reason="insufficient_funds").as_query().status == "failed"
+
+
+@pytest.mark.parametrize("amount_fen", [None, 0, -1])
+def test_a_paid_answer_without_its_amount_is_a_provider_failure(amount_fen: int | None) -> None:
+    with pytest.raises(Unavailable) as query:
+        QueryResult("paid", amount_fen, "payer", "ref")
+    assert query.value.code == "provider_answer_malformed"
+    with pytest.raises(Unavailable) as charge:
+        ChargeResult("paid", amount_fen, "payer", "ref")
+    assert charge.value.code == "provider_answer_malformed"
 
 
 def test_payer_hash_is_salted_and_stable() -> None:
