@@ -8,8 +8,11 @@ printer gets one job at a time. A claim marks the head `sending` under a lease i
 transaction; the outcome is written in another, only while the claim still holds. A sender
 that dies between the two leaves the job `sending`; once the lease passes the next sender
 prints it again (at-least-once: a receipt printed twice beats a sale without one).
-Claiming on PostgreSQL skips rows other workers hold locked; on SQLite the claim is one
-write transaction, and one worker is the supported setup.
+On PostgreSQL a claim first locks its heads' printers, skipping those another sender is
+claiming for: under READ COMMITTED the check that no other job of a printer is sending cannot
+see a claim still in flight, so two senders could each claim a job of one printer (a retried
+head and the job behind it). On SQLite the claim is one write transaction, and one worker is
+the supported setup.
 """
 
 from __future__ import annotations
@@ -93,10 +96,13 @@ _CLAIMABLE = (
 _CLAIMED_COLUMNS = (
     "j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document, j.attempts"
 )
-# PostgreSQL claims in one statement, skipping the rows another sender holds locked.
+# The heads whose printers this transaction now holds (NO KEY: new jobs may still be inserted).
+_LOCK_PRINTERS = Statement(
+    "SELECT j.id FROM print_job j JOIN printer p ON p.id = j.printer WHERE j.id = ANY({})"
+    " FOR NO KEY UPDATE OF p SKIP LOCKED"
+)
 _CLAIM = Statement(
-    f"WITH j AS (UPDATE print_job SET {_SENDING} WHERE id IN"  # noqa: S608 (constant text)
-    " (SELECT id FROM print_job WHERE id = ANY({}) FOR UPDATE SKIP LOCKED)"
+    f"WITH j AS (UPDATE print_job SET {_SENDING} WHERE id = ANY({{}})"  # noqa: S608 (constant text)
     f" AND ({_CLAIMABLE}) RETURNING id, printer, document, attempts)"
     f" SELECT {_CLAIMED_COLUMNS} FROM j JOIN printer p ON p.id = j.printer"
 )
@@ -116,8 +122,19 @@ async def claim_due(lease: timedelta, now: datetime | None = None) -> list[Claim
     if isinstance(current_engine(), SQLiteEngine):
         rows = await _claim_on_sqlite(ids, claim, moment + lease, moment)
     else:
-        rows = await _CLAIM.rows(claim, moment + lease, ids, moment, moment, moment)
+        rows = await _claim_on_postgres(ids, claim, moment + lease, moment)
     return [ClaimedJob(**_with_json(row), claim=claim) for row in rows]
+
+
+async def _claim_on_postgres(
+    ids: list[int], claim: str, until: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    # The claim is a statement of its own: its snapshot, taken once the printers are held,
+    # sees every earlier claim of theirs committed.
+    async with write_transaction():
+        locked = [row["id"] for row in await _LOCK_PRINTERS.rows(ids)]
+        claimed: list[dict[str, Any]] = await _CLAIM.rows(claim, until, locked, now, now, now)
+    return claimed
 
 
 async def _claim_on_sqlite(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 
+from pos.db import write_transaction
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
@@ -229,6 +230,38 @@ async def test_senders_claiming_at_once_take_each_head_once(counter: Counter80) 
     claimed = sorted(job.id for jobs in claims for job in jobs)
     assert claimed == sorted(row["id"] for row in await PrintJob.select(PrintJob.id))
     assert {job.printer_id for jobs in claims for job in jobs} == set(printers)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_retry_between_two_senders_claims_still_sends_one_job_per_printer(
+    counter: Counter80,
+) -> None:
+    await paid_sale(counter)
+    await paid_sale(counter)
+    first, _second = [row["id"] for row in await PrintJob.select(PrintJob.id).order_by(PrintJob.id)]
+    await PrintJob.update({PrintJob.state: "failed", PrintJob.attempts: 3}).where(
+        PrintJob.id == first
+    )
+    in_flight, commit = anyio.Event(), anyio.Event()
+    claims: list[ClaimedJob] = []
+
+    async def second_sender() -> None:
+        # Its claim stays uncommitted until `commit`, and the retry commits with it: the first
+        # sender reads the heads before the retry and claims while this claim is in flight.
+        async with write_transaction():
+            await retry_job(counter.shop.store_id, first, staff_user_id=1)
+            claims.extend(await claim_due(timedelta(seconds=30)))
+            in_flight.set()
+            await commit.wait()
+
+    async with anyio.create_task_group() as senders:
+        senders.start_soon(second_sender)
+        await in_flight.wait()
+        claims.extend(await claim_due(timedelta(seconds=30)))  # the first sender
+        commit.set()
+    assert [job.id for job in claims] == [first]
+    assert await job_states() == ["sending", "queued"]  # the later job waits its turn
 
 
 async def test_unreachable_printer_is_retried_then_fails(
