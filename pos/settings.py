@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     )
     platform_retry_longest_s: float = Field(default=600.0, gt=0, description="longest delay")
     platform_lease_s: float = Field(
-        default=60.0, gt=0, description="a relay's claim; after it another relay may resend"
+        default=60.0,
+        gt=0,
+        description="a relay's claim, longer than a request; after it another relay may resend",
     )
     platform_batch_size: int = Field(
         default=100, ge=1, le=100, description="transactions per signed request"
@@ -125,6 +127,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+    @field_validator("platform_lease_s")
+    @classmethod
+    def _lease_outlasts_a_request(cls, value: float, info: ValidationInfo) -> float:
+        # A request still out when its rows' lease passes would be sent again by another relay.
+        timeout = info.data.get("platform_timeout_s")
+        if timeout is not None and value <= timeout:
+            raise ValueError(f"must be longer than POS_PLATFORM_TIMEOUT_S ({timeout:g} s)")
+        return value
 
     @field_validator("time_zone")
     @classmethod

@@ -6,7 +6,8 @@ it claims due rows, runs every handler registered for their kind and marks them 
 them due again later (exponential back-off with jitter); after MAX_ATTEMPTS failures a row is
 dead, kept with its last error for people to see.
 A claim is a lease (`claimed_until`): rows of a worker that crashed come back once it passes,
-so a handler may run more than once and must be idempotent by the event's key.
+so a handler may run more than once and must be idempotent by the event's key. An event that
+starts late (behind slow ones) renews its lease first, or is skipped once another worker took it.
 Only kinds with a registered handler are claimed: an event waits for its consumer to exist.
 Claimed events run CONCURRENCY at a time. Events about the same thing run one after another in
 the order they were written, in a worker also across its claims: those of one kind, or of kinds
@@ -288,10 +289,12 @@ class Dispatcher:
             event, claim = queue.popleft()
             try:
                 async with self._running:
-                    succeeded = await _run(event, claim)
+                    succeeded = await _still_claimed(event, claim) and await _run(event, claim)
             # Raising would cancel the other handlers mid-transaction; the lease expires.
             except Exception:
-                logger.exception("outbox: recording a failure failed", event_id=event.id)
+                logger.exception(
+                    "outbox: renewing a lease or recording a failure failed", event_id=event.id
+                )
                 succeeded = False
             if succeeded:
                 self._done.append((event.id, claim.token))
@@ -400,6 +403,31 @@ def _event(row: dict[str, Any]) -> Event:
         payload=json.loads(payload) if isinstance(payload, str) else payload,
         attempts=row["attempts"],
     )
+
+
+async def _still_claimed(event: Event, claim: _Claim) -> bool:
+    """Whether `claim` still holds `event`, renewing the lease of one that starts late.
+
+    An event may wait behind slow ones of its subject until its lease has passed, and another
+    worker may have claimed it meanwhile: then that worker runs it, not this one.
+    """
+    now = datetime.now(UTC)
+    # Events mostly start at once, well within their lease: no write for them.
+    if claim.now + LEASE - now > LEASE / 2:
+        return True
+    renewed = (
+        await _O.update({_O.claimed_until: now + LEASE})
+        .where((_O.id == event.id) & (_O.claimed_by == claim.token))
+        .returning(_O.id)
+    )
+    if not renewed:
+        logger.warning(
+            "outbox: the lease passed while the event waited, another worker has it",
+            event_id=event.id,
+            kind=event.kind,
+            key=event.key,
+        )
+    return bool(renewed)
 
 
 async def _run(event: Event, claim: _Claim) -> bool:

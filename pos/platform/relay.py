@@ -2,10 +2,12 @@
 
 A claim is a lease (`platform_lease_s`): the rows are taken in one write transaction, on
 PostgreSQL with `FOR UPDATE SKIP LOCKED`, so relays running at once never take the same row while
-a lease holds. A relay killed mid-send leaves its rows claimed; once the lease passes another
-relay sends them again, and the platform answers "duplicate" for any it already stored, so a
-resend is harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter;
-after `platform_max_attempts` a row is dead: logged at error level and listed for staff.
+a lease holds. A round sends one request per merchant, renewing the lease of that merchant's rows
+just before: a round may outlast its lease, and rows another relay took over meanwhile are left
+to it. A relay killed mid-send leaves its rows claimed; once the lease passes another relay sends
+them again, and the platform answers "duplicate" for any it already stored, so a resend is
+harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter; after
+`platform_max_attempts` a row is dead: logged at error level and listed for staff.
 """
 
 from __future__ import annotations
@@ -86,9 +88,10 @@ class Relay:
         claim = secrets.token_hex(8)
         rows = await _claim(claim, self.settings, only)
         for merchant_id, group in groupby(rows, key=lambda row: row.merchant_id):
-            chunk = list(group)
-            outcome = await self._send(merchant_id, chunk)
-            await _record(claim, chunk, outcome, self.settings)
+            chunk = await _renew(claim, list(group), self.settings)
+            if chunk:
+                outcome = await self._send(merchant_id, chunk)
+                await _record(claim, chunk, outcome, self.settings)
         return len(rows)
 
     async def _send(self, merchant_id: str, chunk: list[Claimed]) -> _Outcome:
@@ -139,6 +142,28 @@ async def _claim(claim: str, settings: Settings, only: list[str] | None) -> list
             .returning(_T.id, _T.transaction_id, _T.merchant_id, _T.body, _T.attempts)
         )
     return sorted((Claimed(**row) for row in rows), key=lambda row: (row.merchant_id, row.id))
+
+
+async def _renew(claim: str, rows: list[Claimed], settings: Settings) -> list[Claimed]:
+    """The rows `claim` still holds, their lease renewed for one more send.
+
+    A round of many slow merchants can outlast its lease, and another relay may have claimed
+    the rows still waiting: that relay sends them, not this one.
+    """
+    lease = datetime.now(UTC) + timedelta(seconds=settings.platform_lease_s)
+    held = (
+        await _T.update({_T.claimed_until: lease})
+        .where(_T.id.is_in([row.id for row in rows]) & (_T.claimed_by == claim))
+        .returning(_T.id)
+    )
+    ids = {row["id"] for row in held}
+    if len(ids) < len(rows):
+        logger.warning(
+            "platform: the lease passed before sending, another relay has the rows",
+            merchant_id=rows[0].merchant_id,
+            count=len(rows) - len(ids),
+        )
+    return [row for row in rows if row.id in ids]
 
 
 async def _settle(claim: str, ids: list[int], values: dict[Any, Any]) -> None:

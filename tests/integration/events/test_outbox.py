@@ -171,6 +171,27 @@ async def test_a_crashed_workers_claim_is_picked_up_after_its_lease(db: str, kin
     assert (await _row(kind))["done_at"] is not None
 
 
+async def test_an_event_whose_lease_passed_while_it_waited_is_left_to_its_new_worker(
+    db: str, kind: str
+) -> None:
+    claimed = datetime.now(UTC) - timedelta(hours=1)  # the leases passed long ago
+    await outbox.emit(kind, "7", {}, available_at=claimed)
+    await outbox.emit(kind, "7:refund-1", {}, available_at=claimed)
+    ran: list[str] = []
+    taken_over: list[int] = []
+
+    async def record(event: outbox.Event) -> None:
+        if event.key == "7" and not taken_over:  # slow: the refund waits behind it
+            taken_over.append(await outbox.dispatch_due())  # another worker claims meanwhile
+        ran.append(event.key)
+
+    outbox.register(kind, record)
+    assert await outbox.dispatch_due(now=claimed) == 2
+    assert ran == ["7:refund-1", "7"]
+    assert taken_over == [1]  # not the sale: its lease was renewed when it started
+    assert (await _row(kind, "7:refund-1"))["done_at"] is not None
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_dispatchers_never_run_an_event_twice(db: str, kind: str) -> None:

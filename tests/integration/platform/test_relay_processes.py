@@ -1,4 +1,5 @@
-"""Relays at once, and a relay killed with SIGKILL mid-send: each transaction counted once."""
+"""Relays at once, a round outlasting its lease, and a relay killed with SIGKILL mid-send: each
+transaction counted once."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 
 from pos.platform.reconcile import reconcile
@@ -22,6 +25,7 @@ from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
     DoubleServer,
     forward_all,
+    made_up_sale,
     paid_sale,
     pending_rows,
     run_outbox,
@@ -44,6 +48,66 @@ async def test_four_relays_at_once_send_each_transaction_once(
             group.start_soon(forward_all, Relay(settings, relay.client))
     assert await double.counts() == {"transactions": 600, "deliveries": 600}
     assert await _T.count().where(_T.state == "sent") == 600
+
+
+async def test_a_round_outlasting_its_lease_leaves_what_another_relay_took_over(
+    db: str,
+    double: DoubleServer,
+    relay: Relay,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await double.start()
+    await _one_sale_each("XM-A", "XM-B", "XM-C")
+    late = timedelta(0)
+    other_rounds: list[int] = []
+
+    class Clock(datetime):
+        """The relays' clock, as late as the slow platform made it."""
+
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return datetime.now(UTC) + late
+
+    async def slow_platform(request: httpx.Request) -> None:
+        nonlocal late
+        late += timedelta(seconds=settings.platform_lease_s * 2 / 3)  # per merchant
+        other_rounds.append(await relay.round())  # another relay's round meanwhile
+
+    monkeypatch.setattr("pos.platform.relay.datetime", Clock)
+    hooks = {"request": [slow_platform]}
+    async with httpx.AsyncClient(base_url=double.url, event_hooks=hooks) as client:
+        assert await Relay(settings, client).round() == 3
+    assert await double.counts() == {"transactions": 3, "deliveries": 3}
+    assert other_rounds == [0, 1]  # XM-C's sale: its lease passed while XM-B's was sent
+    rows = await _T.select(_T.state, _T.attempts).order_by(_T.merchant_id)
+    # Attempts count claims: XM-C's first one lapsed before it was sent.
+    assert [(row["state"], row["attempts"]) for row in rows] == [
+        ("sent", 1),
+        ("sent", 1),
+        ("sent", 2),
+    ]
+
+
+async def _one_sale_each(*merchants: str) -> None:
+    """A pending certified sale of each of `merchants`, due now."""
+    for number, merchant in enumerate(merchants, start=1):
+        doc = made_up_sale(number).model_copy(
+            update={"merchant_id": merchant, "transaction_id": f"{merchant}-S{number}"}
+        )
+        await _T.insert(
+            _T(
+                transaction_id=doc.transaction_id,
+                kind="sale",
+                order_id=number,
+                store_id=1,
+                merchant_id=merchant,
+                business_day=doc.business_day,
+                amount_fen=doc.amount_fen,
+                body=doc.model_dump_json(),
+                next_attempt_at=datetime.now(UTC),
+            )
+        )
 
 
 @contextmanager
