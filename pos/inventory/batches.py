@@ -108,7 +108,10 @@ async def lots(store_id: int, product_id: int) -> list[Lot]:
 
 
 async def plan_transfer(store_id: int, product_id: int, units: int, now: datetime) -> list[Take]:
-    """The batches a transfer of `units` takes from: as a sale would, after what orders hold."""
+    """The batches a transfer of `units` takes from: as a sale would, after what orders hold.
+
+    The caller has locked the level row (`ledger.locked_level`): no sale takes from them meanwhile.
+    """
     on_hand, held = await _level(store_id, product_id)
     planned = plan_sale(await lots(store_id, product_id), held + units, on_hand, now)
     return after_first(planned, held)

@@ -14,7 +14,7 @@ from pos.errors import Conflict, NotFound
 from pos.inventory import ledger
 from pos.inventory.ledger import Entry
 from pos.inventory.scans import scanned_product
-from pos.inventory.schemas import CountLineOut, CountOut, CountScanIn
+from pos.inventory.schemas import MAX_STOCK_QUANTITY, CountLineOut, CountOut, CountScanIn
 from pos.inventory.sessions import held_open
 from pos.inventory.tables import CountLine, CountSession
 
@@ -32,12 +32,12 @@ async def start(store_id: int, *, actor: str) -> CountOut:
 
 async def scan(store_id: int, session_id: int, data: CountScanIn) -> CountOut:
     """Add counted units of a product to the session."""
-    product = await scanned_product(data.product_id, data.barcode)
+    product = await scanned_product(store_id, data.product_id, data.barcode)
     at = ledger.reported_time(data.counted_at, datetime.now(UTC))
     async with write_transaction():
         await _open(store_id, session_id)
         line = (
-            await _L.select(_L.id, _L.counted_at)
+            await _L.select(_L.id, _L.counted, _L.counted_at)
             .where((_L.session == session_id) & (_L.product == product.id))
             .first()
         )
@@ -45,10 +45,17 @@ async def scan(store_id: int, session_id: int, data: CountScanIn) -> CountOut:
             row = _L(session=session_id, product=product.id, counted=data.quantity, counted_at=at)
             await _L.insert(row)
         else:
-            await _L.update(
-                {_L.counted: _L.counted + data.quantity, _L.counted_at: max(at, line["counted_at"])}
-            ).where(_L.id == line["id"])
+            await _add_to(line, product.id, data.quantity, at)
     return await get_count(store_id, session_id)
+
+
+async def _add_to(line: dict[str, Any], product_id: int, units: int, at: datetime) -> None:
+    """Add units counted `at` to a line: it holds as of its last scan."""
+    if line["counted"] + units > MAX_STOCK_QUANTITY:
+        raise ledger.over_limit(product_id, line["counted"] + units)
+    await _L.update(
+        {_L.counted: _L.counted + units, _L.counted_at: max(at, line["counted_at"])}
+    ).where(_L.id == line["id"])
 
 
 async def finish(store_id: int, session_id: int, *, actor: str) -> CountOut:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from pydantic import ValidationError
@@ -33,6 +33,7 @@ from pos.logs import logger
 __all__ = [
     "CSV_HEADER",
     "FEED_PULL",
+    "Feed",
     "get_feed",
     "on_feed_pull",
     "parse_feed",
@@ -48,10 +49,18 @@ FETCH_TIMEOUT_S = 30.0
 _F = SupplierFeed
 
 
-def parse_feed(format: str, content: bytes) -> list[StockUpdateIn]:
+class Feed(NamedTuple):
+    """A feed document's updates, and the line of each as the supplier sees the document."""
+
+    updates: list[StockUpdateIn]
+    lines: list[int]
+
+
+def parse_feed(format: str, content: bytes) -> Feed:
     """The updates of a feed document; refused whole, naming each bad line."""
     if format == "json":
-        return parse_push(content)
+        updates = parse_push(content)
+        return Feed(updates, list(range(1, len(updates) + 1)))
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -67,7 +76,7 @@ def parse_feed(format: str, content: bytes) -> list[StockUpdateIn]:
         updates = [StockUpdateIn.model_validate(row) for _, row in rows]
     except ValidationError:
         raise refused(_csv_problems(rows), "the feed") from None
-    return updates
+    return Feed(updates, [number for number, _ in rows])
 
 
 def _csv_problems(rows: list[tuple[int, dict[str, str]]]) -> list[Problem]:
@@ -117,17 +126,13 @@ async def pull_feed(supplier_id: int) -> SyncResultOut:
     """Fetch the feed and apply it; a refused feed changes no stock and its reasons are kept."""
     feed = await get_feed(supplier_id)
     try:
-        updates = parse_feed(feed.format, await _fetch(feed.url))
-        result = await apply_updates(supplier_id, updates, first_line=_first_line(feed.format))
+        updates, lines = parse_feed(feed.format, await _fetch(feed.url))
+        result = await apply_updates(supplier_id, updates, lines=lines)
     except PosError as exc:
         await _pulled(supplier_id, _describe(exc))
         raise
     await _pulled(supplier_id, "")
     return result
-
-
-def _first_line(format: str) -> int:
-    return 2 if format == "csv" else 1
 
 
 def _describe(exc: PosError) -> str:

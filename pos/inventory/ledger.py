@@ -7,8 +7,10 @@ Reading a level is one row, however long the ledger grows.
 
 Every function here joins the caller's write transaction. Concurrency: a movement changes its
 level row with one conditional UPDATE first, so on PostgreSQL it holds that row's lock until its
-transaction ends; a count locks the same row before it sums the later movements. Batches are
-touched only after the level row, so locks are always taken in the same order.
+transaction ends; a count locks the same row before it sums the later movements, and a transfer
+before it reads the batches. Batches are touched only after the level row, so locks are always
+taken in the same order. Every rise of a level comes through here (orders only hold, release and
+sell), so here a level is kept within what its INTEGER column holds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from piccolo.query.functions.aggregate import Sum
 from pos.db import current_engine, insert_new
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches
-from pos.inventory.schemas import MovementOut
+from pos.inventory.schemas import MAX_STOCK_QUANTITY, MovementOut
 from pos.inventory.tables import StockLevel, StockMovement
 
 __all__ = [
@@ -37,9 +39,11 @@ __all__ = [
     "append_all",
     "count",
     "level_at",
+    "locked_level",
     "move",
     "movement",
     "movement_out",
+    "over_limit",
     "reported_time",
 ]
 
@@ -85,6 +89,26 @@ def _short(product_id: int, delta: int) -> Conflict:
         code="out_of_stock",
         product_id=product_id,
     )
+
+
+def over_limit(product_id: int, units: int) -> Conflict:
+    """The error for `units` of a product, more than a stock level may hold."""
+    return Conflict(
+        f"product {product_id}: {units} units are more than a stock level holds"
+        f" ({MAX_STOCK_QUANTITY})",
+        code="stock_over_limit",
+        product_id=product_id,
+    )
+
+
+def _stays_within_bounds(delta: int) -> Any:
+    """The level stays at or above what orders hold, and within what its column holds.
+
+    Never `on_hand + delta` for a rise: PostgreSQL would fail on an INTEGER past its range.
+    """
+    if delta < 0:
+        return WhereRaw("on_hand + {} >= held", delta)
+    return _S.on_hand <= MAX_STOCK_QUANTITY - delta
 
 
 async def move(
@@ -133,7 +157,7 @@ async def _shift_level(
     after_count = (
         _S.counted_at.is_null() | (_S.counted_at < reported) if reported is not None else None
     )
-    where = _row(store_id, product_id) & WhereRaw("on_hand + {} >= held", delta)
+    where = _row(store_id, product_id) & _stays_within_bounds(delta)
     for _ in range(2):  # the second round follows a racing insert of the level row
         changed = (
             await _S.update({_S.on_hand: _S.on_hand + delta, _S.updated_at: now})
@@ -142,12 +166,14 @@ async def _shift_level(
         )
         if changed:
             return True, reported or after_counts(now, changed[0]["counted_at"])
-        row = await _S.select(_S.counted_at).where(_row(store_id, product_id)).first()
+        row = await _S.select(_S.on_hand, _S.counted_at).where(_row(store_id, product_id)).first()
         if row is not None:
             counted_at = row["counted_at"]
             if reported is not None and counted_at is not None and counted_at >= reported:
                 return False, reported
-            raise _short(product_id, delta)
+            if delta < 0:
+                raise _short(product_id, delta)
+            raise over_limit(product_id, row["on_hand"] + delta)
         if delta < 0:
             raise _short(product_id, delta)
         new = _S(store=store_id, product=product_id, on_hand=delta, held=0, updated_at=now)
@@ -162,7 +188,7 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
         raise InvalidInput(f"a count of {counted} is not possible", code="stock_negative")
     now = datetime.now(UTC)
     occurred = entry.when(now)
-    level = await _locked_level(store_id, product_id, now)
+    level = await locked_level(store_id, product_id, now)
     if level["counted_at"] is not None and level["counted_at"] >= occurred:
         return await append(
             movement(
@@ -177,6 +203,8 @@ async def count(store_id: int, product_id: int, counted: int, entry: Entry) -> M
             )
         )
     on_hand = counted + await _moved(store_id, product_id, _M.occurred_at > occurred)
+    if on_hand > MAX_STOCK_QUANTITY:
+        raise over_limit(product_id, on_hand)
     if on_hand < level["held"]:
         raise Conflict(
             f"product {product_id}: unpaid orders hold more than {on_hand}",
@@ -212,7 +240,8 @@ async def level_at(store_id: int, product_id: int, moment: datetime) -> int:
     return int(last["counted"]) + await _moved(store_id, product_id, between)
 
 
-async def _locked_level(store_id: int, product_id: int, now: datetime) -> dict[str, Any]:
+async def locked_level(store_id: int, product_id: int, now: datetime) -> dict[str, Any]:
+    """The level row, made when missing and locked (on PostgreSQL) until the transaction ends."""
     new = _S(store=store_id, product=product_id, on_hand=0, held=0, updated_at=now)
     await _S.insert(new).on_conflict(action="DO NOTHING")
     select = _S.select(_S.id, _S.on_hand, _S.held, _S.counted_at).where(_row(store_id, product_id))

@@ -6,7 +6,6 @@ the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -102,17 +101,18 @@ async def _transfer(
 ) -> list[MovementOut]:
     """One movement per batch taken (FEFO) on each side; the receiving side gets the batches."""
     to, product_id = data.to_store_id, data.product_id
-    takes = await batches.plan_transfer(store_id, product_id, data.quantity, datetime.now(UTC))
+    now = datetime.now(UTC)
+    # Both level rows are locked before the batches are read, as a sale locks its level before
+    # taking from them: no sale takes the units planned here before they move. Stores in id
+    # order: two opposite transfers never wait for each other's rows.
+    for at in sorted((store_id, to)):
+        await ledger.locked_level(at, product_id, now)
+    takes = await batches.plan_transfer(store_id, product_id, data.quantity, now)
     n = len(takes)
     out = _keyed(Entry(actor, data.reason, f"transfer:to:{to}"), key, range(n))
     into = _keyed(Entry(actor, data.reason, f"transfer:from:{store_id}"), key, range(n, 2 * n))
-    legs = {
-        store_id: functools.partial(_send, store_id, product_id, takes, out),
-        to: functools.partial(_receive, to, product_id, takes, into),
-    }
-    # Stores in id order: two opposite transfers never wait for each other's rows.
-    moved = {at: await legs[at]() for at in sorted(legs)}
-    return moved[store_id] + moved[to]
+    sent = await _send(store_id, product_id, takes, out)
+    return sent + await _receive(to, product_id, takes, into)
 
 
 def _keyed(entry: Entry, key: str | None, numbers: range) -> list[Entry]:

@@ -18,6 +18,7 @@ from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.notices import get_notice
 from pos.inventory.scans import scanned_product
 from pos.inventory.schemas import (
+    MAX_STOCK_QUANTITY,
     ReceivingLineIn,
     ReceivingLineOut,
     ReceivingOut,
@@ -74,7 +75,7 @@ async def _by_key(key: str) -> int | None:
 
 async def scan(store_id: int, session_id: int, data: ReceivingScanIn) -> ReceivingOut:
     """Add scanned units to the line of the product (and lot), or start a line."""
-    product = await scanned_product(data.product_id, data.barcode)
+    product = await scanned_product(store_id, data.product_id, data.barcode)
     async with write_transaction():
         await _open(store_id, session_id)
         line = await _matching_line(session_id, product.id, data.lot)
@@ -89,24 +90,31 @@ async def scan(store_id: int, session_id: int, data: ReceivingScanIn) -> Receivi
             )
             await _L.insert(row)
         else:
-            values: dict[Any, Any] = {_L.quantity: _L.quantity + data.quantity}
-            values |= {_L.lot: data.lot} if data.lot else {}
-            values |= {_L.produced_on: data.produced_on} if data.produced_on else {}
-            values |= {_L.expires_at: data.expires_at} if data.expires_at else {}
-            await _L.update(values).where(_L.id == line)
+            await _add_to(line, product.id, data)
     return await get_receiving(store_id, session_id)
 
 
-async def _matching_line(session_id: int, product_id: int, lot: str) -> int | None:
+async def _matching_line(session_id: int, product_id: int, lot: str) -> dict[str, Any] | None:
     rows = (
-        await _L.select(_L.id, _L.lot)
+        await _L.select(_L.id, _L.lot, _L.quantity)
         .where((_L.session == session_id) & (_L.product == product_id))
         .order_by(_L.id)
     )
     for row in rows:
         if not lot or row["lot"] in ("", lot):
-            return int(row["id"])
+            return row
     return None
+
+
+async def _add_to(line: dict[str, Any], product_id: int, data: ReceivingScanIn) -> None:
+    """Add the scanned units, and the batch facts the scan brings, to a line."""
+    if line["quantity"] + data.quantity > MAX_STOCK_QUANTITY:
+        raise ledger.over_limit(product_id, line["quantity"] + data.quantity)
+    values: dict[Any, Any] = {_L.quantity: _L.quantity + data.quantity}
+    values |= {_L.lot: data.lot} if data.lot else {}
+    values |= {_L.produced_on: data.produced_on} if data.produced_on else {}
+    values |= {_L.expires_at: data.expires_at} if data.expires_at else {}
+    await _L.update(values).where(_L.id == line["id"])
 
 
 async def set_line(

@@ -110,13 +110,21 @@ async def push_stock(
 
 
 async def apply_updates(
-    supplier_id: int, updates: Sequence[StockUpdateIn], *, first_line: int = 1
+    supplier_id: int,
+    updates: Sequence[StockUpdateIn],
+    *,
+    lines: Sequence[int] | None = None,
 ) -> SyncResultOut:
-    """Apply updates newer than what we hold, all in one transaction; refuse all on a bad one."""
+    """Apply updates newer than what we hold, all in one transaction; refuse all on a bad one.
+
+    `lines` are the updates' lines in their document, as the supplier sees them (a CSV reader's
+    `line_num`: blank lines and quoted line breaks count); by default update n is line n.
+    """
     ids = await catalog.supplier_product_ids(supplier_id, (u.certificate_no for u in updates))
+    numbers = range(1, len(updates) + 1) if lines is None else lines
     problems = [
-        Problem(first_line + n, f"certificate {u.certificate_no} is not a product of yours")
-        for n, u in enumerate(updates)
+        Problem(line, f"certificate {u.certificate_no} is not a product of yours")
+        for line, u in zip(numbers, updates, strict=True)
         if u.certificate_no not in ids
     ]
     if problems:

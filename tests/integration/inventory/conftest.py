@@ -1,4 +1,5 @@
-"""Inventory test helpers: a supplier with a signing key, signed pushes, a local feed server."""
+"""Inventory test helpers: a supplier with a signing key, signed pushes, a local feed server,
+products sharing a barcode."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from pos.catalog.tables import Product
 from pos.inventory.signing import signed_headers
 from pos.staff import service as staff
+from tests.helpers.shop import Shop, make_gtin
 
 
 @dataclass
@@ -44,6 +46,14 @@ async def certificate_of(product_id: int) -> str:
     row = await Product.select(Product.certificate_no).where(Product.id == product_id).first()
     assert row is not None
     return str(row["certificate_no"])
+
+
+async def renewed_product(shop: Shop) -> tuple[str, int, int]:
+    """A barcode shared by a product whose certificate was revoked (the older) and its renewal's."""
+    barcode = make_gtin()
+    revoked, renewal = await shop.add(gtin=barcode), await shop.add(gtin=barcode)
+    await Product.update({Product.status: "revoked"}).where(Product.id == revoked)
+    return barcode, revoked, renewal
 
 
 class FeedServer:

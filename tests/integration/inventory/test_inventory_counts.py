@@ -6,13 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pos.db import write_transaction
 from pos.errors import Conflict
-from pos.inventory import counts
+from pos.inventory import counts, ledger
 from pos.inventory import service as inventory
-from pos.inventory.schemas import CountScanIn
+from pos.inventory.ledger import Entry
+from pos.inventory.schemas import MAX_STOCK_QUANTITY, CountScanIn
 from pos.inventory.tables import StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import open_shop
+
+from .conftest import renewed_product
 
 pytestmark = pytest.mark.anyio
 
@@ -70,6 +74,44 @@ async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> 
     await counts.scan(shop.store_id, session.id, scan)
     await counts.finish(shop.store_id, session.id, actor="staff:1")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+
+
+async def test_a_count_past_what_the_level_holds_is_refused_and_stays_open(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await counts.start(shop.store_id, actor="staff:1")
+    scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
+    await counts.scan(shop.store_id, session.id, scan)
+    async with write_transaction():  # after the count: it comes on top
+        await ledger.move(shop.store_id, product, 10, "receipt", Entry("t", "delivery"))
+    with pytest.raises(Conflict) as refused:
+        await counts.finish(shop.store_id, session.id, actor="staff:1")
+    assert refused.value.code == "stock_over_limit"
+    assert (await counts.get_count(shop.store_id, session.id)).status == "open"
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+
+
+async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await counts.start(shop.store_id, actor="staff:1")
+    scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
+    await counts.scan(shop.store_id, session.id, scan)
+    with pytest.raises(Conflict) as refused:
+        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product))
+    assert refused.value.code == "stock_over_limit"
+    lines = (await counts.get_count(shop.store_id, session.id)).lines
+    assert [line.counted for line in lines] == [MAX_STOCK_QUANTITY]
+
+
+async def test_a_shared_barcode_is_counted_as_the_product_whose_certificate_is_valid(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    barcode, _, renewal = await renewed_product(shop)
+    session = await counts.start(shop.store_id, actor="staff:1")
+    scanned = await counts.scan(shop.store_id, session.id, CountScanIn(barcode=barcode))
+    assert [line.product_id for line in scanned.lines] == [renewal]
 
 
 async def test_a_finished_count_is_what_the_level_got(db: str) -> None:

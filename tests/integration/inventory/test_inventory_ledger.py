@@ -11,7 +11,7 @@ from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches, ledger, movements
 from pos.inventory import service as inventory
 from pos.inventory.ledger import Entry
-from pos.inventory.schemas import MovementIn, TransferIn
+from pos.inventory.schemas import MAX_STOCK_QUANTITY, MovementIn, TransferIn
 from pos.inventory.tables import StockLevel, StockMovement
 from tests.helpers.shop import Shop, open_shop
 from tests.helpers.staff import add_store, login_as
@@ -98,6 +98,30 @@ async def test_stock_never_goes_negative_through_the_ledger(db: str) -> None:
     assert await _on_hand(shop.store_id, product) == 3
 
 
+@pytest.mark.parametrize("kind", ["adjustment", "return"])
+async def test_a_movement_past_what_a_level_holds_is_refused_and_changes_nothing(
+    db: str, kind: str
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    change = MovementIn(product_id=product, kind=kind, quantity=MAX_STOCK_QUANTITY, reason="x")
+    with pytest.raises(Conflict) as refused:
+        await movements.record(shop.store_id, change, actor="staff:1", idempotency_key=None)
+    assert refused.value.code == "stock_over_limit"
+    assert refused.value.extra["product_id"] == product
+    assert await _on_hand(shop.store_id, product) == await _ledger_sum(shop.store_id, product) == 10
+
+
+async def test_a_count_with_later_movements_past_what_a_level_holds_is_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await _uncounted(shop)
+    await _move(shop.store_id, product, 10)
+    with pytest.raises(Conflict) as refused:
+        await _count(shop.store_id, product, MAX_STOCK_QUANTITY, _ago(5))
+    assert refused.value.code == "stock_over_limit"
+    assert await _on_hand(shop.store_id, product) == await _ledger_sum(shop.store_id, product) == 10
+
+
 async def test_a_movement_in_the_future_is_refused(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=3)
@@ -132,6 +156,26 @@ async def test_a_transfer_moves_units_between_stores(db: str) -> None:
     assert [(leg.store_id, leg.delta) for leg in legs] == [(shop.store_id, -4), (other, 4)]
     assert await _on_hand(shop.store_id, product) == 6
     assert await _on_hand(other, product) == 4
+
+
+async def test_a_transfer_past_what_the_receiving_level_holds_is_refused_and_changes_nothing(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    other = await add_store()
+    await inventory.set_level(other, product, MAX_STOCK_QUANTITY)
+    with pytest.raises(Conflict) as refused:
+        await movements.transfer(
+            shop.store_id,
+            TransferIn(to_store_id=other, product_id=product, quantity=4, reason="rebalance"),
+            actor="staff:1",
+            idempotency_key=None,
+        )
+    assert refused.value.code == "stock_over_limit"
+    assert await _on_hand(shop.store_id, product) == 10
+    assert await _on_hand(other, product) == MAX_STOCK_QUANTITY
+    assert await StockMovement.count().where(StockMovement.kind == "transfer") == 0
 
 
 async def test_a_retried_transfer_moves_the_units_once(client: httpx.AsyncClient) -> None:

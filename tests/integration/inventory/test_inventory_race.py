@@ -1,21 +1,26 @@
-"""Sales racing with receiving and counts: the level always equals the ledger's sum."""
+"""Sales racing with receiving, counts and transfers: the level always equals the ledger's sum."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import anyio
 import pytest
 from piccolo.query.functions.aggregate import Sum
 
-from pos.db import write_transaction
+from pos.db import Statement, write_transaction
 from pos.errors import Conflict
-from pos.inventory import ledger
+from pos.inventory import batches, ledger, movements
 from pos.inventory import service as inventory
+from pos.inventory.fefo import Take
 from pos.inventory.ledger import Entry
+from pos.inventory.schemas import TransferIn
 from pos.inventory.tables import StockBatch, StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import add_store
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +44,20 @@ async def _buy(shop: Shop, product: int) -> int:
 async def _receive(shop: Shop, product: int, units: int) -> None:
     async with write_transaction():
         await ledger.move(shop.store_id, product, units, "receipt", Entry("race", "delivery"))
+
+
+async def _receive_lot(shop: Shop, product: int, units: int, expires_in: timedelta) -> None:
+    async with write_transaction():
+        batch = await batches.add(
+            shop.store_id,
+            product,
+            units,
+            lot="",
+            produced_on=None,
+            expires_at=datetime.now(UTC) + expires_in,
+            reference="race",
+        )
+        await ledger.move(shop.store_id, product, units, "receipt", Entry("race"), batch_id=batch)
 
 
 async def _count(shop: Shop, product: int, counted: int) -> None:
@@ -74,3 +93,59 @@ async def test_sales_racing_receiving_and_counts_never_lose_or_invent_a_unit(db:
     assert await _ledger(product, "receipt") == 40
     batches = await StockBatch.select(Sum(StockBatch.remaining)).first()
     assert batches is None or int(batches["sum"] or 0) <= level.on_hand
+
+
+_LOCK_WAITS = Statement(
+    "SELECT count(*) AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE NOT l.granted AND a.datname = current_database()"
+)
+
+
+async def _done_or_waiting_for_a_lock(done: anyio.Event) -> None:
+    with anyio.fail_after(5):
+        while not done.is_set():
+            row = await _LOCK_WAITS.first()
+            if row is not None and row["waiting"]:
+                return
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_sale_between_a_transfers_plan_and_its_moves_leaves_it_whole(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await _receive_lot(shop, product, 5, timedelta(days=1))
+    await _receive_lot(shop, product, 5, timedelta(days=2))
+    other = await add_store()
+    planned, resume, sold = anyio.Event(), anyio.Event(), anyio.Event()
+    plan = batches.plan_transfer
+
+    async def plan_then_wait(*args: Any) -> list[Take]:
+        takes = await plan(*args)
+        planned.set()
+        await resume.wait()
+        return takes
+
+    async def transfer() -> None:
+        data = TransferIn(to_store_id=other, product_id=product, quantity=5, reason="rebalance")
+        await movements.transfer(shop.store_id, data, actor="staff:1", idempotency_key=None)
+
+    async def sell() -> None:
+        await planned.wait()
+        await inventory.hold(shop.store_id, {product: 3})
+        await inventory.commit_sale(shop.store_id, {product: 3})
+        sold.set()
+
+    monkeypatch.setattr(batches, "plan_transfer", plan_then_wait)
+    async with anyio.create_task_group() as group:
+        group.start_soon(transfer)
+        group.start_soon(sell)
+        await planned.wait()
+        await _done_or_waiting_for_a_lock(sold)  # the sale runs now, or waits for the transfer
+        resume.set()
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 2
+    assert (await inventory.get_level(other, product)).on_hand == 5
+    assert sum(lot.remaining for lot in await batches.lots(shop.store_id, product)) == 2

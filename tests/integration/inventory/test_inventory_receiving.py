@@ -9,13 +9,13 @@ import pytest
 from pos.errors import Conflict
 from pos.inventory import receiving
 from pos.inventory import service as inventory
-from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
-from pos.inventory.tables import ShipmentNotice, StockMovement
+from pos.inventory.schemas import MAX_STOCK_QUANTITY, ReceivingScanIn, ReceivingStartIn
+from pos.inventory.tables import ShipmentNotice, StockBatch, StockMovement
 from pos.stores.tables import Store
-from tests.helpers.shop import open_shop
+from tests.helpers.shop import make_gtin, open_shop
 from tests.helpers.staff import add_store, login_as
 
-from .conftest import SupplierClient, certificate_of, supplier_client
+from .conftest import SupplierClient, certificate_of, renewed_product, supplier_client
 
 pytestmark = pytest.mark.anyio
 
@@ -98,6 +98,64 @@ async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
     )
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 7
     assert await StockMovement.count().where(StockMovement.kind == "receipt") == 1
+
+
+async def test_a_receiving_past_what_the_level_holds_is_refused_and_stays_open(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
+    await receiving.scan(shop.store_id, session.id, scan)
+    with pytest.raises(Conflict) as refused:
+        await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    assert refused.value.code == "stock_over_limit"
+    assert (await receiving.get_receiving(shop.store_id, session.id)).status == "open"
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+    assert await StockBatch.count() == 0
+
+
+async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
+    await receiving.scan(shop.store_id, session.id, scan)
+    with pytest.raises(Conflict) as refused:
+        await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product))
+    assert refused.value.code == "stock_over_limit"
+    lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert [line.quantity for line in lines] == [MAX_STOCK_QUANTITY]
+
+
+async def test_a_shared_barcode_is_received_as_the_product_whose_certificate_is_valid(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    barcode, _, renewal = await renewed_product(shop)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    scanned = await receiving.scan(shop.store_id, session.id, ReceivingScanIn(barcode=barcode))
+    assert [line.product_id for line in scanned.lines] == [renewal]
+
+
+async def test_a_barcode_two_valid_products_share_is_refused_asking_for_a_product_id(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    barcode = make_gtin()
+    first, second = await shop.add(gtin=barcode), await shop.add(gtin=barcode)
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/receivings"
+    session = (await client.post(base, json={})).json()
+    refused = await client.post(f"{base}/{session['id']}/scans", json={"barcode": barcode})
+    assert (refused.status_code, refused.json()["code"]) == (409, "barcode_ambiguous")
+    assert refused.json()["product_ids"] == [first, second]
+    assert "product id" in refused.json()["detail"]
 
 
 async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db: str) -> None:

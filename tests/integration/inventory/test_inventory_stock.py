@@ -9,6 +9,7 @@ import pytest
 
 from pos.errors import Conflict
 from pos.inventory import service as inventory
+from pos.inventory.schemas import MAX_STOCK_QUANTITY
 from pos.inventory.tables import StockLevel
 from tests.helpers.shop import open_shop
 from tests.helpers.staff import login_as
@@ -103,4 +104,23 @@ async def test_a_quantity_no_stock_column_can_hold_is_refused_naming_it(
     )
     assert response.status_code == 400, response.text
     assert [error["key"] for error in response.json()["errors"]] == ["quantity"]
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+
+
+async def test_an_adjustment_past_what_the_level_holds_gets_a_409_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    await login_as(client, "manager", shop.store_id)
+    response = await client.post(
+        f"/api/stores/{shop.store_id}/inventory/movements",
+        json={
+            "product_id": product,
+            "kind": "adjustment",
+            "quantity": MAX_STOCK_QUANTITY,
+            "reason": "x",
+        },
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "stock_over_limit")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 10

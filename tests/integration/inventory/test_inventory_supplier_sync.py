@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from pos.errors import InvalidInput
 from pos.inventory import feeds
 from pos.inventory.sync_schemas import FeedIn
 from pos.inventory.tables import SupplierFeed, SupplierStock
@@ -118,6 +119,22 @@ async def test_a_pulled_feed_applies_and_a_malformed_one_leaves_stock_as_it_was(
     stored = await SupplierFeed.select(SupplierFeed.last_error).first()
     assert stored is not None
     assert "line 3" in stored["last_error"]
+
+
+async def test_a_product_not_of_the_supplier_is_named_by_its_line_in_the_feed(
+    db: str, feed_server: FeedServer
+) -> None:
+    shop, other = await open_shop(), await open_shop()
+    ours, theirs = await certificate_of(await shop.add()), await certificate_of(await other.add())
+    feed_server.documents["/stock.csv"] = (  # past a blank line, the foreign one is on line 4
+        f"certificate_no,available,updated_at\n{ours},1,{T1}\n\n{theirs},1,{T1}\n".encode()
+    )
+    url = f"{feed_server.base}/stock.csv"
+    await feeds.set_feed(shop.supplier_id, FeedIn.model_validate({"url": url, "format": "csv"}))
+    with pytest.raises(InvalidInput) as refused:
+        await feeds.pull_feed(shop.supplier_id)
+    assert [error["line"] for error in refused.value.extra["errors"]] == [4]
+    assert await _available() == {}
 
 
 async def test_a_json_feed_is_pulled_through_the_api_by_head_office(

@@ -19,8 +19,9 @@ def test_a_csv_feed_parses_into_updates_in_utc() -> None:
         b"C1,120,2026-06-01T10:00:00+08:00\n"
         b"C2,0,2026-06-01T02:00:00Z\n"
     )
-    updates = parse_feed("csv", content)
+    updates, lines = parse_feed("csv", content)
     assert [(u.certificate_no, u.available) for u in updates] == [("C1", 120), ("C2", 0)]
+    assert lines == [2, 3]
     assert updates[0].updated_at == datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
 
