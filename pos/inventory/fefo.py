@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "Lot",
+    "Markdown",
     "Rule",
     "Take",
     "after_first",
     "fefo_key",
     "markdown_percent",
+    "marked_down",
     "plan_sale",
     "plan_trim",
 ]
@@ -51,6 +53,18 @@ class Rule:
     product_id: int | None
     within_hours: int
     percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Markdown:
+    """`percent` off `units` pieces or grams."""
+
+    percent: int
+    units: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.percent <= 100 or self.units < 0:
+            raise ValueError(f"markdown {self.percent} % of {self.units} units is out of range")
 
 
 def fefo_key(lot: Lot) -> tuple[datetime, int]:
@@ -126,3 +140,19 @@ def markdown_percent(
         ),
         default=0,
     )
+
+
+def marked_down(
+    product_id: int, lots: Iterable[Lot], rules: Sequence[Rule], now: datetime
+) -> tuple[Markdown, ...]:
+    """Each of `lots` (first sold first) at its own markdown, up to the first not marked down.
+
+    A later expiry is never marked down more, so the lots after that one are not either.
+    """
+    found: list[Markdown] = []
+    for lot in lots:
+        percent = markdown_percent(product_id, lot, rules, now)
+        if not percent:
+            break
+        found.append(Markdown(percent, lot.remaining))
+    return tuple(found)

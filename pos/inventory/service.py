@@ -12,25 +12,26 @@ available to new holds. Units are pieces, or grams for products sold by the kg.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from itertools import takewhile
 from typing import Any
 
 from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches, ledger, levels
-from pos.inventory.fefo import Lot, Rule, Take, after_first, markdown_percent
+from pos.inventory.fefo import Lot, Markdown, Rule, Take, after_first, marked_down
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
 from pos.inventory.tables import StockBatch, StockLevel
 
 __all__ = [
     "Markdown",
+    "Rule",
     "Units",
     "commit_sale",
     "get_level",
     "hold",
+    "markdown_rules",
     "markdowns",
     "release",
     "restock",
@@ -45,14 +46,6 @@ _MARKDOWN_RULES = Statement(
     "SELECT product, within_hours, percent FROM markdown_rule WHERE store = {}"
 )
 _B = StockBatch
-
-
-@dataclass(frozen=True, slots=True)
-class Markdown:
-    """A shelf-life markdown for a new order: `percent` off the first `units` it takes."""
-
-    percent: int
-    units: int
 
 
 def _row(store_id: int, product_id: int) -> Any:
@@ -177,34 +170,38 @@ async def restock(store_id: int, units: Units, *, reference: str = "") -> None:
             await ledger.move(store_id, product_id, n, "return", entry)
 
 
-async def markdowns(
-    store_id: int, product_ids: Collection[int], now: datetime | None = None
-) -> dict[int, Markdown]:
-    """Shelf-life markdowns now, by the store's rules, for the products that have one.
-
-    A markdown covers the units a new order would take from marked-down batches: what is left
-    in the batches sold first, beyond what unpaid orders hold (a sale gives them those first).
-    """
-    moment = now or datetime.now(UTC)
+async def markdown_rules(store_id: int) -> tuple[Rule, ...]:
+    """The store's shelf-life markdown rules, read once for an order's `markdowns`."""
     rows = await _MARKDOWN_RULES.rows(store_id)
-    if not rows or not product_ids:
+    return tuple(Rule(row["product"], row["within_hours"], row["percent"]) for row in rows)
+
+
+async def markdowns(
+    store_id: int,
+    rules: Sequence[Rule],
+    product_ids: Collection[int],
+    now: datetime,
+    *,
+    held_here: Units,
+) -> dict[int, tuple[Markdown, ...]]:
+    """Shelf-life markdowns now, batch by batch first sold first, for the products that have one.
+
+    They cover what is left in the marked-down batches beyond what other orders hold (a sale
+    gives them the batches sold first). `held_here` is what the caller's transaction has just
+    held for its order: that hold locked the products' level rows (on SQLite, the database), so
+    the holds read here stay as they are until the commit and no two orders are given the same
+    marked-down units.
+    """
+    if not rules or not product_ids:
         return {}
-    rules = [Rule(row["product"], row["within_hours"], row["percent"]) for row in rows]
-    stock = await batches.fresh_stock(store_id, product_ids, moment)
-    found = {pid: _markdown(pid, fresh, rules, moment) for pid, fresh in stock.items()}
-    return {pid: markdown for pid, markdown in found.items() if markdown.units}
-
-
-def _markdown(
-    product_id: int, stock: batches.FreshStock, rules: Sequence[Rule], now: datetime
-) -> Markdown:
-    """The percent of the first unheld batch, over the unheld batches marked down as much."""
-    unheld = _unheld(stock.lots, stock.held)
-    percent = markdown_percent(product_id, unheld[0] if unheld else None, rules, now)
-    if not percent:
-        return Markdown(0, 0)
-    marked = takewhile(lambda lot: markdown_percent(product_id, lot, rules, now) == percent, unheld)
-    return Markdown(percent, sum(lot.remaining for lot in marked))
+    stock = await batches.fresh_stock(store_id, product_ids, now)
+    found = {
+        product_id: marked_down(
+            product_id, _unheld(fresh.lots, fresh.held - held_here.get(product_id, 0)), rules, now
+        )
+        for product_id, fresh in stock.items()
+    }
+    return {product_id: markdown for product_id, markdown in found.items() if markdown}
 
 
 def _unheld(lots: Sequence[Lot], held: int) -> list[Lot]:

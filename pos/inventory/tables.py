@@ -92,7 +92,7 @@ class StockMovement(Table):
 
 
 class MarkdownRule(Table):
-    """Shelf-life markdown: `percent` off while the batch sold first expires within the hours."""
+    """Shelf-life markdown: `percent` off a batch's units while it expires within the hours."""
 
     id: Serial
     store = ForeignKey[Store](references=Store, null=False, index=True)

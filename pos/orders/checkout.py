@@ -1,23 +1,24 @@
 """Creating an order: priced by the server, its stock held, created once per Idempotency-Key.
 
 The key is scoped by who sent it (`counter:3:<key>`, `device:7:<key>`) and a UNIQUE column holds
-it, so two racing retries create one order: the loser's insert does nothing and it reads the
-winner's.
+it, so two racing retries create one order: the loser's insert does nothing, its hold is undone,
+and it reads the winner's.
 The same key with a different request is refused rather than answered with the wrong order.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pos.db import write_transaction
-from pos.errors import Conflict, PosError
+from pos.errors import Conflict, InvalidInput, PosError
 from pos.events import outbox
 from pos.inventory import service as inventory
 from pos.orders import records, tokens
-from pos.orders.products import price_lines
+from pos.orders.pricing import PricedOrder
+from pos.orders.products import PricedSale, list_priced, mark_down
 from pos.orders.records import NewOrder, Seller
 from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut
 from pos.orders.service import HOLD_EXPIRY
@@ -66,25 +67,27 @@ async def _create(
     request_hash = hashlib.sha256(data.model_dump_json(exclude={"counter_token"}).encode())
     token = tokens.order_access_token(scope_key, secret=secret)
     try:
-        new = await _new_order(seller, rules, data, scope_key, request_hash.hexdigest(), token)
+        sale = await list_priced(seller.store_id, data.lines, time_zone=rules.time_zone)
+        new = _new_order(seller, rules, sale, scope_key, request_hash.hexdigest(), token)
+        created = await _insert(new, sale)
     except PosError:
-        # A retry after the catalog or the shop changed still gets the first answer.
+        # A retry gets the first answer, also after the catalog or the shop changed, or once the
+        # first order took the last of the stock.
         first = await _first_answer(scope_key, request_hash.hexdigest(), token)
         if first is None:
             raise
         return CreatedOrder(first, created=False)
-    created = await _insert(new)
-    if created is None:
-        first = await _first_answer(scope_key, new.request_hash, token)
-        assert first is not None  # the insert found it
-        return CreatedOrder(first, created=False)
     return CreatedOrder(created.model_copy(update={"access_token": token}), created=True)
 
 
-async def _new_order(
-    seller: Seller, rules: StoreRules, data: OrderIn, scope_key: str, request_hash: str, token: str
+def _new_order(
+    seller: Seller,
+    rules: StoreRules,
+    sale: PricedSale,
+    scope_key: str,
+    request_hash: str,
+    token: str,
 ) -> NewOrder:
-    sale = await price_lines(seller.store_id, data.lines, time_zone=rules.time_zone)
     now = datetime.now(UTC)
     return NewOrder(
         seller=seller,
@@ -117,24 +120,41 @@ async def _first_answer(scope_key: str, request_hash: str, token: str) -> OrderO
     return await records.order_out(row, access_token=token)
 
 
-async def _insert(new: NewOrder) -> OrderOut | None:
+async def _insert(new: NewOrder, sale: PricedSale) -> OrderOut:
     """The order, its lines, its stock hold, its first transition and its expiry, at once.
 
-    None when the key was used already: the Idempotency-Key's UNIQUE column decides, so two
-    racing retries create one order (on PostgreSQL the loser's insert waits for the winner).
+    The hold comes first: it locks the products' stock rows until the commit, so the markdowns
+    read after it see every other order's hold, and an order racing for the same units waits.
+    A used Idempotency-Key raises `Conflict`, undoing the hold.
     """
+    store_id, units = new.seller.store_id, _units(new)
     async with write_transaction():
-        order = await records.insert_order(new)
-        if order is None:
-            return None
+        await inventory.hold(store_id, units)
+        priced = _payable(await mark_down(store_id, sale, held_here=units))
+        order = _inserted(await records.insert_order(replace(new, priced=priced)))
         await records.record_transition(
             order.id, None, OrderState.OPEN, "created", actor=new.seller.name
         )
         await outbox.emit(
             HOLD_EXPIRY, str(order.id), {"order_id": order.id}, available_at=new.expires_at
         )
-        # Last: other orders of these products wait for their stock rows until the commit.
-        await inventory.hold(new.seller.store_id, _units(new))
+    return order
+
+
+def _payable(priced: PricedOrder) -> PricedOrder:
+    """The priced order, unless it comes to 0 fen: no payment provider collects nothing."""
+    if priced.total_fen < 1:
+        raise InvalidInput(
+            "the order comes to 0 fen: add to it, or weigh the item again",
+            code="order_total_zero",
+        )
+    return priced
+
+
+def _inserted(order: OrderOut | None) -> OrderOut:
+    """The new order; `Conflict` when the key's UNIQUE column found one (the caller answers it)."""
+    if order is None:
+        raise Conflict("this Idempotency-Key has its order already", code="idempotency_key_used")
     return order
 
 

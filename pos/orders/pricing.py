@@ -5,11 +5,12 @@ Decisions:
 - A weight label (scale-printed) gives the weight; we price it at the product's price per kg.
   A price label gives the amount itself and no weight: the store's own scale computed it, and
   the service lets price labels through only for stores that trust their scales.
-- A shelf-life markdown covers only the units that will come from marked-down batches: the
-  product's `markdown_units` (pieces or grams those batches have left beyond other orders'
-  holds), shared by the product's lines in line order. A line's discount is the markdown
-  percentage of what its covered units cost: its whole amount when all are covered, else their
-  price at the list price.
+- Lines are priced at list prices first; shelf-life markdowns come later (`apply_markdowns`),
+  once the order holds its stock. A markdown covers only the units that will come from
+  marked-down batches, each batch's at its own percent: the product's markdowns (pieces or
+  grams those batches have left beyond other orders' holds, first sold first), shared by the
+  product's lines in line order. A line's discount is each percent of what the units it covers
+  cost, the first `k` units of a line costing their list price, all of them its whole amount.
 - Label-priced lines are marked down too: the scale prints the list price and does not know the
   markdown, so a label stands for the grams its amount buys at the list price (rounded up).
 - Piece lines for the same product merge into one line; weighed lines stay apart, each is a
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 from pos.errors import InvalidInput
+from pos.inventory.fefo import Markdown
 from pos.money import percent_of, price_by_weight
 
 from .barcodes import ScannedVariable
@@ -37,6 +39,7 @@ __all__ = [
     "PricedOrder",
     "PricedProduct",
     "Unit",
+    "apply_markdowns",
     "line_for_label",
     "price_order",
 ]
@@ -50,10 +53,7 @@ MAX_WEIGHT_G = 50_000
 
 @dataclass(frozen=True, slots=True)
 class PricedProduct:
-    """What pricing needs of a product, loaded once per order, markdown as of now.
-
-    The markdown is `markdown_percent` off the first `markdown_units` units the order takes.
-    """
+    """What pricing needs of a product, loaded once per order."""
 
     id: int
     name_zh: str
@@ -63,12 +63,10 @@ class PricedProduct:
     certificate_no: str
     origin_county_code: str
     origin_county_name: str
-    markdown_percent: int = 0
-    markdown_units: int = 0
 
     def __post_init__(self) -> None:
-        if self.price_fen < 0 or not 0 <= self.markdown_percent <= 100 or self.markdown_units < 0:
-            raise ValueError(f"product {self.id}: price or markdown out of range")
+        if self.price_fen < 0:
+            raise ValueError(f"product {self.id}: price out of range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +129,24 @@ def price_order(
         )
     for number, request in enumerate(requests, start=1):
         _check_line(number, request, _product(number, request, products))
-    lines = _price_lines(_merge_pieces(requests), products)
+    merged = _merge_pieces(requests)
+    return _totalled(tuple(_price_line(r, products[r.product_id]) for r in merged))
+
+
+def apply_markdowns(order: PricedOrder, markdowns: Mapping[int, Sequence[Markdown]]) -> PricedOrder:
+    """The order marked down: each product's lines, in line order, take its marked-down units."""
+    taken: dict[int, int] = {}
+    lines = []
+    for line in order.lines:
+        product_id = line.product.id
+        before = taken.get(product_id, 0)
+        taken[product_id] = before + _units(line)
+        discount = _discount(line, before, markdowns.get(product_id, ()))
+        lines.append(replace(line, discount_fen=discount))
+    return _totalled(tuple(lines))
+
+
+def _totalled(lines: tuple[PricedLine, ...]) -> PricedOrder:
     subtotal = sum(line.amount_fen for line in lines)
     discount = sum(line.discount_fen for line in lines)
     return PricedOrder(lines, subtotal, discount, subtotal - discount)
@@ -212,45 +227,50 @@ def _merge_pieces(requests: Sequence[LineRequest]) -> list[LineRequest]:
     return merged
 
 
-def _price_lines(
-    requests: Sequence[LineRequest], products: Mapping[int, PricedProduct]
-) -> tuple[PricedLine, ...]:
-    """Price the lines in order, each taking its product's marked-down units that are left."""
-    marked_down_left = {product_id: p.markdown_units for product_id, p in products.items()}
-    lines = []
-    for request in requests:
-        product = products[request.product_id]
-        units = _units(request, product)
-        marked_down = min(units, marked_down_left[product.id])
-        marked_down_left[product.id] -= marked_down
-        lines.append(_price_line(request, product, units, marked_down))
-    return tuple(lines)
-
-
-def _units(request: LineRequest, product: PricedProduct) -> int:
-    """Pieces or grams the line takes; a price label's grams are what it buys at list price."""
-    if request.quantity is not None:
-        return request.quantity
-    if request.weight_g is not None:
-        return request.weight_g
-    grams, part = divmod((request.label_price_fen or 0) * 1000, product.price_fen)
-    return grams + (1 if part else 0)  # up: 0 g would count as covered whole
-
-
-def _price_line(
-    request: LineRequest, product: PricedProduct, units: int, marked_down: int
-) -> PricedLine:
+def _price_line(request: LineRequest, product: PricedProduct) -> PricedLine:
     label_fen = request.label_price_fen
-    amount = _list_price(product, units) if label_fen is None else label_fen
-    marked_down_fen = amount if marked_down == units else _list_price(product, marked_down)
+    units = request.quantity or request.weight_g or 0  # checked: one of them, unless a label
     return PricedLine(
         product=product,
         quantity=request.quantity,
         weight_g=request.weight_g,
-        amount_fen=amount,
-        discount_fen=percent_of(marked_down_fen, product.markdown_percent),
+        amount_fen=_list_price(product, units) if label_fen is None else label_fen,
+        discount_fen=0,
         label_priced=label_fen is not None,
     )
+
+
+def _discount(line: PricedLine, before: int, markdowns: Sequence[Markdown]) -> int:
+    """The line's markdown, the product's lines before it having taken its first `before` units.
+
+    Each markdown covers the product's next `units` units; the line gets its percent off what
+    those of them that are the line's own cost.
+    """
+    units = _units(line)
+    hundredths = 0  # fen x percent: rounded to the fen once, at the end
+    start = -before  # where a markdown's units start, counted from the line's first unit
+    for markdown in markdowns:
+        end = start + markdown.units
+        first, last = max(start, 0), min(end, units)
+        if first < last:
+            hundredths += (_cost(line, last) - _cost(line, first)) * markdown.percent
+        start = end
+    return percent_of(hundredths, 1)
+
+
+def _units(line: PricedLine) -> int:
+    """Pieces or grams the line takes; a price label's grams are what it buys at list price."""
+    if line.quantity is not None:
+        return line.quantity
+    if line.weight_g is not None:
+        return line.weight_g
+    grams, part = divmod(line.amount_fen * 1000, line.product.price_fen)
+    return grams + (1 if part else 0)  # up: 0 g would count as covered whole
+
+
+def _cost(line: PricedLine, units: int) -> int:
+    """What the line's first `units` cost: their list price, or the line's amount for all."""
+    return line.amount_fen if units == _units(line) else _list_price(line.product, units)
 
 
 def _list_price(product: PricedProduct, units: int) -> int:

@@ -5,16 +5,16 @@ read by the store's PLU table (`set_plu`), and its weight is the line's weight. 
 label scheme (China: PLU 5 + grams 5) is used for every store. Price-embedded labels are refused:
 a price label carries no weight, so the stock it takes could not be held.
 Whether a product is certified is decided here, for the store's date, and frozen into the sale;
-so is a shelf-life markdown and the units it covers, which inventory works out from the batches
-a sale would take first and what other orders hold. Pricing reads them before the order holds
-its stock, so two orders priced at the same moment may both be given the same marked-down units.
+so are the shelf-life markdowns and the units they cover, which inventory works out from the
+batches a sale would take first and what other orders hold. A new order is marked down once it
+holds its stock, in the same transaction (`mark_down`): its hold locks the stock rows first.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Container, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,24 +28,29 @@ from pos.orders.barcodes import (
     normalize_plu,
     parse_barcode,
 )
-from pos.orders.pricing import LineRequest, PricedOrder, PricedProduct, price_order
+from pos.orders.pricing import (
+    LineRequest,
+    PricedOrder,
+    PricedProduct,
+    apply_markdowns,
+    price_order,
+)
 from pos.orders.records import SupplierOf
 from pos.orders.schemas import LineIn
 from pos.orders.tables import Plu
 from pos.stores import service as stores
 from pos.stores.schemas import SellableProduct
 
-__all__ = ["PricedSale", "price_lines", "set_plu"]
-
-_NO_MARKDOWN = inventory.Markdown(percent=0, units=0)
+__all__ = ["PricedSale", "list_priced", "mark_down", "price_lines", "set_plu"]
 
 
 @dataclass(frozen=True, slots=True)
 class PricedSale:
-    """The priced order and each product's supplier, for the lines."""
+    """The priced order, each product's supplier for the lines, and the store's markdown rules."""
 
     order: PricedOrder
     suppliers: SupplierOf
+    markdown_rules: tuple[inventory.Rule, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +70,19 @@ async def set_plu(store_id: int, plu: str, product_id: int) -> None:
 
 
 async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str) -> PricedSale:
+    """What the lines cost now, markdowns included, for a cart nothing is held for yet."""
+    sale = await list_priced(store_id, lines, time_zone=time_zone)
+    return replace(sale, order=await mark_down(store_id, sale, held_here={}))
+
+
+async def list_priced(store_id: int, lines: Sequence[LineIn], *, time_zone: str) -> PricedSale:
     """Resolve the lines, load their products once at the store's prices, and price them."""
     scans = [_scan(number, line) for number, line in enumerate(lines, start=1)]
     candidates = await _candidates(store_id, scans)
     wanted = {line.product_id for line in lines if line.product_id is not None}
     wanted |= {pid for ids in candidates.by_gtin.values() for pid in ids}
     wanted |= set(candidates.by_plu.values())
-    now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(time_zone)).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo(time_zone)).date()
     sold_here = await stores.sellable_products(store_id, wanted, today=today)
     requests = [
         _request(number, line, scan, candidates, sold_here)
@@ -83,12 +93,23 @@ async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str)
         for request in requests
         if request.product_id in sold_here
     }
-    markdowns = await inventory.markdowns(store_id, products.keys(), now)
-    priced = {
-        pid: _priced(product, markdowns.get(pid, _NO_MARKDOWN)) for pid, product in products.items()
-    }
+    priced = {pid: _priced(product) for pid, product in products.items()}
     suppliers = {pid: (p.supplier_id, p.supplier_name) for pid, p in products.items()}
-    return PricedSale(price_order(requests, priced), suppliers)
+    rules = await inventory.markdown_rules(store_id)
+    return PricedSale(price_order(requests, priced), suppliers, rules)
+
+
+async def mark_down(store_id: int, sale: PricedSale, *, held_here: inventory.Units) -> PricedOrder:
+    """The sale's order with the shelf-life markdowns of now.
+
+    `held_here`: what the caller's transaction has just held for this order, its hold having
+    locked the products' stock rows, so no other order is given the same marked-down units.
+    """
+    product_ids = {line.product.id for line in sale.order.lines}
+    markdowns = await inventory.markdowns(
+        store_id, sale.markdown_rules, product_ids, datetime.now(UTC), held_here=held_here
+    )
+    return apply_markdowns(sale.order, markdowns)
 
 
 def _scan(number: int, line: LineIn) -> ScannedCode | None:
@@ -119,17 +140,21 @@ def _request(
     line: LineIn,
     scan: ScannedCode | None,
     candidates: _Candidates,
-    sold_here: Container[int],
+    sold_here: Mapping[int, SellableProduct],
 ) -> LineRequest:
     if scan is None:
         assert line.product_id is not None  # _scan checked it
         return LineRequest(line.product_id, quantity=line.quantity, weight_g=line.weight_g)
     if isinstance(scan, ScannedGtin):
-        listed = [pid for pid in candidates.by_gtin.get(scan.gtin, []) if pid in sold_here]
+        listed = [
+            sold_here[pid] for pid in candidates.by_gtin.get(scan.gtin, []) if pid in sold_here
+        ]
         if not listed:
             raise _unknown(number, scan.gtin)
+        # A renewed certificate may be a new product with the old one's barcode: sell that one.
+        product = next((p for p in listed if p.certified), listed[0])
         quantity = 1 if line.quantity is None and line.weight_g is None else line.quantity
-        return LineRequest(listed[0], quantity=quantity, weight_g=line.weight_g)
+        return LineRequest(product.product_id, quantity=quantity, weight_g=line.weight_g)
     if scan.price_fen is not None:
         raise InvalidInput(
             f"line {number}: price labels are not accepted here; weigh the item again",
@@ -151,7 +176,7 @@ def _unknown(number: int, code: str) -> InvalidInput:
     )
 
 
-def _priced(product: SellableProduct, markdown: inventory.Markdown) -> PricedProduct:
+def _priced(product: SellableProduct) -> PricedProduct:
     return PricedProduct(
         id=product.product_id,
         name_zh=product.name_zh,
@@ -161,6 +186,4 @@ def _priced(product: SellableProduct, markdown: inventory.Markdown) -> PricedPro
         certificate_no=product.certificate_no,
         origin_county_code=product.origin_county_code,
         origin_county_name=product.origin_county_name,
-        markdown_percent=markdown.percent,
-        markdown_units=markdown.units,
     )

@@ -2,18 +2,39 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pos.errors import Conflict, Forbidden, InvalidInput
 from pos.inventory import service as inventory
+from pos.inventory import shelf_life
+from pos.inventory.schemas import MarkdownRuleIn
+from pos.inventory.tables import StockBatch
 from pos.orders import checkout
 from pos.orders.products import set_plu
 from pos.orders.states import OrderState
 from pos.orders.tables import Order, OrderTransition
-from tests.helpers.shop import SECRET, make_gtin, open_shop, weight_label
+from tests.helpers.shop import SECRET, Shop, make_gtin, open_shop, weight_label
 
 pytestmark = pytest.mark.anyio
+
+
+async def add_batches(shop: Shop, product: int, *lots: tuple[int, float]) -> None:
+    """Batches of the product's stock here: (units, hours until they expire) each."""
+    now = datetime.now(UTC)
+    await StockBatch.insert(
+        *(
+            StockBatch(
+                store=shop.store_id,
+                product=product,
+                received_qty=units,
+                remaining=units,
+                expires_at=now + timedelta(hours=hours),
+            )
+            for units, hours in lots
+        )
+    )
 
 
 async def test_an_order_is_priced_by_the_server_and_holds_its_stock(db: str) -> None:
@@ -63,6 +84,16 @@ async def test_a_four_digit_plu_is_found_from_its_five_digit_label_field(db: str
     assert (await inventory.get_level(shop.store_id, bamboo)).held == 500
 
 
+async def test_an_order_that_comes_to_nothing_is_refused_and_holds_nothing(db: str) -> None:
+    shop = await open_shop()
+    sprouts = await shop.add("kg", price_fen=300, stock=5000)  # 1 g is 0.3 fen: 0 fen
+    with pytest.raises(InvalidInput) as refused:
+        await shop.order({"product_id": sprouts, "weight_g": 1})
+    assert refused.value.code == "order_total_zero"
+    assert (await inventory.get_level(shop.store_id, sprouts)).held == 0
+    assert await Order.count() == 0
+
+
 async def test_a_barcode_is_found_by_its_gtin_and_certification_is_frozen(db: str) -> None:
     shop = await open_shop()
     gtin = make_gtin()
@@ -72,6 +103,30 @@ async def test_a_barcode_is_found_by_its_gtin_and_certification_is_frozen(db: st
     assert (line.product_id, line.quantity, line.certified) == (expired, 1, False)
     assert line.supplier_id == shop.supplier_id
     assert line.origin_county_code == "990001"
+
+
+async def test_a_barcode_shared_with_an_expired_certificate_sells_the_certified_product(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    gtin = make_gtin()
+    await shop.add(gtin=gtin, certified=False)  # the older product, its certificate expired
+    renewal = await shop.add(gtin=gtin)
+    line = (await shop.order({"barcode": gtin})).order.lines[0]
+    assert (line.product_id, line.certified) == (renewal, True)
+
+
+async def test_each_marked_down_batch_an_order_takes_is_marked_down_by_its_own_percent(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=7)
+    await add_batches(shop, product, (2, 20), (5, 70))  # expiring tomorrow, in 3 days
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=50))
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=72, percent=20))
+    order = (await shop.order({"product_id": product, "quantity": 4})).order
+    # 2 pieces 50 % off (1000 fen), then 2 pieces 20 % off (400 fen)
+    assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (4000, 1400, 2600)
 
 
 @pytest.mark.parametrize(
@@ -119,6 +174,16 @@ async def test_a_retry_returns_the_first_order_and_creates_nothing(db: str) -> N
     assert again.order == first.order
     assert await Order.count() == 1
     assert await OrderTransition.count() == 1
+    assert (await inventory.get_level(shop.store_id, tea)).held == 3
+
+
+async def test_a_retry_after_the_order_took_the_last_units_returns_it(db: str) -> None:
+    shop = await open_shop()
+    tea = await shop.add(stock=3)
+    first = await shop.order({"product_id": tea, "quantity": 3}, key="same")
+    again = await shop.order({"product_id": tea, "quantity": 3}, key="same")
+    assert not again.created
+    assert again.order == first.order
     assert (await inventory.get_level(shop.store_id, tea)).held == 3
 
 

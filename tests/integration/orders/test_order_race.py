@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from pos.db import Statement
 from pos.errors import Conflict
 from pos.inventory import service as inventory
-from pos.inventory.tables import StockLevel
+from pos.inventory import shelf_life
+from pos.inventory.schemas import MarkdownRuleIn
+from pos.inventory.tables import StockBatch, StockLevel
 from pos.orders import service as orders
 from pos.orders.checkout import CreatedOrder
 from pos.orders.tables import Order
@@ -56,3 +60,53 @@ async def test_200_buyers_racing_for_10_units_sell_exactly_10(db: str) -> None:
     assert await _stock(shop.store_id, product) == (4, 0)
     levels = await StockLevel.select(StockLevel.on_hand, StockLevel.held)
     assert all(0 <= row["held"] <= row["on_hand"] for row in levels)
+
+
+_LOCK_WAITS = Statement(
+    "SELECT count(*) AS waiting FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+async def _done_or_waiting_for_a_lock(task: asyncio.Task[Any]) -> None:
+    async with asyncio.timeout(10):
+        while not task.done():
+            row = await _LOCK_WAITS.first()
+            if row is not None and row["waiting"]:
+                return
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_orders_priced_at_once_never_get_the_same_marked_down_units(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000, stock=12)
+    soon = datetime.now(UTC) + timedelta(hours=10)
+    await StockBatch.insert(
+        StockBatch(
+            store=shop.store_id, product=product, received_qty=2, remaining=2, expires_at=soon
+        )
+    )
+    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=50))
+    first_priced, go_on = asyncio.Event(), asyncio.Event()
+    markdowns = inventory.markdowns
+
+    async def first_waits_once_priced(*args: Any, **kwargs: Any) -> Any:
+        found = await markdowns(*args, **kwargs)
+        if not first_priced.is_set():
+            first_priced.set()
+            await go_on.wait()
+        return found
+
+    monkeypatch.setattr(inventory, "markdowns", first_waits_once_priced)
+    first = asyncio.create_task(shop.order({"product_id": product, "quantity": 2}))
+    await first_priced.wait()
+    second = asyncio.create_task(shop.order({"product_id": product, "quantity": 2}))
+    await _done_or_waiting_for_a_lock(second)  # it runs now, or waits for the first
+    go_on.set()
+    created = [(await first).order, (await second).order]
+    assert [order.discount_fen for order in created] == [1000, 0]
+    assert await _stock(shop.store_id, product) == (12, 4)

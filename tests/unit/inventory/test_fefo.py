@@ -2,7 +2,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pos.inventory.fefo import Lot, Rule, Take, markdown_percent, plan_sale, plan_trim
+import pytest
+
+from pos.inventory.fefo import (
+    Lot,
+    Markdown,
+    Rule,
+    Take,
+    markdown_percent,
+    marked_down,
+    plan_sale,
+    plan_trim,
+)
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -45,3 +56,16 @@ def test_no_markdown_without_a_dated_fresh_batch() -> None:
     assert markdown_percent(5, None, rules, NOW) == 0
     assert markdown_percent(5, Lot(1, 1, None), rules, NOW) == 0
     assert markdown_percent(5, Lot(1, 1, _in(-1)), rules, NOW) == 0
+
+
+def test_each_lot_is_marked_down_by_its_own_window_until_one_is_not() -> None:
+    rules = [Rule(None, 24, 50), Rule(None, 72, 20)]
+    lots = [Lot(1, 2, _in(20)), Lot(2, 5, _in(70)), Lot(3, 4, _in(100)), Lot(4, 1, None)]
+    assert marked_down(5, lots, rules, NOW) == (Markdown(50, 2), Markdown(20, 5))
+    assert marked_down(5, lots[2:], rules, NOW) == ()
+
+
+@pytest.mark.parametrize(("percent", "units"), [(-1, 0), (101, 0), (30, -1)])
+def test_an_impossible_markdown_cannot_be_built(percent: int, units: int) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        Markdown(percent, units)
