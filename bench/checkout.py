@@ -12,7 +12,9 @@ a demo counter, open its live status (SSE), start a QR payment, pay in the sandb
 wait for the `paid` event, sent once the worker has delivered the sandbox's signed notification.
 Per level: paid orders/s, p50/p95/p99 per step (leaving out each client's first checkout, made
 in a burst at the start) and of the outbox lag (due to done) of each sale's notification and
-`order_paid` event, CPU per paid order of each process, and errors.
+`order_paid` event, CPU per paid order of each process, and errors. Before the levels, the CPU
+one trivial statement costs in the client and in PostgreSQL: the floor under every statement,
+which tells how this machine compares with another.
 Progress goes to stderr; stdout gets one line of JSON. A run with errors says so and exits 1.
 """
 
@@ -386,6 +388,21 @@ async def cpu_snapshot(pids: dict[str, int], db: asyncpg.Connection) -> dict[str
     return snapshot
 
 
+async def round_trip_cpu_us(db: asyncpg.Connection, trips: int = 2_000) -> dict[str, float]:
+    """CPU microseconds one trivial statement costs here, in this client and in PostgreSQL.
+
+    The floor under every statement an order runs: it sets how machines compare.
+    """
+    backend = db.get_server_pid()
+    client, server = time.process_time(), process_cpu_s(backend)
+    for n in range(trips):
+        await db.fetchval("SELECT $1::int", n)
+    return {
+        "round_trip_client_cpu_us": round(1e6 * (time.process_time() - client) / trips, 1),
+        "round_trip_postgres_cpu_us": round(1e6 * (process_cpu_s(backend) - server) / trips, 1),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Probe:
     """What the bench watches besides HTTP: process ids and a connection to the database."""
@@ -477,11 +494,15 @@ def show_level(level: Level) -> None:
 
 
 def summary(
-    shape: str, load_at_start: float, levels: list[Level], problems: Counter[str]
+    shape: str,
+    load_at_start: float,
+    round_trip: dict[str, float],
+    levels: list[Level],
+    problems: Counter[str],
 ) -> dict[str, Any]:
     """The JSON line: setting, per-level figures, errors and whether the targets are met."""
     result: dict[str, Any] = {"bench": "checkout", "database": "postgresql", "shape": shape}
-    result |= {"cpu_count": os.cpu_count(), "load_1m_at_start": load_at_start}
+    result |= {"cpu_count": os.cpu_count(), "load_1m_at_start": load_at_start} | round_trip
     result["load_1m_at_end"] = round(os.getloadavg()[0], 2)
     for level in levels:
         result |= level_figures(level)
@@ -556,6 +577,12 @@ async def bench(dsn: str, split: bool, quick: bool) -> dict[str, Any]:
         db = await asyncpg.connect(dsn)
         try:
             wait_until_healthy(url, processes["server"], logs / "server.log", STARTUP_S)
+            round_trip = await round_trip_cpu_us(db)
+            log(
+                "one round trip to PostgreSQL (SELECT $1) costs, in CPU: client"
+                f" {round_trip['round_trip_client_cpu_us']} µs,"
+                f" PostgreSQL {round_trip['round_trip_postgres_cpu_us']} µs"
+            )
             probe = Probe({name: p.pid for name, p in processes.items()}, db)
             levels, problems = await measure(url, counter_ids, env["POS_SECRET_KEY"], probe, quick)
         except Exception:
@@ -564,7 +591,7 @@ async def bench(dsn: str, split: bool, quick: bool) -> dict[str, Any]:
         finally:
             await db.close()
             stop(list(processes.values()))
-    return summary(shape, load_at_start, levels, problems)
+    return summary(shape, load_at_start, round_trip, levels, problems)
 
 
 def in_own_database(split: bool, quick: bool) -> dict[str, Any]:
