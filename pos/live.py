@@ -32,7 +32,10 @@ from pos.orders.states import OrderState
 
 __all__ = ["FINAL_STATES", "LiveChannels", "publish_order"]
 
-FINAL_STATES = frozenset({OrderState.PAID, OrderState.CLOSED, OrderState.REFUNDED})
+# Every state after payment ends a stream: a partly refunded order may never be fully refunded.
+FINAL_STATES = frozenset(
+    {OrderState.PAID, OrderState.CLOSED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED}
+)
 KEEP_ALIVE_SECONDS = 15.0
 # A slow Redis must not hold up the response of the request that changed the order.
 PUBLISH_TIMEOUT_SECONDS = 1.0

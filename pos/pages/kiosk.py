@@ -25,6 +25,7 @@ from pos.orders import service as orders
 from pos.orders.products import price_lines
 from pos.orders.schemas import LineIn, OrderIn, OrderOut
 from pos.orders.states import OrderState
+from pos.pages.forms import is_whole_number
 from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
@@ -100,7 +101,7 @@ def apply_button(lines: list[CartLine], op: str) -> list[CartLine]:
     action, _, index_text = op.partition(":")
     if action == "clear":
         return []
-    if not index_text.isdigit() or int(index_text) >= len(lines):
+    if not is_whole_number(index_text) or int(index_text) >= len(lines):
         return lines
     index = int(index_text)
     line = lines[index]
@@ -180,9 +181,16 @@ async def kiosk_cart(actor: DeviceActor, lines_json: str, code: str, op: str) ->
     if not code:
         return await _priced(actor.store_id, lines, None)
     try:
-        return await _priced(actor.store_id, [*lines, LineIn(barcode=code)], None)
+        return await _priced(actor.store_id, [*lines, _scanned(code)], None)
     except PosError as exc:
         return await _priced(actor.store_id, lines, exc.code)
+
+
+def _scanned(code: str) -> LineIn:
+    try:
+        return LineIn(barcode=code)
+    except ValidationError:  # longer than any barcode: a QR code's URL, say
+        raise InvalidInput(f"{code!r} is not a product barcode", code="barcode_format") from None
 
 
 def _qr_svg(text: str) -> Markup:

@@ -21,6 +21,7 @@ from pos.orders import service as orders
 from pos.orders.schemas import CounterOrderIn, LineIn, OrderOut
 from pos.orders.states import OrderState
 from pos.orders.tokens import counter_qr_token, verify_counter_token
+from pos.pages.forms import is_whole_number, whole_number
 from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
@@ -80,11 +81,9 @@ def _lines_from_form(form: Mapping[str, str]) -> list[LineIn]:
     lines: list[LineIn] = []
     for name, value in form.items():
         kind, digits = name[:1], name[1:]
-        if kind not in ("q", "g") or not digits.isdigit() or not value.strip():
+        if kind not in ("q", "g") or not is_whole_number(digits) or not value.strip():
             continue
-        if not value.strip().isdigit():
-            raise InvalidInput(f"{value!r} is not a whole number", code="form_number")
-        amount = int(value)
+        amount = whole_number(value)
         if amount > 0:
             field = "quantity" if kind == "q" else "weight_g"
             lines.append(LineIn.model_validate({"product_id": int(digits), field: amount}))
@@ -200,7 +199,7 @@ def _ratings_from_form(form: Mapping[str, str]) -> RatingsIn:
     given: list[RatingIn] = []
     for name, value in form.items():
         line_no = name.removeprefix("stars")
-        if name.startswith("stars") and line_no.isdigit() and value.isdigit():
+        if name.startswith("stars") and is_whole_number(line_no) and is_whole_number(value):
             comment = form.get(f"comment{line_no}", "").strip()
             given.append(RatingIn(line_no=int(line_no), stars=int(value), comment=comment))
     if not given:

@@ -29,6 +29,7 @@ from pos.inventory.sync_schemas import ShipmentNoticeOut
 from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.schemas import OrderOut
+from pos.pages.forms import whole_number
 from pos.payments import refunds
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import Payments
@@ -164,7 +165,7 @@ async def receiving_start(
 ) -> ReceivingOut:
     """Open a receiving, from a notice or blank."""
     require(actor, STOCK_ROLES, store_id)
-    data = ReceivingStartIn(notice_id=int(notice_id) if notice_id.isdigit() else None)
+    data = ReceivingStartIn(notice_id=whole_number(notice_id) if notice_id.strip() else None)
     return await receiving.start(store_id, data, actor=_who(actor), idempotency_key=key or None)
 
 
@@ -175,12 +176,7 @@ async def received(actor: StaffActor, store_id: int, receiving_id: int) -> Recei
 
 
 def _whole(value: str, default: int) -> int:
-    text = value.strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise InvalidInput(f"{value!r} is not a whole number", code="form_number")
-    return int(text)
+    return whole_number(value) if value.strip() else default
 
 
 async def _expiry(store_id: int, day: str) -> datetime | None:
@@ -247,9 +243,9 @@ async def count_finish(actor: StaffActor, store_id: int, count_id: int) -> Count
 def _order_id(number: str) -> int:
     """An order number is the store-local day (yymmdd) then the order id; an id alone works too."""
     digits = number.strip()
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise InvalidInput(f"{number!r} is not an order number", code="order_number")
-    return int(digits[6:]) if len(digits) > 6 else int(digits)
+    return whole_number(digits[6:] if len(digits) > 6 else digits, code="order_number")
 
 
 async def find_order(

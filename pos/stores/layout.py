@@ -19,6 +19,7 @@ from pos.db import write_transaction
 from pos.errors import InvalidInput
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import Counter, Device, Listing, Printer, Store
+from printers import PrinterConfigError, parse_printer_url
 
 __all__ = ["apply_layout", "apply_layouts_file"]
 
@@ -28,6 +29,7 @@ _LAYOUTS = TypeAdapter(list[StoreLayout])
 async def apply_layout(layout: StoreLayout) -> int:
     """Create or update the store described by `layout`; returns the store id."""
     _check_references(layout)
+    _check_printer_urls(layout)
     products = await catalog.product_ids_by_certificate(
         [item.certificate_no for item in layout.listings]
     )
@@ -42,6 +44,7 @@ async def apply_layout(layout: StoreLayout) -> int:
             {"code": layout.code},
             layout.model_dump(exclude={"printers", "counters", "devices", "listings"}),
         )
+        await _check_counters_free(store_id, layout)
         printers = {
             printer.name: await _upsert(
                 Printer, {"store": store_id, "name": printer.name}, printer.model_dump()
@@ -80,6 +83,28 @@ def _check_references(layout: StoreLayout) -> None:
     missing |= {d.counter for d in layout.devices if d.counter and d.counter not in counters}
     if missing:
         raise InvalidInput(f"store {layout.code} refers to unknown {', '.join(sorted(missing))}")
+
+
+def _check_printer_urls(layout: StoreLayout) -> None:
+    """Refuse a printer URL no connector reads: every receipt sent to it would fail."""
+    for printer in layout.printers:
+        try:
+            parse_printer_url(printer.connection_url)
+        except PrinterConfigError as exc:
+            raise InvalidInput(f"store {layout.code}, printer {printer.name}: {exc}") from None
+
+
+async def _check_counters_free(store_id: int, layout: StoreLayout) -> None:
+    """Refuse counter codes another store has: the upsert would move that counter here."""
+    codes = [counter.code for counter in layout.counters]
+    if not codes:
+        return
+    taken = await Counter.select(Counter.code).where(
+        Counter.code.is_in(codes) & (Counter.store != store_id)
+    )
+    if taken:
+        names = ", ".join(sorted(row["code"] for row in taken))
+        raise InvalidInput(f"store {layout.code}: counters {names} belong to another store")
 
 
 async def _upsert(table: type[Table], key: dict[str, Any], values: dict[str, Any]) -> int:

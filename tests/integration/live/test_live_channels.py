@@ -75,7 +75,7 @@ async def test_a_change_made_while_the_state_is_read_is_not_missed(
         assert (await _status(stream))["state"] == "paying"
 
 
-@pytest.mark.parametrize("final", ["paid", "closed", "refunded"])
+@pytest.mark.parametrize("final", ["paid", "closed", "partially_refunded", "refunded"])
 async def test_an_order_already_final_gets_its_state_and_the_stream_ends(
     live: LiveChannels, final: str
 ) -> None:

@@ -114,3 +114,13 @@ async def test_checkout_shows_a_qr_code_and_a_payment_code_pays(
     status = await client.get(status_url[1].replace("&amp;", "&"))
     assert status.status_code == 200
     assert 'data-paid="yes"' in status.text
+
+
+async def test_a_scanned_qr_code_url_is_explained_and_keeps_the_cart(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    html, after = await _scan(client, lines, "https://example.com/p?" + "x" * 64)
+    assert 'role="alert"' in html
+    assert after == lines

@@ -123,3 +123,24 @@ async def test_an_order_page_needs_its_token(client: httpx.AsyncClient, demo: De
     response = await client.get(location.split("?")[0] + "?token=wrong")
     assert response.status_code in (403, 404)
     assert "<html" in response.text
+
+
+@pytest.mark.parametrize("amount", ["²", "9" * 5000])
+async def test_an_amount_that_is_not_plain_digits_gets_a_message(
+    client: httpx.AsyncClient, demo: Demo, amount: str
+) -> None:
+    page = await client.get(demo.counter_url)
+    noodles = re.search(r'name="(q\d+)"', page.text)
+    assert noodles
+    token = demo.counter_url.split("t=")[1]
+    response = await client.post(
+        f"/c/{demo.counter_id}/order", data={"t": token, "key": "k", noodles[1]: amount}
+    )
+    assert response.status_code == 422
+    assert "请输入整数" in response.text
+
+
+async def test_stars_that_are_not_plain_digits_are_no_rating(client: httpx.AsyncClient) -> None:
+    response = await client.post("/r/1/ratings", data={"token": "t", "stars1": "²"})
+    assert response.status_code == 422
+    assert "<html" in response.text

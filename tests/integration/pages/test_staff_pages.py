@@ -148,3 +148,26 @@ async def test_the_dashboard_shows_figures_and_charts(
     svg = await client.get(chart[1].replace("&amp;", "&"))
     assert svg.status_code == 200
     assert svg.text.startswith("<svg")
+
+
+@pytest.mark.parametrize("number", ["²²²²²²²²", "2612031" + "9" * 20])
+async def test_an_order_number_that_is_no_order_id_gets_a_message(
+    client: httpx.AsyncClient, demo: Demo, number: str
+) -> None:
+    await _login(client, "manager")
+    url = f"/staff/stores/{demo.subway_store_id}/orders"
+    response = await client.get(url, params={"number": number})
+    assert response.status_code == 422
+    assert "订单号只有数字" in response.text
+
+
+@pytest.mark.parametrize("quantity", ["²", "9" * 5000])
+async def test_a_counted_quantity_that_is_not_plain_digits_gets_a_message(
+    client: httpx.AsyncClient, demo: Demo, quantity: str
+) -> None:
+    await _login(client, "manager")
+    started = await client.post(f"/staff/stores/{demo.subway_store_id}/counts")
+    scan = started.headers["location"] + "/scan"
+    response = await client.post(scan, data={"code": NOODLES, "quantity": quantity})
+    assert response.status_code == 422
+    assert "请输入整数" in response.text

@@ -7,10 +7,11 @@ import pytest
 
 from pos.catalog.tables import Product
 from pos.demo import load_demo
+from pos.errors import InvalidInput
 from pos.staff.tables import StaffUser
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
-from pos.stores.schemas import ListingIn, StoreLayout
+from pos.stores.schemas import CounterIn, ListingIn, PrinterIn, StoreLayout
 from pos.stores.tables import Counter, Listing, Store
 
 pytestmark = pytest.mark.anyio
@@ -125,3 +126,29 @@ async def test_loading_the_demo_twice_changes_nothing(db: str) -> None:
     counts = [await table.count() for table in (Product, Listing, Counter, StaffUser)]
     await load_demo(DEMO)
     assert [await table.count() for table in (Product, Listing, Counter, StaffUser)] == counts
+
+
+async def test_a_layout_cannot_take_a_counter_code_of_another_store(counter_id: int) -> None:
+    taken = await stores.get_counter(counter_id)
+    other = StoreLayout(
+        code="XM-OTHER",
+        name_zh="另一家店",
+        kind="subway_counter",
+        counters=[CounterIn(code=taken.code, name_zh="抢来的柜台")],
+    )
+    with pytest.raises(InvalidInput, match=taken.code):
+        await apply_layout(other)
+    assert await stores.get_counter(counter_id) == taken
+    assert await stores.store_ids_by_code(["XM-OTHER"]) == {}
+
+
+async def test_a_layout_with_a_printer_url_no_connector_reads_is_refused(db: str) -> None:
+    layout = StoreLayout(
+        code="XM-TYPO",
+        name_zh="打错地址的店",
+        kind="subway_counter",
+        printers=[PrinterIn(name="counter-printer", connection_url="tpc://10.0.0.5:9100")],
+    )
+    with pytest.raises(InvalidInput, match="unknown printer URL scheme"):
+        await apply_layout(layout)
+    assert await stores.store_ids_by_code(["XM-TYPO"]) == {}

@@ -22,7 +22,7 @@ def test_a_weighed_line_is_only_removed() -> None:
     assert apply_button(_lines(), "del:1") == [CartLine(p=1, q=2)]
 
 
-@pytest.mark.parametrize("op", ["", "inc:9", "del:x", "boom"])
+@pytest.mark.parametrize("op", ["", "inc:9", "del:x", "boom", "inc:²", "del:" + "9" * 5000])
 def test_unknown_or_stale_buttons_change_nothing(op: str) -> None:
     assert apply_button(_lines(), op) == _lines()
 
