@@ -2,6 +2,8 @@
 
 A notice is keyed by the supplier's reference; a version whose `updated_at` is not newer than
 ours is ignored, so repeats and late arrivals change nothing. A received notice is final.
+A notice may ship one of the store's restock orders of this supplier; once it names one, its
+newer versions must name the same.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from piccolo.custom_types import Combinable
 from pydantic import ValidationError
 
 from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import Conflict, NotFound
+from pos.inventory import replenishment
 from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.supplier_sync import Problem, refused, validation_problems, verified_body
 from pos.inventory.sync_schemas import ShipmentLineOut, ShipmentNoticeIn, ShipmentNoticeOut
-from pos.inventory.tables import ShipmentLine, ShipmentNotice
+from pos.inventory.tables import RestockOrder, ShipmentLine, ShipmentNotice
 from pos.staff.actors import SupplierActor
 from pos.stores import service as stores
 
@@ -40,6 +44,7 @@ async def push_notice(
         for n, line in enumerate(data.lines, start=1)
         if line.certificate_no not in ids
     ]
+    problems[:0] = await _order_problems(actor.supplier_id, data, store_ids.get(data.store_code))
     if data.store_code not in store_ids:
         problems.insert(0, Problem(0, f"store_code: no store {data.store_code}"))
     if problems:
@@ -65,20 +70,34 @@ def _parse(body: bytes) -> ShipmentNoticeIn:
         raise refused(problems, "the notice") from None
 
 
+async def _order_problems(
+    supplier_id: int, data: ShipmentNoticeIn, store_id: int | None
+) -> list[Problem]:
+    """Why the restock order the notice names is not one it may ship (its status aside)."""
+    order_id = data.restock_order_id
+    if order_id is None:
+        return []
+    order = (
+        await RestockOrder.select(RestockOrder.store, RestockOrder.supplier)
+        .where(RestockOrder.id == order_id)
+        .first()
+    )
+    if order is None or order["supplier"] != supplier_id:
+        return [Problem(0, f"restock_order_id: no restock order {order_id} of yours")]
+    if store_id is not None and order["store"] != store_id:
+        return [Problem(0, f"restock_order_id: restock order {order_id} is another store's")]
+    return []
+
+
 async def _save(
     supplier_id: int, store_id: int, data: ShipmentNoticeIn, ids: Mapping[str, int]
 ) -> tuple[int, bool]:
     """The notice's id, and True when our version is as new and nothing changed."""
     known = (
-        await _N.select(_N.id, _N.status, _N.supplier_updated_at)
+        await _N.select(_N.id)
         .where((_N.supplier == supplier_id) & (_N.reference == data.reference))
         .first()
     )
-    values: dict[Any, Any] = {
-        _N.store: store_id,
-        _N.expected_at: data.expected_at,
-        _N.supplier_updated_at: data.updated_at,
-    }
     if known is None:
         row = _N(
             supplier=supplier_id,
@@ -86,16 +105,17 @@ async def _save(
             reference=data.reference,
             expected_at=data.expected_at,
             supplier_updated_at=data.updated_at,
+            restock_order=data.restock_order_id,
         )
         notice_id = int((await _N.insert(row).returning(_N.id))[0]["id"])
-    elif known["supplier_updated_at"] >= data.updated_at:
-        return int(known["id"]), True
-    elif known["status"] != "open":
-        raise Conflict("this notice was received already", code="notice_received")
     else:
         notice_id = int(known["id"])
-        await _N.update(values).where(_N.id == notice_id)
+        if not await _replaced(notice_id, store_id, data):
+            await _refuse_unless_stale(notice_id, data)
+            return notice_id, True
         await _L.delete().where(_L.notice == notice_id)
+    if data.restock_order_id is not None:
+        await replenishment.ship_order(data.restock_order_id)
     lines = [
         _L(
             notice=notice_id,
@@ -109,6 +129,45 @@ async def _save(
     ]
     await _L.insert(*lines)
     return notice_id, False
+
+
+async def _replaced(notice_id: int, store_id: int, data: ShipmentNoticeIn) -> bool:
+    """Take a newer version while the notice is open and ships the same order, if any."""
+    same_order: Combinable = _N.restock_order.is_null()
+    if data.restock_order_id is not None:
+        same_order |= _N.restock_order == data.restock_order_id
+    values: dict[Any, Any] = {
+        _N.store: store_id,
+        _N.expected_at: data.expected_at,
+        _N.supplier_updated_at: data.updated_at,
+        _N.restock_order: data.restock_order_id,
+    }
+    replaced = (
+        await _N.update(values)
+        .where(
+            (_N.id == notice_id)
+            & (_N.status == "open")
+            & (_N.supplier_updated_at < data.updated_at)
+            & same_order
+        )
+        .returning(_N.id)
+    )
+    return bool(replaced)
+
+
+async def _refuse_unless_stale(notice_id: int, data: ShipmentNoticeIn) -> None:
+    """Why a version was not taken: ours is as new (fine, it is ignored), or refuse it."""
+    row = await _N.select().where(_N.id == notice_id).first()
+    assert row is not None  # notices are never deleted
+    if row["supplier_updated_at"] >= data.updated_at:
+        return
+    if row["status"] != "open":
+        raise Conflict("this notice was received already", code="notice_received")
+    raise Conflict(
+        f"this notice ships restock order {row['restock_order']}; send another notice"
+        " (another reference) for anything else",
+        code="notice_order_changed",
+    )
 
 
 async def get_notice(notice_id: int, *, stale: bool = False) -> ShipmentNoticeOut:
@@ -125,6 +184,7 @@ async def get_notice(notice_id: int, *, stale: bool = False) -> ShipmentNoticeOu
         status=row["status"],
         expected_at=row["expected_at"],
         updated_at=row["supplier_updated_at"],
+        restock_order_id=row["restock_order"],
         lines=[
             ShipmentLineOut(
                 product_id=line["product"],

@@ -2,17 +2,20 @@
 
 Confirming flips the session from open to confirmed with one conditional UPDATE; only the call
 that flips it posts the receipts, so a confirmation sent again (or twice at once) posts nothing
-more and answers with the confirmed session.
+more and answers with the confirmed session. Receiving a notice that ships a restock order adds
+what was received to the order, in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import write_transaction
 from pos.errors import Conflict, NotFound
-from pos.inventory import batches, ledger
+from pos.inventory import batches, ledger, replenishment
 from pos.inventory.ledger import Entry
 from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.notices import get_notice
@@ -143,17 +146,19 @@ async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut
             .returning(_R.notice)
         )
         if flipped:
+            lines = await _L.select().where((_L.session == session_id) & (_L.quantity > 0))
             if flipped[0]["notice"] is not None:
-                await _receive_notice(store_id, flipped[0]["notice"])
-            await _post(store_id, session_id, actor)
+                await _receive_notice(store_id, flipped[0]["notice"], lines)
+            await _post(store_id, session_id, lines, actor)
     return await get_receiving(store_id, session_id)
 
 
-async def _receive_notice(store_id: int, notice_id: int) -> None:
-    """Mark the notice received, or refuse (nothing posted) if it is no longer this store's.
+async def _receive_notice(store_id: int, notice_id: int, lines: Sequence[dict[str, Any]]) -> None:
+    """Mark the notice received and add the lines to its restock order, if it ships one.
 
-    Another receiving of it may have been confirmed first, or the supplier may have sent a new
-    version addressed to another store since this receiving started.
+    Refused (nothing posted) if the notice is no longer this store's: another receiving of it
+    may have been confirmed first, or the supplier may have sent a new version addressed to
+    another store since this receiving started.
     """
     received = (
         await ShipmentNotice.update({ShipmentNotice.status: "received"})
@@ -162,7 +167,7 @@ async def _receive_notice(store_id: int, notice_id: int) -> None:
             & (ShipmentNotice.store == store_id)
             & (ShipmentNotice.status == "open")
         )
-        .returning(ShipmentNotice.id)
+        .returning(ShipmentNotice.restock_order)
     )
     if not received:
         raise Conflict(
@@ -170,11 +175,17 @@ async def _receive_notice(store_id: int, notice_id: int) -> None:
             " check the shipment notices and receive what arrived without this notice",
             code="notice_not_open",
         )
+    if (order_id := received[0]["restock_order"]) is not None:
+        units: Counter[int] = Counter()
+        for line in lines:
+            units[line["product"]] += line["quantity"]
+        await replenishment.record_received(order_id, units)
 
 
-async def _post(store_id: int, session_id: int, actor: str) -> None:
+async def _post(
+    store_id: int, session_id: int, lines: Sequence[dict[str, Any]], actor: str
+) -> None:
     reference = f"receiving:{session_id}"
-    lines = await _L.select().where((_L.session == session_id) & (_L.quantity > 0))
     for line in sorted(lines, key=lambda row: (row["product"], row["id"])):
         batch_id = await batches.add(
             store_id,

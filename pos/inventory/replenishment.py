@@ -1,12 +1,18 @@
 """Replenishment: thresholds, low-stock alerts with suggested quantities, restock orders.
 
 A suggestion covers the gap to the target level, or the sales expected until the next delivery
-if those are more, and never more than the supplier last said it has.
+if those are more, less what is on order already, and never more than the supplier last said
+it has.
+
+A restock order is placed; a shipment notice against it ships it; receivings of its notices
+make it partially_received or received. A manager may cancel it while it is placed. Each step
+is a conditional UPDATE, or runs with the order's row locked, so racing steps never lose one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,12 +20,15 @@ from piccolo.query.functions.aggregate import Sum
 
 from pos.catalog import service as catalog
 from pos.db import write_transaction
+from pos.errors import Conflict, NotFound
 from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.schemas import (
     LowStockOut,
     RestockLineIn,
+    RestockLineOut,
     RestockOrderIn,
     RestockOrderOut,
+    RestockStatus,
     ThresholdIn,
     ThresholdOut,
 )
@@ -35,10 +44,14 @@ from pos.inventory.tables import (
 __all__ = [
     "COVER_DAYS",
     "LOOK_BACK_DAYS",
+    "cancel_order",
     "low_stock",
     "place_orders",
+    "receipt_status",
+    "record_received",
     "restock_orders",
     "set_threshold",
+    "ship_order",
     "suggest",
 ]
 
@@ -47,13 +60,27 @@ COVER_DAYS = 3
 
 _R = ReorderRule
 _O = RestockOrder
+_OL = RestockOrderLine
+_ON_ORDER = ("placed", "shipped", "partially_received")
 
 
-def suggest(available: int, target_level: int, sold: int, supplier_available: int | None) -> int:
+def suggest(
+    available: int, target_level: int, sold: int, on_order: int, supplier_available: int | None
+) -> int:
     """Units to order: to the target, or for the expected sales until the next delivery."""
     expected_sales = -(-sold * COVER_DAYS // LOOK_BACK_DAYS)  # rounded up
     wanted = max(target_level - available, expected_sales - available, 0)
+    wanted = max(wanted - on_order, 0)
     return wanted if supplier_available is None else min(wanted, supplier_available)
+
+
+def receipt_status(lines: Sequence[tuple[int, int]]) -> RestockStatus:
+    """A shipped order's status from its lines' (ordered, received) units."""
+    if all(received >= ordered for ordered, received in lines):
+        return "received"
+    if any(received > 0 for _, received in lines):
+        return "partially_received"
+    return "shipped"
 
 
 async def set_threshold(store_id: int, product_id: int, data: ThresholdIn) -> ThresholdOut:
@@ -81,9 +108,14 @@ async def low_stock(store_id: int) -> list[LowStockOut]:
     low = [r for r in rules if _available(levels, r["product"]) < r["min_level"]]
     if not low:
         return []
-    sold = await _sold(store_id, [rule["product"] for rule in low])
+    products = [rule["product"] for rule in low]
+    sold = await _sold(store_id, products)
+    on_order = await _on_order(store_id, products)
     offered = await _offered([(rule["supplier"], rule["product"]) for rule in low])
-    return [_alert(rule, levels, sold, offered) for rule in sorted(low, key=lambda r: r["product"])]
+    return [
+        _alert(rule, levels, sold, on_order, offered)
+        for rule in sorted(low, key=lambda r: r["product"])
+    ]
 
 
 def _available(levels: dict[int, tuple[int, int]], product_id: int) -> int:
@@ -95,10 +127,12 @@ def _alert(
     rule: dict[str, Any],
     levels: dict[int, tuple[int, int]],
     sold: dict[int, int],
+    on_order: dict[int, int],
     offered: dict[int, int],
 ) -> LowStockOut:
     product_id = rule["product"]
     available = _available(levels, product_id)
+    ordered = on_order.get(product_id, 0)
     return LowStockOut(
         product_id=product_id,
         product_name=rule["name"],
@@ -109,8 +143,13 @@ def _alert(
         target_level=rule["target_level"],
         sold_last_days=sold.get(product_id, 0),
         supplier_available=offered.get(product_id),
+        on_order=ordered,
         suggested=suggest(
-            available, rule["target_level"], sold.get(product_id, 0), offered.get(product_id)
+            available,
+            rule["target_level"],
+            sold.get(product_id, 0),
+            ordered,
+            offered.get(product_id),
         ),
     )
 
@@ -138,6 +177,19 @@ async def _sold(store_id: int, product_ids: list[int]) -> dict[int, int]:
         .group_by(m.product)
     )
     return {row["product"]: -int(row["sum"] or 0) for row in rows}
+
+
+async def _on_order(store_id: int, product_ids: list[int]) -> dict[int, int]:
+    """Units ordered from suppliers and not received yet, per product."""
+    rows = await _OL.select(_OL.product, _OL.quantity, _OL.received).where(
+        (_OL.order._.store == store_id)
+        & _OL.order._.status.is_in(list(_ON_ORDER))
+        & _OL.product.is_in(product_ids)
+    )
+    on_order: dict[int, int] = defaultdict(int)
+    for row in rows:
+        on_order[row["product"]] += max(row["quantity"] - row["received"], 0)
+    return on_order
 
 
 async def _offered(pairs: list[tuple[int, int]]) -> dict[int, int]:
@@ -177,11 +229,8 @@ async def _insert_order(
 ) -> int:
     row = _O(store=store_id, supplier=supplier_id, created_by=actor, idempotency_key=key)
     order_id = int((await _O.insert(row).returning(_O.id))[0]["id"])
-    await RestockOrderLine.insert(
-        *[
-            RestockOrderLine(order=order_id, product=ln.product_id, quantity=ln.quantity)
-            for ln in lines
-        ]
+    await _OL.insert(
+        *[_OL(order=order_id, product=ln.product_id, quantity=ln.quantity) for ln in lines]
     )
     return order_id
 
@@ -194,6 +243,62 @@ async def _orders_with_keys(keys: list[str | None]) -> list[RestockOrderOut]:
     named = [key for key in keys if key is not None]
     rows = await _O.select(_O.id).where(_O.idempotency_key.is_in(named)) if named else []
     return await _orders_out(sorted(row["id"] for row in rows))
+
+
+async def cancel_order(store_id: int, order_id: int, *, actor: str) -> RestockOrderOut:
+    """Cancel a placed order; a repeat answers with it, a shipped one is refused (409)."""
+    cancelled = (
+        await _O.update(
+            {_O.status: "cancelled", _O.cancelled_by: actor, _O.cancelled_at: datetime.now(UTC)}
+        )
+        .where((_O.id == order_id) & (_O.store == store_id) & (_O.status == "placed"))
+        .returning(_O.id)
+    )
+    if not cancelled:
+        await _check_cancelled(store_id, order_id)
+    [order] = await _orders_out([order_id])
+    return order
+
+
+async def _check_cancelled(store_id: int, order_id: int) -> None:
+    row = await _O.select(_O.status).where((_O.id == order_id) & (_O.store == store_id)).first()
+    if row is None:
+        raise NotFound(f"no restock order {order_id} here", code="restock_order_not_found")
+    if row["status"] != "cancelled":
+        raise Conflict(
+            f"restock order {order_id} is {row['status']}: only a placed order can be cancelled",
+            code="restock_order_not_cancellable",
+        )
+
+
+async def ship_order(order_id: int) -> None:
+    """A shipment notice ships the order: placed -> shipped. A cancelled order is refused.
+
+    Runs in the notice's transaction; a cancel at the same time either wins the row first (and
+    the notice is refused) or waits and finds it shipped.
+    """
+    await _O.update({_O.status: "shipped"}).where((_O.id == order_id) & (_O.status == "placed"))
+    if await _O.exists().where((_O.id == order_id) & (_O.status == "cancelled")):
+        raise Conflict(
+            f"restock order {order_id} was cancelled: it cannot be shipped",
+            code="restock_order_cancelled",
+        )
+
+
+async def record_received(order_id: int, units: Mapping[int, int]) -> None:
+    """Add a confirmed receiving's units to the order's lines and set its status from them.
+
+    Runs in the receiving's transaction. The order's row is locked first, so two receivings
+    of it at once add up one after the other and the second sees everything the first added.
+    """
+    await _O.update({_O.status: _O.status}).where(_O.id == order_id)
+    for product_id, quantity in sorted(units.items()):
+        await _OL.update({_OL.received: _OL.received + quantity}).where(
+            (_OL.order == order_id) & (_OL.product == product_id)
+        )
+    lines = await _OL.select(_OL.quantity, _OL.received).where(_OL.order == order_id)
+    status = receipt_status([(line["quantity"], line["received"]) for line in lines])
+    await _O.update({_O.status: status}).where(_O.id == order_id)
 
 
 async def restock_orders(
@@ -209,11 +314,13 @@ async def _orders_out(order_ids: list[int]) -> list[RestockOrderOut]:
     if not order_ids:
         return []
     orders = await _O.select().where(_O.id.is_in(order_ids))
-    lines = await RestockOrderLine.select().where(RestockOrderLine.order.is_in(order_ids))
-    by_order: dict[int, list[RestockLineIn]] = defaultdict(list)
+    lines = await _OL.select().where(_OL.order.is_in(order_ids))
+    by_order: dict[int, list[RestockLineOut]] = defaultdict(list)
     for line in sorted(lines, key=lambda row: row["id"]):
         by_order[line["order"]].append(
-            RestockLineIn(product_id=line["product"], quantity=line["quantity"])
+            RestockLineOut(
+                product_id=line["product"], quantity=line["quantity"], received=line["received"]
+            )
         )
     found = {row["id"]: row for row in orders}
     return [
@@ -224,6 +331,8 @@ async def _orders_out(order_ids: list[int]) -> list[RestockOrderOut]:
             status=found[oid]["status"],
             created_by=found[oid]["created_by"],
             created_at=found[oid]["created_at"],
+            cancelled_by=found[oid]["cancelled_by"],
+            cancelled_at=found[oid]["cancelled_at"],
             lines=by_order[oid],
         )
         for oid in order_ids

@@ -190,8 +190,23 @@ class StockController(Controller):
 
     @get("/restock-orders", operation_id="storeRestockOrders", guards=[STOCK_STAFF])
     async def orders(self, store_id: FromPath[RowId]) -> list[RestockOrderOut]:
-        """The store's restock orders, newest first."""
+        """The store's restock orders, newest first, with what was received of each line."""
         return await replenishment.restock_orders(store_id=store_id)
+
+    @post(
+        "/restock-orders/{order_id:int}/cancel",
+        operation_id="cancelRestockOrder",
+        guards=[MANAGER],
+        status_code=HTTP_200_OK,
+    )
+    async def cancel_order(
+        self,
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> RestockOrderOut:
+        """Cancel an order no notice has shipped yet; sending it again changes nothing."""
+        return await replenishment.cancel_order(store_id, order_id, actor=_who(actor))
 
     @get("/shipment-notices", operation_id="shipmentNotices", guards=[STOCK_STAFF])
     async def notices(self, store_id: FromPath[RowId]) -> list[ShipmentNoticeOut]:

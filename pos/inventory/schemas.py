@@ -27,8 +27,10 @@ __all__ = [
     "ReceivingScanIn",
     "ReceivingStartIn",
     "RestockLineIn",
+    "RestockLineOut",
     "RestockOrderIn",
     "RestockOrderOut",
+    "RestockStatus",
     "StockOut",
     "StockQuantity",
     "ThresholdIn",
@@ -169,7 +171,8 @@ class LowStockOut(BaseModel):
     target_level: int
     sold_last_days: int = Field(description="units sold in the look-back window")
     supplier_available: int | None = Field(description="what the supplier last said it has")
-    suggested: int = Field(description="units to order")
+    on_order: int = Field(description="ordered from the supplier and not received yet")
+    suggested: int = Field(description="units to order, beyond what is on order")
 
 
 class RestockLineIn(BaseModel):
@@ -182,15 +185,36 @@ class RestockOrderIn(BaseModel):
 
     lines: list[RestockLineIn] = Field(min_length=1, max_length=500)
 
+    @model_validator(mode="after")
+    def _one_line_per_product(self) -> RestockOrderIn:
+        seen: set[int] = set()
+        for line in self.lines:
+            if line.product_id in seen:
+                raise ValueError(f"product {line.product_id} is on more than one line")
+            seen.add(line.product_id)
+        return self
+
+
+RestockStatus = Literal["placed", "shipped", "partially_received", "received", "cancelled"]
+"""placed -> shipped (a notice ships it) -> partially_received / received; or cancelled."""
+
+
+class RestockLineOut(BaseModel):
+    product_id: int
+    quantity: int = Field(description="ordered")
+    received: int = Field(description="confirmed by receivings of the order's shipment notices")
+
 
 class RestockOrderOut(BaseModel):
     id: int
     store_id: int
     supplier_id: int
-    status: str
+    status: RestockStatus
     created_by: str
     created_at: datetime
-    lines: list[RestockLineIn]
+    cancelled_by: str
+    cancelled_at: datetime | None
+    lines: list[RestockLineOut]
 
 
 class ReceivingStartIn(BaseModel):

@@ -54,7 +54,7 @@ class SupplierInventoryController(Controller):
 
     @get("/restock-orders", operation_id="supplierRestockOrders")
     async def orders(self, supplier_id: FromPath[RowId]) -> list[RestockOrderOut]:
-        """Restock orders stores placed with this supplier, newest first."""
+        """Restock orders stores placed with this supplier, newest first, ordered vs received."""
         return await replenishment.restock_orders(supplier_id=supplier_id)
 
 

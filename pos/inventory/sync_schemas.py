@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl
 
+from pos.db import OptionalRowId
 from pos.inventory.schemas import StockQuantity, UtcDatetime
 
 __all__ = [
@@ -61,6 +62,9 @@ class ShipmentNoticeIn(BaseModel):
     store_code: str = Field(min_length=1, max_length=32)
     expected_at: UtcDatetime | None = None
     updated_at: UtcDatetime
+    restock_order_id: OptionalRowId = Field(
+        default=None, description="the store's restock order it ships; fixed once sent"
+    )
     lines: list[ShipmentLineIn] = Field(min_length=1, max_length=1000)
 
 
@@ -80,6 +84,7 @@ class ShipmentNoticeOut(BaseModel):
     status: Literal["open", "received"]
     expected_at: datetime | None
     updated_at: datetime
+    restock_order_id: int | None
     lines: list[ShipmentLineOut]
     stale: bool = Field(default=False, description="an older version than ours: ignored")
 

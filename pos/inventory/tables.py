@@ -136,6 +136,32 @@ class SupplierFeed(Table):
     last_error = Text(default="", help_text="why the last pull was refused; empty when it worked")
 
 
+class RestockOrder(Table):
+    """An order for goods placed with a supplier for a store."""
+
+    id: Serial
+    store = ForeignKey[Store](references=Store, null=False, index=True)
+    supplier = ForeignKey[Supplier](references=Supplier, null=False, index=True)
+    status = Varchar(
+        length=20,
+        default="placed",
+        help_text="placed, shipped, partially_received, received or cancelled",
+    )
+    created_by = Varchar(length=64)
+    created_at = Timestamptz(default=TimestamptzNow())
+    idempotency_key = Varchar(length=200, null=True, default=None, unique=True)
+    cancelled_by = Varchar(length=64, default="")
+    cancelled_at = Timestamptz(null=True, default=None)
+
+
+class RestockOrderLine(Table):
+    id: Serial
+    order = ForeignKey[RestockOrder](references=RestockOrder, null=False, index=True)
+    product = ForeignKey[Product](references=Product, null=False)
+    quantity = Integer(help_text="ordered")
+    received = Integer(default=0, help_text="confirmed by receivings of the order's notices")
+
+
 class ShipmentNotice(Table):
     """A supplier's notice of goods on the way to a store."""
 
@@ -146,6 +172,13 @@ class ShipmentNotice(Table):
     expected_at = Timestamptz(null=True, default=None)
     supplier_updated_at = Timestamptz(help_text="the supplier's time; older versions are ignored")
     status = Varchar(length=10, default="open", help_text="open or received")
+    restock_order = ForeignKey[RestockOrder](
+        references=RestockOrder,
+        null=True,
+        default=None,
+        on_delete=_KEEP,
+        help_text="the order it ships; none: not against an order",
+    )
 
 
 class ShipmentLine(Table):
@@ -205,22 +238,3 @@ class CountLine(Table):
     expected = Integer(
         null=True, default=None, help_text="the ledger's level at counted_at, frozen at finish"
     )
-
-
-class RestockOrder(Table):
-    """An order for goods placed with a supplier for a store."""
-
-    id: Serial
-    store = ForeignKey[Store](references=Store, null=False, index=True)
-    supplier = ForeignKey[Supplier](references=Supplier, null=False, index=True)
-    status = Varchar(length=10, default="placed")
-    created_by = Varchar(length=64)
-    created_at = Timestamptz(default=TimestamptzNow())
-    idempotency_key = Varchar(length=200, null=True, default=None, unique=True)
-
-
-class RestockOrderLine(Table):
-    id: Serial
-    order = ForeignKey[RestockOrder](references=RestockOrder, null=False, index=True)
-    product = ForeignKey[Product](references=Product, null=False)
-    quantity = Integer()

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from piccolo.query.functions.aggregate import Sum
 
-from pos.db import Statement, write_transaction
+from pos.db import write_transaction
 from pos.errors import Conflict
 from pos.inventory import batches, ledger, movements
 from pos.inventory import service as inventory
@@ -21,6 +21,8 @@ from pos.inventory.tables import StockBatch, StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import Shop, open_shop
 from tests.helpers.staff import add_store
+
+from .conftest import done_or_waiting_for_a_lock
 
 pytestmark = pytest.mark.anyio
 
@@ -95,21 +97,6 @@ async def test_sales_racing_receiving_and_counts_never_lose_or_invent_a_unit(db:
     assert batches is None or int(batches["sum"] or 0) <= level.on_hand
 
 
-_LOCK_WAITS = Statement(
-    "SELECT count(*) AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-    " WHERE NOT l.granted AND a.datname = current_database()"
-)
-
-
-async def _done_or_waiting_for_a_lock(done: anyio.Event) -> None:
-    with anyio.fail_after(5):
-        while not done.is_set():
-            row = await _LOCK_WAITS.first()
-            if row is not None and row["waiting"]:
-                return
-            await anyio.sleep(0.01)
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_sale_between_a_transfers_plan_and_its_moves_leaves_it_whole(
@@ -144,7 +131,7 @@ async def test_a_sale_between_a_transfers_plan_and_its_moves_leaves_it_whole(
         group.start_soon(transfer)
         group.start_soon(sell)
         await planned.wait()
-        await _done_or_waiting_for_a_lock(sold)  # the sale runs now, or waits for the transfer
+        await done_or_waiting_for_a_lock(sold)  # the sale runs now, or waits for the transfer
         resume.set()
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 2
     assert (await inventory.get_level(other, product)).on_hand == 5

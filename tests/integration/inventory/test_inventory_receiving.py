@@ -2,20 +2,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from pos.errors import Conflict
-from pos.inventory import receiving
+from pos.inventory import ledger, notices, receiving
 from pos.inventory import service as inventory
 from pos.inventory.schemas import MAX_STOCK_QUANTITY, ReceivingScanIn, ReceivingStartIn
 from pos.inventory.tables import ShipmentNotice, StockBatch, StockMovement
-from pos.stores.tables import Store
 from tests.helpers.shop import make_gtin, open_shop
 from tests.helpers.staff import add_store, login_as
 
-from .conftest import SupplierClient, certificate_of, renewed_product, supplier_client
+from .conftest import (
+    SupplierClient,
+    certificate_of,
+    done_or_waiting_for_a_lock,
+    renewed_product,
+    store_code,
+    supplier_client,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -24,10 +32,9 @@ async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncCl
     shop = await open_shop()
     noodles, oranges = await shop.add(stock=0), await shop.add(stock=0)
     supplier = await supplier_client(shop.supplier_id)
-    store_code = await _store_code(shop.store_id)
     notice = {
         "reference": "ASN-0001",
-        "store_code": store_code,
+        "store_code": await store_code(shop.store_id),
         "updated_at": "2026-06-01T08:00:00+08:00",
         "lines": [
             {
@@ -78,12 +85,6 @@ async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncCl
     assert (await client.get(f"{base}/shipment-notices")).json() == []
     scan_late = await client.post(f"{url}/scans", json={"product_id": noodles})
     assert scan_late.json()["code"] == "receiving_confirmed"
-
-
-async def _store_code(store_id: int) -> str:
-    row = await Store.select(Store.code).where(Store.id == store_id).first()
-    assert row is not None
-    return str(row["code"])
 
 
 async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
@@ -185,7 +186,7 @@ async def _announce(
     """A shipment notice of 5 units of `product` for the store."""
     notice = {
         "reference": "ASN-ONCE",
-        "store_code": await _store_code(store_id),
+        "store_code": await store_code(store_id),
         "updated_at": "2026-06-01T08:00:00+08:00",
         "lines": [{"certificate_no": await certificate_of(product), "quantity": 5}],
     }
@@ -230,7 +231,7 @@ async def test_a_notice_moved_to_another_store_is_not_received_here(
     receiving_url = await _receiving(client, shop.store_id, product)
     moved = {
         **notice,
-        "store_code": await _store_code(other_store),
+        "store_code": await store_code(other_store),
         "updated_at": "2026-06-01T09:00:00+08:00",
     }
     assert (await supplier.post(client, "/shipments", moved)).status_code == 200
@@ -239,3 +240,41 @@ async def test_a_notice_moved_to_another_store_is_not_received_here(
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
     notices = await ShipmentNotice.select(ShipmentNotice.store, ShipmentNotice.status)
     assert notices == [{"store": other_store, "status": "open"}]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_newer_version_pushed_while_its_notice_is_received_is_refused(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    notice = await _announce(supplier, client, shop.store_id, product)
+    await login_as(client, "restocker", shop.store_id)
+    receiving_url = await _receiving(client, shop.store_id, product)
+    posting, go_on, pushed = anyio.Event(), anyio.Event(), anyio.Event()
+    answers: list[httpx.Response] = []
+    move = ledger.move
+
+    async def wait_while_posting(*args: Any, **kwargs: Any) -> Any:
+        posting.set()  # the receiving has marked the notice received by now
+        await go_on.wait()
+        return await move(*args, **kwargs)
+
+    async def push_newer() -> None:
+        newer = {**notice, "updated_at": "2026-06-01T09:00:00+08:00"}
+        newer["lines"] = [{"certificate_no": await certificate_of(product), "quantity": 7}]
+        answers.append(await supplier.post(client, "/shipments", newer))
+        pushed.set()
+
+    monkeypatch.setattr(ledger, "move", wait_while_posting)
+    async with anyio.create_task_group() as group:
+        group.start_soon(client.post, f"{receiving_url}/confirm")
+        await posting.wait()
+        group.start_soon(push_newer)
+        await done_or_waiting_for_a_lock(pushed)  # it runs now, or waits for the receiving
+        go_on.set()
+    assert (answers[0].status_code, answers[0].json()["code"]) == (409, "notice_received")
+    [received] = await notices.store_notices(shop.store_id, status="received")
+    assert [line.quantity for line in received.lines] == [5]

@@ -1,17 +1,36 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
+import anyio
+import httpx
 import pytest
 
-from pos.inventory import replenishment
-from pos.inventory.schemas import RestockOrderIn, ThresholdIn
+from pos.errors import Conflict
+from pos.inventory import ledger, notices, receiving, replenishment
+from pos.inventory.schemas import (
+    ReceivingScanIn,
+    ReceivingStartIn,
+    RestockOrderIn,
+    RestockOrderOut,
+    ThresholdIn,
+)
 from pos.inventory.supplier_sync import apply_updates
 from pos.inventory.sync_schemas import StockUpdateIn
+from pos.inventory.tables import ShipmentNotice
 from pos.orders import service as orders
-from tests.helpers.shop import open_shop
+from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import login_as
 
-from .conftest import certificate_of
+from .conftest import (
+    SupplierClient,
+    certificate_of,
+    done_or_waiting_for_a_lock,
+    store_code,
+    supplier_client,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +78,270 @@ async def test_restock_orders_are_placed_once_per_key_and_per_supplier(db: str) 
     assert placed == again
     assert [(o.supplier_id, o.lines[0].quantity) for o in placed] == [(shop.supplier_id, 24)]
     assert await replenishment.restock_orders(supplier_id=shop.supplier_id) == placed
+
+
+async def _place(shop: Shop, units: dict[int, int]) -> RestockOrderOut:
+    lines = [{"product_id": product, "quantity": quantity} for product, quantity in units.items()]
+    data = RestockOrderIn.model_validate({"lines": lines})
+    [order] = await replenishment.place_orders(
+        shop.store_id, data, actor="staff:1", idempotency_key=None
+    )
+    return order
+
+
+async def _ship(
+    supplier: SupplierClient,
+    client: httpx.AsyncClient,
+    store_id: int,
+    units: dict[int, int],
+    *,
+    order_id: int | None,
+    reference: str = "ASN-1",
+    updated_at: str = "2026-06-01T08:00:00+08:00",
+) -> httpx.Response:
+    """Push a shipment notice of `units` for the store against the restock order."""
+    lines = [
+        {"certificate_no": await certificate_of(product), "quantity": quantity}
+        for product, quantity in units.items()
+    ]
+    notice = {
+        "reference": reference,
+        "store_code": await store_code(store_id),
+        "updated_at": updated_at,
+        "restock_order_id": order_id,
+        "lines": lines,
+    }
+    return await supplier.post(client, "/shipments", notice)
+
+
+async def _scanned(store_id: int, notice_id: int, units: dict[int, int]) -> int:
+    """A receiving of the notice with `units` of it scanned: its id."""
+    session = await receiving.start(
+        store_id, ReceivingStartIn(notice_id=notice_id), actor="staff:2", idempotency_key=None
+    )
+    for product, quantity in units.items():
+        scan = ReceivingScanIn(product_id=product, quantity=quantity)
+        await receiving.scan(store_id, session.id, scan)
+    return session.id
+
+
+async def _receive(store_id: int, notice_id: int, units: dict[int, int]) -> None:
+    """Receive the notice on a tablet, confirming `units` of it."""
+    session_id = await _scanned(store_id, notice_id, units)
+    await receiving.confirm(store_id, session_id, actor="staff:2")
+
+
+async def _order(order: RestockOrderOut) -> RestockOrderOut:
+    [found] = [
+        o for o in await replenishment.restock_orders(store_id=order.store_id) if o.id == order.id
+    ]
+    return found
+
+
+def _received(order: RestockOrderOut) -> tuple[str, list[tuple[int, int]]]:
+    return order.status, [(line.quantity, line.received) for line in order.lines]
+
+
+async def test_a_restock_order_is_shipped_then_received_as_its_notices_are(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    noodles, oranges = await shop.add(stock=0), await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    order = await _place(shop, {noodles: 10, oranges: 6})
+    first = await _ship(
+        supplier, client, shop.store_id, {noodles: 10, oranges: 3}, order_id=order.id
+    )
+    assert first.status_code == 200, first.text
+    assert first.json()["restock_order_id"] == order.id
+    assert _received(await _order(order)) == ("shipped", [(10, 0), (6, 0)])
+
+    await _receive(shop.store_id, first.json()["id"], {noodles: 10, oranges: 3})
+    assert _received(await _order(order)) == ("partially_received", [(10, 10), (6, 3)])
+    second = await _ship(
+        supplier, client, shop.store_id, {oranges: 3}, order_id=order.id, reference="ASN-2"
+    )
+    assert _received(await _order(order)) == ("partially_received", [(10, 10), (6, 3)])
+    await _receive(shop.store_id, second.json()["id"], {oranges: 3})
+
+    listed = await client.get(
+        f"/api/suppliers/{shop.supplier_id}/restock-orders",
+        headers={"X-Api-Key": supplier.api_key},
+    )
+    [seen] = listed.json()
+    assert seen["status"] == "received"
+    assert seen["lines"] == [
+        {"product_id": noodles, "quantity": 10, "received": 10},
+        {"product_id": oranges, "quantity": 6, "received": 6},
+    ]
+
+
+async def test_a_notice_for_another_suppliers_or_stores_order_is_refused_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    shop, other = await open_shop(), await open_shop()
+    noodles, theirs = await shop.add(stock=0), await other.add(stock=0)
+    order = await _place(shop, {noodles: 10})
+    stranger = await supplier_client(other.supplier_id)
+    not_theirs = await _ship(stranger, client, shop.store_id, {theirs: 1}, order_id=order.id)
+    supplier = await supplier_client(shop.supplier_id)
+    elsewhere = await _ship(supplier, client, other.store_id, {noodles: 10}, order_id=order.id)
+    unknown = await _ship(supplier, client, shop.store_id, {noodles: 10}, order_id=order.id + 99)
+    for refused in (not_theirs, elsewhere, unknown):
+        assert (refused.status_code, refused.json()["code"]) == (422, "supplier_update_invalid")
+        assert refused.json()["errors"][0]["line"] == 0
+        assert "restock_order_id" in refused.json()["errors"][0]["reason"]
+    assert await ShipmentNotice.count() == 0
+    assert (await _order(order)).status == "placed"
+
+
+async def test_a_notice_keeps_the_restock_order_it_was_sent_for(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    noodles = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    first, second = await _place(shop, {noodles: 10}), await _place(shop, {noodles: 5})
+    await _ship(supplier, client, shop.store_id, {noodles: 10}, order_id=first.id)
+    moved = await _ship(
+        supplier,
+        client,
+        shop.store_id,
+        {noodles: 5},
+        order_id=second.id,
+        updated_at="2026-06-01T09:00:00+08:00",
+    )
+    assert (moved.status_code, moved.json()["code"]) == (409, "notice_order_changed")
+    [notice] = await notices.store_notices(shop.store_id)
+    assert (notice.restock_order_id, notice.lines[0].quantity) == (first.id, 10)
+    assert (await _order(second)).status == "placed"
+
+
+async def test_a_manager_cancels_a_placed_order_but_not_a_shipped_one(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    noodles = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    placed, shipped = await _place(shop, {noodles: 10}), await _place(shop, {noodles: 5})
+    await _ship(supplier, client, shop.store_id, {noodles: 5}, order_id=shipped.id)
+    manager = await login_as(client, "manager", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/restock-orders"
+
+    cancelled = await client.post(f"{base}/{placed.id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["cancelled_by"] == f"staff:{manager.user_id}"
+    assert (await client.post(f"{base}/{placed.id}/cancel")).json() == cancelled.json()
+    too_late = await client.post(f"{base}/{shipped.id}/cancel")
+    assert (too_late.status_code, too_late.json()["code"]) == (409, "restock_order_not_cancellable")
+    elsewhere = await client.post(
+        f"/api/stores/{(await open_shop()).store_id}/inventory/restock-orders/{placed.id}/cancel"
+    )
+    assert elsewhere.status_code == 403  # the manager has no role there
+    missing = await client.post(f"{base}/{shipped.id + 99}/cancel")
+    assert (missing.status_code, missing.json()["code"]) == (404, "restock_order_not_found")
+
+    refused = await _ship(
+        supplier, client, shop.store_id, {noodles: 10}, order_id=placed.id, reference="ASN-2"
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "restock_order_cancelled")
+    assert [n.reference for n in await notices.store_notices(shop.store_id)] == ["ASN-1"]
+    assert (await _order(shipped)).status == "shipped"
+
+
+async def test_low_stock_counts_what_is_on_order_and_not_yet_received(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=5)
+    supplier = await supplier_client(shop.supplier_id)
+    await replenishment.set_threshold(
+        shop.store_id, product, ThresholdIn(min_level=40, target_level=50)
+    )
+    order = await _place(shop, {product: 30})
+    cancelled = await _place(shop, {product: 8})
+    await replenishment.cancel_order(shop.store_id, cancelled.id, actor="staff:1")
+    [alert] = await replenishment.low_stock(shop.store_id)
+    assert (alert.on_order, alert.suggested) == (30, 15)
+
+    shipped = await _ship(supplier, client, shop.store_id, {product: 30}, order_id=order.id)
+    await _receive(shop.store_id, shipped.json()["id"], {product: 10})
+    [alert] = await replenishment.low_stock(shop.store_id)
+    assert (alert.available, alert.on_order, alert.suggested) == (15, 20, 15)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_receivings_of_one_order_confirmed_at_once_receive_all_of_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    noodles, oranges = await shop.add(stock=0), await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    order = await _place(shop, {noodles: 10, oranges: 6})
+    first = await _ship(supplier, client, shop.store_id, {noodles: 10}, order_id=order.id)
+    second = await _ship(
+        supplier, client, shop.store_id, {oranges: 6}, order_id=order.id, reference="ASN-2"
+    )
+    one = await _scanned(shop.store_id, first.json()["id"], {noodles: 10})
+    two = await _scanned(shop.store_id, second.json()["id"], {oranges: 6})
+    posting, go_on, second_done = anyio.Event(), anyio.Event(), anyio.Event()
+    move = ledger.move
+
+    async def first_waits_once_posting(*args: Any, **kwargs: Any) -> Any:
+        if not posting.is_set():  # the first confirmation has credited the order by now
+            posting.set()
+            await go_on.wait()
+        return await move(*args, **kwargs)
+
+    async def confirm_second() -> None:
+        await receiving.confirm(shop.store_id, two, actor="staff:3")
+        second_done.set()
+
+    monkeypatch.setattr(ledger, "move", first_waits_once_posting)
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(receiving.confirm, shop.store_id, one, actor="staff:2"))
+        await posting.wait()
+        group.start_soon(confirm_second)
+        await done_or_waiting_for_a_lock(second_done)  # it runs now, or waits for the first
+        go_on.set()
+    assert _received(await _order(order)) == ("received", [(10, 10), (6, 6)])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_cancel_while_a_notice_ships_the_order_is_refused(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    noodles = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    order = await _place(shop, {noodles: 10})
+    shipping, go_on, cancel_done = anyio.Event(), anyio.Event(), anyio.Event()
+    ship = replenishment.ship_order
+    refusals: list[str] = []
+
+    async def ship_then_wait(*args: Any) -> None:
+        await ship(*args)
+        shipping.set()
+        await go_on.wait()
+
+    async def cancel() -> None:
+        try:
+            await replenishment.cancel_order(shop.store_id, order.id, actor="staff:1")
+        except Conflict as refused:
+            refusals.append(refused.code)
+        cancel_done.set()
+
+    async def push() -> None:
+        pushed = await _ship(supplier, client, shop.store_id, {noodles: 10}, order_id=order.id)
+        assert pushed.status_code == 200, pushed.text
+
+    monkeypatch.setattr(replenishment, "ship_order", ship_then_wait)
+    async with anyio.create_task_group() as group:
+        group.start_soon(push)
+        await shipping.wait()
+        group.start_soon(cancel)
+        await done_or_waiting_for_a_lock(cancel_done)  # it runs now, or waits for the notice
+        go_on.set()
+    assert refusals == ["restock_order_not_cancellable"]
+    assert (await _order(order)).status == "shipped"

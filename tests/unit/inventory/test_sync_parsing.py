@@ -7,7 +7,6 @@ import pytest
 
 from pos.errors import InvalidInput, NotAuthenticated
 from pos.inventory.feeds import parse_feed
-from pos.inventory.replenishment import suggest
 from pos.inventory.signing import check_signed, signed_headers
 
 NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -76,10 +75,3 @@ def test_a_signature_holds_for_its_body_and_time_only() -> None:
     assert stale.value.code == "signature_stale"
     with pytest.raises(NotAuthenticated):
         check_signed("s3cret", {}, b"", NOW)
-
-
-def test_a_suggestion_covers_the_target_or_expected_sales_within_the_supplier_stock() -> None:
-    assert suggest(available=2, target_level=10, sold=7, supplier_available=None) == 8
-    assert suggest(available=2, target_level=10, sold=70, supplier_available=None) == 28
-    assert suggest(available=2, target_level=10, sold=70, supplier_available=5) == 5
-    assert suggest(available=20, target_level=10, sold=0, supplier_available=None) == 0
