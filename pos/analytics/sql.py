@@ -32,16 +32,16 @@ __all__ = [
 
 # Any number: the key of the advisory lock that orders concurrent analytics writers.
 _WRITER_LOCK = 8_104_211
-# The writer lock shared, then each key a query names, every writer in the same order, so none
-# waits in a cycle. In one statement: the aggregate calls the lock functions row by row as the
-# sorted subquery yields them, and that sort puts the writer's row (`shared`) before every key,
-# the keys in hash order. Nothing is locked while the rows are gathered and sorted.
+# The writer lock shared, in a statement of its own: the keys are read by the next statement,
+# whose snapshot (READ COMMITTED) already holds what a member link or rebuild that had the lock
+# committed, so a payer's key is the member it now counts for. Then each key, every writer in
+# the same order (hash order), so none waits in a cycle. In one statement: the aggregate calls
+# the lock function row by row as the sorted subquery yields them; nothing is locked while the
+# rows are gathered and sorted.
+_SHARED_WRITER = Statement(f"SELECT pg_advisory_xact_lock_shared({_WRITER_LOCK})")
 _LOCKS = (
-    "SELECT count(CASE WHEN shared THEN pg_advisory_xact_lock_shared(k)"
-    " ELSE pg_advisory_xact_lock(k) END) FROM"
-    " (SELECT TRUE AS shared, CAST({writer} AS BIGINT) AS k"
-    " UNION ALL SELECT DISTINCT FALSE, hashtextextended(key, 0) FROM ({keys}) AS keys"
-    " ORDER BY shared DESC, k) AS sorted"
+    "SELECT count(pg_advisory_xact_lock(k)) FROM"
+    " (SELECT DISTINCT hashtextextended(key, 0) AS k FROM ({keys}) AS keys ORDER BY k) AS sorted"
 )
 # PostgreSQL's default 4 MB makes a hash over a year of buyers spill to disk: 2 s instead of 0.6.
 _AGGREGATE_MEMORY = "'128MB'"
@@ -96,12 +96,13 @@ async def lock_rows_of(keys: str, *args: Any) -> None:
     `serialize_writers` still waits for all of them. SQLite has one writer anyway.
     """
     if is_postgres():
+        await _SHARED_WRITER.rows()
         await _locks_of(keys).rows(*args)
 
 
 @functools.cache
 def _locks_of(keys: str) -> Statement:
-    return Statement(_LOCKS.format(writer=_WRITER_LOCK, keys=keys))
+    return Statement(_LOCKS.format(keys=keys))
 
 
 def _connection() -> Any:

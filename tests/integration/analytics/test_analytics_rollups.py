@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -262,3 +263,58 @@ async def test_a_linked_payers_next_sale_counts_for_the_member(db: str) -> None:
     kept = await snapshot()
     await rebuild()
     assert await snapshot() == kept
+
+
+class _Paused:
+    """A statement that, run the first time, says so and waits before running."""
+
+    def __init__(self, statement: Statement, reached: anyio.Event, go_on: anyio.Event) -> None:
+        self.statement, self.reached, self.go_on = statement, reached, go_on
+
+    async def rows(self, *args: Any) -> list[dict[str, Any]]:
+        self.reached.set()
+        await self.go_on.wait()
+        return await self.statement.rows(*args)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_refresh_that_waited_for_a_join_locks_the_members_history(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=700)
+    order = await sell(shop, {product: 1}, payer="p1", at=shanghai(5, 1))
+    await run_events()
+    joined, commit_join, refresh_locked, finish = (anyio.Event() for _ in range(4))
+    refresh_buyer = members.refresh_buyer
+
+    async def refresh_then_hold_on(key: str) -> None:
+        await refresh_buyer(key)
+        if key.startswith("member:"):
+            joined.set()
+            await commit_join.wait()
+
+    monkeypatch.setattr(members, "refresh_buyer", refresh_then_hold_on)
+    forget = _Paused(rollups._FORGET_PURCHASE, refresh_locked, finish)
+    monkeypatch.setattr(rollups, "_FORGET_PURCHASE", forget)
+    phone = MembershipIn(phone="13800138000")
+    async with anyio.create_task_group() as group:
+        join = functools.partial(members.join, secret=SECRET)
+        group.start_soon(join, order.id, order.access_token or "", phone)
+        await joined.wait()
+        group.start_soon(rollups.refresh_order, order.id)
+        await _advisory_locks_once_one_waits()  # the refresh waits for the join to commit
+        commit_join.set()
+        with anyio.fail_after(5):
+            await refresh_locked.wait()
+        locks = await _ADVISORY_LOCKS.rows()
+        finish.set()
+    member = await Buyer.select(Buyer.key).first()
+    assert member is not None
+    assert member["key"].startswith("member:")
+    key = await Statement("SELECT hashtextextended({}, 0) AS k").first(member["key"])
+    assert key is not None
+    held = {row["classid"] << 32 | row["objid"] for row in locks if row["granted"]}
+    # Another payer's refresh of this member must wait: both rewrite its whole history.
+    assert key["k"] & (2**64 - 1) in held

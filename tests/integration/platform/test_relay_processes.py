@@ -121,7 +121,7 @@ def relay_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[by
         "POS_PLATFORM_MERCHANT_KEYS": json.dumps(keys),
         "POS_PLATFORM_LEASE_S": "2",
         "POS_PLATFORM_IDLE_S": "0.1",
-        "POS_PLATFORM_TIMEOUT_S": "30",
+        "POS_PLATFORM_TIMEOUT_S": "1.5",  # the lease must outlast one request
     }
     with log.open("ab") as output:
         process = subprocess.Popen(
