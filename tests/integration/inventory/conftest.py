@@ -11,12 +11,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 
 from pos.catalog.tables import Product
-from pos.db import Statement
 from pos.inventory.signing import signed_headers
 from pos.staff import service as staff
 from pos.stores.tables import Store
@@ -63,22 +61,6 @@ async def renewed_product(shop: Shop) -> tuple[str, int, int]:
     revoked, renewal = await shop.add(gtin=barcode), await shop.add(gtin=barcode)
     await Product.update({Product.status: "revoked"}).where(Product.id == revoked)
     return barcode, revoked, renewal
-
-
-_LOCK_WAITS = Statement(
-    "SELECT count(*) AS waiting FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-    " WHERE NOT l.granted AND a.datname = current_database()"
-)
-
-
-async def done_or_waiting_for_a_lock(done: anyio.Event) -> None:
-    """Return once `done` is set or a transaction of this database waits for a row lock."""
-    with anyio.fail_after(5):
-        while not done.is_set():
-            row = await _LOCK_WAITS.first()
-            if row is not None and row["waiting"]:
-                return
-            await anyio.sleep(0.01)
 
 
 class FeedServer:

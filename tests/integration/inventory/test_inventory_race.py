@@ -19,10 +19,9 @@ from pos.inventory.ledger import Entry
 from pos.inventory.schemas import TransferIn
 from pos.inventory.tables import StockBatch, StockMovement
 from pos.orders import service as orders
+from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import Shop, open_shop
 from tests.helpers.staff import add_store
-
-from .conftest import done_or_waiting_for_a_lock
 
 pytestmark = pytest.mark.anyio
 
@@ -131,7 +130,8 @@ async def test_a_sale_between_a_transfers_plan_and_its_moves_leaves_it_whole(
         group.start_soon(transfer)
         group.start_soon(sell)
         await planned.wait()
-        await done_or_waiting_for_a_lock(sold)  # the sale runs now, or waits for the transfer
+        # The sale runs now, or waits for the transfer.
+        await done_or_waiting_for_a_lock(sold.is_set)
         resume.set()
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 2
     assert (await inventory.get_level(other, product)).on_hand == 5

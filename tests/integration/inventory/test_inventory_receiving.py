@@ -13,13 +13,13 @@ from pos.inventory import ledger, notices, receiving
 from pos.inventory import service as inventory
 from pos.inventory.schemas import MAX_STOCK_QUANTITY, ReceivingScanIn, ReceivingStartIn
 from pos.inventory.tables import ShipmentNotice, StockBatch, StockMovement
+from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import make_gtin, open_shop
 from tests.helpers.staff import add_store, login_as
 
 from .conftest import (
     SupplierClient,
     certificate_of,
-    done_or_waiting_for_a_lock,
     renewed_product,
     store_code,
     supplier_client,
@@ -273,7 +273,7 @@ async def test_a_newer_version_pushed_while_its_notice_is_received_is_refused(
         group.start_soon(client.post, f"{receiving_url}/confirm")
         await posting.wait()
         group.start_soon(push_newer)
-        await done_or_waiting_for_a_lock(pushed)  # it runs now, or waits for the receiving
+        await done_or_waiting_for_a_lock(pushed.is_set)  # it runs now, or waits for the receiving
         go_on.set()
     assert (answers[0].status_code, answers[0].json()["code"]) == (409, "notice_received")
     [received] = await notices.store_notices(shop.store_id, status="received")

@@ -21,13 +21,13 @@ from pos.inventory.supplier_sync import apply_updates
 from pos.inventory.sync_schemas import StockUpdateIn
 from pos.inventory.tables import ShipmentNotice
 from pos.orders import service as orders
+from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import Shop, open_shop
 from tests.helpers.staff import login_as
 
 from .conftest import (
     SupplierClient,
     certificate_of,
-    done_or_waiting_for_a_lock,
     store_code,
     supplier_client,
 )
@@ -302,7 +302,7 @@ async def test_two_receivings_of_one_order_confirmed_at_once_receive_all_of_it(
         group.start_soon(partial(receiving.confirm, shop.store_id, one, actor="staff:2"))
         await posting.wait()
         group.start_soon(confirm_second)
-        await done_or_waiting_for_a_lock(second_done)  # it runs now, or waits for the first
+        await done_or_waiting_for_a_lock(second_done.is_set)  # it runs now, or waits for the first
         go_on.set()
     assert _received(await _order(order)) == ("received", [(10, 10), (6, 6)])
 
@@ -341,7 +341,7 @@ async def test_a_cancel_while_a_notice_ships_the_order_is_refused(
         group.start_soon(push)
         await shipping.wait()
         group.start_soon(cancel)
-        await done_or_waiting_for_a_lock(cancel_done)  # it runs now, or waits for the notice
+        await done_or_waiting_for_a_lock(cancel_done.is_set)  # it runs now, or waits for the notice
         go_on.set()
     assert refusals == ["restock_order_not_cancellable"]
     assert (await _order(order)).status == "shipped"

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from pos.db import Statement
 from pos.errors import Conflict
 from pos.inventory import service as inventory
 from pos.inventory import shelf_life
@@ -15,6 +14,7 @@ from pos.inventory.tables import StockBatch, StockLevel
 from pos.orders import service as orders
 from pos.orders.checkout import CreatedOrder
 from pos.orders.tables import Order
+from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import open_shop
 
 pytestmark = pytest.mark.anyio
@@ -62,21 +62,6 @@ async def test_200_buyers_racing_for_10_units_sell_exactly_10(db: str) -> None:
     assert all(0 <= row["held"] <= row["on_hand"] for row in levels)
 
 
-_LOCK_WAITS = Statement(
-    "SELECT count(*) AS waiting FROM pg_stat_activity"
-    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-)
-
-
-async def _done_or_waiting_for_a_lock(task: asyncio.Task[Any]) -> None:
-    async with asyncio.timeout(10):
-        while not task.done():
-            row = await _LOCK_WAITS.first()
-            if row is not None and row["waiting"]:
-                return
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_orders_priced_at_once_never_get_the_same_marked_down_units(
@@ -105,7 +90,7 @@ async def test_two_orders_priced_at_once_never_get_the_same_marked_down_units(
     first = asyncio.create_task(shop.order({"product_id": product, "quantity": 2}))
     await first_priced.wait()
     second = asyncio.create_task(shop.order({"product_id": product, "quantity": 2}))
-    await _done_or_waiting_for_a_lock(second)  # it runs now, or waits for the first
+    await done_or_waiting_for_a_lock(second.done)  # it runs now, or waits for the first
     go_on.set()
     created = [(await first).order, (await second).order]
     assert [order.discount_fen for order in created] == [1000, 0]
