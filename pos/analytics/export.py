@@ -23,9 +23,12 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return _BOM + out.getvalue()
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: object) -> object:
-    # A name starting with = + - @ would run as a formula in a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    # A name starting with one of these may run as a formula in a spreadsheet (OWASP CSV injection).
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return "" if value is None else value
 

@@ -33,7 +33,6 @@ from pos.analytics.schemas import (
 from pos.analytics.sql import aggregate, id_list
 from pos.analytics.tables import StoreRegion
 from pos.catalog.tables import County, Product, Province, Supplier
-from pos.db import write_transaction
 from pos.errors import Forbidden, InvalidInput, NotFound
 from pos.staff.actors import StaffActor
 from pos.stores.tables import Store
@@ -322,8 +321,13 @@ async def set_store_region(store_id: int, province_code: str | None) -> StoreReg
         raise NotFound(f"no store {store_id}", code="store_not_found")
     if province_code and not await Province.exists().where(Province.code == province_code):
         raise InvalidInput(f"no province {province_code}", code="unknown_province")
-    async with write_transaction():
+    if province_code:
+        # One statement: two settings at once must not both find no row and both insert one.
+        await StoreRegion.insert(
+            StoreRegion(store_id=store_id, province_code=province_code)
+        ).on_conflict(
+            target=StoreRegion.store_id, action="DO UPDATE", values=[StoreRegion.province_code]
+        )
+    else:
         await StoreRegion.delete().where(StoreRegion.store_id == store_id)
-        if province_code:
-            await StoreRegion.insert(StoreRegion(store_id=store_id, province_code=province_code))
     return StoreRegionOut(store_id=store_id, province_code=province_code)

@@ -24,6 +24,7 @@ from pos.orders import records
 from pos.orders.records import locked_order, record_transition, sold_units
 from pos.orders.schemas import OrderLineOut, OrderOut
 from pos.orders.states import OrderEvent, OrderState, Transition, transition
+from pos.orders.tables import OrderLine
 from pos.orders.tokens import order_access_token, token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
@@ -35,6 +36,7 @@ __all__ = [
     "Payable",
     "access_token",
     "announce",
+    "certified_lines_paid",
     "check_access",
     "check_restock",
     "expire",
@@ -98,6 +100,24 @@ async def access_token(order_id: int, *, secret: str) -> str:
 def _check_token(token: str, row: dict[str, Any]) -> None:
     if not token_matches(token, row["access_token_hash"]):
         raise Forbidden("this link is not for this order", code="order_token_invalid")
+
+
+async def certified_lines_paid(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The certified lines of orders paid from `start` until `end`, refunded since or not.
+
+    Each: `order_id`, `store_id`, `paid_at` and the line's `total_fen`.
+    """
+    return await OrderLine.select(
+        OrderLine.order.as_alias("order_id"),
+        OrderLine.order._.store.as_alias("store_id"),
+        OrderLine.order.paid_at.as_alias("paid_at"),
+        OrderLine.total_fen,
+    ).where(
+        OrderLine.certified.eq(True)
+        & OrderLine.order.state.is_in([state.value for state in _SETTLED])
+        & (OrderLine.order.paid_at >= start)
+        & (OrderLine.order.paid_at < end)
+    )
 
 
 async def read_order(order_id: int, *, token: str | None, staff_session: str | None) -> OrderOut:

@@ -1,20 +1,26 @@
 """Reconciliation: the local certified totals of a store-local day against the platform's.
 
 Each merchant's day is compared transaction by transaction and per product, origin county and
-supplier; every disagreement is named. With `resend`, the transactions the platform lacks (or
-holds with another amount) are made due again and sent at once; the platform dedupes by id,
-so sending one it already has changes nothing.
+supplier; every disagreement is named, and so is every certified sale paid that day that has no
+certified transaction here (its handler failed for good): the platform cannot miss what was
+never recorded, so only the orders can show it. With `resend`, the transactions the platform
+lacks (or holds with another amount) are made due again and sent at once; the platform dedupes
+by id, so sending one it already has changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from pos.errors import Unavailable
+from pos.orders import service as orders
 from pos.platform import service
 from pos.platform.relay import Relay, platform_client
 from pos.platform.schemas import DailyTotals, Difference, ReconcileReport, TransactionDoc
@@ -44,7 +50,16 @@ async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> R
         while await relay.round(only=missing):
             pass
         again = await _compare(day, settings, client)
-    return again.model_copy(update={"resent": missing})
+    return again.model_copy(update={"resent": await _sent(missing)})
+
+
+async def _sent(transaction_ids: list[str]) -> list[str]:
+    # Requeued as pending: those sent since, not those another relay's lease kept from us.
+    rows = await _T.select(_T.transaction_id).where(
+        _T.transaction_id.is_in(transaction_ids) & (_T.state == "sent")
+    )
+    sent = {row["transaction_id"] for row in rows}
+    return [transaction_id for transaction_id in transaction_ids if transaction_id in sent]
 
 
 async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> ReconcileReport:
@@ -63,6 +78,7 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
         theirs = await platform_totals(client, settings, merchant_id, day)
         platform_count += len(theirs.transactions)
         differences += compare(merchant_id, daily_totals(local.get(merchant_id, [])), theirs)
+    differences += await unforwarded_sales(day)
     return ReconcileReport(
         business_day=day,
         merchants=merchants,
@@ -71,6 +87,41 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
         differences=differences,
         resent=[],
     )
+
+
+async def unforwarded_sales(day: date) -> list[Difference]:
+    """Orders paid on the store-local `day` with certified lines but no certified transaction."""
+    # A day either side in UTC: every time zone's `day` lies within.
+    start = datetime.combine(day, clock(), UTC) - timedelta(days=1)
+    rows = await orders.certified_lines_paid(start, start + timedelta(days=3))
+    store_ids = {row["store_id"] for row in rows}
+    places = {store_id: await stores.merchant_store(store_id) for store_id in store_ids}
+    certified_fen: dict[int, int] = defaultdict(int)
+    merchant_of: dict[int, str] = {}
+    for row in rows:
+        place = places[row["store_id"]]
+        if row["paid_at"].astimezone(ZoneInfo(place.time_zone)).date() == day:
+            certified_fen[row["order_id"]] += row["total_fen"]
+            merchant_of[row["order_id"]] = place.merchant_id
+    recorded = await _recorded_sales(list(certified_fen))
+    return [
+        Difference(
+            merchant_id=merchant_of[order_id],
+            scope="order",
+            key=str(order_id),
+            local_fen=fen,
+            platform_fen=None,
+        )
+        for order_id, fen in sorted(certified_fen.items())
+        if order_id not in recorded
+    ]
+
+
+async def _recorded_sales(order_ids: list[int]) -> set[int]:
+    if not order_ids:
+        return set()
+    rows = await _T.select(_T.order_id).where((_T.kind == "sale") & _T.order_id.is_in(order_ids))
+    return {row["order_id"] for row in rows}
 
 
 async def platform_totals(

@@ -195,9 +195,12 @@ class Difference(BaseModel):
     """One thing the local books and the platform disagree on."""
 
     merchant_id: str
-    scope: Literal["transaction", "product", "county", "supplier"]
-    key: str = Field(description="transaction id, certificate number, county or supplier code")
-    local_fen: int | None = Field(description="None: unknown here")
+    scope: Literal["transaction", "product", "county", "supplier", "order"]
+    key: str = Field(
+        description="transaction id, certificate number, county or supplier code; order: the id"
+        " of a certified sale never recorded as a transaction"
+    )
+    local_fen: int | None = Field(description="None: unknown here; order: its certified fen")
     platform_fen: int | None = Field(description="None: missing at the platform")
 
 

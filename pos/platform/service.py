@@ -18,7 +18,7 @@ from piccolo.query.functions.aggregate import Count, Min
 from pos.analytics import ratings
 from pos.catalog import service as catalog
 from pos.db import insert_new
-from pos.errors import NotFound, Unavailable
+from pos.errors import InvalidInput, NotFound, Unavailable
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
 from pos.platform.ratings import rating_document
@@ -72,7 +72,7 @@ async def on_order_paid(event: Event) -> None:
     if not certified:
         return
     place = await _place(sale.store_id, sale.counter_id)
-    codes = await catalog.supplier_credit_codes([line.supplier_id for line in certified])
+    codes = await _credit_codes([line.supplier_id for line in certified])
     doc = sale_transaction(sale, place, codes)
     if doc is not None:
         await _insert(doc, sale.order_id, sale.store_id)
@@ -130,7 +130,23 @@ def _refunded_at(payload: dict[str, Any]) -> datetime:
 
 async def _place(store_id: int, counter_id: int | None) -> Place:
     store, counter_code = await stores.merchant_counter(store_id, counter_id or None)
+    if not store.merchant_id:
+        raise InvalidInput(
+            f"store {store_id} has no merchant id",
+            code="store_without_merchant_id",
+        )
     return Place(store.merchant_id, store.code, store.time_zone, counter_code)
+
+
+async def _credit_codes(supplier_ids: list[int]) -> dict[int, str]:
+    codes = await catalog.supplier_credit_codes(supplier_ids)
+    for supplier_id in sorted(set(supplier_ids)):
+        if not codes.get(supplier_id):
+            raise InvalidInput(
+                f"supplier {supplier_id} has no credit code",
+                code="supplier_without_credit_code",
+            )
+    return codes
 
 
 async def _insert(doc: Document, order_id: int, store_id: int) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import anyio
 import pytest
 
 from pos.analytics import service
 from pos.analytics.service import Scope
+from pos.analytics.tables import StoreRegion
 from pos.catalog.tables import Province
 from tests.integration.analytics.conftest import Sample
 
@@ -120,3 +122,16 @@ async def test_buyer_region_against_origin_with_an_unknown_region(sample: Sample
     assert rows == [("31", "98", 5000), ("31", "99", 1500), (None, "99", 1000)]
     assert figures.rows[0].buyer_region_name == "上海市"
     assert figures.unknown_region_net_fen == 1000
+
+
+async def test_racing_settings_of_a_store_region_leave_one_region(sample: Sample) -> None:
+    for code, name in (("31", "上海市"), ("32", "江苏省")):
+        await Province.objects().get_or_create(
+            Province.code == code, defaults={Province.name_zh: name}
+        )
+    for _ in range(5):
+        async with anyio.create_task_group() as racers:
+            for code in ("31", "32", "31", "32"):
+                racers.start_soon(service.set_store_region, sample.a.store_id, code)
+    rows = await StoreRegion.select().where(StoreRegion.store_id == sample.a.store_id)
+    assert len(rows) == 1

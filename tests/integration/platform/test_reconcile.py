@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import anyio
 import pytest
 
+from pos.catalog.tables import Supplier
+from pos.events.outbox import dispatch_due
+from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.platform.reconcile import reconcile
 from pos.platform.relay import Relay
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
+from pos.stores.tables import Store
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
     MERCHANT,
@@ -111,3 +115,78 @@ async def _command(settings: Settings, *args: str) -> anyio.abc.Process:
     }
     command = [sys.executable, "-m", "pos.cli", "platform", "reconcile", *args]
     return await anyio.run_process(command, env=env, check=False)
+
+
+async def _last_outbox_error() -> str:
+    row = (
+        await OutboxEvent.select(OutboxEvent.last_error)
+        .where(OutboxEvent.kind == orders.ORDER_PAID)
+        .first()
+    )
+    assert row is not None
+    return str(row["last_error"])
+
+
+async def test_a_sale_of_a_store_without_merchant_id_fails_naming_the_store(shop: Shop) -> None:
+    await Store.update({Store.merchant_id: ""}).where(Store.id == shop.store_id)
+    noodles = await shop.add(price_fen=1250)
+    await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await dispatch_due()
+    assert f"store {shop.store_id} has no merchant id" in await _last_outbox_error()
+    assert not await _T.exists()
+
+
+async def test_a_sale_of_a_supplier_without_credit_code_fails_naming_the_supplier(
+    shop: Shop,
+) -> None:
+    await Supplier.update({Supplier.credit_code: ""}).where(Supplier.id == shop.supplier_id)
+    noodles = await shop.add(price_fen=1250)
+    await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await dispatch_due()
+    assert f"supplier {shop.supplier_id} has no credit code" in await _last_outbox_error()
+    assert not await _T.exists()
+
+
+async def test_a_paid_sale_never_forwarded_is_reported_though_both_sides_agree(
+    shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
+) -> None:
+    await double.start()
+    day = await _mixed_day(shop)
+    await forward_all(relay)
+    noodles = await shop.add(price_fen=1250)
+    water = await shop.add(price_fen=200, certified=False)
+    lost = await paid_sale(
+        shop, {"product_id": noodles, "quantity": 2}, {"product_id": water, "quantity": 1}
+    )
+    await paid_sale(shop, {"product_id": water, "quantity": 1})
+    # As if its handler had failed until the event died: no certified transaction is written.
+    await OutboxEvent.delete().where(OutboxEvent.done_at.is_null())
+    report = await reconcile(day, settings)
+    assert [d.model_dump() for d in report.differences] == [
+        {
+            "merchant_id": MERCHANT,
+            "scope": "order",
+            "key": str(lost.id),
+            "local_fen": 2500,
+            "platform_fen": None,
+        }
+    ]
+
+
+async def test_a_resend_counts_only_what_it_sent_not_rows_another_relay_holds(
+    shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
+) -> None:
+    await double.start()
+    day = await _mixed_day(shop)
+    await forward_all(relay)
+    leased_id, lost_id = (await _ids())[:2]
+    await double.forget(leased_id)
+    await double.forget(lost_id)
+    lease = {
+        _T.claimed_by: "another-relay",
+        _T.claimed_until: datetime.now(UTC) + timedelta(minutes=1),
+    }
+    await _T.update(lease).where(_T.transaction_id == leased_id)
+    report = await reconcile(day, settings, resend=True)
+    assert report.resent == [lost_id]
+    assert [d.key for d in report.differences if d.scope == "transaction"] == [leased_id]

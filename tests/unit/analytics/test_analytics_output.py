@@ -73,3 +73,10 @@ def test_csv_has_a_bom_and_quotes_what_a_spreadsheet_would_run() -> None:
     row = RepeatRow(key="1", name="蜂蜜", buyers=3, repeat_buyers=0, repeat_rate=None)
     figures = RepeatOut(scope=SCOPE, by="product", rows=[row])
     assert repeat_csv(figures).splitlines()[1] == "1,蜂蜜,3,0,"
+
+
+def test_csv_quotes_names_starting_with_a_tab_or_carriage_return() -> None:
+    text = sales_csv(sales("product", ("7", "\t=1+1", 100), ("8", "\r=1+1", 100)))
+    rows = text.split("\r\n")
+    assert rows[1] == "7,'\t=1+1,100,0,1,0"
+    assert rows[2] == '8,"\'\r=1+1",100,0,1,0'
