@@ -1,4 +1,4 @@
-"""The receipt document: what the service fills in and the layout prints."""
+"""The receipt and refund slip documents: what the service fills in and the layout prints."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-__all__ = ["ReceiptDocument", "ReceiptLine"]
+__all__ = ["ReceiptDocument", "ReceiptLine", "RefundDocument", "ReturnedItem"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,3 +56,35 @@ class ReceiptDocument:
         # The layout prints the wall clock as given; a naive time would hide a missing conversion.
         if self.printed_at.tzinfo is None:
             raise ValueError("printed_at must be timezone-aware (store local time)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReturnedItem:
+    """Goods the customer brought back with a refund."""
+
+    name: str
+    units: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundDocument:
+    """Everything printed on one refund slip (退款凭证); money in integer fen."""
+
+    store_name: str
+    counter_name: str
+    refunded_at: datetime
+    order_number: str
+    amount_fen: int
+    refunded_fen: int
+    total_fen: int
+    payment_method: str
+    returned: tuple[ReturnedItem, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.refunded_at.tzinfo is None:
+            raise ValueError("refunded_at must be timezone-aware (store local time)")
+
+    @property
+    def kept_fen(self) -> int:
+        """What the customer has still paid after every refund so far."""
+        return self.total_fen - self.refunded_fen

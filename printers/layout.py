@@ -1,4 +1,4 @@
-"""Receipt layout: a document and a printer profile to ESC/POS bytes, as a pure function."""
+"""Receipt and refund slip layout: a document and a printer profile to ESC/POS bytes, pure."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from escpos.capabilities import Profile
 from escpos.constants import ESC, GS, HW_INIT, QR_ECLEVEL_M
 from escpos.printer import Dummy
 
-from printers.document import ReceiptDocument, ReceiptLine
+from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
 from printers.profiles import PrinterProfile
 from printers.text import (
     clean_text,
@@ -23,9 +23,10 @@ from printers.text import (
     wrap_text,
 )
 
-__all__ = ["CERTIFIED_MARK", "REPRINT_BANNER", "render_receipt"]
+__all__ = ["CERTIFIED_MARK", "REFUND_TITLE", "REPRINT_BANNER", "render_receipt"]
 
 REPRINT_BANNER = "重印 REPRINT"
+REFUND_TITLE = "退款凭证"
 CERTIFIED_MARK = "【认证扶贫产品】"
 
 Align = Literal["left", "center", "right"]
@@ -45,10 +46,14 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _WIDE = (19, 8, 8, 10)
 # 58 mm: the name takes its own rows, then quantity | unit price | amount.
 _NARROW = (10, 9, 11)
+# Returned goods on a refund slip: name | units.
+_UNITS_WIDTH = 6
 
 
-def render_receipt(document: ReceiptDocument, profile: PrinterProfile) -> bytes:
-    """Lay out `document` for `profile` and return the ESC/POS bytes, ending with a cut."""
+def render_receipt(document: ReceiptDocument | RefundDocument, profile: PrinterProfile) -> bytes:
+    """Lay out `document` (a sale or a refund) for `profile`: ESC/POS bytes ending with a cut."""
+    if isinstance(document, RefundDocument):
+        return _refund_slip(document, profile)
     receipt = _Receipt(profile)
     _header(receipt, document)
     _items(receipt, document.lines)
@@ -142,13 +147,17 @@ def _escpos_profile(profile: PrinterProfile) -> Any:
 def _header(receipt: _Receipt, document: ReceiptDocument) -> None:
     if document.reprint:
         receipt.line(REPRINT_BANNER, align="center", size="double", bold=True)
-    for part in wrap_text(document.store_name, receipt.columns // 2):
-        receipt.line(part, align="center", size="double", bold=True)
-    for part in wrap_text(document.counter_name, receipt.columns):
-        receipt.line(part, align="center")
+    _place(receipt, document.store_name, document.counter_name)
     receipt.pair("时间", document.printed_at.strftime("%Y-%m-%d %H:%M:%S"))
     receipt.pair("单号", document.order_number)
     receipt.rule()
+
+
+def _place(receipt: _Receipt, store_name: str, counter_name: str) -> None:
+    for part in wrap_text(store_name, receipt.columns // 2):
+        receipt.line(part, align="center", size="double", bold=True)
+    for part in wrap_text(counter_name, receipt.columns):
+        receipt.line(part, align="center")
 
 
 def _items(receipt: _Receipt, lines: Sequence[ReceiptLine]) -> None:
@@ -218,3 +227,30 @@ def _footer(receipt: _Receipt, document: ReceiptDocument) -> None:
     receipt.line("扫码查看电子小票、产地与评价", align="center")
     if document.reprint:
         receipt.line(REPRINT_BANNER, align="center", bold=True)
+
+
+def _refund_slip(document: RefundDocument, profile: PrinterProfile) -> bytes:
+    slip = _Receipt(profile)
+    slip.line(REFUND_TITLE, align="center", size="double", bold=True)
+    _place(slip, document.store_name, document.counter_name)
+    slip.pair("退款时间", document.refunded_at.strftime("%Y-%m-%d %H:%M:%S"))
+    slip.pair("单号", document.order_number)
+    slip.rule()
+    if document.returned:
+        _returned(slip, document.returned)
+    slip.pair("本次退款", format_fen(document.amount_fen), size="tall", bold=True)
+    slip.pair("累计退款", format_fen(document.refunded_fen))
+    slip.pair("实付余额", format_fen(document.kept_fen))
+    slip.pair("退款方式", f"原路退回 {document.payment_method}")
+    slip.rule()
+    return slip.finish()
+
+
+def _returned(slip: _Receipt, items: Sequence[ReturnedItem]) -> None:
+    widths = (slip.columns - _UNITS_WIDTH - 1, _UNITS_WIDTH)
+    for row in _row(("退回商品", "数量"), widths, slip.columns):
+        slip.line(row)
+    for item in items:
+        for row in _row((item.name, str(item.units)), widths, slip.columns):
+            slip.line(row)
+    slip.rule()

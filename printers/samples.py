@@ -1,12 +1,12 @@
-"""Sample receipts for test prints, golden files and the benchmark."""
+"""Sample receipts and refund slips for test prints, golden files and the benchmark."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from printers.document import ReceiptDocument, ReceiptLine
+from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
 
-__all__ = ["sample_receipt"]
+__all__ = ["sample_receipt", "sample_refund"]
 
 _BEIJING = timezone(timedelta(hours=8), "CST")
 
@@ -92,4 +92,22 @@ def sample_receipt(*, reprint: bool = False, discount_fen: int = 500) -> Receipt
         receipt_url="https://pos.example.cn/r/20240501-0042?k=8f3a2c",
         supported_counties=counties,
         reprint=reprint,
+    )
+
+
+def sample_refund() -> RefundDocument:
+    """A partial refund of the sample receipt's order: two items back, the rest still paid."""
+    return RefundDocument(
+        store_name="消费帮扶专柜 北京西站店",
+        counter_name="地铁7号线北京西站 A口 2号柜",
+        refunded_at=datetime(2024, 5, 2, 9, 15, 4, tzinfo=_BEIJING),
+        order_number="20240501-0042",
+        amount_fen=17400,
+        refunded_fen=17400,
+        total_fen=28168,
+        payment_method="微信支付",
+        returned=(
+            ReturnedItem(name="贵州从江香猪腊肉礼盒装 特级 500g×2", units=1),
+            ReturnedItem(name="Mineral water 550ml", units=3),
+        ),
     )

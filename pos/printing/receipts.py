@@ -1,4 +1,4 @@
-"""A sale as a receipt document for `printers/`: pure functions of the frozen order."""
+"""A sale as a receipt, a refund as a refund slip, for `printers/`: pure functions of data."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from pos.printing.schemas import PaidLine, PaidOrder
+from pos.printing.schemas import PaidLine, PaidOrder, Refund, RefundedOrder
 from printers import ReceiptDocument, ReceiptLine, format_fen
+from printers.document import RefundDocument, ReturnedItem
 
 __all__ = [
     "ReceiptPlace",
@@ -18,6 +19,7 @@ __all__ = [
     "payment_label",
     "receipt_document",
     "receipt_url",
+    "refund_document",
 ]
 
 _PROVIDERS = {"wechat": "微信支付", "alipay": "支付宝", "sandbox": "演示钱包"}
@@ -77,15 +79,39 @@ def _line(line: PaidLine) -> ReceiptLine:
     )
 
 
-def document_to_json(document: ReceiptDocument) -> dict[str, Any]:
+def refund_document(refund: Refund, order: RefundedOrder, place: ReceiptPlace) -> RefundDocument:
+    """The refund slip: this refund, the totals after it, the goods back named as sold."""
+    names = {line.product_id: line.name_zh for line in order.lines}
+    returned = (ReturnedItem(name=names[id_], units=units) for id_, units in refund.restock.items())
+    return RefundDocument(
+        store_name=place.store_name,
+        counter_name=place.counter_name,
+        refunded_at=refund.refunded_at.astimezone(ZoneInfo(place.time_zone)),
+        order_number=order.number,
+        amount_fen=refund.amount_fen,
+        refunded_fen=refund.refunded_fen,
+        total_fen=order.total_fen,
+        payment_method=payment_label(order.payment_method),
+        returned=tuple(returned),
+    )
+
+
+def document_to_json(document: ReceiptDocument | RefundDocument) -> dict[str, Any]:
     """The document as JSON for the job row (times as ISO 8601 with their offset)."""
     data = asdict(document)
-    data["printed_at"] = document.printed_at.isoformat()
+    if isinstance(document, RefundDocument):
+        data["refunded_at"] = document.refunded_at.isoformat()
+    else:
+        data["printed_at"] = document.printed_at.isoformat()
     return data
 
 
-def document_from_json(data: dict[str, Any]) -> ReceiptDocument:
-    """The document a job row holds."""
+def document_from_json(data: dict[str, Any]) -> ReceiptDocument | RefundDocument:
+    """The document a job row holds: a refund slip has a refund time, a receipt a print time."""
+    if "refunded_at" in data:
+        returned = tuple(ReturnedItem(**item) for item in data["returned"])
+        refunded_at = datetime.fromisoformat(data["refunded_at"])
+        return RefundDocument(**{**data, "refunded_at": refunded_at, "returned": returned})
     lines = tuple(ReceiptLine(**line) for line in data["lines"])
     return ReceiptDocument(
         **{

@@ -1,4 +1,4 @@
-"""Printing contracts: the `order_paid` payload it reads, and the staff API's models."""
+"""Printing contracts: the order events it reads, and the staff API's models."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ __all__ = [
     "PrintJobOut",
     "PrinterOut",
     "PrinterStatusOut",
+    "Refund",
+    "RefundedLine",
+    "RefundedOrder",
     "ReprintIn",
 ]
 
-JobKind = Literal["receipt", "reprint"]
+JobKind = Literal["receipt", "reprint", "refund"]
 JobState = Literal["queued", "sending", "printed", "waiting", "failed"]
 
 
@@ -60,6 +63,42 @@ class PaidOrder(BaseModel):
     payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
     payment_reference: str
     lines: list[PaidLine]
+
+
+class Refund(BaseModel):
+    """One refund, from the `order_refunded` payload; `restock` is units back per product id."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: int
+    amount_fen: int = Field(description="refunded now")
+    refunded_fen: int = Field(description="refunded so far, this refund included")
+    refunded_at: datetime
+    restock: dict[int, int]
+
+
+class RefundedLine(BaseModel):
+    """A sold line as a refund slip names the goods taken back."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    product_id: int
+    name_zh: str
+
+
+class RefundedOrder(BaseModel):
+    """The refunded order as orders' service gives it; fields the refund slip needs only."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int
+    number: str
+    store_id: int
+    counter_id: int | None
+    device_id: int | None
+    total_fen: int
+    payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
+    lines: list[RefundedLine]
 
 
 class PrinterStatusOut(BaseModel):

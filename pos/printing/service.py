@@ -1,7 +1,8 @@
-"""Print jobs for sales and reprints, and each printer's queue and status as staff see them.
+"""Print jobs for sales, refunds and reprints, and each printer's queue and status for staff.
 
-A paid order's receipt job is made by the `order_paid` outbox handler (`install` registers it),
-at most once per order: its `source_key` is unique, so a replayed event inserts nothing.
+A paid order's receipt job is made by the `order_paid` outbox handler, a refund's slip by the
+`order_refunded` one (`install` registers both), each at most once per event: a job's
+`source_key` is unique, so a replayed event inserts nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pos.printing.receipts import (
     document_to_json,
     receipt_document,
     receipt_url,
+    refund_document,
 )
 from pos.printing.schemas import (
     JobKind,
@@ -29,6 +31,8 @@ from pos.printing.schemas import (
     PrinterOut,
     PrinterStatusOut,
     PrintJobOut,
+    Refund,
+    RefundedOrder,
 )
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
@@ -39,7 +43,9 @@ __all__ = [
     "MAX_LISTED_JOBS",
     "OrderPaidHandler",
     "enqueue_receipt",
+    "enqueue_refund_slip",
     "install",
+    "on_order_refunded",
     "order_jobs",
     "reprint",
     "retry_job",
@@ -76,15 +82,22 @@ class OrderPaidHandler:
         await enqueue_receipt(order, public_url=self.public_url, secret=self.secret)
 
 
+async def on_order_refunded(event: Event) -> None:
+    """Outbox handler for `order_refunded`: queue the refund's slip, once per refund."""
+    refund = Refund.model_validate(event.payload)
+    await enqueue_refund_slip(refund, source_key=f"refund:{event.key}")
+
+
 def install(settings: Settings) -> None:
-    """Register the `order_paid` handler with the outbox (installing it again changes nothing)."""
+    """Register the printing handlers with the outbox (installing them again changes nothing)."""
     secret = settings.secret_key.get_secret_value()
     register(orders.ORDER_PAID, OrderPaidHandler(settings.public_url, secret))
+    register(orders.ORDER_REFUNDED, on_order_refunded)
 
 
 async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> int | None:
     """Queue `order`'s receipt on its kiosk's or counter's printer; the job id, or None."""
-    target = await _receipt_target(order)
+    target = await _receipt_target(order.store_id, order.counter_id, order.device_id)
     if target is None:
         logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
         return None
@@ -94,6 +107,22 @@ async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> 
     document = document_to_json(receipt_document(order, place, url))
     job_id = await _insert_job(
         printer_id, order.id, "receipt", document, f"receipt:{order.id}", created_by="worker"
+    )
+    PRINT_JOBS.notify()
+    return job_id
+
+
+async def enqueue_refund_slip(refund: Refund, *, source_key: str) -> int | None:
+    """Queue the refund's slip where the sale's receipt printed; the job id, or None."""
+    order = RefundedOrder.model_validate((await orders.get_order(refund.order_id)).model_dump())
+    target = await _receipt_target(order.store_id, order.counter_id, order.device_id)
+    if target is None:
+        logger.warning("printing: no printer assigned, no refund slip printed", order_id=order.id)
+        return None
+    printer_id, place = target
+    document = document_to_json(refund_document(refund, order, place))
+    job_id = await _insert_job(
+        printer_id, order.id, "refund", document, source_key, created_by="worker"
     )
     PRINT_JOBS.notify()
     return job_id
@@ -111,11 +140,13 @@ _RECEIPT_TARGET = Statement(
 )
 
 
-async def _receipt_target(order: PaidOrder) -> tuple[int, ReceiptPlace] | None:
+async def _receipt_target(
+    store_id: int, counter_id: int | None, device_id: int | None
+) -> tuple[int, ReceiptPlace] | None:
     """The printer for the order's receipt and the place it was sold, by the sale's ids."""
-    row = await _RECEIPT_TARGET.first(order.device_id, order.counter_id, order.store_id)
+    row = await _RECEIPT_TARGET.first(device_id, counter_id, store_id)
     if row is None:
-        raise NotFound(f"no store {order.store_id}", code="store_not_found")
+        raise NotFound(f"no store {store_id}", code="store_not_found")
     printer_id = row["device_printer"] or row["counter_printer"]
     if not printer_id:
         return None

@@ -135,12 +135,20 @@ async def paid_event(order_id: int) -> Event:
 
     Only the printing handler gets it: the test does not depend on the other consumers.
     """
-    row = (
-        await OutboxEvent.select()
-        .where((OutboxEvent.kind == orders.ORDER_PAID) & (OutboxEvent.key == str(order_id)))
-        .first()
+    return await _event(orders.ORDER_PAID, str(order_id))
+
+
+async def refunded_event(order_id: int) -> Event:
+    """The one `order_refunded` event orders wrote for `order_id`, as handlers get it."""
+    return await _event(orders.ORDER_REFUNDED, f"{order_id}:%")
+
+
+async def _event(kind: str, key_pattern: str) -> Event:
+    rows = await OutboxEvent.select().where(
+        (OutboxEvent.kind == kind) & OutboxEvent.key.like(key_pattern)
     )
-    assert row is not None
+    assert len(rows) == 1
+    (row,) = rows
     payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
     return Event(id=row["id"], kind=row["kind"], key=row["key"], payload=payload, attempts=1)
 

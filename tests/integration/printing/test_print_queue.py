@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
@@ -19,11 +20,11 @@ from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
 from pos.printing.jobs import ClaimedJob, claim_due, finish
 from pos.printing.queue import STATUS_REWRITE, PrintSender
-from pos.printing.service import retry_job
+from pos.printing.service import on_order_refunded, retry_job
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
-from pos.stores.tables import Counter, Device, Printer
+from pos.stores.tables import Counter, Device, Printer, Store
 from printers import PrintedReceipt, VirtualPrinter, format_fen, format_kg
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_device
@@ -32,6 +33,7 @@ from tests.integration.printing.conftest import (
     add_printer,
     paid_event,
     paid_sale,
+    refunded_event,
     wait_for_receipts,
 )
 
@@ -47,6 +49,11 @@ def later() -> datetime:
 
 async def job_states() -> list[str]:
     return [row["state"] for row in await PrintJob.select(PrintJob.state).order_by(PrintJob.id)]
+
+
+def value(rows: tuple[str, ...], label: str) -> str:
+    """What a printed row starting with `label` shows after it."""
+    return next(row for row in rows if row.startswith(label)).removeprefix(label).strip()
 
 
 def order_number(receipt: PrintedReceipt) -> str:
@@ -105,6 +112,45 @@ async def test_replayed_event_queues_one_receipt(counter: Counter80) -> None:
     await counter.handler(event)
     await counter.handler(replace(event, attempts=2))
     assert await PrintJob.count() == 1
+
+
+async def test_partial_refund_prints_one_slip_even_when_its_event_runs_twice(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter)
+    noodles = counter.products[0]
+    await orders.record_refund(sold.id, amount_fen=1250, restock={noodles: 1}, actor="staff:1")
+    event = await refunded_event(sold.id)
+    await on_order_refunded(event)
+    await on_order_refunded(replace(event, attempts=2))
+    kinds = await PrintJob.select(PrintJob.kind).order_by(PrintJob.id)
+    assert [row["kind"] for row in kinds] == ["receipt", "refund"]
+    assert await sender.deliver_due() == ["printed"]
+    assert await sender.deliver_due() == ["printed"]
+    slip = (await wait_for_receipts(virtual, 2))[1]
+    rows = slip.decoded.text_lines
+    assert rows[0] == "退款凭证"
+    assert "测试门店" in rows
+    zone = await Store.select(Store.time_zone).where(Store.id == sold.store_id).first()
+    assert zone is not None
+    refunded_at = datetime.fromisoformat(event.payload["refunded_at"])
+    local = refunded_at.astimezone(ZoneInfo(zone["time_zone"]))
+    assert value(rows, "退款时间") == local.strftime("%Y-%m-%d %H:%M:%S")
+    assert value(rows, "单号") == sold.number
+    assert value(rows, "本次退款") == format_fen(1250)
+    assert value(rows, "累计退款") == format_fen(1250)
+    assert value(rows, "实付余额") == format_fen(sold.total_fen - 1250)
+    assert value(rows, "退款方式") == "原路退回 微信支付"
+    assert value(rows, "利辛蒲公英面条 500g") == "1"
+    assert slip.decoded.cuts == 1
+
+
+async def test_refund_without_printer_prints_nothing(counter: Counter80) -> None:
+    sold = await paid_sale(counter)
+    await Counter.update({Counter.printer: None}).where(Counter.id == counter.shop.counter_id)
+    await orders.record_refund(sold.id, amount_fen=sold.total_fen, restock=None)
+    await on_order_refunded(await refunded_event(sold.id))
+    assert await PrintJob.count() == 1  # the sale's receipt only
 
 
 async def test_paper_out_waits_then_prints_in_order_when_paper_is_back(

@@ -6,10 +6,10 @@ from datetime import datetime
 import pytest
 
 from printers.decoder import PrintedLine, RasterImage, decode
-from printers.document import ReceiptDocument, ReceiptLine
-from printers.layout import REPRINT_BANNER, render_receipt
+from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
+from printers.layout import REFUND_TITLE, REPRINT_BANNER, render_receipt
 from printers.profiles import PrinterProfile
-from printers.samples import sample_receipt
+from printers.samples import sample_receipt, sample_refund
 from printers.text import display_width, format_fen
 
 PROFILES = [PrinterProfile(paper_mm=58), PrinterProfile(paper_mm=80)]
@@ -29,13 +29,15 @@ def item(name: str, **changes: object) -> ReceiptLine:
     return replace(line, **changes)  # type: ignore[arg-type]
 
 
-def printed(document: ReceiptDocument, profile: PrinterProfile) -> list[PrintedLine]:
+def printed(
+    document: ReceiptDocument | RefundDocument, profile: PrinterProfile
+) -> list[PrintedLine]:
     return [
         e for e in decode(render_receipt(document, profile)).elements if isinstance(e, PrintedLine)
     ]
 
 
-def texts(document: ReceiptDocument, profile: PrinterProfile) -> list[str]:
+def texts(document: ReceiptDocument | RefundDocument, profile: PrinterProfile) -> list[str]:
     return [line.text for line in printed(document, profile)]
 
 
@@ -209,3 +211,56 @@ def test_python_escpos_prints_nothing_to_stdout(
 ) -> None:
     render_receipt(sample_receipt(), PrinterProfile(paper_mm=58, native_qr=native_qr))
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=["58mm", "80mm"])
+def test_no_refund_slip_line_is_wider_than_the_paper(profile: PrinterProfile) -> None:
+    for line in printed(sample_refund(), profile):
+        assert display_width(line.text) * line.style.width <= profile.columns, line.text
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=["58mm", "80mm"])
+def test_refund_slip_shows_the_refund_the_totals_and_the_goods_back(
+    profile: PrinterProfile,
+) -> None:
+    lines = texts(sample_refund(), profile)
+    columns = profile.columns
+    assert lines[0] == REFUND_TITLE
+    assert "退款时间" + " " * (columns - 27) + "2024-05-02 09:15:04" in lines
+    assert "单号" + " " * (columns - 17) + "20240501-0042" in lines
+    assert "本次退款" + " " * (columns - 14) + "174.00" in lines
+    assert "累计退款" + " " * (columns - 14) + "174.00" in lines
+    assert "实付余额" + " " * (columns - 14) + "107.68" in lines
+    assert "退款方式" + " " * (columns - 25) + "原路退回 微信支付" in lines
+    assert "Mineral water 550ml" + " " * (columns - 20) + "3" in lines
+    assert any(line.startswith("贵州从江香猪腊肉") for line in lines)
+    assert decode(render_receipt(sample_refund(), profile)).cuts == 1
+
+
+def test_on_58mm_a_long_returned_name_wraps_and_its_units_keep_the_last_column() -> None:
+    lines = texts(sample_refund(), PrinterProfile(paper_mm=58))
+    first = lines.index("退回商品" + " " * 20 + "数量")
+    assert lines[first + 1 : first + 4] == [
+        "贵州从江香猪腊肉礼盒装 特级 500g",
+        "×2",
+        " " * 31 + "1",
+    ]
+
+
+def test_refund_slip_without_goods_back_has_no_goods_table() -> None:
+    document = replace(sample_refund(), returned=())
+    lines = texts(document, PrinterProfile(paper_mm=80))
+    assert not any(line.startswith("退回商品") for line in lines)
+    assert any(line.startswith("本次退款") for line in lines)
+
+
+def test_refund_slip_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        replace(sample_refund(), refunded_at=datetime(2024, 5, 2, 9, 15))
+
+
+def test_returned_item_names_cannot_inject_commands() -> None:
+    evil = (ReturnedItem(name="evil\x1dV\x00name", units=1),)
+    data = render_receipt(replace(sample_refund(), returned=evil), PrinterProfile(paper_mm=80))
+    assert b"evil\x1dV" not in data
+    assert decode(data).cuts == 1

@@ -13,9 +13,11 @@ from pos.printing.receipts import (
     payment_label,
     receipt_document,
     receipt_url,
+    refund_document,
 )
-from pos.printing.schemas import PaidOrder
+from pos.printing.schemas import PaidOrder, Refund, RefundedOrder
 from printers import PrinterProfile, decode, render_receipt
+from printers.document import RefundDocument, ReturnedItem
 
 PLACE = ReceiptPlace("消费帮扶专柜 北京西站店", "A口 2号柜", "Asia/Shanghai")
 
@@ -177,3 +179,47 @@ def test_rendered_receipt_shows_marks_and_qr() -> None:
     assert "产地 南部县" in text
     assert "本次购买支持了: 利辛县、南部县" in text
     assert "2024-10-01 14:00:05" in text
+
+
+# An `order_refunded` payload as orders writes it: the noodles and the water come back.
+REFUND_PAYLOAD: dict[str, object] = {
+    "order_id": 42,
+    "store_id": 1,
+    "amount_fen": 1850,
+    "refunded_fen": 2450,
+    "refunded_at": "2024-10-02T01:30:00+00:00",
+    "state": "partially_refunded",
+    "restock": {"101": 1, "103": 3},
+}
+
+
+def refund_slip() -> RefundDocument:
+    order = RefundedOrder.model_validate(PAYLOAD)
+    return refund_document(Refund.model_validate(REFUND_PAYLOAD), order, PLACE)
+
+
+def test_refund_slip_shows_this_refund_the_totals_after_it_and_the_goods_back() -> None:
+    document = refund_slip()
+    assert (document.store_name, document.counter_name) == (PLACE.store_name, PLACE.counter_name)
+    assert document.order_number == "241001000042"
+    assert document.refunded_at.strftime("%Y-%m-%d %H:%M:%S %z") == "2024-10-02 09:30:00 +0800"
+    assert (document.amount_fen, document.refunded_fen, document.kept_fen) == (1850, 2450, 3908)
+    assert document.payment_method == "微信支付"
+    assert document.returned == (
+        ReturnedItem(name="利辛蒲公英面条 500g", units=1),
+        ReturnedItem(name="矿泉水 550ml", units=3),
+    )
+
+
+def test_refund_without_goods_back_lists_none() -> None:
+    refund = Refund.model_validate({**REFUND_PAYLOAD, "restock": {}})
+    document = refund_document(refund, RefundedOrder.model_validate(PAYLOAD), PLACE)
+    assert document.returned == ()
+
+
+def test_refund_slip_survives_the_job_row() -> None:
+    document = refund_slip()
+    restored = document_from_json(document_to_json(document))
+    assert restored == document
+    assert isinstance(restored, RefundDocument)
+    assert restored.refunded_at.utcoffset() == timedelta(hours=8)
