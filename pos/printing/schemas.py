@@ -46,8 +46,8 @@ class PaidLine(BaseModel):
     origin_county_name: str
 
 
-class PaidOrder(BaseModel):
-    """The sale frozen into the `order_paid` event's payload; fields printing needs only."""
+class _PrintedOrder(BaseModel):
+    """What every printout of an order needs: which it is, where it was sold, how paid."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -56,11 +56,16 @@ class PaidOrder(BaseModel):
     store_id: int
     counter_id: int | None
     device_id: int | None
+    total_fen: int
+    payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
+
+
+class PaidOrder(_PrintedOrder):
+    """The sale frozen into the `order_paid` event's payload; fields printing needs only."""
+
     subtotal_fen: int
     discount_fen: int
-    total_fen: int
     paid_at: datetime
-    payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
     payment_reference: str
     lines: list[PaidLine]
 
@@ -86,18 +91,9 @@ class RefundedLine(BaseModel):
     name_zh: str
 
 
-class RefundedOrder(BaseModel):
+class RefundedOrder(_PrintedOrder):
     """The refunded order as orders' service gives it; fields the refund slip needs only."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: int
-    number: str
-    store_id: int
-    counter_id: int | None
-    device_id: int | None
-    total_fen: int
-    payment_method: str = Field(description="<provider>_<method>, e.g. wechat_qr")
     lines: list[RefundedLine]
 
 
