@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from printers.connectors import Connector, connector_for, query_status, send
 from printers.decoder import DecodedReceipt, decode
-from printers.document import ReceiptDocument, ReceiptLine
+from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
 from printers.errors import (
     PrinterConfigError,
     PrinterError,
@@ -27,7 +27,7 @@ from printers.profiles import (
     parse_printer_url,
 )
 from printers.render import render_png
-from printers.samples import sample_receipt
+from printers.samples import sample_receipt, sample_refund
 from printers.status import PrinterStatus
 from printers.text import display_width, format_fen, format_kg
 from printers.virtual import PrintedReceipt, VirtualPrinter, serve
@@ -47,6 +47,8 @@ __all__ = [
     "PrinterUnreachable",
     "ReceiptDocument",
     "ReceiptLine",
+    "RefundDocument",
+    "ReturnedItem",
     "SerialAddress",
     "StatusUnsupported",
     "TcpAddress",
@@ -62,6 +64,7 @@ __all__ = [
     "render_png",
     "render_receipt",
     "sample_receipt",
+    "sample_refund",
     "send",
     "serve",
 ]

@@ -9,8 +9,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from pos.printing.schemas import PaidLine, PaidOrder, Refund, RefundedOrder
-from printers import ReceiptDocument, ReceiptLine, format_fen
-from printers.document import RefundDocument, ReturnedItem
+from printers import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem, format_fen
 
 __all__ = [
     "ReceiptPlace",
