@@ -127,9 +127,16 @@ def stores() -> None:
 @stores.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def load_stores(file: Path) -> None:
-    """Create or update the stores described in a JSON file (a list of store layouts)."""
-    ids = _with_database(lambda: apply_layouts_file(file))
-    click.echo(f"{len(ids)} store(s) loaded")
+    """Create or update the stores described in a JSON file (a list of store layouts).
+
+    What a store's layout leaves out is withdrawn: counters close, devices lose their tokens,
+    listings stop selling.
+    """
+    applied = _with_database(lambda: apply_layouts_file(file))
+    for store in applied:
+        if withdrawn := store.withdrawn():
+            click.echo(f"{store.code}: {withdrawn}")
+    click.echo(f"{len(applied)} store(s) loaded")
 
 
 @main.group("staff")

@@ -41,6 +41,7 @@ __all__ = [
     "login",
     "logout",
     "revoke_device_token",
+    "revoke_device_tokens",
     "staff_for_session",
     "supplier_for_key",
     "supplier_signing_secret",
@@ -236,6 +237,14 @@ async def revoke_device_token(token_id: int, *, device_id: int, store_id: int) -
             await DeviceToken.update({DeviceToken.revoked_at: _now()}).where(
                 DeviceToken.id == token_id
             )
+
+
+async def revoke_device_tokens(device_ids: Sequence[int]) -> None:
+    """Stop every token of the devices working (in the caller's transaction, if any)."""
+    if device_ids:
+        await DeviceToken.update({DeviceToken.revoked_at: _now()}).where(
+            DeviceToken.device.is_in(list(device_ids)) & DeviceToken.revoked_at.is_null()
+        )
 
 
 async def device_for_token(token: str) -> DeviceActor:

@@ -1,11 +1,16 @@
 """Apply a store layout file: upsert a store, its printers, counters, devices and listings.
 
 Everything is matched by its natural key (store and counter codes, printer and device names,
-certificate numbers), so loading the same file twice changes nothing.
+certificate numbers), so loading the same file twice changes nothing. A layout is the whole
+store: a counter it leaves out is closed (its QR code refused), a device deactivated and its
+tokens revoked, a listing withdrawn from sale. Rows are never deleted, as orders refer to them:
+put a counter or listing back in the file and it opens or sells again; a device back in the file
+needs a new token. Printers left out stay, unused.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,17 +22,42 @@ from pydantic import TypeAdapter, ValidationError
 from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import InvalidInput
+from pos.staff import service as staff
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import Counter, Device, Listing, Printer, Store
 from printers import PrinterConfigError, parse_printer_url
 
-__all__ = ["apply_layout", "apply_layouts_file"]
+__all__ = ["AppliedLayout", "apply_layout", "apply_layouts_file"]
 
 _LAYOUTS = TypeAdapter(list[StoreLayout])
 
 
-async def apply_layout(layout: StoreLayout) -> int:
-    """Create or update the store described by `layout`; returns the store id."""
+@dataclass(frozen=True, slots=True)
+class AppliedLayout:
+    """The store a layout made, and what it withdrew: counter codes, device names, certificates."""
+
+    store_id: int
+    code: str
+    closed_counters: list[str]
+    deactivated_devices: list[str]
+    withdrawn_listings: list[str]
+
+    def withdrawn(self) -> str:
+        """What the layout withdrew, for people; empty when nothing."""
+        parts = [
+            f"{what}: {', '.join(names)}"
+            for what, names in (
+                ("closed counters", self.closed_counters),
+                ("deactivated devices (tokens revoked)", self.deactivated_devices),
+                ("withdrawn listings", self.withdrawn_listings),
+            )
+            if names
+        ]
+        return "; ".join(parts)
+
+
+async def apply_layout(layout: StoreLayout) -> AppliedLayout:
+    """Create or update the store described by `layout`, withdrawing what it left out."""
     _check_references(layout)
     _check_printer_urls(layout)
     products = await catalog.product_ids_by_certificate(
@@ -51,24 +81,43 @@ async def apply_layout(layout: StoreLayout) -> int:
             )
             for printer in layout.printers
         }
-        counters = {}
-        for counter in layout.counters:
-            values = {
-                **counter.model_dump(exclude={"printer"}),
-                "store": store_id,
-                "printer": printers.get(counter.printer or ""),
-            }
-            counters[counter.code] = await _upsert(Counter, {"code": counter.code}, values)
-        for device in layout.devices:
-            values = {
-                **device.model_dump(),
-                "store": store_id,
-                "counter": counters.get(device.counter or ""),
-                "printer": printers.get(device.printer or ""),
-            }
-            await _upsert(Device, {"store": store_id, "name": device.name}, values)
-        await _apply_listings(store_id, layout, products)
-    return store_id
+        counters = await _upsert_counters(store_id, layout, printers)
+        await _upsert_devices(store_id, layout, printers, counters)
+        closed = await _close_counters(store_id, list(counters))
+        deactivated = await _deactivate_devices(store_id, [d.name for d in layout.devices])
+        withdrawn = await _apply_listings(store_id, layout, products)
+    return AppliedLayout(store_id, layout.code, closed, deactivated, withdrawn)
+
+
+async def _upsert_counters(
+    store_id: int, layout: StoreLayout, printers: dict[str, int]
+) -> dict[str, int]:
+    """Create, update and open the layout's counters; their ids by code."""
+    counters = {}
+    for counter in layout.counters:
+        values = {
+            **counter.model_dump(exclude={"printer"}),
+            "store": store_id,
+            "printer": printers.get(counter.printer or ""),
+            "active": True,
+        }
+        counters[counter.code] = await _upsert(Counter, {"code": counter.code}, values)
+    return counters
+
+
+async def _upsert_devices(
+    store_id: int, layout: StoreLayout, printers: dict[str, int], counters: dict[str, int]
+) -> None:
+    """Create, update and activate the layout's devices."""
+    for device in layout.devices:
+        values = {
+            **device.model_dump(),
+            "store": store_id,
+            "counter": counters.get(device.counter or ""),
+            "printer": printers.get(device.printer or ""),
+            "active": True,
+        }
+        await _upsert(Device, {"store": store_id, "name": device.name}, values)
 
 
 def _check_references(layout: StoreLayout) -> None:
@@ -118,10 +167,41 @@ async def _upsert(table: type[Table], key: dict[str, Any], values: dict[str, Any
     return int(existing["id"])
 
 
-async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str, int]) -> None:
-    """Upsert the store's listings under one new catalog revision, if any changed."""
+async def _close_counters(store_id: int, kept: list[str]) -> list[str]:
+    """Close the store's open counters whose codes are not `kept`; their codes."""
+    open_here = (Counter.store == store_id) & Counter.active.eq(True)
+    if kept:
+        open_here &= Counter.code.not_in(kept)
+    closed = await Counter.update({Counter.active: False}).where(open_here).returning(Counter.code)
+    return sorted(row["code"] for row in closed)
+
+
+async def _deactivate_devices(store_id: int, kept: list[str]) -> list[str]:
+    """Deactivate the store's devices not named in `kept`, revoking their tokens; their names."""
+    active_here = (Device.store == store_id) & Device.active.eq(True)
+    if kept:
+        active_here &= Device.name.not_in(kept)
+    deactivated = (
+        await Device.update({Device.active: False})
+        .where(active_here)
+        .returning(Device.id, Device.name)
+    )
+    await staff.revoke_device_tokens([row["id"] for row in deactivated])
+    return sorted(row["name"] for row in deactivated)
+
+
+async def _apply_listings(
+    store_id: int, layout: StoreLayout, products: dict[str, int]
+) -> list[str]:
+    """Upsert the listings, withdraw those left out; the certificates withdrawn.
+
+    Every change is under one new catalog revision, so counters reading `since` see it.
+    """
     current = {
-        row["product"]: row for row in await Listing.select().where(Listing.store == store_id)
+        row["product"]: row
+        for row in await Listing.select(
+            *Listing.all_columns(), Listing.product._.certificate_no.as_alias("certificate_no")
+        ).where(Listing.store == store_id)
     }
     new = [item for item in layout.listings if products[item.certificate_no] not in current]
     changed = [
@@ -130,8 +210,10 @@ async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str
         if (row := current.get(products[item.certificate_no]))
         and (row["price_fen"] != item.price_fen or not row["active"])
     ]
-    if not new and not changed:
-        return
+    listed = {products[item.certificate_no] for item in layout.listings}
+    withdrawn = [row for product, row in current.items() if row["active"] and product not in listed]
+    if not new and not changed and not withdrawn:
+        return []
     revision = await catalog.bump_revision()
     if new:
         await Listing.insert(
@@ -149,9 +231,14 @@ async def _apply_listings(store_id: int, layout: StoreLayout, products: dict[str
         await Listing.update(
             {Listing.price_fen: item.price_fen, Listing.active: True, Listing.revision: revision}
         ).where(Listing.id == listing_id)
+    if withdrawn:
+        await Listing.update({Listing.active: False, Listing.revision: revision}).where(
+            Listing.id.is_in([row["id"] for row in withdrawn])
+        )
+    return sorted(row["certificate_no"] for row in withdrawn)
 
 
-async def apply_layouts_file(path: Path) -> list[int]:
+async def apply_layouts_file(path: Path) -> list[AppliedLayout]:
     """Apply every store layout in a JSON file holding a list of them."""
     try:
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())

@@ -41,7 +41,7 @@ MAX_QUERY_LENGTH = 64
 
 
 async def get_counter(counter_id: int) -> CounterOut:
-    """The counter with its store, or NotFound."""
+    """The counter with its store; NotFound if none or it is closed."""
     row = (
         await Counter.select(
             Counter.id,
@@ -52,13 +52,24 @@ async def get_counter(counter_id: int) -> CounterOut:
             Counter.store._.name_zh.as_alias("store_name_zh"),
             Counter.store._.name_en.as_alias("store_name_en"),
             Counter.store._.time_zone.as_alias("time_zone"),
+            Counter.active,
         )
         .where(Counter.id == counter_id)
         .first()
     )
+    return CounterOut(**_open_counter(counter_id, row))
+
+
+def _open_counter(counter_id: int, row: dict[str, Any] | None) -> dict[str, Any]:
+    """The counter's row; NotFound if there is none or its store's layout closed it."""
     if row is None:
         raise NotFound(f"no counter {counter_id}", code="counter_not_found")
-    return CounterOut(**row)
+    if not row["active"]:
+        raise NotFound(
+            f"counter {counter_id} is closed: its QR code no longer takes orders",
+            code="counter_closed",
+        )
+    return row
 
 
 def _store_today(counter: CounterOut) -> date:
@@ -187,16 +198,14 @@ async def store_rules(store_id: int) -> StoreRules:
 
 
 _COUNTER_RULES = Statement(
-    "SELECT c.store, s.time_zone, s.hold_minutes"
+    "SELECT c.store, c.active, s.time_zone, s.hold_minutes"
     " FROM counter c JOIN store s ON s.id = c.store WHERE c.id = {}"
 )
 
 
 async def counter_store_rules(counter_id: int) -> tuple[int, StoreRules]:
-    """The counter's store id and that store's rules; NotFound if no counter."""
-    row = await _COUNTER_RULES.first(counter_id)
-    if row is None:
-        raise NotFound(f"no counter {counter_id}", code="counter_not_found")
+    """The counter's store id and that store's rules; NotFound if no counter or it is closed."""
+    row = _open_counter(counter_id, await _COUNTER_RULES.first(counter_id))
     return int(row["store"]), StoreRules(row["time_zone"], row["hold_minutes"])
 
 

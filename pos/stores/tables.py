@@ -42,6 +42,7 @@ class Counter(Table):
     printer = ForeignKey[Printer](
         references=Printer, null=True, help_text="where its receipts print"
     )
+    active = Boolean(default=True, help_text="false: left out of its store's layout")
 
 
 class Device(Table):

@@ -26,6 +26,7 @@ from pos.staff import service as staff
 from pos.stores import service as stores
 from pos.testing import free_port, start_pos, stop, wait_until_healthy
 from printers.virtual import VirtualPrinter
+from tests.helpers.demo import DEMO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,7 +38,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DEMO = Path(__file__).parents[2] / "fixtures" / "demo"
 SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 1024, "height": 768}

@@ -17,8 +17,7 @@ from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET, Settings
 from pos.staff import service as staff
 from pos.stores import service as stores
-
-DEMO = Path(__file__).parents[3] / "fixtures" / "demo"
+from tests.helpers.demo import DEMO
 
 
 @pytest.fixture

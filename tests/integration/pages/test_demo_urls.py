@@ -9,8 +9,7 @@ from click.testing import CliRunner
 from pos.cli import main
 from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET
-
-DEMO = Path(__file__).parents[3] / "fixtures" / "demo"
+from tests.helpers.demo import DEMO
 
 
 def test_pos_demo_prints_the_shopper_kiosk_and_staff_pages(

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -13,10 +11,9 @@ from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.schemas import CounterIn, ListingIn, PrinterIn, StoreLayout
 from pos.stores.tables import Counter, Listing, Store
+from tests.helpers.demo import DEMO, demo_layout
 
 pytestmark = pytest.mark.anyio
-
-DEMO = Path(__file__).parents[3] / "fixtures" / "demo"
 
 
 @pytest.fixture
@@ -111,14 +108,17 @@ async def test_since_returns_only_what_changed(client: httpx.AsyncClient, counte
 
 
 async def _reprice(store_id: int, certificate_no: str, price_fen: int) -> None:
-    store = await Store.select().where(Store.id == store_id).first()
+    """Load the store's demo layout again, with one listing at a new price."""
+    store = await Store.select(Store.code).where(Store.id == store_id).first()
     assert store is not None
-    layout = StoreLayout.model_validate({**store, "listings": []})
-    await apply_layout(
-        layout.model_copy(
-            update={"listings": [ListingIn(certificate_no=certificate_no, price_fen=price_fen)]}
-        )
-    )
+    layout = demo_layout(store["code"])
+    listings = [
+        ListingIn(certificate_no=item.certificate_no, price_fen=price_fen)
+        if item.certificate_no == certificate_no
+        else item
+        for item in layout.listings
+    ]
+    await apply_layout(layout.model_copy(update={"listings": listings}))
 
 
 async def test_loading_the_demo_twice_changes_nothing(db: str) -> None:

@@ -1,0 +1,159 @@
+"""A store layout is the whole store: what it leaves out is withdrawn, and comes back with it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from pos.cli import main
+from pos.demo import load_demo
+from pos.errors import InvalidInput, NotAuthenticated, NotFound
+from pos.orders import checkout
+from pos.orders.schemas import CounterOrderIn
+from pos.orders.tokens import counter_qr_token
+from pos.staff import service as staff
+from pos.stores import service as stores
+from pos.stores.layout import apply_layout
+from tests.helpers.demo import DEMO, demo_layout
+
+pytestmark = pytest.mark.anyio
+
+LVCUO = "XM-M1-LVCUO"
+SECRET = "layout-test-secret-" + "x" * 24
+
+
+@pytest.fixture
+async def counter_id(db: str) -> int:
+    summary = await load_demo(DEMO)
+    return summary.counter_ids["LVCUO-01"]
+
+
+async def _sellable(client: httpx.AsyncClient, counter_id: int, **params: object) -> dict:
+    response = await client.get(f"/api/counters/{counter_id}/products", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def _order(counter_id: int, product_id: int) -> None:
+    data = CounterOrderIn.model_validate(
+        {
+            "counter_token": counter_qr_token(counter_id, secret=SECRET),
+            "lines": [{"product_id": product_id, "quantity": 1}],
+        }
+    )
+    await checkout.create_counter_order(
+        counter_id, data, idempotency_key=f"k{product_id}", secret=SECRET
+    )
+
+
+async def test_a_listing_left_out_stops_selling_and_comes_back_with_the_file(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    layout = demo_layout(LVCUO)
+    before = await _sellable(client, counter_id, limit=200)
+    kept, dropped = layout.listings[1:], layout.listings[0]
+    gone = next(i for i in before["items"] if i["certificate_no"] == dropped.certificate_no)
+
+    applied = await apply_layout(layout.model_copy(update={"listings": kept}))
+
+    assert applied.withdrawn_listings == [dropped.certificate_no]
+    now = await _sellable(client, counter_id, limit=200)
+    assert gone["product_id"] not in [item["product_id"] for item in now["items"]]
+    delta = await _sellable(client, counter_id, since=before["revision"])
+    assert [(i["product_id"], i["active"]) for i in delta["items"]] == [(gone["product_id"], False)]
+    with pytest.raises(InvalidInput, match="not sold here") as refused:
+        await _order(counter_id, gone["product_id"])
+    assert refused.value.code == "product_unknown"
+
+    again = await apply_layout(layout)
+    assert again.withdrawn_listings == []
+    back = await _sellable(client, counter_id, limit=200)
+    assert len(back["items"]) == len(before["items"])
+
+
+async def test_a_counter_left_out_refuses_its_qr_code_until_it_is_back(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    layout = demo_layout(LVCUO)
+    product_id = (await _sellable(client, counter_id))["items"][0]["product_id"]
+    without = layout.model_copy(
+        update={
+            "counters": [],
+            "devices": [d.model_copy(update={"counter": None}) for d in layout.devices],
+        }
+    )
+
+    applied = await apply_layout(without)
+
+    assert applied.closed_counters == ["LVCUO-01"]
+    with pytest.raises(NotFound) as refused:
+        await _order(counter_id, product_id)
+    assert refused.value.code == "counter_closed"
+    catalog = await client.get(f"/api/counters/{counter_id}/products")
+    assert catalog.status_code == 404
+    assert catalog.json()["code"] == "counter_closed"
+
+    assert (await apply_layout(layout)).closed_counters == []
+    await _order(counter_id, product_id)
+    assert (await stores.get_counter(counter_id)).code == "LVCUO-01"
+
+
+async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> None:
+    layout = demo_layout(LVCUO)
+    store_id = (await stores.store_ids_by_code([LVCUO]))[LVCUO]
+    tablet = layout.devices[-1]
+    device_id = (await stores.device_ids_of([store_id]))[tablet.name]
+    issued = await staff.issue_device_token(device_id, store_id=store_id)
+    assert (await staff.device_for_token(issued.token)).device_id == device_id
+
+    applied = await apply_layout(layout.model_copy(update={"devices": layout.devices[:-1]}))
+
+    assert applied.deactivated_devices == [tablet.name]
+    with pytest.raises(NotAuthenticated):
+        await staff.device_for_token(issued.token)
+    # Back in the file it is a device again, but a lost or stolen one's old token stays dead.
+    assert (await apply_layout(layout)).deactivated_devices == []
+    with pytest.raises(NotAuthenticated):
+        await staff.device_for_token(issued.token)
+    renewed = await staff.issue_device_token(device_id, store_id=store_id)
+    assert (await staff.device_for_token(renewed.token)).device_id == device_id
+
+
+async def test_applying_the_same_layout_again_withdraws_nothing(counter_id: int) -> None:
+    applied = await apply_layout(demo_layout(LVCUO))
+    assert (applied.closed_counters, applied.deactivated_devices, applied.withdrawn_listings) == (
+        [],
+        [],
+        [],
+    )
+
+
+def test_pos_stores_load_says_what_a_file_withdrew(sqlite_template: Path, tmp_path: Path) -> None:
+    database = tmp_path / "pos.sqlite3"
+    shutil.copy(sqlite_template, database)
+    env = {"POS_DATABASE_URL": f"sqlite:///{database}"}
+    layouts = json.loads((DEMO / "stores.json").read_text(encoding="utf-8"))
+    imported = CliRunner().invoke(main, ["catalog", "import", str(DEMO / "catalog.jsonl")], env=env)
+    assert imported.exit_code == 0, imported.output
+    first = CliRunner().invoke(main, ["stores", "load", str(DEMO / "stores.json")], env=env)
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == ["2 store(s) loaded"]
+
+    lvcuo = next(layout for layout in layouts if layout["code"] == LVCUO)
+    lvcuo["devices"] = lvcuo["devices"][:1]
+    lvcuo["listings"] = lvcuo["listings"][1:]
+    changed = tmp_path / "stores.json"
+    changed.write_text(json.dumps(layouts, ensure_ascii=False), encoding="utf-8")
+    second = CliRunner().invoke(main, ["stores", "load", str(changed)], env=env)
+
+    assert second.exit_code == 0, second.output
+    assert second.output.splitlines() == [
+        f"{LVCUO}: deactivated devices (tokens revoked): lvcuo-tablet;"
+        " withdrawn listings: FPC-341623-2026-0001",
+        "2 store(s) loaded",
+    ]
