@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import sqlite3
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import anyio
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,7 @@ from pos.analytics.rebuild import rebuild
 from pos.analytics.schemas import MembershipIn
 from pos.analytics.sql import serialize_writers
 from pos.analytics.tables import Buyer, Purchase, SalesDay
-from pos.db import Statement, opened_database, write_transaction
+from pos.db import Statement, insert_rows, opened_database, write_transaction
 from pos.errors import Conflict
 from pos.events import outbox
 from pos.orders.schemas import OrderOut
@@ -318,3 +320,14 @@ async def test_a_refresh_that_waited_for_a_join_locks_the_members_history(
     held = {row["classid"] << 32 | row["objid"] for row in locks if row["granted"]}
     # Another payer's refresh of this member must wait: both rewrite its whole history.
     assert key["k"] & (2**64 - 1) in held
+
+
+@pytest.mark.parametrize(("table", "key"), [(_BY_BUYER[0], 7), (_BY_BUYER[1], "341623")])
+async def test_a_buyer_has_one_row_per_product_and_per_county(
+    db: str, table: str, key: object
+) -> None:
+    column = "product_id" if table == _BY_BUYER[0] else "county_code"
+    row = {"buyer_id": 1, column: key, "first_store_id": 1, "first_day": shanghai(12, 1).date()}
+    await insert_rows(table, [{**row, "orders": 1}])
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError), match=r"(?i)unique"):
+        await insert_rows(table, [{**row, "orders": 2}])
