@@ -19,7 +19,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pos.catalog import service as catalog
-from pos.errors import Forbidden, InvalidInput, NotAuthenticated, PosError
+from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, PosError
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.products import price_lines
@@ -178,12 +178,32 @@ async def kiosk_cart(actor: DeviceActor, lines_json: str, code: str, op: str) ->
     """The cart with a button applied and the scanned `code` added; a bad scan changes nothing."""
     lines = [_line_in(line) for line in apply_button(parse_lines(lines_json), op)]
     code = "".join(code.split())
-    if not code:
-        return await _priced(actor.store_id, lines, None)
     try:
-        return await _priced(actor.store_id, [*lines, _scanned(code)], None)
-    except PosError as exc:
-        return await _priced(actor.store_id, lines, exc.code)
+        scanned = _scanned(code) if code else None
+    except InvalidInput as exc:
+        return await _priced_cart(actor.store_id, lines, error_code=exc.code)
+    return await _priced_cart(actor.store_id, lines, scanned)
+
+
+async def _priced_cart(
+    store_id: int, lines: list[LineIn], scanned: LineIn | None = None, error_code: str | None = None
+) -> CartView:
+    """The cart priced with `scanned` added, keeping what still sells.
+
+    A cart line that no longer prices (its product withdrawn, say) leaves the cart, saying so;
+    a scan that does not price is not added, saying why.
+    """
+    while True:
+        try:
+            return await _priced(store_id, [*lines, *([scanned] if scanned else [])], error_code)
+        except PosError as exc:
+            at = exc.extra.get("line")
+            if isinstance(at, int) and 1 <= at <= len(lines):
+                lines, error_code = [*lines[: at - 1], *lines[at:]], "cart_line_dropped"
+            elif scanned is not None:
+                scanned, error_code = None, exc.code
+            else:
+                raise
 
 
 def _scanned(code: str) -> LineIn:
@@ -222,12 +242,19 @@ async def _product_names(order: OrderOut) -> dict[int, str]:
 
 async def kiosk_checkout(
     actor: DeviceActor, lines_json: str, key: str, *, secret: str, payments: Payments
-) -> PayView:
-    """Order the cart and open a QR payment beside the payer-code field."""
+) -> PayView | CartView:
+    """Order the cart and open a QR payment beside the payer-code field.
+
+    When the cart cannot be ordered (a product withdrawn, not enough stock), the cart again with
+    the reason, keeping what still sells.
+    """
     lines = [_line_in(line) for line in parse_lines(lines_json)]
-    created = await checkout.create_kiosk_order(
-        actor, OrderIn(lines=lines), idempotency_key=f"kiosk:{key}", secret=secret
-    )
+    try:
+        created = await checkout.create_kiosk_order(
+            actor, OrderIn(lines=lines), idempotency_key=f"kiosk:{key}", secret=secret
+        )
+    except (InvalidInput, Conflict) as exc:
+        return await _priced_cart(actor.store_id, lines, error_code=exc.code)
     order, token = created.order, created.order.access_token
     assert token is not None  # a create always answers the token
     payment = await payments_service.start_payment(

@@ -209,7 +209,7 @@ class KioskPages(Controller):
         kiosk_actor: NamedDependency[DeviceActor],
         settings: NamedDependency[Settings],
     ) -> Template:
-        """Order the cart; show the QR code and the payment-code field."""
+        """Order the cart; show the QR code and the payment-code field (or the cart, and why)."""
         form = await _form(request)
         view = await kiosk.kiosk_checkout(
             kiosk_actor,
@@ -218,6 +218,10 @@ class KioskPages(Controller):
             secret=_secret(settings),
             payments=request.app.state["payments"],
         )
+        if isinstance(view, kiosk.CartView):
+            place = await kiosk.kiosk_place(kiosk_actor)
+            context = {**place, "cart": view, "key": uuid.uuid4().hex}
+            return render(request, "kiosk/index.html", context, switch=False)
         return render(request, "kiosk/pay.html", {"view": view}, switch=False)
 
     @post("/orders/{order_id:int}/code", operation_id="pageKioskPayCode", status_code=200)

@@ -6,6 +6,10 @@ import re
 import httpx
 import pytest
 
+from pos.catalog import service as catalog
+from pos.orders.tables import Order
+from pos.stores.layout import apply_layout
+from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label
 from tests.integration.pages.conftest import run_outbox
 
@@ -13,6 +17,7 @@ pytestmark = pytest.mark.anyio
 
 NOODLES = "6903120028012"  # sold in the Linxia zone at 18.80
 CABBAGE_PLU = "20001"  # Linxia baby cabbage, 6.80 per kg
+LINXIA = "XM-SM-LINXIA"
 
 
 async def _paired(client: httpx.AsyncClient, token: str) -> None:
@@ -124,3 +129,50 @@ async def test_a_scanned_qr_code_url_is_explained_and_keeps_the_cart(
     html, after = await _scan(client, lines, "https://example.com/p?" + "x" * 64)
     assert 'role="alert"' in html
     assert after == lines
+
+
+async def _withdraw(product_id: int) -> None:
+    """Load the Linxia zone's layout again without the product's listing."""
+    certificate_no = (await catalog.get_product(product_id)).certificate_no
+    layout = demo_layout(LINXIA)
+    kept = [item for item in layout.listings if item.certificate_no != certificate_no]
+    assert (await apply_layout(layout.model_copy(update={"listings": kept}))).withdrawn_listings
+
+
+async def _noodles_and_cabbage(client: httpx.AsyncClient) -> tuple[str, int]:
+    _, lines = await _scan(client, "[]", NOODLES)
+    _, lines = await _scan(client, lines, weight_label(CABBAGE_PLU, 1500))
+    return lines, json.loads(lines)[0]["p"]
+
+
+async def test_a_product_withdrawn_mid_scan_leaves_the_cart_and_the_rest_stays(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    lines, noodles = await _noodles_and_cabbage(client)
+    await _withdraw(noodles)
+
+    html, after = await _scan(client, lines, weight_label(CABBAGE_PLU, 500))
+
+    assert 'data-code="cart_line_dropped"' in html
+    assert [line.get("g") for line in json.loads(after)] == [1500, 500]
+    assert "¥13.60" in html  # 2 kg x 6.80: the noodles are gone, the new scan is in
+    html, after = await _scan(client, after, "6900000000007")
+    assert 'data-code="barcode_unknown"' in html
+    assert len(json.loads(after)) == 2
+
+
+async def test_checkout_that_cannot_order_the_cart_shows_it_again_with_the_reason(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    lines, noodles = await _noodles_and_cabbage(client)
+    await _withdraw(noodles)
+
+    page = await client.post("/kiosk/checkout", data={"lines": lines, "key": "checkout-2"})
+
+    assert page.status_code == 200, page.text
+    assert 'data-code="cart_line_dropped"' in page.text
+    assert "¥10.20" in page.text
+    assert "<svg" not in page.text
+    assert await Order.count() == 0
