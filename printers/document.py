@@ -51,6 +51,7 @@ class ReceiptDocument:
     receipt_url: str
     supported_counties: tuple[str, ...]
     reprint: bool = False
+    refunded_fen: int = 0  # refunded since the sale: a reprint says so
 
     def __post_init__(self) -> None:
         # The layout prints the wall clock as given; a naive time would hide a missing conversion.

@@ -214,6 +214,9 @@ def _totals(receipt: _Receipt, document: ReceiptDocument) -> None:
     receipt.pair("合计", format_fen(document.total_fen), size="tall", bold=True)
     receipt.pair("支付方式", document.payment_method)
     receipt.pair("支付单号", document.payment_reference)
+    if document.refunded_fen:
+        receipt.pair("已退款", format_fen(-document.refunded_fen))
+        receipt.pair("实付余额", format_fen(document.total_fen - document.refunded_fen))
     receipt.rule()
 
 

@@ -75,7 +75,9 @@ _LINES = (
 )
 
 
-def sample_receipt(*, reprint: bool = False, discount_fen: int = 500) -> ReceiptDocument:
+def sample_receipt(
+    *, reprint: bool = False, discount_fen: int = 500, refunded_fen: int = 0
+) -> ReceiptDocument:
     """A realistic six-line receipt with Chinese names, certified items and a discount."""
     subtotal = sum(line.amount_fen for line in _LINES)
     counties = tuple(dict.fromkeys(line.origin_county for line in _LINES if line.origin_county))
@@ -92,6 +94,7 @@ def sample_receipt(*, reprint: bool = False, discount_fen: int = 500) -> Receipt
         receipt_url="https://pos.example.cn/r/20240501-0042?k=8f3a2c",
         supported_counties=counties,
         reprint=reprint,
+        refunded_fen=refunded_fen,
     )
 
 

@@ -240,9 +240,12 @@ async def reprint(
     staff_user_id: int,
     idempotency_key: str | None,
 ) -> PrintJobOut:
-    """Queue the order's receipt again, marked as a reprint; the same key returns the same job."""
+    """Queue the order's receipt again, marked as a reprint; the same key returns the same job.
+
+    A reprint after refunds prints what was refunded and what stays paid.
+    """
     original = (
-        await _J.select(_J.printer, _J.document)
+        await _J.select(_J.printer, _J.document, _J.order._.refunded_fen.as_alias("refunded_fen"))
         .where((_J.order == order_id) & (_J.kind == "receipt") & (_J.order._.store == store_id))
         .first()
     )
@@ -250,7 +253,11 @@ async def reprint(
         raise NotFound(f"order {order_id} of store {store_id} has no receipt", code="no_receipt")
     target = printer_id or original["printer"]
     await _check_printer(store_id, target)
-    document = {**_json(original["document"]), "reprint": True}
+    document = {
+        **_json(original["document"]),
+        "reprint": True,
+        "refunded_fen": original["refunded_fen"],
+    }
     key = f"reprint:{store_id}:{idempotency_key}" if idempotency_key else None
     job_id = await _insert_job(
         target, order_id, "reprint", document, key, created_by=f"staff:{staff_user_id}"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from pos.orders import service as orders
 from pos.printing.queue import PrintSender
 from pos.stores.tables import Printer
 from printers import VirtualPrinter
@@ -146,3 +147,22 @@ async def test_openapi_names_every_printing_route(client: httpx.AsyncClient) -> 
         if isinstance(operation, dict) and "operationId" in operation
     }
     assert {"storePrinters", "reprintReceipt", "retryPrintJob"} <= operations
+
+
+async def test_a_reprint_after_a_refund_prints_the_refund(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    sold = await paid_sale(counter)
+    await sender.deliver_due()
+    await orders.record_refund(sold.id, amount_fen=500, restock=None)
+    await login_as(client, "cashier", store_id)
+    reprint = await client.post(f"/api/stores/{store_id}/orders/{sold.id}/reprint")
+    assert reprint.status_code == 201, reprint.text
+    await sender.deliver_due()
+    original, reprinted = await wait_for_receipts(virtual, 2)
+    assert not any("已退款" in line for line in original.decoded.text_lines)
+    refunded = next(line for line in reprinted.decoded.text_lines if line.startswith("已退款"))
+    assert refunded.endswith(" -5.00")
+    kept = next(line for line in reprinted.decoded.text_lines if line.startswith("实付余额"))
+    assert kept.endswith(f" {(sold.total_fen - 500) / 100:.2f}")

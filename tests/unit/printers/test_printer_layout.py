@@ -264,3 +264,17 @@ def test_returned_item_names_cannot_inject_commands() -> None:
     data = render_receipt(replace(sample_refund(), returned=evil), PrinterProfile(paper_mm=80))
     assert b"evil\x1dV" not in data
     assert decode(data).cuts == 1
+
+
+def test_a_reprint_after_refunds_says_what_was_refunded_and_what_stays_paid() -> None:
+    document = sample_receipt(reprint=True, refunded_fen=17400)
+    lines = texts(document, PrinterProfile(paper_mm=80))
+    paid_by = next(n for n, line in enumerate(lines) if line.startswith("支付单号"))
+    refunded, kept = lines[paid_by + 1], lines[paid_by + 2]
+    assert (refunded.split()[0], refunded.split()[-1]) == ("已退款", "-174.00")
+    assert (kept.split()[0], kept.split()[-1]) == (
+        "实付余额",
+        f"{(document.total_fen - 17400) / 100:.2f}",
+    )
+    plain = texts(sample_receipt(reprint=True), PrinterProfile(paper_mm=80))
+    assert not any("已退款" in line for line in plain)
