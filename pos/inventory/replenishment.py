@@ -5,8 +5,10 @@ if those are more, less what is on order already, and never more than the suppli
 it has.
 
 A restock order is placed; a shipment notice against it ships it; receivings of its notices
-make it partially_received or received. A manager may cancel it while it is placed. Each step
-is a conditional UPDATE, or runs with the order's row locked, so racing steps never lose one.
+make it partially_received or received. A manager may cancel it while it is placed, or close
+it short once shipped when the rest will not come: the rest is no longer on order, and goods
+that come after all are still received. Each step is a conditional UPDATE, or runs with the
+order's row locked, so racing steps never lose one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "COVER_DAYS",
     "LOOK_BACK_DAYS",
     "cancel_order",
+    "close_order",
     "low_stock",
     "place_orders",
     "receipt_status",
@@ -62,6 +65,7 @@ _R = ReorderRule
 _O = RestockOrder
 _OL = RestockOrderLine
 _ON_ORDER = ("placed", "shipped", "partially_received")
+_CLOSABLE = ["shipped", "partially_received"]
 
 
 def suggest(
@@ -255,20 +259,45 @@ async def cancel_order(store_id: int, order_id: int, *, actor: str) -> RestockOr
         .returning(_O.id)
     )
     if not cancelled:
-        await _check_cancelled(store_id, order_id)
+        await _check_repeat(
+            store_id,
+            order_id,
+            "cancelled",
+            refusal="only a placed order can be cancelled",
+            code="restock_order_not_cancellable",
+        )
     [order] = await _orders_out([order_id])
     return order
 
 
-async def _check_cancelled(store_id: int, order_id: int) -> None:
+async def _check_repeat(
+    store_id: int, order_id: int, status: str, *, refusal: str, code: str
+) -> None:
+    """Pass when the order is `status` already (a repeated step); NotFound or Conflict else."""
     row = await _O.select(_O.status).where((_O.id == order_id) & (_O.store == store_id)).first()
     if row is None:
         raise NotFound(f"no restock order {order_id} here", code="restock_order_not_found")
-    if row["status"] != "cancelled":
-        raise Conflict(
-            f"restock order {order_id} is {row['status']}: only a placed order can be cancelled",
-            code="restock_order_not_cancellable",
+    if row["status"] != status:
+        raise Conflict(f"restock order {order_id} is {row['status']}: {refusal}", code=code)
+
+
+async def close_order(store_id: int, order_id: int, *, actor: str) -> RestockOrderOut:
+    """Close a shipped or partly received order short; a repeat answers with it, else 409."""
+    closed = (
+        await _O.update({_O.status: "closed", _O.closed_by: actor, _O.closed_at: datetime.now(UTC)})
+        .where((_O.id == order_id) & (_O.store == store_id) & _O.status.is_in(_CLOSABLE))
+        .returning(_O.id)
+    )
+    if not closed:
+        await _check_repeat(
+            store_id,
+            order_id,
+            "closed",
+            refusal="only a shipped or partly received order can be closed (cancel a placed one)",
+            code="restock_order_not_closable",
         )
+    [order] = await _orders_out([order_id])
+    return order
 
 
 async def ship_order(order_id: int) -> None:
@@ -286,7 +315,8 @@ async def ship_order(order_id: int) -> None:
 
 
 async def record_received(order_id: int, units: Mapping[int, int]) -> None:
-    """Add a confirmed receiving's units to the order's lines and set its status from them.
+    """Add a confirmed receiving's units to the order's lines and set its status from them
+    (a closed order stays closed).
 
     Runs in the receiving's transaction. The order's row is locked first, so two receivings
     of it at once add up one after the other and the second sees everything the first added.
@@ -298,7 +328,7 @@ async def record_received(order_id: int, units: Mapping[int, int]) -> None:
         )
     lines = await _OL.select(_OL.quantity, _OL.received).where(_OL.order == order_id)
     status = receipt_status([(line["quantity"], line["received"]) for line in lines])
-    await _O.update({_O.status: status}).where(_O.id == order_id)
+    await _O.update({_O.status: status}).where((_O.id == order_id) & (_O.status != "closed"))
 
 
 async def restock_orders(
@@ -333,6 +363,8 @@ async def _orders_out(order_ids: list[int]) -> list[RestockOrderOut]:
             created_at=found[oid]["created_at"],
             cancelled_by=found[oid]["cancelled_by"],
             cancelled_at=found[oid]["cancelled_at"],
+            closed_by=found[oid]["closed_by"],
+            closed_at=found[oid]["closed_at"],
             lines=by_order[oid],
         )
         for oid in order_ids

@@ -208,6 +208,24 @@ class StockController(Controller):
         """Cancel an order no notice has shipped yet; sending it again changes nothing."""
         return await replenishment.cancel_order(store_id, order_id, actor=_who(actor))
 
+    @post(
+        "/restock-orders/{order_id:int}/close",
+        operation_id="closeRestockOrder",
+        guards=[MANAGER],
+        status_code=HTTP_200_OK,
+    )
+    async def close_order(
+        self,
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> RestockOrderOut:
+        """Close a shipped or partly received order short; sending it again changes nothing.
+
+        The rest will not come: it is no longer counted on order.
+        """
+        return await replenishment.close_order(store_id, order_id, actor=_who(actor))
+
     @get("/shipment-notices", operation_id="shipmentNotices", guards=[STOCK_STAFF])
     async def notices(self, store_id: FromPath[RowId]) -> list[ShipmentNoticeOut]:
         """Shipment notices on their way here, not yet received."""

@@ -195,8 +195,11 @@ class RestockOrderIn(BaseModel):
         return self
 
 
-RestockStatus = Literal["placed", "shipped", "partially_received", "received", "cancelled"]
-"""placed -> shipped (a notice ships it) -> partially_received / received; or cancelled."""
+RestockStatus = Literal[
+    "placed", "shipped", "partially_received", "received", "cancelled", "closed"
+]
+"""placed -> shipped (a notice ships it) -> partially_received / received; or cancelled while
+placed; or closed short once shipped (what did not come will not)."""
 
 
 class RestockLineOut(BaseModel):
@@ -214,6 +217,8 @@ class RestockOrderOut(BaseModel):
     created_at: datetime
     cancelled_by: str
     cancelled_at: datetime | None
+    closed_by: str
+    closed_at: datetime | None
     lines: list[RestockLineOut]
 
 

@@ -145,13 +145,15 @@ class RestockOrder(Table):
     status = Varchar(
         length=20,
         default="placed",
-        help_text="placed, shipped, partially_received, received or cancelled",
+        help_text="placed, shipped, partially_received, received, cancelled or closed (short)",
     )
     created_by = Varchar(length=64)
     created_at = Timestamptz(default=TimestamptzNow())
     idempotency_key = Varchar(length=200, null=True, default=None, unique=True)
     cancelled_by = Varchar(length=64, default="")
     cancelled_at = Timestamptz(null=True, default=None)
+    closed_by = Varchar(length=64, default="")
+    closed_at = Timestamptz(null=True, default=None)
 
 
 class RestockOrderLine(Table):

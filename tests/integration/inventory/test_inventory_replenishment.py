@@ -269,6 +269,44 @@ async def test_low_stock_counts_what_is_on_order_and_not_yet_received(
     assert (alert.available, alert.on_order, alert.suggested) == (15, 20, 15)
 
 
+async def test_a_manager_closes_a_short_shipment_and_its_rest_is_no_longer_on_order(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=5)
+    await replenishment.set_threshold(
+        shop.store_id, product, ThresholdIn(min_level=40, target_level=50)
+    )
+    supplier = await supplier_client(shop.supplier_id)
+    order, placed = await _place(shop, {product: 30}), await _place(shop, {product: 4})
+    first = await _ship(supplier, client, shop.store_id, {product: 10}, order_id=order.id)
+    await _receive(shop.store_id, first.json()["id"], {product: 10})
+    late = await _ship(
+        supplier, client, shop.store_id, {product: 5}, order_id=order.id, reference="ASN-2"
+    )
+    manager = await login_as(client, "manager", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/restock-orders"
+
+    closed = await client.post(f"{base}/{order.id}/close")
+
+    assert closed.status_code == 200, closed.text
+    assert (closed.json()["status"], closed.json()["closed_by"]) == (
+        "closed",
+        f"staff:{manager.user_id}",
+    )
+    assert (await client.post(f"{base}/{order.id}/close")).json() == closed.json()
+    [alert] = await replenishment.low_stock(shop.store_id)
+    assert (alert.available, alert.on_order) == (15, 4)  # the placed order's 4 only
+    not_shipped = await client.post(f"{base}/{placed.id}/close")
+    assert (not_shipped.status_code, not_shipped.json()["code"]) == (
+        409,
+        "restock_order_not_closable",
+    )
+    # Goods that come after all are received, and the order stays closed.
+    await _receive(shop.store_id, late.json()["id"], {product: 5})
+    assert _received(await _order(order)) == ("closed", [(30, 15)])
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_receivings_of_one_order_confirmed_at_once_receive_all_of_it(
