@@ -5,6 +5,8 @@ import re
 import httpx
 import pytest
 
+from pos.stores.layout import apply_layout
+from tests.helpers.demo import demo_layout
 from tests.integration.pages.conftest import Demo, run_outbox
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +33,16 @@ async def test_counter_page_refuses_a_token_of_another_counter(
     response = await client.get(f"/c/{demo.counter_id}?t=forged")
     assert response.status_code == 403
     assert "二维码与本柜台不符" in response.text
+
+
+async def test_a_closed_counters_qr_code_says_so(client: httpx.AsyncClient, demo: Demo) -> None:
+    layout = demo_layout("XM-M1-LVCUO")
+    devices = [device.model_copy(update={"counter": None}) for device in layout.devices]
+    await apply_layout(layout.model_copy(update={"counters": [], "devices": devices}))
+    response = await client.get(demo.counter_url)
+    assert response.status_code == 404
+    assert "该柜台已停止营业" in response.text
+    assert "counter_closed" in response.text
 
 
 async def test_english_is_chosen_by_query_then_kept_in_a_cookie(
