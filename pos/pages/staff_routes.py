@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from pos.db import RowId
 from pos.errors import NotAuthenticated
-from pos.pages import tablet
+from pos.pages import restock, tablet
 from pos.pages.errors import PAGE_ERRORS
 from pos.pages.rendering import render
 from pos.settings import Settings
@@ -117,14 +117,40 @@ class StaffPages(Controller):
         """The store's alerts and what the user can do there."""
         store = await tablet.store_of(actor, store_id)
         alerts = await tablet.alerts(actor, store_id)
+        roles = _roles(actor, store_id)
         context = {
             "actor": actor,
             "store": store,
             "alerts": alerts,
-            "roles": _roles(actor, store_id),
+            "roles": roles,
             "expiry_hours": tablet.EXPIRY_WINDOW_HOURS,
+            "restock": await restock.open_orders(actor, store_id) if roles["stock"] else None,
+            "key": uuid.uuid4().hex,
         }
         return render(request, "staff/store.html", context)
+
+    @post("/stores/{store_id:int}/restock-orders", operation_id="pageStaffRestockOrder")
+    async def restock_order(
+        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+    ) -> Redirect:
+        """Order the quantities typed beside the low-stock alerts."""
+        await restock.order_suggestions(actor, store_id, await _form(request))
+        return _see_other(_store_path(store_id, "#restock"))
+
+    @post(
+        "/stores/{store_id:int}/restock-orders/{order_id:int}/{how:str}",
+        operation_id="pageStaffRestockEnd",
+    )
+    async def restock_end(
+        self,
+        store_id: FromPath[RowId],
+        order_id: FromPath[RowId],
+        how: FromPath[Literal["cancel", "close"]],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Cancel a placed restock order, or close a shipped one short."""
+        await restock.end_order(actor, store_id, order_id, how)
+        return _see_other(_store_path(store_id, "#restock"))
 
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
     async def receiving_list(

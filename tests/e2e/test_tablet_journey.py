@@ -51,3 +51,26 @@ async def test_a_manager_reads_the_dashboard(site: Site, tablet: BrowserContext)
     await expect(chart).to_be_visible()
     assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
     await page.screenshot(path=screenshot_path("tablet-dashboard"), full_page=True)
+
+
+async def test_a_manager_orders_what_runs_low_and_cancels_it(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await tablet.new_page()
+    await _sign_in(page, site, "manager")
+    products = await page.request.get(f"{site.url}/api/counters/{site.counter_id}/products")
+    product = (await products.json())["items"][0]
+    threshold = await page.request.put(
+        f"{site.url}/api/stores/{site.subway_store_id}/inventory/thresholds/{product['product_id']}",
+        data={"min_level": 500, "target_level": 600},
+    )
+    assert threshold.ok, await threshold.text()
+    await page.goto(f"{site.url}/staff/stores/{site.subway_store_id}")
+    await page.get_by_label("建议补货").fill("120")
+    await page.get_by_role("button", name="按以上数量下单补货").click()
+    orders = page.locator(".restock-order")
+    await expect(orders).to_have_count(1)
+    await expect(orders).to_contain_text("已到 0 / 订 120")
+    await page.screenshot(path=screenshot_path("tablet-restock"), full_page=True)
+    await orders.get_by_role("button", name="取消订单").click()
+    await expect(orders).to_have_count(0)

@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 from pos.catalog import service as catalog
+from pos.inventory import replenishment
 from pos.inventory import service as inventory
+from pos.inventory.schemas import RestockOrderIn, ThresholdIn
 from pos.settings import Settings
 from pos.worker import register_handlers
 from tests.integration.pages.conftest import Demo, run_outbox
@@ -171,3 +173,74 @@ async def test_a_counted_quantity_that_is_not_plain_digits_gets_a_message(
     response = await client.post(scan, data={"code": NOODLES, "quantity": quantity})
     assert response.status_code == 422
     assert "请输入整数" in response.text
+
+
+async def _low_on_noodles(store_id: int) -> int:
+    noodles = await _noodles_id()
+    await replenishment.set_threshold(
+        store_id, noodles, ThresholdIn(min_level=80, target_level=100)
+    )
+    return noodles
+
+
+async def test_a_manager_orders_a_low_stock_suggestion_and_ends_orders_on_the_tablet(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.subway_store_id
+    noodles = await _low_on_noodles(store)
+    await _login(client, "manager")
+    page = (await client.get(f"/staff/stores/{store}")).text
+    suggested = (await replenishment.low_stock(store))[0].suggested
+    assert f'name="product_{noodles}" value="{suggested}"' in page
+
+    form = {f"product_{noodles}": "30", "key": "restock-1"}
+    for _ in range(2):  # a double tap places one order
+        ordered = await client.post(f"/staff/stores/{store}/restock-orders", data=form)
+        assert ordered.status_code == 303, ordered.text
+    [order] = await replenishment.restock_orders(store_id=store)
+    assert [(line.product_id, line.quantity) for line in order.lines] == [(noodles, 30)]
+    page = (await client.get(f"/staff/stores/{store}")).text
+    assert 'id="restock"' in page
+    cancel = f"/staff/stores/{store}/restock-orders/{order.id}/cancel"
+    assert f'action="{cancel}"' in page
+    assert (await client.post(cancel)).status_code == 303
+    [order] = await replenishment.restock_orders(store_id=store)
+    assert order.status == "cancelled"
+
+    form = {f"product_{noodles}": "20", "key": "restock-2"}
+    await client.post(f"/staff/stores/{store}/restock-orders", data=form)
+    shipped = (await replenishment.restock_orders(store_id=store))[0]
+    await replenishment.ship_order(shipped.id)
+    close = f"/staff/stores/{store}/restock-orders/{shipped.id}/close"
+    assert f'action="{close}"' in (await client.get(f"/staff/stores/{store}")).text
+    assert (await client.post(close)).status_code == 303
+    assert (await replenishment.restock_orders(store_id=store))[0].status == "closed"
+
+
+async def test_an_order_of_nothing_or_of_no_number_gets_a_message(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.subway_store_id
+    noodles = await _low_on_noodles(store)
+    await _login(client, "manager")
+    for quantity in ("0", "²"):
+        form = {f"product_{noodles}": quantity, "key": f"k{quantity}"}
+        refused = await client.post(f"/staff/stores/{store}/restock-orders", data=form)
+        assert refused.status_code in (400, 422), refused.text
+    assert await replenishment.restock_orders(store_id=store) == []
+
+
+async def test_a_restocker_sees_restock_orders_but_may_not_order_or_end_them(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.subway_store_id
+    noodles = await _low_on_noodles(store)
+    data = RestockOrderIn.model_validate({"lines": [{"product_id": noodles, "quantity": 5}]})
+    [order] = await replenishment.place_orders(store, data, actor="staff:1", idempotency_key=None)
+    await _login(client, "restocker")
+    page = (await client.get(f"/staff/stores/{store}")).text
+    assert 'id="restock"' in page
+    assert f"/restock-orders/{order.id}/cancel" not in page
+    assert f'action="/staff/stores/{store}/restock-orders"' not in page
+    refused = await client.post(f"/staff/stores/{store}/restock-orders/{order.id}/cancel")
+    assert refused.status_code == 403
