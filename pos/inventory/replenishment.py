@@ -251,51 +251,59 @@ async def _orders_with_keys(keys: list[str | None]) -> list[RestockOrderOut]:
 
 async def cancel_order(store_id: int, order_id: int, *, actor: str) -> RestockOrderOut:
     """Cancel a placed order; a repeat answers with it, a shipped one is refused (409)."""
-    cancelled = (
-        await _O.update(
-            {_O.status: "cancelled", _O.cancelled_by: actor, _O.cancelled_at: datetime.now(UTC)}
-        )
-        .where((_O.id == order_id) & (_O.store == store_id) & (_O.status == "placed"))
-        .returning(_O.id)
+    stamps = {_O.cancelled_by: actor, _O.cancelled_at: datetime.now(UTC)}
+    return await _end(
+        store_id,
+        order_id,
+        "cancelled",
+        stamps,
+        ending=["placed"],
+        refusal=("only a placed order can be cancelled", "restock_order_not_cancellable"),
     )
-    if not cancelled:
-        await _check_repeat(
-            store_id,
-            order_id,
-            "cancelled",
-            refusal="only a placed order can be cancelled",
-            code="restock_order_not_cancellable",
-        )
-    [order] = await _orders_out([order_id])
-    return order
-
-
-async def _check_repeat(
-    store_id: int, order_id: int, status: str, *, refusal: str, code: str
-) -> None:
-    """Pass when the order is `status` already (a repeated step); NotFound or Conflict else."""
-    row = await _O.select(_O.status).where((_O.id == order_id) & (_O.store == store_id)).first()
-    if row is None:
-        raise NotFound(f"no restock order {order_id} here", code="restock_order_not_found")
-    if row["status"] != status:
-        raise Conflict(f"restock order {order_id} is {row['status']}: {refusal}", code=code)
 
 
 async def close_order(store_id: int, order_id: int, *, actor: str) -> RestockOrderOut:
     """Close a shipped or partly received order short; a repeat answers with it, else 409."""
-    closed = (
-        await _O.update({_O.status: "closed", _O.closed_by: actor, _O.closed_at: datetime.now(UTC)})
-        .where((_O.id == order_id) & (_O.store == store_id) & _O.status.is_in(_CLOSABLE))
+    stamps = {_O.closed_by: actor, _O.closed_at: datetime.now(UTC)}
+    return await _end(
+        store_id,
+        order_id,
+        "closed",
+        stamps,
+        ending=_CLOSABLE,
+        refusal=(
+            "only a shipped or partly received order can be closed (cancel a placed one)",
+            "restock_order_not_closable",
+        ),
+    )
+
+
+async def _end(
+    store_id: int,
+    order_id: int,
+    status: str,
+    stamps: dict[Any, Any],
+    *,
+    ending: list[str],
+    refusal: tuple[str, str],
+) -> RestockOrderOut:
+    """Move the order from one of `ending` to `status`, setting `stamps`.
+
+    An order already in `status` is a repeat and answers the same; NotFound or Conflict (the
+    `refusal`'s reason and code) otherwise.
+    """
+    ended = (
+        await _O.update({_O.status: status, **stamps})
+        .where((_O.id == order_id) & (_O.store == store_id) & _O.status.is_in(ending))
         .returning(_O.id)
     )
-    if not closed:
-        await _check_repeat(
-            store_id,
-            order_id,
-            "closed",
-            refusal="only a shipped or partly received order can be closed (cancel a placed one)",
-            code="restock_order_not_closable",
-        )
+    if not ended:
+        row = await _O.select(_O.status).where((_O.id == order_id) & (_O.store == store_id)).first()
+        if row is None:
+            raise NotFound(f"no restock order {order_id} here", code="restock_order_not_found")
+        if row["status"] != status:
+            reason, code = refusal
+            raise Conflict(f"restock order {order_id} is {row['status']}: {reason}", code=code)
     [order] = await _orders_out([order_id])
     return order
 
