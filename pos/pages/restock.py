@@ -61,13 +61,14 @@ async def order_suggestions(
 ) -> list[RestockOrderOut]:
     """Order the quantities typed beside the low-stock alerts (`product_<id>` fields).
 
-    The form's `key` makes a repeated post answer with the first orders.
+    A field left empty or 0 orders none of that product. The form's `key` makes a repeated post
+    answer with the first orders.
     """
     require(actor, MANAGER, store_id)
     lines = [
         RestockLineIn(product_id=whole_number(name.removeprefix(_QUANTITY_FIELD)), quantity=units)
         for name, value in form.items()
-        if name.startswith(_QUANTITY_FIELD) and (units := whole_number(value))
+        if name.startswith(_QUANTITY_FIELD) and (units := whole_number(value.strip() or "0"))
     ]
     if not lines:
         raise InvalidInput("enter a quantity for at least one product", code="restock_empty")

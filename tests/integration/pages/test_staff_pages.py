@@ -193,7 +193,7 @@ async def test_a_manager_orders_a_low_stock_suggestion_and_ends_orders_on_the_ta
     suggested = (await replenishment.low_stock(store))[0].suggested
     assert f'name="product_{noodles}" value="{suggested}"' in page
 
-    form = {f"product_{noodles}": "30", "key": "restock-1"}
+    form = {f"product_{noodles}": "30", f"product_{noodles + 1}": " ", "key": "restock-1"}
     for _ in range(2):  # a double tap places one order
         ordered = await client.post(f"/staff/stores/{store}/restock-orders", data=form)
         assert ordered.status_code == 303, ordered.text
