@@ -61,10 +61,6 @@ STOCK_STAFF = staff("manager", "restocker")
 MANAGER = staff("manager")
 
 
-def _who(actor: StaffActor) -> str:
-    return f"staff:{actor.user_id}"
-
-
 class StockController(Controller):
     path = "/api/stores/{store_id:int}/inventory"
     tags = ("inventory",)
@@ -103,7 +99,7 @@ class StockController(Controller):
     ) -> MovementOut:
         """An adjustment, write-off, return or count, maybe from a tablet that was offline."""
         return await movements.record(
-            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+            store_id, data, actor=actor.name, idempotency_key=idempotency_key
         )
 
     @post("/transfers", operation_id="transferStock", guards=[MANAGER])
@@ -116,7 +112,7 @@ class StockController(Controller):
     ) -> list[MovementOut]:
         """Move units to another store: its movements, out first; a retry moves nothing more."""
         return await movements.transfer(
-            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+            store_id, data, actor=actor.name, idempotency_key=idempotency_key
         )
 
     @get("/batches/expiring", operation_id="expiringBatches", guards=[STOCK_STAFF])
@@ -143,7 +139,7 @@ class StockController(Controller):
     ) -> MovementOut:
         """Write off what is left of a batch."""
         return await shelf_life.write_off_batch(
-            store_id, batch_id, reason=data.reason, actor=_who(actor)
+            store_id, batch_id, reason=data.reason, actor=actor.name
         )
 
     @get("/markdown-rules", operation_id="markdownRules", guards=[STOCK_STAFF])
@@ -185,7 +181,7 @@ class StockController(Controller):
     ) -> list[RestockOrderOut]:
         """Order goods: one restock order per supplier."""
         return await replenishment.place_orders(
-            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+            store_id, data, actor=actor.name, idempotency_key=idempotency_key
         )
 
     @get("/restock-orders", operation_id="storeRestockOrders", guards=[STOCK_STAFF])
@@ -206,7 +202,7 @@ class StockController(Controller):
         actor: NamedDependency[StaffActor],
     ) -> RestockOrderOut:
         """Cancel an order no notice has shipped yet; sending it again changes nothing."""
-        return await replenishment.cancel_order(store_id, order_id, actor=_who(actor))
+        return await replenishment.cancel_order(store_id, order_id, actor=actor.name)
 
     @post(
         "/restock-orders/{order_id:int}/close",
@@ -224,7 +220,7 @@ class StockController(Controller):
 
         The rest will not come: it is no longer counted on order.
         """
-        return await replenishment.close_order(store_id, order_id, actor=_who(actor))
+        return await replenishment.close_order(store_id, order_id, actor=actor.name)
 
     @get("/shipment-notices", operation_id="shipmentNotices", guards=[STOCK_STAFF])
     async def notices(self, store_id: FromPath[RowId]) -> list[ShipmentNoticeOut]:
@@ -248,7 +244,7 @@ class TabletController(Controller):
     ) -> ReceivingOut:
         """Open a receiving, from a shipment notice or blank."""
         return await receiving.start(
-            store_id, data, actor=_who(actor), idempotency_key=idempotency_key
+            store_id, data, actor=actor.name, idempotency_key=idempotency_key
         )
 
     @get("/receivings/{receiving_id:int}", operation_id="getReceiving")
@@ -291,14 +287,14 @@ class TabletController(Controller):
         actor: NamedDependency[StaffActor],
     ) -> ReceivingOut:
         """Post the receipts; sending it again posts nothing more."""
-        return await receiving.confirm(store_id, receiving_id, actor=_who(actor))
+        return await receiving.confirm(store_id, receiving_id, actor=actor.name)
 
     @post("/counts", operation_id="startCount")
     async def start_count(
         self, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> CountOut:
         """Open a stock count."""
-        return await counts.start(store_id, actor=_who(actor))
+        return await counts.start(store_id, actor=actor.name)
 
     @get("/counts/{count_id:int}", operation_id="getCount")
     async def get_count(self, store_id: FromPath[RowId], count_id: FromPath[RowId]) -> CountOut:
@@ -320,4 +316,4 @@ class TabletController(Controller):
         actor: NamedDependency[StaffActor],
     ) -> CountOut:
         """Post the counts as corrections; sending it again posts nothing more."""
-        return await counts.finish(store_id, count_id, actor=_who(actor))
+        return await counts.finish(store_id, count_id, actor=actor.name)

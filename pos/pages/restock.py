@@ -75,7 +75,7 @@ async def order_suggestions(
     return await replenishment.place_orders(
         store_id,
         RestockOrderIn(lines=lines),
-        actor=f"staff:{actor.user_id}",
+        actor=actor.name,
         idempotency_key=form.get("key") or None,
     )
 
@@ -86,4 +86,4 @@ async def end_order(
     """Cancel a placed order, or close a shipped one short."""
     require(actor, MANAGER, store_id)
     end = replenishment.cancel_order if how == "cancel" else replenishment.close_order
-    return await end(store_id, order_id, actor=f"staff:{actor.user_id}")
+    return await end(store_id, order_id, actor=actor.name)

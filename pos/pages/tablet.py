@@ -156,17 +156,13 @@ async def shipments(actor: StaffActor, store_id: int) -> list[ShipmentNoticeOut]
     return await notices.store_notices(store_id)
 
 
-def _who(actor: StaffActor) -> str:
-    return f"staff:{actor.user_id}"
-
-
 async def receiving_start(
     actor: StaffActor, store_id: int, notice_id: str, key: str
 ) -> ReceivingOut:
     """Open a receiving, from a notice or blank."""
     require(actor, STOCK_ROLES, store_id)
     data = ReceivingStartIn(notice_id=whole_number(notice_id) if notice_id.strip() else None)
-    return await receiving.start(store_id, data, actor=_who(actor), idempotency_key=key or None)
+    return await receiving.start(store_id, data, actor=actor.name, idempotency_key=key or None)
 
 
 async def received(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
@@ -207,13 +203,13 @@ async def receiving_scan(
 async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
     """Post the received units to stock."""
     require(actor, STOCK_ROLES, store_id)
-    return await receiving.confirm(store_id, receiving_id, actor=_who(actor))
+    return await receiving.confirm(store_id, receiving_id, actor=actor.name)
 
 
 async def count_start(actor: StaffActor, store_id: int) -> CountOut:
     """Open a stock count."""
     require(actor, STOCK_ROLES, store_id)
-    return await counts.start(store_id, actor=_who(actor))
+    return await counts.start(store_id, actor=actor.name)
 
 
 async def counted(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
@@ -237,7 +233,7 @@ async def count_scan(
 async def count_finish(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
     """Post the counts as corrections."""
     require(actor, STOCK_ROLES, store_id)
-    return await counts.finish(store_id, count_id, actor=_who(actor))
+    return await counts.finish(store_id, count_id, actor=actor.name)
 
 
 def _order_id(number: str) -> int:

@@ -34,6 +34,11 @@ class StaffActor:
     display_name: str
     roles: tuple[tuple[RoleName, int | None], ...]
 
+    @property
+    def name(self) -> str:
+        """How records name the user as the one who acted: staff:<id>."""
+        return f"staff:{self.user_id}"
+
     def has_role(self, roles: Iterable[str], store_id: int | None) -> bool:
         """Whether the user holds one of `roles` at `store_id` (or at head office)."""
         wanted = set(roles)
