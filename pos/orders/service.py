@@ -295,8 +295,11 @@ async def record_refund(
     amount_fen: int,
     restock: dict[int, int] | None,
     actor: str = "payments",
+    slip_printer_id: int | None = None,
 ) -> Transition:
     """Paid -> partially refunded or refunded; `restock` puts returned goods back on the shelf.
+
+    `slip_printer_id` is where staff asked the refund slip to print (None: the sale's printer).
 
     Joins the caller's transaction and writes one `order_refunded` event per refund.
     """
@@ -320,6 +323,7 @@ async def record_refund(
             "refunded_at": refunded_at.isoformat(),  # the platform's day, however late handled
             "state": result.state,
             "restock": {str(product): units for product, units in returned.items()},
+            "slip_printer_id": slip_printer_id,
         }
         await outbox.emit(ORDER_REFUNDED, f"{order_id}:{transition_id}", payload)
     if owner:

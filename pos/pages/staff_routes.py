@@ -23,6 +23,7 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE
+from pos.stores import service as stores
 
 __all__ = ["StaffPages"]
 
@@ -274,8 +275,14 @@ class StaffPages(Controller):
         store = await tablet.store_of(actor, store_id, tablet.CASH_ROLES)
         session = request.cookies.get(SESSION_COOKIE, "")
         order = await tablet.find_order(actor, store_id, number, session)
-        key = uuid.uuid4().hex
-        context = {"store": store, "number": number, "order": order, "key": key, "done": done}
+        context = {
+            "store": store,
+            "number": number,
+            "order": order,
+            "printers": await stores.store_printer_names(store_id) if order else [],
+            "key": uuid.uuid4().hex,
+            "done": done,
+        }
         return render(request, "staff/orders.html", context)
 
     @post(
@@ -290,8 +297,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Queue a reprint of the receipt."""
-        form = await _form(request)
-        await tablet.reprint(actor, store_id, order_id, form.get("key", ""))
+        await tablet.reprint(actor, store_id, order_id, await _form(request))
         return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=reprint"))
 
     @post(

@@ -257,11 +257,23 @@ async def find_order(
     return order
 
 
-async def reprint(actor: StaffActor, store_id: int, order_id: int, key: str) -> PrintJobOut:
-    """Print the order's receipt again, marked as a reprint."""
+def _printer_choice(form: Mapping[str, str]) -> int | None:
+    """The printer the form names; None (the sale's printer) when it names none."""
+    chosen = form.get("printer", "")
+    return whole_number(chosen, code="form_printer") if chosen.strip() else None
+
+
+async def reprint(
+    actor: StaffActor, store_id: int, order_id: int, form: Mapping[str, str]
+) -> PrintJobOut:
+    """Print the order's receipt again, marked as a reprint, where the form says."""
     require(actor, CASH_ROLES, store_id)
     return await printing.reprint(
-        store_id, order_id, printer_id=None, staff_user_id=actor.user_id, idempotency_key=key
+        store_id,
+        order_id,
+        printer_id=_printer_choice(form),
+        staff_user_id=actor.user_id,
+        idempotency_key=form.get("key", ""),
     )
 
 
@@ -287,7 +299,10 @@ async def refund(
             units = line.quantity or line.weight_g or 0
             restock[line.product_id] = restock.get(line.product_id, 0) + units
     data = RefundRequest(
-        amount_fen=amount_fen, reason=form.get("reason", "").strip(), restock=restock
+        amount_fen=amount_fen,
+        reason=form.get("reason", "").strip(),
+        restock=restock,
+        printer_id=_printer_choice(form),
     )
     return await refunds.refund_order(
         payments,

@@ -26,6 +26,7 @@ from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
 from pos.payments.tables import Payment, Refund
 from pos.staff.actors import StaffActor
+from pos.stores import service as stores
 
 __all__ = ["complete_refund", "refund_order"]
 
@@ -50,6 +51,7 @@ def _out(refund: Refund, order_id: int) -> RefundOut:
         reason=refund.reason,
         restock=_restock(refund.restock),
         requested_by=refund.requested_by,
+        printer_id=refund.slip_printer,
         created_at=refund.created_at,
     )
 
@@ -100,6 +102,8 @@ async def _open(
     ctx: Payments, order_id: int, store_id: int, data: RefundRequest, actor: StaffActor, key: str
 ) -> int:
     now = ctx.clock()
+    if data.printer_id is not None:
+        await stores.check_printer(store_id, data.printer_id)
     async with write_transaction():
         payment = await _reserve(order_id, store_id, data)
         # `_reserve` locked the payment, which a refund finishing updates too: none finishes now,
@@ -115,6 +119,7 @@ async def _open(
             idempotency_key=key,
             requested_by=actor.user_id,
             restock={str(product): n for product, n in (data.restock or {}).items()},
+            slip_printer=data.printer_id,
         )
     return refund_id
 
@@ -196,7 +201,10 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
     if not refund.automatic:
         restock = _restock(refund.restock)
         moved = await orders.record_refund(
-            payment.order, amount_fen=refund.amount_fen, restock=restock or None
+            payment.order,
+            amount_fen=refund.amount_fen,
+            restock=restock or None,
+            slip_printer_id=refund.slip_printer,
         )
     await Payment.update({Payment.status: await _payment_status(payment)}).where(
         Payment.id == payment.id

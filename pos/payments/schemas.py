@@ -55,6 +55,10 @@ class RefundRequest(BaseModel):
     restock: dict[RowId, int] | None = Field(
         default=None, description="product id -> quantity returned to stock"
     )
+    printer_id: RowId | None = Field(
+        default=None,
+        description="the store's printer for the refund slip; default: the sale's printer",
+    )
 
     @model_validator(mode="after")
     def _positive_restock(self) -> RefundRequest:
@@ -73,6 +77,7 @@ class RefundOut(BaseModel):
     reason: str
     restock: dict[int, int]
     requested_by: int | None = Field(description="staff user id; none for automatic refunds")
+    printer_id: int | None = Field(description="where the slip prints; none: the sale's printer")
     created_at: datetime
 
 

@@ -18,7 +18,7 @@ from piccolo.table import Table
 
 from pos.orders.tables import Order
 from pos.staff.tables import StaffUser
-from pos.stores.tables import Store
+from pos.stores.tables import Printer, Store
 
 __all__ = ["Payment", "PaymentNotification", "Refund", "SandboxPayment", "SandboxRefund"]
 
@@ -90,6 +90,13 @@ class Refund(Table):
     automatic = Boolean(default=False, help_text="returned by the system, not asked by staff")
     requested_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
     restock = JSON(default="{}", help_text="product id -> quantity put back into stock")
+    slip_printer = ForeignKey(
+        references=Printer,
+        null=True,
+        default=None,
+        on_delete=_KEEP,
+        help_text="where staff asked the slip to print; null: the sale's printer",
+    )
     provider_reference = Varchar(length=64, default="")
     answer = JSON(default="{}", help_text="the first answer to the refund call, for retries")
     created_at = Timestamptz(default=TimestamptzNow())

@@ -80,6 +80,9 @@ class Refund(BaseModel):
     refunded_fen: int = Field(description="refunded so far, this refund included")
     refunded_at: datetime
     restock: dict[int, int]
+    slip_printer_id: int | None = Field(
+        default=None, description="where staff asked the slip to print; None: the sale's printer"
+    )
 
 
 class RefundedLine(BaseModel):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import Statement, insert_new
-from pos.errors import Conflict, InvalidInput, NotFound
+from pos.errors import Conflict, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
 from pos.orders import service as orders
@@ -36,6 +36,7 @@ from pos.printing.schemas import (
 )
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
+from pos.stores import service as stores
 from pos.stores.tables import Printer
 from printers import PrinterStatus
 
@@ -97,11 +98,10 @@ def install(settings: Settings) -> None:
 
 async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> int | None:
     """Queue `order`'s receipt on its kiosk's or counter's printer; the job id, or None."""
-    target = await _receipt_target(order.store_id, order.counter_id, order.device_id)
-    if target is None:
+    printer_id, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
+    if printer_id is None:
         logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
         return None
-    printer_id, place = target
     token = await orders.access_token(order.id, secret=secret)
     url = receipt_url(public_url, order.id, token)
     document = document_to_json(receipt_document(order, place, url))
@@ -113,13 +113,20 @@ async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> 
 
 
 async def enqueue_refund_slip(refund: Refund, *, source_key: str) -> int | None:
-    """Queue the refund's slip where the sale's receipt printed; the job id, or None."""
+    """Queue the refund's slip on the printer staff chose, else where the sale's receipt printed.
+
+    The job id, or None when there is no printer to print it.
+    """
     order = RefundedOrder.model_validate((await orders.get_order(refund.order_id)).model_dump())
-    target = await _receipt_target(order.store_id, order.counter_id, order.device_id)
-    if target is None:
+    printer_id, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
+    chosen = refund.slip_printer_id
+    if chosen is not None and await stores.has_printer(order.store_id, chosen):
+        printer_id = chosen
+    elif chosen is not None:
+        logger.warning("printing: the chosen printer is not the store's", printer_id=chosen)
+    if printer_id is None:
         logger.warning("printing: no printer assigned, no refund slip printed", order_id=order.id)
         return None
-    printer_id, place = target
     document = document_to_json(refund_document(refund, order, place))
     job_id = await _insert_job(
         printer_id, order.id, "refund", document, source_key, created_by="worker"
@@ -130,7 +137,7 @@ async def enqueue_refund_slip(refund: Refund, *, source_key: str) -> int | None:
 
 # A kiosk's order may have no counter of its own: then its device's counter is the place.
 # Hand-written: run for every sale, where building the joins cost more than running them.
-_RECEIPT_TARGET = Statement(
+_SALE_PLACE = Statement(
     "SELECT s.name_zh AS store_name, s.time_zone,"
     " d.name AS device_name, d.printer AS device_printer,"
     " c.name_zh AS counter_name, c.printer AS counter_printer"
@@ -140,16 +147,14 @@ _RECEIPT_TARGET = Statement(
 )
 
 
-async def _receipt_target(
+async def _sale_place(
     store_id: int, counter_id: int | None, device_id: int | None
-) -> tuple[int, ReceiptPlace] | None:
-    """The printer for the order's receipt and the place it was sold, by the sale's ids."""
-    row = await _RECEIPT_TARGET.first(device_id, counter_id, store_id)
+) -> tuple[int | None, ReceiptPlace]:
+    """The printer for the order's receipt (None: none assigned) and the place it was sold."""
+    row = await _SALE_PLACE.first(device_id, counter_id, store_id)
     if row is None:
         raise NotFound(f"no store {store_id}", code="store_not_found")
-    printer_id = row["device_printer"] or row["counter_printer"]
-    if not printer_id:
-        return None
+    printer_id = row["device_printer"] or row["counter_printer"] or None
     name = row["counter_name"] if row["counter_name"] is not None else row["device_name"] or ""
     place = ReceiptPlace(row["store_name"], name, row["time_zone"])
     return printer_id, place
@@ -252,7 +257,7 @@ async def reprint(
     if original is None:
         raise NotFound(f"order {order_id} of store {store_id} has no receipt", code="no_receipt")
     target = printer_id or original["printer"]
-    await _check_printer(store_id, target)
+    await stores.check_printer(store_id, target)
     document = {
         **_json(original["document"]),
         "reprint": True,
@@ -264,13 +269,6 @@ async def reprint(
     )
     PRINT_JOBS.notify()
     return await _job_out(job_id)
-
-
-async def _check_printer(store_id: int, printer_id: int) -> None:
-    if not await Printer.exists().where((Printer.id == printer_id) & (Printer.store == store_id)):
-        raise InvalidInput(
-            f"store {store_id} has no printer {printer_id}", code="printer_not_in_store"
-        )
 
 
 def _json(value: Any) -> dict[str, Any]:

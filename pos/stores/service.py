@@ -17,23 +17,27 @@ from pos.db import Statement, placeholders
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
-from pos.stores.tables import Counter, Device, Listing, Store
+from pos.stores.tables import Counter, Device, Listing, Printer, Store
 
 __all__ = [
     "MerchantStore",
+    "PrinterBrief",
     "StoreBrief",
     "StoreRules",
+    "check_printer",
     "counter_catalog",
     "counter_catalog_etag",
     "counter_ids_of",
     "counter_store_rules",
     "device_ids_of",
     "get_counter",
+    "has_printer",
     "list_stores",
     "merchant_ids",
     "merchant_store",
     "sellable_products",
     "store_ids_by_code",
+    "store_printer_names",
     "store_rules",
 ]
 
@@ -300,6 +304,38 @@ async def list_stores(store_ids: Collection[int] | None = None) -> list[StoreBri
     if store_ids is not None:
         query = query.where(Store.id.is_in(list(store_ids) or [-1]))
     return [StoreBrief(**row) for row in await query]
+
+
+class PrinterBrief(NamedTuple):
+    """A printer as staff choose one: where a reprint or a refund slip prints."""
+
+    id: int
+    name: str
+
+
+async def store_printer_names(store_id: int) -> list[PrinterBrief]:
+    """The store's printers, by id."""
+    rows = await (
+        Printer.select(Printer.id, Printer.name)
+        .where(Printer.store == store_id)
+        .order_by(Printer.id)
+    )
+    return [PrinterBrief(**row) for row in rows]
+
+
+async def has_printer(store_id: int, printer_id: int) -> bool:
+    """Whether `printer_id` is one of the store's printers."""
+    return bool(
+        await Printer.exists().where((Printer.id == printer_id) & (Printer.store == store_id))
+    )
+
+
+async def check_printer(store_id: int, printer_id: int) -> None:
+    """InvalidInput unless `printer_id` is one of the store's printers."""
+    if not await has_printer(store_id, printer_id):
+        raise InvalidInput(
+            f"store {store_id} has no printer {printer_id}", code="printer_not_in_store"
+        )
 
 
 # One statement for the certified-sale handler, which runs for every sale.

@@ -16,12 +16,13 @@ import httpx
 from pos.catalog.tables import County, Province, Supplier
 from pos.staff import service as staff
 from pos.staff.actors import DeviceKind, RoleName, StaffActor
-from pos.stores.tables import Counter, Device, Store
+from pos.stores.tables import Counter, Device, Printer, Store
 
 __all__ = [
     "PASSWORD",
     "add_counter",
     "add_device",
+    "add_printer",
     "add_store",
     "add_supplier",
     "device_headers",
@@ -57,6 +58,12 @@ async def add_device(
     device = Device(store=store_id, counter=counter_id, kind=kind, name=_unique("device-"))
     rows = await Device.insert(device)
     return int(rows[0]["id"])
+
+
+async def add_printer(store_id: int, url: str, name: str = "收银小票机") -> int:
+    """An 80 mm printer of `store_id` at `url` (e.g. a virtual printer's); returns its id."""
+    row = Printer(store=store_id, name=name, connection_url=url, paper_width_mm=80)
+    return int((await Printer.insert(row).returning(Printer.id))[0]["id"])
 
 
 async def add_supplier() -> int:

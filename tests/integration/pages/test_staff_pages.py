@@ -9,8 +9,10 @@ from pos.catalog import service as catalog
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
+from pos.printing.tables import PrintJob
 from pos.settings import Settings
 from pos.worker import register_handlers
+from tests.helpers.staff import add_printer
 from tests.integration.pages.conftest import Demo, run_outbox
 
 pytestmark = pytest.mark.anyio
@@ -100,11 +102,8 @@ async def _noodles_id() -> int:
     return (await catalog.products_by_gtin(NOODLES))[0].id
 
 
-async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
-    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
-) -> None:
-    client = paying_client
-    register_handlers(settings)
+async def _kiosk_sale(client: httpx.AsyncClient, kiosk_token: str) -> str:
+    """A pack of noodles bought and paid at the demo's kiosk; the order id."""
     await client.post("/kiosk/pair", data={"token": kiosk_token})
     cart = await client.post(
         "/kiosk/cart", data={"lines": "[]", "code": NOODLES}, headers={"X-Fragment": "cart"}
@@ -120,23 +119,58 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     assert token
     await client.post(action[1], data={"token": token[1], "auth_code": "134567890123456789"})
     await run_outbox()
+    return action[2]
+
+
+async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    register_handlers(settings)
+    order_id = await _kiosk_sale(client, kiosk_token)
     await _login(client, "cashier")
     store = demo.kiosk_store_id
-    found = await client.get(f"/staff/stores/{store}/orders", params={"number": action[2]})
+    found = await client.get(f"/staff/stores/{store}/orders", params={"number": order_id})
     assert found.status_code == 200, found.text
     assert "¥18.80" in found.text
     reprinted = await client.post(
-        f"/staff/stores/{store}/orders/{action[2]}/reprint", data={"key": "rp1"}
+        f"/staff/stores/{store}/orders/{order_id}/reprint", data={"key": "rp1"}
     )
     assert reprinted.status_code == 303, reprinted.text
     refunded = await client.post(
-        f"/staff/stores/{store}/orders/{action[2]}/refund",
+        f"/staff/stores/{store}/orders/{order_id}/refund",
         data={"amount": "18.80", "reason": "broken bag", "restock": "yes", "key": "rf1"},
     )
     assert refunded.status_code == 303, refunded.text
     await run_outbox()
     after = await client.get(refunded.headers["location"])
     assert "退款已提交" in after.text
+
+
+async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    register_handlers(settings)
+    order_id = await _kiosk_sale(client, kiosk_token)
+    store = demo.kiosk_store_id
+    desk = await add_printer(store, "tcp://127.0.0.1:9", name="服务台")
+    await _login(client, "cashier")
+    found = await client.get(f"/staff/stores/{store}/orders", params={"number": order_id})
+    assert found.text.count(f'<option value="{desk}">服务台</option>') == 2
+    orders_path = f"/staff/stores/{store}/orders/{order_id}"
+    await client.post(f"{orders_path}/reprint", data={"key": "rp1", "printer": str(desk)})
+    refunded = await client.post(
+        f"{orders_path}/refund",
+        data={"amount": "1.00", "reason": "dented", "key": "rf1", "printer": str(desk)},
+    )
+    assert refunded.status_code == 303, refunded.text
+    await run_outbox()
+    jobs = await PrintJob.select(PrintJob.kind, PrintJob.printer).where(PrintJob.kind != "receipt")
+    assert sorted((job["kind"], job["printer"]) for job in jobs) == [
+        ("refund", desk),
+        ("reprint", desk),
+    ]
 
 
 async def test_the_dashboard_shows_figures_and_charts(

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
 import pytest
 
+from pos.events.tables import OutboxEvent
 from pos.inventory import service as inventory
 from pos.orders import service as orders
 from pos.payments.provider import RefundResult
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
-from tests.helpers.staff import add_store, login_as
+from tests.helpers.staff import add_printer, add_store, login_as
 from tests.integration.payments.conftest import Bought, order_state, run_due, start
 
 pytestmark = pytest.mark.anyio
@@ -133,6 +135,39 @@ async def test_restock_of_goods_not_sold_is_refused_before_money_moves(
     assert response.status_code == 422
     assert response.json()["code"] == "restock_more_than_sold"
     assert await Refund.count() == 0
+
+
+async def test_refund_slip_goes_to_the_printer_named(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    desk = await add_printer(bought.shop.store_id, "tcp://127.0.0.1:9", name="服务台")
+    await login_as(pay_client, "cashier", bought.shop.store_id)
+    body = {"amount_fen": 1250, "reason": "damaged", "printer_id": desk}
+    response = await _refund(pay_client, bought, body)
+    assert response.status_code == 201, response.text
+    assert response.json()["printer_id"] == desk
+    event = await OutboxEvent.select(OutboxEvent.payload).where(
+        OutboxEvent.kind == orders.ORDER_REFUNDED
+    )
+    (payload,) = [json.loads(row["payload"]) for row in event]
+    assert payload["slip_printer_id"] == desk
+
+
+async def test_refund_slip_printer_of_another_store_is_refused_before_money_moves(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    foreign = await add_printer(await add_store(), "tcp://127.0.0.1:9")
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 1250, "reason": "damaged", "printer_id": foreign}
+    response = await _refund(pay_client, bought, body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "printer_not_in_store"
+    assert await Refund.count() == 0
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert payment.refunded_fen == 0
 
 
 async def test_unpaid_order_cannot_be_refunded(

@@ -24,9 +24,10 @@ from pos.orders.schemas import OrderOut
 from pos.printing.queue import PrintSender
 from pos.printing.service import OrderPaidHandler
 from pos.settings import Settings
-from pos.stores.tables import Counter, Printer, Store
+from pos.stores.tables import Counter, Store
 from printers import PrintedReceipt, VirtualPrinter
 from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import add_printer
 
 
 @pytest.fixture
@@ -95,12 +96,6 @@ async def counter(virtual: VirtualPrinter, settings: Settings, db: str) -> Count
         await Product.update({Product.name_zh: name}).where(Product.id == product_id)
     handler = OrderPaidHandler(settings.public_url, settings.secret_key.get_secret_value())
     return Counter80(shop, printer_id, (noodles, plums, water), handler)
-
-
-async def add_printer(store_id: int, url: str, name: str = "收银小票机") -> int:
-    """A printer row of `store_id`; returns its id."""
-    row = Printer(store=store_id, name=name, connection_url=url, paper_width_mm=80)
-    return int((await Printer.insert(row).returning(Printer.id))[0]["id"])
 
 
 async def sell(counter: Counter80, *, plums_g: int = 1085) -> OrderOut:

@@ -27,10 +27,9 @@ from pos.staff.actors import DeviceActor
 from pos.stores.tables import Counter, Device, Printer, Store
 from printers import PrintedReceipt, VirtualPrinter, format_fen, format_kg
 from tests.helpers.clock import Clock
-from tests.helpers.staff import add_device
+from tests.helpers.staff import add_device, add_printer, add_store
 from tests.integration.printing.conftest import (
     Counter80,
-    add_printer,
     paid_event,
     paid_sale,
     refunded_event,
@@ -143,6 +142,36 @@ async def test_partial_refund_prints_one_slip_even_when_its_event_runs_twice(
     assert value(rows, "退款方式") == "原路退回 微信支付"
     assert value(rows, "利辛蒲公英面条 500g") == "1"
     assert slip.decoded.cuts == 1
+
+
+async def test_refund_slip_prints_on_the_printer_staff_chose(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter)
+    desk = await add_printer(sold.store_id, f"tcp://127.0.0.1:{virtual.port}", name="服务台")
+    await Counter.update({Counter.printer: None}).where(Counter.id == counter.shop.counter_id)
+    await orders.record_refund(
+        sold.id, amount_fen=1250, restock=None, actor="staff:1", slip_printer_id=desk
+    )
+    await on_order_refunded(await refunded_event(sold.id))
+    slip = await PrintJob.select(PrintJob.printer).where(PrintJob.kind == "refund").first()
+    assert slip == {"printer": desk}
+    # The sale's receipt on the counter's printer, the slip on the desk's: one round sends both.
+    assert await sender.deliver_due() == ["printed", "printed"]
+    printed = [receipt.decoded.text_lines for receipt in await wait_for_receipts(virtual, 2)]
+    (rows,) = [rows for rows in printed if rows[0] == "退款凭证"]
+    assert value(rows, "单号") == sold.number
+
+
+async def test_refund_slip_printer_of_another_store_falls_back_to_the_sale_s(
+    counter: Counter80, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter)
+    foreign = await add_printer(await add_store(), f"tcp://127.0.0.1:{virtual.port}")
+    await orders.record_refund(sold.id, amount_fen=1250, restock=None, slip_printer_id=foreign)
+    await on_order_refunded(await refunded_event(sold.id))
+    slip = await PrintJob.select(PrintJob.printer).where(PrintJob.kind == "refund").first()
+    assert slip == {"printer": counter.printer_id}
 
 
 async def test_refund_without_printer_prints_nothing(counter: Counter80) -> None:
