@@ -102,8 +102,9 @@ async def _noodles_id() -> int:
     return (await catalog.products_by_gtin(NOODLES))[0].id
 
 
-async def _kiosk_sale(client: httpx.AsyncClient, kiosk_token: str) -> str:
-    """A pack of noodles bought and paid at the demo's kiosk; the order id."""
+async def _kiosk_sale(client: httpx.AsyncClient, kiosk_token: str, settings: Settings) -> str:
+    """A pack of noodles bought and paid at the demo's kiosk, its events handled; the order id."""
+    register_handlers(settings)
     await client.post("/kiosk/pair", data={"token": kiosk_token})
     cart = await client.post(
         "/kiosk/cart", data={"lines": "[]", "code": NOODLES}, headers={"X-Fragment": "cart"}
@@ -126,8 +127,7 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
 ) -> None:
     client = paying_client
-    register_handlers(settings)
-    order_id = await _kiosk_sale(client, kiosk_token)
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
     await _login(client, "cashier")
     store = demo.kiosk_store_id
     found = await client.get(f"/staff/stores/{store}/orders", params={"number": order_id})
@@ -151,8 +151,7 @@ async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(
     paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
 ) -> None:
     client = paying_client
-    register_handlers(settings)
-    order_id = await _kiosk_sale(client, kiosk_token)
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
     store = demo.kiosk_store_id
     desk = await add_printer(store, "tcp://127.0.0.1:9", name="服务台")
     await _login(client, "cashier")
