@@ -47,6 +47,7 @@ __all__ = [
     "payment_failed",
     "read_order",
     "record_refund",
+    "returnable_units",
     "start_payment",
     "store_of",
 ]
@@ -353,19 +354,28 @@ async def check_restock(
     await _check_returnable(await records.order_row(order_id), restock, pending)
 
 
+async def returnable_units(order_id: int) -> dict[int, int]:
+    """Units of each product the order sold that its refunds have not put back on the shelf."""
+    row = await records.order_row(order_id)
+    return _not_back(await sold_units(order_id), records.restocked(row))
+
+
+def _not_back(sold: Mapping[int, int], back: Mapping[int, int]) -> dict[int, int]:
+    return {product_id: units - back.get(product_id, 0) for product_id, units in sold.items()}
+
+
 async def _check_returnable(
     row: dict[str, Any], restock: Mapping[int, int], pending: Mapping[int, int]
 ) -> None:
     """Refuse more units of a product than the order sold less those back or on their way."""
     sold = await sold_units(row["id"])
-    back = records.restocked(row)
+    not_back = _not_back(sold, records.restocked(row))
     for product_id, units in restock.items():
-        sold_here = sold.get(product_id, 0)
-        left = sold_here - back.get(product_id, 0) - pending.get(product_id, 0)
+        left = not_back.get(product_id, 0) - pending.get(product_id, 0)
         if units > left:
             raise InvalidInput(
                 f"product {product_id}: {units} units cannot come back, "
-                f"{left} of the {sold_here} sold on this order can",
+                f"{left} of the {sold.get(product_id, 0)} sold on this order can",
                 code="restock_more_than_sold",
                 product_id=product_id,
                 returnable=left,

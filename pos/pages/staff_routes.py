@@ -23,7 +23,6 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE
-from pos.stores import service as stores
 
 __all__ = ["StaffPages"]
 
@@ -274,15 +273,9 @@ class StaffPages(Controller):
         """Find an order by the number on its receipt, to reprint or refund it."""
         store = await tablet.store_of(actor, store_id, tablet.CASH_ROLES)
         session = request.cookies.get(SESSION_COOKIE, "")
-        order = await tablet.find_order(actor, store_id, number, session)
-        context = {
-            "store": store,
-            "number": number,
-            "order": order,
-            "printers": await stores.store_printer_names(store_id) if order else [],
-            "key": uuid.uuid4().hex,
-            "done": done,
-        }
+        found = await tablet.find_order(actor, store_id, number, session)
+        key = uuid.uuid4().hex
+        context = {"store": store, "number": number, "found": found, "key": key, "done": done}
         return render(request, "staff/orders.html", context)
 
     @post(
@@ -318,7 +311,6 @@ class StaffPages(Controller):
             order_id,
             await _form(request),
             payments=request.app.state["payments"],
-            session=request.cookies.get(SESSION_COOKIE, ""),
         )
         return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=refund"))
 

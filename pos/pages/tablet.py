@@ -40,7 +40,7 @@ from pos.printing.schemas import PrinterOut, PrintJobOut
 from pos.staff import service as staff_service
 from pos.staff.actors import RoleName, StaffActor
 from pos.stores import service as stores
-from pos.stores.service import StoreBrief
+from pos.stores.service import PrinterBrief, StoreBrief
 
 __all__ = [
     "ANY_ROLE",
@@ -49,6 +49,8 @@ __all__ = [
     "STOCK_ROLES",
     "Alerts",
     "Dashboard",
+    "FoundOrder",
+    "ReturnableGoods",
     "alerts",
     "count_finish",
     "count_scan",
@@ -244,9 +246,31 @@ def _order_id(number: str) -> int:
     return whole_number(digits[6:] if len(digits) > 6 else digits, code="order_number")
 
 
+@dataclass(frozen=True, slots=True)
+class ReturnableGoods:
+    """A product of the order as the refund form offers to put it back on the shelf.
+
+    `units` are the pieces (grams, when weighed) sold and not back yet.
+    """
+
+    product_id: int
+    name_zh: str
+    weighed: bool
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class FoundOrder:
+    """An order as the tablet offers it to reprint or refund, and where either may print."""
+
+    order: OrderOut
+    goods: list[ReturnableGoods]
+    printers: list[PrinterBrief]
+
+
 async def find_order(
     actor: StaffActor, store_id: int, number: str, session: str
-) -> OrderOut | None:
+) -> FoundOrder | None:
     """The store's order with this number (the receipt shows it), or None."""
     require(actor, CASH_ROLES, store_id)
     if not number.strip():
@@ -254,7 +278,23 @@ async def find_order(
     order = await orders.read_order(_order_id(number), token=None, staff_session=session)
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
-    return order
+    returnable = await orders.returnable_units(order.id)
+    names = {line.product_id: line for line in order.lines}
+    goods = [
+        ReturnableGoods(product, names[product].name_zh, names[product].weight_g is not None, n)
+        for product, n in returnable.items()
+    ]
+    return FoundOrder(order, goods, await stores.store_printer_names(store_id))
+
+
+def _goods_back(form: Mapping[str, str]) -> dict[int, int]:
+    """The units the form puts back on the shelf, by product id; empty and 0 fields none."""
+    goods: dict[int, int] = {}
+    for name, value in form.items():
+        product = name.removeprefix("back_")
+        if product != name and (units := _whole(value, 0)):
+            goods[whole_number(product, code="form_product")] = units
+    return goods
 
 
 def _printer_choice(form: Mapping[str, str]) -> int | None:
@@ -284,24 +324,17 @@ async def refund(
     form: Mapping[str, str],
     *,
     payments: Payments,
-    session: str,
 ) -> RefundOut:
-    """Refund part or all of the order; "restock" puts every sold unit back on the shelf."""
+    """Refund part or all of the order; `back_<product id>` puts units back on the shelf."""
     require(actor, CASH_ROLES, store_id)
     try:
         amount_fen = parse_yuan(form.get("amount", ""))
     except ValueError:
         raise InvalidInput("the amount is not yuan", code="form_amount") from None
-    restock: dict[int, int] | None = None
-    if form.get("restock") == "yes":
-        restock = {}
-        for line in (await orders.read_order(order_id, token=None, staff_session=session)).lines:
-            units = line.quantity or line.weight_g or 0
-            restock[line.product_id] = restock.get(line.product_id, 0) + units
     data = RefundRequest(
         amount_fen=amount_fen,
         reason=form.get("reason", "").strip(),
-        restock=restock,
+        restock=_goods_back(form) or None,
         printer_id=_printer_choice(form),
     )
     return await refunds.refund_order(

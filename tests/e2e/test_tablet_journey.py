@@ -1,10 +1,16 @@
-"""The staff tablet: a restocker receives a shipment by scanning; a manager reads the figures."""
+"""The staff tablet: receiving by scanning, the figures, restock orders, a partial refund."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import BrowserContext, Page, expect
+import uuid
+from typing import Any
 
+import pytest
+from playwright.async_api import APIRequestContext, BrowserContext, Page, expect
+
+from pos.money import format_yuan
+from pos.orders.tokens import counter_qr_token
+from pos.settings import DEMO_SECRET
 from tests.e2e.conftest import Site, screenshot_path
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -74,3 +80,46 @@ async def test_a_manager_orders_what_runs_low_and_cancels_it(
     await page.screenshot(path=screenshot_path("tablet-restock"), full_page=True)
     await orders.get_by_role("button", name="取消订单").click()
     await expect(orders).to_have_count(0)
+
+
+async def _paid_order(request: APIRequestContext, site: Site, packs: int) -> dict[str, Any]:
+    """An order of `packs` of the counter's first product sold by the piece, paid by a code."""
+    listed = await (await request.get(f"{site.url}/api/counters/{site.counter_id}/products")).json()
+    product = next(item for item in listed["items"] if item["unit"] == "piece")
+    created = await request.post(
+        f"{site.url}/api/counters/{site.counter_id}/orders",
+        data={
+            "counter_token": counter_qr_token(site.counter_id, secret=DEMO_SECRET),
+            "lines": [{"product_id": product["product_id"], "quantity": packs}],
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert created.ok, await created.text()
+    order: dict[str, Any] = await created.json()
+    paid = await request.post(
+        f"{site.url}/api/orders/{order['id']}/payments?token={order['access_token']}",
+        data={"method": "code", "auth_code": "134567890123456789"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert (await paid.json())["status"] == "paid", await paid.text()
+    return order
+
+
+async def test_a_manager_refunds_one_of_two_packs_and_puts_it_back(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await tablet.new_page()
+    order = await _paid_order(page.request, site, packs=2)
+    await _sign_in(page, site, "manager")
+    await page.goto(f"{site.url}/staff/stores/{site.subway_store_id}/orders")
+    await page.get_by_label("订单号").fill(order["number"])
+    await page.get_by_role("button", name="查找").click()
+    back = page.get_by_label("可退回 2 件")
+    await expect(back).to_have_value("0")
+    await page.get_by_label("退款金额（元）").fill(format_yuan(order["lines"][0]["total_fen"] // 2))
+    await page.get_by_label("退款原因").fill("一包破损")
+    await back.fill("1")
+    await page.screenshot(path=screenshot_path("tablet-refund"), full_page=True)
+    await page.get_by_role("button", name="退款", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("退款已提交。")
+    await expect(page.get_by_label("可退回 1 件")).to_be_visible()

@@ -9,6 +9,7 @@ from pos.catalog import service as catalog
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
+from pos.orders import service as orders
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
 from pos.worker import register_handlers
@@ -102,18 +103,24 @@ async def _noodles_id() -> int:
     return (await catalog.products_by_gtin(NOODLES))[0].id
 
 
-async def _kiosk_sale(client: httpx.AsyncClient, kiosk_token: str, settings: Settings) -> str:
-    """A pack of noodles bought and paid at the demo's kiosk, its events handled; the order id."""
+async def _kiosk_sale(
+    client: httpx.AsyncClient, kiosk_token: str, settings: Settings, packs: int = 1
+) -> str:
+    """Packs of noodles (18.80 each) bought and paid at the demo's kiosk, its events handled.
+
+    Returns the order id.
+    """
     register_handlers(settings)
     await client.post("/kiosk/pair", data={"token": kiosk_token})
-    cart = await client.post(
-        "/kiosk/cart", data={"lines": "[]", "code": NOODLES}, headers={"X-Fragment": "cart"}
-    )
-    lines = re.search(r'name="lines" value="([^"]*)"', cart.text)
-    assert lines
-    pay = await client.post(
-        "/kiosk/checkout", data={"lines": lines[1].replace("&#34;", '"'), "key": "c1"}
-    )
+    lines = "[]"
+    for _ in range(packs):
+        cart = await client.post(
+            "/kiosk/cart", data={"lines": lines, "code": NOODLES}, headers={"X-Fragment": "cart"}
+        )
+        found = re.search(r'name="lines" value="([^"]*)"', cart.text)
+        assert found
+        lines = found[1].replace("&#34;", '"')
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "c1"})
     action = re.search(r'action="(/kiosk/orders/(\d+)/code)"', pay.text)
     token = re.search(r'name="token" value="([^"]+)"', pay.text)
     assert action
@@ -139,7 +146,7 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     assert reprinted.status_code == 303, reprinted.text
     refunded = await client.post(
         f"/staff/stores/{store}/orders/{order_id}/refund",
-        data={"amount": "18.80", "reason": "broken bag", "restock": "yes", "key": "rf1"},
+        data={"amount": "18.80", "reason": "broken bag", "key": "rf1"},
     )
     assert refunded.status_code == 303, refunded.text
     await run_outbox()
@@ -170,6 +177,31 @@ async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(
         ("refund", desk),
         ("reprint", desk),
     ]
+
+
+async def test_a_partial_refund_puts_back_only_the_goods_returned(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings, packs=2)
+    store, noodles = demo.kiosk_store_id, await _noodles_id()
+    sold_out = (await inventory.get_level(store, noodles)).on_hand
+    await _login(client, "cashier")
+    page = f"/staff/stores/{store}/orders"
+    found = await client.get(page, params={"number": order_id})
+    assert re.search(rf'name="back_{noodles}"[^>]* max="2"', found.text), found.text
+    refund = f"{page}/{order_id}/refund"
+    one_back = {"amount": "18.80", "reason": "one pack torn", "key": "rf1", f"back_{noodles}": "1"}
+    assert (await client.post(refund, data=one_back)).status_code == 303
+    await run_outbox()
+    assert (await inventory.get_level(store, noodles)).on_hand == sold_out + 1
+    after = await client.get(page, params={"number": order_id})
+    assert re.search(rf'name="back_{noodles}"[^>]* max="1"', after.text), after.text
+    too_many = {"amount": "18.80", "reason": "rest", "key": "rf2", f"back_{noodles}": "2"}
+    refused = await client.post(refund, data=too_many)
+    assert refused.status_code == 422
+    assert (await inventory.get_level(store, noodles)).on_hand == sold_out + 1
+    assert (await orders.get_order(int(order_id))).refunded_fen == 1880
 
 
 async def test_the_dashboard_shows_figures_and_charts(
