@@ -58,7 +58,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(yuan=_yuan, kg=_kg, local=_local)
+    # `yuan` shows an amount (¥12.50); `yuan_value` fills a form field with one (12.50).
+    environment.filters.update(yuan=_yuan, yuan_value=format_yuan, kg=_kg, local=_local)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

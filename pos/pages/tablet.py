@@ -279,10 +279,10 @@ async def find_order(
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
     returnable = await orders.returnable_units(order.id)
-    names = {line.product_id: line for line in order.lines}
+    line_of = {line.product_id: line for line in order.lines}
     goods = [
-        ReturnableGoods(product, names[product].name_zh, names[product].weight_g is not None, n)
-        for product, n in returnable.items()
+        ReturnableGoods(product, line_of[product].name_zh, line_of[product].unit == "kg", units)
+        for product, units in returnable.items()
     ]
     return FoundOrder(order, goods, await stores.store_printer_names(store_id))
 
