@@ -281,7 +281,9 @@ async def find_order(
     returnable = await orders.returnable_units(order.id)
     line_of = {line.product_id: line for line in order.lines}
     goods = [
-        ReturnableGoods(product, line_of[product].name_zh, line_of[product].unit == "kg", units)
+        ReturnableGoods(
+            product, line_of[product].name_zh, line_of[product].weight_g is not None, units
+        )
         for product, units in returnable.items()
     ]
     return FoundOrder(order, goods, await stores.store_printer_names(store_id))
