@@ -152,6 +152,21 @@ class StaffPages(Controller):
         await restock.end_order(actor, store_id, order_id, how)
         return _see_other(_store_path(store_id, "#restock"))
 
+    @post(
+        "/stores/{store_id:int}/payments/{payment_id:int}/resolve",
+        operation_id="pageStaffResolvePaymentFlag",
+    )
+    async def resolve_flag(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Say what was done about a flagged payment."""
+        await tablet.resolve_flag(actor, store_id, payment_id, await _form(request))
+        return _see_other(_store_path(store_id, "#flagged"))
+
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
     async def receiving_list(
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]

@@ -30,8 +30,8 @@ from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.schemas import OrderOut
 from pos.pages.forms import whole_number
-from pos.payments import refunds
-from pos.payments.schemas import RefundOut, RefundRequest
+from pos.payments import flags, refunds
+from pos.payments.schemas import FlaggedPaymentOut, RefundOut, RefundRequest, ResolveFlagIn
 from pos.payments.settle import Payments
 from pos.platform import service as platform
 from pos.platform.schemas import BacklogOut
@@ -66,6 +66,7 @@ __all__ = [
     "refund",
     "reprint",
     "require",
+    "resolve_flag",
     "shipments",
     "signed_in",
     "store_of",
@@ -119,6 +120,7 @@ class Alerts:
 
     low_stock: list[LowStockOut] | None
     expiring: list[BatchOut] | None
+    flagged: list[FlaggedPaymentOut] | None
     printers: list[PrinterOut]
     backlog: BacklogOut | None
     time_zone: str
@@ -135,17 +137,20 @@ class Alerts:
 
 
 async def alerts(actor: StaffActor, store_id: int) -> Alerts:
-    """Low stock, expiring batches, printer problems; for head office the forwarding backlog."""
+    """Low stock, expiring batches, flagged payments, printer problems; for head office the
+    forwarding backlog."""
     require(actor, ANY_ROLE, store_id)
     stock = actor.has_role(STOCK_ROLES, store_id)
-    low, expiring, printers, rules = await asyncio.gather(
+    cash = actor.has_role(CASH_ROLES, store_id)
+    low, expiring, flagged, printers, rules = await asyncio.gather(
         replenishment.low_stock(store_id) if stock else _none(),
         shelf_life.expiring(store_id, EXPIRY_WINDOW_HOURS) if stock else _none(),
+        flags.flagged(store_id) if cash else _none(),
         printing.store_printers(store_id),
         stores.store_rules(store_id),
     )
     backlog = await platform.backlog() if ("manager", None) in actor.roles else None
-    return Alerts(low, expiring, printers, backlog, rules.time_zone)
+    return Alerts(low, expiring, flagged, printers, backlog, rules.time_zone)
 
 
 async def _none() -> None:
@@ -303,6 +308,15 @@ def _printer_choice(form: Mapping[str, str]) -> int | None:
     """The printer the form names; None (the sale's printer) when it names none."""
     chosen = form.get("printer", "")
     return whole_number(chosen, code="form_printer") if chosen.strip() else None
+
+
+async def resolve_flag(
+    actor: StaffActor, store_id: int, payment_id: int, form: Mapping[str, str]
+) -> FlaggedPaymentOut:
+    """Resolve a flagged payment with the note of what was done."""
+    require(actor, CASH_ROLES, store_id)
+    note = ResolveFlagIn(note=form.get("note", ""))
+    return await flags.resolve(store_id, payment_id, note.note, actor=actor)
 
 
 async def reprint(

@@ -19,6 +19,7 @@ from pos.events.outbox import Event, Handler, register, unregister
 from pos.payments.clock import Clock, utc_now
 from pos.payments.refunds import complete_refund
 from pos.payments.routes import (
+    FlaggedPaymentController,
     NotifyController,
     OrderPaymentController,
     RefundController,
@@ -85,7 +86,7 @@ class PaymentsPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Install routes, state and the handlers' lifespan."""
         app_config.route_handlers.extend(
-            [OrderPaymentController, NotifyController, RefundController]
+            [OrderPaymentController, NotifyController, RefundController, FlaggedPaymentController]
         )
         if self.settings.payment_provider == "sandbox":
             app_config.route_handlers.append(SandboxWalletController)

@@ -21,6 +21,7 @@ from pos.errors import Conflict, NotFound
 from pos.events.outbox import emit
 from pos.orders import service as orders
 from pos.orders.states import Transition
+from pos.payments import flags
 from pos.payments.provider import RefundResult
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
@@ -193,9 +194,9 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
     if result.status == "failed":
         # The money is still ours: release the reservation and have staff look.
         released = Payment.refunded_fen - refund.amount_fen
-        await Payment.update({Payment.refunded_fen: released, Payment.flag: "refund_failed"}).where(
-            Payment.id == payment.id
-        )
+        await Payment.update(
+            {Payment.refunded_fen: released, **flags.raised("refund_failed")}
+        ).where(Payment.id == payment.id)
         return None
     moved = None
     if not refund.automatic:

@@ -9,20 +9,22 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, HeaderParameter, JSONBody, URLEncodedBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel, Field
 
 from pos.db import MAX_ROW_ID, RowId
 from pos.errors import Forbidden, NotFound, Unavailable
 from pos.orders import service as orders
-from pos.payments import refunds, service, wallet
+from pos.payments import flags, refunds, service, wallet
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.schemas import (
+    FlaggedPaymentOut,
     NotificationAck,
     PaymentOut,
     RefundOut,
     RefundRequest,
+    ResolveFlagIn,
     StartPayment,
 )
 from pos.payments.settle import Payments
@@ -31,6 +33,7 @@ from pos.staff.guards import STAFF_ACTOR, device, staff
 
 __all__ = [
     "PAYMENTS",
+    "FlaggedPaymentController",
     "NotifyController",
     "OrderPaymentController",
     "RefundController",
@@ -136,6 +139,36 @@ class RefundController(Controller):
             actor=actor,
             idempotency_key=idempotency_key,
         )
+
+
+class FlaggedPaymentController(Controller):
+    path = "/api/stores/{store_id:int}/payments/flagged"
+    tags = ("payments",)
+    guards = (staff("manager", "cashier"),)
+    dependencies = {"actor": STAFF_ACTOR}
+
+    @get(operation_id="flaggedPayments", summary="Payments staff should look at")
+    async def flagged(
+        self, store_id: FromPath[RowId], resolved: FromQuery[bool] = False
+    ) -> list[FlaggedPaymentOut]:
+        """Amounts that did not match, refunds the provider refused; `resolved`: those done."""
+        return await flags.flagged(store_id, resolved=resolved)
+
+    @post(
+        "/{payment_id:int}/resolve",
+        operation_id="resolvePaymentFlag",
+        summary="Say what was done about a flagged payment",
+        status_code=HTTP_200_OK,
+    )
+    async def resolve(
+        self,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        data: JSONBody[ResolveFlagIn],
+        actor: NamedDependency[StaffActor],
+    ) -> FlaggedPaymentOut:
+        """Kept with who and when; resolving it again answers the same."""
+        return await flags.resolve(store_id, payment_id, data.note, actor=actor)
 
 
 class WalletForm(BaseModel):

@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pos.db import RowId
 
-__all__ = ["NotificationAck", "PaymentOut", "RefundOut", "RefundRequest", "StartPayment"]
+__all__ = [
+    "FlaggedPaymentOut",
+    "NotificationAck",
+    "PaymentOut",
+    "RefundOut",
+    "RefundRequest",
+    "ResolveFlagIn",
+    "StartPayment",
+]
 
 
 class StartPayment(BaseModel):
@@ -79,6 +87,34 @@ class RefundOut(BaseModel):
     requested_by: int | None = Field(description="staff user id; none for automatic refunds")
     printer_id: int | None = Field(description="where the slip prints; none: the sale's printer")
     created_at: datetime
+
+
+class FlaggedPaymentOut(BaseModel):
+    """A payment staff should look at, and what they did about it."""
+
+    payment_id: int
+    order_id: int
+    order_number: str
+    flag: str = Field(
+        description="amount_mismatch (paid another amount: refunded, the order not paid) or"
+        " refund_failed (the provider refused a refund: the money is still the store's)"
+    )
+    amount_fen: int
+    paid_fen: int | None
+    refunded_fen: int
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_by: int | None = Field(description="staff user id")
+    note: str
+
+
+class ResolveFlagIn(BaseModel):
+    """What staff did about a flagged payment: kept with who and when."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(min_length=1, max_length=255)
 
 
 class NotificationAck(BaseModel):

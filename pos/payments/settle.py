@@ -22,6 +22,7 @@ from pos.errors import Conflict
 from pos.events.outbox import emit, notify
 from pos.orders import service as orders
 from pos.orders.states import OrderState, Transition
+from pos.payments import flags
 from pos.payments.clock import Clock, utc_now
 from pos.payments.polling import next_poll
 from pos.payments.provider import PaymentProvider, QueryResult
@@ -147,8 +148,9 @@ class _Outcome:
 
 async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag: str = "") -> None:
     paid_fen = payment.paid_fen
+    flagged = flags.raised(flag) if flag else {}
     await Payment.update(
-        {Payment.refunded_fen: paid_fen, Payment.flag: flag, Payment.paid_order: False}
+        {Payment.refunded_fen: paid_fen, Payment.paid_order: False, **flagged}
     ).where(Payment.id == payment.id)
     await open_refund(payment.id, paid_fen, reason, now=now, automatic=True)
 

@@ -48,6 +48,9 @@ class Payment(Table):
         ),
     )
     flag = Varchar(length=32, default="", help_text="why staff should look, e.g. amount_mismatch")
+    flag_resolved_at = Timestamptz(null=True, default=None)
+    flag_resolved_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
+    flag_note = Varchar(length=255, default="", help_text="what staff did about the flag")
     payer_hash = Varchar(length=64, null=True, default=None, help_text="salted payer id hash")
     provider_reference = Varchar(length=64, default="", help_text="the provider's payment id")
     answer = JSON(default="{}", help_text="the first answer to the start call, for retries")

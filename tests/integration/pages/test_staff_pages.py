@@ -10,6 +10,7 @@ from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
 from pos.orders import service as orders
+from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
 from pos.worker import register_handlers
@@ -202,6 +203,29 @@ async def test_a_partial_refund_puts_back_only_the_goods_returned(
     assert refused.status_code == 422
     assert (await inventory.get_level(store, noodles)).on_hand == sold_out + 1
     assert (await orders.get_order(int(order_id))).refunded_fen == 1880
+
+
+async def test_a_cashier_sees_a_refund_the_provider_refused_and_resolves_it(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
+    await SandboxPayment.update({SandboxPayment.status: "closed"}, force=True)
+    await _login(client, "cashier")
+    store_page = f"/staff/stores/{demo.kiosk_store_id}"
+    refund = {"amount": "18.80", "reason": "bag torn", "key": "rf1"}
+    await client.post(f"{store_page}/orders/{order_id}/refund", data=refund)
+    alerts = await client.get(store_page)
+    assert "退款失败，款项仍在商户" in alerts.text
+    action = re.search(r'action="(/staff/stores/\d+/payments/(\d+)/resolve)"', alerts.text)
+    assert action, alerts.text
+    resolved = await client.post(action[1], data={"note": "退了现金"})
+    assert resolved.status_code == 303, resolved.text
+    assert "退款失败，款项仍在商户" not in (await client.get(store_page)).text
+    payment = await Payment.objects().get(Payment.id == int(action[2]))
+    assert payment is not None
+    assert (payment.flag, payment.flag_note) == ("refund_failed", "退了现金")
+    assert payment.flag_resolved_by is not None
 
 
 async def test_the_dashboard_shows_figures_and_charts(
