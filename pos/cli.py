@@ -22,6 +22,7 @@ from pos.db import opened_database
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
+from pos.events import dead as dead_events
 from pos.inventory import feeds
 from pos.logs import configure_logging
 from pos.orders.tokens import counter_qr_token
@@ -299,6 +300,45 @@ def reconcile_platform(day: datetime, resend: bool) -> None:
     )
     if report.differences:
         sys.exit(1)
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Effects waiting to run after a commit, and those the workers gave up on."""
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    """Events due now, waiting for later, and dead."""
+    status = _with_database(dead_events.outbox_status)
+    since = status.oldest_due_at
+    oldest = f" (the oldest since {since:%Y-%m-%d %H:%M:%S} UTC)" if since else ""
+    click.echo(f"due: {status.due}{oldest}, waiting: {status.waiting}, dead: {status.dead}")
+
+
+@outbox_group.command("dead")
+@click.option("--kind", default=None, help="only events of this kind, e.g. order_paid")
+@click.option("--limit", type=int, default=100, show_default=True)
+def list_dead(kind: str | None, limit: int) -> None:
+    """The events the workers gave up on, the latest first, with their last error."""
+    found = _with_database(lambda: dead_events.dead_events(kind, limit))
+    for event in found:
+        click.echo(f"{event.id} {event.kind} {event.key} died {event.dead_at:%Y-%m-%d %H:%M:%S}")
+        click.echo(f"  after {event.attempts} attempts: {event.last_error}")
+    if not found:
+        click.echo("no dead events")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "every", is_flag=True, help="every dead event (narrow with --kind)")
+@click.option("--kind", default=None, help="only events of this kind")
+def retry_dead(ids: tuple[int, ...], every: bool, kind: str | None) -> None:
+    """Run dead events again once their cause is fixed (safe: handlers are idempotent)."""
+    if not ids and not every:
+        raise click.UsageError("name the dead events' ids, or give --all (with --kind to narrow)")
+    count = _with_database(lambda: dead_events.retry(list(ids) if ids else None, kind=kind))
+    click.echo(f"{count} dead event(s) due again")
 
 
 @main.group("analytics")
