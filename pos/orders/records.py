@@ -15,8 +15,9 @@ from piccolo.engine.sqlite import SQLiteEngine
 from pos.db import Statement, current_engine, placeholders
 from pos.errors import NotFound
 from pos.orders.pricing import PricedLine, PricedOrder
-from pos.orders.schemas import OrderLineOut, OrderOut
+from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderState
+from pos.orders.tables import OrderTransition
 
 __all__ = [
     "NewOrder",
@@ -33,6 +34,7 @@ __all__ = [
     "restocked_after",
     "set_state",
     "sold_units",
+    "transitions",
     "units_of",
 ]
 
@@ -249,6 +251,23 @@ async def record_transition(
     values = (order_id, before or "", after, event, at, actor[:64], reason[:255])
     rows = await _RECORD_TRANSITION.rows(*values)
     return int(rows[0]["id"])
+
+
+async def transitions(order_id: int) -> list[TransitionOut]:
+    """The order's recorded transitions, oldest first."""
+    rows = await (
+        OrderTransition.select(
+            OrderTransition.from_state,
+            OrderTransition.to_state,
+            OrderTransition.event,
+            OrderTransition.at,
+            OrderTransition.actor,
+            OrderTransition.reason,
+        )
+        .where(OrderTransition.order == order_id)
+        .order_by(OrderTransition.id)
+    )
+    return [TransitionOut(**{**row, "from_state": row["from_state"] or None}) for row in rows]
 
 
 async def order_lines(order_id: int) -> list[OrderLineOut]:

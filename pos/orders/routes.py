@@ -11,7 +11,7 @@ from litestar.params import CookieParameter, FromPath, HeaderParameter, JSONBody
 from pos.db import RowId
 from pos.orders import checkout
 from pos.orders import service as orders
-from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut
+from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut, TransitionOut
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 from pos.staff.guards import DEVICE_ACTOR, SESSION_COOKIE, device
@@ -92,3 +92,16 @@ class OrderController(Controller):
     ) -> OrderOut:
         """With `?token=` (the shopper), or a staff sign-in at the order's store."""
         return await orders.read_order(order_id, token=token, staff_session=staff_session)
+
+    @get(
+        "/{order_id:int}/history",
+        operation_id="getOrderHistory",
+        summary="Every transition of an order, with who, when and why",
+    )
+    async def history(
+        self,
+        order_id: FromPath[RowId],
+        staff_session: Annotated[str | None, CookieParameter(name=SESSION_COOKIE)] = None,
+    ) -> list[TransitionOut]:
+        """For staff of the order's store."""
+        return await orders.order_history(order_id, staff_session=staff_session)

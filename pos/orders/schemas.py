@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pos.db import OptionalRowId
 from pos.orders.states import OrderState
 
-__all__ = ["CounterOrderIn", "LineIn", "OrderIn", "OrderLineOut", "OrderOut"]
+__all__ = ["CounterOrderIn", "LineIn", "OrderIn", "OrderLineOut", "OrderOut", "TransitionOut"]
 
 
 class LineIn(BaseModel):
@@ -63,6 +63,17 @@ class OrderLineOut(BaseModel):
     origin_county_name: str
     supplier_id: int
     supplier_name: str
+
+
+class TransitionOut(BaseModel):
+    """One step of an order's history."""
+
+    from_state: str | None = Field(description="None for the creation")
+    to_state: str
+    event: str
+    at: datetime
+    actor: str = Field(description="who: counter:1, device:2, staff:3, worker, payments")
+    reason: str
 
 
 class OrderOut(BaseModel):

@@ -22,7 +22,7 @@ from pos.events import outbox
 from pos.inventory import service as inventory
 from pos.orders import records
 from pos.orders.records import locked_order, record_transition, sold_units
-from pos.orders.schemas import OrderLineOut, OrderOut
+from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderEvent, OrderState, Transition, transition
 from pos.orders.tables import OrderLine
 from pos.orders.tokens import order_access_token, token_matches
@@ -44,6 +44,7 @@ __all__ = [
     "lock",
     "mark_paid",
     "on_hold_expiry",
+    "order_history",
     "payment_failed",
     "read_order",
     "record_refund",
@@ -126,13 +127,23 @@ async def read_order(order_id: int, *, token: str | None, staff_session: str | N
     row = await records.order_row(order_id)
     if token is not None:
         _check_token(token, row)
-    elif staff_session is not None:
-        actor = await staff.staff_for_session(staff_session)
-        if not actor.has_role(ROLE_NAMES, row["store_id"]):
-            raise Forbidden("this order belongs to another store", code="other_store")
     else:
-        raise NotAuthenticated("reading an order needs its token or a staff sign-in")
+        await _check_staff(staff_session, row)
     return await records.order_out(row)
+
+
+async def order_history(order_id: int, *, staff_session: str | None) -> list[TransitionOut]:
+    """Every transition of the order, with who, when and why, for staff of its store."""
+    await _check_staff(staff_session, await records.order_access(order_id))
+    return await records.transitions(order_id)
+
+
+async def _check_staff(session: str | None, row: dict[str, Any]) -> None:
+    if session is None:
+        raise NotAuthenticated("reading an order needs its token or a staff sign-in")
+    actor = await staff.staff_for_session(session)
+    if not actor.has_role(ROLE_NAMES, row["store_id"]):
+        raise Forbidden("this order belongs to another store", code="other_store")
 
 
 async def _change(
@@ -296,11 +307,13 @@ async def record_refund(
     amount_fen: int,
     restock: dict[int, int] | None,
     actor: str = "payments",
+    why: str = "",
     slip_printer_id: int | None = None,
 ) -> Transition:
     """Paid -> partially refunded or refunded; `restock` puts returned goods back on the shelf.
 
-    `slip_printer_id` is where staff asked the refund slip to print (None: the sale's printer).
+    `why` is the reason staff gave, kept with the transition; `slip_printer_id` is where they
+    asked the refund slip to print (None: the sale's printer).
 
     Joins the caller's transaction and writes one `order_refunded` event per refund.
     """
@@ -313,9 +326,8 @@ async def record_refund(
         await _restock(row, returned)
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
-        result, transition_id = await _change(
-            row, event, actor=actor, reason=f"{amount_fen} fen", values=values
-        )
+        reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
+        result, transition_id = await _change(row, event, actor=actor, reason=reason, values=values)
         payload = {
             "order_id": order_id,
             "store_id": row["store_id"],

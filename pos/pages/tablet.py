@@ -28,7 +28,7 @@ from pos.inventory.schemas import (
 from pos.inventory.sync_schemas import ShipmentNoticeOut
 from pos.money import parse_yuan
 from pos.orders import service as orders
-from pos.orders.schemas import OrderOut
+from pos.orders.schemas import OrderOut, TransitionOut
 from pos.pages.forms import whole_number
 from pos.payments import flags, refunds
 from pos.payments.schemas import FlaggedPaymentOut, RefundOut, RefundRequest, ResolveFlagIn
@@ -266,11 +266,13 @@ class ReturnableGoods:
 
 @dataclass(frozen=True, slots=True)
 class FoundOrder:
-    """An order as the tablet offers it to reprint or refund, and where either may print."""
+    """An order as the tablet offers it to reprint or refund, its history, where either prints."""
 
     order: OrderOut
+    history: list[TransitionOut]
     goods: list[ReturnableGoods]
     printers: list[PrinterBrief]
+    time_zone: str
 
 
 async def find_order(
@@ -283,6 +285,7 @@ async def find_order(
     order = await orders.read_order(_order_id(number), token=None, staff_session=session)
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
+    history = await orders.order_history(order.id, staff_session=session)
     returnable = await orders.returnable_units(order.id)
     line_of = {line.product_id: line for line in order.lines}
     goods = [
@@ -291,7 +294,10 @@ async def find_order(
         )
         for product, units in returnable.items()
     ]
-    return FoundOrder(order, goods, await stores.store_printer_names(store_id))
+    printers = await stores.store_printer_names(store_id)
+    return FoundOrder(
+        order, history, goods, printers, (await stores.store_rules(store_id)).time_zone
+    )
 
 
 def _goods_back(form: Mapping[str, str]) -> dict[int, int]:

@@ -205,6 +205,8 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
             payment.order,
             amount_fen=refund.amount_fen,
             restock=restock or None,
+            actor=f"staff:{refund.requested_by}" if refund.requested_by else "payments",
+            why=refund.reason,
             slip_printer_id=refund.slip_printer,
         )
     await Payment.update({Payment.status: await _payment_status(payment)}).where(

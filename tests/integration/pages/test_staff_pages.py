@@ -153,6 +153,10 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     await run_outbox()
     after = await client.get(refunded.headers["location"])
     assert "退款已提交" in after.text
+    history = after.text.split('class="lines history"')[1]
+    states = re.findall(r"<td>([^<]+)</td><td>[a-z]", history)
+    assert (states[0], states[-2:]) == ("待支付", ["已支付", "已退款"]), states
+    assert "1880 fen: broken bag" in history
 
 
 async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(

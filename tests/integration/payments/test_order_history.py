@@ -1,0 +1,52 @@
+"""An order's history for staff: every transition, with who, when and why."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.helpers.staff import add_store, login_as
+from tests.integration.payments.conftest import Bought, start
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_staff_read_every_transition_of_an_order(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    paid = await start(pay_client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    assert paid.json()["status"] == "paid", paid.text
+    manager = await login_as(pay_client, "manager", bought.shop.store_id)
+    await pay_client.post(
+        f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
+        json={"amount_fen": 500, "reason": "bag torn"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    history = await pay_client.get(f"/api/orders/{bought.order_id}/history")
+    assert history.status_code == 200, history.text
+    steps = [(step["from_state"], step["to_state"], step["event"]) for step in history.json()]
+    assert steps == [
+        (None, "open", "created"),
+        ("open", "paying", "payment_started"),
+        ("paying", "paid", "payment_succeeded"),
+        ("paid", "partially_refunded", "refunded_partly"),
+    ]
+    created, *_, refunded = history.json()
+    assert created["actor"] == f"counter:{bought.shop.counter_id}"
+    assert refunded["actor"] == f"staff:{manager.user_id}"
+    assert refunded["reason"] == "500 fen: bag torn"
+    assert created["at"] <= refunded["at"]
+
+
+async def test_the_history_is_for_staff_of_the_order_s_store_only(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    path = f"/api/orders/{bought.order_id}/history"
+    shopper = await pay_client.get(path, params={"token": bought.token})
+    assert shopper.status_code == 401
+    await login_as(pay_client, "cashier", await add_store())
+    assert (await pay_client.get(path)).json()["code"] == "other_store"
+    await login_as(pay_client, "restocker", bought.shop.store_id)
+    assert (await pay_client.get(path)).status_code == 200
