@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -67,6 +68,11 @@ def _describe(exc: Exception) -> str:
     return "\n".join(lines)
 
 
+def _operator() -> str:
+    """Who a price change made from the command line is recorded as: the account running it."""
+    return f"cli:{getpass.getuser()}"
+
+
 def _progress(phase: str, done: int, total: int) -> None:
     percent = 100 * done // total if total else 100
     click.echo(f"\r{phase}: {done:,}/{total:,} ({percent}%)", nl=done >= total, err=True)
@@ -116,7 +122,9 @@ def catalog() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_catalog(file: Path) -> None:
     """Import a certified list (.csv or .jsonl); a file with bad rows changes nothing."""
-    report = _with_database(lambda: import_catalog_file(file, progress=_progress))
+    report = _with_database(
+        lambda: import_catalog_file(file, changed_by=_operator(), progress=_progress)
+    )
     click.echo(report.model_dump_json())
 
 
@@ -133,7 +141,7 @@ def load_stores(file: Path) -> None:
     What a store's layout leaves out is withdrawn: counters close, devices lose their tokens,
     listings stop selling.
     """
-    applied = _with_database(lambda: apply_layouts_file(file))
+    applied = _with_database(lambda: apply_layouts_file(file, changed_by=_operator()))
     for store in applied:
         if withdrawn := store.withdrawn():
             click.echo(f"{store.code}: {withdrawn}")

@@ -33,8 +33,11 @@ class DemoSummary:
 
 async def load_demo(directory: Path, *, progress: ProgressCallback | None = None) -> DemoSummary:
     """Import the catalog, apply the store layouts, create the staff, stock the shelves."""
-    report = await import_catalog_file(directory / "catalog.jsonl", progress=progress)
-    store_ids = [store.store_id for store in await apply_layouts_file(directory / "stores.json")]
+    report = await import_catalog_file(
+        directory / "catalog.jsonl", changed_by="pos demo", progress=progress
+    )
+    layouts = await apply_layouts_file(directory / "stores.json", changed_by="pos demo")
+    store_ids = [store.store_id for store in layouts]
     users = json.loads(await anyio.Path(directory / "staff.json").read_text(encoding="utf-8"))
     codes = [role["store"] for user in users for role in user["roles"] if role["store"]]
     ids_by_code = await stores.store_ids_by_code(codes)

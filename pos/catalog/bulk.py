@@ -12,14 +12,14 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from piccolo.engine.sqlite import SQLiteEngine
 
 from pos.catalog.columns import ProductRecord
 from pos.db import current_engine
 
-__all__ = ["PRODUCT_COLUMNS", "Bulk", "bulk"]
+__all__ = ["PRODUCT_COLUMNS", "Bulk", "PriceChangedBy", "bulk"]
 
 PRODUCT_COLUMNS = ProductRecord._fields
 SQLITE_CACHE_KIB = 64 * 1024
@@ -68,6 +68,23 @@ _POSTGRES_UPSERT = (
 )
 
 
+# Before the upsert, the catalog prices the file changes, kept with who and why.
+_PRICE_CHANGES = (
+    "INSERT INTO product_price_change"
+    " (product, old_price_fen, new_price_fen, changed_at, changed_by, reason)"
+    " SELECT product.id, product.price_fen, staged.price_fen, ?, ?, ?"
+    " FROM catalog_import AS staged JOIN product ON product.certificate_no = staged.certificate_no"
+    " WHERE product.price_fen <> staged.price_fen"
+)
+
+
+class PriceChangedBy(NamedTuple):
+    """Who changes prices by an import, and why: kept with each price it changes."""
+
+    who: str
+    why: str
+
+
 def _upsert(table: str, key: str, columns: Sequence[str], source: str) -> str:
     """INSERT ... ON CONFLICT DO UPDATE from `source`, for names that are constants."""
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns)
@@ -92,10 +109,10 @@ class Bulk(ABC):
 
     @abstractmethod
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime
+        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
         """Insert or update products (as ProductRecord tuples, with codes) by certificate
-        number; returns (inserted, updated)."""
+        number, recording the price changes; returns (inserted, updated)."""
 
 
 class _SQLite(Bulk):
@@ -117,11 +134,12 @@ class _SQLite(Bulk):
         await self.connection.executemany(_upsert(table, key, columns, f"VALUES ({marks})"), rows)
 
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime
+        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
         # One INSERT ... SELECT from a staging table costs half of an upsert per row.
         await self.run(_STAGE)
         await self.connection.executemany(_SQLITE_STAGE_ROW, rows)
+        await self.run(_PRICE_CHANGES, now, *by)
         before = (await self.fetch("SELECT count(*) FROM product"))[0][0]
         changed = await self.run(_SQLITE_UPSERT, revision, now)
         inserted = (await self.fetch("SELECT count(*) FROM product"))[0][0] - before
@@ -156,12 +174,13 @@ class _Postgres(Bulk):
         await self.connection.execute(f"DROP TABLE {staged}")
 
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime
+        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
         await self.connection.execute(_STAGE)
         await self.connection.copy_records_to_table(
             "catalog_import", records=rows, columns=PRODUCT_COLUMNS
         )
+        await self.connection.execute(self._numbered(_PRICE_CHANGES), now, *by)
         counts = await self.connection.fetchrow(_POSTGRES_UPSERT, revision, now)
         await self.connection.execute("DROP TABLE catalog_import")
         return int(counts[0]), int(counts[1])

@@ -6,10 +6,17 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from pos.catalog.tables import CatalogRevision, County, Product, Province, Supplier
+from pos.catalog.tables import (
+    CatalogRevision,
+    County,
+    Product,
+    ProductPriceChange,
+    Province,
+    Supplier,
+)
 
 APP_CONFIG = AppConfig(
     app_name="catalog",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Province, County, Supplier, Product, CatalogRevision],
+    table_classes=[Province, County, Supplier, Product, ProductPriceChange, CatalogRevision],
 )

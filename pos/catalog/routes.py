@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_201_CREATED, HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from pos.catalog import service as catalog
 from pos.catalog.importer import Format
 from pos.catalog.schemas import ImportReport
-from pos.staff.guards import staff
+from pos.staff.actors import StaffActor
+from pos.staff.guards import STAFF_ACTOR, staff
 
 __all__ = ["CatalogImportController"]
 
@@ -35,6 +37,7 @@ class CatalogImportController(Controller):
     path = "/api/catalog/imports"
     tags = ("catalog",)
     guards = (staff("manager", head_office=True),)
+    dependencies = {"actor": STAFF_ACTOR}
 
     @post(
         operation_id="importCatalog",
@@ -42,7 +45,9 @@ class CatalogImportController(Controller):
         request_max_body_size=MAX_CATALOG_BYTES,
         summary="Import a certified list (text/csv or application/x-ndjson body)",
     )
-    async def create(self, request: Request[Any, Any, Any]) -> ImportReport:
+    async def create(
+        self, request: Request[Any, Any, Any], actor: NamedDependency[StaffActor]
+    ) -> ImportReport:
         """All or nothing: a file with bad rows answers 422 with each bad line and why."""
         fmt = _format_of(request)
-        return await catalog.import_catalog(await request.body(), fmt=fmt)
+        return await catalog.import_catalog(await request.body(), fmt=fmt, changed_by=actor.name)

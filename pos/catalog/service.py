@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.catalog.bulk import bulk
+from pos.catalog.bulk import PriceChangedBy, bulk
 from pos.catalog.certification import is_certified
 from pos.catalog.codes import canonical_gtin
 from pos.catalog.importer import Format, parse_parts
@@ -58,7 +58,7 @@ def _gc_paused() -> Iterator[None]:
 
 
 async def import_catalog_file(
-    path: Path, *, progress: ProgressCallback | None = None
+    path: Path, *, changed_by: str, progress: ProgressCallback | None = None
 ) -> ImportReport:
     """Import a .csv, .jsonl or .ndjson certified list; see `import_catalog`."""
     fmt = FORMATS_BY_SUFFIX.get(path.suffix.lower())
@@ -66,13 +66,24 @@ async def import_catalog_file(
         raise InvalidInput(
             f"{path.name}: a catalog file ends in .csv, .jsonl or .ndjson", code="catalog_format"
         )
-    return await import_catalog(await anyio.Path(path).read_bytes(), fmt=fmt, progress=progress)
+    data = await anyio.Path(path).read_bytes()
+    reason = f"catalog import {path.name}"
+    return await import_catalog(
+        data, fmt=fmt, changed_by=changed_by, reason=reason, progress=progress
+    )
 
 
 async def import_catalog(
-    data: bytes, *, fmt: Format, progress: ProgressCallback | None = None
+    data: bytes,
+    *,
+    fmt: Format,
+    changed_by: str,
+    reason: str = "catalog import",
+    progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Check a whole certified list and upsert it in one transaction.
+
+    Each price it changes is recorded with `changed_by` (staff:3, cli:<account>) and `reason`.
 
     A file with any bad row raises InvalidInput(code="catalog_rejected") naming each bad line,
     and changes nothing. Checking runs in a worker thread while the database writes what is
@@ -85,7 +96,8 @@ async def import_catalog(
     with _gc_paused():
         async with write_transaction():
             revision = await bump_revision()
-            writer = CatalogWriter(await bulk(), revision, datetime.now(UTC), report)
+            by = PriceChangedBy(changed_by, reason)
+            writer = CatalogWriter(await bulk(), revision, datetime.now(UTC), by, report)
             await write_while_checking(parts, writer.write)
             written = await writer.finish()
     return ImportReport(

@@ -15,7 +15,7 @@ from piccolo.columns import (
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 
-__all__ = ["CatalogRevision", "County", "Product", "Province", "Supplier"]
+__all__ = ["CatalogRevision", "County", "Product", "ProductPriceChange", "Province", "Supplier"]
 
 
 class Province(Table):
@@ -76,6 +76,18 @@ class Product(Table):
         help_text="catalog revision of the last change, for `since` reads",
     )
     updated_at = Timestamptz()
+
+
+class ProductPriceChange(Table):
+    """A product's catalog price changed: from what to what, when, by whom and why."""
+
+    id: Serial
+    product = ForeignKey[Product](references=Product, null=False, index=True)
+    old_price_fen = Integer()
+    new_price_fen = Integer()
+    changed_at = Timestamptz()
+    changed_by = Varchar(length=64, help_text="staff:3, or cli:<account> for the command line")
+    reason = Varchar(length=255, default="")
 
 
 class CatalogRevision(Table):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from pos.catalog.bulk import Bulk
+from pos.catalog.bulk import Bulk, PriceChangedBy
 from pos.catalog.columns import Places, Products
 from pos.catalog.schemas import ProgressCallback
 
@@ -30,8 +30,15 @@ class Written(NamedTuple):
 class CatalogWriter:
     """Upserts what a checked file holds, part by part; products that change get `revision`."""
 
-    def __init__(self, db: Bulk, revision: int, now: datetime, progress: ProgressCallback) -> None:
-        self.db, self.revision, self.now, self.progress = db, revision, now, progress
+    def __init__(
+        self,
+        db: Bulk,
+        revision: int,
+        now: datetime,
+        by: PriceChangedBy,
+        progress: ProgressCallback,
+    ) -> None:
+        self.db, self.revision, self.now, self.by, self.progress = db, revision, now, by, progress
         self.rows = self.inserted = self.updated = 0
         self.county_ids: dict[str, int] = {}
         self.existing: dict[str, dict[str, tuple[Any, ...]]] = {}
@@ -64,7 +71,7 @@ class CatalogWriter:
         }
         await self._upsert("supplier", "credit_code", ("name_zh", "name_en", "county"), suppliers)
         records = products.records
-        inserted, updated = await self.db.upsert_products(records, self.revision, self.now)
+        inserted, updated = await self.db.upsert_products(records, self.revision, self.now, self.by)
         self.inserted += inserted
         self.updated += updated
         self.certificates.update(product.certificate_no for product in records)

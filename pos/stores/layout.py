@@ -11,8 +11,9 @@ needs a new token. Printers left out stay, unused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
@@ -24,7 +25,7 @@ from pos.db import write_transaction
 from pos.errors import InvalidInput
 from pos.staff import service as staff
 from pos.stores.schemas import StoreLayout
-from pos.stores.tables import Counter, Device, Listing, Printer, Store
+from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
 from printers import PrinterConfigError, parse_printer_url
 
 __all__ = ["AppliedLayout", "apply_layout", "apply_layouts_file"]
@@ -56,8 +57,11 @@ class AppliedLayout:
         return "; ".join(parts)
 
 
-async def apply_layout(layout: StoreLayout) -> AppliedLayout:
-    """Create or update the store described by `layout`, withdrawing what it left out."""
+async def apply_layout(layout: StoreLayout, *, changed_by: str, reason: str = "") -> AppliedLayout:
+    """Create or update the store described by `layout`, withdrawing what it left out.
+
+    Each store price it sets or changes is recorded with `changed_by` and `reason`.
+    """
     _check_references(layout)
     _check_printer_urls(layout)
     products = await catalog.product_ids_by_certificate(
@@ -85,7 +89,8 @@ async def apply_layout(layout: StoreLayout) -> AppliedLayout:
         await _upsert_devices(store_id, layout, printers, counters)
         closed = await _close_counters(store_id, list(counters))
         deactivated = await _deactivate_devices(store_id, [d.name for d in layout.devices])
-        withdrawn = await _apply_listings(store_id, layout, products)
+        price_change = _PriceChange(datetime.now(UTC), changed_by, reason or "store layout")
+        withdrawn = await _apply_listings(store_id, layout, products, price_change)
     return AppliedLayout(store_id, layout.code, closed, deactivated, withdrawn)
 
 
@@ -190,12 +195,19 @@ async def _deactivate_devices(store_id: int, kept: list[str]) -> list[str]:
     return sorted(row["name"] for row in deactivated)
 
 
+class _PriceChange(NamedTuple):
+    at: datetime
+    by: str
+    why: str
+
+
 async def _apply_listings(
-    store_id: int, layout: StoreLayout, products: dict[str, int]
+    store_id: int, layout: StoreLayout, products: dict[str, int], price_change: _PriceChange
 ) -> list[str]:
     """Upsert the listings, withdraw those left out; the certificates withdrawn.
 
-    Every change is under one new catalog revision, so counters reading `since` see it.
+    Every change is under one new catalog revision, so counters reading `since` see it. A new
+    listing with a store price, or a listing whose price changed, records the change.
     """
     current = {
         row["product"]: row
@@ -205,7 +217,7 @@ async def _apply_listings(
     }
     new = [item for item in layout.listings if products[item.certificate_no] not in current]
     changed = [
-        (current[products[item.certificate_no]]["id"], item)
+        (row, item)
         for item in layout.listings
         if (row := current.get(products[item.certificate_no]))
         and (row["price_fen"] != item.price_fen or not row["active"])
@@ -215,8 +227,9 @@ async def _apply_listings(
     if not new and not changed and not withdrawn:
         return []
     revision = await catalog.bump_revision()
+    repriced: list[tuple[int, int | None, int | None]] = []  # listing id, old and new price
     if new:
-        await Listing.insert(
+        inserted = await Listing.insert(
             *[
                 Listing(
                     store=store_id,
@@ -227,10 +240,18 @@ async def _apply_listings(
                 for item in new
             ]
         )
-    for listing_id, item in changed:
+        repriced += [
+            (row["id"], None, item.price_fen)
+            for row, item in zip(inserted, new, strict=True)
+            if item.price_fen is not None
+        ]
+    for row, item in changed:
         await Listing.update(
             {Listing.price_fen: item.price_fen, Listing.active: True, Listing.revision: revision}
-        ).where(Listing.id == listing_id)
+        ).where(Listing.id == row["id"])
+        if row["price_fen"] != item.price_fen:
+            repriced.append((row["id"], row["price_fen"], item.price_fen))
+    await _record_prices(repriced, price_change)
     if withdrawn:
         await Listing.update({Listing.active: False, Listing.revision: revision}).where(
             Listing.id.is_in([row["id"] for row in withdrawn])
@@ -238,10 +259,30 @@ async def _apply_listings(
     return sorted(row["certificate_no"] for row in withdrawn)
 
 
-async def apply_layouts_file(path: Path) -> list[AppliedLayout]:
+async def _record_prices(
+    repriced: list[tuple[int, int | None, int | None]], change: _PriceChange
+) -> None:
+    if repriced:
+        await ListingPriceChange.insert(
+            *[
+                ListingPriceChange(
+                    listing=listing_id,
+                    old_price_fen=old,
+                    new_price_fen=new,
+                    changed_at=change.at,
+                    changed_by=change.by,
+                    reason=change.why,
+                )
+                for listing_id, old, new in repriced
+            ]
+        )
+
+
+async def apply_layouts_file(path: Path, *, changed_by: str) -> list[AppliedLayout]:
     """Apply every store layout in a JSON file holding a list of them."""
     try:
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
-    return [await apply_layout(layout) for layout in layouts]
+    reason = f"store layout {path.name}"
+    return [await apply_layout(layout, changed_by=changed_by, reason=reason) for layout in layouts]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Varchar
+from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 from pos.catalog.tables import Product
 
-__all__ = ["Counter", "Device", "Listing", "Printer", "Store"]
+__all__ = ["Counter", "Device", "Listing", "ListingPriceChange", "Printer", "Store"]
 
 
 class Store(Table):
@@ -64,3 +64,15 @@ class Listing(Table):
     price_fen = Integer(null=True, default=None, help_text="overrides the catalog price")
     active = Boolean(default=True)
     revision = BigInt(default=0, index=True, help_text="catalog revision of the last change")
+
+
+class ListingPriceChange(Table):
+    """A store's own price of a product changed (None: the catalog price), when, by whom, why."""
+
+    id: Serial
+    listing = ForeignKey[Listing](references=Listing, null=False, index=True)
+    old_price_fen = Integer(null=True, default=None)
+    new_price_fen = Integer(null=True, default=None)
+    changed_at = Timestamptz()
+    changed_by = Varchar(length=64, help_text="staff:3, or cli:<account> for the command line")
+    reason = Varchar(length=255, default="")

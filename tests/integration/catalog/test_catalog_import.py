@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pos.catalog import service as catalog
-from pos.catalog.tables import County, Product, Province, Supplier
+from pos.catalog.tables import County, Product, ProductPriceChange, Province, Supplier
 from pos.errors import InvalidInput, NotFound
 from tests.helpers.catalog import (
     LIXIN,
@@ -29,7 +29,9 @@ SALE_DAY = date(2026, 6, 15)  # within the test rows' 2026-01-01..2027-12-31
 
 
 async def _import(rows: list[dict[str, Any]], **kwargs: Any) -> catalog.ImportReport:
-    return await catalog.import_catalog(csv_bytes(rows), fmt="csv", **kwargs)
+    return await catalog.import_catalog(
+        csv_bytes(rows), fmt="csv", **{"changed_by": "test", **kwargs}
+    )
 
 
 async def _revisions() -> dict[str, int]:
@@ -71,6 +73,31 @@ async def test_only_new_and_changed_products_get_the_new_revision(db: str) -> No
     assert (report.inserted, report.updated, report.unchanged) == (1, 1, 2)
     assert await _revisions() == {"T-000001": 1, "T-000002": 2, "T-000003": 1, "T-000004": 2}
     assert (await _product("T-000002")).price_fen == 1990
+
+
+async def test_a_price_change_is_recorded_with_who_and_why(db: str) -> None:
+    await _import([row(1), row(2)], changed_by="cli:ops", reason="list of 2026-11")
+    await _import(
+        [row(1), row(2, price_fen=1990), row(3)], changed_by="staff:4", reason="list of 2026-12"
+    )
+    changes = await ProductPriceChange.select(
+        ProductPriceChange.product.certificate_no.as_alias("certificate_no"),
+        ProductPriceChange.old_price_fen,
+        ProductPriceChange.new_price_fen,
+        ProductPriceChange.changed_by,
+        ProductPriceChange.reason,
+        ProductPriceChange.changed_at,
+    )
+    assert len(changes) == 1
+    (change,) = changes
+    assert {key: value for key, value in change.items() if key != "changed_at"} == {
+        "certificate_no": "T-000002",
+        "old_price_fen": 1880,
+        "new_price_fen": 1990,
+        "changed_by": "staff:4",
+        "reason": "list of 2026-12",
+    }
+    assert change["changed_at"] is not None
 
 
 async def test_a_supplier_or_county_renamed_gives_its_products_the_new_revision(db: str) -> None:
@@ -174,17 +201,19 @@ async def test_an_unknown_product_is_not_found(db: str) -> None:
 async def test_files_are_read_by_their_suffix(db: str, tmp_path: Path) -> None:
     ndjson = tmp_path / "list.ndjson"
     ndjson.write_bytes(jsonl_bytes([row(1)]))
-    assert (await catalog.import_catalog_file(ndjson)).inserted == 1
+    assert (await catalog.import_catalog_file(ndjson, changed_by="test")).inserted == 1
     xlsx = tmp_path / "list.xlsx"
     xlsx.write_bytes(b"")
     with pytest.raises(InvalidInput) as caught:
-        await catalog.import_catalog_file(xlsx)
+        await catalog.import_catalog_file(xlsx, changed_by="test")
     assert caught.value.code == "catalog_format"
 
 
 async def test_the_demo_catalog_imports_with_one_suspended_and_one_revoked(db: str) -> None:
     calls: list[str] = []
-    report = await catalog.import_catalog_file(DEMO, progress=lambda phase, *_: calls.append(phase))
+    report = await catalog.import_catalog_file(
+        DEMO, progress=lambda phase, *_: calls.append(phase), changed_by="test"
+    )
     assert report.inserted == report.rows >= 10
     assert "write" in calls
     products = [await _product(no) for no in (await _revisions())]

@@ -136,7 +136,9 @@ async def _withdraw(product_id: int) -> None:
     certificate_no = (await catalog.get_product(product_id)).certificate_no
     layout = demo_layout(LINXIA)
     kept = [item for item in layout.listings if item.certificate_no != certificate_no]
-    assert (await apply_layout(layout.model_copy(update={"listings": kept}))).withdrawn_listings
+    assert (
+        await apply_layout(layout.model_copy(update={"listings": kept}), changed_by="test")
+    ).withdrawn_listings
 
 
 async def _noodles_and_cabbage(client: httpx.AsyncClient) -> tuple[str, int]:

@@ -38,7 +38,9 @@ async def test_counter_page_refuses_a_token_of_another_counter(
 async def test_a_closed_counters_qr_code_says_so(client: httpx.AsyncClient, demo: Demo) -> None:
     layout = demo_layout("XM-M1-LVCUO")
     devices = [device.model_copy(update={"counter": None}) for device in layout.devices]
-    await apply_layout(layout.model_copy(update={"counters": [], "devices": devices}))
+    await apply_layout(
+        layout.model_copy(update={"counters": [], "devices": devices}), changed_by="test"
+    )
     response = await client.get(demo.counter_url)
     assert response.status_code == 404
     assert "该柜台已停止营业" in response.text

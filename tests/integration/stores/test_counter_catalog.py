@@ -118,7 +118,7 @@ async def _reprice(store_id: int, certificate_no: str, price_fen: int) -> None:
         else item
         for item in layout.listings
     ]
-    await apply_layout(layout.model_copy(update={"listings": listings}))
+    await apply_layout(layout.model_copy(update={"listings": listings}), changed_by="test")
 
 
 async def test_loading_the_demo_twice_changes_nothing(db: str) -> None:
@@ -137,7 +137,7 @@ async def test_a_layout_cannot_take_a_counter_code_of_another_store(counter_id: 
         counters=[CounterIn(code=taken.code, name_zh="抢来的柜台")],
     )
     with pytest.raises(InvalidInput, match=taken.code):
-        await apply_layout(other)
+        await apply_layout(other, changed_by="test")
     assert await stores.get_counter(counter_id) == taken
     assert await stores.store_ids_by_code(["XM-OTHER"]) == {}
 
@@ -150,5 +150,5 @@ async def test_a_layout_with_a_printer_url_no_connector_reads_is_refused(db: str
         printers=[PrinterIn(name="counter-printer", connection_url="tpc://10.0.0.5:9100")],
     )
     with pytest.raises(InvalidInput, match="unknown printer URL scheme"):
-        await apply_layout(layout)
+        await apply_layout(layout, changed_by="test")
     assert await stores.store_ids_by_code(["XM-TYPO"]) == {}

@@ -19,6 +19,7 @@ from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
+from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +60,7 @@ async def test_a_listing_left_out_stops_selling_and_comes_back_with_the_file(
     kept, dropped = layout.listings[1:], layout.listings[0]
     gone = next(i for i in before["items"] if i["certificate_no"] == dropped.certificate_no)
 
-    applied = await apply_layout(layout.model_copy(update={"listings": kept}))
+    applied = await apply_layout(layout.model_copy(update={"listings": kept}), changed_by="test")
 
     assert applied.withdrawn_listings == [dropped.certificate_no]
     now = await _sellable(client, counter_id, limit=200)
@@ -70,7 +71,7 @@ async def test_a_listing_left_out_stops_selling_and_comes_back_with_the_file(
         await _order(counter_id, gone["product_id"])
     assert refused.value.code == "product_unknown"
 
-    again = await apply_layout(layout)
+    again = await apply_layout(layout, changed_by="test")
     assert again.withdrawn_listings == []
     back = await _sellable(client, counter_id, limit=200)
     assert len(back["items"]) == len(before["items"])
@@ -88,7 +89,7 @@ async def test_a_counter_left_out_refuses_its_qr_code_until_it_is_back(
         }
     )
 
-    applied = await apply_layout(without)
+    applied = await apply_layout(without, changed_by="test")
 
     assert applied.closed_counters == ["LVCUO-01"]
     with pytest.raises(NotFound) as refused:
@@ -98,7 +99,7 @@ async def test_a_counter_left_out_refuses_its_qr_code_until_it_is_back(
     assert catalog.status_code == 404
     assert catalog.json()["code"] == "counter_closed"
 
-    assert (await apply_layout(layout)).closed_counters == []
+    assert (await apply_layout(layout, changed_by="test")).closed_counters == []
     await _order(counter_id, product_id)
     assert (await stores.get_counter(counter_id)).code == "LVCUO-01"
 
@@ -111,13 +112,15 @@ async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> N
     issued = await staff.issue_device_token(device_id, store_id=store_id)
     assert (await staff.device_for_token(issued.token)).device_id == device_id
 
-    applied = await apply_layout(layout.model_copy(update={"devices": layout.devices[:-1]}))
+    applied = await apply_layout(
+        layout.model_copy(update={"devices": layout.devices[:-1]}), changed_by="test"
+    )
 
     assert applied.deactivated_devices == [tablet.name]
     with pytest.raises(NotAuthenticated):
         await staff.device_for_token(issued.token)
     # Back in the file it is a device again, but a lost or stolen one's old token stays dead.
-    assert (await apply_layout(layout)).deactivated_devices == []
+    assert (await apply_layout(layout, changed_by="test")).deactivated_devices == []
     with pytest.raises(NotAuthenticated):
         await staff.device_for_token(issued.token)
     renewed = await staff.issue_device_token(device_id, store_id=store_id)
@@ -125,12 +128,61 @@ async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> N
 
 
 async def test_applying_the_same_layout_again_withdraws_nothing(counter_id: int) -> None:
-    applied = await apply_layout(demo_layout(LVCUO))
+    applied = await apply_layout(demo_layout(LVCUO), changed_by="test")
     assert (applied.closed_counters, applied.deactivated_devices, applied.withdrawn_listings) == (
         [],
         [],
         [],
     )
+
+
+async def test_a_store_price_is_recorded_with_who_and_why(counter_id: int) -> None:
+    layout = demo_layout(LVCUO)
+    first, second = layout.listings[0], layout.listings[1]
+    priced = layout.model_copy(
+        update={"listings": [first.model_copy(update={"price_fen": 1680}), *layout.listings[1:]]}
+    )
+    await apply_layout(priced, changed_by="cli:ops", reason="stores.json of 2026-12-03")
+    back = layout.model_copy(
+        update={
+            "listings": [first, second.model_copy(update={"price_fen": 990}), *layout.listings[2:]]
+        }
+    )
+    await apply_layout(back, changed_by="staff:2", reason="weekend offer")
+    changes = (
+        await ListingPriceChange.select(
+            ListingPriceChange.listing.product.certificate_no.as_alias("certificate_no"),
+            ListingPriceChange.old_price_fen,
+            ListingPriceChange.new_price_fen,
+            ListingPriceChange.changed_by,
+            ListingPriceChange.reason,
+        )
+        .where(ListingPriceChange.changed_by != "pos demo")
+        .order_by(ListingPriceChange.id)
+    )
+    assert changes == [
+        {
+            "certificate_no": first.certificate_no,
+            "old_price_fen": None,
+            "new_price_fen": 1680,
+            "changed_by": "cli:ops",
+            "reason": "stores.json of 2026-12-03",
+        },
+        {
+            "certificate_no": first.certificate_no,
+            "old_price_fen": 1680,
+            "new_price_fen": None,
+            "changed_by": "staff:2",
+            "reason": "weekend offer",
+        },
+        {
+            "certificate_no": second.certificate_no,
+            "old_price_fen": None,
+            "new_price_fen": 990,
+            "changed_by": "staff:2",
+            "reason": "weekend offer",
+        },
+    ]
 
 
 def test_pos_stores_load_says_what_a_file_withdrew(sqlite_template: Path, tmp_path: Path) -> None:
