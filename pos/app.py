@@ -38,7 +38,7 @@ from pos.printing.routes import PrintingController
 from pos.problems import exception_handlers
 from pos.settings import Settings
 from pos.staff.routes import DeviceTokenController, SessionController
-from pos.stores.routes import CounterCatalogController
+from pos.stores.routes import CounterCatalogController, PriceChangeController
 from pos.worker import embedded_worker
 
 __all__ = ["create_app"]
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> Litestar:
             DeviceTokenController,
             CatalogImportController,
             CounterCatalogController,
+            PriceChangeController,
             CounterOrderController,
             KioskOrderController,
             OrderController,

@@ -21,7 +21,7 @@ from pos.catalog.codes import canonical_gtin
 from pos.catalog.importer import Format, parse_parts
 from pos.catalog.pipeline import write_while_checking
 from pos.catalog.schemas import ImportReport, ProductOut, ProgressCallback, no_progress
-from pos.catalog.tables import CatalogRevision, County, Product, Supplier
+from pos.catalog.tables import CatalogRevision, County, Product, ProductPriceChange, Supplier
 from pos.catalog.upsert import CatalogWriter
 from pos.db import Statement, current_engine, placeholders, write_transaction
 from pos.errors import InvalidInput, NotFound
@@ -33,6 +33,7 @@ __all__ = [
     "import_catalog",
     "import_catalog_file",
     "is_certified",
+    "price_changes",
     "product_ids_by_certificate",
     "products_by_gtin",
     "require_supplier",
@@ -107,6 +108,25 @@ async def import_catalog(
         unchanged=written.rows - written.inserted - written.updated,
         revision=revision,
         seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+async def price_changes(product_ids: list[int], limit: int) -> list[dict[str, Any]]:
+    """The latest catalog price changes of the products, newest first."""
+    change = ProductPriceChange
+    return await (
+        change.select(
+            change.product.as_alias("product_id"),
+            change.product._.name_zh.as_alias("product_name"),
+            change.old_price_fen,
+            change.new_price_fen,
+            change.changed_at,
+            change.changed_by,
+            change.reason,
+        )
+        .where(change.product.is_in(product_ids or [-1]))
+        .order_by(change.id, ascending=False)
+        .limit(limit)
     )
 
 

@@ -8,11 +8,12 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from pos.db import MAX_ROW_ID, RowId
+from pos.db import MAX_ROW_ID, OptionalRowId, RowId
+from pos.staff.guards import staff
 from pos.stores import service as stores
-from pos.stores.schemas import CounterCatalog
+from pos.stores.schemas import CounterCatalog, PriceChangeOut
 
-__all__ = ["CounterCatalogController"]
+__all__ = ["CounterCatalogController", "PriceChangeController"]
 
 
 class CounterCatalogController(Controller):
@@ -39,3 +40,18 @@ class CounterCatalogController(Controller):
             counter_id, query=q, since=since, cursor=cursor, limit=limit
         )
         return Response(page, headers=headers)
+
+
+class PriceChangeController(Controller):
+    path = "/api/stores/{store_id:int}/price-changes"
+    tags = ["catalog"]
+    guards = [staff("manager")]
+
+    @get(operation_id="storePriceChanges", summary="Price changes: who, when and why")
+    async def list_changes(
+        self,
+        store_id: FromPath[RowId],
+        product_id: Annotated[OptionalRowId, Parameter(description="one product only")] = None,
+    ) -> list[PriceChangeOut]:
+        """The store's own prices and the catalog's of what it lists, newest first (200)."""
+        return await stores.price_changes(store_id, product_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -12,10 +13,24 @@ __all__ = [
     "CounterOut",
     "DeviceIn",
     "ListingIn",
+    "PriceChangeOut",
     "PrinterIn",
     "SellableProduct",
     "StoreLayout",
 ]
+
+
+class PriceChangeOut(BaseModel):
+    """A price that changed: the catalog's, or the store's own (None: the catalog price)."""
+
+    product_id: int
+    product_name: str
+    scope: Literal["catalog", "store"]
+    old_price_fen: int | None
+    new_price_fen: int | None
+    changed_at: datetime
+    changed_by: str = Field(description="staff:3, or cli:<account> for the command line")
+    reason: str
 
 
 class CounterOut(BaseModel):

@@ -16,8 +16,8 @@ from pos.catalog.codes import canonical_gtin
 from pos.db import Statement, placeholders
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
-from pos.stores.schemas import CounterCatalog, CounterOut, SellableProduct
-from pos.stores.tables import Counter, Device, Listing, Printer, Store
+from pos.stores.schemas import CounterCatalog, CounterOut, PriceChangeOut, SellableProduct
+from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
 
 __all__ = [
     "MerchantStore",
@@ -35,6 +35,7 @@ __all__ = [
     "list_stores",
     "merchant_ids",
     "merchant_store",
+    "price_changes",
     "sellable_products",
     "store_ids_by_code",
     "store_printer_names",
@@ -304,6 +305,42 @@ async def list_stores(store_ids: Collection[int] | None = None) -> list[StoreBri
     if store_ids is not None:
         query = query.where(Store.id.is_in(list(store_ids) or [-1]))
     return [StoreBrief(**row) for row in await query]
+
+
+async def price_changes(
+    store_id: int, product_id: int | None = None, limit: int = 200
+) -> list[PriceChangeOut]:
+    """The store's own price changes and the catalog's of what it lists, newest first."""
+    change = ListingPriceChange
+    of_store: Any = change.listing._.store == store_id
+    if product_id is not None:
+        of_store &= change.listing._.product == product_id
+    own = (
+        await change.select(
+            change.listing._.product.as_alias("product_id"),
+            change.listing._.product._.name_zh.as_alias("product_name"),
+            change.old_price_fen,
+            change.new_price_fen,
+            change.changed_at,
+            change.changed_by,
+            change.reason,
+        )
+        .where(of_store)
+        .order_by(change.id, ascending=False)
+        .limit(limit)
+    )
+    listed = [product_id] if product_id is not None else await _listed_products(store_id)
+    catalog_wide = await catalog.price_changes(listed, limit)
+    merged = [
+        *(PriceChangeOut(**row, scope="store") for row in own),
+        *(PriceChangeOut(**row, scope="catalog") for row in catalog_wide),
+    ]
+    return sorted(merged, key=lambda row: row.changed_at, reverse=True)[:limit]
+
+
+async def _listed_products(store_id: int) -> list[int]:
+    rows = await Listing.select(Listing.product).where(Listing.store == store_id)
+    return [row["product"] for row in rows]
 
 
 class PrinterBrief(NamedTuple):

@@ -21,6 +21,7 @@ from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout
+from tests.helpers.staff import login_as
 
 pytestmark = pytest.mark.anyio
 
@@ -183,6 +184,33 @@ async def test_a_store_price_is_recorded_with_who_and_why(counter_id: int) -> No
             "reason": "weekend offer",
         },
     ]
+
+
+async def test_managers_read_the_store_and_catalog_price_changes(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    layout = demo_layout(LVCUO)
+    first = layout.listings[0]
+    priced = [first.model_copy(update={"price_fen": 1680}), *layout.listings[1:]]
+    await apply_layout(layout.model_copy(update={"listings": priced}), changed_by="cli:ops")
+    store_id = (await stores.store_ids_by_code([LVCUO]))[LVCUO]
+    path = f"/api/stores/{store_id}/price-changes"
+    await login_as(client, "restocker", store_id)
+    assert (await client.get(path)).status_code == 403
+    await login_as(client, "manager", store_id)
+    listed = await client.get(path)
+    assert listed.status_code == 200, listed.text
+    latest = listed.json()[0]
+    assert (latest["scope"], latest["old_price_fen"], latest["new_price_fen"]) == (
+        "store",
+        None,
+        1680,
+    )
+    assert (latest["changed_by"], latest["reason"]) == ("cli:ops", "store layout")
+    assert latest["product_name"]
+    product_id = latest["product_id"]
+    only = await client.get(path, params={"product_id": product_id})
+    assert {row["product_id"] for row in only.json()} == {product_id}
 
 
 def test_pos_stores_load_says_what_a_file_withdrew(sqlite_template: Path, tmp_path: Path) -> None:
