@@ -162,9 +162,11 @@ async def _unhold(
     return changed
 
 
-async def restock(store_id: int, units: Units, *, reference: str = "") -> None:
-    """Put returned goods back on the shelf: one `return` movement per product."""
-    entry = Entry("order", reason="returned by the shopper", reference=reference)
+async def restock(
+    store_id: int, units: Units, *, actor: str, why: str = "", reference: str = ""
+) -> None:
+    """Put returned goods back on the shelf: one `return` movement per product, by `actor`."""
+    entry = Entry(actor, reason=why or "returned by the shopper", reference=reference)
     async with write_transaction():
         for product_id, n in _in_id_order(units):
             await ledger.move(store_id, product_id, n, "return", entry)

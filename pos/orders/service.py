@@ -323,7 +323,7 @@ async def record_refund(
         row = await locked_order(order_id)
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
-        await _restock(row, returned)
+        await _restock(row, returned, actor=actor, why=why)
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
@@ -394,8 +394,11 @@ async def _check_returnable(
             )
 
 
-async def _restock(row: dict[str, Any], restock: Mapping[int, int]) -> None:
+async def _restock(
+    row: dict[str, Any], restock: Mapping[int, int], *, actor: str, why: str
+) -> None:
     """Put returned goods back on the shelf, at most the units the order has not had back."""
     await _check_returnable(row, restock, {})
     if restock:
-        await inventory.restock(row["store_id"], restock, reference=f"order:{row['id']}")
+        reference = f"order:{row['id']}"
+        await inventory.restock(row["store_id"], restock, actor=actor, why=why, reference=reference)

@@ -45,7 +45,7 @@ async def test_sale_and_release_move_held_stock(db: str) -> None:
     await inventory.release(shop.store_id, {product: 1})
     level = await inventory.get_level(shop.store_id, product)
     assert (level.on_hand, level.held) == (7, 0)
-    await inventory.restock(shop.store_id, {product: 2})
+    await inventory.restock(shop.store_id, {product: 2}, actor="staff:1")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 9
 
 

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from pos.inventory.tables import StockMovement
 from tests.helpers.staff import add_store, login_as
 from tests.integration.payments.conftest import Bought, start
 
@@ -21,7 +22,7 @@ async def test_staff_read_every_transition_of_an_order(
     manager = await login_as(pay_client, "manager", bought.shop.store_id)
     await pay_client.post(
         f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
-        json={"amount_fen": 500, "reason": "bag torn"},
+        json={"amount_fen": 500, "reason": "bag torn", "restock": {bought.product_id: 1}},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
     history = await pay_client.get(f"/api/orders/{bought.order_id}/history")
@@ -38,6 +39,10 @@ async def test_staff_read_every_transition_of_an_order(
     assert refunded["actor"] == f"staff:{manager.user_id}"
     assert refunded["reason"] == "500 fen: bag torn"
     assert created["at"] <= refunded["at"]
+    returned = await StockMovement.select(StockMovement.actor, StockMovement.reason).where(
+        StockMovement.kind == "return"
+    )
+    assert returned == [{"actor": f"staff:{manager.user_id}", "reason": "bag torn"}]
 
 
 async def test_the_history_is_for_staff_of_the_order_s_store_only(
