@@ -24,13 +24,17 @@ async def _failed_refund(client: httpx.AsyncClient, bought: Bought) -> int:
     paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
     assert paid.json()["status"] == "paid", paid.text
     await SandboxPayment.update({SandboxPayment.status: "closed"}, force=True)
+    await _refund_refused(client, bought, 500)
+    return int(paid.json()["payment_id"])
+
+
+async def _refund_refused(client: httpx.AsyncClient, bought: Bought, amount_fen: int) -> None:
     refused = await client.post(
         f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
-        json={"amount_fen": 500, "reason": "bag torn"},
+        json={"amount_fen": amount_fen, "reason": "bag torn"},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
     assert refused.json()["status"] == "failed", refused.text
-    return int(paid.json()["payment_id"])
 
 
 async def test_a_flagged_payment_is_listed_until_staff_resolve_it(
@@ -67,12 +71,7 @@ async def test_a_payment_flagged_again_after_resolving_is_listed_again(
     payment_id = await _failed_refund(pay_client, bought)
     resolve = f"{_flagged_path(bought)}/{payment_id}/resolve"
     assert (await pay_client.post(resolve, json={"note": "called the shopper"})).is_success
-    refused = await pay_client.post(
-        f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
-        json={"amount_fen": 700, "reason": "second try"},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
-    )
-    assert refused.json()["status"] == "failed"
+    await _refund_refused(pay_client, bought, 700)
     (flagged,) = (await pay_client.get(_flagged_path(bought))).json()
     assert flagged["payment_id"] == payment_id
     assert (flagged["resolved_at"], flagged["resolved_by"], flagged["note"]) == (None, None, "")
