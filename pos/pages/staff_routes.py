@@ -125,6 +125,7 @@ class StaffPages(Controller):
             "roles": roles,
             "expiry_hours": tablet.EXPIRY_WINDOW_HOURS,
             "restock": await restock.open_orders(actor, store_id) if roles["stock"] else None,
+            "prices": await tablet.price_changes(actor, store_id) if roles["manager"] else None,
             "key": uuid.uuid4().hex,
         }
         return render(request, "staff/store.html", context)

@@ -40,6 +40,7 @@ from pos.printing.schemas import PrinterOut, PrintJobOut
 from pos.staff import service as staff_service
 from pos.staff.actors import RoleName, StaffActor
 from pos.stores import service as stores
+from pos.stores.schemas import PriceChangeOut
 from pos.stores.service import PrinterBrief, StoreBrief
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "dashboard",
     "find_order",
     "home_stores",
+    "price_changes",
     "received",
     "receiving_confirm",
     "receiving_scan",
@@ -151,6 +153,15 @@ async def alerts(actor: StaffActor, store_id: int) -> Alerts:
     )
     backlog = await platform.backlog() if ("manager", None) in actor.roles else None
     return Alerts(low, expiring, flagged, printers, backlog, rules.time_zone)
+
+
+PRICE_CHANGES_SHOWN = 20
+
+
+async def price_changes(actor: StaffActor, store_id: int) -> list[PriceChangeOut]:
+    """The store's latest price changes, its own and the catalog's, for its managers."""
+    require(actor, ("manager",), store_id)
+    return await stores.price_changes(store_id, limit=PRICE_CHANGES_SHOWN)
 
 
 async def _none() -> None:

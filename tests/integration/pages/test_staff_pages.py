@@ -57,6 +57,18 @@ async def test_the_manager_sees_stores_alerts_and_the_backlog(
     assert "上报扶贫平台" in store.text
 
 
+async def test_the_manager_sees_the_store_s_price_changes(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+    page = (await client.get(f"/staff/stores/{demo.subway_store_id}")).text
+    prices = page.split('id="prices"')[1]
+    assert "¥25.80" in prices  # the station's own price of its bamboo shoots (demo layout)
+    assert "pos demo · store layout stores.json" in prices
+    await _login(client, "restocker")
+    assert 'id="prices"' not in (await client.get(f"/staff/stores/{demo.subway_store_id}")).text
+
+
 async def test_a_restocker_receives_a_shipment_by_scanning(
     client: httpx.AsyncClient, demo: Demo
 ) -> None:
