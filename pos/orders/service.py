@@ -51,6 +51,7 @@ __all__ = [
     "returnable_units",
     "start_payment",
     "store_of",
+    "transitions",
 ]
 
 HOLD_EXPIRY = "order_hold_expiry"
@@ -135,6 +136,11 @@ async def read_order(order_id: int, *, token: str | None, staff_session: str | N
 async def order_history(order_id: int, *, staff_session: str | None) -> list[TransitionOut]:
     """Every transition of the order, with who, when and why, for staff of its store."""
     await _check_staff(staff_session, await records.order_access(order_id))
+    return await transitions(order_id)
+
+
+async def transitions(order_id: int) -> list[TransitionOut]:
+    """Every transition of the order, oldest first, for a caller that checked access."""
     return await records.transitions(order_id)
 
 

@@ -296,8 +296,13 @@ async def find_order(
     order = await orders.read_order(_order_id(number), token=None, staff_session=session)
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
-    history = await orders.order_history(order.id, staff_session=session)
-    returnable = await orders.returnable_units(order.id)
+    # Reading the order checked the session: the rest is read without checking it again.
+    history, returnable, printers, rules = await asyncio.gather(
+        orders.transitions(order.id),
+        orders.returnable_units(order.id),
+        stores.store_printer_names(store_id),
+        stores.store_rules(store_id),
+    )
     line_of = {line.product_id: line for line in order.lines}
     goods = [
         ReturnableGoods(
@@ -305,10 +310,7 @@ async def find_order(
         )
         for product, units in returnable.items()
     ]
-    printers = await stores.store_printer_names(store_id)
-    return FoundOrder(
-        order, history, goods, printers, (await stores.store_rules(store_id)).time_zone
-    )
+    return FoundOrder(order, history, goods, printers, rules.time_zone)
 
 
 def _goods_back(form: Mapping[str, str]) -> dict[int, int]:

@@ -26,7 +26,7 @@ from pos.payments.provider import RefundResult
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
 from pos.payments.tables import Payment, Refund
-from pos.staff.actors import StaffActor
+from pos.staff.actors import StaffActor, staff_name
 from pos.stores import service as stores
 
 __all__ = ["complete_refund", "refund_order"]
@@ -205,7 +205,7 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
             payment.order,
             amount_fen=refund.amount_fen,
             restock=restock or None,
-            actor=f"staff:{refund.requested_by}" if refund.requested_by else "payments",
+            actor=staff_name(refund.requested_by) if refund.requested_by else "payments",
             why=refund.reason,
             slip_printer_id=refund.slip_printer,
         )

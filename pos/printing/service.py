@@ -36,6 +36,7 @@ from pos.printing.schemas import (
 )
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
+from pos.staff.actors import staff_name
 from pos.stores import service as stores
 from pos.stores.tables import Printer
 from printers import PrinterStatus
@@ -265,7 +266,7 @@ async def reprint(
     }
     key = f"reprint:{store_id}:{idempotency_key}" if idempotency_key else None
     job_id = await _insert_job(
-        target, order_id, "reprint", document, key, created_by=f"staff:{staff_user_id}"
+        target, order_id, "reprint", document, key, created_by=staff_name(staff_user_id)
     )
     PRINT_JOBS.notify()
     return await _job_out(job_id)

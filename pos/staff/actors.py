@@ -17,11 +17,19 @@ __all__ = [
     "RoleName",
     "StaffActor",
     "SupplierActor",
+    "staff_name",
 ]
 
 RoleName = Literal["manager", "restocker", "cashier"]
 DeviceKind = Literal["kiosk", "counter", "tablet"]
 ROLE_NAMES: tuple[RoleName, ...] = ("manager", "restocker", "cashier")
+
+
+def staff_name(user_id: int) -> str:
+    """How records name a staff user as the one who acted: staff:<id>."""
+    return f"staff:{user_id}"
+
+
 DEVICE_KINDS: tuple[DeviceKind, ...] = ("kiosk", "counter", "tablet")
 
 
@@ -37,7 +45,7 @@ class StaffActor:
     @property
     def name(self) -> str:
         """How records name the user as the one who acted: staff:<id>."""
-        return f"staff:{self.user_id}"
+        return staff_name(self.user_id)
 
     def has_role(self, roles: Iterable[str], store_id: int | None) -> bool:
         """Whether the user holds one of `roles` at `store_id` (or at head office)."""

@@ -57,7 +57,9 @@ class AppliedLayout:
         return "; ".join(parts)
 
 
-async def apply_layout(layout: StoreLayout, *, changed_by: str, reason: str = "") -> AppliedLayout:
+async def apply_layout(
+    layout: StoreLayout, *, changed_by: str, reason: str = "store layout"
+) -> AppliedLayout:
     """Create or update the store described by `layout`, withdrawing what it left out.
 
     Each store price it sets or changes is recorded with `changed_by` and `reason`.
@@ -89,7 +91,7 @@ async def apply_layout(layout: StoreLayout, *, changed_by: str, reason: str = ""
         await _upsert_devices(store_id, layout, printers, counters)
         closed = await _close_counters(store_id, list(counters))
         deactivated = await _deactivate_devices(store_id, [d.name for d in layout.devices])
-        price_change = _PriceChange(datetime.now(UTC), changed_by, reason or "store layout")
+        price_change = _PriceChange(datetime.now(UTC), changed_by, reason)
         withdrawn = await _apply_listings(store_id, layout, products, price_change)
     return AppliedLayout(store_id, layout.code, closed, deactivated, withdrawn)
 
