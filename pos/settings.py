@@ -6,12 +6,31 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
+
+
+_WECHAT_ACCOUNT = (
+    "wechat_mchid",
+    "wechat_appid",
+    "wechat_cert_serial_no",
+    "wechat_private_key_file",
+    "wechat_apiv3_key",
+    "wechat_public_key_file",
+    "wechat_public_key_id",
+)
 
 
 class SettingsError(Exception):
@@ -53,6 +72,25 @@ class Settings(BaseSettings):
     sandbox_signing_key: SecretStr = Field(
         default=SecretStr("demo-sandbox-signing-key"),
         description="HMAC key the sandbox provider signs its notifications with",
+    )
+    wechat_mchid: str = Field(default="", description="WeChat Pay merchant id (商户号)")
+    wechat_appid: str = Field(default="", description="the AppID bound to that merchant id")
+    wechat_cert_serial_no: str = Field(
+        default="", description="serial number of the merchant API certificate"
+    )
+    wechat_private_key_file: Path | None = Field(
+        default=None, description="the merchant API private key (apiclient_key.pem)"
+    )
+    wechat_apiv3_key: SecretStr = Field(
+        default=SecretStr(""), description="the APIv3 key, which decrypts notifications"
+    )
+    wechat_public_key_file: Path | None = Field(
+        default=None, description="the WeChat Pay public key (pub_key.pem): checks its answers"
+    )
+    wechat_public_key_id: str = Field(default="", description="that key's id, PUB_KEY_ID_...")
+    wechat_gateway: str = Field(
+        default="https://api.mch.weixin.qq.com",
+        description="or the backup domain https://api2.mch.weixin.qq.com",
     )
     run_worker: bool = Field(
         default=True, description="run the outbox worker inside the server (else: `pos worker`)"
@@ -146,6 +184,22 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Shanghai") from None
         return value
 
+    @model_validator(mode="after")
+    def _provider_configured(self) -> Settings:
+        if self.payment_provider == "alipay":
+            raise ValueError(
+                "POS_PAYMENT_PROVIDER: alipay has no adapter yet; use wechat or sandbox"
+            )
+        if self.payment_provider == "wechat":
+            missing = [f"POS_{name.upper()}" for name in _WECHAT_ACCOUNT if not self._given(name)]
+            if missing:
+                raise ValueError(f"POS_PAYMENT_PROVIDER=wechat needs {', '.join(missing)}")
+        return self
+
+    def _given(self, name: str) -> bool:
+        value = getattr(self, name)
+        return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
@@ -161,7 +215,11 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"POS_{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
-        )
+        problems = "; ".join(_problem(error) for error in exc.errors())
         raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """`POS_<FIELD>: message`; a rule over several fields names them in its message."""
+    message = error["msg"].removeprefix("Value error, ")
+    return f"POS_{str(error['loc'][0]).upper()}: {message}" if error["loc"] else message

@@ -94,6 +94,7 @@ async def worker_main(settings: Settings) -> None:
         payments = build_payments(settings)
         async with (
             LiveChannels.create(redis, prefix=settings.redis_prefix),
+            payments.provider,
             HttpSender() as sender,
             anyio.create_task_group() as group,
         ):

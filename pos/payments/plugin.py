@@ -17,6 +17,7 @@ from litestar.plugins import InitPluginProtocol
 
 from pos.events.outbox import Event, Handler, register, unregister
 from pos.payments.clock import Clock, utc_now
+from pos.payments.provider import PaymentProvider
 from pos.payments.refunds import complete_refund
 from pos.payments.routes import (
     FlaggedPaymentController,
@@ -28,21 +29,41 @@ from pos.payments.routes import (
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import POLL_EVENT, REFUND_EVENT, Payments, poll
 from pos.payments.wallet import NOTIFY_EVENT, HttpSender, Sender, deliver_notification
+from pos.payments.wechat import WeChatConfig, WeChatPayProvider
 from pos.settings import Settings
 
 __all__ = ["PaymentsPlugin", "build_payments", "payment_handlers"]
 
 
 def build_payments(settings: Settings, *, clock: Clock = utc_now) -> Payments:
-    """The payments context for the configured provider."""
-    if settings.payment_provider != "sandbox":
-        raise NotImplementedError(f"no {settings.payment_provider} adapter yet; use sandbox")
-    provider = SandboxProvider(
-        signing_key=settings.sandbox_signing_key.get_secret_value().encode(),
-        public_url=settings.public_url,
-        clock=clock,
-    )
+    """The payments context for the configured provider; `async with` its provider to use it."""
+    provider: PaymentProvider
+    if settings.payment_provider == "wechat":
+        provider = WeChatPayProvider(wechat_config(settings))
+    else:
+        provider = SandboxProvider(
+            signing_key=settings.sandbox_signing_key.get_secret_value().encode(),
+            public_url=settings.public_url,
+            clock=clock,
+        )
     return Payments(provider, settings.payer_salt.get_secret_value().encode(), clock)
+
+
+def wechat_config(settings: Settings) -> WeChatConfig:
+    """The WeChat Pay account of the settings (which checked that every part is given)."""
+    assert settings.wechat_private_key_file
+    assert settings.wechat_public_key_file
+    return WeChatConfig.from_files(
+        private_key_file=settings.wechat_private_key_file,
+        public_key_file=settings.wechat_public_key_file,
+        mchid=settings.wechat_mchid,
+        appid=settings.wechat_appid,
+        cert_serial_no=settings.wechat_cert_serial_no,
+        apiv3_key=settings.wechat_apiv3_key.get_secret_value(),
+        public_key_id=settings.wechat_public_key_id,
+        notify_url=f"{settings.public_url.rstrip('/')}/api/payments/notify/wechat",
+        gateway=settings.wechat_gateway,
+    )
 
 
 @contextmanager
@@ -97,7 +118,7 @@ class PaymentsPlugin(InitPluginProtocol):
 
 @asynccontextmanager
 async def _handlers_lifespan(app: Litestar) -> AsyncIterator[None]:
-    async with HttpSender() as sender:
+    async with app.state["payments"].provider, HttpSender() as sender:
         app.state["payment_sender"] = sender
         with payment_handlers(lambda: app.state["payments"], lambda: app.state["payment_sender"]):
             yield

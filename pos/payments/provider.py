@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
 from pos.errors import PosError, Unavailable
 
@@ -90,6 +90,7 @@ class PaymentRequest:
     amount_fen: int
     description: str
     expires_at: datetime
+    store_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +157,18 @@ class Notification:
 
 
 class PaymentProvider(ABC):
-    """One payment provider; every call may raise `pos.errors.Unavailable`."""
+    """One payment provider; every call may raise `pos.errors.Unavailable`.
+
+    Used inside `async with provider:`, which opens and closes what it needs (connections).
+    """
 
     name: ClassVar[str]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
     @abstractmethod
     async def create(self, payment: PaymentRequest) -> CreatedPayment:

@@ -137,6 +137,7 @@ async def _call_provider(
         amount_fen=payment.amount_fen,
         description=f"order {payment.order}",
         expires_at=payment.expires_at,
+        store_id=payment.store,
     )
     if data.auth_code is None:
         return await ctx.provider.create(request), None

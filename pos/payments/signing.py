@@ -21,6 +21,7 @@ __all__ = [
     "NONCE_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "check_fresh",
     "check_signed",
     "sign",
     "signed_headers",
@@ -67,8 +68,13 @@ def check_signed(key: bytes, headers: Mapping[str, str], body: bytes, now: datet
     # As bytes: compare_digest refuses str with non-ASCII characters by raising.
     if not hmac.compare_digest(sign(key, timestamp, nonce, body).encode(), signature.encode()):
         raise NotificationRefused("the signature does not match", code="notification_forged")
+    check_fresh(timestamp, now)
+    return nonce
+
+
+def check_fresh(timestamp: str, now: datetime) -> None:
+    """Refuse a message whose Unix `timestamp` is more than MAX_SKEW from `now`."""
     if abs(now - _sent_at(timestamp)) > MAX_SKEW:
         raise NotificationRefused(
             "the notification is more than 5 minutes off", code="notification_stale"
         )
-    return nonce

@@ -1,0 +1,253 @@
+"""WeChat Pay API v3: the app configured for it, against a strict gateway double on a socket."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from pos.errors import Unavailable
+from pos.events.outbox import dispatch_due
+from pos.orders.checkout import create_counter_order
+from pos.orders.schemas import CounterOrderIn, LineIn
+from pos.orders.tokens import counter_qr_token
+from pos.payments.plugin import wechat_config
+from pos.payments.tables import Payment
+from pos.payments.wechat import WeChatPayProvider
+from pos.settings import Settings, SettingsError, load_settings
+from tests.helpers import wechat_gateway as double
+from tests.helpers.shop import open_shop
+from tests.integration.payments.conftest import Bought, order_state, start
+
+pytestmark = pytest.mark.anyio
+
+NOTIFY = "/api/payments/notify/wechat"
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[double.WeChatGateway]:
+    server = double.WeChatGateway()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _account(gateway: double.WeChatGateway, folder: Path) -> dict[str, object]:
+    private_key, public_key = gateway.write_keys(folder)
+    return {
+        "payment_provider": "wechat",
+        "wechat_mchid": double.MCHID,
+        "wechat_appid": double.APPID,
+        "wechat_cert_serial_no": double.SERIAL_NO,
+        "wechat_private_key_file": private_key,
+        "wechat_apiv3_key": gateway.apiv3_key,
+        "wechat_public_key_file": public_key,
+        "wechat_public_key_id": double.PUBLIC_KEY_ID,
+        "wechat_gateway": gateway.url,
+    }
+
+
+@pytest.fixture
+def settings(database_url: str, gateway: double.WeChatGateway, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
+        run_worker=False,
+        **_account(gateway, tmp_path),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def wechat(app: Litestar) -> WeChatPayProvider:
+    provider = app.state["payments"].provider
+    assert isinstance(provider, WeChatPayProvider)
+    return provider
+
+
+@pytest.fixture
+async def bought(app: Litestar, settings: Settings) -> Bought:
+    shop = await open_shop()
+    product_id = await shop.add(price_fen=1250, stock=10)
+    secret = settings.secret_key.get_secret_value()
+    data = CounterOrderIn(
+        lines=[LineIn(product_id=product_id, quantity=2)],
+        counter_token=counter_qr_token(shop.counter_id, secret=secret),
+    )
+    created = await create_counter_order(
+        shop.counter_id, data, idempotency_key=uuid.uuid4().hex, secret=secret
+    )
+    assert created.order.access_token is not None
+    return Bought(shop, product_id, created.order.id, created.order.access_token, 2500)
+
+
+async def _qr_payment(client: httpx.AsyncClient, bought: Bought) -> str:
+    response = await start(client, bought, {"method": "qr"})
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["qr_url"] == f"weixin://wxpay/bizpayurl?pr={payment['out_trade_no']}"
+    return str(payment["out_trade_no"])
+
+
+async def _payment(out_trade_no: str) -> Payment:
+    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    assert payment is not None
+    return payment
+
+
+async def test_a_qr_payment_is_settled_by_the_notification_of_wechat(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    assert gateway.trades[out_trade_no].total_fen == bought.total_fen
+    gateway.pay(out_trade_no, openid="o-alice")
+    headers, body = gateway.notification(out_trade_no)
+
+    response = await client.post(NOTIFY, headers=headers, content=body)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["code"] == "SUCCESS"
+    assert await order_state(bought.order_id) == "paid"
+    payment = await _payment(out_trade_no)
+    assert payment.status == "paid"
+    assert payment.paid_fen == bought.total_fen
+    assert payment.provider_reference == gateway.trades[out_trade_no].transaction_id
+    assert payment.payer_hash  # the openid, hashed: never stored as it is
+    assert gateway.refused == []
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ("other_signer", "notification_forged"),
+        ("other_apiv3_key", "notification_forged"),
+        ("ten_minutes_old", "notification_stale"),
+        ("unsigned", "notification_unsigned"),
+    ],
+)
+async def test_a_notification_that_does_not_check_out_changes_nothing(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    tamper: str,
+    code: str,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+    if tamper == "other_signer":
+        gateway.platform_key = double._new_key()
+    at = time.time() - 600 if tamper == "ten_minutes_old" else None
+    key = "k" * 32 if tamper == "other_apiv3_key" else None
+    headers, body = gateway.notification(out_trade_no, at=at, key=key)
+    if tamper == "unsigned":
+        headers.pop("Wechatpay-Signature")
+
+    response = await client.post(NOTIFY, headers=headers, content=body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert await order_state(bought.order_id) == "paying"
+    assert (await _payment(out_trade_no)).status == "pending"
+
+
+async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+    headers, body = gateway.notification(out_trade_no)
+    assert (await client.post(NOTIFY, headers=headers, content=body)).status_code == 200
+
+    replayed = await client.post(NOTIFY, headers=headers, content=body)
+
+    assert replayed.status_code == 400
+    assert replayed.json()["code"] == "notification_replayed"
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_lost_notification_is_made_up_for_by_the_poll(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=30))
+
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_wechat(
+    client: httpx.AsyncClient, bought: Bought, settings: Settings
+) -> None:
+    refused = await start(client, bought, {"method": "code", "auth_code": "134567890123450003"})
+    assert refused.status_code == 201, refused.text
+    assert refused.json()["status"] == "closed"
+    assert refused.json()["failure"] == "用户余额不足"  # WeChat's words, for the kiosk to show
+    assert await order_state(bought.order_id) == "open"
+
+    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+
+    assert paid.json()["status"] == "paid"
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_code_that_waits_for_the_pin_is_queried_until_paid(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    started = await start(client, bought, {"method": "code", "auth_code": "134567890123450001"})
+    assert started.json()["status"] == "pending"
+    gateway.pay(started.json()["out_trade_no"])
+
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3))
+
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_refunds_close_and_query_speak_the_language_of_wechat(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    wechat: WeChatPayProvider,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+
+    partial = await wechat.refund(out_trade_no, "R1", 500, bought.total_fen)
+    again = await wechat.refund(out_trade_no, "R1", 500, bought.total_fen)
+    too_much = await wechat.refund(out_trade_no, "R2", bought.total_fen, bought.total_fen)
+
+    assert partial.status == "succeeded"
+    assert again.provider_reference == partial.provider_reference
+    assert too_much.status == "failed"
+    assert (await wechat.query(out_trade_no)).status == "paid"  # refunded in part, still a sale
+    await wechat.close(out_trade_no)  # ORDERPAID: an answer, not an error
+    assert (await wechat.query("P-never-opened")).status == "closed"
+
+
+async def test_a_request_wechat_cannot_verify_is_unavailable_not_a_decision(
+    app: Litestar, gateway: double.WeChatGateway, tmp_path: Path
+) -> None:
+    account = _account(gateway, tmp_path) | {"wechat_cert_serial_no": "0BADSERIAL"}
+    settings = load_settings(_env_file=None, **account)
+
+    async with WeChatPayProvider(wechat_config(settings)) as provider:
+        with pytest.raises(Unavailable) as refused:
+            await provider.query("P1")
+
+    assert refused.value.code == "provider_refused"
+    assert "SIGN_ERROR" in str(refused.value)
+
+
+def test_wechat_without_its_account_does_not_start_and_says_what_is_missing() -> None:
+    with pytest.raises(SettingsError) as missing:
+        load_settings(_env_file=None, payment_provider="wechat", wechat_mchid=double.MCHID)
+
+    assert "POS_WECHAT_APPID" in str(missing.value)
+    assert "POS_WECHAT_PRIVATE_KEY_FILE" in str(missing.value)
+    assert "POS_WECHAT_MCHID" not in str(missing.value)
