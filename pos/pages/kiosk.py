@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import qrcode
-import qrcode.image.svg
 from markupsafe import Markup
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -26,6 +24,7 @@ from pos.orders.products import price_lines
 from pos.orders.schemas import LineIn, OrderIn, OrderOut
 from pos.orders.states import OrderState
 from pos.pages.forms import is_whole_number
+from pos.pages.rendering import qr_svg
 from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
@@ -213,12 +212,6 @@ def _scanned(code: str) -> LineIn:
         raise InvalidInput(f"{code!r} is not a product barcode", code="barcode_format") from None
 
 
-def _qr_svg(text: str) -> Markup:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
-    svg: str = image.to_string(encoding="unicode")
-    return Markup(svg[svg.index("<svg") :])  # noqa: S704 (our own SVG; the URL is not markup)
-
-
 @dataclass(frozen=True, slots=True)
 class PayView:
     """The payment screen: the order, a QR code to scan, and the payer-code field."""
@@ -260,7 +253,7 @@ async def kiosk_checkout(
     payment = await payments_service.start_payment(
         payments, order.id, StartPayment(method="qr"), idempotency_key=f"kiosk-qr:{order.id}"
     )
-    qr = _qr_svg(payment.qr_url) if payment.qr_url else None
+    qr = qr_svg(payment.qr_url) if payment.qr_url else None
     return PayView(order, token, qr, payment, await _product_names(order))
 
 

@@ -12,18 +12,21 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import qrcode
+import qrcode.image.svg
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 
 from kiosk_ui import TEMPLATES
 from pos.money import format_yuan
 from pos.pages.i18n import LANGUAGE_COOKIE, Translator, negotiate
 
-__all__ = ["PAGE_HEADERS", "render", "request_translator", "template_config"]
+__all__ = ["PAGE_HEADERS", "qr_svg", "render", "request_translator", "template_config"]
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -49,6 +52,13 @@ def _local(moment: datetime, zone: str, pattern: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime(pattern)
 
 
+def qr_svg(text: str) -> Markup:
+    """`text` as an inline SVG QR code."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    svg: str = image.to_string(encoding="unicode")
+    return Markup(svg[svg.index("<svg") :])  # noqa: S704 (our own SVG; the URL is not markup)
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     """Jinja over kiosk_ui/templates: autoescaped, and an unknown variable is an error."""
     environment = Environment(
@@ -59,7 +69,9 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         lstrip_blocks=True,
     )
     # `yuan` shows an amount (¥12.50); `yuan_value` fills a form field with one (12.50).
-    environment.filters.update(yuan=_yuan, yuan_value=format_yuan, kg=_kg, local=_local)
+    environment.filters.update(
+        yuan=_yuan, yuan_value=format_yuan, kg=_kg, local=_local, qr_svg=qr_svg
+    )
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

@@ -251,3 +251,15 @@ def test_wechat_without_its_account_does_not_start_and_says_what_is_missing() ->
     assert "POS_WECHAT_APPID" in str(missing.value)
     assert "POS_WECHAT_PRIVATE_KEY_FILE" in str(missing.value)
     assert "POS_WECHAT_MCHID" not in str(missing.value)
+
+
+async def test_the_order_page_shows_the_code_to_pay_in_wechat(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    page = await client.post(f"/o/{bought.order_id}/pay", data={"token": bought.token, "key": "k1"})
+
+    assert page.status_code == 200, page.text
+    assert 'id="pay-qr"' in page.text
+    assert "<svg" in page.text
+    assert 'id="wallet"' not in page.text  # WeChat has no wallet page to send the shopper to
+    assert [trade.total_fen for trade in gateway.trades.values()] == [bought.total_fen]
