@@ -98,6 +98,11 @@ def sandbox(payments: Payments) -> SandboxProvider:
 
 @pytest.fixture
 async def bought(pay_client: httpx.AsyncClient, settings: Settings) -> Bought:
+    return await buy(settings)
+
+
+async def buy(settings: Settings) -> Bought:
+    """A new shop's open order of 2 units at 12.50, created at its counter."""
     shop = await open_shop()
     product_id = await shop.add(price_fen=1250, stock=10)
     secret = settings.secret_key.get_secret_value()

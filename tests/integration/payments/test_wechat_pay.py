@@ -14,16 +14,12 @@ from litestar import Litestar
 
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
-from pos.orders.checkout import create_counter_order
-from pos.orders.schemas import CounterOrderIn, LineIn
-from pos.orders.tokens import counter_qr_token
 from pos.payments.plugin import wechat_config
 from pos.payments.tables import Payment
 from pos.payments.wechat import WeChatPayProvider
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import wechat_gateway as double
-from tests.helpers.shop import open_shop
-from tests.integration.payments.conftest import Bought, order_state, start
+from tests.integration.payments.conftest import Bought, buy, order_state, start
 
 pytestmark = pytest.mark.anyio
 
@@ -73,18 +69,7 @@ def wechat(app: Litestar) -> WeChatPayProvider:
 
 @pytest.fixture
 async def bought(app: Litestar, settings: Settings) -> Bought:
-    shop = await open_shop()
-    product_id = await shop.add(price_fen=1250, stock=10)
-    secret = settings.secret_key.get_secret_value()
-    data = CounterOrderIn(
-        lines=[LineIn(product_id=product_id, quantity=2)],
-        counter_token=counter_qr_token(shop.counter_id, secret=secret),
-    )
-    created = await create_counter_order(
-        shop.counter_id, data, idempotency_key=uuid.uuid4().hex, secret=secret
-    )
-    assert created.order.access_token is not None
-    return Bought(shop, product_id, created.order.id, created.order.access_token, 2500)
+    return await buy(settings)
 
 
 async def _qr_payment(client: httpx.AsyncClient, bought: Bought) -> str:
