@@ -194,6 +194,9 @@ class Settings(BaseSettings):
             missing = [f"POS_{name.upper()}" for name in _WECHAT_ACCOUNT if not self._given(name)]
             if missing:
                 raise ValueError(f"POS_PAYMENT_PROVIDER=wechat needs {', '.join(missing)}")
+            for name in ("wechat_private_key_file", "wechat_public_key_file"):
+                if not getattr(self, name).is_file():
+                    raise ValueError(f"POS_{name.upper()}: no file at {getattr(self, name)}")
         return self
 
     def _given(self, name: str) -> bool:

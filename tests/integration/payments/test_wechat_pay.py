@@ -248,3 +248,22 @@ async def test_the_order_page_shows_the_code_to_pay_in_wechat(
     assert "<svg" in page.text
     assert 'id="wallet"' not in page.text  # WeChat has no wallet page to send the shopper to
     assert [trade.total_fen for trade in gateway.trades.values()] == [bought.total_fen]
+
+
+def test_a_key_file_that_is_not_there_stops_start_up_with_its_path(tmp_path: Path) -> None:
+    account = {name: "x" for name in ("wechat_mchid", "wechat_appid", "wechat_cert_serial_no")}
+    (tmp_path / "pub_key.pem").write_text("-----BEGIN PUBLIC KEY-----")
+    with pytest.raises(SettingsError) as missing:
+        load_settings(
+            _env_file=None,
+            payment_provider="wechat",
+            wechat_private_key_file=tmp_path / "apiclient_key.pem",
+            wechat_public_key_file=tmp_path / "pub_key.pem",
+            wechat_apiv3_key="k" * 32,
+            wechat_public_key_id=double.PUBLIC_KEY_ID,
+            **account,
+        )
+
+    assert f"POS_WECHAT_PRIVATE_KEY_FILE: no file at {tmp_path / 'apiclient_key.pem'}" in str(
+        missing.value
+    )
