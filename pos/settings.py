@@ -22,15 +22,19 @@ __all__ = ["Settings", "SettingsError", "load_settings"]
 DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
 
 
-_WECHAT_ACCOUNT = (
-    "wechat_mchid",
-    "wechat_appid",
-    "wechat_cert_serial_no",
-    "wechat_private_key_file",
-    "wechat_apiv3_key",
-    "wechat_public_key_file",
-    "wechat_public_key_id",
-)
+# What each real provider needs, and which of those are files.
+_ACCOUNTS = {
+    "wechat": (
+        "wechat_mchid",
+        "wechat_appid",
+        "wechat_cert_serial_no",
+        "wechat_private_key_file",
+        "wechat_apiv3_key",
+        "wechat_public_key_file",
+        "wechat_public_key_id",
+    ),
+    "alipay": ("alipay_appid", "alipay_private_key_file", "alipay_public_key_file"),
+}
 
 
 class SettingsError(Exception):
@@ -92,6 +96,14 @@ class Settings(BaseSettings):
         default="https://api.mch.weixin.qq.com",
         description="or the backup domain https://api2.mch.weixin.qq.com",
     )
+    alipay_appid: str = Field(default="", description="the Alipay app with face-to-face payment")
+    alipay_private_key_file: Path | None = Field(
+        default=None, description="the app's private key (PEM), which signs requests (RSA2)"
+    )
+    alipay_public_key_file: Path | None = Field(
+        default=None, description="the Alipay public key (PEM): checks its answers"
+    )
+    alipay_gateway: str = Field(default="https://openapi.alipay.com/gateway.do")
     run_worker: bool = Field(
         default=True, description="run the outbox worker inside the server (else: `pos worker`)"
     )
@@ -186,17 +198,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _provider_configured(self) -> Settings:
-        if self.payment_provider == "alipay":
+        account = _ACCOUNTS.get(self.payment_provider, ())
+        missing = [f"POS_{name.upper()}" for name in account if not self._given(name)]
+        if missing:
             raise ValueError(
-                "POS_PAYMENT_PROVIDER: alipay has no adapter yet; use wechat or sandbox"
+                f"POS_PAYMENT_PROVIDER={self.payment_provider} needs {', '.join(missing)}"
             )
-        if self.payment_provider == "wechat":
-            missing = [f"POS_{name.upper()}" for name in _WECHAT_ACCOUNT if not self._given(name)]
-            if missing:
-                raise ValueError(f"POS_PAYMENT_PROVIDER=wechat needs {', '.join(missing)}")
-            for name in ("wechat_private_key_file", "wechat_public_key_file"):
-                if not getattr(self, name).is_file():
-                    raise ValueError(f"POS_{name.upper()}: no file at {getattr(self, name)}")
+        for name in (name for name in account if name.endswith("_file")):
+            if not getattr(self, name).is_file():
+                raise ValueError(f"POS_{name.upper()}: no file at {getattr(self, name)}")
         return self
 
     def _given(self, name: str) -> bool:

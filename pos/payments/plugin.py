@@ -16,6 +16,7 @@ from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
 from pos.events.outbox import Event, Handler, register, unregister
+from pos.payments.alipay import AlipayConfig, AlipayProvider
 from pos.payments.clock import Clock, utc_now
 from pos.payments.provider import PaymentProvider
 from pos.payments.refunds import complete_refund
@@ -40,6 +41,8 @@ def build_payments(settings: Settings, *, clock: Clock = utc_now) -> Payments:
     provider: PaymentProvider
     if settings.payment_provider == "wechat":
         provider = WeChatPayProvider(wechat_config(settings))
+    elif settings.payment_provider == "alipay":
+        provider = AlipayProvider(alipay_config(settings))
     else:
         provider = SandboxProvider(
             signing_key=settings.sandbox_signing_key.get_secret_value().encode(),
@@ -61,9 +64,26 @@ def wechat_config(settings: Settings) -> WeChatConfig:
         cert_serial_no=settings.wechat_cert_serial_no,
         apiv3_key=settings.wechat_apiv3_key.get_secret_value(),
         public_key_id=settings.wechat_public_key_id,
-        notify_url=f"{settings.public_url.rstrip('/')}/api/payments/notify/wechat",
+        notify_url=_notify_url(settings, "wechat"),
         gateway=settings.wechat_gateway,
     )
+
+
+def alipay_config(settings: Settings) -> AlipayConfig:
+    """The Alipay app of the settings (which checked that every part is given)."""
+    assert settings.alipay_private_key_file
+    assert settings.alipay_public_key_file
+    return AlipayConfig.from_files(
+        app_private_key_file=settings.alipay_private_key_file,
+        alipay_public_key_file=settings.alipay_public_key_file,
+        appid=settings.alipay_appid,
+        notify_url=_notify_url(settings, "alipay"),
+        gateway=settings.alipay_gateway,
+    )
+
+
+def _notify_url(settings: Settings, provider: str) -> str:
+    return f"{settings.public_url.rstrip('/')}/api/payments/notify/{provider}"
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from typing import ClassVar, Literal, Self
 from pos.errors import PosError, Unavailable
 
 __all__ = [
+    "Acknowledgement",
     "ChargeResult",
     "ChargeStatus",
     "CreatedPayment",
@@ -156,6 +157,14 @@ class Notification:
     nonce: str
 
 
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What a gateway expects back from a notification it delivered; anything else, it resends."""
+
+    body: bytes
+    media_type: str
+
+
 class PaymentProvider(ABC):
     """One payment provider; every call may raise `pos.errors.Unavailable`.
 
@@ -163,6 +172,10 @@ class PaymentProvider(ABC):
     """
 
     name: ClassVar[str]
+    # WeChat Pay v3's: HTTP 200 with this JSON. Alipay wants the bare word `success`.
+    acknowledgement: ClassVar[Acknowledgement] = Acknowledgement(
+        b'{"code":"SUCCESS","message":""}', "application/json"
+    )
 
     async def __aenter__(self) -> Self:
         return self

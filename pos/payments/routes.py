@@ -20,7 +20,6 @@ from pos.payments import flags, refunds, service, wallet
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.schemas import (
     FlaggedPaymentOut,
-    NotificationAck,
     PaymentOut,
     RefundOut,
     RefundRequest,
@@ -107,11 +106,15 @@ class NotifyController(Controller):
         provider: FromPath[str],
         request: Request[Any, Any, Any],
         payments: NamedDependency[Payments],
-    ) -> NotificationAck:
-        """4xx for an unsigned, forged, stale or replayed one; a duplicate still answers 200."""
+    ) -> Response[bytes]:
+        """4xx for an unsigned, forged, stale or replayed one; a duplicate still answers 200.
+
+        The answer is the provider's own acknowledgement (WeChat: JSON, Alipay: `success`).
+        """
         body = await request.body()
         await service.receive_notification(payments, provider, dict(request.headers), body)
-        return NotificationAck()
+        ack = payments.provider.acknowledgement
+        return Response(ack.body, media_type=ack.media_type)
 
 
 class RefundController(Controller):

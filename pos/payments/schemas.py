@@ -11,7 +11,6 @@ from pos.db import RowId
 
 __all__ = [
     "FlaggedPaymentOut",
-    "NotificationAck",
     "PaymentOut",
     "RefundOut",
     "RefundRequest",
@@ -115,10 +114,3 @@ class ResolveFlagIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str = Field(min_length=1, max_length=255)
-
-
-class NotificationAck(BaseModel):
-    """What a gateway expects back from a notification it delivered (WeChat v3's shape)."""
-
-    code: Literal["SUCCESS"] = "SUCCESS"
-    message: str = ""

@@ -1,0 +1,223 @@
+"""Alipay face-to-face payments: the app configured for it, against a strict double on a socket."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from pos.errors import Unavailable
+from pos.events.outbox import dispatch_due
+from pos.payments.alipay import AlipayProvider
+from pos.payments.tables import Payment
+from pos.settings import Settings, SettingsError, load_settings
+from tests.helpers import alipay_gateway as double
+from tests.integration.payments.conftest import Bought, buy, order_state, start
+
+pytestmark = pytest.mark.anyio
+
+NOTIFY = "/api/payments/notify/alipay"
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[double.AlipayGateway]:
+    server = double.AlipayGateway()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def settings(database_url: str, gateway: double.AlipayGateway, tmp_path: Path) -> Settings:
+    private_key, public_key = gateway.write_keys(tmp_path)
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
+        run_worker=False,
+        payment_provider="alipay",
+        alipay_appid=double.APPID,
+        alipay_private_key_file=private_key,
+        alipay_public_key_file=public_key,
+        alipay_gateway=gateway.url,
+    )
+
+
+@pytest.fixture
+def alipay(app: Litestar) -> AlipayProvider:
+    provider = app.state["payments"].provider
+    assert isinstance(provider, AlipayProvider)
+    return provider
+
+
+@pytest.fixture
+async def bought(app: Litestar, settings: Settings) -> Bought:
+    return await buy(settings)
+
+
+async def _qr_payment(client: httpx.AsyncClient, bought: Bought) -> str:
+    response = await start(client, bought, {"method": "qr"})
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    assert payment["qr_url"] == f"https://qr.alipay.com/{payment['out_trade_no']}"
+    return str(payment["out_trade_no"])
+
+
+async def _payment(out_trade_no: str) -> Payment:
+    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    assert payment is not None
+    return payment
+
+
+async def test_a_qr_payment_is_settled_by_the_notification_of_alipay(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    assert gateway.trades[out_trade_no].total_amount == "25.00"
+    gateway.scan_and_pay(out_trade_no)
+
+    response = await client.post(NOTIFY, headers=FORM, content=gateway.notification(out_trade_no))
+
+    assert response.status_code == 200, response.text
+    assert response.text == "success"  # anything else and Alipay sends it again, for a day
+    assert await order_state(bought.order_id) == "paid"
+    payment = await _payment(out_trade_no)
+    assert payment.status == "paid"
+    assert payment.paid_fen == bought.total_fen
+    assert payment.provider_reference == gateway.trades[out_trade_no].trade_no
+    assert payment.payer_hash
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ("other_signer", "notification_forged"),
+        ("ten_minutes_old", "notification_stale"),
+        ("unsigned", "notification_unsigned"),
+    ],
+)
+async def test_a_notification_that_does_not_check_out_changes_nothing(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.AlipayGateway,
+    tamper: str,
+    code: str,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.scan_and_pay(out_trade_no)
+    key = double.new_key() if tamper == "other_signer" else None
+    sent = timedelta(minutes=-10) if tamper == "ten_minutes_old" else timedelta()
+    body = gateway.notification(out_trade_no, sent=sent, key=key)
+    if tamper == "unsigned":
+        body = body.split(b"&sign=")[0]
+
+    response = await client.post(NOTIFY, headers=FORM, content=body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    assert await order_state(bought.order_id) == "paying"
+
+
+async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.scan_and_pay(out_trade_no)
+    body = gateway.notification(out_trade_no)
+    assert (await client.post(NOTIFY, headers=FORM, content=body)).status_code == 200
+
+    replayed = await client.post(NOTIFY, headers=FORM, content=body)
+
+    assert replayed.json()["code"] == "notification_replayed"
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_code_not_scanned_yet_stays_payable_and_a_lost_notification_is_polled(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=30))
+    assert (await _payment(out_trade_no)).status == "pending"  # TRADE_NOT_EXIST: not scanned
+    gateway.scan_and_pay(out_trade_no)
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=90))
+
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_alipay(
+    client: httpx.AsyncClient, bought: Bought
+) -> None:
+    refused = await start(client, bought, {"method": "code", "auth_code": "284567890123450003"})
+    assert refused.status_code == 201, refused.text
+    assert refused.json()["status"] == "closed"
+    assert refused.json()["failure"] == "买家余额不足"
+    assert await order_state(bought.order_id) == "open"
+
+    paid = await start(client, bought, {"method": "code", "auth_code": "284567890123456789"})
+
+    assert paid.json()["status"] == "paid"
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_code_that_waits_for_the_payer_is_queried_until_paid(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    started = await start(client, bought, {"method": "code", "auth_code": "284567890123450001"})
+    assert started.json()["status"] == "pending"
+    gateway.scan_and_pay(started.json()["out_trade_no"])
+
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3))
+
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_refunds_close_and_cancel_speak_the_language_of_alipay(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.AlipayGateway,
+    alipay: AlipayProvider,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    await alipay.close(out_trade_no)  # never scanned: nothing to close at Alipay, not an error
+    gateway.scan_and_pay(out_trade_no)
+
+    partial = await alipay.refund(out_trade_no, "R1", 500, bought.total_fen)
+    again = await alipay.refund(out_trade_no, "R1", 500, bought.total_fen)
+    too_much = await alipay.refund(out_trade_no, "R2", bought.total_fen, bought.total_fen)
+
+    assert (partial.status, again.status, too_much.status) == ("succeeded", "succeeded", "failed")
+    assert gateway.trades[out_trade_no].refunds == {"R1": "5.00"}
+    await alipay.close(out_trade_no)  # paid: ACQ.TRADE_STATUS_ERROR is an answer, not an error
+    await alipay.reverse(out_trade_no)
+    assert (await alipay.query(out_trade_no)).status == "closed"
+
+
+@pytest.mark.parametrize(
+    ("swapped", "code"),
+    [("app_key", "provider_refused"), ("alipay_key", "provider_answer_malformed")],
+)
+async def test_a_signature_that_does_not_verify_is_unavailable_not_a_decision(
+    gateway: double.AlipayGateway, alipay: AlipayProvider, swapped: str, code: str
+) -> None:
+    setattr(gateway, swapped, double.new_key())  # a key rotated on one side only
+
+    with pytest.raises(Unavailable) as refused:
+        await alipay.query("P1")
+
+    assert refused.value.code == code
+
+
+def test_alipay_without_its_app_does_not_start_and_says_what_is_missing() -> None:
+    with pytest.raises(SettingsError) as missing:
+        load_settings(_env_file=None, payment_provider="alipay", alipay_appid=double.APPID)
+
+    assert "POS_ALIPAY_PRIVATE_KEY_FILE" in str(missing.value)
+    assert "POS_ALIPAY_PUBLIC_KEY_FILE" in str(missing.value)
+    assert "POS_ALIPAY_APPID" not in str(missing.value)
