@@ -22,6 +22,7 @@ from pos.payments.plugin import build_payments
 from pos.payments.provider import QueryResult
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import Payments
+from pos.payments.tables import Payment
 from pos.settings import Settings
 from tests.helpers.clock import Clock
 from tests.helpers.shop import Shop, open_shop
@@ -135,6 +136,13 @@ async def start(
         json=body,
         headers={"Idempotency-Key": key or uuid.uuid4().hex},
     )
+
+
+async def payment_by_trade_no(out_trade_no: str) -> Payment:
+    """The payment the provider knows by `out_trade_no`."""
+    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
+    assert payment is not None
+    return payment
 
 
 async def order_state(order_id: int) -> str:

@@ -14,10 +14,15 @@ from litestar import Litestar
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.alipay import AlipayProvider
-from pos.payments.tables import Payment
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import alipay_gateway as double
-from tests.integration.payments.conftest import Bought, buy, order_state, start
+from tests.integration.payments.conftest import (
+    Bought,
+    buy,
+    order_state,
+    payment_by_trade_no,
+    start,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -69,12 +74,6 @@ async def _qr_payment(client: httpx.AsyncClient, bought: Bought) -> str:
     return str(payment["out_trade_no"])
 
 
-async def _payment(out_trade_no: str) -> Payment:
-    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
-    assert payment is not None
-    return payment
-
-
 async def test_a_qr_payment_is_settled_by_the_notification_of_alipay(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
@@ -87,7 +86,7 @@ async def test_a_qr_payment_is_settled_by_the_notification_of_alipay(
     assert response.status_code == 200, response.text
     assert response.text == "success"  # anything else and Alipay sends it again, for a day
     assert await order_state(bought.order_id) == "paid"
-    payment = await _payment(out_trade_no)
+    payment = await payment_by_trade_no(out_trade_no)
     assert payment.status == "paid"
     assert payment.paid_fen == bought.total_fen
     assert payment.provider_reference == gateway.trades[out_trade_no].trade_no
@@ -144,7 +143,9 @@ async def test_a_code_not_scanned_yet_stays_payable_and_a_lost_notification_is_p
     out_trade_no = await _qr_payment(client, bought)
 
     await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=30))
-    assert (await _payment(out_trade_no)).status == "pending"  # TRADE_NOT_EXIST: not scanned
+    assert (
+        await payment_by_trade_no(out_trade_no)
+    ).status == "pending"  # TRADE_NOT_EXIST: not scanned
     gateway.scan_and_pay(out_trade_no)
     await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=90))
 

@@ -15,11 +15,16 @@ from litestar import Litestar
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
-from pos.payments.tables import Payment
 from pos.payments.wechat import WeChatPayProvider
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import wechat_gateway as double
-from tests.integration.payments.conftest import Bought, buy, order_state, start
+from tests.integration.payments.conftest import (
+    Bought,
+    buy,
+    order_state,
+    payment_by_trade_no,
+    start,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -80,12 +85,6 @@ async def _qr_payment(client: httpx.AsyncClient, bought: Bought) -> str:
     return str(payment["out_trade_no"])
 
 
-async def _payment(out_trade_no: str) -> Payment:
-    payment = await Payment.objects().get(Payment.out_trade_no == out_trade_no)
-    assert payment is not None
-    return payment
-
-
 async def test_a_qr_payment_is_settled_by_the_notification_of_wechat(
     client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
 ) -> None:
@@ -99,7 +98,7 @@ async def test_a_qr_payment_is_settled_by_the_notification_of_wechat(
     assert response.status_code == 200, response.text
     assert response.json()["code"] == "SUCCESS"
     assert await order_state(bought.order_id) == "paid"
-    payment = await _payment(out_trade_no)
+    payment = await payment_by_trade_no(out_trade_no)
     assert payment.status == "paid"
     assert payment.paid_fen == bought.total_fen
     assert payment.provider_reference == gateway.trades[out_trade_no].transaction_id
@@ -138,7 +137,7 @@ async def test_a_notification_that_does_not_check_out_changes_nothing(
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert await order_state(bought.order_id) == "paying"
-    assert (await _payment(out_trade_no)).status == "pending"
+    assert (await payment_by_trade_no(out_trade_no)).status == "pending"
 
 
 async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(
