@@ -191,7 +191,7 @@ class AlipayProvider(PaymentProvider):
             raise NotificationRefused(
                 "notify_time is not Alipay's format", code="notification_unsigned"
             ) from None
-        check_fresh(str(int(sent_at.timestamp())), now)
+        check_fresh(sent_at, now)
         return Notification(out_trade_no=fields.get("out_trade_no", ""), nonce=fields["notify_id"])
 
     def _signed_by_alipay(self, fields: dict[str, str], signature: str) -> bool:

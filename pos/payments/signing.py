@@ -25,6 +25,7 @@ __all__ = [
     "check_signed",
     "sign",
     "signed_headers",
+    "unix_time",
 ]
 
 SIGNATURE_HEADER = "sandbox-signature"
@@ -49,7 +50,8 @@ def signed_headers(key: bytes, body: bytes, now: datetime) -> dict[str, str]:
     }
 
 
-def _sent_at(timestamp: str) -> datetime:
+def unix_time(timestamp: str) -> datetime:
+    """The moment a Unix `timestamp` header names; `NotificationRefused` if it names none."""
     try:
         return datetime.fromtimestamp(int(timestamp), UTC)
     except (ValueError, OverflowError, OSError):
@@ -68,13 +70,13 @@ def check_signed(key: bytes, headers: Mapping[str, str], body: bytes, now: datet
     # As bytes: compare_digest refuses str with non-ASCII characters by raising.
     if not hmac.compare_digest(sign(key, timestamp, nonce, body).encode(), signature.encode()):
         raise NotificationRefused("the signature does not match", code="notification_forged")
-    check_fresh(timestamp, now)
+    check_fresh(unix_time(timestamp), now)
     return nonce
 
 
-def check_fresh(timestamp: str, now: datetime) -> None:
-    """Refuse a message whose Unix `timestamp` is more than MAX_SKEW from `now`."""
-    if abs(now - _sent_at(timestamp)) > MAX_SKEW:
+def check_fresh(sent_at: datetime, now: datetime) -> None:
+    """Refuse a message sent more than MAX_SKEW before or after `now`."""
+    if abs(now - sent_at) > MAX_SKEW:
         raise NotificationRefused(
             "the notification is more than 5 minutes off", code="notification_stale"
         )

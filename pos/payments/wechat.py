@@ -36,7 +36,7 @@ from pos.payments.provider import (
     RefundResult,
     RefundStatus,
 )
-from pos.payments.signing import check_fresh
+from pos.payments.signing import check_fresh, unix_time
 
 __all__ = ["GATEWAY", "WeChatConfig", "WeChatPayProvider"]
 
@@ -194,7 +194,7 @@ class WeChatPayProvider(PaymentProvider):
                 "the signature or the encrypted resource does not check out",
                 code="notification_forged",
             )
-        check_fresh(timestamp, now)
+        check_fresh(unix_time(timestamp), now)
         out_trade_no = message["resource"].get("out_trade_no")
         if not out_trade_no:
             raise NotificationRefused(
