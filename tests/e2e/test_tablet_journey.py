@@ -55,7 +55,9 @@ async def test_a_manager_reads_the_dashboard(site: Site, tablet: BrowserContext)
     await page.get_by_role("link", name="查看看板").click()
     chart = page.get_by_role("img", name="每日销售")
     await expect(chart).to_be_visible()
-    assert await chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Visible comes before loaded: wait for the chart's image itself (a broken one never loads).
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    await page.wait_for_function(loaded, arg=await chart.element_handle())
     await page.screenshot(path=screenshot_path("tablet-dashboard"), full_page=True)
 
 
