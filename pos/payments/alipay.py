@@ -15,7 +15,6 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -71,17 +70,6 @@ class AlipayConfig:
     alipay_public_key: str
     notify_url: str
     gateway: str = GATEWAY
-
-    @classmethod
-    def from_files(
-        cls, *, app_private_key_file: Path, alipay_public_key_file: Path, **values: str
-    ) -> AlipayConfig:
-        """The app with its two PEM keys read from the files the merchant keeps."""
-        return cls(
-            app_private_key=app_private_key_file.read_text(),
-            alipay_public_key=alipay_public_key_file.read_text(),
-            **values,
-        )
 
 
 class _AliPayInBeijingTime(AliPay):  # type: ignore[misc]  # the SDK has no types

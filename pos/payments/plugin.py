@@ -56,9 +56,9 @@ def wechat_config(settings: Settings) -> WeChatConfig:
     """The WeChat Pay account of the settings (which checked that every part is given)."""
     assert settings.wechat_private_key_file
     assert settings.wechat_public_key_file
-    return WeChatConfig.from_files(
-        private_key_file=settings.wechat_private_key_file,
-        public_key_file=settings.wechat_public_key_file,
+    return WeChatConfig(
+        private_key=settings.wechat_private_key_file.read_text(),
+        public_key=settings.wechat_public_key_file.read_text(),
         mchid=settings.wechat_mchid,
         appid=settings.wechat_appid,
         cert_serial_no=settings.wechat_cert_serial_no,
@@ -73,9 +73,9 @@ def alipay_config(settings: Settings) -> AlipayConfig:
     """The Alipay app of the settings (which checked that every part is given)."""
     assert settings.alipay_private_key_file
     assert settings.alipay_public_key_file
-    return AlipayConfig.from_files(
-        app_private_key_file=settings.alipay_private_key_file,
-        alipay_public_key_file=settings.alipay_public_key_file,
+    return AlipayConfig(
+        app_private_key=settings.alipay_private_key_file.read_text(),
+        alipay_public_key=settings.alipay_public_key_file.read_text(),
         appid=settings.alipay_appid,
         notify_url=_notify_url(settings, "alipay"),
         gateway=settings.alipay_gateway,

@@ -17,7 +17,6 @@ import json
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -76,17 +75,6 @@ class WeChatConfig:
     public_key_id: str
     notify_url: str
     gateway: str = GATEWAY
-
-    @classmethod
-    def from_files(
-        cls, *, private_key_file: Path, public_key_file: Path, **values: str
-    ) -> WeChatConfig:
-        """The account with its two PEM keys read from the files the merchant downloaded."""
-        return cls(
-            private_key=private_key_file.read_text(),
-            public_key=public_key_file.read_text(),
-            **values,
-        )
 
 
 class WeChatPayProvider(PaymentProvider):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 import pytest
@@ -49,11 +50,17 @@ class Bought:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
+    return payment_settings(database_url)
+
+
+def payment_settings(database_url: str, **provider: Any) -> Settings:
+    """Settings on `database_url`, without the embedded worker; `provider`: a real provider's."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
         run_worker=False,
+        **provider,
     )
 
 

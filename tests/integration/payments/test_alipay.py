@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from tests.integration.payments.conftest import (
     buy,
     order_state,
     payment_by_trade_no,
+    payment_settings,
     start,
 )
 
@@ -41,11 +41,8 @@ async def gateway() -> AsyncIterator[double.AlipayGateway]:
 @pytest.fixture
 def settings(database_url: str, gateway: double.AlipayGateway, tmp_path: Path) -> Settings:
     private_key, public_key = gateway.write_keys(tmp_path)
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
-        run_worker=False,
+    return payment_settings(
+        database_url,
         payment_provider="alipay",
         alipay_appid=double.APPID,
         alipay_private_key_file=private_key,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.integration.payments.conftest import (
     buy,
     order_state,
     payment_by_trade_no,
+    payment_settings,
     start,
 )
 
@@ -56,13 +56,7 @@ def _account(gateway: double.WeChatGateway, folder: Path) -> dict[str, object]:
 
 @pytest.fixture
 def settings(database_url: str, gateway: double.WeChatGateway, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
-        run_worker=False,
-        **_account(gateway, tmp_path),  # type: ignore[arg-type]
-    )
+    return payment_settings(database_url, **_account(gateway, tmp_path))
 
 
 @pytest.fixture
