@@ -204,5 +204,10 @@ class SandboxWalletController(Controller):
         payments: NamedDependency[Payments],
     ) -> Response[str]:
         """Pay; the sandbox then notifies the server like a gateway does."""
-        await wallet.pay(_sandbox(payments), out_trade_no, data.payer)
-        return Response(await wallet.wallet_page(out_trade_no), media_type="text/html")
+        paid = await wallet.pay(_sandbox(payments), out_trade_no, data.payer)
+        page = (
+            wallet.render_wallet(paid)
+            if paid is not None
+            else await wallet.wallet_page(out_trade_no)
+        )
+        return Response(page, media_type="text/html")

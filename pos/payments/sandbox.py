@@ -72,7 +72,7 @@ _OPEN = Statement(
 )
 _PAY = Statement(
     "UPDATE sandbox_payment SET status = 'paid', payer_id = {}, transaction_id = {}, paid_at = {}"
-    " WHERE out_trade_no = {} AND status = 'pending' AND expires_at > {} RETURNING id"
+    " WHERE out_trade_no = {} AND status = 'pending' AND expires_at > {} RETURNING *"
 )
 
 
@@ -183,11 +183,11 @@ class SandboxProvider(PaymentProvider):
             row = await self._row(out_trade_no)
         return _result(row)
 
-    async def pay(self, out_trade_no: str, payer_id: str) -> bool:
-        """The simulated payer pays; False when the payment is not waiting for money."""
+    async def pay(self, out_trade_no: str, payer_id: str) -> SandboxPayment | None:
+        """The simulated payer pays: the payment paid; None when it is not waiting for money."""
         now = self.clock()
-        rows = await _PAY.rows(payer_id, _transaction_id(), now, out_trade_no, now)
-        return bool(rows)
+        row = await _PAY.first(payer_id, _transaction_id(), now, out_trade_no, now)
+        return None if row is None else SandboxPayment(**row, _exists_in_db=True)
 
     async def close(self, out_trade_no: str) -> None:
         """A pending payment can no longer be paid; a paid one stays paid (WeChat ORDERPAID)."""

@@ -37,7 +37,6 @@ _ANSWER_PENDING = Statement(
     "UPDATE payment SET status = 'pending', answer = {}"
     " WHERE id = {} AND status = 'created' RETURNING id"
 )
-_BY_OUT_TRADE_NO = Statement("SELECT id FROM payment WHERE out_trade_no = {}")
 _INSERT_PAYMENT = Statement(
     'INSERT INTO payment ("order", store, provider, method, out_trade_no, idempotency_key,'
     " amount_fen, created_at, expires_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}) RETURNING id"
@@ -45,7 +44,10 @@ _INSERT_PAYMENT = Statement(
 _RECORD_NOTE = Statement(
     "INSERT INTO payment_notification"
     " (provider, headers, body, nonce, received_at, verified, out_trade_no, outcome)"
-    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (nonce) DO NOTHING RETURNING id"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (nonce) DO NOTHING"
+    # With the payment it is about: one statement per notification instead of two.
+    " RETURNING id, (SELECT id FROM payment"
+    " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_id"
 )
 _SET_OUTCOME = Statement("UPDATE payment_notification SET outcome = {} WHERE id = {}")
 
@@ -187,17 +189,19 @@ async def _record(
     verified: bool = False,
     out_trade_no: str = "",
     outcome: str = "received",
-) -> int | None:
-    """Keep a notification as received; None when a verified one with its nonce came before."""
+) -> dict[str, Any] | None:
+    """Keep a notification as received: its id and the id of its payment, if there is one.
+
+    None when a verified notification with its nonce came before.
+    """
     text = body.decode("utf-8", errors="replace")
     values = (nonce, received_at, verified, out_trade_no, outcome)
-    row = await _RECORD_NOTE.first(provider, json.dumps(dict(headers)), text, *values)
-    return None if row is None else int(row["id"])
+    return await _RECORD_NOTE.first(provider, json.dumps(dict(headers)), text, *values)
 
 
 async def _verified(
     ctx: Payments, provider: str, headers: Mapping[str, str], body: bytes
-) -> tuple[int, str]:
+) -> tuple[int, int | None, str]:
     received_at = ctx.clock()
     try:
         note = ctx.provider.verify_notification(headers, body, received_at)
@@ -209,13 +213,13 @@ async def _verified(
         "verified": True,
         "out_trade_no": note.out_trade_no,
     }
-    note_id = await _record(provider, headers, body, nonce=note.nonce, **values)
-    if note_id is None:
+    recorded = await _record(provider, headers, body, nonce=note.nonce, **values)
+    if recorded is None:
         await _record(provider, headers, body, outcome="notification_replayed", **values)
         raise NotificationRefused(
             "this notification was received before", code="notification_replayed"
         )
-    return note_id, note.out_trade_no
+    return recorded["id"], recorded["payment_id"], note.out_trade_no
 
 
 async def receive_notification(
@@ -224,11 +228,10 @@ async def receive_notification(
     """Verify, record and act on a notification; returns the outcome it led to."""
     if provider != ctx.provider.name:
         raise NotFound(f"payments do not go through {provider!r} here", code="unknown_provider")
-    note_id, out_trade_no = await _verified(ctx, provider, headers, body)
-    payment = await _BY_OUT_TRADE_NO.first(out_trade_no)
-    if payment is None:
+    note_id, payment_id, out_trade_no = await _verified(ctx, provider, headers, body)
+    if payment_id is None:
         outcome = "unknown_payment"
     else:
-        outcome = await settle(ctx, payment["id"], await ctx.provider.query(out_trade_no))
+        outcome = await settle(ctx, payment_id, await ctx.provider.query(out_trade_no))
     await _SET_OUTCOME.rows(outcome, note_id)
     return outcome

@@ -25,6 +25,7 @@ from pos.events.outbox import emit, notify
 from pos.money import format_yuan
 from pos.payments.sandbox import SandboxProvider, find_payment
 from pos.payments.signing import signed_headers
+from pos.payments.tables import SandboxPayment
 
 __all__ = [
     "NOTIFY_EVENT",
@@ -33,6 +34,7 @@ __all__ = [
     "Sender",
     "deliver_notification",
     "pay",
+    "render_wallet",
     "wallet_page",
 ]
 
@@ -73,14 +75,14 @@ class HttpSender:
         await self._http.aclose()
 
 
-async def pay(provider: SandboxProvider, out_trade_no: str, payer_id: str) -> bool:
-    """The wallet's Pay button: False when the payment is paid, closed or expired already."""
+async def pay(provider: SandboxProvider, out_trade_no: str, payer_id: str) -> SandboxPayment | None:
+    """The wallet's Pay button: the payment paid; None when it was paid, closed or expired."""
     async with write_transaction():
         paid = await provider.pay(out_trade_no, payer_id)
-        if paid:
+        if paid is not None:
             payload = {"out_trade_no": out_trade_no}
             await emit(NOTIFY_EVENT, out_trade_no, payload, available_at=provider.clock())
-    if paid:
+    if paid is not None:
         notify()
     return paid
 
@@ -137,6 +139,11 @@ async def wallet_page(out_trade_no: str) -> str:
     row = await find_payment(out_trade_no)
     if row is None:
         raise NotFound(f"the sandbox has no payment {out_trade_no}", code="payment_not_found")
+    return render_wallet(row)
+
+
+def render_wallet(row: SandboxPayment) -> str:
+    """The wallet's HTML for the payment `row`."""
     action = _PAY_FORM if row.status == "pending" else f"<p>{_STATUS_TEXT[row.status]}</p>"
     return _PAGE.format(
         description=html.escape(row.description), amount=format_yuan(row.amount_fen), action=action
