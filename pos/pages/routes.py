@@ -18,6 +18,8 @@ from pos.errors import PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
 from pos.pages.rendering import render
+from pos.payments import service as payments_service
+from pos.payments.provider import PhoneBrowser
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 
@@ -33,6 +35,19 @@ async def _form(request: AnyRequest) -> dict[str, str]:
 
 def _see_other(url: str) -> Redirect:
     return Redirect(url, status_code=HTTP_303_SEE_OTHER)
+
+
+def _phone_browser(
+    request: AnyRequest, settings: Settings, order_id: int, token: str
+) -> PhoneBrowser | None:
+    """The phone's browser, to send to the provider's page; None inside WeChat's own browser.
+
+    WeChat's browser opens no H5 or Alipay payment page: there the shopper long-presses a QR code.
+    """
+    if "MicroMessenger" in request.headers.get("user-agent", ""):
+        return None
+    client_ip = request.client.host if request.client else ""
+    return payments_service.phone_browser(settings.public_url, order_id, token, client_ip)
 
 
 def _secret(settings: Settings) -> str:
@@ -87,12 +102,14 @@ class ShopperPages(Controller):
     ) -> Template:
         """Open a payment and show the link to the provider's page."""
         form = await _form(request)
-        page = await shopper.start_qr_payment(
+        token = form.get("token", "")
+        page = await shopper.start_phone_payment(
             request.app.state["payments"],
             order_id,
-            form.get("token", ""),
+            token,
             form.get("key", ""),
             secret=_secret(settings),
+            browser=_phone_browser(request, settings, order_id, token),
         )
         return render(request, "shopper/order.html", page.context(), switch=False)
 

@@ -23,6 +23,7 @@ from pos.orders.states import OrderState
 from pos.orders.tokens import counter_qr_token, verify_counter_token
 from pos.pages.forms import is_whole_number, whole_number
 from pos.payments import service as payments_service
+from pos.payments.provider import PhoneBrowser
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
 from pos.stores import service as stores
@@ -40,7 +41,7 @@ __all__ = [
     "rate_from_form",
     "receipt_page",
     "receipt_url",
-    "start_qr_payment",
+    "start_phone_payment",
 ]
 
 CATALOG_PAGE_SIZE = 50
@@ -154,13 +155,24 @@ async def order_page(
     return OrderPage(order, token, products, rules.time_zone, counter_url, payment)
 
 
-async def start_qr_payment(
-    payments: Payments, order_id: int, token: str, key: str, *, secret: str
+async def start_phone_payment(
+    payments: Payments,
+    order_id: int,
+    token: str,
+    key: str,
+    *,
+    secret: str,
+    browser: PhoneBrowser | None,
 ) -> OrderPage:
-    """Open a payment the shopper completes on the provider's page; the order page with it."""
+    """Open a payment the shopper completes on the provider's page; the order page with it.
+
+    Without a `browser` to send there (inside WeChat, which opens no other page to pay), the
+    payment is a QR code to long-press.
+    """
     await orders.check_access(order_id, token)
+    method = StartPayment(method="qr" if browser is None else "web")
     payment = await payments_service.start_payment(
-        payments, order_id, StartPayment(method="qr"), idempotency_key=f"page:{key}"
+        payments, order_id, method, idempotency_key=f"page:{key}", browser=browser
     )
     return await order_page(order_id, token, secret=secret, payment=payment)
 

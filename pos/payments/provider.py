@@ -1,6 +1,8 @@
 """The payment provider interface, shaped after WeChat Pay API v3 and Alipay's open API.
 
 - create: WeChat Native prepay -> code_url (JSAPI prepay); Alipay alipay.trade.precreate qr_code
+- create_web: WeChat H5 prepay -> h5_url; Alipay alipay.trade.wap.pay, a signed gateway URL: the
+  shopper pays on the provider's page in the phone's browser and is sent back to `return_url`
 - charge_code: WeChat micropay (payer-presented code); Alipay alipay.trade.pay, scene bar_code
 - query: WeChat GET transactions/out-trade-no/{no}; Alipay alipay.trade.query
 - close: WeChat POST transactions/out-trade-no/{no}/close; Alipay alipay.trade.close
@@ -35,6 +37,7 @@ __all__ = [
     "PaymentMethod",
     "PaymentProvider",
     "PaymentRequest",
+    "PhoneBrowser",
     "QueryResult",
     "QueryStatus",
     "RefundResult",
@@ -42,7 +45,7 @@ __all__ = [
     "is_payment_code",
 ]
 
-PaymentMethod = Literal["qr", "code"]
+PaymentMethod = Literal["qr", "code", "web"]
 ChargeStatus = Literal["paid", "user_paying", "failed"]
 # WeChat trade_state NOTPAY/USERPAYING and Alipay WAIT_BUYER_PAY are "pending"; CLOSED, REVOKED
 # and TRADE_CLOSED (or no such trade) are "closed"; PAYERROR is "failed".
@@ -92,6 +95,14 @@ class PaymentRequest:
     description: str
     expires_at: datetime
     store_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneBrowser:
+    """The shopper's browser, for a payment made on the provider's page (`create_web`)."""
+
+    return_url: str  # where the provider sends the browser back: the order's page
+    client_ip: str  # WeChat H5 wants the payer's IP address
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +197,10 @@ class PaymentProvider(ABC):
     @abstractmethod
     async def create(self, payment: PaymentRequest) -> CreatedPayment:
         """Open a merchant-presented payment (a QR code or a wallet page)."""
+
+    @abstractmethod
+    async def create_web(self, payment: PaymentRequest, browser: PhoneBrowser) -> CreatedPayment:
+        """Open a payment made on the provider's page in the phone's browser: its redirect_url."""
 
     @abstractmethod
     async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:

@@ -27,6 +27,7 @@ from pos.payments.schemas import (
     StartPayment,
 )
 from pos.payments.settle import Payments
+from pos.settings import Settings
 from pos.staff.actors import DeviceActor, StaffActor
 from pos.staff.guards import STAFF_ACTOR, device, staff
 
@@ -76,17 +77,28 @@ class OrderPaymentController(Controller):
     guards = (order_payer,)
     dependencies = {"payments": PAYMENTS}
 
-    @post(operation_id="startPayment", summary="Pay an order by QR or payer-presented code")
+    @post(
+        operation_id="startPayment",
+        summary="Pay an order by QR code, payer-presented code or the provider's phone page",
+    )
     async def start(
         self,
+        request: Request[Any, Any, Any],
         order_id: FromPath[RowId],
         data: JSONBody[StartPayment],
         payments: NamedDependency[Payments],
+        settings: NamedDependency[Settings],
         idempotency_key: IdempotencyKey,
     ) -> PaymentOut:
-        """`qr` answers the URL to show as a QR code; `code` charges the shopper's code."""
+        """`qr` answers the URL to show as a QR code; `code` charges the shopper's code; `web`
+        (with the order's token) answers the provider's page to send the phone's browser to."""
+        token = request.query_params.get("token")
+        browser = None
+        if token and data.method == "web":
+            client_ip = request.client.host if request.client else ""
+            browser = service.phone_browser(settings.public_url, order_id, token, client_ip)
         return await service.start_payment(
-            payments, order_id, data, idempotency_key=idempotency_key
+            payments, order_id, data, idempotency_key=idempotency_key, browser=browser
         )
 
 

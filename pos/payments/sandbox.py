@@ -32,6 +32,7 @@ from pos.payments.provider import (
     NotificationRefused,
     PaymentProvider,
     PaymentRequest,
+    PhoneBrowser,
     QueryResult,
     QueryStatus,
     RefundResult,
@@ -140,6 +141,10 @@ class SandboxProvider(PaymentProvider):
         await self._open(payment, status="pending")
         url = self.public_url + _wallet_path(payment.out_trade_no)
         return CreatedPayment(qr_url=url, redirect_url=url)
+
+    async def create_web(self, payment: PaymentRequest, browser: PhoneBrowser) -> CreatedPayment:
+        """The same wallet page: the sandbox has one page for phones and QR codes."""
+        return await self.create(payment)
 
     async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:
         """Answer by the code's last four digits (see the module's table)."""

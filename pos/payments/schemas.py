@@ -20,11 +20,16 @@ __all__ = [
 
 
 class StartPayment(BaseModel):
-    """Pay by the shopper scanning our QR (`qr`), or by us scanning the shopper's code (`code`)."""
+    """How the shopper pays.
+
+    `qr`: the shopper scans our QR code. `code`: we scan the shopper's payment code. `web`: the
+    shopper's phone opens the provider's page (WeChat H5, Alipay WAP) and comes back to the
+    order's page; only with the order's token.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["qr", "code"]
+    method: Literal["qr", "code", "web"]
     auth_code: str | None = Field(
         default=None, description="the payer-presented code, for method `code`", max_length=32
     )
@@ -42,11 +47,14 @@ class PaymentOut(BaseModel):
     payment_id: int
     order_id: int
     out_trade_no: str
-    method: Literal["qr", "code"]
+    method: Literal["qr", "code", "web"]
     status: str = Field(description="created, pending, closing, paid, closed, reversed or refunded")
     amount_fen: int
     qr_url: str | None = Field(default=None, description="what the QR code shows (method qr)")
-    redirect_url: str | None = Field(default=None, description="a page that takes the payment")
+    redirect_url: str | None = Field(
+        default=None,
+        description="a page that takes the payment: method web (also qr in the sandbox)",
+    )
     failure: str = Field(
         default="", description="why a code charge failed, e.g. insufficient_funds"
     )

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pos.db import Statement, write_transaction
 from pos.errors import InvalidInput, NotFound
@@ -23,6 +24,7 @@ from pos.payments.provider import (
     CreatedPayment,
     NotificationRefused,
     PaymentRequest,
+    PhoneBrowser,
     is_payment_code,
 )
 from pos.payments.schemas import PaymentOut, StartPayment
@@ -30,7 +32,7 @@ from pos.payments.settle import Payments, schedule_poll, settle
 from pos.payments.tables import Payment
 from pos.payments.unique import is_unique_violation
 
-__all__ = ["receive_notification", "start_payment"]
+__all__ = ["phone_browser", "receive_notification", "start_payment"]
 
 _EARLIER = Statement('SELECT id, answer FROM payment WHERE "order" = {} AND idempotency_key = {}')
 _ANSWER_PENDING = Statement(
@@ -131,8 +133,14 @@ async def _insert(payment: Payment) -> int:
     return int(row["id"])
 
 
+def phone_browser(public_url: str, order_id: int, token: str, client_ip: str) -> PhoneBrowser:
+    """The shopper's browser, which the provider sends back to the order's page after paying."""
+    return_url = f"{public_url.rstrip('/')}/o/{order_id}?token={quote(token, safe='')}"
+    return PhoneBrowser(return_url, client_ip)
+
+
 async def _call_provider(
-    ctx: Payments, payment: Payment, data: StartPayment
+    ctx: Payments, payment: Payment, data: StartPayment, browser: PhoneBrowser | None
 ) -> tuple[CreatedPayment | None, ChargeResult | None]:
     request = PaymentRequest(
         out_trade_no=payment.out_trade_no,
@@ -141,20 +149,35 @@ async def _call_provider(
         expires_at=payment.expires_at,
         store_id=payment.store,
     )
-    if data.auth_code is None:
-        return await ctx.provider.create(request), None
-    return None, await ctx.provider.charge_code(request, data.auth_code)
+    if data.auth_code is not None:
+        return None, await ctx.provider.charge_code(request, data.auth_code)
+    if data.method == "web" and browser is not None:  # start_payment refused web without one
+        return await ctx.provider.create_web(request, browser), None
+    return await ctx.provider.create(request), None
 
 
 async def start_payment(
-    ctx: Payments, order_id: int, data: StartPayment, *, idempotency_key: str
+    ctx: Payments,
+    order_id: int,
+    data: StartPayment,
+    *,
+    idempotency_key: str,
+    browser: PhoneBrowser | None = None,
 ) -> PaymentOut:
-    """Open a payment of the order's total; a repeated key returns the first answer."""
+    """Open a payment of the order's total; a repeated key returns the first answer.
+
+    Method `web` takes the shopper's `browser`, which the provider's page sends back.
+    """
     earlier = await _earlier(order_id, idempotency_key)
     if earlier is not None:
         return earlier
     if data.auth_code is not None and not is_payment_code(data.auth_code):
         raise InvalidInput("not a WeChat or Alipay payment code", code="bad_payment_code")
+    if data.method == "web" and browser is None:
+        raise InvalidInput(
+            "method web is paid in the shopper's own browser: start it with the order's token",
+            code="web_payment_needs_shopper",
+        )
     try:
         payment = await _open(ctx, order_id, data.method, idempotency_key)
     except Exception as exc:
@@ -162,7 +185,7 @@ async def start_payment(
         if found is None:
             raise
         return found  # a concurrent retry with the same key won the race
-    created, charged = await _call_provider(ctx, payment, data)
+    created, charged = await _call_provider(ctx, payment, data, browser)
     if charged is None:
         answer = _view(payment, created, status="pending")
         if await _answer_pending(payment.id, answer):

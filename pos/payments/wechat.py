@@ -1,4 +1,4 @@
-"""WeChat Pay API v3 through the wechatpayv3 SDK: Native QR codes, payment codes, refunds.
+"""WeChat Pay API v3 through the wechatpayv3 SDK: Native QR codes, H5 pages, payment codes, refunds.
 
 Public-key mode: requests are signed with the merchant's API key (apiclient_key.pem and its
 certificate's serial number); answers and notifications are checked with the WeChat Pay public
@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import httpx
 from wechatpayv3.async_ import AsyncWeChatPay, WeChatPayType
@@ -30,6 +31,7 @@ from pos.payments.provider import (
     NotificationRefused,
     PaymentProvider,
     PaymentRequest,
+    PhoneBrowser,
     QueryResult,
     QueryStatus,
     RefundResult,
@@ -109,6 +111,18 @@ class WeChatPayProvider(PaymentProvider):
     async def create(self, payment: PaymentRequest) -> CreatedPayment:
         answer = await _call(self._pay.pay(**_order(payment), pay_type=WeChatPayType.NATIVE))
         return CreatedPayment(qr_url=str(answer.ok()["code_url"]))
+
+    async def create_web(self, payment: PaymentRequest, browser: PhoneBrowser) -> CreatedPayment:
+        answer = await _call(
+            self._pay.pay(
+                **_order(payment),
+                scene_info={"payer_client_ip": browser.client_ip, "h5_info": {"type": "Wap"}},
+                pay_type=WeChatPayType.H5,
+            )
+        )
+        # WeChat sends the browser back to `redirect_url` once the payment is done or dropped.
+        back = urlencode({"redirect_url": browser.return_url})
+        return CreatedPayment(redirect_url=f"{answer.ok()['h5_url']}&{back}")
 
     async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:
         answer = await _call(

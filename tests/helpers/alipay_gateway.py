@@ -56,6 +56,7 @@ class Trade:
     buyer_user_id: str = ""
     trade_no: str = ""
     paid_at: str = ""
+    return_url: str = ""  # phone web payments only
     refunds: dict[str, str] = field(default_factory=dict)  # out_request_no -> amount
 
     def as_json(self) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class AlipayGateway:
             await self._runner.cleanup()
 
     def scan_and_pay(self, out_trade_no: str, buyer: str = "2088102169481075") -> None:
-        """The shopper scans the QR code in Alipay and pays."""
+        """The shopper scans the QR code in Alipay, or opened its cashier page, and pays."""
         trade = self.trades[out_trade_no]
         trade.scanned = True
         self._paid(trade, buyer)
@@ -207,6 +208,20 @@ class AlipayGateway:
                 "qr_code": f"https://qr.alipay.com/{trade.out_trade_no}",
             },
         )
+
+    def _wap_pay(self, method: str, biz: dict[str, Any], params: dict[str, str]) -> web.Response:
+        """The cashier page the shopper's browser is sent to; the trade exists from now on."""
+        for url in ("notify_url", "return_url"):
+            if not params.get(url, "").startswith("http"):
+                return self._failed(method, "ACQ.INVALID_PARAMETER", f"{url} 无效")
+        if biz.get("product_code") != "QUICK_WAP_WAY":
+            return self._failed(method, "ACQ.INVALID_PARAMETER", "product_code 无效")
+        trade = self.trades.setdefault(
+            biz["out_trade_no"], Trade(biz["out_trade_no"], biz["total_amount"], scanned=True)
+        )
+        trade.return_url = params["return_url"]
+        page = f"<title>支付宝收银台</title><p>¥{trade.total_amount}</p>"
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     def _pay(self, method: str, biz: dict[str, Any], params: dict[str, str]) -> web.Response:
         trade = self.trades.setdefault(

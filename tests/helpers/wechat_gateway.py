@@ -28,6 +28,7 @@ MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092025"
+H5_PAGE = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb"
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -63,6 +64,7 @@ class Trade:
     openid: str = ""
     transaction_id: str = ""
     success_time: str = ""
+    payer_client_ip: str = ""  # H5 payments only
     refunds: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -108,6 +110,7 @@ class WeChatGateway:
         app.add_routes(
             [
                 web.post("/v3/pay/transactions/native", self._native),
+                web.post("/v3/pay/transactions/h5", self._h5),
                 web.post("/v3/pay/transactions/codepay", self._codepay),
                 web.get("/v3/pay/transactions/out-trade-no/{no}", self._query),
                 web.post("/v3/pay/transactions/out-trade-no/{no}/close", self._close),
@@ -220,6 +223,18 @@ class WeChatGateway:
             return self._error(400, "PARAM_ERROR", "notify_url 格式错误")
         trade = self._open_trade(order)
         return self._answer(200, {"code_url": f"weixin://wxpay/bizpayurl?pr={trade.out_trade_no}"})
+
+    async def _h5(self, request: web.Request) -> web.Response:
+        order = await request.json()
+        scene = order.get("scene_info", {})
+        if not scene.get("payer_client_ip") or scene.get("h5_info", {}).get("type") != "Wap":
+            return self._error(400, "PARAM_ERROR", "缺少 scene_info.payer_client_ip 或 h5_info")
+        if not order.get("notify_url", "").startswith("http"):
+            return self._error(400, "PARAM_ERROR", "notify_url 格式错误")
+        trade = self._open_trade(order)
+        trade.payer_client_ip = scene["payer_client_ip"]
+        page = f"{H5_PAGE}?prepay_id=wx{trade.out_trade_no}&package=2550"
+        return self._answer(200, {"h5_url": page})
 
     async def _codepay(self, request: web.Request) -> web.Response:
         order = await request.json()

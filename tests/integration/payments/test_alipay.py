@@ -90,6 +90,38 @@ async def test_a_qr_payment_is_settled_by_the_notification_of_alipay(
     assert payment.payer_hash
 
 
+async def test_a_phone_browser_pays_on_the_wap_page_and_comes_back_to_the_order(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway, settings: Settings
+) -> None:
+    response = await start(client, bought, {"method": "web"})
+
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    out_trade_no = payment["out_trade_no"]
+    assert (payment["method"], payment["qr_url"]) == ("web", None)
+    assert payment["redirect_url"].startswith(f"{gateway.url}?")
+    assert out_trade_no not in gateway.trades  # signed for the browser, not sent
+    async with httpx.AsyncClient() as phone:  # the double checks the signature it carries
+        cashier = await phone.get(payment["redirect_url"])
+    assert cashier.status_code == 200, cashier.text
+    assert "支付宝收银台" in cashier.text
+    order_page = f"{settings.public_url.rstrip('/')}/o/{bought.order_id}?token={bought.token}"
+    assert gateway.trades[out_trade_no].return_url == order_page
+    gateway.scan_and_pay(out_trade_no)
+    notified = await client.post(NOTIFY, headers=FORM, content=gateway.notification(out_trade_no))
+    assert notified.text == "success"
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_the_order_page_sends_a_phone_browser_to_the_wap_page(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    page = await client.post(f"/o/{bought.order_id}/pay", data={"token": bought.token, "key": "k1"})
+
+    assert page.status_code == 200, page.text
+    assert f'id="wallet" class="button primary" href="{gateway.url}?' in page.text
+
+
 @pytest.mark.parametrize(
     ("tamper", "code"),
     [

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from pos.payments.plugin import wechat_config
 from pos.payments.wechat import WeChatPayProvider
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import wechat_gateway as double
+from tests.helpers.staff import device_headers
 from tests.integration.payments.conftest import (
     Bought,
     buy,
@@ -29,6 +31,7 @@ from tests.integration.payments.conftest import (
 pytestmark = pytest.mark.anyio
 
 NOTIFY = "/api/payments/notify/wechat"
+IN_WECHAT = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 MicroMessenger/8.0.50 NetType/WIFI"
 
 
 @pytest.fixture
@@ -231,10 +234,59 @@ def test_wechat_without_its_account_does_not_start_and_says_what_is_missing() ->
     assert "POS_WECHAT_MCHID" not in str(missing.value)
 
 
-async def test_the_order_page_shows_the_code_to_pay_in_wechat(
+async def test_a_phone_browser_pays_on_the_h5_page_and_comes_back_to_the_order(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway, settings: Settings
+) -> None:
+    response = await start(client, bought, {"method": "web"})
+
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    out_trade_no = payment["out_trade_no"]
+    page, back = payment["redirect_url"].split("&redirect_url=")
+    assert page == f"{double.H5_PAGE}?prepay_id=wx{out_trade_no}&package=2550"
+    order_page = f"{settings.public_url.rstrip('/')}/o/{bought.order_id}?token={bought.token}"
+    assert unquote(back) == order_page
+    assert (payment["method"], payment["qr_url"]) == ("web", None)
+    assert gateway.trades[out_trade_no].payer_client_ip == "127.0.0.1"
+    gateway.pay(out_trade_no)
+    headers, body = gateway.notification(out_trade_no)
+    assert (await client.post(NOTIFY, headers=headers, content=body)).status_code == 200
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_web_payment_without_the_shoppers_token_is_refused(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    kiosk = await device_headers("kiosk", bought.shop.store_id)
+    response = await client.post(
+        f"/api/orders/{bought.order_id}/payments",
+        json={"method": "web"},
+        headers={"Idempotency-Key": "k1", **kiosk},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "web_payment_needs_shopper"
+    assert gateway.trades == {}
+
+
+async def test_the_order_page_sends_a_phone_browser_to_the_h5_page(
     client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
 ) -> None:
     page = await client.post(f"/o/{bought.order_id}/pay", data={"token": bought.token, "key": "k1"})
+
+    assert page.status_code == 200, page.text
+    assert f'id="wallet" class="button primary" href="{double.H5_PAGE}?' in page.text
+    assert 'id="pay-qr"' not in page.text
+
+
+async def test_inside_wechat_the_order_page_shows_the_code_to_long_press(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    page = await client.post(
+        f"/o/{bought.order_id}/pay",
+        data={"token": bought.token, "key": "k1"},
+        headers={"User-Agent": IN_WECHAT},
+    )
 
     assert page.status_code == 200, page.text
     assert 'id="pay-qr"' in page.text
