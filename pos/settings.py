@@ -96,6 +96,18 @@ class Settings(BaseSettings):
         default="https://api.mch.weixin.qq.com",
         description="or the backup domain https://api2.mch.weixin.qq.com",
     )
+    wechat_appsecret: SecretStr = Field(
+        default=SecretStr(""),
+        description="the official account's AppSecret: inside WeChat, phones then pay by JSAPI",
+    )
+    wechat_oauth_url: str = Field(
+        default="https://open.weixin.qq.com/connect/oauth2/authorize",
+        description="WeChat's web OAuth page (JSAPI sign-in)",
+    )
+    wechat_openid_url: str = Field(
+        default="https://api.weixin.qq.com/sns/oauth2/access_token",
+        description="where a sign-in code is traded for the shopper's openid",
+    )
     alipay_appid: str = Field(default="", description="the Alipay app with face-to-face payment")
     alipay_private_key_file: Path | None = Field(
         default=None, description="the app's private key (PEM), which signs requests (RSA2)"

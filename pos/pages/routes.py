@@ -14,12 +14,14 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from pydantic import ValidationError
 
 from pos.db import OptionalRowId, RowId
-from pos.errors import PosError
+from pos.errors import NotFound, PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
 from pos.pages.rendering import render
 from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
+from pos.payments.wechat import WeChatPayProvider
+from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 
@@ -37,17 +39,25 @@ def _see_other(url: str) -> Redirect:
     return Redirect(url, status_code=HTTP_303_SEE_OTHER)
 
 
-def _phone_browser(
-    request: AnyRequest, settings: Settings, order_id: int, token: str
-) -> PhoneBrowser | None:
-    """The phone's browser, to send to the provider's page; None inside WeChat's own browser.
+def _in_wechat(request: AnyRequest) -> bool:
+    """Whether the page is open in WeChat's own browser, which opens no H5 or Alipay page."""
+    return "MicroMessenger" in request.headers.get("user-agent", "")
 
-    WeChat's browser opens no H5 or Alipay payment page: there the shopper long-presses a QR code.
-    """
-    if "MicroMessenger" in request.headers.get("user-agent", ""):
-        return None
+
+def _wechat_oauth(request: AnyRequest) -> WeChatOAuth | None:
+    """WeChat's sign-in, when the provider is WeChat Pay with JSAPI set up."""
+    provider = request.app.state["payments"].provider
+    return provider.oauth if isinstance(provider, WeChatPayProvider) else None
+
+
+def _phone_browser(
+    request: AnyRequest, settings: Settings, order_id: int, token: str, *, wechat_openid: str = ""
+) -> PhoneBrowser:
+    """The phone's browser, which the provider's page sends back to the order."""
     client_ip = request.client.host if request.client else ""
-    return payments_service.phone_browser(settings.public_url, order_id, token, client_ip)
+    return payments_service.phone_browser(
+        settings.public_url, order_id, token, client_ip, wechat_openid=wechat_openid
+    )
 
 
 def _secret(settings: Settings) -> str:
@@ -99,19 +109,55 @@ class ShopperPages(Controller):
     @post("/o/{order_id:int}/pay", operation_id="pageOrderPay", status_code=200)
     async def pay(
         self, request: AnyRequest, order_id: FromPath[RowId], settings: NamedDependency[Settings]
-    ) -> Template:
-        """Open a payment and show the link to the provider's page."""
+    ) -> Template | Redirect:
+        """Open a payment and show the link to the provider's page.
+
+        Inside WeChat, with JSAPI set up, WeChat first signs the shopper in (`pay_in_wechat`).
+        """
         form = await _form(request)
-        token = form.get("token", "")
+        token, key = form.get("token", ""), form.get("key", "")
+        in_wechat, oauth = _in_wechat(request), _wechat_oauth(request)
+        if in_wechat and oauth is not None:
+            url = await shopper.wechat_sign_in(
+                oauth, order_id, token, key, public_url=settings.public_url
+            )
+            return _see_other(url)
+        # Inside WeChat without JSAPI there is no page to send the browser to: a QR code it is.
+        browser = None if in_wechat else _phone_browser(request, settings, order_id, token)
         page = await shopper.start_phone_payment(
             request.app.state["payments"],
             order_id,
             token,
-            form.get("key", ""),
+            key,
             secret=_secret(settings),
-            browser=_phone_browser(request, settings, order_id, token),
+            browser=browser,
         )
         return render(request, "shopper/order.html", page.context(), switch=False)
+
+    @get("/o/{order_id:int}/wechat-pay", operation_id="pageOrderPayInWeChat")
+    async def pay_in_wechat(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[RowId],
+        token: FromQuery[str],
+        key: FromQuery[str],
+        code: FromQuery[str],
+        settings: NamedDependency[Settings],
+    ) -> Template:
+        """Back from WeChat's sign-in: open a JSAPI payment, which the page hands to WeChat."""
+        oauth = _wechat_oauth(request)
+        if oauth is None:
+            raise NotFound("WeChat JSAPI payment is not set up here", code="wechat_jsapi_off")
+        openid = await oauth.openid(code)
+        page = await shopper.start_phone_payment(
+            request.app.state["payments"],
+            order_id,
+            token,
+            key,
+            secret=_secret(settings),
+            browser=_phone_browser(request, settings, order_id, token, wechat_openid=openid),
+        )
+        return render(request, "shopper/order.html", page.context())
 
     @get("/r/{order_id:int}", operation_id="pageReceipt")
     async def receipt(

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from pos.analytics import ratings
 from pos.analytics.schemas import RatingIn, RatingOut, RatingsIn
@@ -26,6 +27,7 @@ from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
+from pos.payments.wechat_oauth import WeChatOAuth
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog
 
@@ -42,6 +44,7 @@ __all__ = [
     "receipt_page",
     "receipt_url",
     "start_phone_payment",
+    "wechat_sign_in",
 ]
 
 CATALOG_PAGE_SIZE = 50
@@ -166,8 +169,8 @@ async def start_phone_payment(
 ) -> OrderPage:
     """Open a payment the shopper completes on the provider's page; the order page with it.
 
-    Without a `browser` to send there (inside WeChat, which opens no other page to pay), the
-    payment is a QR code to long-press.
+    Without a `browser` to send there (inside WeChat, which opens no other page to pay, unless
+    it signed the shopper in for JSAPI), the payment is a QR code to long-press.
     """
     await orders.check_access(order_id, token)
     method = StartPayment(method="qr" if browser is None else "web")
@@ -175,6 +178,15 @@ async def start_phone_payment(
         payments, order_id, method, idempotency_key=f"page:{key}", browser=browser
     )
     return await order_page(order_id, token, secret=secret, payment=payment)
+
+
+async def wechat_sign_in(
+    oauth: WeChatOAuth, order_id: int, token: str, key: str, *, public_url: str
+) -> str:
+    """Where to send a browser inside WeChat: it comes back signed in, to pay by JSAPI."""
+    await orders.check_access(order_id, token)
+    back = urlencode({"token": token, "key": key})
+    return oauth.sign_in_url(f"{public_url.rstrip('/')}/o/{order_id}/wechat-pay?{back}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import POLL_EVENT, REFUND_EVENT, Payments, poll
 from pos.payments.wallet import NOTIFY_EVENT, HttpSender, Sender, deliver_notification
 from pos.payments.wechat import WeChatConfig, WeChatPayProvider
+from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings
 
 __all__ = ["PaymentsPlugin", "build_payments", "payment_handlers"]
@@ -66,6 +67,16 @@ def wechat_config(settings: Settings) -> WeChatConfig:
         public_key_id=settings.wechat_public_key_id,
         notify_url=_notify_url(settings, "wechat"),
         gateway=settings.wechat_gateway,
+        oauth=_wechat_oauth(settings),
+    )
+
+
+def _wechat_oauth(settings: Settings) -> WeChatOAuth | None:
+    secret = settings.wechat_appsecret.get_secret_value()
+    if not secret:
+        return None
+    return WeChatOAuth(
+        settings.wechat_appid, secret, settings.wechat_oauth_url, settings.wechat_openid_url
     )
 
 

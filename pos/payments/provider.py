@@ -1,8 +1,9 @@
 """The payment provider interface, shaped after WeChat Pay API v3 and Alipay's open API.
 
 - create: WeChat Native prepay -> code_url (JSAPI prepay); Alipay alipay.trade.precreate qr_code
-- create_web: WeChat H5 prepay -> h5_url; Alipay alipay.trade.wap.pay, a signed gateway URL: the
-  shopper pays on the provider's page in the phone's browser and is sent back to `return_url`
+- create_web: WeChat H5 prepay -> h5_url (inside WeChat: JSAPI prepay -> prepay_id); Alipay
+  alipay.trade.wap.pay, a signed gateway URL: the shopper pays on the provider's page in the
+  phone's browser and is sent back to `return_url`
 - charge_code: WeChat micropay (payer-presented code); Alipay alipay.trade.pay, scene bar_code
 - query: WeChat GET transactions/out-trade-no/{no}; Alipay alipay.trade.query
 - close: WeChat POST transactions/out-trade-no/{no}/close; Alipay alipay.trade.close
@@ -103,14 +104,17 @@ class PhoneBrowser:
 
     return_url: str  # where the provider sends the browser back: the order's page
     client_ip: str  # WeChat H5 wants the payer's IP address
+    wechat_openid: str = ""  # inside WeChat, signed in by its OAuth: WeChat pays by JSAPI
 
 
 @dataclass(frozen=True, slots=True)
 class CreatedPayment:
-    """Where the shopper pays: a QR code's content, or a page to send the browser to."""
+    """Where the shopper pays: a QR code's content, a page to send the browser to, or what the
+    page hands WeChat's JS bridge (JSAPI's getBrandWCPayRequest)."""
 
     qr_url: str | None = None
     redirect_url: str | None = None
+    wechat_jsapi: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

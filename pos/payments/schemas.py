@@ -55,6 +55,10 @@ class PaymentOut(BaseModel):
         default=None,
         description="a page that takes the payment: method web (also qr in the sandbox)",
     )
+    wechat_jsapi: dict[str, str] | None = Field(
+        default=None,
+        description="inside WeChat: the arguments of WeixinJSBridge getBrandWCPayRequest",
+    )
     failure: str = Field(
         default="", description="why a code charge failed, e.g. insufficient_funds"
     )

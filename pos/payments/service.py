@@ -77,6 +77,7 @@ def _view(
         amount_fen=payment.amount_fen,
         qr_url=created.qr_url if created else None,
         redirect_url=created.redirect_url if created else None,
+        wechat_jsapi=dict(created.wechat_jsapi) if created and created.wechat_jsapi else None,
         failure=failure,
     )
 
@@ -133,10 +134,12 @@ async def _insert(payment: Payment) -> int:
     return int(row["id"])
 
 
-def phone_browser(public_url: str, order_id: int, token: str, client_ip: str) -> PhoneBrowser:
+def phone_browser(
+    public_url: str, order_id: int, token: str, client_ip: str, *, wechat_openid: str = ""
+) -> PhoneBrowser:
     """The shopper's browser, which the provider sends back to the order's page after paying."""
     return_url = f"{public_url.rstrip('/')}/o/{order_id}?token={quote(token, safe='')}"
-    return PhoneBrowser(return_url, client_ip)
+    return PhoneBrowser(return_url, client_ip, wechat_openid)
 
 
 async def _call_provider(

@@ -14,6 +14,8 @@ paying", which makes the caller query it and, in the end, reverse it.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +40,7 @@ from pos.payments.provider import (
     RefundStatus,
 )
 from pos.payments.signing import check_fresh, unix_time
+from pos.payments.wechat_oauth import WeChatOAuth
 
 __all__ = ["GATEWAY", "WeChatConfig", "WeChatPayProvider"]
 
@@ -77,6 +80,7 @@ class WeChatConfig:
     public_key_id: str
     notify_url: str
     gateway: str = GATEWAY
+    oauth: WeChatOAuth | None = None  # with the official account's AppSecret: JSAPI in WeChat
 
 
 class WeChatPayProvider(PaymentProvider):
@@ -85,6 +89,8 @@ class WeChatPayProvider(PaymentProvider):
     name = "wechat"
 
     def __init__(self, config: WeChatConfig) -> None:
+        self._appid = config.appid
+        self.oauth = config.oauth
         self._pay = AsyncWeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
             mchid=config.mchid,
@@ -113,6 +119,8 @@ class WeChatPayProvider(PaymentProvider):
         return CreatedPayment(qr_url=str(answer.ok()["code_url"]))
 
     async def create_web(self, payment: PaymentRequest, browser: PhoneBrowser) -> CreatedPayment:
+        if browser.wechat_openid:
+            return await self._create_jsapi(payment, browser.wechat_openid)
         answer = await _call(
             self._pay.pay(
                 **_order(payment),
@@ -123,6 +131,24 @@ class WeChatPayProvider(PaymentProvider):
         # WeChat sends the browser back to `redirect_url` once the payment is done or dropped.
         back = urlencode({"redirect_url": browser.return_url})
         return CreatedPayment(redirect_url=f"{answer.ok()['h5_url']}&{back}")
+
+    async def _create_jsapi(self, payment: PaymentRequest, openid: str) -> CreatedPayment:
+        answer = await _call(
+            self._pay.pay(**_order(payment), payer={"openid": openid}, pay_type=WeChatPayType.JSAPI)
+        )
+        package = f"prepay_id={answer.ok()['prepay_id']}"
+        stamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        signature = self._pay.sign([self._appid, stamp, nonce, package])
+        return CreatedPayment(
+            wechat_jsapi={
+                "appId": self._appid,
+                "timeStamp": stamp,
+                "nonceStr": nonce,
+                "package": package,
+                "signType": "RSA",
+                "paySign": signature,
+            }
+        )
 
     async def charge_code(self, payment: PaymentRequest, auth_code: str) -> ChargeResult:
         answer = await _call(

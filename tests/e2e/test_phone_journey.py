@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -112,3 +113,34 @@ async def test_the_counter_page_fits_320_px_with_44_px_touch_targets(
           .every(e => e.labels.length > 0 || e.getAttribute("aria-label"))"""
     )
     assert labelled
+
+
+# What WeChat's browser provides: the bridge, which here records what the page asks it.
+_WECHAT_BRIDGE = """
+window.bridgeCalls = [];
+window.WeixinJSBridge = {invoke: (name, args, done) => window.bridgeCalls.push([name, args])};
+"""
+
+
+async def test_inside_wechat_the_order_page_hands_the_payment_to_wechat(
+    site: Site, phone: BrowserContext
+) -> None:
+    jsapi = {"appId": "wx1", "timeStamp": "1", "nonceStr": "n", "package": "prepay_id=wx2"}
+    page = await phone.new_page()
+    await page.add_init_script(_WECHAT_BRIDGE)
+    # The order page's payment part as the server renders it for JSAPI, with the real script.
+    await page.route(
+        f"{site.url}/wechat-pay-test",
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body=f"""<button id="wechat-pay" data-jsapi='{json.dumps(jsapi)}'>Pay</button>
+            <script src="/static/js/phone.js"></script>""",
+        ),
+    )
+    await page.goto(f"{site.url}/wechat-pay-test")
+    await page.wait_for_function("window.bridgeCalls.length === 1")
+
+    await page.get_by_role("button", name="Pay").click()  # after a cancelled sheet: again
+
+    calls = await page.evaluate("window.bridgeCalls")
+    assert calls == [["getBrandWCPayRequest", jsapi]] * 2

@@ -23,6 +23,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from yarl import URL
 
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
@@ -65,6 +66,7 @@ class Trade:
     transaction_id: str = ""
     success_time: str = ""
     payer_client_ip: str = ""  # H5 payments only
+    prepaid_for: str = ""  # JSAPI payments only: the openid that may pay
     refunds: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -111,6 +113,7 @@ class WeChatGateway:
             [
                 web.post("/v3/pay/transactions/native", self._native),
                 web.post("/v3/pay/transactions/h5", self._h5),
+                web.post("/v3/pay/transactions/jsapi", self._jsapi),
                 web.post("/v3/pay/transactions/codepay", self._codepay),
                 web.get("/v3/pay/transactions/out-trade-no/{no}", self._query),
                 web.post("/v3/pay/transactions/out-trade-no/{no}/close", self._close),
@@ -236,6 +239,17 @@ class WeChatGateway:
         page = f"{H5_PAGE}?prepay_id=wx{trade.out_trade_no}&package=2550"
         return self._answer(200, {"h5_url": page})
 
+    async def _jsapi(self, request: web.Request) -> web.Response:
+        order = await request.json()
+        openid = order.get("payer", {}).get("openid")
+        if not openid or order.get("appid") != APPID:
+            return self._error(400, "PARAM_ERROR", "缺少 payer.openid 或 appid 不符")
+        if not order.get("notify_url", "").startswith("http"):
+            return self._error(400, "PARAM_ERROR", "notify_url 格式错误")
+        trade = self._open_trade(order)
+        trade.prepaid_for = openid
+        return self._answer(200, {"prepay_id": f"wx{trade.out_trade_no}"})
+
     async def _codepay(self, request: web.Request) -> web.Response:
         order = await request.json()
         auth_code = order["payer"]["auth_code"]
@@ -297,3 +311,51 @@ class WeChatGateway:
             "amount": refund["amount"],
         }
         return self._answer(200, self.refunds[refund["out_refund_no"]])
+
+
+class WeChatSignIn:
+    """The official account's web OAuth: signs every browser in silently as `openid`."""
+
+    def __init__(self, openid: str = "o-jsapi-shopper") -> None:
+        self.secret = secrets.token_hex(16)
+        self.openid = openid
+        self.codes: set[str] = set()  # given and not used yet
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/connect/oauth2/authorize", self._authorize),
+                web.get("/sns/oauth2/access_token", self._access_token),
+            ]
+        )
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _authorize(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        if query.get("appid") != APPID or query.get("scope") != "snsapi_base":
+            return web.Response(status=400, text="appid or scope")
+        code = secrets.token_hex(8)
+        self.codes.add(code)
+        back = URL(query["redirect_uri"]).update_query(code=code, state=query.get("state", ""))
+        raise web.HTTPFound(str(back))
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        query = request.query
+        if query.get("appid") != APPID or query.get("secret") != self.secret:
+            return web.json_response({"errcode": 40125, "errmsg": "invalid appsecret"})
+        if query.get("code") not in self.codes:
+            return web.json_response({"errcode": 40029, "errmsg": "invalid code"})
+        self.codes.discard(query["code"])
+        return web.json_response(
+            {"access_token": "t", "expires_in": 7200, "openid": self.openid, "scope": "snsapi_base"}
+        )

@@ -1,5 +1,6 @@
 // Progressive enhancement of the shopper's pages: +/- steppers and a running total on the
-// counter page; the order's live status (server-sent events) on the order page.
+// counter page; the order's live status (server-sent events) and WeChat's payment sheet on the
+// order page.
 "use strict";
 
 function yuan(fen) {
@@ -62,9 +63,23 @@ function followStatus(status) {
   });
 }
 
+// Inside WeChat: hand the JSAPI payment to WeChat's own sheet, at once and on each tap. The
+// status stream says when it is paid; a cancelled sheet leaves the button to try again.
+function payInWeChat(button) {
+  const pay = () => {
+    if (!window.WeixinJSBridge) return;
+    window.WeixinJSBridge.invoke("getBrandWCPayRequest", JSON.parse(button.dataset.jsapi), () => {});
+  };
+  button.addEventListener("click", pay);
+  if (window.WeixinJSBridge) pay();
+  else document.addEventListener("WeixinJSBridgeReady", pay, { once: true });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const cart = document.getElementById("cart");
   if (cart) enhanceCounter(cart);
   const status = document.getElementById("status");
   if (status && status.dataset.events && window.EventSource) followStatus(status);
+  const wechatPay = document.getElementById("wechat-pay");
+  if (wechatPay) payInWeChat(wechatPay);
 });

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,12 +14,15 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from litestar import Litestar
 
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
 from pos.payments.wechat import WeChatPayProvider
+from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import wechat_gateway as double
 from tests.helpers.staff import device_headers
@@ -311,4 +318,94 @@ def test_a_key_file_that_is_not_there_stops_start_up_with_its_path(tmp_path: Pat
 
     assert f"POS_WECHAT_PRIVATE_KEY_FILE: no file at {tmp_path / 'apiclient_key.pem'}" in str(
         missing.value
+    )
+
+
+@pytest.fixture
+async def sign_in(wechat: WeChatPayProvider) -> AsyncIterator[double.WeChatSignIn]:
+    """WeChat's web OAuth double, and the provider set up for JSAPI with it."""
+    server = double.WeChatSignIn()
+    await server.start()
+    wechat.oauth = WeChatOAuth(
+        double.APPID,
+        server.secret,
+        f"{server.url}/connect/oauth2/authorize",
+        f"{server.url}/sns/oauth2/access_token",
+    )
+    yield server
+    await server.stop()
+
+
+async def _back_from_sign_in(client: httpx.AsyncClient, bought: Bought) -> str:
+    """Tap Pay inside WeChat and follow WeChat's sign-in: the page it sends the browser back to."""
+    tapped = await client.post(
+        f"/o/{bought.order_id}/pay",
+        data={"token": bought.token, "key": "k1"},
+        headers={"User-Agent": IN_WECHAT},
+    )
+    assert tapped.status_code == 303, tapped.text
+    sign_in_url, _, fragment = tapped.headers["location"].partition("#")
+    assert fragment == "wechat_redirect"
+    async with httpx.AsyncClient() as wechat_browser:
+        signed_in = await wechat_browser.get(sign_in_url)
+    assert signed_in.status_code == 302, signed_in.text
+    back = httpx.URL(signed_in.headers["location"])
+    return f"{back.path}?{back.query.decode()}"
+
+
+async def test_inside_wechat_the_shopper_is_signed_in_and_pays_by_jsapi(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    sign_in: double.WeChatSignIn,
+) -> None:
+    page = await client.get(
+        await _back_from_sign_in(client, bought), headers={"User-Agent": IN_WECHAT}
+    )
+
+    assert page.status_code == 200, page.text
+    found = re.search(r"data-jsapi='([^']*)'", page.text)
+    assert found is not None, page.text
+    jsapi = json.loads(html.unescape(found.group(1)))
+    [trade] = gateway.trades.values()
+    assert trade.prepaid_for == sign_in.openid
+    assert jsapi["package"] == f"prepay_id=wx{trade.out_trade_no}"
+    assert (jsapi["appId"], jsapi["signType"]) == (double.APPID, "RSA")
+    signed = "".join(f"{jsapi[name]}\n" for name in ("appId", "timeStamp", "nonceStr", "package"))
+    gateway.merchant_key.public_key().verify(  # as WeChat checks it before showing its sheet
+        base64.b64decode(jsapi["paySign"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    gateway.pay(trade.out_trade_no, openid=sign_in.openid)
+    headers, body = gateway.notification(trade.out_trade_no)
+    assert (await client.post(NOTIFY, headers=headers, content=body)).status_code == 200
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_sign_in_code_used_again_opens_nothing_more(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    sign_in: double.WeChatSignIn,
+) -> None:
+    back = await _back_from_sign_in(client, bought)
+    assert (await client.get(back)).status_code == 200
+
+    again = await client.get(back)  # a reload: WeChat's codes work once
+
+    assert again.status_code == 422, again.text
+    assert len(gateway.trades) == 1
+
+
+def test_the_appsecret_sets_up_jsapi_through_wechat_oauth(tmp_path: Path) -> None:
+    gateway = double.WeChatGateway()
+    account = _account(gateway, tmp_path)
+    assert wechat_config(load_settings(_env_file=None, **account)).oauth is None
+
+    config = wechat_config(load_settings(_env_file=None, wechat_appsecret="s3cret", **account))
+
+    assert config.oauth == WeChatOAuth(
+        double.APPID,
+        "s3cret",
+        "https://open.weixin.qq.com/connect/oauth2/authorize",
+        "https://api.weixin.qq.com/sns/oauth2/access_token",
     )
