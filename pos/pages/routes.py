@@ -60,6 +60,22 @@ def _phone_browser(
     )
 
 
+async def _paying(
+    request: AnyRequest,
+    settings: Settings,
+    order_id: int,
+    token: str,
+    key: str,
+    browser: PhoneBrowser | None,
+) -> shopper.OrderPage:
+    """The order page with a payment started, by the form's `key` once."""
+    payments = request.app.state["payments"]
+    secret = _secret(settings)
+    return await shopper.start_phone_payment(
+        payments, order_id, token, key, secret=secret, browser=browser
+    )
+
+
 def _secret(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
@@ -124,14 +140,7 @@ class ShopperPages(Controller):
             return _see_other(url)
         # Inside WeChat without JSAPI there is no page to send the browser to: a QR code it is.
         browser = None if in_wechat else _phone_browser(request, settings, order_id, token)
-        page = await shopper.start_phone_payment(
-            request.app.state["payments"],
-            order_id,
-            token,
-            key,
-            secret=_secret(settings),
-            browser=browser,
-        )
+        page = await _paying(request, settings, order_id, token, key, browser)
         return render(request, "shopper/order.html", page.context(), switch=False)
 
     @get("/o/{order_id:int}/wechat-pay", operation_id="pageOrderPayInWeChat")
@@ -149,14 +158,8 @@ class ShopperPages(Controller):
         if oauth is None:
             raise NotFound("WeChat JSAPI payment is not set up here", code="wechat_jsapi_off")
         openid = await oauth.openid(code)
-        page = await shopper.start_phone_payment(
-            request.app.state["payments"],
-            order_id,
-            token,
-            key,
-            secret=_secret(settings),
-            browser=_phone_browser(request, settings, order_id, token, wechat_openid=openid),
-        )
+        browser = _phone_browser(request, settings, order_id, token, wechat_openid=openid)
+        page = await _paying(request, settings, order_id, token, key, browser)
         return render(request, "shopper/order.html", page.context())
 
     @get("/r/{order_id:int}", operation_id="pageReceipt")
