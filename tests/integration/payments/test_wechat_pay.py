@@ -24,6 +24,7 @@ from pos.payments.plugin import wechat_config
 from pos.payments.wechat import WeChatPayProvider
 from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings, SettingsError, load_settings
+from pos.testing import free_port
 from tests.helpers import wechat_gateway as double
 from tests.helpers.staff import device_headers
 from tests.integration.payments.conftest import (
@@ -394,6 +395,22 @@ async def test_a_sign_in_code_used_again_opens_nothing_more(
 
     assert again.status_code == 422, again.text
     assert len(gateway.trades) == 1
+
+
+async def test_when_wechat_cannot_sign_the_shopper_in_no_payment_is_opened(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    wechat: WeChatPayProvider,
+    gateway: double.WeChatGateway,
+) -> None:
+    away = f"http://127.0.0.1:{free_port()}/sns/oauth2/access_token"
+    wechat.oauth = WeChatOAuth(double.APPID, "s3cret", "https://open.weixin.qq.com", away)
+    back = f"/o/{bought.order_id}/wechat-pay"
+
+    page = await client.get(back, params={"token": bought.token, "key": "k1", "code": "c"})
+
+    assert page.status_code == 503, page.text
+    assert gateway.trades == {}
 
 
 def test_the_appsecret_sets_up_jsapi_through_wechat_oauth(tmp_path: Path) -> None:
