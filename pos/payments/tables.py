@@ -32,7 +32,9 @@ class Payment(Table):
     order = ForeignKey(references=Order, null=False, index=True, on_delete=_KEEP)
     store = ForeignKey(references=Store, null=False, index=True, on_delete=_KEEP)
     provider = Varchar(length=16, help_text="sandbox, wechat or alipay")
-    method = Varchar(length=8, help_text="qr (merchant-presented) or code (payer-presented)")
+    method = Varchar(
+        length=8, help_text="qr (merchant-presented), code (payer-presented) or web (phone page)"
+    )
     out_trade_no = Varchar(length=32, unique=True, help_text="our payment number at the provider")
     idempotency_key = Varchar(length=128, help_text="the start call's Idempotency-Key")
     amount_fen = Integer()
