@@ -217,9 +217,6 @@ class SandboxWalletController(Controller):
     ) -> Response[str]:
         """Pay; the sandbox then notifies the server like a gateway does."""
         paid = await wallet.pay(_sandbox(payments), out_trade_no, data.payer)
-        page = (
-            wallet.render_wallet(paid)
-            if paid is not None
-            else await wallet.wallet_page(out_trade_no)
-        )
-        return Response(page, media_type="text/html")
+        if paid is None:  # paid, closed or expired before: the page shows it as it is
+            return Response(await wallet.wallet_page(out_trade_no), media_type="text/html")
+        return Response(wallet.render_wallet(paid), media_type="text/html")

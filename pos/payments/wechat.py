@@ -4,6 +4,8 @@ Public-key mode: requests are signed with the merchant's API key (apiclient_key.
 certificate's serial number); answers and notifications are checked with the WeChat Pay public
 key and its id (PUB_KEY_ID_...), so no platform certificate is ever downloaded. A notification's
 resource is AES-256-GCM encrypted with the APIv3 key; it only names the payment to query.
+A phone pays on WeChat's H5 page, or inside WeChat by JSAPI once WeChat's OAuth has given the
+shopper's openid (`pos.payments.wechat_oauth`).
 
 An answer we cannot read as a decision (a timeout, SYSTEMERROR, a 5xx) is `Unavailable`, so the
 caller's poll or outbox retry asks again: WeChat treats a repeated out_trade_no or out_refund_no
