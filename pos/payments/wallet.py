@@ -9,10 +9,8 @@ back-off, as WeChat retries unanswered notifications over hours.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
-import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Self
@@ -26,6 +24,7 @@ from pos.money import format_yuan
 from pos.payments.sandbox import SandboxProvider, find_payment
 from pos.payments.signing import signed_headers
 from pos.payments.tables import SandboxPayment
+from pos.tls import tls_context
 
 __all__ = [
     "NOTIFY_EVENT",
@@ -46,12 +45,6 @@ Sender = Callable[[str, Mapping[str, str], bytes], Awaitable[int]]
 """Posts (url, headers, body) and returns the HTTP status."""
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    # Building a default context loads the CA bundle: half the worker's CPU when done per send.
-    return ssl.create_default_context()
-
-
 class HttpSender:
     """Posts over real HTTP, as a gateway does, through one client kept open for its life.
 
@@ -60,7 +53,7 @@ class HttpSender:
     """
 
     def __init__(self) -> None:
-        self._http = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, verify=_tls())
+        self._http = httpx.AsyncClient(timeout=SEND_TIMEOUT_S, verify=tls_context())
 
     async def __call__(self, url: str, headers: Mapping[str, str], body: bytes) -> int:
         response = await self._http.post(

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 
 from pos.errors import InvalidInput, Unavailable
+from pos.tls import tls_context
 
 __all__ = ["WeChatOAuth"]
 
@@ -50,7 +51,7 @@ class WeChatOAuth:
             "grant_type": "authorization_code",
         }
         try:
-            async with httpx.AsyncClient(timeout=_TIMEOUT_S) as http:
+            async with httpx.AsyncClient(timeout=_TIMEOUT_S, verify=tls_context()) as http:
                 answer = (await http.get(self.openid_url, params=params)).json()
         except (httpx.HTTPError, ValueError) as exc:
             raise Unavailable(f"WeChat did not answer: {exc!r}", code="wechat_unavailable") from exc

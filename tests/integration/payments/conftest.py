@@ -125,6 +125,11 @@ async def buy(settings: Settings) -> Bought:
     return Bought(shop, product_id, created.order.id, created.order.access_token, 2500)
 
 
+def order_page(settings: Settings, bought: Bought) -> str:
+    """The shopper's order page, where a provider sends the phone's browser back."""
+    return f"{settings.public_url.rstrip('/')}/o/{bought.order_id}?token={bought.token}"
+
+
 async def run_due(clock: Clock) -> int:
     """Run every outbox event due at the clock's time, until none is left; returns how many."""
     total = 0

@@ -18,6 +18,7 @@ from tests.helpers import alipay_gateway as double
 from tests.integration.payments.conftest import (
     Bought,
     buy,
+    order_page,
     order_state,
     payment_by_trade_no,
     payment_settings,
@@ -105,8 +106,7 @@ async def test_a_phone_browser_pays_on_the_wap_page_and_comes_back_to_the_order(
         cashier = await phone.get(payment["redirect_url"])
     assert cashier.status_code == 200, cashier.text
     assert "支付宝收银台" in cashier.text
-    order_page = f"{settings.public_url.rstrip('/')}/o/{bought.order_id}?token={bought.token}"
-    assert gateway.trades[out_trade_no].return_url == order_page
+    assert gateway.trades[out_trade_no].return_url == order_page(settings, bought)
     gateway.scan_and_pay(out_trade_no)
     notified = await client.post(NOTIFY, headers=FORM, content=gateway.notification(out_trade_no))
     assert notified.text == "success"

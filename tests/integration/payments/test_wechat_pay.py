@@ -30,6 +30,7 @@ from tests.helpers.staff import device_headers
 from tests.integration.payments.conftest import (
     Bought,
     buy,
+    order_page,
     order_state,
     payment_by_trade_no,
     payment_settings,
@@ -252,8 +253,7 @@ async def test_a_phone_browser_pays_on_the_h5_page_and_comes_back_to_the_order(
     out_trade_no = payment["out_trade_no"]
     page, back = payment["redirect_url"].split("&redirect_url=")
     assert page == f"{double.H5_PAGE}?prepay_id=wx{out_trade_no}&package=2550"
-    order_page = f"{settings.public_url.rstrip('/')}/o/{bought.order_id}?token={bought.token}"
-    assert unquote(back) == order_page
+    assert unquote(back) == order_page(settings, bought)
     assert (payment["method"], payment["qr_url"]) == ("web", None)
     assert gateway.trades[out_trade_no].payer_client_ip == "127.0.0.1"
     gateway.pay(out_trade_no)
