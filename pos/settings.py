@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="run the outbox worker inside the server (else: `pos worker`)"
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="the CPU priority `pos worker` lowers itself to (a nice value): on busy "
+        "cores shoppers' requests come before receipts and rollups; 0 keeps the priority it has",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     catalog_page_size: int = Field(default=50, ge=1, le=500)
