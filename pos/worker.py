@@ -113,7 +113,7 @@ def _lower_priority(nice: int) -> None:
     """Yield busy cores to the app servers: a shopper's request comes before a receipt or rollup.
 
     At 32 checkouts at once on 2 cores this took order creation's p99 from 105 to 70 ms.
-    Only ever lowered: raising a priority takes privileges a worker should not have.
+    Only ever lowered, which any process may do to itself: raising it takes privileges.
     """
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if nice > current:
