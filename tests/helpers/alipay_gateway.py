@@ -26,6 +26,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.helpers.loopback import LoopbackServer
+
 APPID = "2021000000000001"
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -77,15 +79,14 @@ class Trade:
         return body
 
 
-class AlipayGateway:
+class AlipayGateway(LoopbackServer):
     """The double's keys, trades and server; `url` once started."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.app_key = new_key()
         self.alipay_key = new_key()
         self.trades: dict[str, Trade] = {}
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     def write_keys(self, folder: Path) -> tuple[Path, Path]:
         """The app's private key and Alipay's public key, as files the merchant has."""
@@ -107,14 +108,8 @@ class AlipayGateway:
     async def start(self) -> None:
         app = web.Application()
         app.add_routes([web.get("/gateway.do", self._gateway)])
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/gateway.do"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.serve(app)
+        self.url += "/gateway.do"
 
     def scan_and_pay(self, out_trade_no: str, buyer: str = "2088102169481075") -> None:
         """The shopper scans the QR code in Alipay, or opened its cashier page, and pays."""

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from yarl import URL
 
+from tests.helpers.loopback import LoopbackServer
+
 MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
@@ -86,10 +88,11 @@ class Trade:
         return body
 
 
-class WeChatGateway:
+class WeChatGateway(LoopbackServer):
     """The double's keys, trades and server; `url` once started."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.merchant_key = _new_key()
         self.platform_key = _new_key()
         self.apiv3_key = secrets.token_hex(16)  # 32 characters, as WeChat's
@@ -97,8 +100,6 @@ class WeChatGateway:
         self.refunds: dict[str, dict[str, Any]] = {}
         self.refused: list[str] = []
         self.paid_amount_override: int | None = None
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     def write_keys(self, folder: Path) -> tuple[Path, Path]:
         """The merchant's private key and WeChat Pay's public key, as files the merchant has."""
@@ -121,16 +122,7 @@ class WeChatGateway:
                 web.post("/v3/refund/domestic/refunds", self._refund),
             ]
         )
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.serve(app)
 
     def pay(self, out_trade_no: str, openid: str = "o-shopper") -> None:
         """The shopper pays in WeChat."""
@@ -313,15 +305,14 @@ class WeChatGateway:
         return self._answer(200, self.refunds[refund["out_refund_no"]])
 
 
-class WeChatSignIn:
+class WeChatSignIn(LoopbackServer):
     """The official account's web OAuth: signs every browser in silently as `openid`."""
 
     def __init__(self, openid: str = "o-jsapi-shopper") -> None:
+        super().__init__()
         self.secret = secrets.token_hex(16)
         self.openid = openid
         self.codes: set[str] = set()  # given and not used yet
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
@@ -331,14 +322,7 @@ class WeChatSignIn:
                 web.get("/sns/oauth2/access_token", self._access_token),
             ]
         )
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.serve(app)
 
     async def _authorize(self, request: web.Request) -> web.StreamResponse:
         query = request.query
