@@ -266,11 +266,18 @@ async def lock(order_id: int) -> None:
 
 
 async def payment_failed(order_id: int) -> Transition:
-    """Paying -> open: the shopper may try again until the hold expires."""
+    """Paying -> open: the shopper may try again until the hold expires.
+
+    The order's expiry event may have run while it was paying and left it to its payment (the
+    worker's clock a moment ahead, or the failure applied just after): the reopened order gets
+    an expiry event of its own, so no open order holds its stock for ever.
+    """
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
-        result, _ = await _change(row, OrderEvent.PAYMENT_FAILED, actor="payments")
+        result, transition_id = await _change(row, OrderEvent.PAYMENT_FAILED, actor="payments")
+        key, payload = f"{order_id}:{transition_id}", {"order_id": order_id}
+        await outbox.emit(HOLD_EXPIRY, key, payload, available_at=row["expires_at"])
     if owner:
         await announce(order_id, result.state)
     return result

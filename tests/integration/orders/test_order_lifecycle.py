@@ -157,6 +157,19 @@ async def test_the_hold_expiry_leaves_a_paying_order_to_the_payments_layer(db: s
     assert await _stock(shop, product) == (10, 2)
 
 
+async def test_an_order_reopened_after_its_expiry_ran_still_expires(db: str) -> None:
+    shop, product, order = await _open_order()
+    await orders.start_payment(order.id)
+    register_handlers()
+    # The worker's clock a moment ahead of the server's: the expiry runs while the order is paying.
+    assert await outbox.dispatch_due(now=order.expires_at + timedelta(seconds=1)) == 1
+    await orders.payment_failed(order.id)  # by the server's clock the hold has not ended
+    assert await outbox.dispatch_due() == 0  # the reopened order's own expiry is not due yet
+    assert await outbox.dispatch_due(now=order.expires_at + timedelta(seconds=2)) == 1
+    assert (await orders.get_order(order.id)).state == OrderState.CLOSED
+    assert await _stock(shop, product) == (10, 0)
+
+
 async def test_every_transition_is_recorded(db: str) -> None:
     _, _, order = await _open_order()
     await orders.start_payment(order.id)
