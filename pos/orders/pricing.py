@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
+from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
 from pos.inventory.fefo import Markdown
 from pos.money import percent_of, price_by_weight
@@ -33,6 +34,7 @@ from .barcodes import ScannedVariable
 __all__ = [
     "MAX_LINES",
     "MAX_QUANTITY",
+    "MAX_TOTAL_FEN",
     "MAX_WEIGHT_G",
     "LineRequest",
     "PricedLine",
@@ -49,6 +51,7 @@ Unit: TypeAlias = Literal["piece", "kg"]
 MAX_LINES = 100
 MAX_QUANTITY = 999
 MAX_WEIGHT_G = 50_000
+MAX_TOTAL_FEN = MAX_INTEGER  # amounts are INTEGER columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,14 @@ def price_order(
     for number, request in enumerate(requests, start=1):
         _check_line(number, request, _product(number, request, products))
     merged = _merge_pieces(requests)
-    return _totalled(tuple(_price_line(r, products[r.product_id]) for r in merged))
+    order = _totalled(tuple(_price_line(r, products[r.product_id]) for r in merged))
+    if order.subtotal_fen > MAX_TOTAL_FEN:  # each line's amount is part of it
+        raise InvalidInput(
+            f"the order comes to {order.subtotal_fen} fen; one order holds at most"
+            f" {MAX_TOTAL_FEN} fen",
+            code="order_total_too_large",
+        )
+    return order
 
 
 def apply_markdowns(order: PricedOrder, markdowns: Mapping[int, Sequence[Markdown]]) -> PricedOrder:

@@ -5,6 +5,7 @@ import uuid
 import httpx
 import pytest
 
+from pos.inventory import service as inventory
 from pos.orders.tokens import counter_qr_token
 from tests.helpers.shop import SECRET, Shop, open_shop
 from tests.helpers.staff import device_headers, login_as
@@ -117,6 +118,19 @@ async def test_an_order_id_past_the_id_range_is_a_400(
     response = await client.get(f"/api/orders/{order_id}", params={"token": "x" * 43})
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["key"] == "order_id"
+
+
+async def test_an_order_past_what_an_amount_column_holds_is_a_422(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    gold = await shop.add(price_fen=1_000_000_000, stock=10)  # 3 of them pass INTEGER
+    response = await client.post(
+        f"/api/counters/{shop.counter_id}/orders", json=_body(shop, gold, 3), headers=_key()
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "order_total_too_large"
+    assert (await inventory.get_level(shop.store_id, gold)).held == 0
 
 
 async def test_sold_out_is_a_409(client: httpx.AsyncClient) -> None:

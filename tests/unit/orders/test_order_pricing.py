@@ -11,6 +11,7 @@ from pos.inventory.service import Markdown
 from pos.orders.barcodes import ScannedVariable
 from pos.orders.pricing import (
     MAX_LINES,
+    MAX_TOTAL_FEN,
     LineRequest,
     PricedOrder,
     PricedProduct,
@@ -152,6 +153,16 @@ def test_more_than_the_line_limit_is_refused() -> None:
 def test_the_line_limit_itself_is_allowed() -> None:
     order = price_order([LineRequest(2, weight_g=100)] * MAX_LINES, PRODUCTS)
     assert len(order.lines) == MAX_LINES
+
+
+def test_an_order_past_what_its_amount_columns_hold_is_refused() -> None:
+    gold = PricedProduct(9, "金条", "piece", 100_000_00, False, "", "", "")  # 100,000 yuan
+    products = {gold.id: gold, NOODLES.id: NOODLES}
+    most = MAX_TOTAL_FEN // gold.price_fen
+    assert price_order([LineRequest(9, quantity=most)], products).total_fen <= MAX_TOTAL_FEN
+    with pytest.raises(InvalidInput) as caught:
+        price_order([LineRequest(9, quantity=most), LineRequest(9, quantity=1)], products)
+    assert caught.value.code == "order_total_too_large"
 
 
 @pytest.mark.parametrize(
