@@ -21,9 +21,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from piccolo.columns.combination import WhereRaw
-
-from pos.db import Statement
+from pos.db import Statement, write_transaction
 from pos.payments.clock import Clock, utc_now
 from pos.payments.provider import (
     ChargeResult,
@@ -38,7 +36,7 @@ from pos.payments.provider import (
     RefundResult,
 )
 from pos.payments.signing import check_signed
-from pos.payments.tables import SandboxPayment, SandboxRefund
+from pos.payments.tables import SandboxPayment
 
 __all__ = [
     "CODE_INSUFFICIENT_FUNDS",
@@ -71,6 +69,15 @@ _OPEN = Statement(
     " payer_id, transaction_id, created_at, expires_at, paid_at)"
     " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (out_trade_no) DO NOTHING"
 )
+_NEW_REFUND = Statement(
+    "INSERT INTO sandbox_refund (out_refund_no, out_trade_no, amount_fen, created_at)"
+    " VALUES ({}, {}, {}, {}) ON CONFLICT (out_refund_no) DO NOTHING RETURNING id"
+)
+_DEDUCT = Statement(
+    "UPDATE sandbox_payment SET refunded_fen = refunded_fen + {} WHERE out_trade_no = {}"
+    " AND status = 'paid' AND amount_fen = {} AND refunded_fen + {} <= amount_fen RETURNING id"
+)
+_FORGET_REFUND = Statement("DELETE FROM sandbox_refund WHERE out_refund_no = {}")
 _PAY = Statement(
     "UPDATE sandbox_payment SET status = 'paid', payer_id = {}, transaction_id = {}, paid_at = {}"
     " WHERE out_trade_no = {} AND status = 'pending' AND expires_at > {} RETURNING *"
@@ -210,29 +217,15 @@ class SandboxProvider(PaymentProvider):
     async def refund(
         self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int
     ) -> RefundResult:
-        """Refund from a paid payment, at most what is left of it."""
-        if await SandboxRefund.exists().where(SandboxRefund.out_refund_no == out_refund_no):
-            return RefundResult("succeeded", out_refund_no)
-        rows = await (
-            SandboxPayment.update(
-                {SandboxPayment.refunded_fen: SandboxPayment.refunded_fen + amount_fen}
-            )
-            .where(
-                (SandboxPayment.out_trade_no == out_trade_no)
-                & (SandboxPayment.status == "paid")
-                & (SandboxPayment.amount_fen == total_fen)
-                & WhereRaw("refunded_fen + {} <= amount_fen", amount_fen)
-            )
-            .returning(SandboxPayment.id)
-        )
-        if not rows:
-            return RefundResult("failed")
-        await SandboxRefund.insert(
-            SandboxRefund(
-                out_refund_no=out_refund_no, out_trade_no=out_trade_no, amount_fen=amount_fen
-            )
-        )
-        return RefundResult("succeeded", out_refund_no)
+        """Refund from a paid payment, at most what is left of it; once per refund number."""
+        async with write_transaction():
+            # Concurrent calls with one number wait here for the first to end.
+            if not await _NEW_REFUND.rows(out_refund_no, out_trade_no, amount_fen, self.clock()):
+                return RefundResult("succeeded", out_refund_no)
+            if await _DEDUCT.rows(amount_fen, out_trade_no, total_fen, amount_fen):
+                return RefundResult("succeeded", out_refund_no)
+            await _FORGET_REFUND.rows(out_refund_no)
+        return RefundResult("failed")
 
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime

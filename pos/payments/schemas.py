@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pos.db import RowId
+from pos.db import MAX_INTEGER, RowId
 
 __all__ = [
     "FlaggedPaymentOut",
@@ -69,7 +69,7 @@ class RefundRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: int = Field(gt=0)
+    amount_fen: int = Field(gt=0, le=MAX_INTEGER)
     reason: str = Field(min_length=1, max_length=255)
     restock: dict[RowId, int] | None = Field(
         default=None, description="product id -> quantity returned to stock"

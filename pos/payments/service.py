@@ -52,6 +52,7 @@ _RECORD_NOTE = Statement(
     " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_id"
 )
 _SET_OUTCOME = Statement("UPDATE payment_notification SET outcome = {} WHERE id = {}")
+_UNANSWERED = ("created", "pending")  # the provider's answer to the start may still come
 
 
 async def _payment(payment_id: int) -> Payment:
@@ -82,12 +83,26 @@ def _view(
     )
 
 
-async def _earlier(order_id: int, idempotency_key: str) -> PaymentOut | None:
+async def _earlier(
+    ctx: Payments, order_id: int, idempotency_key: str, browser: PhoneBrowser | None
+) -> PaymentOut | None:
+    """The answer to the first start with this key, if there was one.
+
+    A start still at the provider, or whose call failed, has no answer yet: a QR or web payment
+    asks the provider again, which answers the same payment once more (creating is idempotent
+    by `out_trade_no`), so a retry is never told 201 with nothing to pay. A payment code is
+    never charged twice: the retry sees the payment as it is, and its polls settle it.
+    """
     row = await _EARLIER.first(order_id, idempotency_key)
     if row is None:
         return None
     answer = json.loads(row["answer"]) if isinstance(row["answer"], str) else row["answer"]
-    return PaymentOut.model_validate(answer) if answer else _view(await _payment(row["id"]))
+    if answer:
+        return PaymentOut.model_validate(answer)
+    payment = await _payment(row["id"])
+    if payment.method == "code" or payment.status not in _UNANSWERED:
+        return _view(payment)
+    return await _answered(ctx, payment, StartPayment(method=payment.method), browser)
 
 
 async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str) -> Payment:
@@ -171,7 +186,7 @@ async def start_payment(
 
     Method `web` takes the shopper's `browser`, which the provider's page sends back.
     """
-    earlier = await _earlier(order_id, idempotency_key)
+    earlier = await _earlier(ctx, order_id, idempotency_key, browser)
     if earlier is not None:
         return earlier
     if data.auth_code is not None and not is_payment_code(data.auth_code):
@@ -184,10 +199,18 @@ async def start_payment(
     try:
         payment = await _open(ctx, order_id, data.method, idempotency_key)
     except Exception as exc:
-        found = await _earlier(order_id, idempotency_key) if is_unique_violation(exc) else None
+        raced = is_unique_violation(exc)
+        found = await _earlier(ctx, order_id, idempotency_key, browser) if raced else None
         if found is None:
             raise
         return found  # a concurrent retry with the same key won the race
+    return await _answered(ctx, payment, data, browser)
+
+
+async def _answered(
+    ctx: Payments, payment: Payment, data: StartPayment, browser: PhoneBrowser | None
+) -> PaymentOut:
+    """Call the provider for the payment and keep its answer for retries."""
     created, charged = await _call_provider(ctx, payment, data, browser)
     if charged is None:
         answer = _view(payment, created, status="pending")
@@ -220,7 +243,8 @@ async def _record(
 
     None when a verified notification with its nonce came before.
     """
-    text = body.decode("utf-8", errors="replace")
+    # As undecodable bytes are, a NUL is kept as U+FFFD: PostgreSQL's text cannot hold it.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     values = (nonce, received_at, verified, out_trade_no, outcome)
     return await _RECORD_NOTE.first(provider, json.dumps(dict(headers)), text, *values)
 

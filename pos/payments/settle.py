@@ -119,9 +119,10 @@ _PAID = (
 )
 _UNPAID = "status = {}, settled_at = {}"
 # A paid answer is the provider's truth, so it also wins over an earlier unpaid one (a query
-# that raced a slow charge and found no trade yet). Not while we give up: the reverse returns
-# the money of a charge confirmed a moment before it, and the query after the reverse decides.
-_CLAIM_PAID = _claim_from(_PAID, (*_OPEN, "closed", "reversed"))
+# that raced a slow charge and found no trade yet). Not while we give up, nor once we gave up
+# a charge: the reverse returns the money of a charge confirmed a moment before it, so only the
+# query after the reverse decides, and a paid answer read before it is stale.
+_CLAIM_PAID = _claim_from(_PAID, (*_OPEN, "closed"))
 _CLAIM_PAID_CLOSING = _claim_from(_PAID, (_CLOSING,))
 _CLAIM_UNPAID = _claim_from(_UNPAID, _OPEN)
 _CLAIM_GIVEN_UP = _claim_from(_UNPAID, (_CLOSING,))

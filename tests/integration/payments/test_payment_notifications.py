@@ -114,6 +114,17 @@ async def test_a_signature_that_is_not_ascii_is_refused_as_forged(
     assert (response.status_code, response.json()["code"]) == (400, "notification_forged")
 
 
+async def test_a_notification_with_a_nul_byte_is_refused_and_recorded(
+    pay_client: httpx.AsyncClient,
+) -> None:
+    body = b'{"out_trade_no": "P1\x00"}'  # PostgreSQL text holds no NUL: a 400, never a 500
+    response = await pay_client.post(NOTIFY, content=body, headers={SIGNATURE_HEADER: "x"})
+    assert (response.status_code, response.json()["code"]) == (400, "notification_unsigned")
+    note = await PaymentNotification.objects().first()
+    assert note is not None
+    assert note.body == '{"out_trade_no": "P1\ufffd"}'
+
+
 async def test_stale_notification_is_refused(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock, sandbox: SandboxProvider
 ) -> None:

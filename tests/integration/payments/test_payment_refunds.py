@@ -125,6 +125,32 @@ async def test_refund_of_more_than_is_left_is_refused(
     assert (response.json()["code"], response.json()["left_fen"]) == ("refund_too_large", 500)
 
 
+@pytest.mark.parametrize("amount_fen", [2**31, 2**63])
+async def test_a_refund_past_what_an_amount_column_holds_is_a_400(
+    pay_client: httpx.AsyncClient, bought: Bought, amount_fen: int
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    response = await _refund(pay_client, bought, {"amount_fen": amount_fen, "reason": "typo"})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "amount_fen"
+    assert (await Payment.objects().get(Payment.order == bought.order_id)).refunded_fen == 0
+
+
+async def test_the_sandbox_refunds_one_refund_number_once_under_concurrent_calls(
+    pay_client: httpx.AsyncClient, bought: Bought, sandbox: SandboxProvider
+) -> None:
+    # The refund request and the outbox's safety net may finish one refund at the same time.
+    await _paid(pay_client, bought)
+    out_trade_no = (await Payment.objects().first()).out_trade_no
+    refund = sandbox.refund(out_trade_no, "R-once", 1000, bought.total_fen)
+    again = sandbox.refund(out_trade_no, "R-once", 1000, bought.total_fen)
+    answers = await asyncio.gather(refund, again)
+    assert answers == [RefundResult("succeeded", "R-once")] * 2
+    row = await SandboxPayment.objects().get(SandboxPayment.out_trade_no == out_trade_no)
+    assert row.refunded_fen == 1000
+
+
 async def test_restock_of_goods_not_sold_is_refused_before_money_moves(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:

@@ -224,6 +224,33 @@ async def test_a_payment_confirmed_just_before_its_reverse_is_not_left_a_sale(
     assert await order_state(bought.order_id) == "open"
 
 
+async def test_a_paid_answer_read_before_the_reverse_pays_nothing_after_it(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    payments: Payments,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    payment_id = response.json()["payment_id"]
+    reverse, stale = sandbox.reverse, []
+
+    async def reverse_after_a_late_pin(no: str) -> None:
+        # The payer confirms after the last "user paying"; a notification's query reads it.
+        assert await sandbox.pay(no, "wx-payer-late")
+        stale.append(await sandbox.query(no))
+        await reverse(no)
+
+    monkeypatch.setattr(sandbox, "reverse", reverse_after_a_late_pin)
+    await _run_for(clock, 92)
+    assert (await _payment(bought.order_id)).status == "reversed"  # the payer has the money back
+    # The notification's settle comes after the reverse, with the answer it read before it.
+    assert await settle(payments, payment_id, stale[0]) == "duplicate"
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await order_state(bought.order_id) == "open"
+
+
 async def test_a_reverse_that_failed_is_tried_again_by_the_next_poll(
     pay_client: httpx.AsyncClient,
     bought: Bought,

@@ -4,6 +4,9 @@ import anyio
 import httpx
 import pytest
 
+from pos.errors import Unavailable
+from pos.payments.provider import CreatedPayment, PaymentRequest
+from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment
 from tests.helpers.staff import add_store, device_headers
 from tests.integration.payments.conftest import Bought, order_state, start
@@ -29,6 +32,59 @@ async def test_start_payment_retried_with_the_same_key_returns_the_first_answer(
     first = await start(pay_client, bought, {"method": "qr"}, key="pay-1")
     again = await start(pay_client, bought, {"method": "qr"}, key="pay-1")
     assert again.json() == first.json()
+    assert await Payment.count() == 1
+
+
+async def test_a_retry_while_the_first_start_is_at_the_provider_gets_the_qr_code(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create = sandbox.create
+
+    async def slow_create(payment: PaymentRequest) -> CreatedPayment:
+        await anyio.sleep(0.3)
+        return await create(payment)
+
+    monkeypatch.setattr(sandbox, "create", slow_create)
+    answers: list[httpx.Response] = []
+
+    async def attempt(delay: float) -> None:
+        await anyio.sleep(delay)
+        answers.append(await start(pay_client, bought, {"method": "qr"}, key="slow"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(attempt, 0)
+        group.start_soon(attempt, 0.1)  # the retry: the first is still at the gateway
+    assert [answer.status_code for answer in answers] == [201, 201]
+    assert answers[0].json()["qr_url"]
+    assert answers[0].json() == answers[1].json()
+    assert await Payment.count() == 1
+
+
+async def test_a_retry_after_the_gateway_failed_asks_it_again(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create, calls = sandbox.create, []
+
+    async def down_once(payment: PaymentRequest) -> CreatedPayment:
+        calls.append(payment.out_trade_no)
+        if len(calls) == 1:
+            raise Unavailable("the gateway is away", code="provider_unavailable")
+        return await create(payment)
+
+    monkeypatch.setattr(sandbox, "create", down_once)
+    first = await start(pay_client, bought, {"method": "qr"}, key="k")
+    assert first.status_code == 503, first.text
+    again = await start(pay_client, bought, {"method": "qr"}, key="k")
+    assert again.status_code == 201, again.text
+    assert again.json()["status"] == "pending"
+    assert again.json()["qr_url"].endswith(f"/sandbox/pay/{calls[0]}")
+    assert calls[1] == calls[0]  # the same payment, asked for again
     assert await Payment.count() == 1
 
 
