@@ -25,6 +25,8 @@ from pos.errors import InvalidInput
 __all__ = [
     "CHINA_WEIGHT_SCHEME",
     "DEFAULT_SCHEMES",
+    "LABEL_SCHEMES",
+    "LabelScheme",
     "ScannedCode",
     "ScannedGtin",
     "ScannedVariable",
@@ -76,9 +78,28 @@ class VariableMeasureScheme:
             raise ValueError(f"prefixes must be two digits from 20 to 29: {self.prefixes!r}")
 
 
+_EVERY_PREFIX = tuple(f"2{d}" for d in range(10))
 # The layout Chinese supermarket scales print by default: 2x, PLU 5, weight in grams 5, check.
-CHINA_WEIGHT_SCHEME = VariableMeasureScheme(prefixes=tuple(f"2{d}" for d in range(10)))
+CHINA_WEIGHT_SCHEME = VariableMeasureScheme(prefixes=_EVERY_PREFIX)
 DEFAULT_SCHEMES: tuple[VariableMeasureScheme, ...] = (CHINA_WEIGHT_SCHEME,)
+
+LabelScheme: TypeAlias = Literal[
+    "weight_plu5", "price_plu5", "price_plu5_check", "price_plu4_check"
+]
+"""How a store's scales print their labels (`Store.label_scheme`), for every prefix 20-29."""
+LABEL_SCHEMES: dict[LabelScheme, VariableMeasureScheme] = {
+    "weight_plu5": CHINA_WEIGHT_SCHEME,
+    # China's amount labels (金额码): PLU 5, price in fen 5.
+    "price_plu5": VariableMeasureScheme(_EVERY_PREFIX, value_kind="price_fen"),
+    # PLU 5, price check digit, price in fen 4 (UK).
+    "price_plu5_check": VariableMeasureScheme(
+        _EVERY_PREFIX, value_kind="price_fen", value_digits=4, price_check_digit=True
+    ),
+    # PLU 4, price check digit, price in fen 5 (Germany).
+    "price_plu4_check": VariableMeasureScheme(
+        _EVERY_PREFIX, plu_digits=4, value_kind="price_fen", price_check_digit=True
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)

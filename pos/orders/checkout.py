@@ -67,7 +67,7 @@ async def _create(
     request_hash = hashlib.sha256(data.model_dump_json(exclude={"counter_token"}).encode())
     token = tokens.order_access_token(scope_key, secret=secret)
     try:
-        sale = await list_priced(seller.store_id, data.lines, time_zone=rules.time_zone)
+        sale = await list_priced(seller.store_id, data.lines, rules)
         new = _new_order(seller, rules, sale, scope_key, request_hash.hexdigest(), token)
         created = await _insert(new, sale)
     except PosError:

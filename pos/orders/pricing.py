@@ -3,16 +3,17 @@
 Decisions:
 - Only the server's prices enter here; a client sends product ids, quantities and weights.
 - A weight label (scale-printed) gives the weight; we price it at the product's price per kg.
-  A price label gives the amount itself and no weight: the store's own scale computed it, and
-  the service lets price labels through only for stores that trust their scales.
+  A price label gives the amount itself: the store's own scale computed it, and only a store
+  whose scales print price labels reads them (`Store.label_scheme`). Its line weighs the grams
+  the amount buys at the list price, rounded up: what it takes from stock.
 - Lines are priced at list prices first; shelf-life markdowns come later (`apply_markdowns`),
   once the order holds its stock. A markdown covers only the units that will come from
   marked-down batches, each batch's at its own percent: the product's markdowns (pieces or
   grams those batches have left beyond other orders' holds, first sold first), shared by the
   product's lines in line order. A line's discount is each percent of what the units it covers
   cost, the first `k` units of a line costing their list price, all of them its whole amount.
-- Label-priced lines are marked down too: the scale prints the list price and does not know the
-  markdown, so a label stands for the grams its amount buys at the list price (rounded up).
+- Label-priced lines are marked down too, for those grams: the scale prints the list price and
+  does not know the markdown.
 - Piece lines for the same product merge into one line; weighed lines stay apart, each is a
   separate bag on the scale.
 - Every amount is integer fen, rounded once per line (half up); so is the discount.
@@ -239,15 +240,23 @@ def _merge_pieces(requests: Sequence[LineRequest]) -> list[LineRequest]:
 
 def _price_line(request: LineRequest, product: PricedProduct) -> PricedLine:
     label_fen = request.label_price_fen
-    units = request.quantity or request.weight_g or 0  # checked: one of them, unless a label
+    if label_fen is not None:
+        return PricedLine(product, None, _grams_bought(product, label_fen), label_fen, 0, True)
+    units = request.quantity or request.weight_g or 0  # checked: one of them
     return PricedLine(
         product=product,
         quantity=request.quantity,
         weight_g=request.weight_g,
-        amount_fen=_list_price(product, units) if label_fen is None else label_fen,
+        amount_fen=_list_price(product, units),
         discount_fen=0,
-        label_priced=label_fen is not None,
+        label_priced=False,
     )
+
+
+def _grams_bought(product: PricedProduct, amount_fen: int) -> int:
+    """The grams `amount_fen` buys at the list price, rounded up (0 g would take nothing)."""
+    grams, part = divmod(amount_fen * 1000, product.price_fen)
+    return grams + (1 if part else 0)
 
 
 def _discount(line: PricedLine, before: int, markdowns: Sequence[Markdown]) -> int:
@@ -269,13 +278,8 @@ def _discount(line: PricedLine, before: int, markdowns: Sequence[Markdown]) -> i
 
 
 def _units(line: PricedLine) -> int:
-    """Pieces or grams the line takes; a price label's grams are what it buys at list price."""
-    if line.quantity is not None:
-        return line.quantity
-    if line.weight_g is not None:
-        return line.weight_g
-    grams, part = divmod(line.amount_fen * 1000, line.product.price_fen)
-    return grams + (1 if part else 0)  # up: 0 g would count as covered whole
+    """Pieces or grams the line takes."""
+    return line.quantity or line.weight_g or 0
 
 
 def _cost(line: PricedLine, units: int) -> int:

@@ -1,9 +1,10 @@
 """What an order's lines refer to: scans resolved to products, the store's products loaded once.
 
 A GTIN is looked up in the catalog and must be sold by the store; a variable-measure label is
-read by the store's PLU table (`set_plu`), and its weight is the line's weight. The default
-label scheme (China: PLU 5 + grams 5) is used for every store. Price-embedded labels are refused:
-a price label carries no weight, so the stock it takes could not be held.
+read in the layout the store's scales print (`Store.label_scheme`, by default China's PLU 5 +
+grams 5) and its PLU by the store's PLU table (`set_plu`). A weight label's weight is the line's
+weight; a price label's amount is the line's amount, and the grams it buys at the list price are
+what it takes from stock (see `pos.orders.pricing`).
 Whether a product is certified is decided here, for the store's date, and frozen into the sale;
 so are the shelf-life markdowns and the units they cover, which inventory works out from the
 batches a sale would take first and what other orders hold. A new order is marked down once it
@@ -22,9 +23,11 @@ from pos.catalog import service as catalog
 from pos.errors import InvalidInput
 from pos.inventory import service as inventory
 from pos.orders.barcodes import (
+    LABEL_SCHEMES,
     ScannedCode,
     ScannedGtin,
     ScannedVariable,
+    VariableMeasureScheme,
     normalize_plu,
     parse_barcode,
 )
@@ -33,6 +36,7 @@ from pos.orders.pricing import (
     PricedOrder,
     PricedProduct,
     apply_markdowns,
+    line_for_label,
     price_order,
 )
 from pos.orders.records import SupplierOf
@@ -40,6 +44,7 @@ from pos.orders.schemas import LineIn
 from pos.orders.tables import Plu
 from pos.stores import service as stores
 from pos.stores.schemas import SellableProduct
+from pos.stores.service import StoreRules
 
 __all__ = ["PricedSale", "list_priced", "mark_down", "price_lines", "set_plu"]
 
@@ -69,20 +74,21 @@ async def set_plu(store_id: int, plu: str, product_id: int) -> None:
     )
 
 
-async def price_lines(store_id: int, lines: Sequence[LineIn], *, time_zone: str) -> PricedSale:
+async def price_lines(store_id: int, lines: Sequence[LineIn], rules: StoreRules) -> PricedSale:
     """What the lines cost now, markdowns included, for a cart nothing is held for yet."""
-    sale = await list_priced(store_id, lines, time_zone=time_zone)
+    sale = await list_priced(store_id, lines, rules)
     return replace(sale, order=await mark_down(store_id, sale, held_here={}))
 
 
-async def list_priced(store_id: int, lines: Sequence[LineIn], *, time_zone: str) -> PricedSale:
+async def list_priced(store_id: int, lines: Sequence[LineIn], rules: StoreRules) -> PricedSale:
     """Resolve the lines, load their products once at the store's prices, and price them."""
-    scans = [_scan(number, line) for number, line in enumerate(lines, start=1)]
+    labels = (LABEL_SCHEMES[rules.label_scheme],)
+    scans = [_scan(number, line, labels) for number, line in enumerate(lines, start=1)]
     candidates = await _candidates(store_id, scans)
     wanted = {line.product_id for line in lines if line.product_id is not None}
     wanted |= {pid for ids in candidates.by_gtin.values() for pid in ids}
     wanted |= set(candidates.by_plu.values())
-    today = datetime.now(UTC).astimezone(ZoneInfo(time_zone)).date()
+    today = datetime.now(UTC).astimezone(ZoneInfo(rules.time_zone)).date()
     sold_here = await stores.sellable_products(store_id, wanted, today=today)
     requests = [
         _request(number, line, scan, candidates, sold_here)
@@ -95,8 +101,8 @@ async def list_priced(store_id: int, lines: Sequence[LineIn], *, time_zone: str)
     }
     priced = {pid: _priced(product) for pid, product in products.items()}
     suppliers = {pid: (p.supplier_id, p.supplier_name) for pid, p in products.items()}
-    rules = await inventory.markdown_rules(store_id)
-    return PricedSale(price_order(requests, priced), suppliers, rules)
+    markdown_rules = await inventory.markdown_rules(store_id)
+    return PricedSale(price_order(requests, priced), suppliers, markdown_rules)
 
 
 async def mark_down(store_id: int, sale: PricedSale, *, held_here: inventory.Units) -> PricedOrder:
@@ -112,14 +118,14 @@ async def mark_down(store_id: int, sale: PricedSale, *, held_here: inventory.Uni
     return apply_markdowns(sale.order, markdowns)
 
 
-def _scan(number: int, line: LineIn) -> ScannedCode | None:
+def _scan(number: int, line: LineIn, labels: Sequence[VariableMeasureScheme]) -> ScannedCode | None:
     if (line.product_id is None) == (line.barcode is None):
         raise InvalidInput(
             f"line {number}: send either a product_id or a barcode",
             code="line_product_or_barcode",
             line=number,
         )
-    return None if line.barcode is None else parse_barcode(line.barcode)
+    return None if line.barcode is None else parse_barcode(line.barcode, labels)
 
 
 async def _candidates(store_id: int, scans: Sequence[ScannedCode | None]) -> _Candidates:
@@ -155,16 +161,10 @@ def _request(
         product = next((p for p in listed if p.certified), listed[0])
         quantity = 1 if line.quantity is None and line.weight_g is None else line.quantity
         return LineRequest(product.product_id, quantity=quantity, weight_g=line.weight_g)
-    if scan.price_fen is not None:
-        raise InvalidInput(
-            f"line {number}: price labels are not accepted here; weigh the item again",
-            code="price_label_refused",
-            line=number,
-        )
     product_id = candidates.by_plu.get(scan.plu)
     if product_id is None or product_id not in sold_here:
         raise _unknown(number, scan.code)
-    return LineRequest(product_id, weight_g=scan.weight_g)
+    return line_for_label(product_id, scan)
 
 
 def _unknown(number: int, code: str) -> InvalidInput:

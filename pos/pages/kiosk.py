@@ -154,7 +154,7 @@ async def _priced(store_id: int, lines: list[LineIn], error_code: str | None) ->
     if not lines:
         return CartView(error_code=error_code)
     rules = await stores.store_rules(store_id)
-    sale = await price_lines(store_id, lines, time_zone=rules.time_zone)
+    sale = await price_lines(store_id, lines, rules)
     ids = sorted({line.product.id for line in sale.order.lines})
     products = {p.id: p for p in await asyncio.gather(*(catalog.get_product(i) for i in ids))}
     shown = tuple(

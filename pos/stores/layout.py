@@ -1,5 +1,7 @@
 """Apply a store layout file: upsert a store, its printers, counters, devices and listings.
 
+A listing's `plu` is what the store's scales print on the product's labels.
+
 Everything is matched by its natural key (store and counter codes, printer and device names,
 certificate numbers), so loading the same file twice changes nothing. A layout is the whole
 store: a counter it leaves out is closed (its QR code refused), a device deactivated and its
@@ -23,6 +25,8 @@ from pydantic import TypeAdapter, ValidationError
 from pos.catalog import service as catalog
 from pos.db import write_transaction
 from pos.errors import InvalidInput
+from pos.orders.barcodes import normalize_plu
+from pos.orders.products import set_plu
 from pos.staff import service as staff
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
@@ -93,6 +97,7 @@ async def apply_layout(
         deactivated = await _deactivate_devices(store_id, [d.name for d in layout.devices])
         price_change = _PriceChange(datetime.now(UTC), changed_by, reason)
         withdrawn = await _apply_listings(store_id, layout, products, price_change)
+        await _teach_scales(store_id, layout, products)
     return AppliedLayout(store_id, layout.code, closed, deactivated, withdrawn)
 
 
@@ -139,6 +144,9 @@ def _check_references(layout: StoreLayout) -> None:
     missing |= {d.counter for d in layout.devices if d.counter and d.counter not in counters}
     if missing:
         raise InvalidInput(f"store {layout.code} refers to unknown {', '.join(sorted(missing))}")
+    plus = [normalize_plu(item.plu) for item in layout.listings if item.plu]
+    if twice := sorted({plu for plu in plus if plus.count(plu) > 1}):
+        raise InvalidInput(f"store {layout.code}: PLU {', '.join(twice)} names two listings")
 
 
 def _check_printer_urls(layout: StoreLayout) -> None:
@@ -195,6 +203,13 @@ async def _deactivate_devices(store_id: int, kept: list[str]) -> list[str]:
     )
     await staff.revoke_device_tokens([row["id"] for row in deactivated])
     return sorted(row["name"] for row in deactivated)
+
+
+async def _teach_scales(store_id: int, layout: StoreLayout, products: dict[str, int]) -> None:
+    """Make each listing's PLU mean its product on the store's scale labels."""
+    for item in layout.listings:
+        if item.plu is not None:
+            await set_plu(store_id, item.plu, products[item.certificate_no])
 
 
 class _PriceChange(NamedTuple):

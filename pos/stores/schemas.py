@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pos.orders.barcodes import LabelScheme
+
 __all__ = [
     "CounterCatalog",
     "CounterIn",
@@ -95,6 +97,11 @@ class DeviceIn(BaseModel):
 class ListingIn(BaseModel):
     certificate_no: str
     price_fen: int | None = Field(default=None, ge=1, description="store price; none: catalog")
+    plu: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{4,5}$",
+        description="the PLU the store's scales print on the product's labels (4 or 5 digits)",
+    )
 
 
 class StoreLayout(BaseModel):
@@ -109,6 +116,12 @@ class StoreLayout(BaseModel):
     time_zone: str = "Asia/Shanghai"
     merchant_id: str = ""
     hold_minutes: int = Field(default=5, ge=1, le=120)
+    label_scheme: LabelScheme = Field(
+        default="weight_plu5",
+        description="how the store's scales lay out their labels (prefixes 20-29): PLU 5 and"
+        " grams 5; PLU 5 and price in fen 5; PLU 5, price check digit, price 4; or PLU 4,"
+        " price check digit, price 5",
+    )
     printers: list[PrinterIn] = []
     counters: list[CounterIn] = []
     devices: list[DeviceIn] = []

@@ -16,6 +16,7 @@ from pos.catalog.codes import canonical_gtin
 from pos.db import Statement, placeholders
 from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
+from pos.orders.barcodes import LabelScheme
 from pos.stores.schemas import CounterCatalog, CounterOut, PriceChangeOut, SellableProduct
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
 
@@ -190,20 +191,28 @@ class StoreRules(NamedTuple):
 
     time_zone: str
     hold_minutes: int
+    label_scheme: LabelScheme
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> StoreRules:
+        """The rules in a row of the store's columns."""
+        return cls(row["time_zone"], row["hold_minutes"], row["label_scheme"])
 
 
 async def store_rules(store_id: int) -> StoreRules:
-    """The store's time zone and how long an unpaid order holds stock; NotFound if no store."""
+    """The store's time zone, how long an unpaid order holds stock and how its scales label."""
     row = (
-        await Store.select(Store.time_zone, Store.hold_minutes).where(Store.id == store_id).first()
+        await Store.select(Store.time_zone, Store.hold_minutes, Store.label_scheme)
+        .where(Store.id == store_id)
+        .first()
     )
     if row is None:
         raise NotFound(f"no store {store_id}", code="store_not_found")
-    return StoreRules(row["time_zone"], row["hold_minutes"])
+    return StoreRules.of(row)
 
 
 _COUNTER_RULES = Statement(
-    "SELECT c.store, c.active, s.time_zone, s.hold_minutes"
+    "SELECT c.store, c.active, s.time_zone, s.hold_minutes, s.label_scheme"
     " FROM counter c JOIN store s ON s.id = c.store WHERE c.id = {}"
 )
 
@@ -211,7 +220,7 @@ _COUNTER_RULES = Statement(
 async def counter_store_rules(counter_id: int) -> tuple[int, StoreRules]:
     """The counter's store id and that store's rules; NotFound if no counter or it is closed."""
     row = _open_counter(counter_id, await _COUNTER_RULES.first(counter_id))
-    return int(row["store"]), StoreRules(row["time_zone"], row["hold_minutes"])
+    return int(row["store"]), StoreRules.of(row)
 
 
 class MerchantStore(NamedTuple):

@@ -21,6 +21,12 @@ class Store(Table):
     time_zone = Varchar(length=64, default="Asia/Shanghai")
     merchant_id = Varchar(length=40, default="", help_text="merchant id at the platform")
     hold_minutes = Integer(default=5, help_text="how long an unpaid order holds stock")
+    label_scheme = Varchar(
+        length=20,
+        default="weight_plu5",
+        help_text="how its scales lay out labels: weight_plu5 (default), price_plu5,"
+        " price_plu5_check or price_plu4_check",
+    )
 
 
 class Printer(Table):

@@ -12,9 +12,11 @@ from pos.inventory import shelf_life
 from pos.inventory.schemas import MarkdownRuleIn
 from pos.inventory.tables import StockBatch
 from pos.orders import checkout
+from pos.orders import service as orders
 from pos.orders.products import set_plu
 from pos.orders.states import OrderState
 from pos.orders.tables import Order, OrderTransition
+from pos.stores.tables import Store
 from tests.helpers.shop import SECRET, Shop, make_gtin, open_shop, weight_label
 
 pytestmark = pytest.mark.anyio
@@ -82,6 +84,29 @@ async def test_a_four_digit_plu_is_found_from_its_five_digit_label_field(db: str
     order = (await shop.order({"barcode": weight_label("01234", 500)})).order
     assert order.lines[0].product_id == bamboo
     assert (await inventory.get_level(shop.store_id, bamboo)).held == 500
+
+
+async def test_a_store_whose_scales_print_prices_sells_a_label_for_its_amount(db: str) -> None:
+    shop = await open_shop()
+    await Store.update({Store.label_scheme: "price_plu5"}).where(Store.id == shop.store_id)
+    bamboo = await shop.add("kg", price_fen=2000, stock=5000)
+    await set_plu(shop.store_id, "00042", bamboo)
+    label = weight_label("00042", 1235)  # the same layout, with 12.35 yuan for the grams
+    order = (await shop.order({"barcode": label})).order
+    line = order.lines[0]
+    # 12.35 yuan buys 617.5 g at 20.00 yuan/kg: the line takes 618 g from stock.
+    assert (line.amount_fen, line.weight_g, line.unit_price_fen) == (1235, 618, 2000)
+    assert (await inventory.get_level(shop.store_id, bamboo)).held == 618
+    await orders.expire(order.id)
+    assert (await inventory.get_level(shop.store_id, bamboo)).held == 0
+
+
+async def test_a_store_whose_scales_print_weights_reads_the_same_label_as_grams(db: str) -> None:
+    shop = await open_shop()
+    bamboo = await shop.add("kg", price_fen=2000, stock=5000)
+    await set_plu(shop.store_id, "00042", bamboo)
+    order = (await shop.order({"barcode": weight_label("00042", 1235)})).order
+    assert (order.lines[0].amount_fen, order.lines[0].weight_g) == (2470, 1235)
 
 
 async def test_an_order_that_comes_to_nothing_is_refused_and_holds_nothing(db: str) -> None:

@@ -9,16 +9,20 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
+from pos.catalog import service as catalog
 from pos.cli import main
 from pos.demo import load_demo
 from pos.errors import InvalidInput, NotAuthenticated, NotFound
 from pos.orders import checkout
 from pos.orders.schemas import CounterOrderIn
+from pos.orders.tables import Plu
 from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
+from pos.stores.schemas import StoreLayout
 from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout
 from tests.helpers.staff import login_as
@@ -135,6 +139,32 @@ async def test_applying_the_same_layout_again_withdraws_nothing(counter_id: int)
         [],
         [],
     )
+
+
+async def test_the_layout_says_how_the_stores_scales_print_labels(counter_id: int) -> None:
+    assert (await stores.counter_store_rules(counter_id))[1].label_scheme == "weight_plu5"
+    priced = demo_layout(LVCUO).model_copy(update={"label_scheme": "price_plu5"})
+    await apply_layout(priced, changed_by="test")
+    assert (await stores.counter_store_rules(counter_id))[1].label_scheme == "price_plu5"
+    with pytest.raises(ValidationError, match="label_scheme"):
+        StoreLayout.model_validate({**demo_layout(LVCUO).model_dump(), "label_scheme": "plu6"})
+
+
+async def test_a_listings_plu_names_its_product_on_the_stores_scale_labels(
+    counter_id: int,
+) -> None:
+    layout = demo_layout(LVCUO)
+    first, second = layout.listings[:2]
+    labelled = [first.model_copy(update={"plu": "7777"}), *layout.listings[1:]]
+    applied = await apply_layout(layout.model_copy(update={"listings": labelled}), changed_by="t")
+    product = await Plu.select(Plu.product).where(
+        (Plu.store == applied.store_id) & (Plu.plu == "07777")
+    )
+    products = await catalog.product_ids_by_certificate([first.certificate_no])
+    assert product == [{"product": products[first.certificate_no]}]
+    twice = [*labelled[:1], second.model_copy(update={"plu": "07777"}), *labelled[2:]]
+    with pytest.raises(InvalidInput, match="PLU 07777 names two listings"):
+        await apply_layout(layout.model_copy(update={"listings": twice}), changed_by="t")
 
 
 async def test_a_store_price_is_recorded_with_who_and_why(counter_id: int) -> None:

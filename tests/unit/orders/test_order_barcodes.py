@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from pos.errors import InvalidInput
 from pos.orders.barcodes import (
     CHINA_WEIGHT_SCHEME,
+    LABEL_SCHEMES,
+    LabelScheme,
     ScannedGtin,
     ScannedVariable,
     VariableMeasureScheme,
@@ -228,3 +230,20 @@ def test_a_scheme_must_fill_exactly_13_digits(
 def test_a_scheme_takes_only_prefixes_20_to_29(prefixes: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="prefixes"):
         VariableMeasureScheme(prefixes)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "code", "plu", "price_fen"),
+    [
+        ("price_plu5", label("22", "00017", "01280"), "00017", 1280),
+        ("price_plu5_check", "2011122912346", "11122", 1234),
+        ("price_plu4_check", label("28", "1234", "01280", price_check=True), "01234", 1280),
+    ],
+)
+def test_a_store_whose_scales_print_prices_reads_the_price_under_every_prefix(
+    scheme: LabelScheme, code: str, plu: str, price_fen: int
+) -> None:
+    assert parse_barcode(code, [LABEL_SCHEMES[scheme]]) == ScannedVariable(
+        code, plu, None, price_fen
+    )
+    assert LABEL_SCHEMES[scheme].prefixes == CHINA_WEIGHT_SCHEME.prefixes  # 20 to 29

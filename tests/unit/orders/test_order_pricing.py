@@ -56,9 +56,10 @@ def test_markdown_is_a_discount_on_the_line() -> None:
     assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (1494, 448, 1046)
 
 
-def test_a_price_label_is_the_amount_and_leaves_the_weight_unknown() -> None:
+def test_a_price_label_is_the_amount_and_weighs_what_it_buys_at_the_list_price() -> None:
+    # 12.34 yuan at 19.99 yuan/kg buys 617.3 g: rounded up, so stock is never held short.
     (line,) = price_order([LineRequest(2, label_price_fen=1234)], PRODUCTS).lines
-    assert (line.amount_fen, line.weight_g, line.label_priced) == (1234, None, True)
+    assert (line.amount_fen, line.weight_g, line.label_priced) == (1234, 618, True)
 
 
 def test_the_markdown_applies_to_a_price_label_too() -> None:
