@@ -6,8 +6,8 @@ those channels are the process's publisher, the way `pos.db.bind` installs the e
 set in the lifespan would not reach request tasks, which the server starts from its own context.
 With `POS_REDIS_URL` set, every server and worker on the same `POS_REDIS_PREFIX` shares the
 channels; without it, an update reaches listeners in the same process only.
-Publishing never raises into the caller: the database is the truth, and a listener that
-reconnects is sent the state read afresh.
+Publishing never raises into the caller: the database is the truth. A listener is sent the
+state read afresh when it connects, and again at each keep-alive if an update was lost.
 """
 
 from __future__ import annotations
@@ -87,28 +87,44 @@ class LiveChannels(ChannelsPlugin):
             state = str(await read_state())
             yield _status_event({"order_id": order_id, "state": state})
             if state not in FINAL_STATES:
-                async with aclosing(self._updates(subscriber)) as updates:
+                updates = self._updates(subscriber, order_id, state, read_state)
+                async with aclosing(updates):
                     async for event in updates:
                         yield event
         finally:
             # A client that goes away cancels the stream; the unsubscribe must still finish.
             with anyio.CancelScope(shield=True):
                 await self.unsubscribe(subscriber, channel)
+            # Litestar keeps a channel's entry after its last subscriber left: one per order
+            # ever watched, and every unsubscribe walks them all.
+            if not self._channels.get(channel, True):
+                del self._channels[channel]
 
     async def _updates(
-        self, subscriber: Subscriber
+        self,
+        subscriber: Subscriber,
+        order_id: int,
+        state: str,
+        read_state: Callable[[], Awaitable[str]],
     ) -> AsyncGenerator[ServerSentEventMessage, None]:
+        """Each update after `state`; when none came for a keep-alive, the state read again.
+
+        A publish may be lost (Redis away, or slower than PUBLISH_TIMEOUT_SECONDS): the reread
+        brings the listener to the order's state within a keep-alive all the same.
+        """
         queue: asyncio.Queue[bytes] = asyncio.Queue()
+        last = state
         async with subscriber.run_in_background(queue.put, join=False):
-            while True:
+            while last not in FINAL_STATES:
                 data = await _next_or_none(queue, self.keep_alive)
-                if data is None:
+                update = json.loads(data) if data is not None else None
+                if update is None and (now := str(await read_state())) != last:
+                    update = {"order_id": order_id, "state": now}
+                if update is None:
                     yield ServerSentEventMessage(data=None, comment="keep-alive")
                     continue
-                update = json.loads(data)
+                last = update.get("state")
                 yield _status_event(update)
-                if update.get("state") in FINAL_STATES:
-                    return
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

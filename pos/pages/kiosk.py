@@ -227,6 +227,11 @@ class PayView:
         """Where the page's script reads the order's state and its receipt's printing."""
         return f"/kiosk/orders/{self.order.id}/status?token={self.token}"
 
+    @property
+    def events_url(self) -> str:
+        """The order's status stream, which tells the page when to read its status again."""
+        return f"/api/orders/{self.order.id}/events?token={self.token}"
+
 
 async def _product_names(order: OrderOut) -> dict[int, str]:
     ids = sorted({line.product_id for line in order.lines})

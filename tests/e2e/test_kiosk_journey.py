@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 NOODLES = "6903120028012"  # 18.80 a piece
 CABBAGE = weight_label("20001", 1500)  # Linxia baby cabbage, 1.5 kg at 6.80 per kg
 PAYMENT_CODE = "134567890123456789"  # the sandbox pays any code not ending in 0001-0003
+USER_PAYING_THEN_PAID = "134567890123450001"
 
 
 async def _paired_kiosk(site: Site, tablet: BrowserContext) -> Page:
@@ -60,6 +61,24 @@ async def test_a_shopper_scans_pays_by_code_and_the_receipt_prints(
     await page.screenshot(path=screenshot_path("kiosk-printed"))
     receipt = await anyio.to_thread.run_sync(_printed, site, number[1])
     assert any("利辛县蒲公英面条" in line for line in receipt)
+
+
+async def test_the_pay_screen_is_told_when_a_slow_payment_completes(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await _paired_kiosk(site, tablet)
+    streams: list[str] = []
+    page.on(
+        "request", lambda request: streams.append(request.url) if "/events" in request.url else None
+    )
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.locator("#auth_code")).to_be_focused()
+    await _scan(page, USER_PAYING_THEN_PAID)
+    await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
+    # The payer confirms on the phone; the worker's query settles it and the status is pushed.
+    await expect(page.locator("#kiosk-status")).to_contain_text("已支付", timeout=20_000)
+    assert streams, "the pay screen follows the order's status stream"
 
 
 def _printed(site: Site, number: str) -> list[str]:

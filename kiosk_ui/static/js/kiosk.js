@@ -1,6 +1,7 @@
 // The kiosk screen: the scan field keeps the focus for the keyboard-wedge scanner, scans and
 // cart buttons update the cart in place (one request at a time, in order), the payment screen
-// polls the order's state and its receipt's printing, and a minute without input starts over.
+// follows the order's status stream and then its receipt's printing, and a minute without input
+// starts over.
 "use strict";
 
 function keepFocus() {
@@ -41,20 +42,36 @@ function scanInPlace(form) {
   });
 }
 
-function pollStatus(box) {
+// States after which the order's status stream ends (pos.live.FINAL_STATES).
+const FINAL_STATES = ["paid", "closed", "partially_refunded", "refunded"];
+
+function followStatus(box) {
   const options = document.getElementById("pay-options");
-  const tick = async () => {
+  // The status fragment: the order's state and, once it is paid, its receipt's printing.
+  const refresh = async () => {
     try {
       const response = await fetch(box.dataset.statusUrl, { headers: { "X-Fragment": "status" } });
       box.innerHTML = await response.text();
     } catch (error) {
-      // The network hiccuped: ask again on the next tick.
+      return false; // the network hiccuped: the next change or tick reads it again
     }
     const state = box.firstElementChild;
     if (state && state.dataset.paid === "yes" && options) options.hidden = true;
-    if (!state || state.dataset.final !== "yes") setTimeout(tick, 1000);
+    return Boolean(state && state.dataset.final === "yes");
   };
-  setTimeout(tick, 500);
+  const untilPrinted = async () => {
+    if (!(await refresh())) setTimeout(untilPrinted, 1000);
+  };
+  // The order's changes are pushed; only the printing of the receipt is read every second.
+  const source = new EventSource(box.dataset.events);
+  source.addEventListener("status", (event) => {
+    if (FINAL_STATES.includes(JSON.parse(event.data).state)) {
+      source.close();
+      untilPrinted();
+    } else {
+      refresh();
+    }
+  });
 }
 
 function resetWhenIdle(root) {
@@ -77,7 +94,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("scan-form");
   if (form) scanInPlace(form);
   const status = document.getElementById("kiosk-status");
-  if (status) pollStatus(status);
+  if (status) followStatus(status);
   const root = document.getElementById("kiosk");
   if (root) resetWhenIdle(root);
 });

@@ -56,7 +56,8 @@ function followStatus(status) {
     if (state === "paid") {
       source.close();
       window.location.assign(status.dataset.receipt);
-    } else if (state === "closed" || state === "refunded") {
+    } else if (["closed", "partially_refunded", "refunded"].includes(state)) {
+      // Every state after payment ends the stream: reconnecting would only hear it again.
       source.close();
       window.location.reload();
     }

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
+import anyio
 import pytest
 from litestar.response import ServerSentEventMessage
 from redis.asyncio import Redis
@@ -101,6 +102,38 @@ async def test_an_idle_stream_sends_keep_alive_comments(
         while (event := await within(anext(stream), "the update")).event != "status":
             pass
         assert json.loads(str(event.data))["state"] == "closed"
+
+
+async def test_a_lost_update_reaches_the_listener_at_the_next_keep_alive(
+    live: LiveChannels, until_subscribed: Callable[[str], Awaitable[None]]
+) -> None:
+    live.keep_alive = 0.01
+    states = ["paying"]
+
+    async def read_state() -> str:
+        await until_subscribed(live.order_channel(8))
+        return states[-1]
+
+    async with aclosing(live.order_stream(8, read_state)) as stream:
+        assert (await _status(stream))["state"] == "paying"
+        states.append("closed")  # committed, but its publish was lost (Redis away a moment)
+        with anyio.fail_after(5):  # keep-alives alone would come for ever
+            while (event := await anext(stream)).event != "status":
+                pass
+        assert json.loads(str(event.data)) == {"order_id": 8, "state": "closed"}
+        with pytest.raises(StopAsyncIteration):
+            await within(anext(stream), "the end of the stream")
+
+
+async def test_an_ended_stream_forgets_its_orders_channel(live: LiveChannels) -> None:
+    async def nothing() -> None:
+        return None
+
+    async with aclosing(live.order_stream(9, _reader("paid", nothing))) as stream:
+        async for _ in stream:
+            pass
+    # Litestar would keep an empty entry for every order ever watched.
+    assert live.order_channel(9) not in live._channels
 
 
 @pytest.mark.redis

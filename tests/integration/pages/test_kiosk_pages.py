@@ -119,6 +119,12 @@ async def test_checkout_shows_a_qr_code_and_a_payment_code_pays(
     status = await client.get(status_url[1].replace("&amp;", "&"))
     assert status.status_code == 200
     assert 'data-paid="yes"' in status.text
+    # The order's changes are pushed to the screen: its status stream, with the kiosk's token.
+    events_url = re.search(r'data-events="([^"]+)"', paid.text)
+    assert events_url
+    events = await client.get(events_url[1].replace("&amp;", "&"))
+    assert events.headers["content-type"].startswith("text/event-stream")
+    assert '"state": "paid"' in events.text  # the order is paid: one event, and the stream ends
 
 
 async def test_a_scanned_qr_code_url_is_explained_and_keeps_the_cart(
