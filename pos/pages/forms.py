@@ -1,17 +1,57 @@
-"""Numbers typed into the pages' forms: plain ASCII digits, no larger than a column holds.
+"""What the pages' forms send: text the database can hold, and numbers typed as digits.
 
-`str.isdigit()` alone is not enough: it takes "²", which `int()` refuses, and any number of
-digits, past what `int()` converts or the database stores; each would end in a 500.
+Text with a NUL, which PostgreSQL's text refuses, and a form's `key` (a page's Idempotency-Key)
+longer than the API lets one be would end in a 500 at the database; both are refused first.
+Numbers are plain ASCII digits, no larger than a column holds: `str.isdigit()` alone is not
+enough, it takes "²", which `int()` refuses, and any number of digits, past what `int()`
+converts or the database stores.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request
+
 from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
 
-__all__ = ["is_whole_number", "whole_number"]
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "checked_key",
+    "checked_text",
+    "is_whole_number",
+    "read_form",
+    "whole_number",
+]
 
+MAX_KEY_LENGTH = 100  # as the API's Idempotency-Key header
 _MAX_DIGITS = len(str(MAX_INTEGER))
+
+
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The form's text fields, each checked by `checked_text` and its `key` by `checked_key`."""
+    form = await request.form()
+    fields = {name: checked_text(value) for name, value in form.items() if isinstance(value, str)}
+    checked_key(fields.get("key", ""))
+    return fields
+
+
+def checked_text(value: str) -> str:
+    """`value`, unless it holds a NUL."""
+    if "\x00" in value:
+        raise InvalidInput("the text holds a NUL character", code="form_text_nul")
+    return value
+
+
+def checked_key(key: str) -> str:
+    """A form's idempotency key, unless it is longer than an Idempotency-Key may be."""
+    if len(checked_text(key)) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"the form's key is longer than {MAX_KEY_LENGTH} characters; reload the page",
+            code="form_key_too_long",
+        )
+    return key
 
 
 def is_whole_number(text: str) -> bool:

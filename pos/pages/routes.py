@@ -17,6 +17,7 @@ from pos.db import OptionalRowId, RowId
 from pos.errors import NotFound, PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
+from pos.pages.forms import checked_key, checked_text, read_form
 from pos.pages.rendering import render
 from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
@@ -28,11 +29,6 @@ from pos.staff.actors import DeviceActor
 __all__ = ["KioskPages", "ShopperPages"]
 
 AnyRequest = Request[Any, Any, Any]
-
-
-async def _form(request: AnyRequest) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def _see_other(url: str) -> Redirect:
@@ -97,8 +93,9 @@ class ShopperPages(Controller):
         cursor: FromQuery[OptionalRowId] = None,
     ) -> Template:
         """The counter's products, a cart and the way to pay."""
+        query = None if q is None else checked_text(q)
         page = await shopper.counter_page(
-            counter_id, t, secret=_secret(settings), query=q, cursor=cursor
+            counter_id, t, secret=_secret(settings), query=query, cursor=cursor
         )
         return render(request, "shopper/counter.html", page)
 
@@ -107,7 +104,7 @@ class ShopperPages(Controller):
         self, request: AnyRequest, counter_id: FromPath[RowId], settings: NamedDependency[Settings]
     ) -> Redirect:
         """Create the order of the cart, then show it."""
-        form = await _form(request)
+        form = await read_form(request)
         return _see_other(await shopper.order_from_form(counter_id, form, secret=_secret(settings)))
 
     @get("/o/{order_id:int}", operation_id="pageOrder")
@@ -130,7 +127,7 @@ class ShopperPages(Controller):
 
         Inside WeChat, with JSAPI set up, WeChat first signs the shopper in (`pay_in_wechat`).
         """
-        form = await _form(request)
+        form = await read_form(request)
         token, key = form.get("token", ""), form.get("key", "")
         in_wechat, oauth = _in_wechat(request), _wechat_oauth(request)
         if in_wechat and oauth is not None:
@@ -159,7 +156,7 @@ class ShopperPages(Controller):
             raise NotFound("WeChat JSAPI payment is not set up here", code="wechat_jsapi_off")
         openid = await oauth.openid(code)
         browser = _phone_browser(request, settings, order_id, token, wechat_openid=openid)
-        page = await _paying(request, settings, order_id, token, key, browser)
+        page = await _paying(request, settings, order_id, token, checked_key(key), browser)
         return render(request, "shopper/order.html", page.context())
 
     @get("/r/{order_id:int}", operation_id="pageReceipt")
@@ -177,7 +174,7 @@ class ShopperPages(Controller):
     @post("/r/{order_id:int}/ratings", operation_id="pageReceiptRate")
     async def rate(self, request: AnyRequest, order_id: FromPath[RowId]) -> Redirect:
         """Record the shopper's stars and comments."""
-        form = await _form(request)
+        form = await read_form(request)
         return _see_other(await shopper.rate_from_form(order_id, form.get("token", ""), form))
 
 
@@ -233,7 +230,7 @@ class KioskPages(Controller):
     @post("/pair", operation_id="pageKioskPair")
     async def pair(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:
         """Keep the device token typed or scanned into the form in an HttpOnly cookie."""
-        return await self._pair((await _form(request)).get("token", ""), settings)
+        return await self._pair((await read_form(request)).get("token", ""), settings)
 
     async def _pair(self, token: str, settings: Settings) -> Redirect:
         await kiosk.kiosk_device(token.strip())
@@ -258,7 +255,7 @@ class KioskPages(Controller):
         self, request: AnyRequest, kiosk_actor: NamedDependency[DeviceActor]
     ) -> Template:
         """A scan or a cart button; the script asks for the cart fragment only."""
-        form = await _form(request)
+        form = await read_form(request)
         cart = await kiosk.kiosk_cart(
             kiosk_actor, form.get("lines", "[]"), form.get("code", ""), form.get("op", "")
         )
@@ -276,7 +273,7 @@ class KioskPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Template:
         """Order the cart; show the QR code and the payment-code field (or the cart, and why)."""
-        form = await _form(request)
+        form = await read_form(request)
         view = await kiosk.kiosk_checkout(
             kiosk_actor,
             form.get("lines", "[]"),
@@ -298,7 +295,7 @@ class KioskPages(Controller):
         kiosk_actor: NamedDependency[DeviceActor],
     ) -> Template:
         """Charge the payment code the shopper showed the scanner."""
-        form = await _form(request)
+        form = await read_form(request)
         view = await kiosk.kiosk_pay_code(
             kiosk_actor,
             order_id,

@@ -18,6 +18,7 @@ from pos.db import RowId
 from pos.errors import NotAuthenticated
 from pos.pages import restock, tablet
 from pos.pages.errors import PAGE_ERRORS
+from pos.pages.forms import read_form
 from pos.pages.rendering import render
 from pos.settings import Settings
 from pos.staff import service as staff_service
@@ -29,11 +30,6 @@ __all__ = ["StaffPages"]
 AnyRequest = Request[Any, Any, Any]
 # The API's sign-in limit, in the same store: a password guess costs the same either way.
 LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="staff_login")
-
-
-async def _form(request: AnyRequest) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 def _see_other(url: str) -> Redirect:
@@ -90,7 +86,7 @@ class StaffPages(Controller):
     )
     async def login(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:
         """Sign in and keep the session in the HttpOnly cookie the API reads too."""
-        form = await _form(request)
+        form = await read_form(request)
         token, _ = await staff_service.login(form.get("username", ""), form.get("password", ""))
         redirect = _see_other("/staff")
         redirect.cookies.append(_session_cookie(token, settings))
@@ -135,7 +131,7 @@ class StaffPages(Controller):
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
         """Order the quantities typed beside the low-stock alerts."""
-        await restock.order_suggestions(actor, store_id, await _form(request))
+        await restock.order_suggestions(actor, store_id, await read_form(request))
         return _see_other(_store_path(store_id, "#restock"))
 
     @post(
@@ -165,7 +161,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Say what was done about a flagged payment."""
-        await tablet.resolve_flag(actor, store_id, payment_id, await _form(request))
+        await tablet.resolve_flag(actor, store_id, payment_id, await read_form(request))
         return _see_other(_store_path(store_id, "#flagged"))
 
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
@@ -183,7 +179,7 @@ class StaffPages(Controller):
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
         """Open a receiving and go to its scan screen."""
-        form = await _form(request)
+        form = await read_form(request)
         session = await tablet.receiving_start(
             actor, store_id, form.get("notice_id", ""), form.get("key", "")
         )
@@ -214,7 +210,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add a scanned item."""
-        await tablet.receiving_scan(actor, store_id, receiving_id, await _form(request))
+        await tablet.receiving_scan(actor, store_id, receiving_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
 
     @post(
@@ -261,7 +257,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add counted units."""
-        await tablet.count_scan(actor, store_id, count_id, await _form(request))
+        await tablet.count_scan(actor, store_id, count_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/counts/{count_id}"))
 
     @post(
@@ -306,7 +302,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Queue a reprint of the receipt."""
-        await tablet.reprint(actor, store_id, order_id, await _form(request))
+        await tablet.reprint(actor, store_id, order_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=reprint"))
 
     @post(
@@ -325,7 +321,7 @@ class StaffPages(Controller):
             actor,
             store_id,
             order_id,
-            await _form(request),
+            await read_form(request),
             payments=request.app.state["payments"],
         )
         return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=refund"))
