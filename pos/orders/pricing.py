@@ -81,6 +81,7 @@ class LineRequest:
     quantity: int | None = None
     weight_g: int | None = None
     label_price_fen: int | None = None
+    price_label: str | None = None  # the label scanned, which a cart sends again
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ class PricedLine:
     amount_fen: int
     discount_fen: int
     label_priced: bool
+    price_label: str | None = None
 
     @property
     def unit_price_fen(self) -> int:
@@ -117,7 +119,13 @@ class PricedOrder:
 
 def line_for_label(product_id: int, label: ScannedVariable) -> LineRequest:
     """The line a scanned variable-measure label asks for."""
-    return LineRequest(product_id, weight_g=label.weight_g, label_price_fen=label.price_fen)
+    price_label = label.code if label.price_fen is not None else None
+    return LineRequest(
+        product_id,
+        weight_g=label.weight_g,
+        label_price_fen=label.price_fen,
+        price_label=price_label,
+    )
 
 
 def price_order(
@@ -241,7 +249,8 @@ def _merge_pieces(requests: Sequence[LineRequest]) -> list[LineRequest]:
 def _price_line(request: LineRequest, product: PricedProduct) -> PricedLine:
     label_fen = request.label_price_fen
     if label_fen is not None:
-        return PricedLine(product, None, _grams_bought(product, label_fen), label_fen, 0, True)
+        grams = _grams_bought(product, label_fen)
+        return PricedLine(product, None, grams, label_fen, 0, True, request.price_label)
     units = request.quantity or request.weight_g or 0  # checked: one of them
     return PricedLine(
         product=product,

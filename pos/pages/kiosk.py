@@ -57,11 +57,12 @@ MAX_CART_LINES = 100
 
 
 class CartLine(BaseModel):
-    """A canonical line of the kiosk's cart."""
+    """A canonical line of the kiosk's cart: a product with pieces or grams, or a price label."""
 
-    p: int
+    p: int | None = None
     q: int | None = Field(default=None, ge=1)
     g: int | None = Field(default=None, ge=1)
+    b: str | None = Field(default=None, max_length=64)  # priced by its label, scanned again
 
 
 _LINES = TypeAdapter(list[CartLine])
@@ -113,6 +114,8 @@ def apply_button(lines: list[CartLine], op: str) -> list[CartLine]:
 
 
 def _line_in(line: CartLine) -> LineIn:
+    if line.b is not None:
+        return LineIn(barcode=line.b)
     return LineIn(product_id=line.p, quantity=line.q, weight_g=line.g)
 
 
@@ -128,6 +131,7 @@ class ShownLine:
     weight_g: int | None
     unit_price_fen: int
     total_fen: int
+    price_label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +146,9 @@ class CartView:
     def lines_json(self) -> str:
         """The canonical lines the page sends back with the next scan."""
         canonical = [
-            {"p": line.product_id, "q": line.quantity}
+            {"b": line.price_label}
+            if line.price_label is not None
+            else {"p": line.product_id, "q": line.quantity}
             if line.quantity is not None
             else {"p": line.product_id, "g": line.weight_g}
             for line in self.lines
@@ -167,6 +173,7 @@ async def _priced(store_id: int, lines: list[LineIn], error_code: str | None) ->
             weight_g=line.weight_g,
             unit_price_fen=line.unit_price_fen,
             total_fen=line.total_fen,
+            price_label=line.price_label,
         )
         for line in sale.order.lines
     )

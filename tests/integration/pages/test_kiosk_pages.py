@@ -9,6 +9,7 @@ import pytest
 from pos.catalog import service as catalog
 from pos.orders.tables import Order
 from pos.stores.layout import apply_layout
+from pos.stores.tables import Store
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label
 from tests.integration.pages.conftest import run_outbox
@@ -85,6 +86,23 @@ async def test_scans_build_a_priced_cart_and_buttons_edit_it(
     assert json.loads(lines)[0]["q"] == 1
     html, lines = await _scan(client, lines, op="del:1")
     assert len(json.loads(lines)) == 1
+
+
+async def test_a_price_label_keeps_its_amount_through_the_cart_and_checkout(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await Store.update({Store.label_scheme: "price_plu5"}).where(Store.code == LINXIA)
+    await _paired(client, kiosk_token)
+    label = weight_label(CABBAGE_PLU, 1235)  # the amount layout: 12.35 yuan of cabbage
+    html, lines = await _scan(client, "[]", label)
+    assert json.loads(lines) == [{"b": label}]
+    html, lines = await _scan(client, lines, NOODLES)  # the cart is priced again
+    assert "¥31.15" in html  # 12.35 + 18.80, not 1817 g x 6.80 = 12.36
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "price-label"})
+    assert pay.status_code == 200, pay.text
+    order = await Order.objects().first()
+    assert order is not None
+    assert order.total_fen == 3115
 
 
 async def test_an_unknown_barcode_is_explained_and_changes_nothing(

@@ -113,7 +113,9 @@ def test_a_weight_label_becomes_a_weighed_line() -> None:
 
 def test_a_price_label_becomes_a_label_priced_line() -> None:
     scanned = ScannedVariable("2200002012802", "00002", weight_g=None, price_fen=1280)
-    assert line_for_label(2, scanned) == LineRequest(2, label_price_fen=1280)
+    assert line_for_label(2, scanned) == LineRequest(
+        2, label_price_fen=1280, price_label=scanned.code
+    )
 
 
 def test_the_sale_keeps_the_products_certification_and_origin() -> None:
