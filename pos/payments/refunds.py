@@ -57,9 +57,12 @@ def _out(refund: Refund, order_id: int) -> RefundOut:
     )
 
 
-async def _earlier(order_id: int, idempotency_key: str) -> RefundOut | None:
+async def _earlier(order_id: int, store_id: int, idempotency_key: str) -> RefundOut | None:
+    """The answer to the first request with this key, if it was for this store's order."""
     refund = await Refund.objects().get(
-        (Refund.payment.order == order_id) & (Refund.idempotency_key == idempotency_key)
+        (Refund.payment.order == order_id)
+        & (Refund.payment.store == store_id)
+        & (Refund.idempotency_key == idempotency_key)
     )
     if refund is None:
         return None
@@ -135,7 +138,7 @@ async def refund_order(
     idempotency_key: str,
 ) -> RefundOut:
     """Refund `amount_fen` of the order's payment; a repeated key returns the first answer."""
-    earlier = await _earlier(order_id, idempotency_key)
+    earlier = await _earlier(order_id, store_id, idempotency_key)
     if earlier is not None:
         return earlier
     try:
@@ -143,7 +146,7 @@ async def refund_order(
     except Exception:
         # A concurrent request with this key may have opened the refund first: its reservation,
         # its restock or its key refuses this one, which gets its answer instead.
-        found = await _earlier(order_id, idempotency_key)
+        found = await _earlier(order_id, store_id, idempotency_key)
         if found is None:
             raise
         return found

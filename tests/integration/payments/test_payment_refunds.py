@@ -218,6 +218,24 @@ async def test_refund_needs_a_manager_or_cashier_of_the_store(
     assert await Refund.count() == 0
 
 
+async def test_a_refund_key_of_another_stores_order_answers_nothing_of_it(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    body = {"amount_fen": 100, "reason": "bruised"}
+    assert (await _refund(pay_client, bought, body, key="refund-1")).status_code == 201
+    other = await add_store()
+    await login_as(pay_client, "manager", other)
+    response = await pay_client.post(
+        f"/api/stores/{other}/orders/{bought.order_id}/refunds",
+        json=body,
+        headers={"Idempotency-Key": "refund-1"},
+    )
+    assert (response.status_code, response.json()["code"]) == (404, "not_paid")
+    assert await Refund.count() == 1
+
+
 async def test_refund_the_provider_refuses_changes_nothing_and_is_flagged(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
