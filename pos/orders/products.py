@@ -161,6 +161,13 @@ def _request(
         product = next((p for p in listed if p.certified), listed[0])
         quantity = 1 if line.quantity is None and line.weight_g is None else line.quantity
         return LineRequest(product.product_id, quantity=quantity, weight_g=line.weight_g)
+    if line.quantity is not None or line.weight_g is not None:
+        raise InvalidInput(
+            f"line {number}: a scale label is one item of its own weight or price;"
+            " send its barcode alone",
+            code="line_label_measured",
+            line=number,
+        )
     product_id = candidates.by_plu.get(scan.plu)
     if product_id is None or product_id not in sold_here:
         raise _unknown(number, scan.code)

@@ -19,7 +19,8 @@ __all__ = ["CounterOrderIn", "LineIn", "OrderIn", "OrderLineOut", "OrderOut", "T
 class LineIn(BaseModel):
     """A product by id or by scanned barcode, with pieces, or grams for a product sold by kg.
 
-    A variable-measure label carries its weight; the line then needs no `weight_g`.
+    A variable-measure (scale) label is one item with its weight or price: its line has no
+    `quantity` or `weight_g` of its own.
     """
 
     model_config = ConfigDict(extra="ignore")

@@ -77,6 +77,19 @@ async def test_a_weighed_item_from_a_scale_label_is_priced_by_the_server(db: str
     assert (await inventory.get_level(shop.store_id, bamboo)).held == 1234
 
 
+@pytest.mark.parametrize("measure", [{"quantity": 5}, {"weight_g": 100}])
+async def test_a_scale_label_with_a_quantity_or_weight_of_its_own_is_refused(
+    db: str, measure: dict[str, int]
+) -> None:
+    shop = await open_shop()
+    bamboo = await shop.add("kg", price_fen=2000, stock=5000)
+    await set_plu(shop.store_id, "00042", bamboo)
+    with pytest.raises(InvalidInput) as refused:
+        await shop.order({"barcode": weight_label("00042", 1234), **measure})
+    assert refused.value.code == "line_label_measured"
+    assert (await inventory.get_level(shop.store_id, bamboo)).held == 0
+
+
 async def test_a_four_digit_plu_is_found_from_its_five_digit_label_field(db: str) -> None:
     shop = await open_shop()
     bamboo = await shop.add("kg", price_fen=2000, stock=5000)
