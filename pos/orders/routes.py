@@ -11,7 +11,13 @@ from litestar.params import CookieParameter, FromPath, HeaderParameter, JSONBody
 from pos.db import RowId
 from pos.orders import checkout
 from pos.orders import service as orders
-from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut, TransitionOut
+from pos.orders.schemas import (
+    MAX_IDEMPOTENCY_KEY,
+    CounterOrderIn,
+    OrderIn,
+    OrderOut,
+    TransitionOut,
+)
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 from pos.staff.guards import DEVICE_ACTOR, SESSION_COOKIE, device
@@ -23,7 +29,7 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         min_length=1,
-        max_length=100,
+        max_length=MAX_IDEMPOTENCY_KEY,
         description="a new random key per order; a retry with the same key gets the first answer",
     ),
 ]

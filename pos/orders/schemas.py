@@ -13,7 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from pos.db import OptionalRowId
 from pos.orders.states import OrderState
 
-__all__ = ["CounterOrderIn", "LineIn", "OrderIn", "OrderLineOut", "OrderOut", "TransitionOut"]
+__all__ = [
+    "MAX_IDEMPOTENCY_KEY",
+    "CounterOrderIn",
+    "LineIn",
+    "OrderIn",
+    "OrderLineOut",
+    "OrderOut",
+    "TransitionOut",
+]
+
+MAX_IDEMPOTENCY_KEY = 100
+"""The longest Idempotency-Key an order takes (its scoped key is a VARCHAR(200))."""
 
 
 class LineIn(BaseModel):

@@ -15,9 +15,9 @@ from litestar import Request
 
 from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
+from pos.orders.schemas import MAX_IDEMPOTENCY_KEY
 
 __all__ = [
-    "MAX_KEY_LENGTH",
     "checked_key",
     "checked_text",
     "is_whole_number",
@@ -25,7 +25,6 @@ __all__ = [
     "whole_number",
 ]
 
-MAX_KEY_LENGTH = 100  # as the API's Idempotency-Key header
 _MAX_DIGITS = len(str(MAX_INTEGER))
 
 
@@ -46,9 +45,9 @@ def checked_text(value: str) -> str:
 
 def checked_key(key: str) -> str:
     """A form's idempotency key, unless it is longer than an Idempotency-Key may be."""
-    if len(checked_text(key)) > MAX_KEY_LENGTH:
+    if len(checked_text(key)) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(
-            f"the form's key is longer than {MAX_KEY_LENGTH} characters; reload the page",
+            f"the form's key is longer than {MAX_IDEMPOTENCY_KEY} characters; reload the page",
             code="form_key_too_long",
         )
     return key

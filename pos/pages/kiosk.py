@@ -145,15 +145,17 @@ class CartView:
     @property
     def lines_json(self) -> str:
         """The canonical lines the page sends back with the next scan."""
-        canonical = [
-            {"b": line.price_label}
-            if line.price_label is not None
-            else {"p": line.product_id, "q": line.quantity}
-            if line.quantity is not None
-            else {"p": line.product_id, "g": line.weight_g}
-            for line in self.lines
-        ]
+        canonical = [_canonical(line) for line in self.lines]
         return json.dumps(canonical, separators=(",", ":"))
+
+
+def _canonical(line: ShownLine) -> dict[str, int | str | None]:
+    """A cart line as `CartLine` reads it back: its price label, else its pieces or grams."""
+    if line.price_label is not None:
+        return {"b": line.price_label}
+    if line.quantity is not None:
+        return {"p": line.product_id, "q": line.quantity}
+    return {"p": line.product_id, "g": line.weight_g}
 
 
 async def _priced(store_id: int, lines: list[LineIn], error_code: str | None) -> CartView:

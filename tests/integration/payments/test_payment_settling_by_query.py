@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -8,7 +9,7 @@ import pytest
 
 from pos.events.outbox import Event
 from pos.orders import service as orders
-from pos.payments.provider import ChargeResult, PaymentRequest
+from pos.payments.provider import ChargeResult, PaymentRequest, QueryResult
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.settle import Payments, settle
 from pos.payments.tables import Payment, Refund, SandboxPayment
@@ -46,6 +47,23 @@ async def _run_for(clock: Clock, seconds: int, step: int = 1) -> None:
     for _ in range(0, seconds, step):
         clock.advance(step)
         await run_due(clock)
+
+
+def _late_pin_before_the_reverse(
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    notification: Callable[[QueryResult], Awaitable[None]],
+) -> None:
+    """The payer confirms after the last "user paying", and a notification's query reads it
+    (handed to `notification`), just before the poll's reverse reaches the gateway."""
+    reverse = sandbox.reverse
+
+    async def reverse_after_a_late_pin(no: str) -> None:
+        assert await sandbox.pay(no, "wx-payer-late")
+        await notification(await sandbox.query(no))
+        await reverse(no)
+
+    monkeypatch.setattr(sandbox, "reverse", reverse_after_a_late_pin)
 
 
 async def test_lost_notification_is_settled_by_polling(
@@ -209,15 +227,11 @@ async def test_a_payment_confirmed_just_before_its_reverse_is_not_left_a_sale(
 ) -> None:
     response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
     out_trade_no, payment_id = response.json()["out_trade_no"], response.json()["payment_id"]
-    reverse = sandbox.reverse
 
-    async def reverse_after_a_late_pin(no: str) -> None:
-        # The payer confirms after the last "user paying"; a notification is settled meanwhile.
-        assert await sandbox.pay(no, "wx-payer-late")
-        assert await settle(payments, payment_id, await sandbox.query(no)) == "duplicate"
-        await reverse(no)
+    async def settled_at_once(answer: QueryResult) -> None:
+        assert await settle(payments, payment_id, answer) == "duplicate"
 
-    monkeypatch.setattr(sandbox, "reverse", reverse_after_a_late_pin)
+    _late_pin_before_the_reverse(sandbox, monkeypatch, settled_at_once)
     await _run_for(clock, 92)
     assert await _sandbox_status(out_trade_no) == "reversed"  # the payer has the money back
     assert (await _payment(bought.order_id)).status == "reversed"
@@ -233,16 +247,12 @@ async def test_a_paid_answer_read_before_the_reverse_pays_nothing_after_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
-    payment_id = response.json()["payment_id"]
-    reverse, stale = sandbox.reverse, []
+    payment_id, stale = response.json()["payment_id"], []
 
-    async def reverse_after_a_late_pin(no: str) -> None:
-        # The payer confirms after the last "user paying"; a notification's query reads it.
-        assert await sandbox.pay(no, "wx-payer-late")
-        stale.append(await sandbox.query(no))
-        await reverse(no)
+    async def kept(answer: QueryResult) -> None:
+        stale.append(answer)
 
-    monkeypatch.setattr(sandbox, "reverse", reverse_after_a_late_pin)
+    _late_pin_before_the_reverse(sandbox, monkeypatch, kept)
     await _run_for(clock, 92)
     assert (await _payment(bought.order_id)).status == "reversed"  # the payer has the money back
     # The notification's settle comes after the reverse, with the answer it read before it.
