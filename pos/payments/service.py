@@ -46,7 +46,11 @@ _INSERT_PAYMENT = Statement(
 _RECORD_NOTE = Statement(
     "INSERT INTO payment_notification"
     " (provider, headers, body, nonce, received_at, verified, out_trade_no, outcome)"
-    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (nonce) DO NOTHING"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
+    # A provider's retry of a notification whose processing never finished (the query failed,
+    # the server died) is taken up again; one that was acted on is a replay.
+    " ON CONFLICT (nonce) DO UPDATE SET received_at = excluded.received_at"
+    " WHERE payment_notification.outcome = 'received'"
     # With the payment it is about: one statement per notification instead of two.
     " RETURNING id, (SELECT id FROM payment"
     " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_id"
@@ -241,7 +245,7 @@ async def _record(
 ) -> dict[str, Any] | None:
     """Keep a notification as received: its id and the id of its payment, if there is one.
 
-    None when a verified notification with its nonce came before.
+    None when a verified notification with its nonce came before and was acted on.
     """
     # As undecodable bytes are, a NUL is kept as U+FFFD: PostgreSQL's text cannot hold it.
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")

@@ -166,6 +166,33 @@ async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(
     assert await order_state(bought.order_id) == "paid"
 
 
+async def test_the_retry_of_a_notification_whose_query_failed_settles_the_order(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.AlipayGateway,
+    alipay: AlipayProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.scan_and_pay(out_trade_no)
+    body = gateway.notification(out_trade_no)
+    with monkeypatch.context() as outage:
+        outage.setattr(alipay, "query", _gateway_down)
+        first = await client.post(NOTIFY, headers=FORM, content=body)
+    assert first.status_code == 503  # not "success": Alipay sends the same notify_id again
+
+    retried = await client.post(NOTIFY, headers=FORM, content=body)
+
+    assert (retried.status_code, retried.text) == (200, "success")
+    assert await order_state(bought.order_id) == "paid"
+    replayed = await client.post(NOTIFY, headers=FORM, content=body)
+    assert replayed.json()["code"] == "notification_replayed"
+
+
+async def _gateway_down(out_trade_no: str) -> None:
+    raise Unavailable("Alipay does not answer", code="provider_unavailable")
+
+
 async def test_a_code_not_scanned_yet_stays_payable_and_a_lost_notification_is_polled(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
