@@ -13,6 +13,7 @@ from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.schemas import (
     MAX_IDEMPOTENCY_KEY,
+    MIN_IDEMPOTENCY_KEY,
     CounterOrderIn,
     OrderIn,
     OrderOut,
@@ -28,9 +29,13 @@ IdempotencyKey = Annotated[
     str,
     HeaderParameter(
         name="Idempotency-Key",
-        min_length=1,
+        min_length=MIN_IDEMPOTENCY_KEY,
         max_length=MAX_IDEMPOTENCY_KEY,
-        description="a new random key per order; a retry with the same key gets the first answer",
+        description=(
+            f"a new random key per order ({MIN_IDEMPOTENCY_KEY} to {MAX_IDEMPOTENCY_KEY}"
+            " characters, e.g. a UUID); a retry with the same key and body gets the first"
+            " answer, access token included, so the key must not be guessable"
+        ),
     ),
 ]
 

@@ -4,7 +4,9 @@ A counter's QR code carries HMAC-SHA256(secret, "counter-qr:<counter id>"): a co
 another counter, or made up, does not verify for this one.
 An order's access token is HMAC-SHA256(secret, "order-access:<idempotency scope key>"): 32 bytes
 no one can guess without the secret, and derived rather than random so that a retried create can
-hand back the same token while the database keeps only its SHA-256. Checks are constant-time.
+hand back the same token while the database keeps only its SHA-256. Whoever repeats the key
+and the order gets the token, so the API takes no key shorter than 16 characters.
+Checks are constant-time.
 """
 
 from __future__ import annotations

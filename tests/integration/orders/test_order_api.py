@@ -161,3 +161,18 @@ async def test_the_orders_api_is_in_the_openapi_schema(client: httpx.AsyncClient
     schema = (await client.get("/schema/openapi.json")).json()
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert {"createCounterOrder", "createKioskOrder", "getOrder"} <= operations
+
+
+async def test_a_guessable_idempotency_key_is_refused_and_creates_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    shop, tea = await _shop_with_tea()
+    url = f"/api/counters/{shop.counter_id}/orders"
+
+    response = await client.post(url, json=_body(shop, tea), headers={"Idempotency-Key": "order-7"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"] == [
+        {"message": "Expected `str` of length >= 16", "key": "idempotency_key", "source": "header"}
+    ]
+    assert (await inventory.get_level(shop.store_id, tea)).held == 0
