@@ -6,10 +6,11 @@ from typing import Annotated
 
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from pos.db import OptionalRowId, RowId
+from pos.idempotency import OptionalIdempotencyKey
 from pos.inventory import (
     counts,
     movements,
@@ -46,15 +47,6 @@ from pos.staff.guards import STAFF_ACTOR, staff
 
 __all__ = ["StockController", "TabletController"]
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        min_length=1,
-        max_length=100,
-        description="a new random key per change; a retry with the same key gets the first answer",
-    ),
-]
 
 ANY_STAFF = staff("manager", "restocker", "cashier")
 STOCK_STAFF = staff("manager", "restocker")
@@ -95,7 +87,7 @@ class StockController(Controller):
         store_id: FromPath[RowId],
         data: JSONBody[MovementIn],
         actor: NamedDependency[StaffActor],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> MovementOut:
         """An adjustment, write-off, return or count, maybe from a tablet that was offline."""
         return await movements.record(
@@ -108,7 +100,7 @@ class StockController(Controller):
         store_id: FromPath[RowId],
         data: JSONBody[TransferIn],
         actor: NamedDependency[StaffActor],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> list[MovementOut]:
         """Move units to another store: its movements, out first; a retry moves nothing more."""
         return await movements.transfer(
@@ -177,7 +169,7 @@ class StockController(Controller):
         store_id: FromPath[RowId],
         data: JSONBody[RestockOrderIn],
         actor: NamedDependency[StaffActor],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> list[RestockOrderOut]:
         """Order goods: one restock order per supplier."""
         return await replenishment.place_orders(
@@ -240,7 +232,7 @@ class TabletController(Controller):
         store_id: FromPath[RowId],
         data: JSONBody[ReceivingStartIn],
         actor: NamedDependency[StaffActor],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> ReceivingOut:
         """Open a receiving, from a shipment notice or blank."""
         return await receiving.start(

@@ -6,35 +6,31 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import CookieParameter, FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import CookieParameter, FromPath, JSONBody, QueryParameter
 
 from pos.db import RowId
+from pos.idempotency import MAX_IDEMPOTENCY_KEY, idempotency_key
 from pos.orders import checkout
 from pos.orders import service as orders
-from pos.orders.schemas import (
-    MAX_IDEMPOTENCY_KEY,
-    MIN_IDEMPOTENCY_KEY,
-    CounterOrderIn,
-    OrderIn,
-    OrderOut,
-    TransitionOut,
-)
+from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut, TransitionOut
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 from pos.staff.guards import DEVICE_ACTOR, SESSION_COOKIE, device
 
 __all__ = ["CounterOrderController", "KioskOrderController", "OrderController"]
 
-IdempotencyKey = Annotated[
+# A retry with the key hands back the order's access token: a key one could guess ("1",
+# "order-7") would hand the order to whoever guessed it. A UUID is 32 hex digits.
+MIN_ORDER_KEY = 16
+
+OrderKey = Annotated[
     str,
-    HeaderParameter(
-        name="Idempotency-Key",
-        min_length=MIN_IDEMPOTENCY_KEY,
-        max_length=MAX_IDEMPOTENCY_KEY,
+    idempotency_key(
+        min_length=MIN_ORDER_KEY,
         description=(
-            f"a new random key per order ({MIN_IDEMPOTENCY_KEY} to {MAX_IDEMPOTENCY_KEY}"
-            " characters, e.g. a UUID); a retry with the same key and body gets the first"
-            " answer, access token included, so the key must not be guessable"
+            f"a new random key per order ({MIN_ORDER_KEY} to {MAX_IDEMPOTENCY_KEY} characters,"
+            " e.g. a UUID); a retry with the same key and body gets the first answer, access"
+            " token included, so the key must not be guessable"
         ),
     ),
 ]
@@ -53,7 +49,7 @@ class CounterOrderController(Controller):
         self,
         counter_id: FromPath[RowId],
         data: JSONBody[CounterOrderIn],
-        idempotency_key: IdempotencyKey,
+        idempotency_key: OrderKey,
         settings: NamedDependency[Settings],
     ) -> Response[OrderOut]:
         """201 with the order and its access token; 200 with the same body for a retry."""
@@ -75,7 +71,7 @@ class KioskOrderController(Controller):
     async def create(
         self,
         data: JSONBody[OrderIn],
-        idempotency_key: IdempotencyKey,
+        idempotency_key: OrderKey,
         kiosk: NamedDependency[DeviceActor],
         settings: NamedDependency[Settings],
     ) -> Response[OrderOut]:

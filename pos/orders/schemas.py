@@ -14,8 +14,6 @@ from pos.db import OptionalRowId
 from pos.orders.states import OrderState
 
 __all__ = [
-    "MAX_IDEMPOTENCY_KEY",
-    "MIN_IDEMPOTENCY_KEY",
     "CounterOrderIn",
     "LineIn",
     "OrderIn",
@@ -23,12 +21,6 @@ __all__ = [
     "OrderOut",
     "TransitionOut",
 ]
-
-MAX_IDEMPOTENCY_KEY = 100
-"""The longest Idempotency-Key an order takes (its scoped key is a VARCHAR(200))."""
-MIN_IDEMPOTENCY_KEY = 16
-"""The shortest: a retry with the key hands back the order's access token, so it must not be
-guessable ("1", "order-7"); a UUID is 32 hex digits."""
 
 
 class LineIn(BaseModel):

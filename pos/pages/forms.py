@@ -15,7 +15,7 @@ from litestar import Request
 
 from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
-from pos.orders.schemas import MAX_IDEMPOTENCY_KEY
+from pos.idempotency import MAX_IDEMPOTENCY_KEY
 
 __all__ = [
     "checked_key",

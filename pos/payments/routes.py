@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, URLEncodedBody
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.status_codes import HTTP_200_OK
 from pydantic import BaseModel, Field
 
 from pos.db import MAX_ROW_ID, RowId
 from pos.errors import Forbidden, NotFound, Unavailable
+from pos.idempotency import IdempotencyKey
 from pos.orders import service as orders
 from pos.payments import flags, refunds, service, wallet
 from pos.payments.sandbox import SandboxProvider
@@ -40,9 +41,6 @@ __all__ = [
     "SandboxWalletController",
 ]
 
-IdempotencyKey = Annotated[
-    str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=128)
-]
 _Connection = ASGIConnection[Any, Any, Any, Any]
 _device_guard = device("kiosk", "counter")
 

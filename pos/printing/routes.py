@@ -6,20 +6,17 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, FromPath, HeaderParameter
+from litestar.params import Body, FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from pos.db import RowId
+from pos.idempotency import OptionalIdempotencyKey
 from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut, ReprintIn
 from pos.staff.actors import StaffActor
 from pos.staff.guards import STAFF_ACTOR, staff
 
 __all__ = ["PrintingController"]
-
-IdempotencyKey = Annotated[
-    str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=128)
-]
 
 
 class PrintingController(Controller):
@@ -49,7 +46,7 @@ class PrintingController(Controller):
         store_id: FromPath[RowId],
         order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: OptionalIdempotencyKey = None,
         data: Annotated[ReprintIn | None, Body()] = None,
     ) -> PrintJobOut:
         """On the receipt's printer unless another is named; a repeated key prints once."""

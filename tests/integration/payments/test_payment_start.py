@@ -113,15 +113,18 @@ async def test_an_order_id_past_the_id_range_is_not_found(pay_client: httpx.Asyn
     assert response.json()["code"] == "order_not_found"
 
 
-async def test_start_payment_needs_an_idempotency_key(
-    pay_client: httpx.AsyncClient, bought: Bought
+@pytest.mark.parametrize("key", [None, "k" * 101])
+async def test_start_payment_needs_an_idempotency_key_of_at_most_100_characters(
+    pay_client: httpx.AsyncClient, bought: Bought, key: str | None
 ) -> None:
     response = await pay_client.post(
         f"/api/orders/{bought.order_id}/payments",
         params={"token": bought.token},
         json={"method": "qr"},
+        headers={"Idempotency-Key": key} if key else {},
     )
     assert response.status_code == 400
+    assert await Payment.count() == 0
 
 
 async def test_kiosk_of_the_store_may_start_a_payment(
