@@ -30,6 +30,7 @@ from pos.inventory.supplier_routes import SupplierFeedController, SupplierInvent
 from pos.live import LiveChannels
 from pos.live_routes import order_events
 from pos.logs import RequestIdMiddleware, configure_logging
+from pos.nul_guard import refuse_nul
 from pos.orders.routes import CounterOrderController, KioskOrderController, OrderController
 from pos.pages import page_handlers, template_config
 from pos.payments.plugin import PaymentsPlugin
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         middleware=[DefineMiddleware(RequestIdMiddleware)],
         exception_handlers=exception_handlers,
+        before_request=refuse_nul,
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=512, exclude=_SMALL_CHECKOUT_ANSWERS
         ),

@@ -151,9 +151,19 @@ def parse_catalog(
 def _read(data: bytes, fmt: Format, progress: ProgressCallback) -> _Table:
     try:
         text = _decode(data)
-        return _read_csv(text, progress) if fmt == "csv" else _read_jsonl(text, progress)
+        table = _read_csv(text, progress) if fmt == "csv" else _read_jsonl(text, progress)
     except _Rejected as exc:
         raise _rejection([(exc.line, exc.reason)]) from None
+    _find_nul(table)
+    return table
+
+
+def _find_nul(table: _Table) -> None:
+    """Name the rows with a NUL character in a field: PostgreSQL's text cannot hold one."""
+    for key, values in table.columns.items():
+        if "\x00" in "".join(values):
+            rows = (i for i, value in enumerate(values) if "\x00" in value)
+            table.problems.add(rows, f"{key} holds a NUL character")
 
 
 def _rejection(errors: list[tuple[int, str]]) -> InvalidInput:
@@ -257,7 +267,7 @@ def _json_fields(raw: str) -> dict[str, str] | str:
     """A JSON line's values as text, or why the line cannot be used."""
     try:
         obj = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested too deep
         return f"not JSON: {exc}"
     if not isinstance(obj, dict):
         return "not a JSON object"

@@ -29,6 +29,7 @@ from pos.inventory.supplier_sync import (
 from pos.inventory.sync_schemas import FeedIn, FeedOut, StockUpdateIn, SyncResultOut
 from pos.inventory.tables import SupplierFeed
 from pos.logs import logger
+from pos.nul_guard import holds_nul
 
 __all__ = [
     "CSV_HEADER",
@@ -58,6 +59,8 @@ class Feed(NamedTuple):
 
 def parse_feed(format: str, content: bytes) -> Feed:
     """The updates of a feed document; refused whole, naming each bad line."""
+    if holds_nul(content):
+        raise refused([Problem(0, "the feed holds a NUL character")], "the feed")
     if format == "json":
         updates = parse_push(content)
         return Feed(updates, list(range(1, len(updates) + 1)))

@@ -1,10 +1,10 @@
-"""What the pages' forms send: text the database can hold, and numbers typed as digits.
+"""What the pages' forms send: a key the database can hold, and numbers typed as digits.
 
-Text with a NUL, which PostgreSQL's text refuses, and a form's `key` (a page's Idempotency-Key)
-longer than the API lets one be would end in a 500 at the database; both are refused first.
-Numbers are plain ASCII digits, no larger than a column holds: `str.isdigit()` alone is not
-enough, it takes "²", which `int()` refuses, and any number of digits, past what `int()`
-converts or the database stores.
+A form's `key` (a page's Idempotency-Key) longer than the API lets one be would end in a 500 at
+the database; it is refused first (a NUL in any field is `pos.nul_guard`'s). Numbers are plain
+ASCII digits, no larger than a column holds: `str.isdigit()` alone is not enough, it takes "²",
+which `int()` refuses, and any number of digits, past what `int()` converts or the database
+stores.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pos.idempotency import MAX_IDEMPOTENCY_KEY
 
 __all__ = [
     "checked_key",
-    "checked_text",
     "is_whole_number",
     "read_form",
     "whole_number",
@@ -29,23 +28,16 @@ _MAX_DIGITS = len(str(MAX_INTEGER))
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """The form's text fields, each checked by `checked_text` and its `key` by `checked_key`."""
+    """The form's text fields, its `key` checked by `checked_key`."""
     form = await request.form()
-    fields = {name: checked_text(value) for name, value in form.items() if isinstance(value, str)}
+    fields = {name: value for name, value in form.items() if isinstance(value, str)}
     checked_key(fields.get("key", ""))
     return fields
 
 
-def checked_text(value: str) -> str:
-    """`value`, unless it holds a NUL."""
-    if "\x00" in value:
-        raise InvalidInput("the text holds a NUL character", code="form_text_nul")
-    return value
-
-
 def checked_key(key: str) -> str:
     """A form's idempotency key, unless it is longer than an Idempotency-Key may be."""
-    if len(checked_text(key)) > MAX_IDEMPOTENCY_KEY:
+    if len(key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput(
             f"the form's key is longer than {MAX_IDEMPOTENCY_KEY} characters; reload the page",
             code="form_key_too_long",

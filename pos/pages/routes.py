@@ -17,7 +17,7 @@ from pos.db import OptionalRowId, RowId
 from pos.errors import NotFound, PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
-from pos.pages.forms import checked_key, checked_text, read_form
+from pos.pages.forms import checked_key, read_form
 from pos.pages.rendering import render
 from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
@@ -93,9 +93,8 @@ class ShopperPages(Controller):
         cursor: FromQuery[OptionalRowId] = None,
     ) -> Template:
         """The counter's products, a cart and the way to pay."""
-        query = None if q is None else checked_text(q)
         page = await shopper.counter_page(
-            counter_id, t, secret=_secret(settings), query=query, cursor=cursor
+            counter_id, t, secret=_secret(settings), query=q, cursor=cursor
         )
         return render(request, "shopper/counter.html", page)
 

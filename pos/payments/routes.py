@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from pos.db import MAX_ROW_ID, RowId
 from pos.errors import Forbidden, NotFound, Unavailable
 from pos.idempotency import IdempotencyKey
+from pos.nul_guard import KEEPS_NUL
 from pos.orders import service as orders
 from pos.payments import flags, refunds, service, wallet
 from pos.payments.sandbox import SandboxProvider
@@ -110,6 +111,7 @@ class NotifyController(Controller):
         operation_id="paymentNotification",
         status_code=HTTP_200_OK,
         summary="A provider's signed notification (public; signature-checked)",
+        opt=KEEPS_NUL,
     )
     async def notify(
         self,

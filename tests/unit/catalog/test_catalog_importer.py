@@ -219,6 +219,7 @@ def test_unreadable_csv_is_refused_with_the_line(data: bytes, line: int, reason:
     ("line", "reason"),
     [
         ("{not json", "not JSON"),
+        ("[" * 100_000, "not JSON"),  # nested past Python's recursion limit
         ("[1, 2]", "not a JSON object"),
         ('{"price_fen": 12.5}', "missing keys"),
     ],
@@ -239,6 +240,16 @@ def test_unreadable_json_lines_are_named(line: str, reason: str) -> None:
 )
 def test_json_values_are_text_or_integers(changes: dict[str, Any], reason: str) -> None:
     assert _errors(jsonl_bytes([row(1, **changes)]), "jsonl") == [{"line": 1, "reason": reason}]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_nul_in_a_field_is_refused_with_its_line(fmt: Any) -> None:
+    rows = [row(1), row(2, name_en="Noodles\x00")]
+    data = csv_bytes(rows) if fmt == "csv" else jsonl_bytes(rows)
+
+    assert _errors(data, fmt) == [
+        {"line": 3 if fmt == "csv" else 2, "reason": "name_en holds a NUL character"}
+    ]
 
 
 def test_json_integers_and_nulls_are_read() -> None:

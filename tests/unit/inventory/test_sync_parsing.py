@@ -64,6 +64,19 @@ def test_a_json_feed_names_the_bad_update() -> None:
     assert [e["line"] for e in refused.value.extra["errors"]] == [1, 2]
 
 
+@pytest.mark.parametrize(
+    ("format", "content"),
+    [
+        ("csv", b"certificate_no,available,updated_at\nC1\x00,3,2026-06-01T02:00:00Z\n"),
+        ("json", b'{"updates": [{"certificate_no": "C1\\u0000", "available": 3}]}'),
+    ],
+)
+def test_a_feed_with_a_nul_is_refused_whole(format: str, content: bytes) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed(format, content)
+    assert refused.value.extra["errors"][0]["reason"] == "the feed holds a NUL character"
+
+
 def test_a_signature_holds_for_its_body_and_time_only() -> None:
     headers = signed_headers("s3cret", b'{"a":1}', NOW)
     check_signed("s3cret", headers, b'{"a":1}', NOW + timedelta(minutes=4))
