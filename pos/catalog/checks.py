@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 
 from piccolo.columns import Varchar
 
-from pos.catalog.codes import canonical_gtin, is_valid_credit_code, is_valid_gtin
+from pos.catalog.codes import (
+    canonical_gtin,
+    is_in_store_number,
+    is_valid_credit_code,
+    is_valid_gtin,
+)
 from pos.catalog.columns import (
     Columns,
     CountyRecord,
@@ -269,6 +274,7 @@ def check_products(
         ),
     }  # fmt: skip
     _check_dates(fields["valid_from"], fields["valid_until"], problems)
+    _check_not_in_store(fields["gtin"], problems)
     ordered = (fields[name] if name in fields else texts[name] for name in ProductRecord._fields)
     return Products(list(map(ProductRecord._make, zip(*ordered, strict=True))), suppliers)
 
@@ -279,6 +285,13 @@ def _check_dates(
     problems.add(
         (i for i, (a, b) in enumerate(zip(starts, ends, strict=True)) if a and b and a > b),
         "valid_from is after valid_until",
+    )
+
+
+def _check_not_in_store(gtins: Sequence[str | None], problems: Problems) -> None:
+    problems.add(
+        (i for i, gtin in enumerate(gtins) if gtin and is_in_store_number(gtin)),
+        "gtin is an in-store number (prefix 20-29): the checkout reads it as a scale label",
     )
 
 

@@ -8,6 +8,7 @@ __all__ = [
     "canonical_gtin",
     "credit_code_check_char",
     "gtin_check_digit",
+    "is_in_store_number",
     "is_valid_credit_code",
     "is_valid_gtin",
 ]
@@ -71,3 +72,11 @@ def canonical_gtin(code: str) -> str:
     if len(code) == 12:
         code = "0" + code
     return code[5:] if len(code) == 13 and code.startswith(_EAN8_PADDING) else code
+
+
+def is_in_store_number(gtin: str) -> bool:
+    """Whether a canonical GTIN is a restricted circulation number (EAN-13 prefix 20-29).
+
+    A store's scales print these on weighed goods; no product carries one as its own GTIN.
+    """
+    return len(gtin) == 13 and "20" <= gtin[:2] <= "29"

@@ -37,6 +37,7 @@ __all__ = [
     "product_ids_by_certificate",
     "products_by_gtin",
     "require_supplier",
+    "sold_by_the_piece",
     "supplier_credit_codes",
     "supplier_product_ids",
 ]
@@ -101,6 +102,8 @@ async def import_catalog(
             writer = CatalogWriter(await bulk(), revision, datetime.now(UTC), by, report)
             await write_while_checking(parts, writer.write)
             written = await writer.finish()
+            if not written.changed_products:
+                revision = await _take_back(revision)
     return ImportReport(
         rows=written.rows,
         inserted=written.inserted,
@@ -141,6 +144,17 @@ async def bump_revision() -> int:
         .returning(CatalogRevision.revision)
     )
     return int(rows[0]["revision"])
+
+
+async def _take_back(revision: int) -> int:
+    """Undo this transaction's `bump_revision`, which nothing used; the revision as it was.
+
+    Its row stays locked until the commit, so no one else took a revision meanwhile.
+    """
+    await CatalogRevision.update({CatalogRevision.revision: revision - 1}).where(
+        CatalogRevision.id == REVISION_ROW_ID
+    )
+    return revision - 1
 
 
 async def current_revision() -> int:
@@ -198,6 +212,16 @@ async def product_ids_by_certificate(certificate_nos: list[str]) -> dict[str, in
         Product.certificate_no.is_in(certificate_nos)
     )
     return {row["certificate_no"]: row["id"] for row in rows}
+
+
+async def sold_by_the_piece(certificate_nos: list[str]) -> list[str]:
+    """Which of the certificates' products are sold by the piece."""
+    if not certificate_nos:
+        return []
+    rows = await Product.select(Product.certificate_no).where(
+        Product.certificate_no.is_in(certificate_nos) & (Product.unit == "piece")
+    )
+    return [row["certificate_no"] for row in rows]
 
 
 async def supplier_credit_codes(supplier_ids: Collection[int]) -> dict[int, str]:

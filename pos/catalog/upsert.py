@@ -25,6 +25,12 @@ class Written(NamedTuple):
     rows: int
     inserted: int
     updated: int
+    restamped: int  # products, in the file or not, whose supplier or place changed
+
+    @property
+    def changed_products(self) -> bool:
+        """Whether any product took the import's revision."""
+        return bool(self.inserted or self.updated or self.restamped)
 
 
 class CatalogWriter:
@@ -95,7 +101,8 @@ class CatalogWriter:
     async def finish(self) -> Written:
         """Restamp products whose supplier or place changed; what the import did."""
         restamped = await _restamp(self.db, self.revision, self.now, self.changed)
-        return Written(self.rows, self.inserted, self.updated + len(restamped & self.certificates))
+        updated = self.updated + len(restamped & self.certificates)
+        return Written(self.rows, self.inserted, updated, len(restamped))
 
 
 async def _ids(db: Bulk, table: str, key: str) -> dict[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pos.db.binding import bind, current_engine, opened_database
 from pos.db.engine import close_engine, create_engine, open_engine
-from pos.db.ids import MAX_INTEGER, MAX_ROW_ID, OptionalRowId, RowId
+from pos.db.ids import MAX_BIGINT, MAX_INTEGER, MAX_ROW_ID, OptionalRowId, RowId
 from pos.db.statements import (
     Statement,
     insert_new,
@@ -16,6 +16,7 @@ from pos.db.statements import (
 from pos.db.transaction import write_transaction
 
 __all__ = [
+    "MAX_BIGINT",
     "MAX_INTEGER",
     "MAX_ROW_ID",
     "OptionalRowId",

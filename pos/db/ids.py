@@ -12,10 +12,12 @@ from typing import Annotated
 
 from annotated_types import Interval
 
-__all__ = ["MAX_INTEGER", "MAX_ROW_ID", "OptionalRowId", "RowId"]
+__all__ = ["MAX_BIGINT", "MAX_INTEGER", "MAX_ROW_ID", "OptionalRowId", "RowId"]
 
 MAX_INTEGER = 2**31 - 1
 """The largest value an INTEGER column holds on PostgreSQL (SQLite would store more)."""
+MAX_BIGINT = 2**63 - 1
+"""The largest value a BIGINT column holds (a catalog revision)."""
 MAX_ROW_ID = MAX_INTEGER
 
 RowId = Annotated[int, Interval(ge=1, le=MAX_ROW_ID)]

@@ -12,6 +12,7 @@ needs a new token. Printers left out stay, unused.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ async def apply_layout(
     ]
     if unknown:
         raise InvalidInput(f"unknown certificates in store {layout.code}: {', '.join(unknown)}")
+    await _check_weighed(layout)
     async with write_transaction():
         store_id = await _upsert(
             Store,
@@ -144,9 +146,23 @@ def _check_references(layout: StoreLayout) -> None:
     missing |= {d.counter for d in layout.devices if d.counter and d.counter not in counters}
     if missing:
         raise InvalidInput(f"store {layout.code} refers to unknown {', '.join(sorted(missing))}")
-    plus = [normalize_plu(item.plu) for item in layout.listings if item.plu]
-    if twice := sorted({plu for plu in plus if plus.count(plu) > 1}):
+    certificates = [item.certificate_no for item in layout.listings]
+    if twice := _twice(certificates):
+        raise InvalidInput(f"store {layout.code} lists {', '.join(twice)} twice")
+    if twice := _twice([normalize_plu(item.plu) for item in layout.listings if item.plu]):
         raise InvalidInput(f"store {layout.code}: PLU {', '.join(twice)} names two listings")
+
+
+def _twice(values: list[str]) -> list[str]:
+    return sorted(value for value, n in collections.Counter(values).items() if n > 1)
+
+
+async def _check_weighed(layout: StoreLayout) -> None:
+    """Refuse a PLU on a product sold by the piece: its scale labels could never sell it."""
+    with_plu = [item.certificate_no for item in layout.listings if item.plu]
+    if pieces := sorted(await catalog.sold_by_the_piece(with_plu)):
+        names = ", ".join(pieces)
+        raise InvalidInput(f"store {layout.code}: a PLU is for goods sold by the kg, not {names}")
 
 
 def _check_printer_urls(layout: StoreLayout) -> None:
@@ -296,10 +312,14 @@ async def _record_prices(
 
 
 async def apply_layouts_file(path: Path, *, changed_by: str) -> list[AppliedLayout]:
-    """Apply every store layout in a JSON file holding a list of them."""
+    """Apply every store layout in a JSON file holding a list of them: all, or none."""
     try:
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
     reason = f"store layout {path.name}"
-    return [await apply_layout(layout, changed_by=changed_by, reason=reason) for layout in layouts]
+    applied = []
+    async with write_transaction():  # each layout's own transaction joins this one
+        for layout in layouts:
+            applied.append(await apply_layout(layout, changed_by=changed_by, reason=reason))
+    return applied

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
-from pos.db import MAX_ROW_ID, OptionalRowId, RowId
+from pos.db import MAX_BIGINT, MAX_ROW_ID, OptionalRowId, RowId
 from pos.staff.guards import staff
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog, PriceChangeOut
@@ -26,7 +26,9 @@ class CounterCatalogController(Controller):
         request: Request[Any, Any, Any],
         counter_id: FromPath[RowId],
         q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
-        since: Annotated[int | None, Parameter(ge=0, description="a revision seen before")] = None,
+        since: Annotated[
+            int | None, Parameter(ge=0, le=MAX_BIGINT, description="a revision seen before")
+        ] = None,
         cursor: Annotated[int | None, Parameter(ge=0, le=MAX_ROW_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> Response[CounterCatalog | None]:

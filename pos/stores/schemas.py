@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pos.db import MAX_INTEGER
 from pos.orders.barcodes import LabelScheme
 
 __all__ = [
@@ -82,8 +83,8 @@ class PrinterIn(BaseModel):
 
 class CounterIn(BaseModel):
     code: str = Field(min_length=1, max_length=32)
-    name_zh: str
-    name_en: str = ""
+    name_zh: str = Field(max_length=128)
+    name_en: str = Field(default="", max_length=128)
     printer: str | None = Field(default=None, description="name of one of the store's printers")
 
 
@@ -96,7 +97,9 @@ class DeviceIn(BaseModel):
 
 class ListingIn(BaseModel):
     certificate_no: str
-    price_fen: int | None = Field(default=None, ge=1, description="store price; none: catalog")
+    price_fen: int | None = Field(
+        default=None, ge=1, le=MAX_INTEGER, description="store price; none: catalog"
+    )
     plu: str | None = Field(
         default=None,
         pattern=r"^[0-9]{4,5}$",
@@ -108,13 +111,13 @@ class StoreLayout(BaseModel):
     """A store as an operator describes it in a file: `pos stores load FILE`."""
 
     code: str = Field(min_length=1, max_length=32)
-    name_zh: str
-    name_en: str = ""
+    name_zh: str = Field(max_length=128)
+    name_en: str = Field(default="", max_length=128)
     kind: Literal["subway_counter", "supermarket_zone"]
-    city: str = ""
-    address: str = ""
-    time_zone: str = "Asia/Shanghai"
-    merchant_id: str = ""
+    city: str = Field(default="", max_length=64)
+    address: str = Field(default="", max_length=255)
+    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
+    merchant_id: str = Field(default="", max_length=40)
     hold_minutes: int = Field(default=5, ge=1, le=120)
     label_scheme: LabelScheme = Field(
         default="weight_plu5",

@@ -63,7 +63,7 @@ async def test_first_import_inserts_and_a_repeat_changes_nothing(db: str) -> Non
     assert first.revision == 1 == await catalog.current_revision()
     again = await _import(rows)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
-    assert again.revision == 2
+    assert again.revision == 1 == await catalog.current_revision()  # counters' ETags hold
     assert set((await _revisions()).values()) == {1}
 
 
@@ -108,6 +108,22 @@ async def test_a_supplier_or_county_renamed_gives_its_products_the_new_revision(
     await _import([nanchuan_row(3, origin_county_name="重庆市南川区")])
     assert (await _product("T-000003")).origin_county_name == "重庆市南川区"
     assert (await _revisions())["T-000003"] == 3
+
+
+async def test_a_gtin_in_the_in_store_range_is_refused(db: str) -> None:
+    in_store = "2000001000007"  # prefix 20: the checkout reads it as a scale label
+
+    with pytest.raises(InvalidInput) as rejected:
+        await _import([row(1), row(2, gtin=in_store)])
+
+    assert rejected.value.extra["errors"] == [
+        {
+            "line": 3,
+            "reason": "gtin is an in-store number (prefix 20-29):"
+            " the checkout reads it as a scale label",
+        }
+    ]
+    assert await Product.count() == 0
 
 
 async def test_a_file_with_bad_rows_changes_nothing(db: str) -> None:

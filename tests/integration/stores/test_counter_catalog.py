@@ -107,6 +107,16 @@ async def test_since_returns_only_what_changed(client: httpx.AsyncClient, counte
     assert (await client.get(url, headers={"If-None-Match": etag})).status_code == 200
 
 
+async def test_since_past_the_revision_column_is_a_400(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    url = f"/api/counters/{counter_id}/products"
+
+    response = await client.get(url, params={"since": 2**63})
+
+    assert response.status_code == 400, response.text
+
+
 async def _reprice(store_id: int, certificate_no: str, price_fen: int) -> None:
     """Load the store's demo layout again, with one listing at a new price."""
     store = await Store.select(Store.code).where(Store.id == store_id).first()

@@ -154,15 +154,18 @@ async def test_a_listings_plu_names_its_product_on_the_stores_scale_labels(
     counter_id: int,
 ) -> None:
     layout = demo_layout(LVCUO)
-    first, second = layout.listings[:2]
-    labelled = [first.model_copy(update={"plu": "7777"}), *layout.listings[1:]]
+    weighed = 3  # the plums, sold by the kg
+    listings = layout.listings
+    labelled = [*listings[:weighed], listings[weighed].model_copy(update={"plu": "7777"})]
+    labelled += listings[weighed + 1 :]
     applied = await apply_layout(layout.model_copy(update={"listings": labelled}), changed_by="t")
     product = await Plu.select(Plu.product).where(
         (Plu.store == applied.store_id) & (Plu.plu == "07777")
     )
-    products = await catalog.product_ids_by_certificate([first.certificate_no])
-    assert product == [{"product": products[first.certificate_no]}]
-    twice = [*labelled[:1], second.model_copy(update={"plu": "07777"}), *labelled[2:]]
+    plums = listings[weighed].certificate_no
+    products = await catalog.product_ids_by_certificate([plums])
+    assert product == [{"product": products[plums]}]
+    twice = [labelled[0].model_copy(update={"plu": "07777"}), *labelled[1:]]
     with pytest.raises(InvalidInput, match="PLU 07777 names two listings"):
         await apply_layout(layout.model_copy(update={"listings": twice}), changed_by="t")
 

@@ -1,0 +1,97 @@
+"""What a store layout may not say: refused whole, before anything changes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pos.catalog import service as catalog
+from pos.errors import InvalidInput
+from pos.stores.layout import apply_layout, apply_layouts_file
+from pos.stores.schemas import CounterIn, ListingIn, StoreLayout
+from pos.stores.tables import Counter, Listing, Store
+from tests.helpers.catalog import csv_bytes, row
+
+pytestmark = pytest.mark.anyio
+
+NOODLES = "T-000001"  # row(1) of the test catalog
+
+
+async def _import(*rows: dict) -> None:
+    await catalog.import_catalog(csv_bytes(list(rows)), fmt="csv", changed_by="test")
+
+
+def _layout(code: str, *listings: ListingIn, counters: tuple[str, ...] = ("C1",)) -> dict:
+    return StoreLayout(
+        code=code,
+        name_zh="测试门店",
+        kind="subway_counter",
+        counters=[CounterIn(code=f"{code}-{c}", name_zh="柜台") for c in counters],
+        listings=list(listings),
+    ).model_dump()
+
+
+def _file(tmp_path: Path, *layouts: dict) -> Path:
+    path = tmp_path / "stores.json"
+    path.write_text(json.dumps(list(layouts)), encoding="utf-8")
+    return path
+
+
+async def test_a_product_listed_twice_is_refused(db: str) -> None:
+    await _import(row(1))
+    layout = _layout(
+        "S1",
+        ListingIn(certificate_no=NOODLES, price_fen=1000),
+        ListingIn(certificate_no=NOODLES, price_fen=2000),
+    )
+
+    with pytest.raises(InvalidInput, match=f"store S1 lists {NOODLES} twice"):
+        await apply_layout(StoreLayout.model_validate(layout), changed_by="t")
+
+    assert await Listing.count() == 0
+
+
+async def test_a_plu_on_a_product_sold_by_the_piece_is_refused(db: str) -> None:
+    await _import(row(1, unit="piece"))  # a scale label weighs or prices: it could never sell
+    layout = _layout("S1", ListingIn(certificate_no=NOODLES, plu="01234"))
+
+    with pytest.raises(InvalidInput, match="a PLU is for goods sold by the kg"):
+        await apply_layout(StoreLayout.model_validate(layout), changed_by="t")
+
+    assert await Store.count() == 0
+
+
+async def test_a_store_price_past_what_a_price_column_holds_is_refused(
+    db: str, tmp_path: Path
+) -> None:
+    await _import(row(1))
+    path = _file(tmp_path, _layout("S1", ListingIn(certificate_no=NOODLES)))
+    layouts = json.loads(path.read_text())
+    layouts[0]["listings"][0]["price_fen"] = 2**31
+    path.write_text(json.dumps(layouts))
+
+    with pytest.raises(InvalidInput, match="price_fen"):
+        await apply_layouts_file(path, changed_by="t")
+
+    assert await Store.count() == 0
+
+
+async def test_a_file_with_one_bad_store_changes_no_store(db: str, tmp_path: Path) -> None:
+    await _import(row(1))
+    path = _file(tmp_path, _layout("S1", ListingIn(certificate_no=NOODLES), counters=("C1", "C2")))
+    await apply_layouts_file(path, changed_by="t")
+    # S1 drops counter C2, and a new store S2 has a typo in a certificate.
+    path = _file(
+        tmp_path,
+        _layout("S1", ListingIn(certificate_no=NOODLES), counters=("C1",)),
+        _layout("S2", ListingIn(certificate_no="T-999999")),
+    )
+
+    with pytest.raises(InvalidInput, match="T-999999"):
+        await apply_layouts_file(path, changed_by="t")
+
+    still_open = await Counter.select(Counter.active).where(Counter.code == "S1-C2").first()
+    assert still_open == {"active": True}
+    assert await Store.count() == 1
