@@ -61,10 +61,11 @@ class ReceiptDocument:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReturnedItem:
-    """Goods the customer brought back with a refund."""
+    """Goods the customer brought back with a refund: pieces, or grams of a product sold by kg."""
 
     name: str
     units: int
+    unit: Literal["piece", "kg"] = "piece"  # slips stored before this field read as pieces
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,8 +46,8 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _WIDE = (19, 8, 8, 10)
 # 58 mm: the name takes its own rows, then quantity | unit price | amount.
 _NARROW = (10, 9, 11)
-# Returned goods on a refund slip: name | units.
-_UNITS_WIDTH = 6
+# Returned goods on a refund slip: name | quantity, as wide as "99.999kg".
+_RETURNED_WIDTH = 8
 
 
 def render_receipt(document: ReceiptDocument | RefundDocument, profile: PrinterProfile) -> bytes:
@@ -193,8 +193,16 @@ def _item_notes(item: ReceiptLine) -> list[str]:
 
 def _quantity(item: ReceiptLine) -> str:
     if item.unit == "kg" and item.weight_g is not None:
-        return f"{format_kg(item.weight_g)}kg"
+        return _in_kg(item.weight_g)
     return str(item.quantity)
+
+
+def _returned_quantity(item: ReturnedItem) -> str:
+    return _in_kg(item.units) if item.unit == "kg" else str(item.units)
+
+
+def _in_kg(grams: int) -> str:
+    return f"{format_kg(grams)}kg"
 
 
 def _row(cells: Sequence[str], widths: Sequence[int], columns: int) -> list[str]:
@@ -250,10 +258,10 @@ def _refund_slip(document: RefundDocument, profile: PrinterProfile) -> bytes:
 
 
 def _returned(slip: _Receipt, items: Sequence[ReturnedItem]) -> None:
-    widths = (slip.columns - _UNITS_WIDTH - 1, _UNITS_WIDTH)
+    widths = (slip.columns - _RETURNED_WIDTH - 1, _RETURNED_WIDTH)
     for row in _row(("退回商品", "数量"), widths, slip.columns):
         slip.line(row)
     for item in items:
-        for row in _row((item.name, str(item.units)), widths, slip.columns):
+        for row in _row((item.name, _returned_quantity(item)), widths, slip.columns):
             slip.line(row)
     slip.rule()

@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 UNFINISHED = ("queued", "sending", "waiting")
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 # Wakes the senders of this process: notify after committing a job, or finishing one.
 PRINT_JOBS = Signal()
 
@@ -67,15 +68,27 @@ class ClaimedJob:
     claim: str
 
 
-def due_heads(heads: Sequence[dict[str, Any]], now: datetime) -> list[int]:
-    """Ids of the given heads (each printer's oldest unfinished job) that are due now."""
-    return [row["id"] for row in heads if _due(row, now)]
+def due_heads(
+    heads: Sequence[dict[str, Any]], now: datetime, limit: int | None = None
+) -> list[int]:
+    """Ids of the given heads (each printer's oldest unfinished job) due now, longest due first.
+
+    At most `limit` of them (None: all).
+    """
+    due = sorted((row for row in heads if _due(row, now)), key=_due_since)
+    return [row["id"] for row in due[:limit]]
 
 
 def _due(row: dict[str, Any], now: datetime) -> bool:
     if row["state"] == "sending":
         return row["lease_until"] is None or row["lease_until"] < now
     return bool(row["next_attempt_at"] <= now)
+
+
+def _due_since(row: dict[str, Any]) -> tuple[datetime, int]:
+    if row["state"] == "sending":
+        return row["lease_until"] or _LONG_AGO, row["id"]
+    return row["next_attempt_at"], row["id"]
 
 
 # Only the heads are read: a printer out of paper may have a long queue behind its head.
@@ -112,10 +125,15 @@ _CLAIMED = Statement(
 )
 
 
-async def claim_due(lease: timedelta, now: datetime | None = None) -> list[ClaimedJob]:
-    """Mark every printer's due head `sending` under a new lease and return them."""
+async def claim_due(
+    lease: timedelta, now: datetime | None = None, *, limit: int | None = None
+) -> list[ClaimedJob]:
+    """Mark the printers' due heads `sending` under a new lease and return them.
+
+    At most `limit` of them (None: all), those due longest first.
+    """
     moment = now or datetime.now(UTC)
-    ids = due_heads(await _HEADS.rows(), moment)
+    ids = due_heads(await _HEADS.rows(), moment, limit)
     if not ids:
         return []
     claim = secrets.token_hex(8)

@@ -7,6 +7,9 @@ Outcomes (policy in `RetryPolicy.outcome`):
 - queued again: it could not be reached; retried after a doubling delay with jitter, and
   `failed` after `print_max_attempts` such sends, for staff to retry;
 - failed at once: its URL or profile is wrong, which no retry fixes.
+A sender holds at most `SENDS_AT_ONCE` claimed jobs and sends them in threads of its own
+(a limiter that size, not anyio's shared default): a claimed job left waiting for a thread would
+let its lease pass, be claimed again and print twice.
 What the printer said is saved for staff after each send, unless it is what this sender saved
 for that printer less than `STATUS_REWRITE` ago: a busy printer costs no write per receipt,
 and its `checked_at` is at most that old. A printed send tells only that the printer was
@@ -48,8 +51,9 @@ from printers import (
     send,
 )
 
-__all__ = ["STATUS_REWRITE", "Outcome", "PrintSender", "RetryPolicy"]
+__all__ = ["SENDS_AT_ONCE", "STATUS_REWRITE", "Outcome", "PrintSender", "RetryPolicy"]
 
+SENDS_AT_ONCE = 32
 STATUS_TIMEOUT_S = 2.0
 STATUS_CONCURRENCY = 16
 STATUS_REWRITE = timedelta(seconds=30)
@@ -133,6 +137,10 @@ class PrintSender:
         self.lease = timedelta(seconds=2 * self.timeout + 30)
         # The status this sender last saved for each printer, and when.
         self._saved: dict[int, tuple[PrinterStatus, datetime]] = {}
+        self._sends = anyio.CapacityLimiter(SENDS_AT_ONCE)
+        # Claimed and not yet recorded. Counted apart from the limiter's tokens, which a job
+        # takes only once its task runs: the next claim may come before that.
+        self._held = 0
 
     async def run(self, stop: anyio.Event, poll_s: float = 1.0) -> None:
         """Send jobs as they come due until `stop` is set; sends in progress finish first."""
@@ -151,14 +159,16 @@ class PrintSender:
 
     async def _claim(self) -> list[ClaimedJob]:
         try:
-            return await claim_due(self.lease)
+            jobs = await claim_due(self.lease, limit=SENDS_AT_ONCE - self._held)
         except Exception:  # a database hiccup: the loop tries again on the next tick
             logger.exception("print queue: claiming failed")
             return []
+        self._held += len(jobs)
+        return jobs
 
     async def deliver_due(self, now: datetime | None = None) -> list[str]:
-        """Claim each printer's job due at `now`, send them all, and return their new states."""
-        jobs = await claim_due(self.lease, now)
+        """Claim up to `SENDS_AT_ONCE` jobs due at `now`, send them all; their new states."""
+        jobs = await claim_due(self.lease, now, limit=SENDS_AT_ONCE)
         states: list[str] = []
         async with anyio.create_task_group() as group:
             for job in jobs:
@@ -171,7 +181,7 @@ class PrintSender:
         try:
             data = render_receipt(document_from_json(job.document), _profile(job))
             await anyio.to_thread.run_sync(
-                partial(send, job.connection_url, data, timeout=self.timeout)
+                partial(send, job.connection_url, data, timeout=self.timeout), limiter=self._sends
             )
         except (PrinterError, ValueError, KeyError, TypeError) as exc:
             error = exc
@@ -234,6 +244,8 @@ class PrintSender:
                 await self.deliver(job)
             except Exception:  # the lease gives the job back to the next claim
                 logger.exception("print queue: recording a send failed", job_id=job.id)
+            finally:
+                self._held -= 1
 
     async def _collect(self, job: ClaimedJob, states: list[str]) -> None:
         with anyio.CancelScope(shield=True):

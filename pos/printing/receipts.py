@@ -80,8 +80,11 @@ def _line(line: PaidLine) -> ReceiptLine:
 
 def refund_document(refund: Refund, order: RefundedOrder, place: ReceiptPlace) -> RefundDocument:
     """The refund slip: this refund, the totals after it, the goods back named as sold."""
-    names = {line.product_id: line.name_zh for line in order.lines}
-    returned = (ReturnedItem(name=names[id_], units=units) for id_, units in refund.restock.items())
+    sold = {line.product_id: line for line in order.lines}
+    returned = (
+        ReturnedItem(name=sold[id_].name_zh, units=units, unit=sold[id_].unit)
+        for id_, units in refund.restock.items()
+    )
     return RefundDocument(
         store_name=place.store_name,
         counter_name=place.counter_name,

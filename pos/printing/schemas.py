@@ -71,7 +71,10 @@ class PaidOrder(_PrintedOrder):
 
 
 class Refund(BaseModel):
-    """One refund, from the `order_refunded` payload; `restock` is units back per product id."""
+    """One refund, from the `order_refunded` payload; `restock` is units back per product id.
+
+    A unit is a piece, or a gram of a product sold by kg.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -92,6 +95,7 @@ class RefundedLine(BaseModel):
 
     product_id: int
     name_zh: str
+    unit: Literal["piece", "kg"]
 
 
 class RefundedOrder(_PrintedOrder):
@@ -129,7 +133,9 @@ class PrinterOut(BaseModel):
     name: str
     paper_width_mm: int
     status: PrinterStatusOut | None = Field(description="null until it was first asked")
-    jobs: list[PrintJobOut] = Field(description="unprinted jobs, oldest first: the queue")
+    jobs: list[PrintJobOut] = Field(
+        description="unprinted jobs, oldest first: the queue (its first 200)"
+    )
 
 
 class ReprintIn(BaseModel):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.query import WhereRaw
+
 from pos.db import Statement, insert_new
 from pos.errors import Conflict, NotFound
 from pos.events.outbox import Event, register
@@ -54,7 +56,7 @@ __all__ = [
     "store_printers",
 ]
 
-MAX_LISTED_JOBS = 200
+MAX_LISTED_JOBS = 200  # per printer
 _J = PrintJob
 _JOB_COLUMNS = (
     _J.id,
@@ -203,12 +205,7 @@ async def store_printers(store_id: int) -> list[PrinterOut]:
         return []
     states = await PrinterState.select().where(PrinterState.printer.is_in(ids))
     status_of = {row["printer"]: _status_out(row) for row in states}
-    jobs = (
-        await _J.select(*_JOB_COLUMNS)
-        .where(_J.printer.is_in(ids) & (_J.state != "printed"))
-        .order_by(_J.id)
-        .limit(MAX_LISTED_JOBS)
-    )
+    jobs = await _J.select(*_JOB_COLUMNS).where(_listed_jobs(store_id)).order_by(_J.id)
     return [
         PrinterOut(
             **row,
@@ -217,6 +214,20 @@ async def store_printers(store_id: int) -> list[PrinterOut]:
         )
         for row in printers
     ]
+
+
+def _listed_jobs(store_id: int) -> WhereRaw:
+    """The first `MAX_LISTED_JOBS` unprinted jobs of each of the store's printers.
+
+    Limited per printer: one printer's pile of failed jobs must not hide another's queue.
+    """
+    return WhereRaw(
+        "print_job.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER"
+        " (PARTITION BY printer ORDER BY id) AS place FROM print_job WHERE state <> 'printed'"
+        " AND printer IN (SELECT id FROM printer WHERE store = {})) queue WHERE place <= {})",
+        store_id,
+        MAX_LISTED_JOBS,
+    )
 
 
 def _status_out(row: dict[str, Any]) -> PrinterStatusOut:
@@ -248,6 +259,7 @@ async def reprint(
 ) -> PrintJobOut:
     """Queue the order's receipt again, marked as a reprint; the same key returns the same job.
 
+    A key already used to reprint another order is refused (`idempotency_key_reused`).
     A reprint after refunds prints what was refunded and what stays paid.
     """
     original = (
@@ -268,8 +280,14 @@ async def reprint(
     job_id = await _insert_job(
         target, order_id, "reprint", document, key, created_by=staff_name(staff_user_id)
     )
+    job = await _job_out(job_id)
+    if job.order_id != order_id:
+        raise Conflict(
+            "this Idempotency-Key was used to reprint another order; use a new key",
+            code="idempotency_key_reused",
+        )
     PRINT_JOBS.notify()
-    return await _job_out(job_id)
+    return job
 
 
 def _json(value: Any) -> dict[str, Any]:

@@ -144,6 +144,22 @@ async def test_partial_refund_prints_one_slip_even_when_its_event_runs_twice(
     assert slip.decoded.cuts == 1
 
 
+async def test_refund_slip_shows_weighed_goods_back_in_kg(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter, plums_g=1085)
+    plums = counter.products[1]
+    (plums_line,) = [line for line in sold.lines if line.product_id == plums]
+    await orders.record_refund(
+        sold.id, amount_fen=plums_line.total_fen, restock={plums: 1085}, actor="staff:1"
+    )
+    await on_order_refunded(await refunded_event(sold.id))
+    assert await sender.deliver_due() == ["printed"]
+    assert await sender.deliver_due() == ["printed"]
+    slip = (await wait_for_receipts(virtual, 2))[1]
+    assert value(slip.decoded.text_lines, "南部脆红李") == f"{format_kg(1085)}kg"
+
+
 async def test_refund_slip_prints_on_the_printer_staff_chose(
     counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
 ) -> None:

@@ -9,9 +9,11 @@ import pytest
 
 from pos.orders import service as orders
 from pos.printing.queue import PrintSender
+from pos.printing.service import MAX_LISTED_JOBS
+from pos.printing.tables import PrintJob
 from pos.stores.tables import Printer
 from printers import VirtualPrinter
-from tests.helpers.staff import add_store, login_as
+from tests.helpers.staff import add_printer, add_store, login_as
 from tests.integration.printing.conftest import Counter80, paid_sale, wait_for_receipts
 
 pytestmark = pytest.mark.anyio
@@ -46,6 +48,35 @@ async def test_staff_see_why_a_job_waits(
     assert printer["status"]["ready"] is True
 
 
+async def test_each_printers_queue_is_listed_however_long_another_s_is(
+    client: httpx.AsyncClient, counter: Counter80
+) -> None:
+    """A mistyped URL fails every receipt of its printer, and failed jobs stay until retried."""
+    store_id = counter.shop.store_id
+    sold = await paid_sale(counter)
+    desk = await add_printer(store_id, "tcp://127.0.0.1:1", name="服务台")
+    failed = [
+        PrintJob(
+            printer=counter.printer_id,
+            order=sold.id,
+            kind="receipt",
+            state="failed",
+            next_attempt_at=datetime.now(UTC),
+        )
+        for _ in range(MAX_LISTED_JOBS)
+    ]
+    reprint = PrintJob(
+        printer=desk, order=sold.id, kind="reprint", state="queued", next_attempt_at=later()
+    )
+    await PrintJob.insert(*failed, reprint)
+    await login_as(client, "manager", store_id)
+    response = await client.get(f"/api/stores/{store_id}/printers")
+    assert response.status_code == 200, response.text
+    jobs = {printer["id"]: printer["jobs"] for printer in response.json()}
+    assert len(jobs[counter.printer_id]) == MAX_LISTED_JOBS
+    assert [job["kind"] for job in jobs[desk]] == ["reprint"]
+
+
 async def test_reprint_prints_again_marked_once_per_key(
     client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
 ) -> None:
@@ -68,6 +99,21 @@ async def test_reprint_prints_again_marked_once_per_key(
     assert [line for line in reprinted.decoded.text_lines if "REPRINT" not in line] == list(
         original.decoded.text_lines
     )
+
+
+async def test_a_reprint_key_used_for_another_order_is_refused(
+    client: httpx.AsyncClient, counter: Counter80
+) -> None:
+    store_id = counter.shop.store_id
+    first, second = await paid_sale(counter), await paid_sale(counter, plums_g=500)
+    await login_as(client, "cashier", store_id)
+    key = {"Idempotency-Key": "tap-1"}
+    one = await client.post(f"/api/stores/{store_id}/orders/{first.id}/reprint", headers=key)
+    two = await client.post(f"/api/stores/{store_id}/orders/{second.id}/reprint", headers=key)
+    assert one.status_code == 201, one.text
+    assert two.status_code == 409, two.text
+    assert two.json()["code"] == "idempotency_key_reused"
+    assert await PrintJob.count().where(PrintJob.kind == "reprint") == 1
 
 
 async def test_reprint_needs_a_receipt_of_this_store(

@@ -247,6 +247,15 @@ def test_on_58mm_a_long_returned_name_wraps_and_its_units_keep_the_last_column()
     ]
 
 
+@pytest.mark.parametrize("profile", PROFILES, ids=["58mm", "80mm"])
+def test_weighed_goods_back_print_their_weight_in_the_last_column(profile: PrinterProfile) -> None:
+    returned = (ReturnedItem(name="南部脆红李", units=99_999, unit="kg"),)
+    lines = texts(replace(sample_refund(), returned=returned), profile)
+    (row,) = [line for line in lines if line.startswith("南部脆红李")]
+    assert row.endswith(" 99.999kg")
+    assert display_width(row) == profile.columns
+
+
 def test_refund_slip_without_goods_back_has_no_goods_table() -> None:
     document = replace(sample_refund(), returned=())
     lines = texts(document, PrinterProfile(paper_mm=80))

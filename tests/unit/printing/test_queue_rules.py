@@ -43,6 +43,16 @@ def test_a_head_being_sent_is_due_once_its_lease_passes() -> None:
     assert due_heads(heads, LATER + timedelta(seconds=1)) == [1]
 
 
+def test_heads_due_longest_come_first_and_no_more_than_asked() -> None:
+    heads = [
+        job(1, 1, "queued", next_attempt_at=NOW),
+        job(2, 2, "waiting"),
+        job(3, 3, "sending", lease_until=EARLIER - timedelta(seconds=1)),
+    ]
+    assert due_heads(heads, NOW) == [3, 2, 1]
+    assert due_heads(heads, NOW, limit=2) == [3, 2]
+
+
 def test_printed_means_ready() -> None:
     outcome = POLICY.outcome(None, 0, NOW)
     assert outcome.state == "printed"

@@ -217,9 +217,22 @@ def test_refund_without_goods_back_lists_none() -> None:
     assert document.returned == ()
 
 
+def test_weighed_goods_back_keep_their_unit() -> None:
+    refund = Refund.model_validate({**REFUND_PAYLOAD, "restock": {"102": 1085}})
+    document = refund_document(refund, RefundedOrder.model_validate(PAYLOAD), PLACE)
+    assert document.returned == (ReturnedItem(name="南部脆红李", units=1085, unit="kg"),)
+
+
 def test_refund_slip_survives_the_job_row() -> None:
     document = refund_slip()
     restored = document_from_json(document_to_json(document))
     assert restored == document
     assert isinstance(restored, RefundDocument)
     assert restored.refunded_at.utcoffset() == timedelta(hours=8)
+
+
+def test_a_slip_stored_before_units_were_kept_reads_its_goods_back_as_pieces() -> None:
+    older = {**document_to_json(refund_slip()), "returned": [{"name": "矿泉水 550ml", "units": 3}]}
+    restored = document_from_json(older)
+    assert isinstance(restored, RefundDocument)
+    assert restored.returned == (ReturnedItem(name="矿泉水 550ml", units=3, unit="piece"),)
