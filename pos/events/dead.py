@@ -1,4 +1,4 @@
-"""What the outbox holds for people: its backlog, the events it gave up on, running them again.
+"""What the outbox holds for people: its backlog, the events not done or given up on, retries.
 
 An event is dead after MAX_ATTEMPTS failures and waits, with its last error, until the cause is
 fixed (a printer back on the network, a fix deployed) and someone retries it: it is then due at
@@ -15,9 +15,18 @@ from typing import Any
 
 from piccolo.columns import Column
 
+from pos.db import MAX_ROW_ID
+from pos.events.outbox import Event
 from pos.events.tables import OutboxEvent
 
-__all__ = ["DeadEvent", "OutboxStatus", "dead_events", "outbox_status", "retry"]
+__all__ = [
+    "DeadEvent",
+    "OutboxStatus",
+    "dead_events",
+    "outbox_status",
+    "retry",
+    "unfinished_events",
+]
 
 _O = OutboxEvent
 
@@ -72,11 +81,23 @@ async def dead_events(kind: str | None = None, limit: int = 100) -> list[DeadEve
     return [DeadEvent(**row) for row in rows]
 
 
+async def unfinished_events(kind: str, start: datetime, end: datetime) -> list[Event]:
+    """The events of `kind` written from `start` until `end` and not done: due, waiting or dead."""
+    written = (_O.created_at >= start) & (_O.created_at < end)
+    rows = (
+        await _O.select(_O.id, _O.kind, _O.key, _O.payload, _O.attempts)
+        .where((_O.kind == kind) & _O.done_at.is_null() & written)
+        .output(load_json=True)
+    )
+    return [Event(**row) for row in rows]
+
+
 async def retry(ids: Sequence[int] | None = None, *, kind: str | None = None) -> int:
     """Make dead events due again: those with `ids`, else those of `kind`, else all; how many."""
     where = _dead(kind)
     if ids is not None:
-        where &= _O.id.is_in(list(ids) or [-1])
+        # An id no row can have would fail the query on PostgreSQL, not match nothing.
+        where &= _O.id.is_in([id_ for id_ in ids if 1 <= id_ <= MAX_ROW_ID] or [-1])
     again: dict[Column | str, Any] = {
         _O.dead_at: None,
         _O.attempts: 0,

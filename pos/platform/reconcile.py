@@ -3,9 +3,10 @@
 Each merchant's day is compared transaction by transaction and per product, origin county and
 supplier; every disagreement is named, and so is every certified sale paid that day that has no
 certified transaction here (its handler failed for good): the platform cannot miss what was
-never recorded, so only the orders can show it. With `resend`, the transactions the platform
-lacks (or holds with another amount) are made due again and sent at once; the platform dedupes
-by id, so sending one it already has changes nothing.
+never recorded, so only the orders can show it. Likewise every refund made that day whose
+reversal is not recorded: only its `order_refunded` event, kept until handled, can show it.
+With `resend`, the transactions the platform lacks (or holds with another amount) are made due
+again and sent at once; the platform dedupes by id, so sending one it already has changes nothing.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from pos.errors import Unavailable
+from pos.events import dead
+from pos.events.outbox import Event
 from pos.orders import service as orders
 from pos.platform import service
 from pos.platform.relay import Relay, platform_client
@@ -30,10 +35,19 @@ from pos.platform.totals import compare, daily_totals, missing_at_platform
 from pos.settings import Settings
 from pos.stores import service as stores
 
-__all__ = ["TOTALS_PATH", "platform_totals", "reconcile"]
+__all__ = [
+    "TOTALS_PATH",
+    "platform_totals",
+    "reconcile",
+    "unforwarded_sales",
+    "unreversed_refunds",
+]
 
 TOTALS_PATH = "/api/v1/daily-totals"
 _T = CertifiedTransaction
+# Ids per query: each is a bind parameter, and PostgreSQL takes 32,767 in one statement.
+_CHUNK = 1_000
+_DAY = timedelta(days=1)
 
 
 async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> ReconcileReport:
@@ -45,12 +59,23 @@ async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> R
         missing = missing_at_platform(report.differences)
         if not (resend and missing):
             return report
-        await service.requeue(missing)
         relay = Relay(settings, client)
-        while await relay.round(only=missing):
-            pass
+        resent: list[str] = []
+        for chunk in _chunks(missing):
+            resent += await _resend(relay, chunk)
         again = await _compare(day, settings, client)
-    return again.model_copy(update={"resent": await _sent(missing)})
+    return again.model_copy(update={"resent": resent})
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    return (ids[start : start + _CHUNK] for start in range(0, len(ids), _CHUNK))
+
+
+async def _resend(relay: Relay, transaction_ids: list[str]) -> list[str]:
+    await service.requeue(transaction_ids)
+    while await relay.round(only=transaction_ids):
+        pass
+    return await _sent(transaction_ids)
 
 
 async def _sent(transaction_ids: list[str]) -> list[str]:
@@ -79,6 +104,7 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
         platform_count += len(theirs.transactions)
         differences += compare(merchant_id, daily_totals(local.get(merchant_id, [])), theirs)
     differences += await unforwarded_sales(day)
+    differences += await unreversed_refunds(day)
     return ReconcileReport(
         business_day=day,
         merchants=merchants,
@@ -91,9 +117,7 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
 
 async def unforwarded_sales(day: date) -> list[Difference]:
     """Orders paid on the store-local `day` with certified lines but no certified transaction."""
-    # A day either side in UTC: every time zone's `day` lies within.
-    start = datetime.combine(day, clock(), UTC) - timedelta(days=1)
-    rows = await orders.certified_lines_paid(start, start + timedelta(days=3))
+    rows = await orders.certified_lines_paid(*_around(day))
     store_ids = {row["store_id"] for row in rows}
     places = {store_id: await stores.merchant_store(store_id) for store_id in store_ids}
     certified_fen: dict[int, int] = defaultdict(int)
@@ -103,7 +127,7 @@ async def unforwarded_sales(day: date) -> list[Difference]:
         if row["paid_at"].astimezone(ZoneInfo(place.time_zone)).date() == day:
             certified_fen[row["order_id"]] += row["total_fen"]
             merchant_of[row["order_id"]] = place.merchant_id
-    recorded = await _recorded_sales(list(certified_fen))
+    recorded = {row["order_id"] for row in await _recorded("sale", day)}
     return [
         Difference(
             merchant_id=merchant_of[order_id],
@@ -117,11 +141,46 @@ async def unforwarded_sales(day: date) -> list[Difference]:
     ]
 
 
-async def _recorded_sales(order_ids: list[int]) -> set[int]:
-    if not order_ids:
-        return set()
-    rows = await _T.select(_T.order_id).where((_T.kind == "sale") & _T.order_id.is_in(order_ids))
-    return {row["order_id"] for row in rows}
+async def unreversed_refunds(day: date) -> list[Difference]:
+    """Refunds made on the store-local `day` that reverse certified fen but are not recorded.
+
+    The handler records the reversal before its `order_refunded` event is done, so only a refund
+    whose event is not done (waiting, or dead) can lack one; done events are purged in time.
+    """
+    refunds = await dead.unfinished_events(orders.ORDER_REFUNDED, *_around(day))
+    expected = [doc for event in refunds if (doc := await _reversal(event)) is not None]
+    recorded = {row["transaction_id"] for row in await _recorded("reversal", day)}
+    return [
+        Difference(
+            merchant_id=doc.merchant_id,
+            scope="refund",
+            key=doc.transaction_id,
+            local_fen=doc.amount_fen,
+            platform_fen=None,
+        )
+        for doc in expected
+        if doc.business_day == day and doc.transaction_id not in recorded
+    ]
+
+
+async def _reversal(refund: Event) -> TransactionDoc | None:
+    try:
+        return await service.reversal_of(refund)
+    except Unavailable:  # its sale is not recorded either: named, scope order, on its own day
+        return None
+
+
+def _around(day: date) -> tuple[datetime, datetime]:
+    """From a day before `day` to a day after it, in UTC: every time zone's `day` lies within."""
+    start = datetime.combine(day, clock(), UTC) - _DAY
+    return start, start + 3 * _DAY
+
+
+async def _recorded(kind: str, day: date) -> list[dict[str, Any]]:
+    # The rows near `day`, not those of its orders by id: a day's ids can pass PostgreSQL's
+    # 32,767 bind parameters. A day either side: the store's time zone may have changed since.
+    near = (_T.business_day >= day - _DAY) & (_T.business_day <= day + _DAY)
+    return await _T.select(_T.order_id, _T.transaction_id).where((_T.kind == kind) & near)
 
 
 async def platform_totals(

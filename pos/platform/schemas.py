@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pos.db import MAX_INTEGER, MAX_ROW_ID
+
 __all__ = [
     "BacklogOut",
     "BatchIn",
@@ -81,7 +83,7 @@ class TransactionLine(BaseModel):
     origin_county_code: str
     quantity: int | None = Field(description="pieces")
     weight_g: int | None = Field(description="grams, for products sold by weight")
-    amount_fen: int = Field(ge=0)
+    amount_fen: int = Field(ge=0, le=MAX_INTEGER)
 
 
 class TransactionDoc(BaseModel):
@@ -99,8 +101,10 @@ class TransactionDoc(BaseModel):
     business_day: date = Field(description="the store-local day it counts for")
     payment_reference: str
     buyer_region: str | None
-    order_total_fen: int = Field(description="the whole order, uncertified lines included")
-    amount_fen: int = Field(ge=0, description="sum of the lines")
+    order_total_fen: int = Field(
+        le=MAX_INTEGER, description="the whole order, uncertified lines included"
+    )
+    amount_fen: int = Field(ge=0, le=MAX_INTEGER, description="sum of the lines")
     lines: list[TransactionLine] = Field(min_length=1)
 
 
@@ -131,9 +135,13 @@ class _RatingRef(BaseModel):
     )
     original_transaction_id: str = Field(description="the certified sale whose line is rated")
     merchant_id: str = Field(min_length=1, max_length=40)
-    rating_id: int = Field(description="the rating's id here: all its documents share it")
+    rating_id: int = Field(
+        ge=1, le=MAX_ROW_ID, description="the rating's id here: all its documents share it"
+    )
     revision: int = Field(
-        ge=0, description="0 when submitted, then the moderation's number: the highest one holds"
+        ge=0,
+        le=MAX_INTEGER,
+        description="0 when submitted, then the moderation's number: the highest one holds",
     )
     occurred_at: datetime = Field(description="when it was submitted or moderated (UTC)")
     business_day: date = Field(description="the store-local day it happened")
@@ -195,12 +203,15 @@ class Difference(BaseModel):
     """One thing the local books and the platform disagree on."""
 
     merchant_id: str
-    scope: Literal["transaction", "product", "county", "supplier", "order"]
+    scope: Literal["transaction", "product", "county", "supplier", "order", "refund"]
     key: str = Field(
         description="transaction id, certificate number, county or supplier code; order: the id"
-        " of a certified sale never recorded as a transaction"
+        " of a certified sale never recorded as a transaction; refund: the id of the reversal"
+        " a refund never recorded should have"
     )
-    local_fen: int | None = Field(description="None: unknown here; order: its certified fen")
+    local_fen: int | None = Field(
+        description="None: unknown here; order: its certified fen; refund: the fen it reverses"
+    )
     platform_fen: int | None = Field(description="None: missing at the platform")
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "on_rating_event",
     "requeue",
     "retry_dead",
+    "reversal_of",
 ]
 
 MAX_LISTED = 200
@@ -80,12 +81,22 @@ async def on_order_paid(event: Event) -> None:
 
 async def on_order_refunded(event: Event) -> None:
     """Outbox handler: a refund reverses its share of the sale's certified lines."""
+    doc = await reversal_of(event)
+    if doc is not None:
+        await _insert(doc, int(event.payload["order_id"]), int(event.payload["store_id"]))
+
+
+async def reversal_of(event: Event) -> TransactionDoc | None:
+    """The reversal an `order_refunded` event records; None when it reverses no certified fen.
+
+    Raises Unavailable while the order has a certified line but its sale is not recorded.
+    """
     order_id = int(event.payload["order_id"])
     sale = await _recorded_sale(order_id)
     if sale is None:
         if any(line.certified for line in (await orders.get_order(order_id)).lines):
             raise _sale_not_recorded(order_id)
-        return
+        return None
     store_id = int(event.payload["store_id"])
     after = int(event.payload["refunded_fen"])
     share = RefundShare(
@@ -95,9 +106,7 @@ async def on_order_refunded(event: Event) -> None:
         refunded_at=_refunded_at(event.payload),
     )
     time_zone = (await stores.store_rules(store_id)).time_zone
-    doc = reversal_transaction(sale, share, order_id, time_zone)
-    if doc is not None:
-        await _insert(doc, order_id, store_id)
+    return reversal_transaction(sale, share, order_id, time_zone)
 
 
 async def on_rating_event(event: Event) -> None:

@@ -81,6 +81,11 @@ async def test_retrying_an_event_that_is_not_dead_changes_nothing(db: str, kind:
     assert await OutboxEvent.select().where(OutboxEvent.id == row["id"]) == [row]
 
 
+async def test_retrying_an_id_no_event_can_have_retries_nothing(db: str) -> None:
+    # `pos outbox retry 2147483648` (a typo) says "0 dead event(s)": PostgreSQL's ids are int4.
+    assert await dead.retry([0, 2**31, 2**63]) == 0
+
+
 async def test_the_status_counts_due_waiting_and_dead_events(db: str, kind: str) -> None:
     now = datetime.now(UTC)
     before = await dead.outbox_status(now)

@@ -11,7 +11,13 @@ import pytest
 from pydantic import SecretStr
 
 from pos.platform.schemas import RatingDoc, RatingWithdrawalDoc
-from pos.platform.signing import merchant_key, signed_headers
+from pos.platform.signing import (
+    MERCHANT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    merchant_key,
+    signed_headers,
+)
 from pos.settings import Settings
 from tests.integration.platform.conftest import MERCHANT, DoubleServer, made_up_sale
 
@@ -99,6 +105,23 @@ async def test_a_bad_signature_or_an_old_timestamp_is_refused(
     assert await double.counts() == {"transactions": 0, "deliveries": 0}
 
 
+async def test_a_timestamp_not_of_a_few_ascii_digits_is_refused_with_401(
+    double: DoubleServer,
+) -> None:
+    await double.start()
+    # "²" is a digit to str.isdigit(), and int() refuses 5,000 digits.
+    for stamp in [b"\xb2", b"9" * 5000]:
+        headers = {
+            b"content-type": b"application/json",
+            MERCHANT_HEADER.encode(): MERCHANT.encode(),
+            TIMESTAMP_HEADER.encode(): stamp,
+            SIGNATURE_HEADER.encode(): b"00",
+        }
+        async with httpx.AsyncClient(base_url=double.url) as client:
+            response = await client.post("/api/v1/transactions", content=_batch(1), headers=headers)
+        assert (response.status_code, response.json()["code"]) == (401, "signature_refused")
+
+
 async def test_a_transaction_of_another_merchant_than_the_signer_is_rejected(
     double: DoubleServer, settings: Settings
 ) -> None:
@@ -113,6 +136,21 @@ async def test_a_malformed_batch_is_a_422(double: DoubleServer, key: bytes) -> N
     await double.start()
     response = await _post(double, b'{"transactions": [{"kind": "sale"}]}', key=key)
     assert response.status_code == 422
+
+
+async def test_an_amount_or_a_rating_id_past_64_bits_is_a_422(
+    double: DoubleServer, key: bytes
+) -> None:
+    await double.start()
+    sale = json.loads(made_up_sale(1).model_dump_json())
+    sale["amount_fen"] = sale["lines"][0]["amount_fen"] = 2**63
+    rating = json.loads(_rating_doc(0).model_dump_json())
+    rating["rating_id"] = 2**63
+    for doc in [sale, rating]:
+        response = await _post(double, json.dumps({"transactions": [doc]}).encode(), key=key)
+        assert response.status_code == 422, response.text
+    assert await double.counts() == {"transactions": 0, "deliveries": 0}
+    assert await double.ratings() == []
 
 
 async def test_rating_documents_are_deduped_and_the_highest_revision_decides(

@@ -11,10 +11,11 @@ import anyio
 import pytest
 
 from pos.catalog.tables import Supplier
-from pos.events.outbox import dispatch_due
+from pos.events import dead
+from pos.events.outbox import MAX_ATTEMPTS, dispatch_due
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
-from pos.platform.reconcile import reconcile
+from pos.platform.reconcile import reconcile, unforwarded_sales
 from pos.platform.relay import Relay
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
@@ -190,3 +191,44 @@ async def test_a_resend_counts_only_what_it_sent_not_rows_another_relay_holds(
     report = await reconcile(day, settings, resend=True)
     assert report.resent == [lost_id]
     assert [d.key for d in report.differences if d.scope == "transaction"] == [leased_id]
+
+
+async def test_a_refund_never_recorded_as_a_reversal_is_named_until_its_event_is_retried(
+    shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
+) -> None:
+    await double.start()
+    noodles = await shop.add(price_fen=1250)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 2})
+    await run_outbox()
+    await orders.record_refund(sale.id, amount_fen=sale.total_fen, restock=None)
+    # As if its handler had failed until the event died (say, while the sale was not recorded).
+    died = {OutboxEvent.dead_at: datetime.now(UTC), OutboxEvent.attempts: MAX_ATTEMPTS}
+    await OutboxEvent.update(died).where(OutboxEvent.kind == orders.ORDER_REFUNDED)
+    await forward_all(relay)
+    row = await _T.select(_T.business_day).first()
+    assert row is not None
+    # Both sides count the 2500 fen sale; neither knows that it was all refunded.
+    [missing] = (await reconcile(row["business_day"], settings)).differences
+    assert (missing.scope, missing.local_fen, missing.platform_fen) == ("refund", 2500, None)
+    assert missing.key.startswith(f"{MERCHANT}-R{sale.id}-")
+    await dead.retry(kind=orders.ORDER_REFUNDED)
+    await run_outbox()
+    await forward_all(relay)
+    assert (await reconcile(row["business_day"], settings)).differences == []
+
+
+async def test_a_day_of_more_certified_orders_than_postgres_bind_parameters_is_checked(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 33,000 certified orders paid over all stores, none recorded: faked, as writing them is slow.
+    noon = datetime(2026, 11, 28, 4, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+    paid = [
+        {"order_id": n, "store_id": shop.store_id, "paid_at": noon, "total_fen": 100}
+        for n in range(1, 33_001)
+    ]
+
+    async def certified_lines_paid(start: datetime, end: datetime) -> list[dict[str, object]]:
+        return paid
+
+    monkeypatch.setattr(orders, "certified_lines_paid", certified_lines_paid)
+    assert len(await unforwarded_sales(noon.date())) == 33_000

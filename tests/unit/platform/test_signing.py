@@ -5,6 +5,7 @@ from pydantic import SecretStr
 
 from pos.platform.relay import retry_delay
 from pos.platform.signing import (
+    TIMESTAMP_HEADER,
     SignatureRefused,
     check_signed,
     merchant_key,
@@ -40,6 +41,13 @@ def test_a_timestamp_too_far_off_is_refused_even_when_signed() -> None:
         _check(signed_headers(KEY, "M", NOW + 301, BODY))
     with pytest.raises(SignatureRefused, match="no timestamp"):
         _check({})
+
+
+def test_a_timestamp_not_of_a_few_ascii_digits_is_refused() -> None:
+    signed = signed_headers(KEY, "M", NOW, BODY)
+    for stamp in ["\u00b2", "\u0661\u0668", "9" * 5000, f" {NOW}", "-1"]:
+        with pytest.raises(SignatureRefused, match="no timestamp"):
+            _check({**signed, TIMESTAMP_HEADER: stamp})
 
 
 def test_each_merchant_may_have_its_own_key() -> None:
