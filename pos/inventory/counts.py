@@ -15,7 +15,7 @@ from pos.inventory import ledger
 from pos.inventory.ledger import Entry
 from pos.inventory.scans import scanned_product
 from pos.inventory.schemas import MAX_STOCK_QUANTITY, CountLineOut, CountOut, CountScanIn
-from pos.inventory.sessions import held_open
+from pos.inventory.sessions import held_open, new_scan
 from pos.inventory.tables import CountLine, CountSession
 
 __all__ = ["finish", "get_count", "scan", "start"]
@@ -30,23 +30,31 @@ async def start(store_id: int, *, actor: str) -> CountOut:
     return await get_count(store_id, int(rows[0]["id"]))
 
 
-async def scan(store_id: int, session_id: int, data: CountScanIn) -> CountOut:
-    """Add counted units of a product to the session."""
+async def scan(
+    store_id: int, session_id: int, data: CountScanIn, *, idempotency_key: str | None
+) -> CountOut:
+    """Add counted units of a product to the session; a repeated key adds nothing and answers
+    with the count as it is."""
     product = await scanned_product(store_id, data.product_id, data.barcode)
     at = ledger.reported_time(data.counted_at, datetime.now(UTC))
     async with write_transaction():
-        await _open(store_id, session_id)
-        line = (
-            await _L.select(_L.id, _L.counted, _L.counted_at)
-            .where((_L.session == session_id) & (_L.product == product.id))
-            .first()
-        )
-        if line is None:
-            row = _L(session=session_id, product=product.id, counted=data.quantity, counted_at=at)
-            await _L.insert(row)
-        else:
-            await _add_to(line, product.id, data.quantity, at)
+        if await new_scan("count", session_id, idempotency_key):
+            await _open(store_id, session_id)
+            await _add(session_id, product.id, data.quantity, at)
     return await get_count(store_id, session_id)
+
+
+async def _add(session_id: int, product_id: int, units: int, at: datetime) -> None:
+    line = (
+        await _L.select(_L.id, _L.counted, _L.counted_at)
+        .where((_L.session == session_id) & (_L.product == product_id))
+        .first()
+    )
+    if line is None:
+        row = _L(session=session_id, product=product_id, counted=units, counted_at=at)
+        await _L.insert(row)
+    else:
+        await _add_to(line, product_id, units, at)
 
 
 async def _add_to(line: dict[str, Any], product_id: int, units: int, at: datetime) -> None:

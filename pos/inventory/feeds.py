@@ -184,7 +184,8 @@ async def _schedule(supplier_id: int, interval_minutes: int, at: datetime) -> No
 
 
 async def on_feed_pull(event: outbox.Event) -> None:
-    """Outbox handler: pull the feed, then schedule the next pull (while the feed exists)."""
+    """Outbox handler: pull the feed, then schedule the next pull (while the feed exists),
+    whatever the pull did."""
     supplier_id = int(event.payload["supplier_id"])
     row = await _F.select(_F.interval_minutes).where(_F.supplier == supplier_id).first()
     if row is None:
@@ -193,5 +194,7 @@ async def on_feed_pull(event: outbox.Event) -> None:
         await pull_feed(supplier_id)
     except PosError as exc:  # kept on the feed for staff; the next pull may work
         logger.warning("supplier feed refused", supplier_id=supplier_id, code=exc.code)
+    except Exception:  # a bug must not end the schedule: the next pull is its retry
+        logger.exception("supplier feed pull failed", supplier_id=supplier_id)
     interval = int(row["interval_minutes"])
     await _schedule(supplier_id, interval, datetime.now(UTC) + timedelta(minutes=interval))

@@ -85,6 +85,7 @@ async def transfer(
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
     if key and (first := await _transfer_by_key(key)):
         return first
+    await catalog.get_product(data.product_id)
     await stores.store_rules(data.to_store_id)
     try:
         async with write_transaction():

@@ -15,6 +15,7 @@ from pos.inventory.tables import (
     ReorderRule,
     RestockOrder,
     RestockOrderLine,
+    ScanKey,
     ShipmentLine,
     ShipmentNotice,
     StockBatch,
@@ -43,6 +44,7 @@ APP_CONFIG = AppConfig(
         CountLine,
         RestockOrder,
         RestockOrderLine,
+        ScanKey,
     ],
     migration_dependencies=["pos.catalog.piccolo_app", "pos.stores.piccolo_app"],
 )

@@ -28,7 +28,7 @@ from pos.inventory.schemas import (
     ReceivingScanIn,
     ReceivingStartIn,
 )
-from pos.inventory.sessions import held_open
+from pos.inventory.sessions import held_open, new_scan
 from pos.inventory.tables import ReceivingLine, ReceivingSession, ShipmentNotice
 
 __all__ = ["confirm", "get_receiving", "scan", "set_line", "start"]
@@ -76,25 +76,33 @@ async def _by_key(key: str) -> int | None:
     return None if row is None else int(row["id"])
 
 
-async def scan(store_id: int, session_id: int, data: ReceivingScanIn) -> ReceivingOut:
-    """Add scanned units to the line of the product (and lot), or start a line."""
+async def scan(
+    store_id: int, session_id: int, data: ReceivingScanIn, *, idempotency_key: str | None
+) -> ReceivingOut:
+    """Add scanned units to the line of the product (and lot), or start a line; a repeated key
+    adds nothing and answers with the receiving as it is."""
     product = await scanned_product(store_id, data.product_id, data.barcode)
     async with write_transaction():
-        await _open(store_id, session_id)
-        line = await _matching_line(session_id, product.id, data.lot)
-        if line is None:
-            row = _L(
-                session=session_id,
-                product=product.id,
-                quantity=data.quantity,
-                lot=data.lot,
-                produced_on=data.produced_on,
-                expires_at=data.expires_at,
-            )
-            await _L.insert(row)
-        else:
-            await _add_to(line, product.id, data)
+        if await new_scan("receiving", session_id, idempotency_key):
+            await _open(store_id, session_id)
+            await _add(session_id, product.id, data)
     return await get_receiving(store_id, session_id)
+
+
+async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
+    line = await _matching_line(session_id, product_id, data.lot)
+    if line is None:
+        row = _L(
+            session=session_id,
+            product=product_id,
+            quantity=data.quantity,
+            lot=data.lot,
+            produced_on=data.produced_on,
+            expires_at=data.expires_at,
+        )
+        await _L.insert(row)
+    else:
+        await _add_to(line, product_id, data)
 
 
 async def _matching_line(session_id: int, product_id: int, lot: str) -> dict[str, Any] | None:
@@ -176,10 +184,19 @@ async def _receive_notice(store_id: int, notice_id: int, lines: Sequence[dict[st
             code="notice_not_open",
         )
     if (order_id := received[0]["restock_order"]) is not None:
-        units: Counter[int] = Counter()
-        for line in lines:
-            units[line["product"]] += line["quantity"]
-        await replenishment.record_received(order_id, units)
+        await replenishment.record_received(order_id, _units(lines))
+
+
+def _units(lines: Sequence[dict[str, Any]]) -> Counter[int]:
+    """The units of each product, refused (409) as posting them would be if a level cannot
+    hold them: past an INTEGER, PostgreSQL would refuse the order's sum of them first (a 500)."""
+    units: Counter[int] = Counter()
+    for line in lines:
+        units[line["product"]] += line["quantity"]
+    for product_id, quantity in units.items():
+        if quantity > MAX_STOCK_QUANTITY:
+            raise ledger.over_limit(product_id, quantity)
+    return units
 
 
 async def _post(

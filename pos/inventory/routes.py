@@ -252,9 +252,10 @@ class TabletController(Controller):
         store_id: FromPath[RowId],
         receiving_id: FromPath[RowId],
         data: JSONBody[ReceivingScanIn],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> ReceivingOut:
-        """Add scanned units, with their lot and dates."""
-        return await receiving.scan(store_id, receiving_id, data)
+        """Add scanned units, with their lot and dates; a repeated key adds nothing."""
+        return await receiving.scan(store_id, receiving_id, data, idempotency_key=idempotency_key)
 
     @put("/receivings/{receiving_id:int}/lines/{line_id:int}", operation_id="confirmReceivedLine")
     async def set_line(
@@ -295,10 +296,14 @@ class TabletController(Controller):
 
     @post("/counts/{count_id:int}/scans", operation_id="scanCounted")
     async def scan_counted(
-        self, store_id: FromPath[RowId], count_id: FromPath[RowId], data: JSONBody[CountScanIn]
+        self,
+        store_id: FromPath[RowId],
+        count_id: FromPath[RowId],
+        data: JSONBody[CountScanIn],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> CountOut:
-        """Add counted units of a product."""
-        return await counts.scan(store_id, count_id, data)
+        """Add counted units of a product; a repeated key adds nothing."""
+        return await counts.scan(store_id, count_id, data, idempotency_key=idempotency_key)
 
     @post("/counts/{count_id:int}/finish", operation_id="finishCount", status_code=HTTP_200_OK)
     async def finish(

@@ -41,12 +41,19 @@ __all__ = [
 ]
 
 
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def _utc(value: datetime) -> datetime:
+    # Bounded well inside datetime's range, where the conversion cannot overflow, and so that a
+    # supplier's year-9999 time cannot make every later update of it look stale forever.
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"the year must be {EARLIEST_YEAR} to {LATEST_YEAR}")
     return value.astimezone(UTC)
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-"""A time with its offset, stored in UTC."""
+"""A time with its offset, in the years 2000 to 2100, stored in UTC."""
 
 MAX_STOCK_QUANTITY = MAX_INTEGER  # stock columns are INTEGERs
 

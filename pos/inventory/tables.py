@@ -28,6 +28,7 @@ __all__ = [
     "ReorderRule",
     "RestockOrder",
     "RestockOrderLine",
+    "ScanKey",
     "ShipmentLine",
     "ShipmentNotice",
     "StockBatch",
@@ -240,3 +241,10 @@ class CountLine(Table):
     expected = Integer(
         null=True, default=None, help_text="the ledger's level at counted_at, frozen at finish"
     )
+
+
+class ScanKey(Table):
+    """A receiving or count scan's Idempotency-Key: a retried scan finds it and adds nothing."""
+
+    id: Serial
+    key = Varchar(length=160, unique=True, help_text="receiving:<session>:<key>, count:...")

@@ -196,7 +196,8 @@ class StaffPages(Controller):
         """Scan what arrived; the lines show what the notice expected."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
         session = await tablet.received(actor, store_id, receiving_id)
-        return render(request, "staff/receiving.html", {"store": store, "session": session})
+        context = {"store": store, "session": session, "key": uuid.uuid4().hex}
+        return render(request, "staff/receiving.html", context)
 
     @post(
         "/stores/{store_id:int}/receiving/{receiving_id:int}/scan",
@@ -246,7 +247,8 @@ class StaffPages(Controller):
         """Scan what is on the shelf; the variance shows against the ledger."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
         session = await tablet.counted(actor, store_id, count_id)
-        return render(request, "staff/count.html", {"store": store, "session": session})
+        context = {"store": store, "session": session, "key": uuid.uuid4().hex}
+        return render(request, "staff/count.html", context)
 
     @post("/stores/{store_id:int}/counts/{count_id:int}/scan", operation_id="pageStaffCountScan")
     async def count_scan(

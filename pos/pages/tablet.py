@@ -207,7 +207,7 @@ async def _expiry(store_id: int, day: str) -> datetime | None:
 async def receiving_scan(
     actor: StaffActor, store_id: int, receiving_id: int, form: Mapping[str, str]
 ) -> ReceivingOut:
-    """Add the scanned units with their lot and best-before day."""
+    """Add the scanned units with their lot and best-before day, once per form `key`."""
     require(actor, STOCK_ROLES, store_id)
     data = ReceivingScanIn(
         barcode="".join(form.get("code", "").split()) or None,
@@ -215,7 +215,8 @@ async def receiving_scan(
         lot=form.get("lot", "").strip(),
         expires_at=await _expiry(store_id, form.get("expires_on", "").strip()),
     )
-    return await receiving.scan(store_id, receiving_id, data)
+    key = form.get("key", "") or None
+    return await receiving.scan(store_id, receiving_id, data, idempotency_key=key)
 
 
 async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
@@ -239,13 +240,14 @@ async def counted(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
 async def count_scan(
     actor: StaffActor, store_id: int, count_id: int, form: Mapping[str, str]
 ) -> CountOut:
-    """Add counted units of the scanned product."""
+    """Add counted units of the scanned product, once per form `key`."""
     require(actor, STOCK_ROLES, store_id)
     data = CountScanIn(
         barcode="".join(form.get("code", "").split()) or None,
         quantity=_whole(form.get("quantity", ""), 1),
     )
-    return await counts.scan(store_id, count_id, data)
+    key = form.get("key", "") or None
+    return await counts.scan(store_id, count_id, data, idempotency_key=key)
 
 
 async def count_finish(actor: StaffActor, store_id: int, count_id: int) -> CountOut:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from pos.db import write_transaction
@@ -15,6 +16,7 @@ from pos.inventory.schemas import MAX_STOCK_QUANTITY, CountScanIn
 from pos.inventory.tables import StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import open_shop
+from tests.helpers.staff import login_as
 
 from .conftest import renewed_product
 
@@ -27,7 +29,7 @@ async def test_a_count_session_reports_variance_and_posts_corrections_once(db: s
     session = await counts.start(shop.store_id, actor="staff:1")
     for product, units in ((tea, 6), (tea, 2), (sauce, 4)):
         scan = CountScanIn(product_id=product, quantity=units)
-        await counts.scan(shop.store_id, session.id, scan)
+        await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     report = await counts.get_count(shop.store_id, session.id)
     assert [(line.counted, line.expected, line.variance) for line in report.lines] == [
         (8, 10, -2),
@@ -43,14 +45,34 @@ async def test_a_count_session_reports_variance_and_posts_corrections_once(db: s
     )
     assert sorted(row["delta"] for row in rows) == [-2, 0]
     with pytest.raises(Conflict):
-        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=tea))
+        await counts.scan(
+            shop.store_id, session.id, CountScanIn(product_id=tea), idempotency_key=None
+        )
+
+
+async def test_a_retried_scan_adds_its_units_once(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=10)
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory"
+    url = f"{base}/counts/{(await client.post(f'{base}/counts')).json()['id']}"
+    scan, key = {"product_id": product, "quantity": 9}, {"Idempotency-Key": "c-1"}
+    first = await client.post(f"{url}/scans", json=scan, headers=key)
+    retried = await client.post(f"{url}/scans", json=scan, headers=key)
+    assert first.status_code == retried.status_code == 201, retried.text
+    assert [line["counted"] for line in retried.json()["lines"]] == [9]
+    assert (await client.post(f"{url}/scans", json=scan)).json()["lines"][0]["counted"] == 18
+    await client.post(f"{url}/finish")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 18
 
 
 async def test_sales_during_a_count_come_on_top_of_it(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=10)
     session = await counts.start(shop.store_id, actor="staff:1")
-    await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product, quantity=9))
+    await counts.scan(
+        shop.store_id, session.id, CountScanIn(product_id=product, quantity=9), idempotency_key=None
+    )
     created = await shop.order({"product_id": product, "quantity": 3})
     await orders.mark_paid(
         created.order.id,
@@ -71,7 +93,7 @@ async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> 
     session = await counts.start(shop.store_id, actor="staff:1")
     earlier = datetime.now(UTC) - timedelta(minutes=5)
     scan = CountScanIn(product_id=product, quantity=3, counted_at=earlier)
-    await counts.scan(shop.store_id, session.id, scan)
+    await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     await counts.finish(shop.store_id, session.id, actor="staff:1")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
 
@@ -81,7 +103,7 @@ async def test_a_count_past_what_the_level_holds_is_refused_and_stays_open(db: s
     product = await shop.add(stock=0)
     session = await counts.start(shop.store_id, actor="staff:1")
     scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await counts.scan(shop.store_id, session.id, scan)
+    await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     async with write_transaction():  # after the count: it comes on top
         await ledger.move(shop.store_id, product, 10, "receipt", Entry("t", "delivery"))
     with pytest.raises(Conflict) as refused:
@@ -96,9 +118,11 @@ async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> N
     product = await shop.add(stock=0)
     session = await counts.start(shop.store_id, actor="staff:1")
     scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await counts.scan(shop.store_id, session.id, scan)
+    await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     with pytest.raises(Conflict) as refused:
-        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product))
+        await counts.scan(
+            shop.store_id, session.id, CountScanIn(product_id=product), idempotency_key=None
+        )
     assert refused.value.code == "stock_over_limit"
     lines = (await counts.get_count(shop.store_id, session.id)).lines
     assert [line.counted for line in lines] == [MAX_STOCK_QUANTITY]
@@ -110,7 +134,9 @@ async def test_a_shared_barcode_is_counted_as_the_product_whose_certificate_is_v
     shop = await open_shop()
     barcode, _, renewal = await renewed_product(shop)
     session = await counts.start(shop.store_id, actor="staff:1")
-    scanned = await counts.scan(shop.store_id, session.id, CountScanIn(barcode=barcode))
+    scanned = await counts.scan(
+        shop.store_id, session.id, CountScanIn(barcode=barcode), idempotency_key=None
+    )
     assert [line.product_id for line in scanned.lines] == [renewal]
 
 
@@ -119,7 +145,9 @@ async def test_a_finished_count_is_what_the_level_got(db: str) -> None:
         shop = await open_shop()
         product = await shop.add(stock=0)
         session = await counts.start(shop.store_id, actor="staff:1")
-        await counts.scan(shop.store_id, session.id, CountScanIn(product_id=product))
+        await counts.scan(
+            shop.store_id, session.id, CountScanIn(product_id=product), idempotency_key=None
+        )
         scans = [_scan_unless_finished(shop.store_id, session.id, product) for _ in range(10)]
         scans.insert(5, counts.finish(shop.store_id, session.id, actor="staff:1"))
         await asyncio.gather(*scans)
@@ -131,4 +159,6 @@ async def test_a_finished_count_is_what_the_level_got(db: str) -> None:
 
 async def _scan_unless_finished(store_id: int, session_id: int, product: int) -> None:
     with contextlib.suppress(Conflict):
-        await counts.scan(store_id, session_id, CountScanIn(product_id=product))
+        await counts.scan(
+            store_id, session_id, CountScanIn(product_id=product), idempotency_key=None
+        )

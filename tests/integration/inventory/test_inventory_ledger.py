@@ -129,6 +129,24 @@ async def test_a_movement_in_the_future_is_refused(db: str) -> None:
         await _move(shop.store_id, product, 1, datetime.now(UTC) + timedelta(hours=1))
 
 
+async def test_a_movement_time_before_datetimes_range_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=5)
+    await login_as(client, "manager", shop.store_id)
+    change = {
+        "product_id": product,
+        "kind": "adjustment",
+        "quantity": 1,
+        "reason": "found one",
+        "occurred_at": "0001-01-01T00:00:00+05:00",  # its UTC time is before what a datetime holds
+    }
+    response = await client.post(f"/api/stores/{shop.store_id}/inventory/movements", json=change)
+    assert response.status_code == 400, response.text
+    assert await _on_hand(shop.store_id, product) == 5
+
+
 async def test_a_repeated_idempotency_key_records_one_movement(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=3)
@@ -191,6 +209,19 @@ async def test_a_retried_transfer_moves_the_units_once(client: httpx.AsyncClient
     assert again.json() == first.json()
     assert await _on_hand(shop.store_id, product) == 6
     assert await _on_hand(other, product) == 4
+
+
+async def test_a_transfer_of_an_unknown_product_is_a_404(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    other = await add_store()
+    await login_as(client, "manager", None)
+    response = await client.post(
+        f"/api/stores/{shop.store_id}/inventory/transfers",
+        json={"to_store_id": other, "product_id": 987_654, "quantity": 1, "reason": "x"},
+        headers={"Idempotency-Key": "t-unknown"},
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "product_not_found"
 
 
 async def test_transferred_units_keep_their_batch_and_expiry(db: str) -> None:

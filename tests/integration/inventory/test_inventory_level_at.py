@@ -36,7 +36,7 @@ async def test_a_later_count_does_not_rewrite_the_level_at_an_earlier_scan(db: s
     scanned_at = datetime.now(UTC)
     session = await counts.start(shop.store_id, actor="staff:1")
     scan = CountScanIn(product_id=product, quantity=10, counted_at=scanned_at)
-    await counts.scan(shop.store_id, session.id, scan)
+    await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     assert (await counts.get_count(shop.store_id, session.id)).lines[0].expected == 10
     await inventory.set_level(shop.store_id, product, 7)  # another tablet, later
     assert await ledger.level_at(shop.store_id, product, scanned_at) == 10

@@ -87,13 +87,49 @@ async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncCl
     assert scan_late.json()["code"] == "receiving_confirmed"
 
 
+async def test_a_retried_scan_adds_its_units_once(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory"
+    url = f"{base}/receivings/{(await client.post(f'{base}/receivings', json={})).json()['id']}"
+    scan, key = {"product_id": product, "quantity": 12, "lot": "L1"}, {"Idempotency-Key": "s-1"}
+    first = await client.post(f"{url}/scans", json=scan, headers=key)
+    retried = await client.post(f"{url}/scans", json=scan, headers=key)
+    assert first.status_code == retried.status_code == 201, retried.text
+    assert retried.json() == first.json()
+    assert (await client.post(f"{url}/confirm")).status_code == 200
+    late = await client.post(f"{url}/scans", json=scan, headers=key)  # the answer lost again
+    assert (late.status_code, late.json()["status"]) == (201, "confirmed")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 12
+
+
+async def test_scans_racing_with_one_key_add_their_units_once(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    scan = ReceivingScanIn(product_id=product, quantity=3)
+    await asyncio.gather(
+        *(receiving.scan(shop.store_id, session.id, scan, idempotency_key="s-1") for _ in range(10))
+    )
+    scanned = await receiving.get_receiving(shop.store_id, session.id)
+    assert [line.quantity for line in scanned.lines] == [3]
+
+
 async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=0)
     session = await receiving.start(
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
-    await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product, quantity=7))
+    await receiving.scan(
+        shop.store_id,
+        session.id,
+        ReceivingScanIn(product_id=product, quantity=7),
+        idempotency_key=None,
+    )
     await asyncio.gather(
         *(receiving.confirm(shop.store_id, session.id, actor="staff:1") for _ in range(10))
     )
@@ -108,7 +144,7 @@ async def test_a_receiving_past_what_the_level_holds_is_refused_and_stays_open(d
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
     scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await receiving.scan(shop.store_id, session.id, scan)
+    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
     with pytest.raises(Conflict) as refused:
         await receiving.confirm(shop.store_id, session.id, actor="staff:1")
     assert refused.value.code == "stock_over_limit"
@@ -124,9 +160,11 @@ async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> N
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
     scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await receiving.scan(shop.store_id, session.id, scan)
+    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
     with pytest.raises(Conflict) as refused:
-        await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product))
+        await receiving.scan(
+            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+        )
     assert refused.value.code == "stock_over_limit"
     lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
     assert [line.quantity for line in lines] == [MAX_STOCK_QUANTITY]
@@ -140,7 +178,9 @@ async def test_a_shared_barcode_is_received_as_the_product_whose_certificate_is_
     session = await receiving.start(
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
-    scanned = await receiving.scan(shop.store_id, session.id, ReceivingScanIn(barcode=barcode))
+    scanned = await receiving.scan(
+        shop.store_id, session.id, ReceivingScanIn(barcode=barcode), idempotency_key=None
+    )
     assert [line.product_id for line in scanned.lines] == [renewal]
 
 
@@ -166,7 +206,9 @@ async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db:
         session = await receiving.start(
             shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
         )
-        await receiving.scan(shop.store_id, session.id, ReceivingScanIn(product_id=product))
+        await receiving.scan(
+            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+        )
         scans = [_scan_unless_confirmed(shop.store_id, session.id, product) for _ in range(10)]
         scans.insert(5, receiving.confirm(shop.store_id, session.id, actor="staff:1"))
         await asyncio.gather(*scans)
@@ -177,7 +219,9 @@ async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db:
 
 async def _scan_unless_confirmed(store_id: int, session_id: int, product: int) -> None:
     with contextlib.suppress(Conflict):
-        await receiving.scan(store_id, session_id, ReceivingScanIn(product_id=product))
+        await receiving.scan(
+            store_id, session_id, ReceivingScanIn(product_id=product), idempotency_key=None
+        )
 
 
 async def _announce(

@@ -11,6 +11,7 @@ import pytest
 from pos.errors import Conflict
 from pos.inventory import ledger, notices, receiving, replenishment
 from pos.inventory.schemas import (
+    MAX_STOCK_QUANTITY,
     ReceivingScanIn,
     ReceivingStartIn,
     RestockOrderIn,
@@ -121,7 +122,7 @@ async def _scanned(store_id: int, notice_id: int, units: dict[int, int]) -> int:
     )
     for product, quantity in units.items():
         scan = ReceivingScanIn(product_id=product, quantity=quantity)
-        await receiving.scan(store_id, session.id, scan)
+        await receiving.scan(store_id, session.id, scan, idempotency_key=None)
     return session.id
 
 
@@ -174,6 +175,29 @@ async def test_a_restock_order_is_shipped_then_received_as_its_notices_are(
         {"product_id": noodles, "quantity": 10, "received": 10},
         {"product_id": oranges, "quantity": 6, "received": 6},
     ]
+
+
+async def test_receiving_more_of_an_order_than_a_level_holds_is_refused_posting_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add("kg", stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    order = await _place(shop, {product: 1000})
+    shipped = await _ship(supplier, client, shop.store_id, {product: 1000}, order_id=order.id)
+    session_id = await _scanned(shop.store_id, shipped.json()["id"], {})
+    half = MAX_STOCK_QUANTITY // 2 + 1  # two lots of it are one unit past an INTEGER
+    for lot in ("A", "B"):  # a line per lot, each within what a line holds
+        scan = ReceivingScanIn(product_id=product, quantity=half, lot=lot)
+        await receiving.scan(shop.store_id, session_id, scan, idempotency_key=None)
+    with pytest.raises(Conflict) as refused:
+        await receiving.confirm(shop.store_id, session_id, actor="staff:2")
+    assert refused.value.code == "stock_over_limit"
+    assert (await receiving.get_receiving(shop.store_id, session_id)).status == "open"
+    assert [notice.id for notice in await notices.store_notices(shop.store_id)] == [
+        shipped.json()["id"]
+    ]
+    assert _received(await _order(order)) == ("shipped", [(1000, 0)])
 
 
 async def test_a_notice_for_another_suppliers_or_stores_order_is_refused_whole(

@@ -6,6 +6,8 @@ import httpx
 import pytest
 
 from pos.errors import InvalidInput
+from pos.events.outbox import Event
+from pos.events.tables import OutboxEvent
 from pos.inventory import feeds
 from pos.inventory.sync_schemas import FeedIn
 from pos.inventory.tables import SupplierFeed, SupplierStock
@@ -17,6 +19,7 @@ from .conftest import FeedServer, certificate_of, supplier_client
 pytestmark = pytest.mark.anyio
 
 T1, T2, T3 = "2026-06-01T08:00:00+08:00", "2026-06-01T09:00:00+08:00", "2026-06-01T10:00:00+08:00"
+PAST_THE_END = "9999-12-31T23:00:00-05:00"  # its UTC time is past what a datetime holds
 
 
 async def _available() -> dict[int, int]:
@@ -69,6 +72,20 @@ async def test_a_malformed_push_is_refused_whole_and_changes_nothing(
     body["updates"][2] = {"certificate_no": certs[1], "available": -1, "updated_at": T1}
     negative = await supplier.post(client, "/stock", body)
     assert [e["line"] for e in negative.json()["errors"]] == [3]
+    assert await _available() == {}
+
+
+async def test_a_pushed_time_past_datetimes_range_is_refused_whole_naming_its_line(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    cert = await certificate_of(await shop.add())
+    supplier = await supplier_client(shop.supplier_id)
+    body = {"updates": [{"certificate_no": cert, "available": 7, "updated_at": PAST_THE_END}]}
+    refused = await supplier.post(client, "/stock", body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "supplier_update_invalid"
+    assert [e["line"] for e in refused.json()["errors"]] == [1]
     assert await _available() == {}
 
 
@@ -183,3 +200,44 @@ async def test_a_feed_whose_available_no_stock_column_can_hold_is_refused_and_ke
     stored = await SupplierFeed.select(SupplierFeed.last_error).first()
     assert stored is not None
     assert "line 2" in stored["last_error"]
+
+
+async def _pull(supplier_id: int) -> None:
+    """Run the worker's handler of a scheduled pull."""
+    event = Event(1, feeds.FEED_PULL, "k", {"supplier_id": supplier_id}, attempts=1)
+    await feeds.on_feed_pull(event)
+
+
+async def _pulls_scheduled() -> int:
+    return await OutboxEvent.count().where(OutboxEvent.kind == feeds.FEED_PULL)
+
+
+async def test_a_feed_with_a_time_past_datetimes_range_is_refused_kept_and_pulled_again(
+    db: str, feed_server: FeedServer
+) -> None:
+    shop = await open_shop()
+    cert = await certificate_of(await shop.add())
+    feed_server.documents["/stock.csv"] = (
+        f"certificate_no,available,updated_at\n{cert},5,{PAST_THE_END}\n".encode()
+    )
+    url = f"{feed_server.base}/stock.csv"
+    await feeds.set_feed(shop.supplier_id, FeedIn.model_validate({"url": url, "format": "csv"}))
+    await _pull(shop.supplier_id)
+    assert "line 2: updated_at" in (await feeds.get_feed(shop.supplier_id)).last_error
+    assert await _available() == {}
+    assert await _pulls_scheduled() == 2  # set_feed's, and the next one
+
+
+async def test_a_pull_failing_unexpectedly_still_schedules_the_next(
+    db: str, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    url = f"{feed_server.base}/stock.csv"
+    await feeds.set_feed(shop.supplier_id, FeedIn.model_validate({"url": url, "format": "csv"}))
+
+    async def broken(supplier_id: int) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(feeds, "pull_feed", broken)
+    await _pull(shop.supplier_id)
+    assert await _pulls_scheduled() == 2

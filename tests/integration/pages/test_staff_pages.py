@@ -92,6 +92,40 @@ async def test_a_restocker_receives_a_shipment_by_scanning(
     assert (await inventory.get_level(store, noodles)).on_hand == before + 12
 
 
+async def _form_key(client: httpx.AsyncClient, page: str) -> str:
+    """The key the page's scan form sends."""
+    found = re.search(r'name="key" value="([^"]+)"', (await client.get(page)).text)
+    assert found
+    return found[1]
+
+
+async def test_a_receiving_scan_sent_twice_adds_its_units_once(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    started = await client.post(f"/staff/stores/{demo.subway_store_id}/receiving", data={})
+    session = started.headers["location"]
+    scan = {"code": NOODLES, "quantity": "12", "key": await _form_key(client, session)}
+    for _ in range(2):  # the tablet lost the first answer and sent the form again
+        assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
+    assert re.search(r'<td class="num">12</td>', (await client.get(session)).text)
+    assert await _form_key(client, session) != scan["key"]  # the next scan is another
+
+
+async def test_a_count_scan_sent_twice_adds_its_units_once(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    started = await client.post(f"/staff/stores/{demo.subway_store_id}/counts")
+    session = started.headers["location"]
+    scan = {"code": NOODLES, "quantity": "58", "key": await _form_key(client, session)}
+    for _ in range(2):
+        assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
+    await client.post(f"{session}/finish")
+    level = await inventory.get_level(demo.subway_store_id, await _noodles_id())
+    assert level.on_hand == 58
+
+
 async def test_a_cashier_may_not_receive_goods(client: httpx.AsyncClient, demo: Demo) -> None:
     await _login(client, "cashier")
     response = await client.post(f"/staff/stores/{demo.kiosk_store_id}/receiving", data={})

@@ -65,6 +65,25 @@ def test_a_json_feed_names_the_bad_update() -> None:
 
 
 @pytest.mark.parametrize(
+    "updated_at",
+    [
+        "1999-12-31T23:59:59Z",
+        "2101-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+05:00",  # its UTC time is before what a datetime holds
+        "9999-12-31T23:00:00-05:00",  # and this one's past it
+    ],
+)
+def test_a_feed_time_outside_the_years_2000_to_2100_is_refused_naming_its_line(
+    updated_at: str,
+) -> None:
+    content = f"certificate_no,available,updated_at\nC1,3,{updated_at}\n".encode()
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("csv", content)
+    [error] = refused.value.extra["errors"]
+    assert (error["line"], error["reason"].split(":")[0]) == (2, "updated_at")
+
+
+@pytest.mark.parametrize(
     ("format", "content"),
     [
         ("csv", b"certificate_no,available,updated_at\nC1\x00,3,2026-06-01T02:00:00Z\n"),
