@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
+import asyncpg
 import click
 import uvicorn
 import uvloop
@@ -39,6 +42,7 @@ from pos.worker import worker_main
 __all__ = ["main"]
 
 T = TypeVar("T")
+PORT = click.IntRange(1, 65535)
 
 
 def _settings() -> Settings:
@@ -50,15 +54,34 @@ def _settings() -> Settings:
 
 def _with_database(work: Callable[[], Awaitable[T]]) -> T:
     """Run `work` with the configured database bound and open, on uvloop like the server."""
+    url = _settings().database_url
 
     async def run() -> T:
-        async with opened_database(_settings().database_url):
-            try:
+        try:
+            async with opened_database(url):
                 return await work()
-            except PosError as exc:
-                raise click.ClickException(_describe(exc)) from None
+        except PosError as exc:
+            raise click.ClickException(_describe(exc)) from None
+        except (OSError, asyncpg.PostgresError, sqlite3.Error) as exc:
+            if problem := _database_problem(exc, url):
+                raise click.ClickException(problem) from None
+            raise
 
     return uvloop.run(run())
+
+
+def _database_problem(exc: Exception, url: str) -> str | None:
+    """What an operator should know of a database error, when it is one they can fix."""
+    if isinstance(exc, asyncpg.UndefinedTableError) or "no such table" in str(exc):
+        return "the database has no tables yet: run `pos migrate` first"
+    unreachable = (OSError, asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError)
+    if isinstance(exc, unreachable) or "unable to open database" in str(exc):
+        return f"cannot reach the database at {_without_password(url)}: {exc}"
+    return None
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def _describe(exc: Exception) -> str:
@@ -85,7 +108,7 @@ def main() -> None:
 
 @main.command()
 @click.option("--host", default=None, help="default: POS_HOST")
-@click.option("--port", type=int, default=None, help="default: POS_PORT")
+@click.option("--port", type=PORT, default=None, help="default: POS_PORT")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API and pages."""
     settings = _settings()
@@ -245,8 +268,8 @@ def printer() -> None:
 
 @printer.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=9100, show_default=True, help="ESC/POS over TCP")
-@click.option("--control-port", type=int, default=None, help="line commands: paper out, ...")
+@click.option("--port", type=PORT, default=9100, show_default=True, help="ESC/POS over TCP")
+@click.option("--control-port", type=PORT, default=None, help="line commands: paper out, ...")
 @click.option(
     "--out",
     "out_dir",
@@ -263,7 +286,10 @@ def serve_printer(
     click.echo(f"virtual printer on tcp://{host}:{port}, receipts saved to {out_dir}")
     paper_mm: Literal[58, 80] = 58 if paper == "58" else 80
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(printers.serve(host, port, out_dir, control_port, paper_mm=paper_mm))
+        try:
+            asyncio.run(printers.serve(host, port, out_dir, control_port, paper_mm=paper_mm))
+        except OSError as exc:  # the port is taken, or not this machine's address
+            raise click.ClickException(f"the virtual printer cannot listen: {exc}") from None
 
 
 @main.group("platform")
@@ -273,7 +299,7 @@ def platform_group() -> None:
 
 @platform_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8100, show_default=True)
+@click.option("--port", type=PORT, default=8100, show_default=True)
 @click.option(
     "--db",
     "database",
@@ -326,7 +352,7 @@ def outbox_status() -> None:
 
 @outbox_group.command("dead")
 @click.option("--kind", default=None, help="only events of this kind, e.g. order_paid")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 def list_dead(kind: str | None, limit: int) -> None:
     """The events the workers gave up on, the latest first, with their last error."""
     found = _with_database(lambda: dead_events.dead_events(kind, limit))

@@ -14,13 +14,16 @@ import anyio
 from pos.catalog import service as catalog
 from pos.catalog.schemas import ProgressCallback
 from pos.catalog.service import import_catalog_file
+from pos.errors import InvalidInput
 from pos.inventory import service as inventory
 from pos.orders.products import set_plu
 from pos.staff import service as staff
 from pos.stores import service as stores
 from pos.stores.layout import apply_layouts_file
 
-__all__ = ["DemoSummary", "load_demo"]
+__all__ = ["DEMO_FILES", "DemoSummary", "load_demo"]
+
+DEMO_FILES = ("catalog.jsonl", "stores.json", "staff.json", "stock.json")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class DemoSummary:
 
 async def load_demo(directory: Path, *, progress: ProgressCallback | None = None) -> DemoSummary:
     """Import the catalog, apply the store layouts, create the staff, stock the shelves."""
+    if missing := [name for name in DEMO_FILES if not (directory / name).is_file()]:
+        raise InvalidInput(f"{directory} is not a demo directory: it has no {', '.join(missing)}")
     report = await import_catalog_file(
         directory / "catalog.jsonl", changed_by="pos demo", progress=progress
     )

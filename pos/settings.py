@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pydantic_settings
 from pydantic import (
     Field,
     SecretStr,
@@ -249,6 +251,13 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(_problem(error) for error in exc.errors())
         raise SettingsError(f"invalid configuration: {problems}") from None
+    except pydantic_settings.SettingsError as exc:  # read before validation: a JSON setting
+        raise SettingsError(f"invalid configuration: {_unreadable(exc)}") from None
+
+
+def _unreadable(exc: pydantic_settings.SettingsError) -> str:
+    field = re.search(r'field "(\w+)"', str(exc))
+    return f"POS_{field[1].upper()}: not valid JSON" if field else str(exc)
 
 
 def _problem(error: ErrorDetails) -> str:

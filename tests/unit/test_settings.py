@@ -30,6 +30,7 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
         ("POS_PORT", "99999"),
         ("POS_SECRET_KEY", "short"),
         ("POS_PLATFORM_LEASE_S", "10"),  # not longer than the 10 s request timeout
+        ("POS_PLATFORM_MERCHANT_KEYS", '{"XM-0001": '),  # not JSON
     ],
 )
 def test_a_wrong_value_names_its_variable(
