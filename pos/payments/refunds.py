@@ -90,7 +90,8 @@ async def _reserve(order_id: int, store_id: int, data: RefundRequest) -> Payment
     reserved = await (
         Payment.update({Payment.refunded_fen: Payment.refunded_fen + data.amount_fen})
         .where(
-            (Payment.id == payment.id) & WhereRaw("refunded_fen + {} <= paid_fen", data.amount_fen)
+            # Not refunded_fen + amount: the sum may pass INTEGER (a 500 on PostgreSQL).
+            (Payment.id == payment.id) & WhereRaw("{} <= paid_fen - refunded_fen", data.amount_fen)
         )
         .returning(Payment.id)
     )

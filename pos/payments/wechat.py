@@ -63,8 +63,9 @@ _REFUND_STATES: dict[str, RefundStatus] = {
     "ABNORMAL": "failed",
     "CLOSED": "failed",
 }
-# Error codes that are answers, not failures to answer.
-_ALREADY_FINAL = {"ORDERPAID", "ORDER_CLOSED", "ORDER_REVERSED"}
+# Error codes that are answers, not failures to answer. ORDER_NOT_EXIST to a close or a reverse:
+# the start never reached WeChat, so there is no trade to end (the query then says closed).
+_ALREADY_FINAL = {"ORDERPAID", "ORDER_CLOSED", "ORDER_REVERSED", "ORDER_NOT_EXIST"}
 _NOT_YET_DECIDED = {"USERPAYING", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED"}
 _TIMEOUT_S = (5.0, 15.0)  # connect, read
 

@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from pos.db import MAX_INTEGER
 from pos.events.tables import OutboxEvent
 from pos.inventory import service as inventory
 from pos.orders import service as orders
@@ -135,6 +136,20 @@ async def test_a_refund_past_what_an_amount_column_holds_is_a_400(
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["key"] == "amount_fen"
     assert (await Payment.objects().get(Payment.order == bought.order_id)).refunded_fen == 0
+
+
+async def test_the_largest_amount_after_a_partial_refund_is_too_large_not_an_overflow(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    await _refund(pay_client, bought, {"amount_fen": 1250, "reason": "one damaged"})
+
+    response = await _refund(pay_client, bought, {"amount_fen": MAX_INTEGER, "reason": "typo"})
+
+    assert response.status_code == 409, response.text  # refunded + amount passed INTEGER: 500
+    assert (response.json()["code"], response.json()["left_fen"]) == ("refund_too_large", 1250)
+    assert (await Payment.objects().get(Payment.order == bought.order_id)).refunded_fen == 1250
 
 
 async def test_the_sandbox_refunds_one_refund_number_once_under_concurrent_calls(

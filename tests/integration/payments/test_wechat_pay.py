@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
@@ -21,11 +22,13 @@ from litestar import Litestar
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
+from pos.payments.tables import Payment
 from pos.payments.wechat import WeChatPayProvider
 from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings, SettingsError, load_settings
 from pos.testing import free_port
 from tests.helpers import wechat_gateway as double
+from tests.helpers.clock import Clock
 from tests.helpers.staff import device_headers
 from tests.integration.payments.conftest import (
     Bought,
@@ -218,6 +221,36 @@ async def test_refunds_close_and_query_speak_the_language_of_wechat(
     assert (await wechat.query(out_trade_no)).status == "paid"  # refunded in part, still a sale
     await wechat.close(out_trade_no)  # ORDERPAID: an answer, not an error
     assert (await wechat.query("P-never-opened")).status == "closed"
+
+
+async def test_a_code_charge_that_never_reached_wechat_is_reversed_and_reopens_the_order(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    wechat: WeChatPayProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+
+    async def connect_timeout(*_: object, **__: object) -> None:
+        raise Unavailable(
+            "WeChat Pay did not answer: ConnectTimeout()", code="provider_unavailable"
+        )
+
+    monkeypatch.setattr(wechat, "charge_code", connect_timeout)
+    started = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    assert started.status_code == 503, started.text
+    # Queried for 90 s, then reversed: WeChat answers ORDER_NOT_EXIST, there being no trade.
+    for _ in range(120):
+        clock.advance(1)
+        while await dispatch_due(now=clock()):
+            pass
+
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert payment.status == "reversed"
+    assert await order_state(bought.order_id) == "open"
 
 
 async def test_a_request_wechat_cannot_verify_is_unavailable_not_a_decision(
