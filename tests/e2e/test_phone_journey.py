@@ -82,6 +82,7 @@ async def test_english_leaves_no_chinese_but_the_data(site: Site, phone: Browser
     await expect(page.locator("#status")).to_have_text("Awaiting payment")
     assert CJK.findall(await page.evaluate(_UNTRANSLATED)) == []
     await page.get_by_role("button", name="Pay ¥37.60").click()
+    await expect(page.locator("#wallet")).to_be_visible()  # the pay answer's page, loaded
     assert CJK.findall(await page.evaluate(_UNTRANSLATED)) == []
     async with phone.expect_page() as opened:
         await page.locator("#wallet").click()
