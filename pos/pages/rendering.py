@@ -72,6 +72,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     environment.filters.update(
         yuan=_yuan, yuan_value=format_yuan, kg=_kg, local=_local, qr_svg=qr_svg
     )
+    environment.globals["browser_language"] = _browser_language
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -84,6 +85,14 @@ def request_translator(request: Request[Any, Any, Any]) -> Translator:
             request.headers.get("accept-language", ""),
         )
     )
+
+
+def _browser_language(request: Request[Any, Any, Any]) -> str:
+    """The language the device's browser asks for, whatever a user chose on it.
+
+    A shared kiosk starts over in it: the next shopper must not find the last one's choice.
+    """
+    return negotiate(None, None, request.headers.get("accept-language", ""))
 
 
 def _switch_url(request: Request[Any, Any, Any], language: str) -> str:

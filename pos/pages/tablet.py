@@ -256,12 +256,17 @@ async def count_finish(actor: StaffActor, store_id: int, count_id: int) -> Count
     return await counts.finish(store_id, count_id, actor=actor.name)
 
 
+# yymmdd then the order id, at least 6 digits: 12 or more. An id alone is 10 digits at most.
+_NUMBER_DIGITS = 12
+
+
 def _order_id(number: str) -> int:
     """An order number is the store-local day (yymmdd) then the order id; an id alone works too."""
     digits = number.strip()
     if not (digits.isascii() and digits.isdigit()):
         raise InvalidInput(f"{number!r} is not an order number", code="order_number")
-    return whole_number(digits[6:] if len(digits) > 6 else digits, code="order_number")
+    order_id = digits[6:] if len(digits) >= _NUMBER_DIGITS else digits
+    return whole_number(order_id, code="order_number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,11 +406,18 @@ class Dashboard:
 
 
 async def dashboard(actor: StaffActor, date_from: date | None, date_to: date | None) -> Dashboard:
-    """The figures of every store the manager manages over the period (default: 30 days)."""
-    end = date_to or date.today()
+    """The figures of every store the manager manages over the period (default: 30 days to
+    today where the stores are)."""
+    end = date_to or await _stores_today(actor)
     start = date_from or end - timedelta(days=DASHBOARD_DAYS - 1)
     scope = await analytics.scope_for(actor, None, start, end)
     by_day, by_county, buyers = await asyncio.gather(
         analytics.sales(scope, "day"), analytics.sales(scope, "county"), analytics.buyers(scope)
     )
     return Dashboard(start, end, by_day, by_county, buyers)
+
+
+async def _stores_today(actor: StaffActor) -> date:
+    """Today in the manager's stores (the latest, should their time zones differ)."""
+    zones = await stores.time_zones(await analytics.stores_for(actor, None))
+    return max(datetime.now(ZoneInfo(zone)).date() for zone in zones)

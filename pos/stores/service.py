@@ -41,6 +41,7 @@ __all__ = [
     "store_ids_by_code",
     "store_printer_names",
     "store_rules",
+    "time_zones",
 ]
 
 MAX_QUERY_LENGTH = 64
@@ -197,6 +198,12 @@ class StoreRules(NamedTuple):
     def of(cls, row: dict[str, Any]) -> StoreRules:
         """The rules in a row of the store's columns."""
         return cls(row["time_zone"], row["hold_minutes"], row["label_scheme"])
+
+
+async def time_zones(store_ids: Collection[int]) -> set[str]:
+    """The time zones the stores are in."""
+    rows = await Store.select(Store.time_zone).where(Store.id.is_in(list(store_ids) or [-1]))
+    return {row["time_zone"] for row in rows}
 
 
 async def store_rules(store_id: int) -> StoreRules:

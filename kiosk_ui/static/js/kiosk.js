@@ -81,7 +81,9 @@ function resetWhenIdle(root) {
     clearTimeout(timer);
     timer = setTimeout(() => {
       const lines = document.querySelector("input[name=lines]");
-      const empty = lines && lines.value === "[]" && window.location.pathname === root.dataset.home;
+      // Home is the kiosk's own language too: a shopper's choice of another is not kept.
+      const home = window.location.pathname + window.location.search === root.dataset.home;
+      const empty = lines && lines.value === "[]" && home;
       if (!empty) window.location.assign(root.dataset.home);
     }, seconds * 1000);
   };

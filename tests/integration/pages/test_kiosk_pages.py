@@ -202,3 +202,19 @@ async def test_checkout_that_cannot_order_the_cart_shows_it_again_with_the_reaso
     assert "¥10.20" in page.text
     assert "<svg" not in page.text
     assert await Order.count() == 0
+
+
+async def test_a_kiosk_starting_over_goes_back_to_its_own_language(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    """A shopper switched the shared kiosk to English; the next shopper finds it in Chinese."""
+    client.headers["Accept-Language"] = "zh-CN"  # the kiosk's browser
+    await client.post("/kiosk/pair", data={"token": kiosk_token})
+    english = await client.get("/kiosk", params={"lang": "en"})
+    assert '<html lang="en">' in english.text
+    home = re.search(r'data-home="([^"]+)"', english.text)
+    assert home
+    # A minute without input: kiosk.js starts over at data-home, for the next shopper.
+    next_shopper = await client.get(home[1].replace("&amp;", "&"))
+    assert next_shopper.status_code == 200
+    assert '<html lang="zh-CN">' in next_shopper.text

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, tzinfo
 
 import httpx
 import pytest
@@ -10,6 +11,8 @@ from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
 from pos.orders import service as orders
+from pos.orders.tables import Order
+from pos.pages import tablet
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
@@ -383,3 +386,59 @@ async def test_a_restocker_sees_restock_orders_but_may_not_order_or_end_them(
     assert f'action="/staff/stores/{store}/restock-orders"' not in page
     refused = await client.post(f"/staff/stores/{store}/restock-orders/{order.id}/cancel")
     assert refused.status_code == 403
+
+
+async def test_after_a_refund_the_tablet_shows_the_refunded_order_even_past_order_id_999999(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    """A busy installation passes a million orders; the page the refund leads to is that order's."""
+    client = paying_client
+    # The orders so far reached id 999999 (a placeholder row stands for them).
+    await Order.raw(
+        "INSERT INTO orders (id, store, state, idempotency_scope_key) VALUES "
+        "(999999, {}, 'closed', 'placeholder-of-earlier-orders')",
+        demo.kiosk_store_id,
+    )
+    order_id = int(await _kiosk_sale(client, kiosk_token, settings))
+    assert order_id == 1_000_000
+    await _login(client, "cashier")
+    store = demo.kiosk_store_id
+    refunded = await client.post(
+        f"/staff/stores/{store}/orders/{order_id}/refund",
+        data={"amount": "18.80", "reason": "bag torn", "key": "rf-million"},
+    )
+    assert refunded.status_code == 303, refunded.text
+    after = await client.get(refunded.headers["location"])
+    assert after.status_code == 200, (refunded.headers["location"], after.status_code)
+    number = (await Order.select(Order.number).where(Order.id == order_id).first())["number"]
+    assert number in after.text
+
+
+# 06:30 on 4 December in Xiamen; the server's clock runs in UTC, where it is still the 3rd.
+_EARLY_MORNING = datetime(2026, 12, 3, 22, 30, tzinfo=UTC)
+
+
+class _UtcServerDate(date):
+    @classmethod
+    def today(cls) -> date:
+        return _EARLY_MORNING.date()
+
+
+class _UtcServerDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        return _EARLY_MORNING.astimezone(tz) if tz else _EARLY_MORNING.replace(tzinfo=None)
+
+
+async def test_the_dashboard_s_default_period_ends_on_the_store_s_today(
+    client: httpx.AsyncClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager opening the dashboard at 06:30 in Xiamen sees today's (4 December) sales."""
+    monkeypatch.setattr(tablet, "date", _UtcServerDate)
+    monkeypatch.setattr(tablet, "datetime", _UtcServerDatetime)
+    await _login(client, "manager")
+    page = await client.get("/staff/dashboard")
+    assert page.status_code == 200, page.text
+    date_to = re.search(r'id="date_to" name="date_to" type="date" value="([^"]+)"', page.text)
+    assert date_to
+    assert date_to[1] == "2026-12-04"
