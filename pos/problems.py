@@ -12,7 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from pos.errors import PosError
 from pos.logs import logger
 
-__all__ = ["exception_handlers"]
+__all__ = ["code_for_status", "exception_handlers"]
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -27,6 +27,11 @@ _CODES_BY_STATUS = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+def code_for_status(status: int) -> str:
+    """The stable code of an HTTP error that carries none of its own."""
+    return _CODES_BY_STATUS.get(status, "error")
 
 
 def _problem(
@@ -50,7 +55,7 @@ def _pos_error(request: Request[Any, Any, Any], exc: PosError) -> Response[dict[
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {}
-    code = _CODES_BY_STATUS.get(exc.status_code, "error")
+    code = code_for_status(exc.status_code)
     if isinstance(exc, ValidationException):
         code = "invalid_request"
         extra["errors"] = exc.extra

@@ -89,8 +89,10 @@ async def stores_for(actor: StaffActor, store_ids: list[int] | None) -> tuple[in
         managed = {row["id"] for row in await Store.select(Store.id)}
     else:
         managed = {store for role, store in actor.roles if role == "manager" and store is not None}
+    if not managed:
+        raise Forbidden("figures need the manager role", code="wrong_role")
     wanted = set(store_ids or managed)
-    if not wanted or not wanted <= managed:
+    if not wanted <= managed:
         raise Forbidden(
             "figures need the manager role at every store asked for", code="other_store"
         )

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from pos.errors import PosError
 from pos.pages.rendering import render, request_translator
+from pos.problems import code_for_status
 
 __all__ = ["PAGE_ERRORS", "error_message", "fragment_error", "page_error"]
 
@@ -28,13 +29,16 @@ def _status_and_code(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, ValidationError):
         return 422, "invalid_input"
     status = exc.status_code if isinstance(exc, HTTPException) else 500
-    return status, {401: "not_authenticated", 404: "not_found"}.get(status, "bad_request")
+    return status, code_for_status(status) if status < 500 else "internal_error"
 
 
 def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     status, code = _status_and_code(exc)
     context = {"message": error_message(request, code), "code": code}
-    return render(request, "error.html", context, status_code=status, switch=False)
+    page = render(request, "error.html", context, status_code=status, switch=False)
+    if isinstance(exc, HTTPException) and exc.headers:
+        page.headers.update(exc.headers)  # e.g. a rate limit's Retry-After
+    return page
 
 
 def fragment_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -294,6 +294,31 @@ async def test_the_dashboard_shows_figures_and_charts(
     assert svg.text.startswith("<svg")
 
 
+async def test_the_dashboard_tells_a_cashier_it_is_for_managers(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "cashier")
+
+    page = await client.get("/staff/dashboard", headers={"Accept-Language": "en"})
+
+    assert page.status_code == 403
+    assert "Your role does not allow this here." in page.text
+
+
+async def test_too_many_sign_in_attempts_say_so_and_when_to_try_again(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    wrong = {"username": "cashier", "password": "not-the-password"}
+    for _ in range(10):
+        await client.post("/staff/login", data=wrong)
+
+    page = await client.post("/staff/login", data=wrong, headers={"Accept-Language": "en"})
+
+    assert page.status_code == 429
+    assert "Too many attempts; wait a minute and try again." in page.text
+    assert int(page.headers["ratelimit-reset"]) > 0  # seconds until the next try
+
+
 @pytest.mark.parametrize("number", ["²²²²²²²²", "2612031" + "9" * 20])
 async def test_an_order_number_that_is_no_order_id_gets_a_message(
     client: httpx.AsyncClient, demo: Demo, number: str
