@@ -15,6 +15,9 @@ from typing import Any
 
 from pos.catalog.tables import County, Product
 from pos.inventory import service as inventory
+from pos.inventory import shelf_life
+from pos.inventory.schemas import MarkdownRuleIn
+from pos.inventory.tables import StockBatch
 from pos.orders import checkout
 from pos.orders.barcodes import gtin_check_digit
 from pos.orders.schemas import CounterOrderIn
@@ -79,6 +82,19 @@ class Shop:
         await Listing.insert(listing)
         await inventory.set_level(self.store_id, product_id, stock)
         return product_id
+
+    async def mark_down(self, product_id: int, units: int, percent: int) -> None:
+        """`units` of the product in a batch expiring in 10 h, marked down `percent` within 24 h."""
+        soon = datetime.now(UTC) + timedelta(hours=10)
+        batch = StockBatch(
+            store=self.store_id,
+            product=product_id,
+            received_qty=units,
+            remaining=units,
+            expires_at=soon,
+        )
+        await StockBatch.insert(batch)
+        await shelf_life.add_rule(self.store_id, MarkdownRuleIn(within_hours=24, percent=percent))
 
     def order_in(self, *lines: dict[str, Any]) -> CounterOrderIn:
         """A phone's order at the shop's counter, with the counter's QR token."""

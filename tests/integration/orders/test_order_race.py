@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from pos.errors import Conflict
 from pos.inventory import service as inventory
-from pos.inventory import shelf_life
-from pos.inventory.schemas import MarkdownRuleIn
-from pos.inventory.tables import StockBatch, StockLevel
+from pos.inventory.tables import StockLevel
 from pos.orders import service as orders
 from pos.orders.checkout import CreatedOrder
 from pos.orders.tables import Order
@@ -69,13 +67,7 @@ async def test_two_orders_priced_at_once_never_get_the_same_marked_down_units(
 ) -> None:
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=12)
-    soon = datetime.now(UTC) + timedelta(hours=10)
-    await StockBatch.insert(
-        StockBatch(
-            store=shop.store_id, product=product, received_qty=2, remaining=2, expires_at=soon
-        )
-    )
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=50))
+    await shop.mark_down(product, units=2, percent=50)
     first_priced, go_on = asyncio.Event(), asyncio.Event()
     markdowns = inventory.markdowns
 

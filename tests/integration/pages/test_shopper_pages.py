@@ -1,14 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from pos.inventory import shelf_life
-from pos.inventory.schemas import MarkdownRuleIn
-from pos.inventory.tables import StockBatch
+from pos.money import parse_yuan
 from pos.stores.layout import apply_layout
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import open_shop
@@ -165,24 +162,13 @@ async def test_stars_that_are_not_plain_digits_are_no_rating(client: httpx.Async
     assert "<html" in response.text
 
 
-def _fen(yuan: str) -> int:
-    whole, _, cents = yuan.partition(".")
-    return int(whole) * 100 + int(cents)
-
-
 async def test_an_order_with_a_markdown_adds_up_on_the_shoppers_order_page(
     client: httpx.AsyncClient,
 ) -> None:
     """Two packs at 10.00, both from a batch marked down 50 %: 20.00 - 10.00 = 10.00."""
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=12)
-    soon = datetime.now(UTC) + timedelta(hours=10)
-    await StockBatch.insert(
-        StockBatch(
-            store=shop.store_id, product=product, received_qty=2, remaining=2, expires_at=soon
-        )
-    )
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=50))
+    await shop.mark_down(product, units=2, percent=50)
     order = (await shop.order({"product_id": product, "quantity": 2})).order
     assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (2000, 1000, 1000)
 
@@ -190,9 +176,9 @@ async def test_an_order_with_a_markdown_adds_up_on_the_shoppers_order_page(
     assert page.status_code == 200, page.text
     table = page.text.split('<table class="lines">')[1].split("</table>")[0]
     body, foot = table.split("<tfoot>")
-    lines = [_fen(amount) for amount in re.findall(r'<td class="num">¥([\d.]+)</td>', body)]
+    lines = [parse_yuan(amount) for amount in re.findall(r'<td class="num">¥([\d.]+)</td>', body)]
     discount = re.search(r"-¥([\d.]+)", foot)
     total = re.search(r'class="num total">¥([\d.]+)<', foot)
     assert total
-    shown_discount = _fen(discount[1]) if discount else 0
-    assert sum(lines) - shown_discount == _fen(total[1]), (lines, shown_discount, total[1])
+    shown_discount = parse_yuan(discount[1]) if discount else 0
+    assert sum(lines) - shown_discount == parse_yuan(total[1]), (lines, shown_discount, total[1])
