@@ -21,7 +21,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Sum
 
 from pos.catalog import service as catalog
-from pos.db import write_transaction
+from pos.db import MAX_INTEGER, Statement, write_transaction
 from pos.errors import Conflict, NotFound
 from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.schemas import (
@@ -322,6 +322,15 @@ async def ship_order(order_id: int) -> None:
         )
 
 
+# Received units only ever add up; past an INTEGER the count stops there rather than refusing
+# goods that arrived (such a line is received in full long before).
+_ADD_RECEIVED = Statement(
+    "UPDATE restock_order_line SET received ="
+    " CASE WHEN received > {} THEN {} ELSE received + {} END"
+    ' WHERE "order" = {} AND product = {}'
+)
+
+
 async def record_received(order_id: int, units: Mapping[int, int]) -> None:
     """Add a confirmed receiving's units to the order's lines and set its status from them
     (a closed order stays closed).
@@ -331,8 +340,8 @@ async def record_received(order_id: int, units: Mapping[int, int]) -> None:
     """
     await _O.update({_O.status: _O.status}).where(_O.id == order_id)
     for product_id, quantity in sorted(units.items()):
-        await _OL.update({_OL.received: _OL.received + quantity}).where(
-            (_OL.order == order_id) & (_OL.product == product_id)
+        await _ADD_RECEIVED.rows(
+            MAX_INTEGER - quantity, MAX_INTEGER, quantity, order_id, product_id
         )
     lines = await _OL.select(_OL.quantity, _OL.received).where(_OL.order == order_id)
     status = receipt_status([(line["quantity"], line["received"]) for line in lines])

@@ -10,6 +10,7 @@ import pytest
 
 from pos.errors import Conflict
 from pos.inventory import ledger, notices, receiving, replenishment
+from pos.inventory.ledger import Entry
 from pos.inventory.schemas import (
     MAX_STOCK_QUANTITY,
     ReceivingScanIn,
@@ -175,6 +176,27 @@ async def test_a_restock_order_is_shipped_then_received_as_its_notices_are(
         {"product_id": noodles, "quantity": 10, "received": 10},
         {"product_id": oranges, "quantity": 6, "received": 6},
     ]
+
+
+async def test_an_order_line_counts_received_units_up_to_an_integer_and_no_further(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add("kg", stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    order = await _place(shop, {product: 1000})
+    for reference in ("ASN-1", "ASN-2"):  # each a shelf's worth, sold off in between
+        shipped = await _ship(
+            supplier,
+            client,
+            shop.store_id,
+            {product: MAX_STOCK_QUANTITY},
+            order_id=order.id,
+            reference=reference,
+        )
+        await _receive(shop.store_id, shipped.json()["id"], {product: MAX_STOCK_QUANTITY})
+        await ledger.count(shop.store_id, product, 0, Entry("staff:2", reason="sold off"))
+    assert _received(await _order(order)) == ("received", [(1000, MAX_STOCK_QUANTITY)])
 
 
 async def test_receiving_more_of_an_order_than_a_level_holds_is_refused_posting_nothing(
