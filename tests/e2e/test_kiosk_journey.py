@@ -41,6 +41,12 @@ async def test_a_shopper_scans_pays_by_code_and_the_receipt_prints(
     await expect(page.locator("#cart")).to_contain_text("利辛县蒲公英面条")
     await _scan(page, CABBAGE)
     await expect(page.locator("#kiosk-total")).to_have_text("¥29.00")
+    # Switching the language, there and back, keeps what was scanned.
+    await page.get_by_role("link", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("#kiosk-total")).to_have_text("¥29.00")
+    await page.get_by_role("link", name="中文").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     await page.get_by_role("button", name="增加一件").first.click()
     await expect(page.locator("#kiosk-total")).to_have_text("¥47.80")
     await expect(page.locator("#code")).to_be_focused()

@@ -42,6 +42,17 @@ function scanInPlace(form) {
   });
 }
 
+// The cart lives in the page: switching the language posts it to the other language's cart page.
+function switchLanguageKeepingCart(form) {
+  const link = document.querySelector("a[data-keeps-cart]");
+  if (!link) return;
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    form.action = "/kiosk/cart" + new URL(link.href).search;
+    form.submit(); // a real navigation: submit() fires no submit event for scanInPlace
+  });
+}
+
 // States after which the order's status stream ends (pos.live.FINAL_STATES).
 const FINAL_STATES = ["paid", "closed", "partially_refunded", "refunded"];
 
@@ -94,7 +105,10 @@ function resetWhenIdle(root) {
 document.addEventListener("DOMContentLoaded", () => {
   keepFocus();
   const form = document.getElementById("scan-form");
-  if (form) scanInPlace(form);
+  if (form) {
+    scanInPlace(form);
+    switchLanguageKeepingCart(form);
+  }
   const status = document.getElementById("kiosk-status");
   if (status) followStatus(status);
   const root = document.getElementById("kiosk");

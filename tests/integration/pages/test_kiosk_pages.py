@@ -218,3 +218,20 @@ async def test_a_kiosk_starting_over_goes_back_to_its_own_language(
     next_shopper = await client.get(home[1].replace("&amp;", "&"))
     assert next_shopper.status_code == 200
     assert '<html lang="zh-CN">' in next_shopper.text
+
+
+async def test_switching_the_kiosk_language_keeps_the_cart(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    lines, _ = await _noodles_and_cabbage(client)
+
+    # kiosk.js posts the scan form, cart and all, to the cart page in the switch's language.
+    english = await client.post(
+        "/kiosk/cart?lang=en", data={"lines": lines, "code": "", "key": "k"}
+    )
+
+    assert english.status_code == 200, english.text
+    assert '<html lang="en">' in english.text
+    assert "¥29.00" in english.text
+    assert re.search(r'<a class="lang" href="/kiosk\?lang=zh" data-keeps-cart', english.text)
