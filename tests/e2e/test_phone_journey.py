@@ -49,6 +49,12 @@ async def test_a_shopper_pays_by_phone_and_gets_the_e_receipt(
     await expect(page.get_by_role("heading", name=NOODLES)).to_be_visible()
     await expect(page.locator(".product .cert").first).to_contain_text("扶贫产品认证")
     await page.screenshot(path=screenshot_path("phone-counter"), full_page=False)
+    # Switching the language, there and back, keeps the chosen amounts.
+    await page.get_by_role("link", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator("#cart-total")).to_have_text("¥37.60")
+    await page.get_by_role("link", name="中文").click()
+    await expect(page.locator("#cart-total")).to_have_text("¥37.60")
 
     await page.get_by_role("button", name="去结算").click()
     await expect(page).to_have_url(re.compile(r"/o/\d+\?token="))

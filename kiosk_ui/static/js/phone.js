@@ -43,7 +43,27 @@ function enhanceCounter(form) {
     input.after(button("+", input.dataset.more, step));
     input.addEventListener("input", update);
   });
+  keepAmountsAcrossLanguageSwitch(form.querySelectorAll(".product input"));
   update();
+}
+
+// Switching the language loads the page anew: the chosen amounts go along (in this tab only).
+function keepAmountsAcrossLanguageSwitch(inputs) {
+  const key = "amounts:" + window.location.pathname;
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(key) || "{}");
+    sessionStorage.removeItem(key);
+    inputs.forEach((input) => { if (input.id in kept) input.value = kept[input.id]; });
+  } catch (error) {
+    return; // storage is off (a private window): the switch starts from nothing, as without scripts
+  }
+  const link = document.querySelector("a.lang");
+  if (!link) return;
+  link.addEventListener("click", () => {
+    const chosen = {};
+    inputs.forEach((input) => { if (input.value !== "0") chosen[input.id] = input.value; });
+    sessionStorage.setItem(key, JSON.stringify(chosen));
+  });
 }
 
 function followStatus(status) {
