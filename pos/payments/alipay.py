@@ -12,6 +12,7 @@ treats a repeated out_trade_no or out_request_no as the same request.
 from __future__ import annotations
 
 import functools
+import http.client
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,8 @@ _SUCCESS, _WAITING_FOR_BUYER, _UNKNOWN, _BUSINESS_FAILED = "10000", "10003", "20
 # (`settle._give_up`); money that arrives after that pays the order if it is still open, or is
 # refunded (`settle._mark_paid`).
 _NO_TRADE = "ACQ.TRADE_NOT_EXIST"
+# A 40004 that decides nothing: Alipay says to query the trade, or to call again the same way.
+_SYSTEM_ERROR = "ACQ.SYSTEM_ERROR"
 _TIMEOUT_S = 15
 _ALIPAY_TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -134,9 +137,10 @@ class AlipayProvider(PaymentProvider):
         code = answer.get("code")
         if code == _SUCCESS:
             return ChargeResult("paid", **_paid(answer, "gmt_payment"))
-        if code == _BUSINESS_FAILED:
+        if code == _BUSINESS_FAILED and answer.get("sub_code") != _SYSTEM_ERROR:
             return ChargeResult("failed", reason=_reason(answer))
-        return ChargeResult("user_paying")  # 10003 waits for the payer; 20000 is unknown: query
+        # 10003 waits for the payer; 20000 and a system error may have charged: query.
+        return ChargeResult("user_paying")
 
     async def query(self, out_trade_no: str) -> QueryResult:
         answer = await self._call(self._alipay.api_alipay_trade_query, out_trade_no=out_trade_no)
@@ -169,7 +173,7 @@ class AlipayProvider(PaymentProvider):
             out_trade_no=out_trade_no,
             out_request_no=out_refund_no,
         )
-        if answer.get("code") == _BUSINESS_FAILED:
+        if answer.get("code") == _BUSINESS_FAILED and answer.get("sub_code") != _SYSTEM_ERROR:
             return RefundResult("failed")  # e.g. ACQ.SELLER_BALANCE_NOT_ENOUGH
         return RefundResult("succeeded", str(_ok(answer).get("trade_no", "")))
 
@@ -211,10 +215,12 @@ class AlipayProvider(PaymentProvider):
             raise _unreadable("an answer whose signature does not verify") from exc
         except AliPayException as exc:  # an error answer, which Alipay does not sign
             raise Unavailable(f"Alipay refused: {exc}", code="provider_refused") from exc
-        except OSError as exc:  # urllib's URLError and timeouts
+        except (OSError, http.client.HTTPException) as exc:  # URLError, timeouts, a cut answer
             raise Unavailable(
                 f"Alipay did not answer: {exc!r}", code="provider_unavailable"
             ) from exc
+        except ValueError as exc:  # the SDK's json.loads of, say, a proxy's error page
+            raise _unreadable("an answer that is not JSON") from exc
 
 
 def _ok(answer: dict[str, Any]) -> dict[str, Any]:
