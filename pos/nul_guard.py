@@ -1,8 +1,9 @@
 """Refusing a NUL character anywhere a request carries text: PostgreSQL's text cannot hold one.
 
 Left to the database it ended in a 500 on PostgreSQL, while SQLite stored it. Every route now
-answers 422 `text_nul` before doing anything: a NUL in the path, the query string, or a JSON or
-form body. An uploaded file is its importer's to check, naming the line. A route with
+answers 422 `text_nul` before doing anything: a NUL in the path, the query string, a form's text
+fields, or a body the route decodes (Litestar decodes JSON whatever the Content-Type says).
+An uploaded file is its importer's to check, naming the line. A route with
 `opt={"keeps_nul": True}` reads its own body (a provider's notification, kept as received).
 """
 
@@ -19,6 +20,7 @@ __all__ = ["KEEPS_NUL", "holds_nul", "refuse_nul"]
 KEEPS_NUL = {"keeps_nul": True}
 
 _FORM = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
 _URL_NUL = b"%00"
 _JSON_NUL = b"\\u0000"
 
@@ -29,16 +31,31 @@ async def refuse_nul(request: Request[Any, Any, Any]) -> None:
         return
     if "\x00" in request.scope["path"] or _URL_NUL in request.scope["query_string"]:
         raise _nul()
-    content_type, _ = request.content_type
-    if content_type == _FORM and _URL_NUL in await request.body():
-        raise _nul()
-    if _is_json(content_type) and holds_nul(await request.body()):
+    if await _body_holds_nul(request):
         raise _nul()
 
 
 def holds_nul(document: bytes) -> bool:
     """Whether a JSON (or CSV) document holds a NUL, raw or escaped."""
     return b"\x00" in document or _JSON_NUL in document
+
+
+async def _body_holds_nul(request: Request[Any, Any, Any]) -> bool:
+    content_type, _ = request.content_type
+    if content_type == _MULTIPART:
+        form = await request.form()
+        return any(isinstance(value, str) and "\x00" in value for _, value in form.multi_items())
+    if content_type == _FORM:
+        body = await request.body()
+        return _URL_NUL in body or b"\x00" in body
+    if _is_json(content_type) or _decodes_body(request):
+        return holds_nul(await request.body())
+    return False
+
+
+def _decodes_body(request: Request[Any, Any, Any]) -> bool:
+    """Whether the route takes the body as its `data`, decoded by Litestar."""
+    return "data" in request.route_handler.parsed_fn_signature.parameters
 
 
 def _is_json(content_type: str) -> bool:

@@ -41,6 +41,17 @@ async def test_a_nul_in_a_sign_in_is_refused(client: httpx.AsyncClient) -> None:
     _refused(response)
 
 
+async def test_a_nul_in_a_json_body_labelled_as_text_is_refused(client: httpx.AsyncClient) -> None:
+    # Litestar decodes a route's JSON `data` whatever the Content-Type says.
+    body = b'{"username": "man\\u0000ager", "password": "xxxxxxxx"}'
+
+    response = await client.post(
+        "/api/staff/session", content=body, headers={"content-type": "text/plain"}
+    )
+
+    _refused(response)
+
+
 async def test_a_nul_in_a_query_string_is_refused(client: httpx.AsyncClient) -> None:
     shop = await open_shop()
 
@@ -61,6 +72,14 @@ async def test_a_nul_in_a_form_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.post("/staff/login", data={"username": "a\x00", "password": "x"})
 
     assert response.status_code == 422, response.text  # a page: the problem as HTML
+
+
+async def test_a_nul_in_a_multipart_form_is_refused(client: httpx.AsyncClient) -> None:
+    fields = {"username": (None, "a\x00"), "password": (None, "x")}
+
+    response = await client.post("/staff/login", files=fields)
+
+    assert response.status_code == 422, response.text
 
 
 async def test_text_that_only_looks_like_a_nul_passes(client: httpx.AsyncClient) -> None:
