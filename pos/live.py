@@ -4,10 +4,11 @@ A service publishes after its commit with `await publish_order(order_id, state, 
 needs no request and imports no routes. While an app (or a `pos worker`) runs its `LiveChannels`,
 those channels are the process's publisher, the way `pos.db.bind` installs the engine; a ContextVar
 set in the lifespan would not reach request tasks, which the server starts from its own context.
-With `POS_REDIS_URL` set, every server and worker on the same `POS_REDIS_PREFIX` shares the
-channels; without it, an update reaches listeners in the same process only.
-Publishing never raises into the caller: the database is the truth. A listener is sent the
-state read afresh when it connects, and again at each keep-alive if an update was lost.
+With `POS_REDIS_URL` set, every server and worker on the same `POS_REDIS_PREFIX` and Redis
+database shares the channels; without it, an update reaches listeners in the same process only.
+Redis failing never fails a caller: the database is the truth. A listener is sent the state read
+afresh when it connects, and again at each keep-alive if an update was lost (or Redis refused its
+subscription). After Redis restarts, the channels are listened to again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import aclosing
+from contextlib import aclosing, nullcontext
 from types import TracebackType
 from typing import Any, Self
 
@@ -40,6 +41,8 @@ KEEP_ALIVE_SECONDS = 15.0
 # A slow Redis must not hold up the response of the request that changed the order.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 RECONNECT_MILLISECONDS = 2000
+# Between attempts to listen again while Redis is away; each attempt that fails is logged.
+RELISTEN_SECONDS = 1.0
 
 _running: list[LiveChannels] = []
 
@@ -59,12 +62,14 @@ class LiveChannels(ChannelsPlugin):
         """Redis pub/sub when a client is given (shared by all processes), in-process otherwise."""
         if redis is None:
             return cls(MemoryChannelsBackend(), prefix=prefix)
-        return cls(RedisChannelsPubSubBackend(redis=redis, key_prefix=prefix), prefix=prefix)
+        backend = RedisChannelsPubSubBackend(redis=redis, key_prefix=prefix)
+        database = redis.connection_pool.connection_kwargs.get("db", 0)
+        return cls(backend, prefix=f"{prefix}:db{database}")
 
     def order_channel(self, order_id: int) -> str:
         """The channel of one order."""
         # Pub/sub channel names ignore the backend's key prefix and the Redis database number:
-        # the prefix in the name keeps installations (and test runs) on one Redis apart.
+        # both in the name keep installations (and test runs) on one Redis server apart.
         return f"{self.prefix}:order:{order_id}"
 
     async def publish_order(self, order_id: int, state: str, **details: Any) -> None:
@@ -81,7 +86,7 @@ class LiveChannels(ChannelsPlugin):
     ) -> AsyncGenerator[ServerSentEventMessage, None]:
         """The order's state now, then each update until a final state, with keep-alives between."""
         channel = self.order_channel(order_id)
-        subscriber = await self.subscribe(channel)
+        subscriber = await self._subscribe(channel)
         try:
             # Read after subscribing, so no update can fall between the read and the stream.
             state = str(await read_state())
@@ -92,17 +97,60 @@ class LiveChannels(ChannelsPlugin):
                     async for event in updates:
                         yield event
         finally:
-            # A client that goes away cancels the stream; the unsubscribe must still finish.
-            with anyio.CancelScope(shield=True):
-                await self.unsubscribe(subscriber, channel)
-            # Litestar keeps a channel's entry after its last subscriber left: one per order
-            # ever watched, and every unsubscribe walks them all.
-            if not self._channels.get(channel, True):
-                del self._channels[channel]
+            if subscriber is not None:
+                # A client that goes away cancels the stream; the unsubscribe must still finish.
+                with anyio.CancelScope(shield=True):
+                    await self._unsubscribe(subscriber, channel)
+
+    async def _subscribe(self, channel: str) -> Subscriber | None:
+        """A subscriber to `channel`; None if Redis refuses, the stream's rereads standing in."""
+        # Not Litestar's `subscribe`: that keeps the subscriber when the backend fails, and with
+        # it the channel's entry, so no later listener of the order would subscribe in Redis.
+        subscriber = Subscriber(self)
+        listeners = self._channels.setdefault(channel, set())
+        listeners.add(subscriber)
+        try:
+            if len(listeners) == 1:
+                await self._backend.subscribe([channel])
+        except Exception as exc:
+            logger.warning("live: subscribe failed", channel=channel, error=repr(exc))
+            listeners.discard(subscriber)
+            self._forget_if_unheard(channel)
+            return None
+        return subscriber
+
+    async def _unsubscribe(self, subscriber: Subscriber, channel: str) -> None:
+        try:
+            await self.unsubscribe(subscriber, channel)
+        except Exception as exc:  # Redis away: the subscriber is gone from here all the same
+            logger.warning("live: unsubscribe failed", channel=channel, error=repr(exc))
+        self._forget_if_unheard(channel)
+
+    def _forget_if_unheard(self, channel: str) -> None:
+        # Litestar keeps a channel's entry after its last subscriber left: one per order ever
+        # watched, and every unsubscribe walks them all.
+        if not self._channels.get(channel, True):
+            del self._channels[channel]
+
+    async def _sub_worker(self) -> None:
+        """Litestar's listener, started again when Redis fails instead of ending for good.
+
+        Once Redis is back, redis-py's reconnect subscribes the channels it held again.
+        """
+        while True:
+            try:
+                await super()._sub_worker()
+            except Exception as exc:
+                logger.warning(
+                    "live: listening failed, retrying", error=repr(exc), seconds=RELISTEN_SECONDS
+                )
+                await asyncio.sleep(RELISTEN_SECONDS)
+            else:
+                return
 
     async def _updates(
         self,
-        subscriber: Subscriber,
+        subscriber: Subscriber | None,
         order_id: int,
         state: str,
         read_state: Callable[[], Awaitable[str]],
@@ -110,11 +158,15 @@ class LiveChannels(ChannelsPlugin):
         """Each update after `state`; when none came for a keep-alive, the state read again.
 
         A publish may be lost (Redis away, or slower than PUBLISH_TIMEOUT_SECONDS): the reread
-        brings the listener to the order's state within a keep-alive all the same.
+        brings the listener to the order's state within a keep-alive all the same. With no
+        subscriber (Redis refused it), the rereads alone do.
         """
         queue: asyncio.Queue[bytes] = asyncio.Queue()
         last = state
-        async with subscriber.run_in_background(queue.put, join=False):
+        listening = (
+            subscriber.run_in_background(queue.put, join=False) if subscriber else nullcontext()
+        )
+        async with listening:
             while last not in FINAL_STATES:
                 data = await _next_or_none(queue, self.keep_alive)
                 update = json.loads(data) if data is not None else None

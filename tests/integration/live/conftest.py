@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 import pytest
+from litestar.response import ServerSentEventMessage
 from redis.asyncio import Redis
 
 from pos.live import LiveChannels
@@ -24,6 +26,14 @@ async def within(awaitable: Awaitable[T], what: str) -> T:
     pytest.fail(f"waited {WAIT_SECONDS:.0f} s for {what}")
 
 
+async def next_status(stream: AsyncGenerator[ServerSentEventMessage, None]) -> dict[str, Any]:
+    """The next event of an order stream, which must be a status, as data."""
+    event = await within(anext(stream), "a status event")
+    assert event.event == "status", event
+    data: dict[str, Any] = json.loads(str(event.data))
+    return data
+
+
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis | None]:
     """No client for the in-process backend; a client of the test Redis otherwise."""
@@ -31,6 +41,14 @@ async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis | None]:
         yield None
         return
     client = Redis.from_url(request.getfixturevalue("redis_url"))
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def watcher(redis_url: str) -> AsyncIterator[Redis]:
+    """A client of the test Redis itself, to watch its subscriptions."""
+    client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
 
