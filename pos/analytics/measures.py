@@ -159,16 +159,23 @@ def buyer_history(visits: Iterable[Visit]) -> BuyerHistory:
         for county in visit.counties:
             first, seen = counties.get(county, (_first(visit), 0))
             counties[county] = (first, seen + 1)
-    second = ordered[1].days.day - ordered[0].days.day if len(ordered) > 1 else None
     return BuyerHistory(
         first=_first(ordered[0]),
-        second_days=second.days if second is not None else None,
+        second_days=_days_between(ordered[0], ordered[1]) if len(ordered) > 1 else None,
         purchases=len(ordered),
         net_fen=sum(visit.net_fen for visit in ordered),
         ranks={visit.order_id: rank for rank, visit in enumerate(ordered, 1)},
         products=products,
         counties=counties,
     )
+
+
+def _days_between(first: Visit, second: Visit) -> int:
+    """Days from one purchase's local day to a later one's, each at its own store.
+
+    A store in a time zone behind the first's may still be on the day before: the same day.
+    """
+    return max((second.days.day - first.days.day).days, 0)
 
 
 @dataclass(frozen=True, slots=True)

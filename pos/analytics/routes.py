@@ -52,7 +52,7 @@ StoreIds = Annotated[
     list[int] | None, QueryParameter(description="repeat for several; none: all you manage")
 ]
 Token = Annotated[str, QueryParameter(description="the order's access token")]
-_CSV = "text/csv; charset=utf-8"
+_CSV = "text/csv"  # Litestar adds "; charset=utf-8" to text types
 _SVG = "image/svg+xml"
 
 

@@ -74,7 +74,7 @@ async def test_sales_as_csv(client: httpx.AsyncClient, sample: Sample) -> None:
     await login_as(client, "manager", sample.a.store_id)
     response = await client.get("/api/analytics/sales.csv", params={**FEB, "by": "county"})
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"  # the charset once
     assert "sales-by-county.csv" in response.headers["content-disposition"]
     lines = response.text.splitlines()
     assert lines[0] == "\ufeffcounty,name,net_fen,certified_fen,quantity,weight_g"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import anyio
 import pytest
 
 from pos.analytics import service
+from pos.analytics.rebuild import rebuild
 from pos.analytics.service import Scope
-from pos.analytics.tables import StoreRegion
+from pos.analytics.tables import Buyer, StoreRegion
 from pos.catalog.tables import Province
-from tests.integration.analytics.conftest import Sample
+from pos.stores.tables import Store
+from tests.helpers.shop import open_shop
+from tests.integration.analytics.conftest import Sample, also_sold_at, product_in, run_events, sell
 
 pytestmark = pytest.mark.anyio
 
@@ -97,6 +100,27 @@ async def test_time_to_second_purchase(sample: Sample) -> None:
     }
     february = await service.comeback_time(scope(sample, FEB))
     assert (february.new_buyers, february.median_days) == (1, 10.0)
+
+
+async def test_a_second_purchase_in_a_time_zone_behind_the_first_is_that_day(db: str) -> None:
+    # A chain with a store in Shanghai (UTC+8) and one in Urumqi (UTC+6); histories are chain-wide.
+    a, b = await open_shop(), await open_shop()
+    await Store.update({Store.time_zone: "Asia/Urumqi"}).where(Store.id == b.store_id)
+    x = await product_in(a, "990001", 1000)
+    await also_sold_at(b, x)
+    # 16:30 UTC is 00:30 on 2 March in Shanghai; 17:00 UTC, half an hour later, is still
+    # 23:00 on 1 March in Urumqi: the second purchase's local day is before the first's.
+    await sell(a, {x: 1}, payer="p1", at=datetime(2026, 3, 1, 16, 30, tzinfo=UTC))
+    await sell(b, {x: 1}, payer="p1", at=datetime(2026, 3, 1, 17, 0, tzinfo=UTC))
+    await run_events()
+    await rebuild()
+    buyer = await Buyer.select(Buyer.second_days).first()
+    assert buyer is not None
+    march = Scope((a.store_id, b.store_id), date(2026, 3, 1), date(2026, 3, 31))
+    figures = await service.comeback_time(march)
+    assert figures.came_back == 1
+    assert buyer["second_days"] == 0  # not -1: the same day, half an hour later
+    assert sum(bucket.buyers for bucket in figures.buckets) == figures.came_back
 
 
 async def test_repeat_rate_per_product_and_origin_county(sample: Sample) -> None:
