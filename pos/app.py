@@ -12,8 +12,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.stores.base import Store
-from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 
 from pos.analytics.routes import (
@@ -38,6 +36,7 @@ from pos.platform.routes import PlatformController
 from pos.printing.routes import PrintingController
 from pos.problems import exception_handlers
 from pos.settings import Settings
+from pos.staff import login_limit
 from pos.staff.routes import DeviceTokenController, SessionController
 from pos.stores.routes import CounterCatalogController, PriceChangeController
 from pos.worker import embedded_worker
@@ -61,12 +60,8 @@ def create_app(settings: Settings) -> Litestar:
     engine = create_engine(settings.database_url)
     bind(engine)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    # With Redis, rate limits and caches are shared by every app server; else in-process.
-    stores: dict[str, Store] = (
-        {"staff_login": RedisStore(redis, namespace=f"{settings.redis_prefix}:staff_login")}
-        if redis is not None
-        else {}
-    )
+    # With Redis, the sign-in budget is shared by every app server; else in-process.
+    login_tries = login_limit.create_login_limit(redis, prefix=settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -105,8 +100,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         template_config=template_config(),
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
-        state=State({"settings": settings, "redis": redis}),
-        stores=stores,
+        state=State({"settings": settings, "redis": redis, login_limit.STATE_KEY: login_tries}),
         lifespan=[lifespan],
         plugins=[
             LiveChannels.create(redis, prefix=settings.redis_prefix),

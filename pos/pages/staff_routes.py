@@ -9,7 +9,6 @@ from typing import Any, Literal
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -24,12 +23,11 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE
+from pos.staff.login_limit import spend_login_try
 
 __all__ = ["StaffPages"]
 
 AnyRequest = Request[Any, Any, Any]
-# The API's sign-in limit, in the same store: a password guess costs the same either way.
-LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="staff_login")
 
 
 def _see_other(url: str) -> Redirect:
@@ -81,7 +79,7 @@ class StaffPages(Controller):
     @post(
         "/login",
         operation_id="pageStaffLogin",
-        middleware=[LOGIN_RATE_LIMIT.middleware],
+        guards=[spend_login_try],  # the API's budget: a password guess costs the same either way
         exception_handlers={NotAuthenticated: _failed_login},
     )
     async def login(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:

@@ -7,7 +7,6 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -16,13 +15,10 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE, STAFF_ACTOR, any_staff, staff
+from pos.staff.login_limit import spend_login_try
 from pos.staff.schemas import DeviceTokenOut, LoginRequest, StaffOut
 
 __all__ = ["DeviceTokenController", "SessionController"]
-
-# Per client address and app server: enough for a store's tablets behind one NAT, too few to
-# guess passwords, and it caps how much argon2 work one client can ask for.
-LOGIN_RATE_LIMIT = RateLimitConfig(rate_limit=("minute", 10), store="staff_login")
 
 
 def _session_cookie(token: str, settings: Settings) -> Cookie:
@@ -44,13 +40,16 @@ class SessionController(Controller):
     @post(
         operation_id="staffLogin",
         status_code=HTTP_200_OK,
-        middleware=[LOGIN_RATE_LIMIT.middleware],
+        guards=[spend_login_try],
         summary="Sign in; sets the pos_session cookie",
     )
     async def login(
         self, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
     ) -> Response[StaffOut]:
-        """Wrong username and wrong password answer alike: 401 `bad_credentials`."""
+        """Wrong username and wrong password answer alike: 401 `bad_credentials`.
+
+        Tries per client address share one budget with the tablet's sign-in page: 429 past it.
+        """
         token, actor = await staff_service.login(data.username, data.password)
         return Response(StaffOut.from_actor(actor), cookies=[_session_cookie(token, settings)])
 

@@ -50,6 +50,7 @@ __all__ = [
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
 MAX_USERNAME_LENGTH = 64
+MAX_DISPLAY_NAME_LENGTH = 128
 TOKEN_BYTES = 32
 
 
@@ -79,9 +80,13 @@ def _normal_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _check_new_user(username: str, password: str, roles: Sequence[tuple[str, int | None]]) -> None:
+def _check_new_user(
+    username: str, password: str, display_name: str, roles: Sequence[tuple[str, int | None]]
+) -> None:
     if not 0 < len(username) <= MAX_USERNAME_LENGTH:
         raise InvalidInput(f"a username has 1 to {MAX_USERNAME_LENGTH} characters")
+    if len(display_name) > MAX_DISPLAY_NAME_LENGTH:
+        raise InvalidInput(f"a display name has at most {MAX_DISPLAY_NAME_LENGTH} characters")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"a password has at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
@@ -100,7 +105,7 @@ async def create_user(
 ) -> StaffActor:
     """A new staff user holding `roles`, each at a store id or at every store (`None`)."""
     name = _normal_username(username)
-    _check_new_user(name, password, roles)
+    _check_new_user(name, password, display_name, roles)
     password_hash = await hash_password(password)
     held = tuple(dict.fromkeys(roles))
     store_ids = {store_id for _, store_id in held if store_id is not None}

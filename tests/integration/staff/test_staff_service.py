@@ -36,6 +36,25 @@ async def test_a_new_user_needs_a_real_password_and_known_roles(
     assert refused.value.code == code
 
 
+async def test_a_display_name_longer_than_its_column_is_refused_before_the_database(
+    db: str,
+) -> None:
+    # PostgreSQL would raise StringDataRightTruncationError: a traceback from `pos staff add`.
+    with pytest.raises(InvalidInput) as refused:
+        await staff.create_user(
+            "li.wei", PASSWORD, display_name="名" * 129, roles=[("cashier", None)]
+        )
+    assert "display name" in refused.value.detail
+    assert await StaffUser.count() == 0
+
+
+async def test_a_display_name_as_long_as_its_column_is_kept(db: str) -> None:
+    actor = await staff.create_user(
+        "li.wei", PASSWORD, display_name="名" * 128, roles=[("cashier", None)]
+    )
+    assert (await staff.login("li.wei", PASSWORD))[1].display_name == actor.display_name
+
+
 async def test_a_role_at_a_missing_store_is_refused(db: str) -> None:
     store_id = await add_store()
     with pytest.raises(NotFound) as refused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,12 +10,15 @@ import pytest
 
 from pos.app import create_app
 from pos.settings import Settings
+from pos.staff.login_limit import LOGIN_TRIES
 from pos.staff.tables import StaffSession
 from tests.helpers.staff import PASSWORD, add_store, login_as, make_user
 
 pytestmark = pytest.mark.anyio
 
 SESSION = "/api/staff/session"
+PAGE_LOGIN = "/staff/login"
+GUESS = {"username": "nobody", "password": "guess-123456"}
 
 
 async def test_login_sets_a_strict_httponly_cookie_and_returns_the_user(
@@ -121,3 +125,58 @@ async def test_login_attempts_are_rate_limited_per_client(client: httpx.AsyncCli
     assert statuses == [401] * 10 + [429]
     response = await client.post(SESSION, json=body)
     assert response.json()["code"] == "rate_limited"
+
+
+def _checked(statuses: list[int]) -> list[int]:
+    """The answers of tries that got past the limit: their password was checked."""
+    return [status for status in statuses if status != 429]
+
+
+async def test_a_burst_on_the_api_and_the_page_together_checks_one_budget_of_passwords(
+    client: httpx.AsyncClient,
+) -> None:
+    async def on_api() -> int:
+        return (await client.post(SESSION, json=GUESS)).status_code
+
+    async def on_page() -> int:
+        return (await client.post(PAGE_LOGIN, data=GUESS)).status_code
+
+    statuses = await asyncio.gather(*(on_api() if i % 2 else on_page() for i in range(30)))
+
+    assert len(_checked(statuses)) == LOGIN_TRIES, sorted(statuses)
+
+
+@pytest.mark.redis
+async def test_a_burst_over_two_app_servers_sharing_redis_checks_one_budget_of_passwords(
+    settings: Settings, redis_url: str
+) -> None:
+    shared = settings.model_copy(update={"redis_url": redis_url})
+    first, second = create_app(shared), create_app(shared)
+    async with first.lifespan(), second.lifespan():
+        clients = [
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pos.test")
+            for app in (first, second)
+        ]
+        try:
+            responses = await asyncio.gather(
+                *(clients[i % 2].post(SESSION, json=GUESS) for i in range(30))
+            )
+        finally:
+            for http in clients:
+                await http.aclose()
+
+    assert len(_checked([r.status_code for r in responses])) == LOGIN_TRIES
+
+
+async def test_a_refused_try_says_when_the_budget_comes_back(client: httpx.AsyncClient) -> None:
+    for _ in range(LOGIN_TRIES):
+        await client.post(SESSION, json=GUESS)
+
+    response = await client.post(SESSION, json=GUESS)
+
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["ratelimit-limit"] == str(LOGIN_TRIES)
+    assert response.headers["ratelimit-remaining"] == "0"
+    assert 0 < int(response.headers["ratelimit-reset"]) <= 60
+    assert response.headers["retry-after"] == response.headers["ratelimit-reset"]

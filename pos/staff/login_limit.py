@@ -1,0 +1,146 @@
+"""Sign-in tries per client address: one budget for the API and the tablet page, every server.
+
+Litestar's RateLimitMiddleware reads a count and writes it back in two steps under a lock of its
+own route and process, so a burst spread over the two sign-in routes, or over two app servers,
+got up to twice the budget through. Here a try is counted in one atomic step: INCR in a Redis
+transaction when Redis is configured (shared by every app server), else a counter in the process
+under one lock. The guard spends the try before the password is checked, so it also caps how much
+argon2 work one client can ask for.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import TooManyRequestsException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import get_remote_address
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from pos.logs import logger
+
+__all__ = [
+    "LOGIN_TRIES",
+    "STATE_KEY",
+    "WINDOW_SECONDS",
+    "LoginLimit",
+    "MemoryLoginLimit",
+    "RedisLoginLimit",
+    "Tries",
+    "create_login_limit",
+    "spend_login_try",
+]
+
+# Enough for a store's tablets behind one NAT, too few to guess passwords.
+LOGIN_TRIES = 10
+WINDOW_SECONDS = 60
+STATE_KEY = "login_limit"  # where create_app puts the LoginLimit in the app state
+
+
+class Tries(NamedTuple):
+    """A client's tries in the current window, the one just counted included."""
+
+    spent: int
+    resets_in: int  # seconds until the window ends
+
+
+class LoginLimit(ABC):
+    """Counts sign-in tries per client address in fixed windows of WINDOW_SECONDS."""
+
+    @abstractmethod
+    async def count_try(self, client: str) -> Tries:
+        """Count one try from `client` in one atomic step; answer the window's tries so far."""
+
+
+@dataclass
+class _Window:
+    ends_at: float
+    count: int = 0
+
+
+class MemoryLoginLimit(LoginLimit):
+    """Tries counted in this process only: for a single app server without Redis."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+
+    async def count_try(self, client: str) -> Tries:
+        now = time.monotonic()
+        with self._lock:
+            window = self._windows.get(client)
+            if window is None or window.ends_at <= now:
+                self._forget_ended(now)
+                window = self._windows[client] = _Window(ends_at=now + WINDOW_SECONDS)
+            window.count += 1
+            return Tries(window.count, math.ceil(window.ends_at - now))
+
+    def _forget_ended(self, now: float) -> None:
+        self._windows = {c: w for c, w in self._windows.items() if w.ends_at > now}
+
+
+class RedisLoginLimit(LoginLimit):
+    """Tries counted in Redis: one budget across every app server on the same prefix.
+
+    While Redis is away, each server counts in its own process: staff can still sign in.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._in_process = MemoryLoginLimit()
+
+    async def count_try(self, client: str) -> Tries:
+        try:
+            return await self._count_in_redis(client)
+        except RedisError as exc:
+            logger.warning(
+                "sign-in budget: Redis failed, counting in this process", error=repr(exc)
+            )
+            return await self._in_process.count_try(client)
+
+    async def _count_in_redis(self, client: str) -> Tries:
+        key = f"{self._prefix}:staff_login:{client}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            # SET NX starts a window with its expiry; INCR keeps that expiry.
+            pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+            _, count, ttl = await pipe.execute()
+        return Tries(int(count), max(int(ttl), 1))
+
+
+def create_login_limit(redis: Redis | None, *, prefix: str) -> LoginLimit:
+    """Counted in Redis when a client is given (shared by all servers), in-process otherwise."""
+    return MemoryLoginLimit() if redis is None else RedisLoginLimit(redis, prefix=prefix)
+
+
+async def spend_login_try(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: count a sign-in try from the client's address; 429 once the window's are spent."""
+    limit: LoginLimit = connection.app.state[STATE_KEY]
+    # Guards of HTTP routes get the Request; RateLimitMiddleware keyed tries by this address.
+    client = get_remote_address(cast("Request[Any, Any, Any]", connection))
+    tries = await limit.count_try(client)
+    if tries.spent > LOGIN_TRIES:
+        raise TooManyRequestsException(headers=_over_budget_headers(tries.resets_in))
+
+
+def _over_budget_headers(resets_in: int) -> dict[str, str]:
+    # What RateLimitMiddleware sent, so clients see no change, and the Retry-After HTTP defines.
+    return {
+        "RateLimit-Policy": f"{LOGIN_TRIES}; w={WINDOW_SECONDS}",
+        "RateLimit-Limit": str(LOGIN_TRIES),
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(resets_in),
+        "Retry-After": str(resets_in),
+    }
