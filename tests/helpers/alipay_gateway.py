@@ -6,7 +6,9 @@ signature over its sorted parameters and its timestamp is Beijing time. It signs
 leaves error answers unsigned, like Alipay.
 A face-to-face QR trade exists only once scanned (`scan_and_pay`): queried before, it is
 ACQ.TRADE_NOT_EXIST. Payment codes answer by their last four digits, like the sandbox: 0001 waits
-for the payer, 0003 has not enough money, any other pays at once.
+for the payer, 0003 has not enough money, 0009 pays but answers ACQ.SYSTEM_ERROR (as a busy
+Alipay may), any other pays at once. `refund_system_errors` refunds that many and answers
+ACQ.SYSTEM_ERROR all the same; `not_json` answers a proxy's error page instead.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ class AlipayGateway(LoopbackServer):
         self.app_key = new_key()
         self.alipay_key = new_key()
         self.trades: dict[str, Trade] = {}
+        self.refund_system_errors = 0
+        self.not_json = False
 
     def write_keys(self, folder: Path) -> tuple[Path, Path]:
         """The app's private key and Alipay's public key, as files the merchant has."""
@@ -167,6 +171,8 @@ class AlipayGateway(LoopbackServer):
         return web.json_response({"error_response": error})
 
     async def _gateway(self, request: web.Request) -> web.Response:
+        if self.not_json:
+            return web.Response(text="<h1>502 Bad Gateway</h1>", content_type="text/html")
         params = dict(parse_qsl(request.query_string, keep_blank_values=True))
         signature = params.pop("sign", "")
         try:
@@ -229,6 +235,8 @@ class AlipayGateway(LoopbackServer):
             body = {"code": "10003", "msg": "等待用户付款", "out_trade_no": trade.out_trade_no}
             return self._answer(method, body)
         self._paid(trade, "2088102169481075")
+        if biz["auth_code"].endswith("0009"):
+            return self._failed(method, "ACQ.SYSTEM_ERROR", "系统错误")
         return self._answer(method, trade.as_json())
 
     def _query(self, method: str, biz: dict[str, Any], params: dict[str, str]) -> web.Response:
@@ -264,6 +272,9 @@ class AlipayGateway(LoopbackServer):
             if refunded + _fen(biz["refund_amount"]) > _fen(trade.total_amount):
                 return self._failed(method, "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限")
             trade.refunds[request_no] = biz["refund_amount"]
+        if self.refund_system_errors:
+            self.refund_system_errors -= 1
+            return self._failed(method, "ACQ.SYSTEM_ERROR", "系统错误")
         return self._answer(
             method,
             {

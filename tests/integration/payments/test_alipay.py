@@ -13,8 +13,10 @@ from litestar import Litestar
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.alipay import AlipayProvider
+from pos.payments.tables import Payment, Refund
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import alipay_gateway as double
+from tests.helpers.staff import login_as
 from tests.integration.payments.conftest import (
     Bought,
     buy,
@@ -28,6 +30,8 @@ from tests.integration.payments.conftest import (
 pytestmark = pytest.mark.anyio
 
 NOTIFY = "/api/payments/notify/alipay"
+# Alipay payment codes: 16 to 24 digits starting 25-30; the double answers by the last four.
+PAYS, PAID_BUT_SYSTEM_ERROR = "284567890123456789", "284567890123450009"
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
 
 
@@ -217,7 +221,7 @@ async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_alipay(
     assert refused.json()["failure"] == "买家余额不足"
     assert await order_state(bought.order_id) == "open"
 
-    paid = await start(client, bought, {"method": "code", "auth_code": "284567890123456789"})
+    paid = await start(client, bought, {"method": "code", "auth_code": PAYS})
 
     assert paid.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
@@ -278,3 +282,60 @@ def test_alipay_without_its_app_does_not_start_and_says_what_is_missing() -> Non
     assert "POS_ALIPAY_PRIVATE_KEY_FILE" in str(missing.value)
     assert "POS_ALIPAY_PUBLIC_KEY_FILE" in str(missing.value)
     assert "POS_ALIPAY_APPID" not in str(missing.value)
+
+
+# A busy Alipay: answers that decide nothing are asked again, never read as failures.
+
+
+async def test_alipay_code_charge_answered_system_error_is_queried_not_failed(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    started = await start(client, bought, {"method": "code", "auth_code": PAID_BUT_SYSTEM_ERROR})
+    assert started.status_code == 201, started.text
+    out_trade_no = started.json()["out_trade_no"]
+    assert gateway.trades[out_trade_no].status == "TRADE_SUCCESS"  # the shopper has paid
+
+    # ACQ.SYSTEM_ERROR says nothing about the charge: the kiosk waits while the trade is queried.
+    assert started.json()["status"] == "pending", started.json()
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3))
+
+    assert await order_state(bought.order_id) == "paid"
+    assert (await payment_by_trade_no(out_trade_no)).status == "paid"
+
+
+async def test_alipay_refund_answered_system_error_is_asked_again_not_failed(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    paid = await start(client, bought, {"method": "code", "auth_code": PAYS})
+    assert paid.json()["status"] == "paid", paid.text
+    out_trade_no = paid.json()["out_trade_no"]
+    await login_as(client, "manager", bought.shop.store_id)
+    gateway.refund_system_errors = 1  # Alipay refunds 10.00 and answers ACQ.SYSTEM_ERROR
+
+    response = await client.post(
+        f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
+        json={"amount_fen": 1000, "reason": "one pack damaged"},
+        headers={"Idempotency-Key": "refund-1"},
+    )
+
+    assert gateway.trades[out_trade_no].refunds  # the money went back to the shopper
+    # Not "failed": that releases the 10.00 for another refund, which would return it twice.
+    assert response.json().get("status") != "failed", response.text
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=31))  # the safety net asks again
+    refund = await Refund.objects().first()
+    assert refund is not None
+    assert refund.status == "succeeded"
+    payment = await payment_by_trade_no(out_trade_no)
+    assert (payment.refunded_fen, payment.flag) == (1000, "")
+    assert await Payment.count() == 1
+
+
+async def test_alipay_answer_that_is_not_json_is_unavailable_not_a_crash(
+    gateway: double.AlipayGateway, alipay: AlipayProvider
+) -> None:
+    gateway.not_json = True  # e.g. a proxy's error page with status 200
+
+    with pytest.raises(Unavailable) as unreadable:
+        await alipay.query("P1")
+
+    assert unreadable.value.code == "provider_answer_malformed"
