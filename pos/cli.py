@@ -164,7 +164,10 @@ def load_stores(file: Path) -> None:
     What a store's layout leaves out is withdrawn: counters close, devices lose their tokens,
     listings stop selling.
     """
-    applied = _with_database(lambda: apply_layouts_file(file, changed_by=_operator()))
+    zone = _settings().time_zone  # for new stores whose layout names none
+    applied = _with_database(
+        lambda: apply_layouts_file(file, changed_by=_operator(), default_time_zone=zone)
+    )
     for store in applied:
         if withdrawn := store.withdrawn():
             click.echo(f"{store.code}: {withdrawn}")

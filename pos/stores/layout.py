@@ -13,9 +13,11 @@ needs a new token. Printers left out stay, unused.
 from __future__ import annotations
 
 import collections
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +38,7 @@ from printers import PrinterConfigError, parse_printer_url
 __all__ = ["AppliedLayout", "apply_layout", "apply_layouts_file"]
 
 _LAYOUTS = TypeAdapter(list[StoreLayout])
+_NOTHING_MORE: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +66,16 @@ class AppliedLayout:
 
 
 async def apply_layout(
-    layout: StoreLayout, *, changed_by: str, reason: str = "store layout"
+    layout: StoreLayout,
+    *,
+    changed_by: str,
+    reason: str = "store layout",
+    default_time_zone: str | None = None,
 ) -> AppliedLayout:
     """Create or update the store described by `layout`, withdrawing what it left out.
 
-    Each store price it sets or changes is recorded with `changed_by` and `reason`.
+    Each store price it sets or changes is recorded with `changed_by` and `reason`. A new store
+    whose layout names no time zone gets `default_time_zone` (None: the column's default).
     """
     _check_references(layout)
     _check_printer_urls(layout)
@@ -84,7 +92,10 @@ async def apply_layout(
         store_id = await _upsert(
             Store,
             {"code": layout.code},
-            layout.model_dump(exclude={"printers", "counters", "devices", "listings"}),
+            layout.model_dump(
+                exclude={"printers", "counters", "devices", "listings"}, exclude_none=True
+            ),
+            when_new={"time_zone": default_time_zone} if default_time_zone else {},
         )
         await _check_counters_free(store_id, layout)
         printers = {
@@ -136,7 +147,8 @@ async def _upsert_devices(
 
 def _check_references(layout: StoreLayout) -> None:
     try:
-        ZoneInfo(layout.time_zone)
+        if layout.time_zone is not None:
+            ZoneInfo(layout.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"store {layout.code}: unknown time zone {layout.time_zone!r}") from None
     printers = {printer.name for printer in layout.printers}
@@ -187,12 +199,20 @@ async def _check_counters_free(store_id: int, layout: StoreLayout) -> None:
         raise InvalidInput(f"store {layout.code}: counters {names} belong to another store")
 
 
-async def _upsert(table: type[Table], key: dict[str, Any], values: dict[str, Any]) -> int:
+async def _upsert(
+    table: type[Table],
+    key: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    when_new: Mapping[str, Any] = _NOTHING_MORE,
+) -> int:
+    """The id of the row at `key`, set to `values`: inserted (with `when_new` too) if none."""
     where = [getattr(table, column) == value for column, value in key.items()]
     existing = await table.select(table._meta.primary_key).where(*where).first()
     columns = {getattr(table, column): value for column, value in values.items()}
     if existing is None:
-        rows = await table.insert(table(**{**key, **values})).returning(table._meta.primary_key)
+        new = table(**{**key, **when_new, **values})
+        rows = await table.insert(new).returning(table._meta.primary_key)
         return int(rows[0]["id"])
     await table.update(columns).where(*where)
     return int(existing["id"])
@@ -311,7 +331,9 @@ async def _record_prices(
         )
 
 
-async def apply_layouts_file(path: Path, *, changed_by: str) -> list[AppliedLayout]:
+async def apply_layouts_file(
+    path: Path, *, changed_by: str, default_time_zone: str | None = None
+) -> list[AppliedLayout]:
     """Apply every store layout in a JSON file holding a list of them: all, or none."""
     try:
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
@@ -321,5 +343,12 @@ async def apply_layouts_file(path: Path, *, changed_by: str) -> list[AppliedLayo
     applied = []
     async with write_transaction():  # each layout's own transaction joins this one
         for layout in layouts:
-            applied.append(await apply_layout(layout, changed_by=changed_by, reason=reason))
+            applied.append(
+                await apply_layout(
+                    layout,
+                    changed_by=changed_by,
+                    reason=reason,
+                    default_time_zone=default_time_zone,
+                )
+            )
     return applied

@@ -116,7 +116,12 @@ class StoreLayout(BaseModel):
     kind: Literal["subway_counter", "supermarket_zone"]
     city: str = Field(default="", max_length=64)
     address: str = Field(default="", max_length=255)
-    time_zone: str = Field(default="Asia/Shanghai", max_length=64)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone, e.g. Asia/Shanghai; none: a new store gets POS_TIME_ZONE, a"
+        " store already there keeps its own",
+    )
     merchant_id: str = Field(default="", max_length=40)
     hold_minutes: int = Field(default=5, ge=1, le=120)
     label_scheme: LabelScheme = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -270,3 +271,24 @@ def test_pos_stores_load_says_what_a_file_withdrew(sqlite_template: Path, tmp_pa
         " withdrawn listings: FPC-341623-2026-0001",
         "2 store(s) loaded",
     ]
+
+
+def test_a_new_store_whose_layout_names_no_time_zone_gets_pos_time_zone(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "pos.sqlite3"
+    shutil.copy(sqlite_template, database)
+    layouts = tmp_path / "stores.json"
+    layout = {"code": "DE-BERLIN", "name_zh": "柏林店", "kind": "supermarket_zone"}
+    layouts.write_text(json.dumps([layout], ensure_ascii=False), encoding="utf-8")
+
+    def load(zone: str) -> str:
+        env = {"POS_DATABASE_URL": f"sqlite:///{database}", "POS_TIME_ZONE": zone}
+        loaded = CliRunner().invoke(main, ["stores", "load", str(layouts)], env=env)
+        assert loaded.exit_code == 0, loaded.output
+        with sqlite3.connect(database) as connection:
+            (stored,) = connection.execute("SELECT time_zone FROM store").fetchone()
+        return str(stored)
+
+    assert load("Europe/Berlin") == "Europe/Berlin"
+    assert load("Asia/Shanghai") == "Europe/Berlin"  # a store already there keeps its own
