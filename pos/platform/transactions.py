@@ -99,12 +99,13 @@ def _line(line: SoldLine, supplier_codes: Mapping[int, str]) -> TransactionLine:
 def reversal_transaction(
     sale: TransactionDoc, share: RefundShare, order_id: int, time_zone: str
 ) -> TransactionDoc | None:
-    """The reversal of `sale`'s lines for one refund, or None when it reverses no fen of them."""
-    lines = [
-        reversed_line
-        for line in sale.lines
-        if (reversed_line := _reversed(line, share, sale.order_total_fen)).amount_fen > 0
-    ]
+    """The reversal of `sale`'s lines for one refund, or None when it reverses nothing of them.
+
+    A line whose share of this refund rounds to 0 fen may still take back grams or pieces: left
+    out, they would never be reversed, as the next refund's share counts from this one's.
+    """
+    reversed_lines = (_reversed(line, share, sale.order_total_fen) for line in sale.lines)
+    lines = [line for line in reversed_lines if line.amount_fen or line.quantity or line.weight_g]
     if not lines:
         return None
     return sale.model_copy(

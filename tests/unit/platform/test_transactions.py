@@ -30,7 +30,7 @@ def test_a_sale_without_certified_lines_is_not_forwarded() -> None:
     assert sale_transaction(make_sale(sold_line(1, 100, certified=False)), PLACE, CODES) is None
 
 
-def test_a_partial_refund_reverses_its_share_of_each_certifiedsold_line() -> None:
+def test_a_partial_refund_reverses_its_share_of_each_certified_line() -> None:
     sale = sold(sold_line(1, 3000), sold_line(2, 1000, certified=False))
     reversal = reversal_transaction(sale, share(0, 2000), 42, "Asia/Shanghai")
     assert reversal is not None
@@ -47,22 +47,29 @@ def test_a_refund_too_small_to_reach_a_certified_fen_is_not_forwarded() -> None:
 
 
 @given(
-    amounts=st.lists(st.integers(1, 5000), min_size=1, max_size=4),
+    lines=st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 30_000)), min_size=1, max_size=4),
     cuts=st.lists(st.integers(1, 100), min_size=1, max_size=6),
 )
-def test_successive_refunds_of_the_whole_order_reverse_exactly_themake_sale(
-    amounts: list[int], cuts: list[int]
+def test_successive_refunds_of_the_whole_order_reverse_exactly_the_sale(
+    lines: list[tuple[int, int]], cuts: list[int]
 ) -> None:
-    sale = sold(*[sold_line(n, fen) for n, fen in enumerate(amounts, 1)])
+    # Weighed lines: more grams than fen below 10 yuan a kg, so a share may be grams without fen.
+    sale = sold(
+        *[
+            sold_line(n, fen, quantity=None, weight_g=grams)
+            for n, (fen, grams) in enumerate(lines, 1)
+        ]
+    )
     total = sale.order_total_fen
     steps = sorted({total * sum(cuts[: i + 1]) // sum(cuts) for i in range(len(cuts))} | {total})
-    reversed_fen: dict[int, int] = {}
+    reversed_parts: dict[int, tuple[int, int]] = {}
     before = 0
     for n, after in enumerate(steps):
         if after == before:
             continue
         reversal = reversal_transaction(sale, share(before, after, str(n)), 42, "Asia/Shanghai")
         for line in reversal.lines if reversal else []:
-            reversed_fen[line.line_no] = reversed_fen.get(line.line_no, 0) + line.amount_fen
+            fen, grams = reversed_parts.get(line.line_no, (0, 0))
+            reversed_parts[line.line_no] = (fen + line.amount_fen, grams + (line.weight_g or 0))
         before = after
-    assert reversed_fen == {line.line_no: line.amount_fen for line in sale.lines}
+    assert reversed_parts == {line.line_no: (line.amount_fen, line.weight_g) for line in sale.lines}
