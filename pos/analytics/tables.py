@@ -8,6 +8,7 @@ Store, order and product ids in rollups are plain integers: facts outlive what t
 from __future__ import annotations
 
 from piccolo.columns import (
+    BigInt,
     Boolean,
     Date,
     ForeignKey,
@@ -77,10 +78,11 @@ class SalesDay(Table, tablename="analytics_sales_day"):
     supplier_id = Integer()
     county_code = Varchar(length=6, help_text="origin county, frozen at the sale")
     province_code = Varchar(length=2, help_text="first two digits of county_code")
-    net_fen = Integer()
-    certified_fen = Integer()
-    quantity = Integer(help_text="pieces")
-    weight_g = Integer(help_text="grams of products sold by weight")
+    # Sums of a day's orders, each of which may hold up to an INTEGER.
+    net_fen = BigInt()
+    certified_fen = BigInt()
+    quantity = BigInt(help_text="pieces")
+    weight_g = BigInt(help_text="grams of products sold by weight")
 
 
 class Buyer(Table, tablename="analytics_buyer"):
@@ -95,7 +97,7 @@ class Buyer(Table, tablename="analytics_buyer"):
     first_month = Date()
     second_days = Integer(null=True, default=None, help_text="local days to the 2nd purchase")
     purchases = Integer()
-    net_fen = Integer()
+    net_fen = BigInt(help_text="of every purchase: more than one order holds")
 
 
 class BuyerProduct(Table, tablename="analytics_buyer_product"):

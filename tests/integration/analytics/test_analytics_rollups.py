@@ -331,3 +331,18 @@ async def test_a_buyer_has_one_row_per_product_and_per_county(
     await insert_rows(table, [{**row, "orders": 1}])
     with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError), match=r"(?i)unique"):
         await insert_rows(table, [{**row, "orders": 2}])
+
+
+async def test_sums_of_many_orders_go_past_what_one_order_holds(db: str) -> None:
+    shop = await open_shop()
+    # One order may come to an INTEGER's worth of fen: two of them, one buyer's, of the same
+    # product on the same day, add up past it.
+    gold = await shop.add(price_fen=1_100_000_000, stock=10)
+    for hour in (10, 11):
+        await sell(shop, {gold: 1}, payer="p1", at=shanghai(2, 1, hour))
+    await run_events()
+    rows = await SalesDay.select(SalesDay.net_fen).where(SalesDay.product_id == gold)
+    assert [row["net_fen"] for row in rows] == [2_200_000_000]
+    buyer = await Buyer.select(Buyer.purchases, Buyer.net_fen).first()
+    assert buyer is not None
+    assert (buyer["purchases"], buyer["net_fen"]) == (2, 2_200_000_000)
