@@ -155,10 +155,15 @@ class ChargeResult:
 
 @dataclass(frozen=True, slots=True)
 class RefundResult:
-    """A refund's state at the provider; WeChat answers PROCESSING and finishes later."""
+    """A refund's state at the provider; WeChat answers PROCESSING and finishes later.
+
+    `stranded`: the money left the store but did not reach the payer (WeChat's ABNORMAL, a
+    card closed since): staff finish it on the provider's merchant platform.
+    """
 
     status: RefundStatus
     provider_reference: str = ""
+    stranded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,7 +213,10 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
             why=refund.reason,
             slip_printer_id=refund.slip_printer,
         )
-    await Payment.update({Payment.status: await _payment_status(payment)}).where(
+    # Stranded money is refunded all the same: only staff, on the provider's platform, may
+    # send it again (another refund here would pay the payer twice).
+    stranded = flags.raised("refund_stranded") if result.stranded else {}
+    await Payment.update({Payment.status: await _payment_status(payment), **stranded}).where(
         Payment.id == payment.id
     )
     return moved

@@ -107,8 +107,10 @@ class FlaggedPaymentOut(BaseModel):
     order_id: int
     order_number: str
     flag: str = Field(
-        description="amount_mismatch (paid another amount: refunded, the order not paid) or"
-        " refund_failed (the provider refused a refund: the money is still the store's)"
+        description="amount_mismatch (paid another amount: refunded, the order not paid),"
+        " refund_failed (the provider refused a refund: the money is still the store's) or"
+        " refund_stranded (a refund left the store but did not reach the payer: send it on from the"
+        " provider's merchant platform)"
     )
     amount_fen: int
     paid_fen: int | None

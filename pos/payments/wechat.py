@@ -60,7 +60,8 @@ _TRADE_STATES: dict[str, QueryStatus] = {
 _REFUND_STATES: dict[str, RefundStatus] = {
     "SUCCESS": "succeeded",
     "PROCESSING": "processing",
-    "ABNORMAL": "failed",
+    # Gone from the store, stuck on its way to the payer's bank: refunded, for staff to finish.
+    "ABNORMAL": "succeeded",
     "CLOSED": "failed",
 }
 # Error codes that are answers, not failures to answer. ORDER_NOT_EXIST to a close or a reverse:
@@ -204,7 +205,8 @@ class WeChatPayProvider(PaymentProvider):
         status = _REFUND_STATES.get(str(body.get("status")))
         if status is None:
             raise _unreadable(f"refund status {body.get('status')!r}")
-        return RefundResult(status, str(body.get("refund_id", "")))
+        reference, stranded = str(body.get("refund_id", "")), body.get("status") == "ABNORMAL"
+        return RefundResult(status, reference, stranded=stranded)
 
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime

@@ -98,6 +98,7 @@ class WeChatGateway(LoopbackServer):
         self.apiv3_key = secrets.token_hex(16)  # 32 characters, as WeChat's
         self.trades: dict[str, Trade] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.refund_status = "SUCCESS"  # or ABNORMAL: the payer's card was closed since
         self.refused: list[str] = []
         self.paid_amount_override: int | None = None
 
@@ -299,7 +300,7 @@ class WeChatGateway(LoopbackServer):
         self.refunds[refund["out_refund_no"]] = {
             "refund_id": f"5030{uuid.uuid4().int % 10**24:024d}",
             "out_refund_no": refund["out_refund_no"],
-            "status": "SUCCESS",
+            "status": self.refund_status,
             "amount": refund["amount"],
         }
         return self._answer(200, self.refunds[refund["out_refund_no"]])

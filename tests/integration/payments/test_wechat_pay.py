@@ -29,7 +29,7 @@ from pos.settings import Settings, SettingsError, load_settings
 from pos.testing import free_port
 from tests.helpers import wechat_gateway as double
 from tests.helpers.clock import Clock
-from tests.helpers.staff import device_headers
+from tests.helpers.staff import device_headers, login_as
 from tests.integration.payments.conftest import (
     Bought,
     buy,
@@ -221,6 +221,31 @@ async def test_refunds_close_and_query_speak_the_language_of_wechat(
     assert (await wechat.query(out_trade_no)).status == "paid"  # refunded in part, still a sale
     await wechat.close(out_trade_no)  # ORDERPAID: an answer, not an error
     assert (await wechat.query("P-never-opened")).status == "closed"
+
+
+async def test_a_refund_stranded_on_its_way_to_the_payer_is_refunded_and_flagged_for_staff(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    assert paid.json()["status"] == "paid", paid.text
+    out_trade_no = paid.json()["out_trade_no"]
+    await login_as(client, "manager", bought.shop.store_id)
+    gateway.refund_status = "ABNORMAL"  # the payer's card was closed since
+    refunds = f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds"
+
+    stranded = await client.post(
+        refunds, json={"amount_fen": 500, "reason": "dented"}, headers={"Idempotency-Key": "r1"}
+    )
+
+    assert stranded.json()["status"] == "succeeded", stranded.text
+    payment = await payment_by_trade_no(out_trade_no)
+    assert (payment.refunded_fen, payment.flag) == (500, "refund_stranded")
+    # The money left the store: refunding it again here would pay the payer twice.
+    rest = bought.total_fen - 500
+    again = await client.post(
+        refunds, json={"amount_fen": rest + 1, "reason": "again"}, headers={"Idempotency-Key": "r2"}
+    )
+    assert again.status_code == 409, again.text
 
 
 async def test_a_code_charge_that_never_reached_wechat_is_reversed_and_reopens_the_order(
