@@ -62,17 +62,26 @@ _CHARGE_AS_QUERY: dict[ChargeStatus, QueryStatus] = {
 _PAYMENT_CODE = re.compile(r"^(?:1[0-5][0-9]{16}|(?:2[5-9]|30)[0-9]{14,22})$")
 
 
-def _require_paid_amount(status: str, amount_fen: int | None) -> None:
-    """Refuse a paid answer without what was paid (WeChat amount.total, Alipay total_amount).
+def _require_paid_facts(status: str, amount_fen: int | None, provider_reference: str) -> None:
+    """Refuse a paid answer without what was paid (WeChat amount.total, Alipay total_amount) or
+    the provider's number of the payment (transaction_id, trade_no).
 
-    Settled, it would look like a wrong amount and refund nothing of the shopper's money. As a
-    provider failure, its notification is answered with an error the gateway repeats, and its
-    poll is retried.
+    Settled without its amount, it would look like a wrong amount and refund nothing of the
+    shopper's money; without its number, a second payment of the order would look like the
+    first and never be refunded. As a provider failure, its notification is answered with an
+    error the gateway repeats, and its poll is retried.
     """
-    if status == "paid" and (amount_fen is None or amount_fen <= 0):
-        raise Unavailable(
-            "the provider answered paid without the amount", code="provider_answer_malformed"
-        )
+    if status != "paid":
+        return
+    if amount_fen is None or amount_fen <= 0:
+        missing = "the amount"
+    elif not provider_reference:
+        missing = "its number of the payment"
+    else:
+        return
+    raise Unavailable(
+        f"the provider answered paid without {missing}", code="provider_answer_malformed"
+    )
 
 
 def is_payment_code(code: str) -> bool:
@@ -128,7 +137,7 @@ class QueryResult:
     paid_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        _require_paid_amount(self.status, self.amount_fen)
+        _require_paid_facts(self.status, self.amount_fen, self.provider_reference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +152,7 @@ class ChargeResult:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        _require_paid_amount(self.status, self.amount_fen)
+        _require_paid_facts(self.status, self.amount_fen, self.provider_reference)
 
     def as_query(self) -> QueryResult:
         """The same answer in the shape of a query, so one settling path serves both."""

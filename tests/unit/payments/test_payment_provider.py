@@ -57,6 +57,15 @@ def test_a_paid_answer_without_its_amount_is_a_provider_failure(amount_fen: int 
     assert charge.value.code == "provider_answer_malformed"
 
 
+def test_a_paid_answer_without_the_providers_number_is_a_provider_failure() -> None:
+    with pytest.raises(Unavailable) as query:
+        QueryResult("paid", 990, "payer", "")
+    assert query.value.code == "provider_answer_malformed"
+    with pytest.raises(Unavailable) as charge:
+        ChargeResult("paid", 990, "payer", "")
+    assert charge.value.code == "provider_answer_malformed"
+
+
 def test_payer_hash_is_salted_and_stable() -> None:
     first = payer_hash(b"salt", "o-openid-1")
     assert first == payer_hash(b"salt", "o-openid-1")
