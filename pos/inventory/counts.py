@@ -84,6 +84,8 @@ async def finish(store_id: int, session_id: int, *, actor: str) -> CountOut:
 async def _post(store_id: int, session_id: int, actor: str) -> None:
     lines = await _L.select().where(_L.session == session_id).order_by(_L.product)
     for line in lines:
+        # Locked first: a sale committing between level_at's two reads would count twice.
+        await ledger.locked_level(store_id, line["product"], datetime.now(UTC))
         expected = await ledger.level_at(store_id, line["product"], line["counted_at"])
         await _L.update({_L.expected: expected}).where(_L.id == line["id"])
         entry = Entry(

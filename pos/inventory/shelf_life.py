@@ -25,8 +25,12 @@ async def expiring(store_id: int, within_hours: int) -> list[BatchOut]:
 
 async def write_off_batch(store_id: int, batch_id: int, *, reason: str, actor: str) -> MovementOut:
     """Write off what is left of a batch (spoiled, expired)."""
+    now = datetime.now(UTC)
     async with write_transaction():
-        batch = await batches.get(store_id, batch_id, datetime.now(UTC))
+        # Its remaining read once the product's stock row is locked: no sale takes from it since.
+        product_id = (await batches.get(store_id, batch_id, now)).product_id
+        await ledger.locked_level(store_id, product_id, now)
+        batch = await batches.get(store_id, batch_id, now)
         if batch.remaining == 0:
             raise Conflict(f"batch {batch_id} has nothing left", code="batch_empty")
         entry = Entry(actor, reason, f"batch:{batch_id}")
