@@ -221,10 +221,10 @@ async def place_orders(
                 await _insert_order(store_id, supplier_id, lines, actor, keys[supplier_id])
                 for supplier_id, lines in sorted(by_supplier.items())
             ]
-    except DUPLICATE_KEY:
-        if not idempotency_key:
+    except DUPLICATE_KEY:  # on SQLite also any other constraint: then no order has the keys
+        if not idempotency_key or not (found := await _orders_with_keys(list(keys.values()))):
             raise
-        return await _orders_with_keys(list(keys.values()))
+        return found
     return await _orders_out(order_ids)
 
 

@@ -178,7 +178,7 @@ async def receiving_start(
     actor: StaffActor, store_id: int, notice_id: str, key: str
 ) -> ReceivingOut:
     """Open a receiving, from a notice or blank."""
-    require(actor, STOCK_ROLES, store_id)
+    await store_of(actor, store_id, STOCK_ROLES)  # it must exist: the session row refers to it
     data = ReceivingStartIn(notice_id=whole_number(notice_id) if notice_id.strip() else None)
     return await receiving.start(store_id, data, actor=actor.name, idempotency_key=key or None)
 
@@ -227,7 +227,7 @@ async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int)
 
 async def count_start(actor: StaffActor, store_id: int) -> CountOut:
     """Open a stock count."""
-    require(actor, STOCK_ROLES, store_id)
+    await store_of(actor, store_id, STOCK_ROLES)  # it must exist: the session row refers to it
     return await counts.start(store_id, actor=actor.name)
 
 
@@ -409,7 +409,7 @@ async def dashboard(actor: StaffActor, date_from: date | None, date_to: date | N
     """The figures of every store the manager manages over the period (default: 30 days to
     today where the stores are)."""
     end = date_to or await _stores_today(actor)
-    start = date_from or end - timedelta(days=DASHBOARD_DAYS - 1)
+    start = date_from or end - timedelta(days=min(DASHBOARD_DAYS - 1, (end - date.min).days))
     scope = await analytics.scope_for(actor, None, start, end)
     by_day, by_county, buyers = await asyncio.gather(
         analytics.sales(scope, "day"), analytics.sales(scope, "county"), analytics.buyers(scope)

@@ -84,6 +84,10 @@ def staff(*roles: RoleName, head_office: bool = False) -> Guard:
             held_anywhere = any(role in roles for role, _ in actor.roles)
             code = "other_store" if held_anywhere else "wrong_role"
             raise Forbidden(f"this needs the role {' or '.join(roles)} here", code=code)
+        if store_id is not None and actor.has_role(roles, None):
+            # A head-office role opens every store id: one naming no store is a 404 here, not
+            # a foreign-key failure (a 500) in the middle of the step.
+            await service.check_store(store_id)
         connection.state.actor = actor
 
     return staff_guard

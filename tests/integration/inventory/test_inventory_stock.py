@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
+from typing import Any
 
 import asyncpg
 import httpx
@@ -10,7 +12,15 @@ import pytest
 from pos.errors import Conflict
 from pos.inventory import service as inventory
 from pos.inventory.schemas import MAX_STOCK_QUANTITY
-from pos.inventory.tables import StockLevel
+from pos.inventory.tables import (
+    CountSession,
+    MarkdownRule,
+    ReceivingSession,
+    ReorderRule,
+    RestockOrder,
+    StockLevel,
+    StockMovement,
+)
 from tests.helpers.shop import open_shop
 from tests.helpers.staff import login_as
 
@@ -124,3 +134,79 @@ async def test_an_adjustment_past_what_the_level_holds_gets_a_409_naming_it(
     )
     assert (response.status_code, response.json()["code"]) == (409, "stock_over_limit")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 10
+
+
+NO_STORE = 999_999  # a store id in range that names no store
+
+
+def _writes(product_id: int, to_store: int) -> dict[str, tuple[str, str, dict[str, Any] | None]]:
+    base = f"/api/stores/{NO_STORE}/inventory"
+    return {
+        "markdown_rule": (
+            "POST",
+            f"{base}/markdown-rules",
+            {"product_id": product_id, "within_hours": 5, "percent": 10},
+        ),
+        "movement": (
+            "POST",
+            f"{base}/movements",
+            {"product_id": product_id, "kind": "adjustment", "quantity": 1, "reason": "found"},
+        ),
+        "threshold": (
+            "PUT",
+            f"{base}/thresholds/{product_id}",
+            {"min_level": 1, "target_level": 5},
+        ),
+        "transfer": (
+            "POST",
+            f"{base}/transfers",
+            {"to_store_id": to_store, "product_id": product_id, "quantity": 1, "reason": "move"},
+        ),
+        "restock_order": (
+            "POST",
+            f"{base}/restock-orders",
+            {"lines": [{"product_id": product_id, "quantity": 1}]},
+        ),
+        "count": ("POST", f"{base}/counts", None),
+        "receiving": ("POST", f"{base}/receivings", {}),
+    }
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "markdown_rule",
+        "movement",
+        "threshold",
+        "transfer",
+        "restock_order",
+        "count",
+        "receiving",
+    ],
+)
+async def test_an_inventory_write_for_a_store_that_does_not_exist_is_404(
+    client: httpx.AsyncClient, write: str
+) -> None:
+    # A head-office manager may act at any store id; one naming no store hit the store's
+    # foreign key (500), or on SQLite a restock order was even placed for it.
+    shop = await open_shop()
+    product = await shop.add(stock=5)
+    await login_as(client, "manager", None)
+    method, url, body = _writes(product, shop.store_id)[write]
+
+    response = await client.request(
+        method, url, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "store_not_found"
+    for table in (
+        MarkdownRule,
+        StockLevel,
+        StockMovement,
+        ReorderRule,
+        RestockOrder,
+        CountSession,
+        ReceivingSession,
+    ):
+        assert await table.count().where(table.store == NO_STORE) == 0, table.__name__

@@ -467,3 +467,26 @@ async def test_the_dashboard_s_default_period_ends_on_the_store_s_today(
     date_to = re.search(r'id="date_to" name="date_to" type="date" value="([^"]+)"', page.text)
     assert date_to
     assert date_to[1] == "2026-12-04"
+
+
+async def test_a_dashboard_period_ending_in_year_one_starts_with_the_calendar(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    # date_to alone: the page counts 30 days back from it, which would be before date.min.
+    await _login(client, "manager")
+
+    page = await client.get("/staff/dashboard", params={"date_to": "0001-01-01"})
+
+    assert page.status_code == 200, page.text  # not a 500: no date before 0001-01-01
+
+
+@pytest.mark.parametrize("session", ["counts", "receiving"])
+async def test_head_office_cannot_start_a_session_at_a_store_that_does_not_exist(
+    client: httpx.AsyncClient, demo: Demo, session: str
+) -> None:
+    await _login(client, "manager")
+
+    page = await client.post(f"/staff/stores/999999/{session}", data={"key": "k"})
+
+    assert page.status_code == 403, page.text  # as for any store the page cannot show
+    assert "store_not_found" in page.text
