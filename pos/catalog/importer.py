@@ -52,8 +52,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pos.catalog.checks import check_places, check_products
 from pos.catalog.columns import (
@@ -79,6 +80,8 @@ PROGRESS_EVERY = 10_000
 SLICE_ROWS = 25_000
 _REQUIRED_COLUMNS = frozenset(COLUMNS) - OPTIONAL_COLUMNS
 _KNOWN_COLUMNS = frozenset(COLUMNS)
+# Only an escape in the line can make a surrogate: the file itself was decoded as strict UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Rejected(Exception):
@@ -263,6 +266,16 @@ def _read_jsonl(text: str, progress: ProgressCallback) -> _Table:
     return _Table(columns, _problems(lines, unreadable))
 
 
+def _holds_lone_surrogate(obj: dict[str, Any]) -> bool:
+    """Whether a key or value is not text: JSON escapes a character past U+FFFF as a pair of
+    surrogates, and one alone decodes to a string no database (nor UTF-8) can hold."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _json_fields(raw: str) -> dict[str, str] | str:
     """A JSON line's values as text, or why the line cannot be used."""
     try:
@@ -271,6 +284,8 @@ def _json_fields(raw: str) -> dict[str, str] | str:
         return f"not JSON: {exc}"
     if not isinstance(obj, dict):
         return "not a JSON object"
+    if _SURROGATE_ESCAPE.search(raw) and _holds_lone_surrogate(obj):
+        return "holds half of a UTF-16 surrogate pair (an escape \\ud800 to \\udfff alone)"
     keys = obj.keys()
     problems = [] if _REQUIRED_COLUMNS <= keys <= _KNOWN_COLUMNS else _key_problems(obj, "keys")
     for key, value in obj.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -72,3 +74,30 @@ async def test_a_cashier_gets_403(client: httpx.AsyncClient, at_head_office: boo
     await login_as(client, "cashier", None if at_head_office else await add_store())
     response = await client.post(URL, content=csv_bytes([row(1)]), headers=CSV)
     assert response.status_code == 403
+
+
+async def test_a_lone_surrogate_in_a_json_lines_value_is_refused_naming_the_line(
+    client: httpx.AsyncClient,
+) -> None:
+    # json.loads turns the escape "\ud800" into a lone surrogate, which no database text holds.
+    await login_as(client, "manager", None)
+    line = json.dumps(row(1, name_zh="\ud800"), ensure_ascii=True).encode() + b"\n"
+
+    response = await client.post(URL, content=line, headers=NDJSON)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "catalog_rejected"
+    assert [error["line"] for error in response.json()["errors"]] == [1]
+    assert await Product.count() == 0
+
+
+async def test_a_lone_surrogate_in_a_json_lines_key_is_refused(client: httpx.AsyncClient) -> None:
+    # The unknown key is echoed into the problem's text, which then cannot be encoded.
+    await login_as(client, "manager", None)
+    line = json.dumps({**row(1), "\ud800": "x"}, ensure_ascii=True).encode() + b"\n"
+
+    response = await client.post(URL, content=line, headers=NDJSON)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "catalog_rejected"
+    assert await Product.count() == 0
