@@ -48,7 +48,7 @@ async def _receive(shop: Shop, product: int, units: int) -> None:
         await ledger.move(shop.store_id, product, units, "receipt", Entry("race", "delivery"))
 
 
-async def _receive_lot(shop: Shop, product: int, units: int, expires_in: timedelta) -> None:
+async def _receive_lot(shop: Shop, product: int, units: int, expires_in: timedelta) -> int:
     async with write_transaction():
         batch = await batches.add(
             shop.store_id,
@@ -60,6 +60,7 @@ async def _receive_lot(shop: Shop, product: int, units: int, expires_in: timedel
             reference="race",
         )
         await ledger.move(shop.store_id, product, units, "receipt", Entry("race"), batch_id=batch)
+    return batch
 
 
 async def _count(shop: Shop, product: int, counted: int) -> None:
@@ -137,21 +138,6 @@ async def test_a_sale_between_a_transfers_plan_and_its_moves_leaves_it_whole(
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 2
     assert (await inventory.get_level(other, product)).on_hand == 5
     assert sum(lot.remaining for lot in await batches.lots(shop.store_id, product)) == 2
-
-
-async def _receive_lot(shop: Shop, product: int, units: int, expires_in: timedelta) -> int:
-    async with write_transaction():
-        batch = await batches.add(
-            shop.store_id,
-            product,
-            units,
-            lot="",
-            produced_on=None,
-            expires_at=datetime.now(UTC) + expires_in,
-            reference="race",
-        )
-        await ledger.move(shop.store_id, product, units, "receipt", Entry("race"), batch_id=batch)
-    return batch
 
 
 @pytest.mark.postgres
