@@ -3,7 +3,8 @@
 Staff sign in on tablets and carry the `pos_session` cookie (HttpOnly, SameSite=Strict); devices
 send `Authorization: Bearer <token>`; supplier systems send `X-Api-Key: <key id>.<secret>`.
 A guard answers 401 for a missing, unknown or expired credential and 403 for a valid one of the
-wrong role, kind, store, counter or supplier; it puts the actor on `connection.state.actor`.
+wrong role, kind, store, counter or supplier (404 for a head-office role at a store id that names
+no store); it puts the actor on `connection.state.actor`.
 
     @get(guards=[staff("manager")], dependencies={"actor": STAFF_ACTOR})
     async def handler(self, store_id: FromPath[int], actor: NamedDependency[StaffActor]) -> ...
