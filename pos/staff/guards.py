@@ -23,6 +23,7 @@ from litestar.types import Guard
 from pos.errors import Forbidden, NotAuthenticated
 from pos.staff import service
 from pos.staff.actors import DeviceActor, DeviceKind, RoleName, StaffActor, SupplierActor
+from pos.stores import service as stores
 
 __all__ = [
     "DEVICE_ACTOR",
@@ -88,7 +89,7 @@ def staff(*roles: RoleName, head_office: bool = False) -> Guard:
         if store_id is not None and actor.has_role(roles, None):
             # A head-office role opens every store id: one naming no store is a 404 here, not
             # a foreign-key failure (a 500) in the middle of the step.
-            await service.check_store(store_id)
+            await stores.store_rules(store_id)  # NotFound store_not_found
         connection.state.actor = actor
 
     return staff_guard

@@ -96,12 +96,6 @@ def _check_new_user(
         raise InvalidInput(f"unknown roles {unknown}; known: {list(ROLE_NAMES)}", code="bad_role")
 
 
-async def check_store(store_id: int) -> None:
-    """NotFound unless a store has the id."""
-    if not await Store.exists().where(Store.id == store_id):
-        raise NotFound(f"no store {store_id}", code="store_not_found")
-
-
 async def create_user(
     username: str,
     password: str,
