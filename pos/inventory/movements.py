@@ -6,15 +6,13 @@ the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from asyncpg.exceptions import UniqueViolationError
-
 from pos.catalog import service as catalog
 from pos.db import write_transaction
+from pos.db.unique import DUPLICATE_KEY
 from pos.errors import InvalidInput, NotFound
 from pos.inventory import batches, ledger
 from pos.inventory.fefo import Take
@@ -23,10 +21,7 @@ from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
 from pos.inventory.tables import StockLevel, StockMovement
 from pos.stores import service as stores
 
-__all__ = ["DUPLICATE_KEY", "history", "levels", "record", "transfer"]
-
-# What a racing duplicate UNIQUE value raises on each database.
-DUPLICATE_KEY = (sqlite3.IntegrityError, UniqueViolationError)
+__all__ = ["history", "levels", "record", "transfer"]
 
 _M = StockMovement
 

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from pos.catalog import service as catalog
 from pos.db import write_transaction
+from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
 from pos.inventory import replenishment
-from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.supplier_sync import Problem, refused, validation_problems, verified_body
 from pos.inventory.sync_schemas import ShipmentLineOut, ShipmentNoticeIn, ShipmentNoticeOut
 from pos.inventory.tables import RestockOrder, ShipmentLine, ShipmentNotice

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import write_transaction
+from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
 from pos.inventory import batches, ledger, replenishment
 from pos.inventory.ledger import Entry
-from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.notices import get_notice
 from pos.inventory.scans import scanned_product
 from pos.inventory.schemas import (

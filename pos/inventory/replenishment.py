@@ -22,8 +22,8 @@ from piccolo.query.functions.aggregate import Sum
 
 from pos.catalog import service as catalog
 from pos.db import MAX_INTEGER, Statement, write_transaction
+from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
-from pos.inventory.movements import DUPLICATE_KEY
 from pos.inventory.schemas import (
     LowStockOut,
     RestockLineIn,

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pos.db import Statement, write_transaction
+from pos.db.unique import is_unique_violation
 from pos.errors import InvalidInput, NotFound
 from pos.orders import service as orders
 from pos.payments.polling import next_poll
@@ -30,7 +31,6 @@ from pos.payments.provider import (
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments, schedule_poll, settle
 from pos.payments.tables import Payment
-from pos.payments.unique import is_unique_violation
 
 __all__ = ["phone_browser", "receive_notification", "start_payment"]
 

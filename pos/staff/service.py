@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from pos.catalog import service as catalog
 from pos.db import write_transaction
+from pos.db.unique import DUPLICATE_KEY, is_unique_violation
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff.actors import (
     ROLE_NAMES,
@@ -76,8 +78,9 @@ def _now() -> datetime:
 
 
 def _normal_username(username: str) -> str:
-    # Tablet keyboards capitalise the first letter; "Li.Wei" and "li.wei" are one user.
-    return username.strip().lower()
+    # Tablet keyboards capitalise the first letter, and a Chinese input method may type
+    # full-width letters: "Li.Wei", "li.wei" and "ｌｉ．ｗｅｉ" are one user.
+    return unicodedata.normalize("NFKC", username).strip().lower()
 
 
 def _check_new_user(
@@ -108,10 +111,26 @@ async def create_user(
     _check_new_user(name, password, display_name, roles)
     password_hash = await hash_password(password)
     held = tuple(dict.fromkeys(roles))
+    try:
+        user_id = await _insert_user(name, display_name, password_hash, held)
+    except DUPLICATE_KEY as exc:  # the same name created at the same moment
+        if not is_unique_violation(exc):
+            raise
+        raise _name_taken(name) from None
+    return StaffActor(user_id=user_id, username=name, display_name=display_name, roles=held)
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"username {name!r} is taken", code="username_taken")
+
+
+async def _insert_user(
+    name: str, display_name: str, password_hash: str, held: Sequence[tuple[RoleName, int | None]]
+) -> int:
     store_ids = {store_id for _, store_id in held if store_id is not None}
     async with write_transaction():
         if await StaffUser.exists().where(StaffUser.username == name):
-            raise Conflict(f"username {name!r} is taken", code="username_taken")
+            raise _name_taken(name)
         if store_ids and await Store.count().where(Store.id.is_in([*store_ids])) < len(store_ids):
             raise NotFound(
                 f"one of the stores {sorted(store_ids)} does not exist", code="store_not_found"
@@ -120,7 +139,7 @@ async def create_user(
         user_id = (await StaffUser.insert(user))[0]["id"]
         if held:
             await Role.insert(*(Role(user=user_id, store=sid, role=role) for role, sid in held))
-    return StaffActor(user_id=user_id, username=name, display_name=display_name, roles=held)
+    return cast(int, user_id)
 
 
 async def ensure_user(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from argon2 import PasswordHasher
 
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff import service as staff
+from pos.staff.passwords import hash_password
 from pos.staff.tables import StaffSession, StaffUser, SupplierKey
 from tests.helpers.staff import PASSWORD, add_store, add_supplier, make_user
 
@@ -21,6 +23,33 @@ async def test_a_username_is_taken_once_whatever_its_case(db: str) -> None:
     with pytest.raises(Conflict) as refused:
         await staff.create_user("li.wei", PASSWORD, roles=[("cashier", None)])
     assert refused.value.code == "username_taken"
+
+
+async def test_full_width_letters_name_the_same_user(db: str) -> None:
+    # A Chinese input method in full-width mode types "ｌｉ．ｗｅｉ" for "li.wei".
+    await staff.create_user("li.wei", PASSWORD, roles=[("cashier", None)])
+    _, actor = await staff.login("Ｌｉ．Ｗｅｉ", PASSWORD)
+    assert actor.username == "li.wei"
+    with pytest.raises(Conflict):
+        await staff.create_user("ｌｉ．ｗｅｉ", PASSWORD, roles=[("cashier", None)])
+
+
+async def test_the_same_name_created_at_once_makes_one_user_and_clear_refusals(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed = await hash_password(PASSWORD)
+
+    async def hash_at_once(password: str) -> str:  # argon2 in threads would space them out
+        return hashed
+
+    monkeypatch.setattr(staff, "hash_password", hash_at_once)
+    created = await asyncio.gather(
+        *(staff.create_user("li.wei", PASSWORD, roles=[("cashier", None)]) for _ in range(4)),
+        return_exceptions=True,
+    )
+    refusals = [outcome for outcome in created if isinstance(outcome, BaseException)]
+    assert [type(refused) for refused in refusals] == [Conflict] * 3
+    assert await StaffUser.count() == 1
 
 
 @pytest.mark.parametrize(

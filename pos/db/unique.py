@@ -6,7 +6,11 @@ import sqlite3
 
 import asyncpg
 
-__all__ = ["is_unique_violation"]
+__all__ = ["DUPLICATE_KEY", "is_unique_violation"]
+
+# What a racing duplicate UNIQUE value raises on each database. SQLite raises the same class
+# for every constraint; `is_unique_violation` tells them apart.
+DUPLICATE_KEY = (sqlite3.IntegrityError, asyncpg.UniqueViolationError)
 
 
 def is_unique_violation(exc: BaseException) -> bool:
