@@ -109,6 +109,7 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[DefineMiddleware(RequestIdMiddleware)],
         exception_handlers=exception_handlers,
         before_request=refuse_nul,
+        before_send=[login_limit.send_budget_headers],
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=512, exclude=_SMALL_CHECKOUT_ANSWERS
         ),

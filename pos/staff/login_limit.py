@@ -5,7 +5,8 @@ own route and process, so a burst spread over the two sign-in routes, or over tw
 got up to twice the budget through. Here a try is counted in one atomic step: INCR in a Redis
 transaction when Redis is configured (shared by every app server), else a counter in the process
 under one lock. The guard spends the try before the password is checked, so it also caps how much
-argon2 work one client can ask for.
+argon2 work one client can ask for. Every answer to a try carries the RateLimit headers
+RateLimitMiddleware sent, so clients see no change.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any, NamedTuple, cast
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.rate_limit import get_remote_address
+from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -36,6 +39,7 @@ __all__ = [
     "RedisLoginLimit",
     "Tries",
     "create_login_limit",
+    "send_budget_headers",
     "spend_login_try",
 ]
 
@@ -43,6 +47,7 @@ __all__ = [
 LOGIN_TRIES = 10
 WINDOW_SECONDS = 60
 STATE_KEY = "login_limit"  # where create_app puts the LoginLimit in the app state
+_TRIES_KEY = "login_tries"  # where the guard leaves a request's counted Tries in its scope state
 
 
 class Tries(NamedTuple):
@@ -131,16 +136,18 @@ async def spend_login_try(
     # Guards of HTTP routes get the Request; RateLimitMiddleware keyed tries by this address.
     client = get_remote_address(cast("Request[Any, Any, Any]", connection))
     tries = await limit.count_try(client)
+    connection.scope.setdefault("state", {})[_TRIES_KEY] = tries
     if tries.spent > LOGIN_TRIES:
-        raise TooManyRequestsException(headers=_over_budget_headers(tries.resets_in))
+        raise TooManyRequestsException(headers={"Retry-After": str(tries.resets_in)})
 
 
-def _over_budget_headers(resets_in: int) -> dict[str, str]:
-    # What RateLimitMiddleware sent, so clients see no change, and the Retry-After HTTP defines.
-    return {
-        "RateLimit-Policy": f"{LOGIN_TRIES}; w={WINDOW_SECONDS}",
-        "RateLimit-Limit": str(LOGIN_TRIES),
-        "RateLimit-Remaining": "0",
-        "RateLimit-Reset": str(resets_in),
-        "Retry-After": str(resets_in),
-    }
+async def send_budget_headers(message: Message, scope: Scope) -> None:
+    """App `before_send` hook: an answer to a sign-in try tells the client its budget."""
+    tries: Tries | None = scope.get("state", {}).get(_TRIES_KEY)
+    if tries is None or message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    headers["RateLimit-Policy"] = f"{LOGIN_TRIES}; w={WINDOW_SECONDS}"
+    headers["RateLimit-Limit"] = str(LOGIN_TRIES)
+    headers["RateLimit-Remaining"] = str(max(LOGIN_TRIES - tries.spent, 0))
+    headers["RateLimit-Reset"] = str(tries.resets_in)

@@ -180,3 +180,17 @@ async def test_a_refused_try_says_when_the_budget_comes_back(client: httpx.Async
     assert response.headers["ratelimit-remaining"] == "0"
     assert 0 < int(response.headers["ratelimit-reset"]) <= 60
     assert response.headers["retry-after"] == response.headers["ratelimit-reset"]
+
+
+async def test_every_answer_to_a_try_says_how_many_are_left(client: httpx.AsyncClient) -> None:
+    actor = await make_user("cashier", None)
+    wrong = await client.post(SESSION, json=GUESS)
+    right = await client.post(SESSION, json={"username": actor.username, "password": PASSWORD})
+    signed_in = await client.get(SESSION)
+
+    assert (wrong.status_code, right.status_code) == (401, 200)
+    assert wrong.headers["ratelimit-remaining"] == str(LOGIN_TRIES - 1)
+    assert right.headers["ratelimit-remaining"] == str(LOGIN_TRIES - 2)
+    assert right.headers["ratelimit-policy"] == f"{LOGIN_TRIES}; w=60"
+    assert "retry-after" not in right.headers
+    assert "ratelimit-remaining" not in signed_in.headers  # not a try
