@@ -10,9 +10,18 @@ from typing import Annotated
 
 from litestar.params import HeaderParameter
 
-__all__ = ["MAX_IDEMPOTENCY_KEY", "IdempotencyKey", "OptionalIdempotencyKey", "idempotency_key"]
+__all__ = [
+    "MAX_IDEMPOTENCY_KEY",
+    "MIN_ORDER_KEY",
+    "IdempotencyKey",
+    "OptionalIdempotencyKey",
+    "idempotency_key",
+]
 
 MAX_IDEMPOTENCY_KEY = 100
+# A retry with an order's key hands back the order's access token: a key one could guess ("1",
+# "order-7") would hand the order to whoever guessed it. A UUID is 32 hex digits.
+MIN_ORDER_KEY = 16
 
 
 def idempotency_key(*, min_length: int = 1, description: str) -> HeaderParameter:

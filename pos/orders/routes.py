@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, JSONBody, QueryParameter
 
 from pos.db import RowId
-from pos.idempotency import MAX_IDEMPOTENCY_KEY, idempotency_key
+from pos.idempotency import MAX_IDEMPOTENCY_KEY, MIN_ORDER_KEY, idempotency_key
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut, TransitionOut
@@ -18,10 +18,6 @@ from pos.staff.actors import DeviceActor
 from pos.staff.guards import DEVICE_ACTOR, SESSION_COOKIE, device
 
 __all__ = ["CounterOrderController", "KioskOrderController", "OrderController"]
-
-# A retry with the key hands back the order's access token: a key one could guess ("1",
-# "order-7") would hand the order to whoever guessed it. A UUID is 32 hex digits.
-MIN_ORDER_KEY = 16
 
 OrderKey = Annotated[
     str,

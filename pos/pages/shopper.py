@@ -17,6 +17,7 @@ from pos.analytics.schemas import RatingIn, RatingOut, RatingsIn
 from pos.catalog import service as catalog
 from pos.catalog.schemas import ProductOut
 from pos.errors import InvalidInput
+from pos.idempotency import MIN_ORDER_KEY
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.schemas import CounterOrderIn, LineIn, OrderOut
@@ -100,6 +101,11 @@ async def order_from_form(counter_id: int, form: Mapping[str, str], *, secret: s
     """Create the order the counter page's form asks for; the URL of its page."""
     data = CounterOrderIn(counter_token=form.get("t", ""), lines=_lines_from_form(form))
     key = form.get("key") or uuid.uuid4().hex
+    if len(key) < MIN_ORDER_KEY:  # as the API refuses it: a guessed key would open the order
+        raise InvalidInput(
+            f"the form's key is shorter than {MIN_ORDER_KEY} characters; reload the page",
+            code="form_key_too_short",
+        )
     created = await checkout.create_counter_order(
         counter_id, data, idempotency_key=f"page:{key}", secret=secret
     )
