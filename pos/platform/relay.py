@@ -7,7 +7,8 @@ just before: a round may outlast its lease, and rows another relay took over mea
 to it. A relay killed mid-send leaves its rows claimed; once the lease passes another relay sends
 them again, and the platform answers "duplicate" for any it already stored, so a resend is
 harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter; after
-`platform_max_attempts` a row is dead: logged at error level and listed for staff.
+`platform_max_attempts` a row is dead: logged at error level and listed for staff. A reversal
+or rating is claimed once its order's sale is sent, never before it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ DOCUMENTS_DUE = Signal()
 """Notified in this process when documents are written or made due: the relay wakes for them."""
 _ERROR_CHARS = 500
 _T = CertifiedTransaction
+# Orders whose sale the platform does not have yet. Their reversals and ratings wait: the
+# platform refuses a document about a sale it does not know, and a refusal is dead at once.
+_UNSENT_SALES = _T.select(_T.order_id).where((_T.kind == "sale") & (_T.state != "sent"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,7 @@ async def _claim(claim: str, settings: Settings, only: list[str] | None) -> list
         (_T.state == "pending")
         & (_T.next_attempt_at <= now)
         & (_T.claimed_until.is_null() | (_T.claimed_until < now))
+        & ((_T.kind == "sale") | _T.order_id.not_in(_UNSENT_SALES))
     )
     if only is not None:
         due &= _T.transaction_id.is_in(only or [""])

@@ -96,6 +96,26 @@ async def test_an_answer_lost_after_the_platform_stored_it_is_resent_and_dedupli
     assert await double.deliveries(f"{MERCHANT}-S{sale.id}") == 2
 
 
+async def test_a_reversal_waits_for_its_sale_and_follows_it_once_the_platform_has_it(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    # A real platform refuses a reversal of a sale it does not know, and a refusal is dead.
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await run_outbox()
+    assert await relay.round() == 1  # the platform is down: the sale waits out its back-off
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    await _T.update({_T.next_attempt_at: later}).where(_T.kind == "sale")
+    await orders.record_refund(sale.id, amount_fen=1000, restock=None)
+    await run_outbox()
+    await double.start()
+    assert await relay.round() == 0
+    await _T.update({_T.next_attempt_at: datetime.now(UTC)}).where(_T.kind == "sale")
+    await forward_all(relay)
+    assert set((await states()).values()) == {"sent"}
+    assert await double.counts() == {"transactions": 2, "deliveries": 2}
+
+
 async def test_a_product_revoked_before_the_sale_is_not_forwarded_one_revoked_after_is(
     shop: Shop, double: DoubleServer, relay: Relay
 ) -> None:
