@@ -9,6 +9,7 @@ The same key with a different request is refused rather than answered with the w
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -44,9 +45,13 @@ async def create_counter_order(
 ) -> CreatedOrder:
     """An order from a shopper's phone at a counter, whose QR token must be that counter's."""
     tokens.verify_counter_token(counter_id, data.counter_token, secret=secret)
-    store_id, rules = await stores.counter_store_rules(counter_id)
-    seller = Seller(store_id=store_id, counter_id=counter_id)
-    return await _create(seller, rules, data, idempotency_key=idempotency_key, secret=secret)
+
+    async def open_counter() -> tuple[Seller, StoreRules]:
+        store_id, rules = await stores.counter_store_rules(counter_id)
+        return Seller(store_id=store_id, counter_id=counter_id), rules
+
+    name = records.seller_name(counter_id=counter_id)
+    return await _create(name, open_counter, data, idempotency_key=idempotency_key, secret=secret)
 
 
 async def create_kiosk_order(
@@ -56,23 +61,34 @@ async def create_kiosk_order(
     seller = Seller(
         store_id=device.store_id, counter_id=device.counter_id, device_id=device.device_id
     )
-    rules = await stores.store_rules(device.store_id)
-    return await _create(seller, rules, data, idempotency_key=idempotency_key, secret=secret)
+
+    async def open_kiosk() -> tuple[Seller, StoreRules]:
+        return seller, await stores.store_rules(device.store_id)
+
+    return await _create(
+        seller.name, open_kiosk, data, idempotency_key=idempotency_key, secret=secret
+    )
 
 
 async def _create(
-    seller: Seller, rules: StoreRules, data: OrderIn, *, idempotency_key: str, secret: str
+    seller_name: str,
+    open_seller: Callable[[], Awaitable[tuple[Seller, StoreRules]]],
+    data: OrderIn,
+    *,
+    idempotency_key: str,
+    secret: str,
 ) -> CreatedOrder:
-    scope_key = f"{seller.name}:{idempotency_key}"
+    scope_key = f"{seller_name}:{idempotency_key}"
     request_hash = hashlib.sha256(data.model_dump_json(exclude={"counter_token"}).encode())
     token = tokens.order_access_token(scope_key, secret=secret)
     try:
+        seller, rules = await open_seller()
         sale = await list_priced(seller.store_id, data.lines, rules)
         new = _new_order(seller, rules, sale, scope_key, request_hash.hexdigest(), token)
         created = await _insert(new, sale)
     except PosError:
-        # A retry gets the first answer, also after the catalog or the shop changed, or once the
-        # first order took the last of the stock.
+        # A retry gets the first answer, also after the catalog or the shop changed (the counter
+        # closed, say), or once the first order took the last of the stock.
         first = await _first_answer(scope_key, request_hash.hexdigest(), token)
         if first is None:
             raise

@@ -32,6 +32,7 @@ __all__ = [
     "record_transition",
     "restocked",
     "restocked_after",
+    "seller_name",
     "set_state",
     "sold_units",
     "transitions",
@@ -98,7 +99,12 @@ class Seller:
     @property
     def name(self) -> str:
         """How transitions and idempotency keys name the seller: device:7 or counter:3."""
-        return f"device:{self.device_id}" if self.device_id else f"counter:{self.counter_id}"
+        return seller_name(counter_id=self.counter_id, device_id=self.device_id)
+
+
+def seller_name(*, counter_id: int | None, device_id: int | None = None) -> str:
+    """A seller's name (`Seller.name`) before its store is looked up."""
+    return f"device:{device_id}" if device_id else f"counter:{counter_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pos.errors import Conflict, Forbidden, InvalidInput
+from pos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pos.inventory import service as inventory
 from pos.inventory import shelf_life
 from pos.inventory.schemas import MarkdownRuleIn
@@ -16,7 +16,7 @@ from pos.orders import service as orders
 from pos.orders.products import set_plu
 from pos.orders.states import OrderState
 from pos.orders.tables import Order, OrderTransition
-from pos.stores.tables import Store
+from pos.stores.tables import Counter, Store
 from tests.helpers.shop import SECRET, Shop, make_gtin, open_shop, weight_label
 
 pytestmark = pytest.mark.anyio
@@ -223,6 +223,20 @@ async def test_a_retry_after_the_order_took_the_last_units_returns_it(db: str) -
     assert not again.created
     assert again.order == first.order
     assert (await inventory.get_level(shop.store_id, tea)).held == 3
+
+
+async def test_a_retry_after_the_counter_closed_returns_the_order(db: str) -> None:
+    # The first answer was lost; the order exists and holds its stock until it expires.
+    shop = await open_shop()
+    tea = await shop.add(stock=10)
+    first = await shop.order({"product_id": tea, "quantity": 1}, key="same")
+    await Counter.update({Counter.active: False}).where(Counter.id == shop.counter_id)
+    again = await shop.order({"product_id": tea, "quantity": 1}, key="same")
+    assert not again.created
+    assert again.order == first.order
+    with pytest.raises(NotFound) as refused:
+        await shop.order({"product_id": tea, "quantity": 1}, key="another")
+    assert refused.value.code == "counter_closed"
 
 
 async def test_concurrent_retries_create_one_order(db: str) -> None:
