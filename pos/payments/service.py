@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from pos.db import Statement, write_transaction
@@ -23,6 +23,7 @@ from pos.payments.polling import next_poll
 from pos.payments.provider import (
     ChargeResult,
     CreatedPayment,
+    Notification,
     NotificationRefused,
     PaymentRequest,
     PhoneBrowser,
@@ -30,7 +31,7 @@ from pos.payments.provider import (
 )
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments, schedule_poll, settle
-from pos.payments.tables import Payment
+from pos.payments.tables import MAX_NONCE, MAX_TRADE_NO, Payment
 
 __all__ = ["phone_browser", "receive_notification", "start_payment"]
 
@@ -53,7 +54,9 @@ _RECORD_NOTE = Statement(
     " WHERE payment_notification.outcome = 'received'"
     # With the payment it is about: one statement per notification instead of two.
     " RETURNING id, (SELECT id FROM payment"
-    " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_id"
+    " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_id,"
+    " (SELECT status FROM payment"
+    " WHERE payment.out_trade_no = payment_notification.out_trade_no) AS payment_status"
 )
 _SET_OUTCOME = Statement("UPDATE payment_notification SET outcome = {} WHERE id = {}")
 _UNANSWERED = ("created", "pending")  # the provider's answer to the start may still come
@@ -253,12 +256,32 @@ async def _record(
     return await _RECORD_NOTE.first(provider, json.dumps(dict(headers)), text, *values)
 
 
-async def _verified(
-    ctx: Payments, provider: str, headers: Mapping[str, str], body: bytes
-) -> tuple[int, int | None, str]:
+class _Note(NamedTuple):
+    """A verified notification as recorded, with the payment it is about (if known)."""
+
+    id: int
+    payment_id: int | None
+    payment_status: str | None
+    out_trade_no: str
+
+
+def _fitting(note: Notification) -> Notification:
+    """The notification, if its nonce and payment number fit their columns.
+
+    A signature proves who sent it, not that it is sane: the sandbox's demo key is public.
+    """
+    if len(note.nonce) > MAX_NONCE or len(note.out_trade_no) > MAX_TRADE_NO:
+        raise NotificationRefused(
+            "a nonce or payment number longer than any this server stores",
+            code="notification_malformed",
+        )
+    return note
+
+
+async def _verified(ctx: Payments, provider: str, headers: Mapping[str, str], body: bytes) -> _Note:
     received_at = ctx.clock()
     try:
-        note = ctx.provider.verify_notification(headers, body, received_at)
+        note = _fitting(ctx.provider.verify_notification(headers, body, received_at))
     except NotificationRefused as exc:
         await _record(provider, headers, body, received_at=received_at, outcome=exc.code)
         raise
@@ -273,7 +296,7 @@ async def _verified(
         raise NotificationRefused(
             "this notification was received before", code="notification_replayed"
         )
-    return recorded["id"], recorded["payment_id"], note.out_trade_no
+    return _Note(**recorded, out_trade_no=note.out_trade_no)
 
 
 async def receive_notification(
@@ -282,10 +305,12 @@ async def receive_notification(
     """Verify, record and act on a notification; returns the outcome it led to."""
     if provider != ctx.provider.name:
         raise NotFound(f"payments do not go through {provider!r} here", code="unknown_provider")
-    note_id, payment_id, out_trade_no = await _verified(ctx, provider, headers, body)
-    if payment_id is None:
+    note = await _verified(ctx, provider, headers, body)
+    if note.payment_id is None:
         outcome = "unknown_payment"
     else:
-        outcome = await settle(ctx, payment_id, await ctx.provider.query(out_trade_no))
-    await _SET_OUTCOME.rows(outcome, note_id)
+        asked_unanswered = note.payment_status == "created"
+        result = await ctx.provider.query(note.out_trade_no)
+        outcome = await settle(ctx, note.payment_id, result, asked_unanswered=asked_unanswered)
+    await _SET_OUTCOME.rows(outcome, note.id)
     return outcome

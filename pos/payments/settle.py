@@ -127,7 +127,6 @@ _CLAIM_PAID_CLOSING = _claim_from(_PAID, (_CLOSING,))
 _CLAIM_UNPAID = _claim_from(_UNPAID, _OPEN)
 _CLAIM_GIVEN_UP = _claim_from(_UNPAID, (_CLOSING,))
 _START_CLOSING = _claim_from(f"status = '{_CLOSING}'", _UNSETTLED)
-_STATUS = Statement("SELECT status FROM payment WHERE id = {}")
 _OTHER_OPEN_ATTEMPT = Statement(
     'SELECT id FROM payment WHERE "order" = {} AND id <> {}'  # noqa: S608 (constants)
     f" AND status IN ({_listed(_UNSETTLED)}) LIMIT 1"
@@ -232,15 +231,23 @@ async def _announce(outcome: _Outcome) -> str:
     return outcome.name
 
 
-async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
-    """Apply the provider's answer once; returns the outcome (paid, closed, duplicate ...)."""
+async def settle(
+    ctx: Payments, payment_id: int, result: QueryResult, *, asked_unanswered: bool = False
+) -> str:
+    """Apply the provider's answer once; returns the outcome (paid, closed, duplicate ...).
+
+    `asked_unanswered`: the query was sent while the payment was still `created`, its start
+    call not yet answered by the provider.
+    """
     if result.status == "pending":
         await Payment.update({Payment.status: "pending"}).where(
             (Payment.id == payment_id) & (Payment.status == "created")
         )
         return "pending"
-    if result.status == "closed" and await _unanswered(payment_id):
-        # "No such trade" while the start call is still out: a query overtook a slow charge.
+    if result.status == "closed" and asked_unanswered:
+        # "No such trade" while the start call was still out: a query overtook a slow charge.
+        # Its answer may come ("user paying") before this one is applied, so the status read
+        # before the query decides, not the status now.
         return "pending"
     async with write_transaction():
         if result.status == "paid":
@@ -248,12 +255,6 @@ async def settle(ctx: Payments, payment_id: int, result: QueryResult) -> str:
         else:
             outcome = await _settle_unpaid(ctx, payment_id, "closed")
     return await _announce(outcome)
-
-
-async def _unanswered(payment_id: int) -> bool:
-    """Whether the provider has not answered the call that started the payment yet."""
-    row = await _STATUS.first(payment_id)
-    return row is not None and row["status"] == "created"
 
 
 async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: str) -> str:
@@ -294,7 +295,9 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
     method, out_trade_no = payment["method"], payment["out_trade_no"]
     if payment["status"] == _CLOSING:
         return await _give_up(ctx, payment_id, method, out_trade_no)
-    outcome = await settle(ctx, payment_id, await ctx.provider.query(out_trade_no))
+    asked_unanswered = payment["status"] == "created"
+    result = await ctx.provider.query(out_trade_no)
+    outcome = await settle(ctx, payment_id, result, asked_unanswered=asked_unanswered)
     if outcome != "pending":
         return outcome
     now = ctx.clock()

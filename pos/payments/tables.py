@@ -20,9 +20,19 @@ from pos.orders.tables import Order
 from pos.staff.tables import StaffUser
 from pos.stores.tables import Printer, Store
 
-__all__ = ["Payment", "PaymentNotification", "Refund", "SandboxPayment", "SandboxRefund"]
+__all__ = [
+    "MAX_NONCE",
+    "MAX_TRADE_NO",
+    "Payment",
+    "PaymentNotification",
+    "Refund",
+    "SandboxPayment",
+    "SandboxRefund",
+]
 
 _KEEP = OnDelete.restrict
+MAX_NONCE = 64
+MAX_TRADE_NO = 32  # our payment numbers; the providers allow 32 (WeChat) and 64 (Alipay)
 
 
 class Payment(Table):
@@ -35,7 +45,9 @@ class Payment(Table):
     method = Varchar(
         length=8, help_text="qr (merchant-presented), code (payer-presented) or web (phone page)"
     )
-    out_trade_no = Varchar(length=32, unique=True, help_text="our payment number at the provider")
+    out_trade_no = Varchar(
+        length=MAX_TRADE_NO, unique=True, help_text="our payment number at the provider"
+    )
     idempotency_key = Varchar(length=128, help_text="the start call's Idempotency-Key")
     amount_fen = Integer()
     paid_fen = Integer(null=True, default=None, help_text="what the provider says was paid")
@@ -71,13 +83,13 @@ class PaymentNotification(Table):
     body = Text(default="")
     verified = Boolean(default=False)
     nonce = Varchar(
-        length=64,
+        length=MAX_NONCE,
         null=True,
         default=None,
         unique=True,
         help_text="set when verified: replays clash",
     )
-    out_trade_no = Varchar(length=32, default="", index=True)
+    out_trade_no = Varchar(length=MAX_TRADE_NO, default="", index=True)
     received_at = Timestamptz(default=TimestamptzNow())
     outcome = Varchar(length=40, default="received", help_text="what it led to, or why refused")
 

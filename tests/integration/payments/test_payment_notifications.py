@@ -9,7 +9,13 @@ from litestar import Litestar
 from pos.events.tables import OutboxEvent
 from pos.orders.service import ORDER_PAID
 from pos.payments.sandbox import SandboxProvider
-from pos.payments.signing import NONCE_HEADER, SIGNATURE_HEADER, signed_headers
+from pos.payments.signing import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    signed_headers,
+)
 from pos.payments.tables import Payment, PaymentNotification, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.integration.payments.conftest import (
@@ -123,6 +129,29 @@ async def test_a_notification_with_a_nul_byte_is_refused_and_recorded(
     note = await PaymentNotification.objects().first()
     assert note is not None
     assert note.body == '{"out_trade_no": "P1\ufffd"}'
+
+
+@pytest.mark.parametrize("overlong", ["nonce", "out_trade_no"])
+async def test_a_signed_notification_with_an_overlong_field_is_refused_and_recorded(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    overlong: str,
+) -> None:
+    # Signed with the sandbox's public demo key: PostgreSQL's columns gave a 500.
+    out_trade_no = "P" * 33 if overlong == "out_trade_no" else await _qr(pay_client, bought)
+    body = b'{"out_trade_no": "%s"}' % out_trade_no.encode()
+    headers = signed_headers(sandbox.signing_key, body, clock())
+    if overlong == "nonce":
+        headers[NONCE_HEADER] = "n" * 65
+        timestamp = headers[TIMESTAMP_HEADER]
+        headers[SIGNATURE_HEADER] = sign(sandbox.signing_key, timestamp, "n" * 65, body)
+    response = await pay_client.post(NOTIFY, headers=headers, content=body)
+    assert (response.status_code, response.json()["code"]) == (400, "notification_malformed")
+    note = await PaymentNotification.objects().first()
+    assert note is not None
+    assert (note.verified, note.outcome) == (False, "notification_malformed")
 
 
 async def test_stale_notification_is_refused(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -215,6 +216,47 @@ async def test_a_charge_slower_than_the_first_poll_still_pays_the_order(
     assert response.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
     assert await Refund.count() == 0
+
+
+async def test_a_no_such_trade_read_before_the_charge_answered_is_not_applied_after_it(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first poll's query overtakes the slow charge ("no such trade"), and its answer is
+    # applied only after the charge answered "user paying": closing then would stop the polls,
+    # and the payer's PIN a moment later would pay an order left open.
+    charge, query = sandbox.charge_code, sandbox.query
+    charging, queried, charged = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow_charge(request: PaymentRequest, auth_code: str) -> ChargeResult:
+        charging.set()
+        await queried.wait()
+        return await charge(request, auth_code)
+
+    async def overtaking_query(out_trade_no: str) -> QueryResult:
+        answer = await query(out_trade_no)
+        if not queried.is_set():
+            queried.set()
+            await charged.wait()
+        return answer
+
+    monkeypatch.setattr(sandbox, "charge_code", slow_charge)
+    monkeypatch.setattr(sandbox, "query", overtaking_query)
+    body = {"method": "code", "auth_code": USER_PAYING_FOREVER}
+    starting = asyncio.create_task(start(pay_client, bought, body))
+    await charging.wait()
+    polling = asyncio.create_task(_run_for(clock, 2))
+    response = await starting
+    assert response.json()["status"] == "pending"
+    charged.set()
+    await polling
+    assert (await _payment(bought.order_id)).status == "pending"
+    assert await sandbox.pay(response.json()["out_trade_no"], "wx-payer-1") is not None
+    await _run_for(clock, 5, step=5)
+    assert await order_state(bought.order_id) == "paid"
 
 
 async def test_a_payment_confirmed_just_before_its_reverse_is_not_left_a_sale(
