@@ -95,12 +95,12 @@ PrinterAddress = TcpAddress | UsbAddress | SerialAddress | FileAddress | CupsAdd
 
 def parse_printer_url(url: str) -> PrinterAddress:
     """Parse `tcp://host:9100`, `usb://0x0416:0x5011`, `serial:///dev/ttyS0?baudrate=9600`, ..."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    parser = _PARSERS.get(parts.scheme)
-    if parser is None:
-        raise PrinterConfigError(f"unknown printer URL scheme in {url!r}")
     try:
+        parts = urlsplit(url)  # ValueError for "tcp://[fe80::1:9100"
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        parser = _PARSERS.get(parts.scheme)
+        if parser is None:
+            raise PrinterConfigError(f"unknown printer URL scheme in {url!r}")
         address = parser(unquote(parts.netloc), unquote(parts.path), query)
     except ValueError as error:
         raise PrinterConfigError(f"bad printer URL {url!r}: {error}") from None
@@ -113,6 +113,7 @@ def _tcp(netloc: str, path: str, query: dict[str, str]) -> TcpAddress:
     parts = urlsplit(f"//{netloc}")
     if not parts.hostname or path.strip("/"):
         raise ValueError("expected tcp://host[:port]")
+    parts.hostname.encode("idna")  # UnicodeError, a ValueError, for "printer..local"
     return TcpAddress(parts.hostname, parts.port or 9100)
 
 

@@ -35,10 +35,14 @@ def display_width(text: str) -> int:
 
 
 def clean_text(text: str) -> str:
-    """Replace control characters, so a product name can never inject ESC/POS commands."""
+    """Replace control characters, so a product name can never inject ESC/POS commands.
+
+    Each becomes as many spaces as `display_width` counts it: a full-width space (U+3000),
+    common in Chinese names, stays two columns wide, so the amounts stay in line.
+    """
     if text.isprintable():
         return text
-    return "".join(char if char.isprintable() else " " for char in text)
+    return "".join(char if char.isprintable() else " " * display_width(char) for char in text)
 
 
 def pad_right(text: str, width: int) -> str:

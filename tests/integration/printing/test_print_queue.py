@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import anyio
 import pytest
 
+from pos.catalog.tables import Product
 from pos.db import write_transaction
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
@@ -25,7 +26,7 @@ from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
 from pos.stores.tables import Counter, Device, Printer, Store
-from printers import PrintedReceipt, VirtualPrinter, format_fen, format_kg
+from printers import PrintedReceipt, VirtualPrinter, display_width, format_fen, format_kg
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_device, add_printer, add_store
 from tests.integration.printing.conftest import (
@@ -389,6 +390,33 @@ async def test_status_is_read_for_every_printer(
     assert rows[counter.printer_id]["cover_open"] is True
     assert rows[other]["online"] is False
     assert "refused" in rows[other]["error"]
+
+
+async def test_a_printer_whose_host_cannot_be_looked_up_stops_no_other_status_read(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    # Stored before layouts refused such hosts; the idna codec raises UnicodeError for it.
+    typo = await add_printer(counter.shop.store_id, "tcp://printer..local:9100", name="typo")
+    virtual.set_cover_open(True)
+    await sender.refresh_statuses()
+    rows = {row["printer"]: row for row in await PrinterState.select()}
+    assert rows[counter.printer_id]["cover_open"] is True
+    assert rows[typo]["online"] is False
+    assert "printer..local" in rows[typo]["error"]
+
+
+async def test_a_full_width_space_in_a_name_keeps_the_amounts_in_their_column(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    noodles = counter.products[0]
+    await Product.update({Product.name_zh: "利辛\u3000蒲公英面条"}).where(Product.id == noodles)
+    await paid_sale(counter)
+    assert await sender.deliver_due() == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    rows = receipt.decoded.text_lines
+    header = next(row for row in rows if row.startswith("商品"))
+    item = next(row for row in rows if "蒲公英面条" in row)
+    assert display_width(item) == display_width(header) == 48
 
 
 async def test_a_printed_receipt_keeps_the_paper_near_end_warning(

@@ -152,13 +152,14 @@ async def test_a_layout_cannot_take_a_counter_code_of_another_store(counter_id: 
     assert await stores.store_ids_by_code(["XM-OTHER"]) == {}
 
 
-async def test_a_layout_with_a_printer_url_no_connector_reads_is_refused(db: str) -> None:
+@pytest.mark.parametrize("url", ["tpc://10.0.0.5:9100", "tcp://[fe80::1:9100"])
+async def test_a_layout_with_a_printer_url_no_connector_reads_is_refused(db: str, url: str) -> None:
     layout = StoreLayout(
         code="XM-TYPO",
         name_zh="打错地址的店",
         kind="subway_counter",
-        printers=[PrinterIn(name="counter-printer", connection_url="tpc://10.0.0.5:9100")],
+        printers=[PrinterIn(name="counter-printer", connection_url=url)],
     )
-    with pytest.raises(InvalidInput, match="unknown printer URL scheme"):
+    with pytest.raises(InvalidInput, match=r"counter-printer.*printer URL"):
         await apply_layout(layout, changed_by="test")
     assert await stores.store_ids_by_code(["XM-TYPO"]) == {}

@@ -52,6 +52,8 @@ def test_printer_urls_parse(url: str, address: PrinterAddress) -> None:
         "tcp://",
         "tcp://host:notaport",
         "tcp://host:9100/path",
+        "tcp://[fe80::1:9100",  # an unclosed bracket
+        "tcp://printer..local:9100",  # an empty label: no connection could ever be made
         "usb://0x0416",
         "usb://zz:0x5011",
         "serial://ttyS0",

@@ -30,6 +30,19 @@ def test_display_width_counts_wide_characters_twice(text: str, width: int) -> No
 
 
 @pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("利辛\u3000面条", "利辛  面条"),  # a full-width space keeps its two columns
+        ("tea\x1b@", "tea @"),  # an ESC/POS command is no longer one
+        ("脐橙 5kg", "脐橙 5kg"),
+    ],
+)
+def test_clean_text_replaces_what_does_not_print_keeping_its_width(text: str, cleaned: str) -> None:
+    assert clean_text(text) == cleaned
+    assert display_width(cleaned) == display_width(text)
+
+
+@pytest.mark.parametrize(
     ("fen", "text"),
     [
         (0, "0.00"),
