@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import ValidationError
 
 from pos.errors import Unavailable
 from pos.events import dead
@@ -200,4 +201,9 @@ async def platform_totals(
             f"the platform answered {response.status_code}: {response.text[:300]}",
             code="platform_error",
         )
-    return DailyTotals.model_validate_json(response.content)
+    try:
+        return DailyTotals.model_validate_json(response.content)
+    except ValidationError:
+        raise Unavailable(
+            f"the platform's totals are unreadable: {response.text[:300]}", code="platform_error"
+        ) from None

@@ -8,14 +8,16 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 import anyio
+import httpx
 import pytest
 
 from pos.catalog.tables import Supplier
+from pos.errors import Unavailable
 from pos.events import dead
 from pos.events.outbox import MAX_ATTEMPTS, dispatch_due
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
-from pos.platform.reconcile import reconcile, unforwarded_sales
+from pos.platform.reconcile import platform_totals, reconcile, unforwarded_sales
 from pos.platform.relay import Relay
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
@@ -232,3 +234,15 @@ async def test_a_day_of_more_certified_orders_than_postgres_bind_parameters_is_c
 
     monkeypatch.setattr(orders, "certified_lines_paid", certified_lines_paid)
     assert len(await unforwarded_sales(noon.date())) == 33_000
+
+
+async def test_totals_the_platform_answers_unreadably_are_unavailable(settings: Settings) -> None:
+    def garbled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>maintenance</html>")
+
+    transport = httpx.MockTransport(garbled)
+    async with httpx.AsyncClient(transport=transport, base_url="http://platform.test") as client:
+        with pytest.raises(Unavailable) as refused:
+            await platform_totals(client, settings, MERCHANT, date(2026, 12, 1))
+    assert refused.value.code == "platform_error"
+    assert "maintenance" in refused.value.detail
