@@ -295,7 +295,7 @@ async def kiosk_pay_code(
     return PayView(order, token, None, payment, await _product_names(order))
 
 
-PrintState = Literal["none", "queued", "sending", "printed", "waiting", "failed"]
+PrintState = Literal["none", "queued", "sending", "printed", "waiting", "failed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +313,11 @@ class StatusView:
     @property
     def final(self) -> bool:
         """Whether nothing will change any more without a person: the page stops asking."""
-        return self.order.state == OrderState.CLOSED or self.print_state in ("printed", "failed")
+        return self.order.state == OrderState.CLOSED or self.print_state in (
+            "printed",
+            "failed",
+            "cancelled",
+        )
 
 
 async def kiosk_status(actor: DeviceActor, order_id: int, token: str) -> StatusView:

@@ -162,6 +162,21 @@ class StaffPages(Controller):
         await tablet.resolve_flag(actor, store_id, payment_id, await read_form(request))
         return _see_other(_store_path(store_id, "#flagged"))
 
+    @post(
+        "/stores/{store_id:int}/print-jobs/{job_id:int}/{how:str}",
+        operation_id="pageStaffPrintJobEnd",
+    )
+    async def print_job_end(
+        self,
+        store_id: FromPath[RowId],
+        job_id: FromPath[RowId],
+        how: FromPath[Literal["retry", "cancel"]],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Send a failed print job again, or cancel a stuck one."""
+        await tablet.end_print_job(actor, store_id, job_id, how)
+        return _see_other(_store_path(store_id, "#printers"))
+
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
     async def receiving_list(
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pos.analytics import service as analytics
@@ -58,6 +59,7 @@ __all__ = [
     "count_start",
     "counted",
     "dashboard",
+    "end_print_job",
     "find_order",
     "home_stores",
     "price_changes",
@@ -357,6 +359,15 @@ async def reprint(
         staff_user_id=actor.user_id,
         idempotency_key=form.get("key", ""),
     )
+
+
+async def end_print_job(
+    actor: StaffActor, store_id: int, job_id: int, how: Literal["retry", "cancel"]
+) -> PrintJobOut:
+    """Send a failed job again, or take a stuck one off its printer's queue."""
+    require(actor, CASH_ROLES, store_id)
+    act = printing.retry_job if how == "retry" else printing.cancel_job
+    return await act(store_id, job_id, staff_user_id=actor.user_id)
 
 
 async def refund(

@@ -70,3 +70,16 @@ class PrintingController(Controller):
     ) -> PrintJobOut:
         """Only a failed job; it goes back to its place in the printer's queue."""
         return await printing.retry_job(store_id, job_id, staff_user_id=actor.user_id)
+
+    @post(
+        "/print-jobs/{job_id:int}/cancel",
+        operation_id="cancelPrintJob",
+        guards=[staff("manager", "cashier")],
+        status_code=HTTP_200_OK,
+        summary="Take a print job off its printer's queue",
+    )
+    async def cancel(
+        self, store_id: FromPath[RowId], job_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+    ) -> PrintJobOut:
+        """A queued, waiting or failed job; 409 `job_state` for one being sent or printed."""
+        return await printing.cancel_job(store_id, job_id, staff_user_id=actor.user_id)

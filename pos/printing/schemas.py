@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 JobKind = Literal["receipt", "reprint", "refund"]
-JobState = Literal["queued", "sending", "printed", "waiting", "failed"]
+JobState = Literal["queued", "sending", "printed", "waiting", "failed", "cancelled"]
 
 
 class PaidLine(BaseModel):

@@ -44,8 +44,10 @@ from pos.stores.tables import Printer
 from printers import PrinterStatus
 
 __all__ = [
+    "CANCELLABLE",
     "MAX_LISTED_JOBS",
     "OrderPaidHandler",
+    "cancel_job",
     "enqueue_receipt",
     "enqueue_refund_slip",
     "install",
@@ -58,6 +60,7 @@ __all__ = [
 
 MAX_LISTED_JOBS = 200  # per printer
 _J = PrintJob
+CANCELLABLE = ("queued", "waiting", "failed")
 _JOB_COLUMNS = (
     _J.id,
     _J.printer.as_alias("printer_id"),
@@ -223,7 +226,8 @@ def _listed_jobs(store_id: int) -> WhereRaw:
     """
     return WhereRaw(
         "print_job.id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER"
-        " (PARTITION BY printer ORDER BY id) AS place FROM print_job WHERE state <> 'printed'"
+        " (PARTITION BY printer ORDER BY id) AS place FROM print_job"
+        " WHERE state NOT IN ('printed', 'cancelled')"
         " AND printer IN (SELECT id FROM printer WHERE store = {})) queue WHERE place <= {})",
         store_id,
         MAX_LISTED_JOBS,
@@ -306,6 +310,30 @@ async def retry_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJ
         {_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)}
     ).where((_J.id == job_id) & (_J.state == "failed"))
     logger.info("printing: failed job retried", job_id=job_id, staff_user_id=staff_user_id)
+    PRINT_JOBS.notify()
+    return await _job_out(job_id)
+
+
+async def cancel_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJobOut:
+    """Take a job that has not printed off its printer's queue: the jobs behind it go on.
+
+    For a receipt nobody will collect, or a job stuck at a printer staff cannot mend now. A job
+    being sent cannot be called back (it may be on the paper already): `Conflict`.
+    """
+    job = await _job_out(job_id, store_id=store_id)
+    cancelled = (
+        await _J.update(
+            {_J.state: "cancelled", _J.last_error: f"cancelled by {staff_name(staff_user_id)}"}
+        )
+        .where((_J.id == job_id) & _J.state.is_in([*CANCELLABLE]))
+        .returning(_J.id)
+    )
+    if not cancelled:
+        raise Conflict(
+            f"job {job_id} is {job.state}; only a queued, waiting or failed job is cancelled",
+            code="job_state",
+        )
+    logger.info("printing: job cancelled", job_id=job_id, staff_user_id=staff_user_id)
     PRINT_JOBS.notify()
     return await _job_out(job_id)
 

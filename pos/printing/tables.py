@@ -39,7 +39,9 @@ class PrintJob(Table):
         help_text="what made it, so a replay makes nothing: receipt:<order id>, reprint:<key>",
     )
     document = JSON(default="{}", help_text="the receipt document; rendered when sent")
-    state = Varchar(length=10, index=True, help_text="queued, sending, printed, waiting or failed")
+    state = Varchar(
+        length=10, index=True, help_text="queued, sending, printed, waiting, failed or cancelled"
+    )
     attempts = Integer(default=0, help_text="sends that could not reach the printer")
     next_attempt_at = Timestamptz(help_text="not sent or re-checked before this (UTC)")
     claimed_by = Varchar(length=32, default="", help_text="the sender's random claim id")

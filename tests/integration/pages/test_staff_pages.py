@@ -233,6 +233,31 @@ async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(
     ]
 
 
+async def test_a_cashier_prints_a_failed_receipt_again_or_cancels_it(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    await _kiosk_sale(client, kiosk_token, settings)
+    await run_outbox()
+    store = demo.kiosk_store_id
+    failed = {PrintJob.state: "failed", PrintJob.last_error: "printer_unreachable: refused"}
+    await PrintJob.update(failed).where(PrintJob.kind == "receipt")
+    (job,) = await PrintJob.select(PrintJob.id)
+    await _login(client, "cashier")
+    page = await client.get(f"/staff/stores/{store}")
+    assert "打印失败 · printer_unreachable: refused" in page.text
+    jobs = f"/staff/stores/{store}/print-jobs/{job['id']}"
+    assert f'action="{jobs}/retry"' in page.text
+
+    retried = await client.post(f"{jobs}/retry")
+    cancelled = await client.post(f"{jobs}/cancel")
+
+    assert retried.headers["location"] == f"/staff/stores/{store}#printers"
+    assert cancelled.status_code == 303, cancelled.text
+    assert await PrintJob.select(PrintJob.state).first() == {"state": "cancelled"}
+    assert "打印机正常" in (await client.get(f"/staff/stores/{store}")).text
+
+
 async def test_a_partial_refund_puts_back_only_the_goods_returned(
     paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
 ) -> None:

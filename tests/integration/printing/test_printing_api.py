@@ -184,6 +184,48 @@ async def test_failed_job_is_retried_by_staff(
     assert again.json()["code"] == "job_state"
 
 
+async def test_a_cancelled_waiting_job_lets_the_next_receipt_print(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    virtual.set_cover_open(True)
+    first = await paid_sale(counter)
+    assert await sender.deliver_due() == ["waiting"]
+    second = await paid_sale(counter)
+    await login_as(client, "cashier", store_id)
+    (printer,) = (await client.get(f"/api/stores/{store_id}/printers")).json()
+    stuck, behind = printer["jobs"]
+    assert (stuck["order_id"], behind["order_id"]) == (first.id, second.id)
+
+    cancelled = await client.post(f"/api/stores/{store_id}/print-jobs/{stuck['id']}/cancel")
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["last_error"].startswith("cancelled by ")
+    (printer,) = (await client.get(f"/api/stores/{store_id}/printers")).json()
+    assert [job["id"] for job in printer["jobs"]] == [behind["id"]]
+    virtual.set_cover_open(False)
+    assert await sender.deliver_due(later()) == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert any(second.number in line for line in receipt.decoded.text_lines)
+    again = await client.post(f"/api/stores/{store_id}/print-jobs/{behind['id']}/cancel")
+    assert (again.status_code, again.json()["code"]) == (409, "job_state")  # printed
+
+
+async def test_another_stores_job_is_not_cancelled(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    virtual.set_cover_open(True)
+    await paid_sale(counter)
+    await sender.deliver_due()
+    (job,) = await PrintJob.select(PrintJob.id)
+    other = await add_store()
+    await login_as(client, "manager", other)
+    response = await client.post(f"/api/stores/{other}/print-jobs/{job['id']}/cancel")
+    assert (response.status_code, response.json()["code"]) == (404, "print_job_not_found")
+    assert await PrintJob.count().where(PrintJob.state == "waiting") == 1
+
+
 async def test_openapi_names_every_printing_route(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     operations = {
@@ -192,7 +234,7 @@ async def test_openapi_names_every_printing_route(client: httpx.AsyncClient) -> 
         for operation in path.values()
         if isinstance(operation, dict) and "operationId" in operation
     }
-    assert {"storePrinters", "reprintReceipt", "retryPrintJob"} <= operations
+    assert {"storePrinters", "reprintReceipt", "retryPrintJob", "cancelPrintJob"} <= operations
 
 
 async def test_a_reprint_after_a_refund_prints_the_refund(
