@@ -72,7 +72,10 @@ def parse_feed(format: str, content: bytes) -> Feed:
     if tuple(reader.fieldnames or ()) != CSV_HEADER:
         raise refused([Problem(1, f"the header must be {','.join(CSV_HEADER)}")], "the feed")
     # Numbered as read: the reader skips blank lines, and a quoted value may span lines.
-    rows = [(reader.line_num, row) for row in reader]
+    try:
+        rows = [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:  # e.g. a value past the csv module's 128 KiB
+        raise refused([Problem(reader.line_num, f"unreadable CSV: {exc}")], "the feed") from None
     if not rows:
         raise refused([Problem(0, "the feed has no lines")], "the feed")
     try:

@@ -23,6 +23,7 @@ from pos.errors import InvalidInput
 from pos.inventory import signing
 from pos.inventory.sync_schemas import StockPushIn, StockUpdateIn, SyncResultOut
 from pos.inventory.tables import SupplierStock
+from pos.nul_guard import holds_nul
 from pos.staff import service as staff
 from pos.staff.actors import SupplierActor
 
@@ -98,6 +99,8 @@ async def verified_body(actor: SupplierActor, headers: Mapping[str, str], body: 
     """The body, once its signature by the actor's key is checked."""
     secret = await staff.supplier_signing_secret(actor.key_id)
     signing.check_signed(secret, headers, body, datetime.now(UTC))
+    if holds_nul(body):  # whatever its Content-Type says: PostgreSQL's text holds no NUL
+        raise refused([Problem(0, "the body holds a NUL character")], "the push")
     return body
 
 

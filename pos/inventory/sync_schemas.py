@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, UrlConstraints
 
 from pos.db import OptionalRowId
 from pos.inventory.schemas import StockQuantity, UtcDatetime
+from pos.inventory.signing import MAX_SKEW
 
 __all__ = [
     "FeedIn",
@@ -27,12 +28,24 @@ MAX_UPDATES = 100_000
 Certificate = Field(min_length=1, max_length=40, description="the product's certificate number")
 
 
+def _not_ahead(value: datetime) -> datetime:
+    # Newer times win: one from a clock set years ahead would make every later update of that
+    # supplier look stale until then.
+    if value > datetime.now(UTC) + MAX_SKEW:
+        raise ValueError("the time is ahead of ours; check the supplier system's clock")
+    return value
+
+
+SupplierTime = Annotated[UtcDatetime, AfterValidator(_not_ahead)]
+"""A supplier's clock reading: not later than ours (give or take the signatures' skew)."""
+
+
 class StockUpdateIn(BaseModel):
     """What the supplier can ship of one product, as of its own clock."""
 
     certificate_no: str = Certificate
     available: StockQuantity = Field(ge=0, description="pieces, or grams for kg products")
-    updated_at: UtcDatetime = Field(description="the supplier's time; older updates are ignored")
+    updated_at: SupplierTime = Field(description="the supplier's time; older updates are ignored")
 
 
 class StockPushIn(BaseModel):
@@ -61,7 +74,7 @@ class ShipmentNoticeIn(BaseModel):
     reference: str = Field(min_length=1, max_length=64, description="the notice number")
     store_code: str = Field(min_length=1, max_length=32)
     expected_at: UtcDatetime | None = None
-    updated_at: UtcDatetime
+    updated_at: SupplierTime
     restock_order_id: OptionalRowId = Field(
         default=None, description="the store's restock order it ships; fixed once sent"
     )
@@ -92,7 +105,7 @@ class ShipmentNoticeOut(BaseModel):
 class FeedIn(BaseModel):
     """Where the server pulls a supplier's stock feed from, and how often."""
 
-    url: HttpUrl
+    url: Annotated[HttpUrl, UrlConstraints(max_length=500)]  # the column's length
     format: Literal["json", "csv"]
     interval_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
