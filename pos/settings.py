@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_settings
@@ -19,8 +20,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["MAX_CATALOG_PAGE_SIZE", "Settings", "SettingsError", "load_settings"]
 
+MAX_CATALOG_PAGE_SIZE = 200  # the most products a counter catalog request may ask for
 DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
 
 
@@ -130,7 +132,12 @@ class Settings(BaseSettings):
     )
     log_format: Literal["console", "json"] = "console"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    catalog_page_size: int = Field(default=50, ge=1, le=500)
+    catalog_page_size: int = Field(
+        default=50,
+        ge=1,
+        le=MAX_CATALOG_PAGE_SIZE,
+        description="products in a page of a counter's catalog when the request names no limit",
+    )
     print_timeout_s: float = Field(
         default=10.0, gt=0, le=120, description="one send to a printer: connect, status, write"
     )
@@ -199,6 +206,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_web_url(cls, value: str) -> str:
+        return _web_url(value)
+
+    @field_validator("platform_url")
+    @classmethod
+    def _platform_web_url(cls, value: str | None) -> str | None:
+        return _web_url(value) if value else None  # empty: unset
+
     @field_validator("platform_lease_s")
     @classmethod
     def _lease_outlasts_a_request(cls, value: float, info: ValidationInfo) -> float:
@@ -242,6 +259,17 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """The file behind an sqlite:/// URL (relative to the working directory)."""
         return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def _web_url(value: str) -> str:
+    """`value`, if it is an http(s) URL with a host: links and requests are built on it."""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # an unclosed [IPv6 bracket
+        host = None
+    if not value.startswith(("http://", "https://")) or not host:
+        raise ValueError("must start with http:// or https:// and name a host")
+    return value
 
 
 def load_settings(**overrides: object) -> Settings:

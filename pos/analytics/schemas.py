@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pos.inputs import Input
+
 __all__ = [
     "BucketOut",
     "BuyersOut",
@@ -148,7 +150,7 @@ class RegionsOut(BaseModel):
     unknown_region_net_fen: int = Field(description="sales at stores with no region set")
 
 
-class StoreRegionIn(BaseModel):
+class StoreRegionIn(Input):
     province_code: str | None = Field(
         pattern=r"^\d{2}$", description="first two digits of the division code; null: unknown"
     )
@@ -159,7 +161,7 @@ class StoreRegionOut(BaseModel):
     province_code: str | None
 
 
-class RatingIn(BaseModel):
+class RatingIn(Input):
     model_config = ConfigDict(extra="ignore")
 
     line_no: int = Field(ge=1)
@@ -167,7 +169,7 @@ class RatingIn(BaseModel):
     comment: str = Field(default="", max_length=500)
 
 
-class RatingsIn(BaseModel):
+class RatingsIn(Input):
     """A buyer's ratings of the lines of one order; a line rated before may not change."""
 
     ratings: list[RatingIn] = Field(min_length=1, max_length=100)
@@ -185,7 +187,7 @@ class RatingOut(BaseModel):
     created_at: datetime
 
 
-class ModerationIn(BaseModel):
+class ModerationIn(Input):
     hidden: bool
     reason: str = Field(min_length=1, max_length=255)
 
@@ -211,7 +213,7 @@ class PublicRatingsOut(BaseModel):
     latest: list[PublicRatingOut]
 
 
-class MembershipIn(BaseModel):
+class MembershipIn(Input):
     phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{6,19}$", description="kept only as a keyed hash")
 
 

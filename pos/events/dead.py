@@ -1,9 +1,9 @@
 """What the outbox holds for people: its backlog, the events not done or given up on, retries.
 
-An event is dead after MAX_ATTEMPTS failures and waits, with its last error, until the cause is
-fixed (a printer back on the network, a fix deployed) and someone retries it: it is then due at
-once with its attempts counted afresh. Handlers are idempotent by the event's key, so running
-one again is safe.
+An event is dead after MAX_ATTEMPTS failures (PATIENT_ATTEMPTS for `patient` kinds) and waits,
+with its last error, until the cause is fixed (a printer back on the network, a fix deployed)
+and someone retries it: it is then due at once with its attempts counted afresh. Handlers are
+idempotent by the event's key, so running one again is safe.
 """
 
 from __future__ import annotations

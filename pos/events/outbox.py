@@ -4,7 +4,8 @@
 does. Workers run `run_dispatcher` (tests and scripts `dispatch_due`, one claim run to its end):
 it claims due rows, runs every handler registered for their kind and marks them done, or makes
 them due again later (exponential back-off with jitter); after MAX_ATTEMPTS failures a row is
-dead, kept with its last error for people to see.
+dead, kept with its last error for people to see. Kinds that settle money are `patient`: a
+provider's outage can last hours, and they ride it out for a day before people are needed.
 A claim is a lease (`claimed_until`): rows of a worker that crashed come back once it passes,
 so a handler may run more than once and must be idempotent by the event's key. An event that
 starts late (behind slow ones) renews its lease first, or is skipped once another worker took it.
@@ -46,6 +47,7 @@ __all__ = [
     "IN_FLIGHT",
     "LEASE",
     "MAX_ATTEMPTS",
+    "PATIENT_ATTEMPTS",
     "Dispatcher",
     "Event",
     "Handler",
@@ -54,6 +56,7 @@ __all__ = [
     "handler",
     "keep_purging",
     "notify",
+    "patient",
     "purge_done",
     "register",
     "retry_delay",
@@ -62,7 +65,8 @@ __all__ = [
     "unregister",
 ]
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # about 10 minutes of back-off
+PATIENT_ATTEMPTS = 40  # 15 to 30 hours: after the tenth, one try an hour
 # Handlers mostly wait on the database, where more at once only queue for the same rows and
 # locks: at checkout, 16 gave 5 % fewer paid orders/s than 8 (4 was no better than 8).
 CONCURRENCY = 8
@@ -96,6 +100,7 @@ HandlerT = TypeVar("HandlerT", bound=Handler)
 
 _handlers: dict[str, list[Handler]] = {}
 _families: dict[str, str] = {}  # kind -> the family whose subjects it shares
+_patient: set[str] = set()
 _signal = Signal()
 
 
@@ -134,6 +139,15 @@ def share_subjects(family: str, *kinds: str) -> None:
     """
     for kind in kinds:
         _families[kind] = family
+
+
+def patient(*kinds: str) -> None:
+    """Retry failed events of `kinds` PATIENT_ATTEMPTS times, not MAX_ATTEMPTS, before they die."""
+    _patient.update(kinds)
+
+
+def _attempts_allowed(kind: str) -> int:
+    return PATIENT_ATTEMPTS if kind in _patient else MAX_ATTEMPTS
 
 
 # Hand-written: several are written per order. The constants are OutboxEvent's defaults, and
@@ -450,7 +464,7 @@ async def _failed(event: Event, claim: _Claim, error: str) -> None:
     # From the failure, not the claim: handlers may have run for longer than the back-off. A
     # claim's `now` still counts when it is later (`dispatch_due(now=...)` runs the future).
     now = max(datetime.now(UTC), claim.now)
-    if event.attempts >= MAX_ATTEMPTS:
+    if event.attempts >= _attempts_allowed(event.kind):
         log.error("outbox: event is dead", error=error)
         values: dict[Any, Any] = {_O.dead_at: now}
     else:

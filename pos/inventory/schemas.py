@@ -9,6 +9,7 @@ from annotated_types import Le
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from pos.db import MAX_INTEGER, OptionalRowId, RowId
+from pos.inputs import Input
 
 __all__ = [
     "MAX_STOCK_QUANTITY",
@@ -91,7 +92,7 @@ class MovementOut(BaseModel):
     reference: str
 
 
-class MovementIn(BaseModel):
+class MovementIn(Input):
     """A stock change staff record; an offline tablet sends when it happened."""
 
     product_id: RowId
@@ -105,7 +106,7 @@ class MovementIn(BaseModel):
     batch_id: OptionalRowId = Field(default=None, description="a write-off's batch")
 
 
-class TransferIn(BaseModel):
+class TransferIn(Input):
     """Move units to another store."""
 
     to_store_id: RowId
@@ -131,11 +132,11 @@ class BatchOut(BaseModel):
     expired: bool = Field(description="may not be sold: write it off")
 
 
-class WriteOffIn(BaseModel):
+class WriteOffIn(Input):
     reason: Reason
 
 
-class MarkdownRuleIn(BaseModel):
+class MarkdownRuleIn(Input):
     """`percent` off while the batch sold first expires within `within_hours`."""
 
     product_id: OptionalRowId = Field(default=None, description="none: every product of the store")
@@ -148,7 +149,7 @@ class MarkdownRuleOut(MarkdownRuleIn):
     store_id: int
 
 
-class ThresholdIn(BaseModel):
+class ThresholdIn(Input):
     """Alert below `min_level`; restock up to `target_level`."""
 
     min_level: StockQuantity = Field(ge=0)
@@ -182,12 +183,12 @@ class LowStockOut(BaseModel):
     suggested: int = Field(description="units to order, beyond what is on order")
 
 
-class RestockLineIn(BaseModel):
+class RestockLineIn(Input):
     product_id: RowId
     quantity: StockQuantity = Field(gt=0)
 
 
-class RestockOrderIn(BaseModel):
+class RestockOrderIn(Input):
     """Lines to order; they are grouped into one order per supplier."""
 
     lines: list[RestockLineIn] = Field(min_length=1, max_length=500)
@@ -229,11 +230,11 @@ class RestockOrderOut(BaseModel):
     lines: list[RestockLineOut]
 
 
-class ReceivingStartIn(BaseModel):
+class ReceivingStartIn(Input):
     notice_id: OptionalRowId = Field(default=None, description="a shipment notice; none: blank")
 
 
-class ReceivingScanIn(BaseModel):
+class ReceivingScanIn(Input):
     """An item scanned on receiving, with its batch facts."""
 
     product_id: OptionalRowId = None
@@ -244,7 +245,7 @@ class ReceivingScanIn(BaseModel):
     expires_at: UtcDatetime | None = None
 
 
-class ReceivingLineIn(BaseModel):
+class ReceivingLineIn(Input):
     """The confirmed quantity of a line, and why it differs from the notice."""
 
     quantity: StockQuantity = Field(ge=0)
@@ -276,7 +277,7 @@ class ReceivingOut(BaseModel):
     lines: list[ReceivingLineOut]
 
 
-class CountScanIn(BaseModel):
+class CountScanIn(Input):
     """Units of a product counted (added to what the session has for it)."""
 
     product_id: OptionalRowId = None

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, UrlConstraints
 
 from pos.db import OptionalRowId
+from pos.inputs import Input
 from pos.inventory.schemas import StockQuantity, UtcDatetime
 from pos.inventory.signing import MAX_SKEW
 
@@ -40,7 +41,7 @@ SupplierTime = Annotated[UtcDatetime, AfterValidator(_not_ahead)]
 """A supplier's clock reading: not later than ours (give or take the signatures' skew)."""
 
 
-class StockUpdateIn(BaseModel):
+class StockUpdateIn(Input):
     """What the supplier can ship of one product, as of its own clock."""
 
     certificate_no: str = Certificate
@@ -48,7 +49,7 @@ class StockUpdateIn(BaseModel):
     updated_at: SupplierTime = Field(description="the supplier's time; older updates are ignored")
 
 
-class StockPushIn(BaseModel):
+class StockPushIn(Input):
     updates: list[StockUpdateIn] = Field(min_length=1, max_length=MAX_UPDATES)
 
 
@@ -60,7 +61,7 @@ class SyncResultOut(BaseModel):
     stale: int = Field(description="not newer than what we had: ignored (a repeat, or late)")
 
 
-class ShipmentLineIn(BaseModel):
+class ShipmentLineIn(Input):
     certificate_no: str = Certificate
     quantity: StockQuantity = Field(gt=0)
     lot: str = Field(default="", max_length=40)
@@ -68,7 +69,7 @@ class ShipmentLineIn(BaseModel):
     expires_at: UtcDatetime | None = None
 
 
-class ShipmentNoticeIn(BaseModel):
+class ShipmentNoticeIn(Input):
     """Goods on the way to a store; a newer version (by `updated_at`) replaces an older one."""
 
     reference: str = Field(min_length=1, max_length=64, description="the notice number")
@@ -102,7 +103,7 @@ class ShipmentNoticeOut(BaseModel):
     stale: bool = Field(default=False, description="an older version than ours: ignored")
 
 
-class FeedIn(BaseModel):
+class FeedIn(Input):
     """Where the server pulls a supplier's stock feed from, and how often."""
 
     url: Annotated[HttpUrl, UrlConstraints(max_length=500)]  # the column's length

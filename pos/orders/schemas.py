@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pos.db import OptionalRowId
+from pos.inputs import Input
 from pos.orders.states import OrderState
 
 __all__ = [
@@ -23,7 +24,7 @@ __all__ = [
 ]
 
 
-class LineIn(BaseModel):
+class LineIn(Input):
     """A product by id or by scanned barcode, with pieces, or grams for a product sold by kg.
 
     A variable-measure (scale) label is one item with its weight or price: its line has no
@@ -38,7 +39,7 @@ class LineIn(BaseModel):
     weight_g: int | None = Field(default=None, description="grams, for products sold by kg")
 
 
-class OrderIn(BaseModel):
+class OrderIn(Input):
     """What a kiosk sends."""
 
     model_config = ConfigDict(extra="ignore")

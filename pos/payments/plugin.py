@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
-from pos.events.outbox import Event, Handler, register, unregister
+from pos.events.outbox import Event, Handler, patient, register, unregister
 from pos.payments.alipay import AlipayConfig, AlipayProvider
 from pos.payments.clock import Clock, utc_now
 from pos.payments.provider import PaymentProvider
@@ -122,6 +122,8 @@ def payment_handlers(
     }
     for kind, fn in handlers.items():
         register(kind, fn)
+    # A query or refund that fails while the provider is away waits it out, not for staff.
+    patient(POLL_EVENT, REFUND_EVENT)
     try:
         yield
     finally:

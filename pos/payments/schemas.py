@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pos.db import MAX_INTEGER, RowId
+from pos.inputs import Input
 
 __all__ = [
     "FlaggedPaymentOut",
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-class StartPayment(BaseModel):
+class StartPayment(Input):
     """How the shopper pays.
 
     `qr`: the shopper scans our QR code. `code`: we scan the shopper's payment code. `web`: the
@@ -64,7 +65,7 @@ class PaymentOut(BaseModel):
     )
 
 
-class RefundRequest(BaseModel):
+class RefundRequest(Input):
     """Return all or part of an order's payment, optionally putting goods back into stock."""
 
     model_config = ConfigDict(extra="forbid")
@@ -122,7 +123,7 @@ class FlaggedPaymentOut(BaseModel):
     note: str
 
 
-class ResolveFlagIn(BaseModel):
+class ResolveFlagIn(Input):
     """What staff did about a flagged payment: kept with who and when."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
 from pos.db import MAX_BIGINT, MAX_ROW_ID, OptionalRowId, RowId
+from pos.settings import MAX_CATALOG_PAGE_SIZE, Settings
 from pos.staff.guards import staff
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog, PriceChangeOut
@@ -25,14 +27,19 @@ class CounterCatalogController(Controller):
         self,
         request: Request[Any, Any, Any],
         counter_id: FromPath[RowId],
+        settings: NamedDependency[Settings],
         q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
         since: Annotated[
             int | None, Parameter(ge=0, le=MAX_BIGINT, description="a revision seen before")
         ] = None,
         cursor: Annotated[int | None, Parameter(ge=0, le=MAX_ROW_ID)] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[
+            int | None,
+            Parameter(ge=1, le=MAX_CATALOG_PAGE_SIZE, description="none: POS_CATALOG_PAGE_SIZE"),
+        ] = None,
     ) -> Response[CounterCatalog | None]:
         """Paginated, searchable; `since` returns only what changed; ETag answers 304."""
+        limit = settings.catalog_page_size if limit is None else limit
         params = {"q": q, "since": since, "cursor": cursor, "limit": limit}
         etag = await stores.counter_catalog_etag(counter_id, **params)
         headers = {"ETag": etag, "Cache-Control": "no-cache"}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pos.db import MAX_INTEGER
+from pos.inputs import Input
 from pos.orders.barcodes import LabelScheme
 
 __all__ = [
@@ -75,27 +76,37 @@ class CounterCatalog(BaseModel):
     next_cursor: int | None = Field(description="pass as `cursor` for the next page")
 
 
-class PrinterIn(BaseModel):
+class _LayoutPart(Input):
+    """Part of a store layout file, which refuses unknown keys (and `true` for a number).
+
+    A misspelt key would read as left out, and what a layout leaves out is withdrawn: `device`
+    for `devices` would deactivate every device, `price` for `price_fen` drop the store price.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PrinterIn(_LayoutPart):
     name: str = Field(min_length=1, max_length=64)
     connection_url: str = Field(min_length=1, max_length=255)
     paper_width_mm: Literal[58, 80] = 80
 
 
-class CounterIn(BaseModel):
+class CounterIn(_LayoutPart):
     code: str = Field(min_length=1, max_length=32)
     name_zh: str = Field(max_length=128)
     name_en: str = Field(default="", max_length=128)
     printer: str | None = Field(default=None, description="name of one of the store's printers")
 
 
-class DeviceIn(BaseModel):
+class DeviceIn(_LayoutPart):
     name: str = Field(min_length=1, max_length=64)
     kind: Literal["kiosk", "counter", "tablet"]
     counter: str | None = Field(default=None, description="code of the counter it stands at")
     printer: str | None = None
 
 
-class ListingIn(BaseModel):
+class ListingIn(_LayoutPart):
     certificate_no: str
     price_fen: int | None = Field(
         default=None, ge=1, le=MAX_INTEGER, description="store price; none: catalog"
@@ -107,7 +118,7 @@ class ListingIn(BaseModel):
     )
 
 
-class StoreLayout(BaseModel):
+class StoreLayout(_LayoutPart):
     """A store as an operator describes it in a file: `pos stores load FILE`."""
 
     code: str = Field(min_length=1, max_length=32)

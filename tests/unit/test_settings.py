@@ -31,6 +31,12 @@ def test_environment_variables_override(monkeypatch: pytest.MonkeyPatch) -> None
         ("POS_SECRET_KEY", "short"),
         ("POS_PLATFORM_LEASE_S", "10"),  # not longer than the 10 s request timeout
         ("POS_PLATFORM_MERCHANT_KEYS", '{"XM-0001": '),  # not JSON
+        ("POS_PUBLIC_URL", "shop.example.com"),
+        ("POS_PUBLIC_URL", "https://"),
+        ("POS_PLATFORM_URL", "platform.example.cn/api"),
+        ("POS_PLATFORM_URL", "ftp://platform.example.cn"),
+        ("POS_PLATFORM_URL", "http://[::1"),
+        ("POS_CATALOG_PAGE_SIZE", "201"),  # more than a device may ask for
     ],
 )
 def test_a_wrong_value_names_its_variable(
@@ -39,6 +45,26 @@ def test_a_wrong_value_names_its_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def test_a_url_without_a_scheme_says_what_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POS_PUBLIC_URL", "shop.example.com")
+    with pytest.raises(SettingsError, match="POS_PUBLIC_URL: must start with http:// or https://"):
+        load_settings()
+
+
+def test_web_urls_with_a_host_are_kept_and_an_empty_platform_url_is_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POS_PUBLIC_URL", "https://pos.example.cn/")
+    monkeypatch.setenv("POS_PLATFORM_URL", "http://[::1]:8100")
+    settings = load_settings()
+    assert (settings.public_url, settings.platform_url) == (
+        "https://pos.example.cn/",
+        "http://[::1]:8100",
+    )
+    monkeypatch.setenv("POS_PLATFORM_URL", "")
+    assert load_settings().platform_url is None
 
 
 def test_dotenv_file_is_read(

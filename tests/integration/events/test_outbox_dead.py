@@ -6,6 +6,7 @@ import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,18 +19,33 @@ from pos.events.tables import OutboxEvent
 pytestmark = pytest.mark.anyio
 
 
-async def _kill(kind: str, key: str) -> int:
-    """Emit an event of `kind` and fail it until it is dead; its id."""
+async def _kill(kind: str, key: str, attempts: int = outbox.MAX_ATTEMPTS) -> int:
+    """Emit an event of `kind` and fail it `attempts` times, when it is dead; its id."""
     await outbox.emit(kind, key, {"n": 1})
     clock = datetime.now(UTC)
-    for _ in range(outbox.MAX_ATTEMPTS):
+    for failed in range(attempts):
+        assert (await _event(kind, key))["dead_at"] is None, f"dead after {failed} attempts"
         clock += timedelta(days=1)
         assert await outbox.dispatch_due(now=clock) == 1
-    row = await OutboxEvent.select(OutboxEvent.id, OutboxEvent.dead_at).where(
+    event = await _event(kind, key)
+    assert event["dead_at"] is not None
+    return int(event["id"])
+
+
+async def _event(kind: str, key: str) -> dict[str, Any]:
+    rows = await OutboxEvent.select(OutboxEvent.id, OutboxEvent.dead_at).where(
         (OutboxEvent.kind == kind) & (OutboxEvent.key == key)
     )
-    assert row[0]["dead_at"] is not None
-    return int(row[0]["id"])
+    return rows[0]
+
+
+async def test_a_patient_kind_dies_only_after_its_patient_attempts(db: str, kind: str) -> None:
+    async def handler(event: outbox.Event) -> None:
+        raise ConnectionError("the gateway is away")
+
+    outbox.register(kind, handler)
+    outbox.patient(kind)
+    await _kill(kind, "payment:7", attempts=outbox.PATIENT_ATTEMPTS)
 
 
 async def test_a_dead_event_is_listed_and_runs_again_once_retried(db: str, kind: str) -> None:

@@ -126,8 +126,8 @@ async def test_refund_of_more_than_is_left_is_refused(
     assert (response.json()["code"], response.json()["left_fen"]) == ("refund_too_large", 500)
 
 
-@pytest.mark.parametrize("amount_fen", [2**31, 2**63])
-async def test_a_refund_past_what_an_amount_column_holds_is_a_400(
+@pytest.mark.parametrize("amount_fen", [2**31, 2**63, True])
+async def test_a_refund_past_what_an_amount_column_holds_or_of_true_is_a_400(
     pay_client: httpx.AsyncClient, bought: Bought, amount_fen: int
 ) -> None:
     await _paid(pay_client, bought)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pos.events.outbox import Event
+from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.payments.provider import ChargeResult, PaymentRequest, QueryResult
 from pos.payments.sandbox import SandboxProvider
@@ -83,6 +84,29 @@ async def test_lost_notification_is_settled_by_polling(
     assert sent.posts == []
     assert await order_state(bought.order_id) == "paid"
     assert (await _payment(bought.order_id)).status == "paid"
+
+
+async def test_a_poll_rides_out_a_provider_outage_of_hours_and_then_settles(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await start(pay_client, bought, {"method": "qr"})
+    await sandbox.pay(response.json()["out_trade_no"], "wx-payer-1")  # no notification at all
+
+    async def unreachable(no: str) -> QueryResult:
+        raise ConnectionError("the gateway is away")
+
+    monkeypatch.setattr(sandbox, "query", unreachable)
+    await _run_for(clock, 3 * 3600, step=60)  # far more failures than MAX_ATTEMPTS
+    assert await OutboxEvent.count().where(OutboxEvent.dead_at.is_not_null()) == 0
+    assert (await _payment(bought.order_id)).status == "pending"
+    monkeypatch.undo()
+    await _run_for(clock, 3600, step=60)
+    assert (await _payment(bought.order_id)).status in ("paid", "refunded")
+    assert await OutboxEvent.count().where(OutboxEvent.dead_at.is_not_null()) == 0
 
 
 async def test_a_paid_answer_without_its_amount_settles_nothing_and_the_poll_is_retried(

@@ -3,9 +3,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from pos.app import create_app
 from pos.catalog.tables import Product
 from pos.demo import load_demo
 from pos.errors import InvalidInput
+from pos.settings import Settings
 from pos.staff.tables import StaffUser
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
@@ -59,6 +61,21 @@ async def test_pages_follow_the_cursor_without_gaps(
     everything = await _all_items(client, counter_id, limit=200)
     paged = await _all_items(client, counter_id, limit=2)
     assert [i["product_id"] for i in paged] == [i["product_id"] for i in everything]
+
+
+async def test_a_page_holds_pos_catalog_page_size_products_unless_the_device_asks(
+    settings: Settings, counter_id: int
+) -> None:
+    app = create_app(settings.model_copy(update={"catalog_page_size": 2}))
+    url = f"/api/counters/{counter_id}/products"
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pos.test") as http:
+            default = (await http.get(url)).json()
+            asked = (await http.get(url, params={"limit": 3})).json()
+    assert len(default["items"]) == 2
+    assert default["next_cursor"] is not None
+    assert len(asked["items"]) == 3
 
 
 async def test_a_cursor_past_the_id_range_is_a_400(

@@ -11,7 +11,7 @@ from pos.catalog import service as catalog
 from pos.errors import InvalidInput
 from pos.stores.layout import apply_layout, apply_layouts_file
 from pos.stores.schemas import CounterIn, ListingIn, StoreLayout
-from pos.stores.tables import Counter, Listing, Store
+from pos.stores.tables import Counter, Device, Listing, Store
 from tests.helpers.catalog import csv_bytes, row
 
 pytestmark = pytest.mark.anyio
@@ -95,3 +95,35 @@ async def test_a_file_with_one_bad_store_changes_no_store(db: str, tmp_path: Pat
     still_open = await Counter.select(Counter.active).where(Counter.code == "S1-C2").first()
     assert still_open == {"active": True}
     assert await Store.count() == 1
+
+
+async def test_a_misspelt_devices_key_is_refused_and_no_device_is_deactivated(
+    db: str, tmp_path: Path
+) -> None:
+    await _import(row(1))
+    layout = _layout("S1", ListingIn(certificate_no=NOODLES))
+    layout["devices"] = [{"name": "kiosk-1", "kind": "kiosk"}]
+    await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+    layout["device"] = layout.pop("devices")  # read as no devices, it would deactivate them all
+
+    with pytest.raises(InvalidInput, match=r"0\.device\n.*Extra inputs are not permitted"):
+        await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+
+    assert await Device.select(Device.name).where(Device.active.eq(True)) == [{"name": "kiosk-1"}]
+
+
+async def test_a_misspelt_or_boolean_listing_price_is_refused_and_the_store_price_stays(
+    db: str, tmp_path: Path
+) -> None:
+    await _import(row(1))
+    layout = _layout("S1", ListingIn(certificate_no=NOODLES, price_fen=1000))
+    await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+    layout["listings"][0] = {"certificate_no": NOODLES, "price": 1200}
+
+    with pytest.raises(InvalidInput, match=r"0\.listings\.0\.price\n.*Extra inputs"):
+        await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+    layout["listings"][0] = {"certificate_no": NOODLES, "price_fen": True}
+    with pytest.raises(InvalidInput, match="must be a number, not true or false"):
+        await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+
+    assert await Listing.select(Listing.price_fen) == [{"price_fen": 1000}]
