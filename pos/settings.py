@@ -171,7 +171,9 @@ class Settings(BaseSettings):
     platform_merchant_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description='per-merchant HMAC keys, JSON: {"XM-0001": "..."}'
     )
-    platform_timeout_s: float = Field(default=10.0, gt=0, le=120, description="one request")
+    platform_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="one request, from connecting to the whole answer"
+    )
     platform_max_attempts: int = Field(
         default=12, ge=1, le=100, description="sends of a transaction before it is dead-lettered"
     )

@@ -8,7 +8,8 @@ dead, kept with its last error for people to see. Kinds that settle money are `p
 provider's outage can last hours, and they ride it out for a day before people are needed.
 A claim is a lease (`claimed_until`): rows of a worker that crashed come back once it passes,
 so a handler may run more than once and must be idempotent by the event's key. An event that
-starts late (behind slow ones) renews its lease first, or is skipped once another worker took it.
+starts late (behind slow ones) renews its lease first, or is skipped once another worker took it;
+a worker renews the leases of its handlers still running, however long they take.
 Only kinds with a registered handler are claimed: an event waits for its consumer to exist.
 Claimed events run CONCURRENCY at a time. Events about the same thing run one after another in
 the order they were written, in a worker also across its claims: those of one kind, or of kinds
@@ -196,6 +197,7 @@ async def run_dispatcher(stop: anyio.Event, idle_seconds: float) -> None:
             async with anyio.create_task_group() as tasks:
                 dispatcher = Dispatcher(tasks, limit=IN_FLIGHT)
                 marking.start_soon(dispatcher.keep_marking_done)
+                marking.start_soon(dispatcher.keep_leases)
                 tasks.start_soon(dispatcher.wake_on, stop, woken)
                 await dispatcher.claim_until(stop, woken, idle_seconds)
             marking.cancel_scope.cancel()
@@ -221,8 +223,9 @@ class Dispatcher:
         self.limit = limit
         self.in_flight = 0
         self._tasks = tasks
-        self._running = anyio.CapacityLimiter(CONCURRENCY)
+        self._slots = anyio.CapacityLimiter(CONCURRENCY)
         self._subjects: dict[tuple[str, str], deque[tuple[Event, _Claim]]] = {}
+        self._running: dict[int, str] = {}  # event id, claim token
         self._done: list[tuple[int, str]] = []  # event id, claim token
         self._finished = Listener()
         self._succeeded = Listener()
@@ -269,7 +272,7 @@ class Dispatcher:
             return
         for token in {token for _, token in done}:
             ids = [id_ for id_, claimed_by in done if claimed_by == token]
-            await _finish(ids, token, {_O.done_at: now, _O.claimed_until: None})
+            await _update_held(ids, token, {_O.done_at: now, _O.claimed_until: None})
 
     async def keep_marking_done(self) -> None:
         """Mark events done as they succeed: what succeeds during one UPDATE goes in the next."""
@@ -280,6 +283,22 @@ class Dispatcher:
                     await self.mark_done()
             except Exception:  # the database is away: the rows run again after their lease
                 logger.exception("outbox: marking events done failed")
+
+    async def keep_leases(self) -> None:
+        """Renew the leases of the handlers still running, a few times a lease."""
+        while True:
+            await anyio.sleep(LEASE.total_seconds() / 3)
+            try:
+                await self.renew_leases()
+            except Exception:  # the database is away: renewed next time, if the lease holds
+                logger.exception("outbox: renewing leases failed")
+
+    async def renew_leases(self) -> None:
+        """Extend to a full LEASE from now the claims of the handlers still running."""
+        until = datetime.now(UTC) + LEASE
+        for token in set(self._running.values()):
+            ids = [id_ for id_, claimed_by in self._running.items() if claimed_by == token]
+            await _update_held(ids, token, {_O.claimed_until: until})
 
     async def _claim_or_log(self) -> int:
         try:
@@ -302,8 +321,8 @@ class Dispatcher:
         while queue:
             event, claim = queue.popleft()
             try:
-                async with self._running:
-                    succeeded = await _still_claimed(event, claim) and await _run(event, claim)
+                async with self._slots:
+                    succeeded = await self._run_held(event, claim)
             # Raising would cancel the other handlers mid-transaction; the lease expires.
             except Exception:
                 logger.exception(
@@ -316,6 +335,15 @@ class Dispatcher:
             self.in_flight -= 1
             self._finished.set()
         del self._subjects[subject]
+
+    async def _run_held(self, event: Event, claim: _Claim) -> bool:
+        if not await _still_claimed(event, claim):
+            return False
+        self._running[event.id] = claim.token
+        try:
+            return await _run(event, claim)
+        finally:
+            del self._running[event.id]
 
 
 def _subject(event: Event) -> tuple[str, str]:
@@ -471,10 +499,11 @@ async def _failed(event: Event, claim: _Claim, error: str) -> None:
         delay = retry_delay(event.attempts)
         log.warning("outbox: handler failed, retrying", error=error, in_s=delay.total_seconds())
         values = {_O.available_at: now + delay}
-    await _finish([event.id], claim.token, {**values, _O.last_error: error, _O.claimed_until: None})
+    values |= {_O.last_error: error, _O.claimed_until: None}
+    await _update_held([event.id], claim.token, values)
 
 
-async def _finish(ids: list[int], claim: str, values: dict[Any, Any]) -> None:
+async def _update_held(ids: list[int], claim: str, values: dict[Any, Any]) -> None:
     # Only while our claim holds: after the lease another worker may own the row.
     if ids:
         await _O.update(values).where(_O.id.is_in(ids) & (_O.claimed_by == claim))

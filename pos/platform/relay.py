@@ -103,10 +103,15 @@ class Relay:
         body = b'{"transactions":[' + b",".join(row.body.encode() for row in chunk) + b"]}"
         key = merchant_key(self.settings, merchant_id)
         headers = signed_headers(key, merchant_id, int(time.time()), body)
+        timeout = self.settings.platform_timeout_s
         try:
-            response = await self.client.post(TRANSACTIONS_PATH, content=body, headers=headers)
+            # httpx times each read alone: a platform dripping its answer would outlast the lease.
+            with anyio.fail_after(timeout):
+                response = await self.client.post(TRANSACTIONS_PATH, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
+        except TimeoutError:
+            return _Outcome(error=f"no whole answer within {timeout:g} s")
         if response.status_code != httpx.codes.OK:
             return _Outcome(error=f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS])
         try:

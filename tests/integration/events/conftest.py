@@ -20,6 +20,7 @@ def _own_kind() -> Iterator[str]:
     for fn in list(outbox._handlers.get(name, [])):
         outbox.unregister(name, fn)
     outbox._families.pop(name, None)
+    outbox._patient.discard(name)
 
 
 @pytest.fixture

@@ -192,6 +192,31 @@ async def test_an_event_whose_lease_passed_while_it_waited_is_left_to_its_new_wo
     assert (await _row(kind, "7:refund-1"))["done_at"] is not None
 
 
+async def test_a_handler_running_past_its_lease_keeps_its_event(
+    db: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=0.6))
+    started, finish = anyio.Event(), anyio.Event()
+    ran: list[str] = []
+
+    async def slow(event: outbox.Event) -> None:
+        ran.append(event.key)
+        started.set()
+        await finish.wait()
+
+    outbox.register(kind, slow)
+    async with running_worker():
+        await outbox.emit(kind, "k", {})
+        outbox.notify()
+        await started.wait()
+        await anyio.sleep(1.5)  # two and a half leases
+        assert (await _row(kind))["claimed_until"] > datetime.now(UTC)
+        assert await outbox.dispatch_due() == 0  # another worker finds it held
+        finish.set()
+        assert await _marked_done_soon(kind, "k")
+    assert ran == ["k"]
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_two_dispatchers_never_run_an_event_twice(db: str, kind: str) -> None:
