@@ -21,7 +21,14 @@ from pos.catalog.codes import canonical_gtin
 from pos.catalog.importer import Format, parse_parts
 from pos.catalog.pipeline import write_while_checking
 from pos.catalog.schemas import ImportReport, ProductOut, ProgressCallback, no_progress
-from pos.catalog.tables import CatalogRevision, County, Product, ProductPriceChange, Supplier
+from pos.catalog.tables import (
+    PRICE_CHANGE_REASON_CHARS,
+    CatalogRevision,
+    County,
+    Product,
+    ProductPriceChange,
+    Supplier,
+)
 from pos.catalog.upsert import CatalogWriter
 from pos.db import Statement, current_engine, placeholders, write_transaction
 from pos.errors import InvalidInput, NotFound
@@ -69,7 +76,7 @@ async def import_catalog_file(
             f"{path.name}: a catalog file ends in .csv, .jsonl or .ndjson", code="catalog_format"
         )
     data = await anyio.Path(path).read_bytes()
-    reason = f"catalog import {path.name}"
+    reason = f"catalog import {path.name}"[:PRICE_CHANGE_REASON_CHARS]
     return await import_catalog(
         data, fmt=fmt, changed_by=changed_by, reason=reason, progress=progress
     )

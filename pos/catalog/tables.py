@@ -78,6 +78,9 @@ class Product(Table):
     updated_at = Timestamptz()
 
 
+PRICE_CHANGE_REASON_CHARS = 255  # a reason names a file: clipped, as a path may be longer
+
+
 class ProductPriceChange(Table):
     """A product's catalog price changed: from what to what, when, by whom and why."""
 
@@ -87,7 +90,7 @@ class ProductPriceChange(Table):
     new_price_fen = Integer()
     changed_at = Timestamptz()
     changed_by = Varchar(length=64, help_text="staff:3, or cli:<account> for the command line")
-    reason = Varchar(length=255, default="")
+    reason = Varchar(length=PRICE_CHANGE_REASON_CHARS, default="")
 
 
 class CatalogRevision(Table):

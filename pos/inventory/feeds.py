@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import anyio
 import httpx
 from pydantic import ValidationError
 
@@ -26,7 +28,13 @@ from pos.inventory.supplier_sync import (
     refused,
     validation_problems,
 )
-from pos.inventory.sync_schemas import FeedIn, FeedOut, StockUpdateIn, SyncResultOut
+from pos.inventory.sync_schemas import (
+    MAX_UPDATES,
+    FeedIn,
+    FeedOut,
+    StockUpdateIn,
+    SyncResultOut,
+)
 from pos.inventory.tables import SupplierFeed
 from pos.logs import logger
 from pos.nul_guard import holds_nul
@@ -46,6 +54,8 @@ __all__ = [
 FEED_PULL = "supplier_feed_pull"
 CSV_HEADER = ("certificate_no", "available", "updated_at")
 FETCH_TIMEOUT_S = 30.0
+# Room for MAX_UPDATES lines of either format, the most a feed or a push may hold.
+MAX_FEED_BYTES = 32 * 2**20
 
 _F = SupplierFeed
 
@@ -73,11 +83,14 @@ def parse_feed(format: str, content: bytes) -> Feed:
         raise refused([Problem(1, f"the header must be {','.join(CSV_HEADER)}")], "the feed")
     # Numbered as read: the reader skips blank lines, and a quoted value may span lines.
     try:
-        rows = [(reader.line_num, row) for row in reader]
+        rows = [(reader.line_num, row) for row in itertools.islice(reader, MAX_UPDATES + 1)]
     except csv.Error as exc:  # e.g. a value past the csv module's 128 KiB
         raise refused([Problem(reader.line_num, f"unreadable CSV: {exc}")], "the feed") from None
     if not rows:
         raise refused([Problem(0, "the feed has no lines")], "the feed")
+    if len(rows) > MAX_UPDATES:
+        too_long = f"the feed has more than {MAX_UPDATES} lines: split it"
+        raise refused([Problem(rows[-1][0], too_long)], "the feed")
     try:
         updates = [StockUpdateIn.model_validate(row) for _, row in rows]
     except ValidationError:
@@ -149,18 +162,34 @@ def _describe(exc: PosError) -> str:
 
 
 async def _fetch(url: str) -> bytes:
+    """The document at `url`, read whole within FETCH_TIMEOUT_S and MAX_FEED_BYTES."""
     try:
-        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_S) as client:
-            response = await client.get(url)
-    except httpx.HTTPError as exc:
+        with anyio.fail_after(FETCH_TIMEOUT_S):  # httpx times each read alone
+            async with (
+                httpx.AsyncClient(timeout=FETCH_TIMEOUT_S) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise Unavailable(
+                        f"the feed at {url} answered {response.status_code}",
+                        code="feed_unreachable",
+                    )
+                return await _read_capped(response)
+    except (httpx.HTTPError, TimeoutError) as exc:
+        reason = str(exc) or f"no whole answer within {FETCH_TIMEOUT_S:g} s"
         raise Unavailable(
-            f"the feed at {url} did not answer: {exc}", code="feed_unreachable"
+            f"the feed at {url} did not answer: {reason}", code="feed_unreachable"
         ) from None
-    if response.status_code != 200:
-        raise Unavailable(
-            f"the feed at {url} answered {response.status_code}", code="feed_unreachable"
-        )
-    return response.content
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    content = bytearray()
+    async for chunk in response.aiter_bytes():
+        content += chunk
+        if len(content) > MAX_FEED_BYTES:
+            too_big = f"the feed is larger than {MAX_FEED_BYTES // 2**20} MiB"
+            raise refused([Problem(0, too_big)], "the feed")
+    return bytes(content)
 
 
 async def _pulled(supplier_id: int, error: str) -> None:

@@ -26,6 +26,7 @@ from piccolo.table import Table
 from pydantic import TypeAdapter, ValidationError
 
 from pos.catalog import service as catalog
+from pos.catalog.tables import PRICE_CHANGE_REASON_CHARS
 from pos.db import write_transaction
 from pos.errors import InvalidInput
 from pos.orders.barcodes import normalize_plu
@@ -339,7 +340,7 @@ async def apply_layouts_file(
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
-    reason = f"store layout {path.name}"
+    reason = f"store layout {path.name}"[:PRICE_CHANGE_REASON_CHARS]
     applied = []
     async with write_transaction():  # each layout's own transaction joins this one
         for layout in layouts:

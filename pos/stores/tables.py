@@ -5,7 +5,7 @@ from __future__ import annotations
 from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
-from pos.catalog.tables import Product
+from pos.catalog.tables import PRICE_CHANGE_REASON_CHARS, Product
 
 __all__ = ["Counter", "Device", "Listing", "ListingPriceChange", "Printer", "Store"]
 
@@ -81,4 +81,4 @@ class ListingPriceChange(Table):
     new_price_fen = Integer(null=True, default=None)
     changed_at = Timestamptz()
     changed_by = Varchar(length=64, help_text="staff:3, or cli:<account> for the command line")
-    reason = Varchar(length=255, default="")
+    reason = Varchar(length=PRICE_CHANGE_REASON_CHARS, default="")

@@ -214,6 +214,17 @@ async def test_an_unknown_product_is_not_found(db: str) -> None:
         await catalog.get_product(999_999)
 
 
+async def test_a_file_name_longer_than_a_reason_holds_is_clipped_in_the_price_change(
+    db: str, tmp_path: Path
+) -> None:
+    await _import([row(1)])
+    path = tmp_path / f"{'x' * 250}.csv"  # as long as a file name gets
+    path.write_bytes(csv_bytes([row(1, price_fen=1990)]))
+    assert (await catalog.import_catalog_file(path, changed_by="test")).updated == 1
+    (change,) = await ProductPriceChange.select(ProductPriceChange.reason)
+    assert change["reason"] == f"catalog import {path.name}"[:255]
+
+
 async def test_files_are_read_by_their_suffix(db: str, tmp_path: Path) -> None:
     ndjson = tmp_path / "list.ndjson"
     ndjson.write_bytes(jsonl_bytes([row(1)]))

@@ -12,6 +12,7 @@ from pos.inventory import feeds
 from pos.inventory.signing import signed_headers
 from pos.inventory.sync_schemas import FeedIn
 from pos.inventory.tables import SupplierFeed, SupplierStock
+from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import open_shop
 from tests.helpers.staff import login_as
 
@@ -91,6 +92,49 @@ async def test_an_unreadable_csv_feed_is_refused_and_kept(
     assert pulled.status_code == 422, pulled.text
     assert (await client.get(url)).json()["last_error"] != ""
     assert await _available() == {}
+
+
+@pytest.mark.parametrize(
+    ("cap", "lines", "reason"),
+    [("MAX_FEED_BYTES", 1_000, "the feed is larger than"), ("MAX_UPDATES", 2, "more than 2 lines")],
+)
+async def test_a_feed_past_its_size_or_line_cap_is_refused_and_kept(
+    client: httpx.AsyncClient,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    cap: str,
+    lines: int,
+    reason: str,
+) -> None:
+    monkeypatch.setattr(feeds, cap, lines)  # 100 000 lines or 32 MiB, made small
+    shop = await open_shop()
+    cert = await certificate_of(await shop.add())
+    feed_server.documents["/stock.csv"] = (
+        "certificate_no,available,updated_at\n" + f"{cert},1,{T1}\n" * 100
+    ).encode()
+    await login_as(client, "manager", None)
+    url = f"/api/suppliers/{shop.supplier_id}/feed"
+    feed = {"url": f"{feed_server.base}/stock.csv", "format": "csv"}
+    assert (await client.put(url, json=feed)).status_code == 200
+    pulled = await client.post(f"{url}/pull")
+    assert pulled.status_code == 422, pulled.text
+    assert reason in (await client.get(url)).json()["last_error"]
+    assert await _available() == {}
+
+
+async def test_a_feed_dripping_its_document_is_given_up_on_at_the_timeout(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feeds, "FETCH_TIMEOUT_S", 1.0)  # each drip comes well within it
+    shop = await open_shop()
+    await login_as(client, "manager", None)
+    url = f"/api/suppliers/{shop.supplier_id}/feed"
+    async with dripping_server() as feed_url:
+        feed = {"url": f"{feed_url}/stock.csv", "format": "csv"}
+        assert (await client.put(url, json=feed)).status_code == 200
+        pulled = await client.post(f"{url}/pull")
+    assert pulled.status_code == 503, pulled.text
+    assert "no whole answer within 1 s" in (await client.get(url)).json()["last_error"]
 
 
 async def test_one_unreadable_feed_does_not_stop_pull_all_for_the_others(

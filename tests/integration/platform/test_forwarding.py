@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +15,7 @@ from pos.platform.relay import Relay, platform_client
 from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
+from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
     MERCHANT,
@@ -88,31 +88,13 @@ async def test_a_platform_that_times_out_is_retried_until_it_answers(
 async def test_a_platform_dripping_its_answer_is_given_up_on_at_the_timeout(
     shop: Shop, settings: Settings
 ) -> None:
-    hung_up = asyncio.Event()
-
-    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        try:
-            for _ in range(20):  # a byte a while, each well within httpx's read timeout
-                writer.write(b" ")
-                await writer.drain()
-                await asyncio.sleep(0.5)
-        except ConnectionError:
-            pass  # the relay gave up
-        finally:
-            writer.close()
-            hung_up.set()
-
-    server = await asyncio.start_server(drip, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    dripping = settings.model_copy(update={"platform_url": f"http://127.0.0.1:{port}"})
     noodles = await shop.add()
     await paid_sale(shop, {"product_id": noodles, "quantity": 1})
     await run_outbox()
-    async with server, platform_client(dripping) as client:
-        assert await Relay(dripping, client).round() == 1
-        await hung_up.wait()
+    async with dripping_server() as url:
+        dripping = settings.model_copy(update={"platform_url": url})
+        async with platform_client(dripping) as client:
+            assert await Relay(dripping, client).round() == 1
     row = await _T.select(_T.state, _T.last_error).first()
     assert row is not None
     assert (row["state"], row["last_error"]) == ("pending", "no whole answer within 2 s")

@@ -11,7 +11,7 @@ from pos.catalog import service as catalog
 from pos.errors import InvalidInput
 from pos.stores.layout import apply_layout, apply_layouts_file
 from pos.stores.schemas import CounterIn, ListingIn, StoreLayout
-from pos.stores.tables import Counter, Device, Listing, Store
+from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Store
 from tests.helpers.catalog import csv_bytes, row
 
 pytestmark = pytest.mark.anyio
@@ -37,6 +37,18 @@ def _file(tmp_path: Path, *layouts: dict) -> Path:
     path = tmp_path / "stores.json"
     path.write_text(json.dumps(list(layouts)), encoding="utf-8")
     return path
+
+
+async def test_a_file_name_longer_than_a_reason_holds_is_clipped_in_the_price_change(
+    db: str, tmp_path: Path
+) -> None:
+    await _import(row(1))
+    path = tmp_path / f"{'x' * 250}.json"  # as long as a file name gets
+    layout = _layout("S1", ListingIn(certificate_no=NOODLES, price_fen=1000))
+    path.write_text(json.dumps([layout]), encoding="utf-8")
+    await apply_layouts_file(path, changed_by="t")
+    (change,) = await ListingPriceChange.select(ListingPriceChange.reason)
+    assert change["reason"] == f"store layout {path.name}"[:255]
 
 
 async def test_a_product_listed_twice_is_refused(db: str) -> None:
