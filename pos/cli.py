@@ -8,6 +8,7 @@ import getpass
 import re
 import sqlite3
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
 from pos.db import opened_database
+from pos.db.migrate import is_missing_table, require_migrated
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.errors import PosError
@@ -67,16 +69,45 @@ def _with_database(work: Callable[[], Awaitable[T]]) -> T:
                 raise click.ClickException(problem) from None
             raise
 
-    return uvloop.run(run())
+    with warnings.catch_warnings():
+        # Piccolo warns of a database it cannot reach, then raises: the error says it once.
+        warnings.filterwarnings("ignore", message=".*Unable to (fetch server version|connect to)")
+        return uvloop.run(run())
+
+
+# What an operator should check next when PostgreSQL refuses us, by kind (first match wins).
+_POSTGRES_CHECKS: tuple[tuple[type[Exception], str], ...] = (
+    (
+        asyncpg.InvalidAuthorizationSpecificationError,  # an unknown user or a wrong password
+        "check the user and password in POS_DATABASE_URL, and that this user may connect",
+    ),
+    (
+        asyncpg.InvalidCatalogNameError,
+        "check the database name in POS_DATABASE_URL; create it if needed, then `pos migrate`",
+    ),
+    (asyncpg.CannotConnectNowError, "the server is starting or stopping: try again shortly"),
+    (
+        asyncpg.TooManyConnectionsError,
+        "the server has no connection to spare: stop idle clients or raise its max_connections",
+    ),
+    (OSError, "check the host and port in POS_DATABASE_URL, and that the server runs"),
+)
 
 
 def _database_problem(exc: Exception, url: str) -> str | None:
     """What an operator should know of a database error, when it is one they can fix."""
-    if isinstance(exc, asyncpg.UndefinedTableError) or "no such table" in str(exc):
+    if is_missing_table(exc):
         return "the database has no tables yet: run `pos migrate` first"
-    unreachable = (OSError, asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError)
-    if isinstance(exc, unreachable) or "unable to open database" in str(exc):
-        return f"cannot reach the database at {_without_password(url)}: {exc}"
+    if check := _what_to_check(exc, url):
+        return f"cannot reach the database at {_without_password(url)}: {exc}; {check}"
+    return None
+
+
+def _what_to_check(exc: Exception, url: str) -> str | None:
+    if not url.startswith("sqlite"):
+        return next((check for kind, check in _POSTGRES_CHECKS if isinstance(exc, kind)), None)
+    if isinstance(exc, OSError) or "unable to open database" in str(exc):
+        return "check the file's path in POS_DATABASE_URL, and that its folder can be written to"
     return None
 
 
@@ -112,6 +143,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API and pages."""
     settings = _settings()
+    _with_database(require_migrated)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -126,6 +158,7 @@ def worker() -> None:
     """Run the background worker (outbox events) until SIGINT or SIGTERM."""
     settings = _settings()
     configure_logging(settings)
+    _with_database(require_migrated)
     _with_database(lambda: worker_main(settings))
 
 
@@ -313,8 +346,12 @@ def platform_group() -> None:
 )
 def serve_platform(host: str, port: int, database: Path) -> None:
     """Run the platform double (checks signatures, dedupes, answers daily totals)."""
+    settings = _settings()
+    try:
+        app = create_double_app(database, settings)
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"the platform double cannot keep {database}: {exc}") from None
     click.echo(f"platform double on http://{host}:{port}, keeping {database}")
-    app = create_double_app(database, _settings())
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

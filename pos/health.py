@@ -1,4 +1,4 @@
-"""GET /health: whether the database and Redis answer."""
+"""GET /health: whether the database answers and is migrated, and whether Redis answers."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pos.db import current_engine
+from pos.db.migrate import missing_migrations
 from pos.logs import logger
 
 __all__ = ["health"]
 
 
-async def _database_ok() -> bool:
+async def _database_state() -> str:
     try:
-        await current_engine().run_ddl("SELECT 1")
+        missing = await missing_migrations()
     except Exception as exc:  # any driver error means "down"; the reason goes to the log
         logger.warning("health: database down", error=str(exc))
-        return False
-    return True
+        return "down"
+    if missing:
+        logger.warning("health: database not migrated", missing=len(missing))
+        return "not migrated"
+    return "ok"
 
 
 async def _redis_state(redis: Redis | None) -> str:
@@ -37,8 +40,8 @@ async def _redis_state(redis: Redis | None) -> str:
 
 @get("/health", operation_id="health", tags=["health"])
 async def health(state: State) -> Response[dict[str, Any]]:
-    """200 when the database answers (and Redis, when configured); 503 otherwise."""
-    database = "ok" if await _database_ok() else "down"
+    """200 when the database answers and is migrated (and Redis answers, when configured)."""
+    database = await _database_state()
     redis = await _redis_state(state.redis)
     healthy = database == "ok" and redis in {"ok", "not configured"}
     body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis}

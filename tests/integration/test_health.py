@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
+import sqlite3
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,3 +52,26 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     mine = await client.get("/health", headers={"X-Request-Id": "tablet-42"})
     assert mine.headers["x-request-id"] == "tablet-42"
     assert len((await client.get("/health")).headers["x-request-id"]) == 32
+
+
+def _without_worker(database_url: str) -> Settings:
+    # The embedded worker would only log that the tables are missing.
+    return Settings(_env_file=None, database_url=database_url, run_worker=False)  # type: ignore[call-arg]
+
+
+async def test_health_is_503_on_a_database_never_migrated(tmp_path: Path) -> None:
+    response = await _health(_without_worker(f"sqlite:///{tmp_path / 'new.sqlite3'}"))
+    assert response.status_code == 503
+    assert response.json()["database"] == "not migrated"
+
+
+async def test_health_is_503_on_a_database_lacking_the_latest_migration(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database = tmp_path / "pos.sqlite3"
+    shutil.copy(sqlite_template, database)
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        db.execute("DELETE FROM migration WHERE id = (SELECT max(id) FROM migration)")
+    response = await _health(_without_worker(f"sqlite:///{database}"))
+    assert response.status_code == 503
+    assert response.json()["database"] == "not migrated"
