@@ -139,7 +139,10 @@ class Settings(BaseSettings):
         description="products in a page of a counter's catalog when the request names no limit",
     )
     print_timeout_s: float = Field(
-        default=10.0, gt=0, le=120, description="one send to a printer: connect, status, write"
+        default=10.0,
+        gt=0,
+        le=120,
+        description="one send to a printer: name lookup, connect, status, write; a CUPS submission",
     )
     print_max_attempts: int = Field(
         default=6, ge=1, le=50, description="sends to an unreachable printer before a job fails"

@@ -14,7 +14,7 @@ order's row locked, so racing steps never lose one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -349,10 +349,15 @@ async def record_received(order_id: int, units: Mapping[int, int]) -> None:
 
 
 async def restock_orders(
-    *, store_id: int | None = None, supplier_id: int | None = None
+    *,
+    store_id: int | None = None,
+    supplier_id: int | None = None,
+    statuses: Collection[RestockStatus] | None = None,
 ) -> list[RestockOrderOut]:
-    """Restock orders of a store or to a supplier, newest first (at most 200)."""
+    """Orders of a store or to a supplier, only those in `statuses` if given; newest 200 first."""
     where: Any = (_O.store == store_id) if store_id is not None else (_O.supplier == supplier_id)
+    if statuses is not None:
+        where &= _O.status.is_in(list(statuses))
     rows = await _O.select(_O.id).where(where).order_by(_O.id, ascending=False).limit(200)
     return await _orders_out([row["id"] for row in rows])
 

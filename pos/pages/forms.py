@@ -1,4 +1,4 @@
-"""What the pages' forms send: a key the database can hold, and numbers typed as digits.
+"""What the pages' forms send: a key the database can hold, numbers typed as digits, days.
 
 A form's `key` (a page's Idempotency-Key) longer than the API lets one be would end in a 500 at
 the database; it is refused first (a NUL in any field is `pos.nul_guard`'s). Numbers are plain
@@ -9,6 +9,7 @@ stores.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from litestar import Request
@@ -19,6 +20,7 @@ from pos.idempotency import MAX_IDEMPOTENCY_KEY
 
 __all__ = [
     "checked_key",
+    "form_day",
     "is_whole_number",
     "read_form",
     "whole_number",
@@ -58,3 +60,14 @@ def whole_number(value: str, *, code: str = "form_number") -> int:
     if not is_whole_number(text):
         raise InvalidInput(f"{value!r} is not a whole number", code=code)
     return int(text)
+
+
+def form_day(value: str) -> date | None:
+    """The day in a date field (YYYY-MM-DD); None when left empty; InvalidInput if it is no day."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{value!r} is not a date", code="form_date") from None

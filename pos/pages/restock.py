@@ -14,15 +14,15 @@ from typing import Literal
 from pos.catalog import service as catalog
 from pos.errors import InvalidInput
 from pos.inventory import replenishment
-from pos.inventory.schemas import RestockLineIn, RestockOrderIn, RestockOrderOut
+from pos.inventory.schemas import RestockLineIn, RestockOrderIn, RestockOrderOut, RestockStatus
 from pos.pages.forms import whole_number
-from pos.pages.tablet import STOCK_ROLES, require
+from pos.pages.tablet import STOCK_ROLES, require, store_of
 from pos.staff.actors import RoleName, StaffActor
 
 __all__ = ["OpenRestockOrder", "end_order", "open_orders", "order_suggestions"]
 
 MANAGER: tuple[RoleName, ...] = ("manager",)
-_OPEN = ("placed", "shipped", "partially_received")
+_OPEN: tuple[RestockStatus, ...] = ("placed", "shipped", "partially_received")
 _QUANTITY_FIELD = "product_"
 
 
@@ -42,11 +42,7 @@ class OpenRestockOrder:
 async def open_orders(actor: StaffActor, store_id: int) -> list[OpenRestockOrder]:
     """The store's orders not yet received, cancelled or closed; newest first."""
     require(actor, STOCK_ROLES, store_id)
-    orders = [
-        order
-        for order in await replenishment.restock_orders(store_id=store_id)
-        if order.status in _OPEN
-    ]
+    orders = await replenishment.restock_orders(store_id=store_id, statuses=_OPEN)
     ids = sorted({line.product_id for order in orders for line in order.lines})
     products = await asyncio.gather(*(catalog.get_product(i) for i in ids))
     names = {product.id: product.name_zh for product in products}
@@ -64,7 +60,7 @@ async def order_suggestions(
     A field left empty or 0 orders none of that product. The form's `key` makes a repeated post
     answer with the first orders.
     """
-    require(actor, MANAGER, store_id)
+    await store_of(actor, store_id, MANAGER)  # it must exist: the order refers to it
     lines = [
         RestockLineIn(product_id=whole_number(name.removeprefix(_QUANTITY_FIELD)), quantity=units)
         for name, value in form.items()

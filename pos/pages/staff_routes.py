@@ -1,9 +1,11 @@
-"""The staff tablet's routes under /staff: sign-in, alerts, receiving, counts, orders, figures."""
+"""The staff tablet's routes under /staff: sign-in, alerts, receiving, counts, orders, figures.
+
+Every form post must come from this server's own pages (`pos.pages.same_origin`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get, post
@@ -15,10 +17,12 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from pos.db import RowId
 from pos.errors import NotAuthenticated
-from pos.pages import restock, tablet
+from pos.pages import dashboard, restock, tablet
 from pos.pages.errors import PAGE_ERRORS
 from pos.pages.forms import read_form
 from pos.pages.rendering import render
+from pos.pages.same_origin import same_origin_posts
+from pos.printing.service import ReceiptLinks
 from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
@@ -70,6 +74,7 @@ class StaffPages(Controller):
     include_in_schema = False
     exception_handlers = {**PAGE_ERRORS, NotAuthenticated: _to_login}
     dependencies = {"actor": Provide(provide_staff)}
+    guards = [same_origin_posts]
 
     @get("/login", operation_id="pageStaffLoginForm")
     async def login_form(self, request: AnyRequest) -> Template:
@@ -315,9 +320,11 @@ class StaffPages(Controller):
         store_id: FromPath[RowId],
         order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
+        settings: NamedDependency[Settings],
     ) -> Redirect:
-        """Queue a reprint of the receipt."""
-        await tablet.reprint(actor, store_id, order_id, await read_form(request))
+        """Queue a reprint of the receipt (a sale that printed none gets its first)."""
+        links = ReceiptLinks.from_settings(settings)
+        await tablet.reprint(actor, store_id, order_id, await read_form(request), links)
         return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=reprint"))
 
     @post(
@@ -346,12 +353,14 @@ class StaffPages(Controller):
         self,
         request: AnyRequest,
         actor: NamedDependency[StaffActor],
-        date_from: FromQuery[date | None] = None,
-        date_to: FromQuery[date | None] = None,
+        date_from: FromQuery[str] = "",
+        date_to: FromQuery[str] = "",
     ) -> Template:
-        """Sales and buyers of the stores the manager manages, with charts."""
-        figures = await tablet.dashboard(actor, date_from, date_to)
-        return render(request, "staff/dashboard.html", {"figures": figures})
+        """Sales and buyers of the stores the manager manages, with charts; a field left empty
+        takes the default period."""
+        figures = await dashboard.figures(actor, date_from, date_to)
+        status = 422 if figures.mistake else 200
+        return render(request, "staff/dashboard.html", {"figures": figures}, status_code=status)
 
 
 def _roles(actor: StaffActor, store_id: int) -> dict[str, bool]:

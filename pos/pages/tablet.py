@@ -1,4 +1,4 @@
-"""What the staff tablet shows: alerts, receiving, counts, an order to reprint or refund, figures.
+"""What the staff tablet shows: alerts, receiving, counts, an order to reprint or refund.
 
 Staff sign in with the same session cookie as the API (HttpOnly, SameSite=Strict, so another
 site cannot post these forms with it). Each page checks the role the matching API route needs.
@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pos.analytics import service as analytics
-from pos.analytics.schemas import BuyersOut, SalesOut
 from pos.errors import Forbidden, InvalidInput, NotAuthenticated
 from pos.inventory import counts, notices, receiving, replenishment, shelf_life
 from pos.inventory.schemas import (
@@ -30,7 +28,7 @@ from pos.inventory.sync_schemas import ShipmentNoticeOut
 from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.schemas import OrderOut, TransitionOut
-from pos.pages.forms import whole_number
+from pos.pages.forms import form_day, whole_number
 from pos.payments import flags, refunds
 from pos.payments.schemas import FlaggedPaymentOut, RefundOut, RefundRequest, ResolveFlagIn
 from pos.payments.settle import Payments
@@ -50,7 +48,6 @@ __all__ = [
     "EXPIRY_WINDOW_HOURS",
     "STOCK_ROLES",
     "Alerts",
-    "Dashboard",
     "FoundOrder",
     "ReturnableGoods",
     "alerts",
@@ -58,7 +55,6 @@ __all__ = [
     "count_scan",
     "count_start",
     "counted",
-    "dashboard",
     "end_print_job",
     "find_order",
     "home_stores",
@@ -80,7 +76,6 @@ ANY_ROLE: tuple[RoleName, ...] = ("manager", "restocker", "cashier")
 STOCK_ROLES: tuple[RoleName, ...] = ("manager", "restocker")
 CASH_ROLES: tuple[RoleName, ...] = ("manager", "cashier")
 EXPIRY_WINDOW_HOURS = 72
-DASHBOARD_DAYS = 30
 
 
 async def signed_in(token: str | None) -> StaffActor:
@@ -196,12 +191,9 @@ def _whole(value: str, default: int) -> int:
 
 
 async def _expiry(store_id: int, day: str) -> datetime | None:
-    if not day:
+    local_day = form_day(day)
+    if local_day is None:
         return None
-    try:
-        local_day = date.fromisoformat(day)
-    except ValueError:
-        raise InvalidInput(f"{day!r} is not a date", code="form_date") from None
     zone = ZoneInfo((await stores.store_rules(store_id)).time_zone)
     return datetime.combine(local_day, time(23, 59), tzinfo=zone)
 
@@ -215,7 +207,7 @@ async def receiving_scan(
         barcode="".join(form.get("code", "").split()) or None,
         quantity=_whole(form.get("quantity", ""), 1),
         lot=form.get("lot", "").strip(),
-        expires_at=await _expiry(store_id, form.get("expires_on", "").strip()),
+        expires_at=await _expiry(store_id, form.get("expires_on", "")),
     )
     key = form.get("key", "") or None
     return await receiving.scan(store_id, receiving_id, data, idempotency_key=key)
@@ -286,13 +278,28 @@ class ReturnableGoods:
 
 @dataclass(frozen=True, slots=True)
 class FoundOrder:
-    """An order as the tablet offers it to reprint or refund, its history, where either prints."""
+    """An order as the tablet offers it to reprint or refund, its history, where either prints.
+
+    `refund_room` counts the refunds of its payment not failed: done, or still pending with the
+    provider, which the order's `refunded_fen` does not count yet.
+    """
 
     order: OrderOut
     history: list[TransitionOut]
     goods: list[ReturnableGoods]
     printers: list[PrinterBrief]
     time_zone: str
+    refund_room: refunds.RefundRoom
+
+    @property
+    def refundable_fen(self) -> int:
+        """What a refund may still take, as the API reserves it."""
+        return self.refund_room.left_fen
+
+    @property
+    def pending_refund_fen(self) -> int:
+        """Refunds the provider has not finished."""
+        return self.refund_room.asked_fen - self.order.refunded_fen
 
 
 async def find_order(
@@ -306,11 +313,12 @@ async def find_order(
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
     # Reading the order checked the session: the rest is read without checking it again.
-    history, returnable, printers, rules = await asyncio.gather(
+    history, returnable, printers, rules, room = await asyncio.gather(
         orders.transitions(order.id),
         orders.returnable_units(order.id),
         stores.store_printer_names(store_id),
         stores.store_rules(store_id),
+        refunds.refund_room(order.id, store_id),
     )
     line_of = {line.product_id: line for line in order.lines}
     goods = [
@@ -319,7 +327,7 @@ async def find_order(
         )
         for product, units in returnable.items()
     ]
-    return FoundOrder(order, history, goods, printers, rules.time_zone)
+    return FoundOrder(order, history, goods, printers, rules.time_zone, room)
 
 
 def _goods_back(form: Mapping[str, str]) -> dict[int, int]:
@@ -348,7 +356,11 @@ async def resolve_flag(
 
 
 async def reprint(
-    actor: StaffActor, store_id: int, order_id: int, form: Mapping[str, str]
+    actor: StaffActor,
+    store_id: int,
+    order_id: int,
+    form: Mapping[str, str],
+    links: printing.ReceiptLinks,
 ) -> PrintJobOut:
     """Print the order's receipt again, marked as a reprint, where the form says."""
     require(actor, CASH_ROLES, store_id)
@@ -358,6 +370,7 @@ async def reprint(
         printer_id=_printer_choice(form),
         staff_user_id=actor.user_id,
         idempotency_key=form.get("key", ""),
+        links=links,
     )
 
 
@@ -398,37 +411,3 @@ async def refund(
         actor=actor,
         idempotency_key=form.get("key", "") or f"page-refund:{order_id}:{amount_fen}",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Dashboard:
-    """Sales by day and by county, and first-time against returning buyers."""
-
-    date_from: date
-    date_to: date
-    by_day: SalesOut
-    by_county: SalesOut
-    buyers: BuyersOut
-
-    @property
-    def query(self) -> str:
-        """The period as a query string, for the chart images."""
-        return f"date_from={self.date_from}&date_to={self.date_to}"
-
-
-async def dashboard(actor: StaffActor, date_from: date | None, date_to: date | None) -> Dashboard:
-    """The figures of every store the manager manages over the period (default: 30 days to
-    today where the stores are)."""
-    end = date_to or await _stores_today(actor)
-    start = date_from or end - timedelta(days=min(DASHBOARD_DAYS - 1, (end - date.min).days))
-    scope = await analytics.scope_for(actor, None, start, end)
-    by_day, by_county, buyers = await asyncio.gather(
-        analytics.sales(scope, "day"), analytics.sales(scope, "county"), analytics.buyers(scope)
-    )
-    return Dashboard(start, end, by_day, by_county, buyers)
-
-
-async def _stores_today(actor: StaffActor) -> date:
-    """Today in the manager's stores (the latest, should their time zones differ)."""
-    zones = await stores.time_zones(await analytics.stores_for(actor, None))
-    return max(datetime.now(ZoneInfo(zone)).date() for zone in zones)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Sum
@@ -29,7 +30,7 @@ from pos.payments.tables import Payment, Refund
 from pos.staff.actors import StaffActor, staff_name
 from pos.stores import service as stores
 
-__all__ = ["complete_refund", "refund_order"]
+__all__ = ["RefundRoom", "complete_refund", "refund_order", "refund_room"]
 
 # The request itself normally finishes the refund; the event is the safety net.
 SAFETY_NET_DELAY = timedelta(seconds=30)
@@ -81,10 +82,38 @@ async def _pending_restock(payment_id: int) -> Counter[int]:
     return pending
 
 
-async def _reserve(order_id: int, store_id: int, data: RefundRequest) -> Payment:
-    payment = await Payment.objects().get(
-        (Payment.order == order_id) & (Payment.store == store_id) & Payment.paid_order.eq(True)
+class RefundRoom(NamedTuple):
+    """A paid order's payment: what was paid, and what refunds not failed asked of it so far."""
+
+    paid_fen: int
+    asked_fen: int  # finished or still pending with the provider
+
+    @property
+    def left_fen(self) -> int:
+        """What one more refund may take."""
+        return self.paid_fen - self.asked_fen
+
+
+async def refund_room(order_id: int, store_id: int) -> RefundRoom:
+    """How much of the store's order is refunded or asked for, as a refund reserves it."""
+    payment = await (
+        Payment.select(Payment.paid_fen, Payment.refunded_fen)
+        .where(_paid_payment_of(order_id, store_id))
+        .first()
     )
+    return (
+        RefundRoom(payment["paid_fen"] or 0, payment["refunded_fen"])
+        if payment
+        else RefundRoom(0, 0)
+    )
+
+
+def _paid_payment_of(order_id: int, store_id: int) -> Any:
+    return (Payment.order == order_id) & (Payment.store == store_id) & Payment.paid_order.eq(True)
+
+
+async def _reserve(order_id: int, store_id: int, data: RefundRequest) -> Payment:
+    payment = await Payment.objects().get(_paid_payment_of(order_id, store_id))
     if payment is None:
         raise NotFound(f"order {order_id} has no payment to refund here", code="not_paid")
     reserved = await (

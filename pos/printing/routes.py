@@ -13,6 +13,7 @@ from pos.db import RowId
 from pos.idempotency import OptionalIdempotencyKey
 from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut, ReprintIn
+from pos.settings import Settings
 from pos.staff.actors import StaffActor
 from pos.staff.guards import STAFF_ACTOR, staff
 
@@ -39,23 +40,29 @@ class PrintingController(Controller):
         operation_id="reprintReceipt",
         guards=[staff("manager", "cashier")],
         status_code=HTTP_201_CREATED,
-        summary="Print an order's receipt again, marked as a reprint",
+        summary="Print a paid order's receipt (again), marked as a reprint",
     )
     async def reprint(
         self,
         store_id: FromPath[RowId],
         order_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
+        settings: NamedDependency[Settings],
         idempotency_key: OptionalIdempotencyKey = None,
         data: Annotated[ReprintIn | None, Body()] = None,
     ) -> PrintJobOut:
-        """On the receipt's printer unless another is named; a repeated key prints once."""
+        """On the named printer, else the receipt's, else the seller's; a repeated key prints once.
+
+        A sale that printed no receipt (no printer then) gets one; 409 `order_not_paid` for an
+        order not paid, 422 `printer_required` when nothing says where to print.
+        """
         return await printing.reprint(
             store_id,
             order_id,
             printer_id=data.printer_id if data else None,
             staff_user_id=actor.user_id,
             idempotency_key=idempotency_key,
+            links=printing.ReceiptLinks.from_settings(settings),
         )
 
     @post(

@@ -140,5 +140,7 @@ class PrinterOut(BaseModel):
 
 class ReprintIn(BaseModel):
     printer_id: OptionalRowId = Field(
-        default=None, description="another printer of the store; default: the receipt's"
+        default=None,
+        description="one of the store's printers; default: where the receipt printed, else"
+        " the seller's (the order's kiosk's or counter's printer now)",
     )

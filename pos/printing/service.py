@@ -15,7 +15,7 @@ from typing import Any
 from piccolo.query import WhereRaw
 
 from pos.db import Statement, insert_new
-from pos.errors import Conflict, NotFound
+from pos.errors import Conflict, InvalidInput, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
 from pos.orders import service as orders
@@ -47,6 +47,7 @@ __all__ = [
     "CANCELLABLE",
     "MAX_LISTED_JOBS",
     "OrderPaidHandler",
+    "ReceiptLinks",
     "cancel_job",
     "enqueue_receipt",
     "enqueue_refund_slip",
@@ -77,6 +78,24 @@ _JOB_COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiptLinks:
+    """What a receipt's QR code needs: the public URL, and the secret of the shoppers' tokens."""
+
+    public_url: str
+    secret: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReceiptLinks:
+        """The links the settings describe."""
+        return cls(settings.public_url, settings.secret_key.get_secret_value())
+
+    async def url(self, order_id: int) -> str:
+        """The order's e-receipt page, with the shopper's token to it."""
+        token = await orders.access_token(order_id, secret=self.secret)
+        return receipt_url(self.public_url, order_id, token)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderPaidHandler:
     """Outbox handler for `order_paid`: queue the sale's receipt."""
 
@@ -86,7 +105,7 @@ class OrderPaidHandler:
     async def __call__(self, event: Event) -> None:
         """Queue the receipt of the order in the event's payload."""
         order = PaidOrder.model_validate(event.payload)
-        await enqueue_receipt(order, public_url=self.public_url, secret=self.secret)
+        await enqueue_receipt(order, ReceiptLinks(self.public_url, self.secret))
 
 
 async def on_order_refunded(event: Event) -> None:
@@ -102,15 +121,13 @@ def install(settings: Settings) -> None:
     register(orders.ORDER_REFUNDED, on_order_refunded)
 
 
-async def enqueue_receipt(order: PaidOrder, *, public_url: str, secret: str) -> int | None:
+async def enqueue_receipt(order: PaidOrder, links: ReceiptLinks) -> int | None:
     """Queue `order`'s receipt on its kiosk's or counter's printer; the job id, or None."""
     printer_id, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
     if printer_id is None:
         logger.warning("printing: no printer assigned, no receipt printed", order_id=order.id)
         return None
-    token = await orders.access_token(order.id, secret=secret)
-    url = receipt_url(public_url, order.id, token)
-    document = document_to_json(receipt_document(order, place, url))
+    document = document_to_json(receipt_document(order, place, await links.url(order.id)))
     job_id = await _insert_job(
         printer_id, order.id, "receipt", document, f"receipt:{order.id}", created_by="worker"
     )
@@ -253,6 +270,15 @@ def _status_out(row: dict[str, Any]) -> PrinterStatusOut:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Receipt:
+    """A sale's receipt to print again, the refunds since, and where it prints unless told."""
+
+    document: dict[str, Any]
+    refunded_fen: int
+    printer_id: int | None
+
+
 async def reprint(
     store_id: int,
     order_id: int,
@@ -260,26 +286,26 @@ async def reprint(
     printer_id: int | None,
     staff_user_id: int,
     idempotency_key: str | None,
+    links: ReceiptLinks,
 ) -> PrintJobOut:
     """Queue the order's receipt again, marked as a reprint; the same key returns the same job.
 
+    It prints on `printer_id`, else where the receipt printed. A paid sale that printed none
+    (no printer then) gets it made now, printed by default on its kiosk's or counter's printer
+    as assigned now.
     A key already used to reprint another order is refused (`idempotency_key_reused`).
     A reprint after refunds prints what was refunded and what stays paid.
     """
-    original = (
-        await _J.select(_J.printer, _J.document, _J.order._.refunded_fen.as_alias("refunded_fen"))
-        .where((_J.order == order_id) & (_J.kind == "receipt") & (_J.order._.store == store_id))
-        .first()
+    receipt = await _printed_receipt(store_id, order_id) or await _unprinted_receipt(
+        store_id, order_id, links
     )
-    if original is None:
-        raise NotFound(f"order {order_id} of store {store_id} has no receipt", code="no_receipt")
-    target = printer_id or original["printer"]
+    target = printer_id or receipt.printer_id
+    if target is None:
+        raise InvalidInput(
+            f"no printer prints order {order_id}'s receipts: name one", code="printer_required"
+        )
     await stores.check_printer(store_id, target)
-    document = {
-        **_json(original["document"]),
-        "reprint": True,
-        "refunded_fen": original["refunded_fen"],
-    }
+    document = {**receipt.document, "reprint": True, "refunded_fen": receipt.refunded_fen}
     key = f"reprint:{store_id}:{idempotency_key}" if idempotency_key else None
     job_id = await _insert_job(
         target, order_id, "reprint", document, key, created_by=staff_name(staff_user_id)
@@ -292,6 +318,31 @@ async def reprint(
         )
     PRINT_JOBS.notify()
     return job
+
+
+async def _printed_receipt(store_id: int, order_id: int) -> _Receipt | None:
+    """The receipt queued when the store's order was paid, if a printer was there to print it."""
+    row = (
+        await _J.select(_J.printer, _J.document, _J.order._.refunded_fen.as_alias("refunded_fen"))
+        .where((_J.order == order_id) & (_J.kind == "receipt") & (_J.order._.store == store_id))
+        .first()
+    )
+    if row is None:
+        return None
+    return _Receipt(_json(row["document"]), row["refunded_fen"], row["printer"])
+
+
+async def _unprinted_receipt(store_id: int, order_id: int, links: ReceiptLinks) -> _Receipt:
+    """The receipt of the store's paid order as it would have printed, for its seller's printer."""
+    order = await orders.get_order(order_id)
+    if order.store_id != store_id:
+        raise NotFound(f"store {store_id} has no order {order_id}", code="order_not_found")
+    if order.paid_at is None:
+        raise Conflict(f"order {order_id} is {order.state}, not paid", code="order_not_paid")
+    paid = PaidOrder.model_validate(await orders.sale(order_id))
+    printer_id, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
+    document = receipt_document(paid, place, await links.url(order_id))
+    return _Receipt(document_to_json(document), order.refunded_fen, printer_id)
 
 
 def _json(value: Any) -> dict[str, Any]:

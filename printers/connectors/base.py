@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from printers.errors import PrinterNotReady, PrinterUnreachable, StatusUnsupported
 from printers.status import STATUS_QUERY, PrinterStatus, status_from_replies
 
 __all__ = ["Channel", "Connector", "Deadline", "DuplexConnector"]
 
+T = TypeVar("T")
+
 
 class Deadline:
-    """One time budget for a whole exchange (connect, status, write)."""
+    """One time budget for a whole exchange (name lookup, connect, status, write)."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -26,6 +31,23 @@ class Deadline:
         if left <= 0:
             raise PrinterUnreachable(f"no answer within {self.timeout:g} s")
         return left
+
+    def call(self, blocking: Callable[[], T], target: str) -> T:
+        """`blocking()`, for a call that takes no timeout; PrinterUnreachable once time is up.
+
+        It runs in a daemon thread of its own, left behind to finish (or never) after the
+        deadline: such a call cannot be interrupted, and must hold up neither the sender nor
+        the process exiting.
+        """
+        left = self.remaining()
+        outcome: Future[T] = Future()
+        threading.Thread(target=_settle, args=(outcome, blocking), daemon=True).start()
+        try:
+            return outcome.result(timeout=left)
+        except TimeoutError:
+            if outcome.done():
+                raise  # raised by `blocking` itself
+            raise PrinterUnreachable(f"{target}: no answer within {self.timeout:g} s") from None
 
 
 class Channel(Protocol):
@@ -77,6 +99,13 @@ class DuplexConnector(Connector):
                 return _exchange_status(channel, deadline)
         except PrinterUnreachable as error:
             return PrinterStatus.unreachable(str(error))
+
+
+def _settle(outcome: Future[T], blocking: Callable[[], T]) -> None:
+    try:
+        outcome.set_result(blocking())
+    except BaseException as error:  # handed to the waiting caller, or dropped once it left
+        outcome.set_exception(error)
 
 
 def _exchange_status(channel: Channel, deadline: Deadline) -> PrinterStatus:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import tempfile
+from functools import partial
 from typing import Any
 
-from printers.connectors.base import Connector
+from printers.connectors.base import Connector, Deadline
 from printers.errors import PrinterConfigError, PrinterUnreachable
 from printers.profiles import CupsAddress
 
@@ -25,14 +26,23 @@ class CupsConnector(Connector):
         self.address = address
 
     def send(self, data: bytes, *, timeout: float, check_status: bool = True) -> None:
-        """Queue `data` on the CUPS queue; CUPS spools it, so `timeout` does not apply."""
+        """Queue `data` on the CUPS queue; PrinterUnreachable if CUPS has not taken it in time.
+
+        pycups takes no timeout, so a hung CUPS would block the sender for ever. A job CUPS
+        takes after the deadline is sent again on retry: at least once, as the queue promises.
+        """
         if _cups is None:
             raise PrinterConfigError("CUPS printing needs pycups: pip install pycups")
-        queue = self.address.queue
-        with tempfile.NamedTemporaryFile(prefix="receipt-", suffix=".bin") as job:
-            job.write(data)
-            job.flush()
-            try:
-                _cups.Connection().printFile(queue, job.name, "receipt", {"raw": "true"})
-            except (RuntimeError, _cups.IPPError, _cups.HTTPError) as error:
-                raise PrinterUnreachable(f"cups://{queue}: {error}") from error
+        target = f"cups://{self.address.queue}"
+        try:
+            Deadline(timeout).call(partial(_submit, self.address.queue, data), target)
+        except (RuntimeError, _cups.IPPError, _cups.HTTPError) as error:
+            raise PrinterUnreachable(f"{target}: {error}") from error
+
+
+def _submit(queue: str, data: bytes) -> None:
+    # The spool file lives as long as the call, even one still running after the deadline.
+    with tempfile.NamedTemporaryFile(prefix="receipt-", suffix=".bin") as job:
+        job.write(data)
+        job.flush()
+        _cups.Connection().printFile(queue, job.name, "receipt", {"raw": "true"})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from printers.connectors.base import Deadline, DuplexConnector
 from printers.errors import PrinterUnreachable
@@ -24,9 +26,7 @@ class NetworkConnector(DuplexConnector):
         """Connect, raising PrinterUnreachable when refused or too slow."""
         target = f"{self.address.host}:{self.address.port}"
         try:
-            sock = socket.create_connection(
-                (self.address.host, self.address.port), timeout=deadline.remaining()
-            )
+            sock = _connect(self.address, deadline, target)
         except OSError as error:
             raise PrinterUnreachable(f"{target}: {error}") from error
         with sock:
@@ -34,6 +34,27 @@ class NetworkConnector(DuplexConnector):
                 yield _SocketChannel(sock, target)
             except OSError as error:
                 raise PrinterUnreachable(f"{target}: {error}") from error
+
+
+def _connect(address: TcpAddress, deadline: Deadline, target: str) -> socket.socket:
+    """Look the host up, then connect to its addresses in turn, all before the deadline."""
+    failure: OSError = OSError(f"{address.host} has no address")
+    for ip in _addresses(address, deadline, target):
+        try:
+            return socket.create_connection((ip, address.port), timeout=deadline.remaining())
+        except OSError as error:
+            failure = error
+    raise failure
+
+
+def _addresses(address: TcpAddress, deadline: Deadline, target: str) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(address.host))]  # as printers mostly are: no lookup
+    except ValueError:
+        pass
+    # getaddrinfo takes no timeout, and create_connection's covers only the connect.
+    lookup = partial(socket.getaddrinfo, address.host, address.port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in deadline.call(lookup, target)]
 
 
 class _SocketChannel:

@@ -5,14 +5,17 @@ from datetime import UTC, date, datetime, tzinfo
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from pos.catalog import service as catalog
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
+from pos.inventory.tables import CountSession, RestockOrder
 from pos.orders import service as orders
 from pos.orders.tables import Order
-from pos.pages import tablet
+from pos.pages import dashboard
+from pos.payments.provider import RefundResult
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
@@ -23,6 +26,7 @@ from tests.integration.pages.conftest import Demo, run_outbox
 pytestmark = pytest.mark.anyio
 
 NOODLES = "6903120028012"
+_EN = {"Accept-Language": "en"}
 
 
 async def _login(client: httpx.AsyncClient, username: str) -> None:
@@ -206,6 +210,23 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     states = re.findall(r"<td>([^<]+)</td><td>[a-z]", history)
     assert (states[0], states[-2:]) == ("待支付", ["已支付", "已退款"]), states
     assert "1880 fen: broken bag" in history
+
+
+async def test_a_sale_that_printed_no_receipt_gets_one_from_the_tablet(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
+    await run_outbox()
+    await PrintJob.delete(force=True)  # as if the kiosk had had no printer at the sale
+    await _login(client, "cashier")
+    store = demo.kiosk_store_id
+    reprinted = await client.post(
+        f"/staff/stores/{store}/orders/{order_id}/reprint", data={"key": "rp1"}
+    )
+    assert reprinted.status_code == 303, reprinted.text
+    jobs = await PrintJob.select(PrintJob.kind, PrintJob.order)
+    assert jobs == [{"kind": "reprint", "order": int(order_id)}]
 
 
 async def test_the_cashier_chooses_the_printer_of_a_reprint_and_a_refund_slip(
@@ -484,8 +505,8 @@ async def test_the_dashboard_s_default_period_ends_on_the_store_s_today(
     client: httpx.AsyncClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A manager opening the dashboard at 06:30 in Xiamen sees today's (4 December) sales."""
-    monkeypatch.setattr(tablet, "date", _UtcServerDate)
-    monkeypatch.setattr(tablet, "datetime", _UtcServerDatetime)
+    monkeypatch.setattr(dashboard, "date", _UtcServerDate)
+    monkeypatch.setattr(dashboard, "datetime", _UtcServerDatetime)
     await _login(client, "manager")
     page = await client.get("/staff/dashboard")
     assert page.status_code == 200, page.text
@@ -515,3 +536,171 @@ async def test_head_office_cannot_start_a_session_at_a_store_that_does_not_exist
 
     assert page.status_code == 403, page.text  # as for any store the page cannot show
     assert "store_not_found" in page.text
+
+
+async def test_head_office_cannot_order_restock_for_a_store_that_does_not_exist(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+    form = {f"product_{await _noodles_id()}": "5", "key": "k"}
+
+    page = await client.post("/staff/stores/999999/restock-orders", data=form, headers=_EN)
+
+    assert page.status_code == 403, page.text  # as for any store the page cannot show
+    assert "No such store." in page.text
+
+
+async def test_an_open_restock_order_shows_behind_200_newer_closed_ones(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.subway_store_id
+    noodles = await _low_on_noodles(store)
+    data = RestockOrderIn.model_validate({"lines": [{"product_id": noodles, "quantity": 5}]})
+    [open_order] = await replenishment.place_orders(store, data, actor="t", idempotency_key=None)
+    supplier = (await catalog.get_product(noodles)).supplier_id
+    await RestockOrder.insert(
+        *(RestockOrder(store=store, supplier=supplier, status="closed") for _ in range(200))
+    )
+    await _login(client, "manager")
+
+    page = (await client.get(f"/staff/stores/{store}")).text
+
+    assert f"/restock-orders/{open_order.id}/cancel" in page
+
+
+def _refunds_stay_with_the_provider(app: Litestar, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def processing(*_: object) -> RefundResult:
+        return RefundResult("processing")  # as WeChat answers while it is still refunding
+
+    monkeypatch.setattr(app.state["payments"].provider, "refund", processing)
+
+
+async def test_the_refund_form_offers_only_what_no_pending_refund_takes_already(
+    paying_client: httpx.AsyncClient,
+    app: Litestar,
+    demo: Demo,
+    kiosk_token: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings, packs=2)
+    _refunds_stay_with_the_provider(app, monkeypatch)
+    await _login(client, "cashier")
+    page = f"/staff/stores/{demo.kiosk_store_id}/orders"
+    refund = f"{page}/{order_id}/refund"
+    one_pack = {"amount": "18.80", "reason": "one pack torn", "key": "rf1"}
+    assert (await client.post(refund, data=one_pack)).status_code == 303
+
+    found = (await client.get(page, params={"number": order_id})).text
+    assert 'name="amount" inputmode="decimal" value="18.80"' in found, found
+
+    the_other = {"amount": "18.80", "reason": "the other torn", "key": "rf2"}
+    assert (await client.post(refund, data=the_other)).status_code == 303
+    found = (await client.get(page, params={"number": order_id}, headers=_EN)).text
+    assert f'action="{refund}"' not in found
+    assert "Refunds of ¥37.60 are still with the payment provider" in found
+
+
+@pytest.mark.parametrize("period", [{"date_from": "", "date_to": ""}, {"date_to": ""}])
+async def test_an_empty_dashboard_date_means_the_default_period(
+    client: httpx.AsyncClient, demo: Demo, period: dict[str, str]
+) -> None:
+    await _login(client, "manager")
+
+    page = await client.get("/staff/dashboard", params=period)
+
+    assert page.status_code == 200, page.text
+    default = await client.get("/staff/dashboard")
+    assert _dashboard_period(page.text) == _dashboard_period(default.text)
+
+
+def _dashboard_period(page: str) -> list[str]:
+    return re.findall(r'name="date_(?:from|to)" type="date" value="([^"]*)"', page)
+
+
+async def test_a_malformed_dashboard_date_shows_the_form_with_a_message(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+
+    page = await client.get("/staff/dashboard", params={"date_from": "2026-13-01"}, headers=_EN)
+
+    assert page.status_code == 422
+    assert 'id="date_from"' in page.text
+    assert "That is not a date" in page.text
+
+
+async def test_pages_have_their_forms_name_this_server_as_their_origin(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    # Under "no-referrer" a browser sends `Origin: null` with a form, which tells nothing.
+    page = await client.get("/staff/login")
+
+    assert page.headers["referrer-policy"] == "same-origin"
+
+
+@pytest.mark.parametrize(
+    "sent_from",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "http://pos.test:8080"},
+        {"Origin": "null"},
+        {"Referer": "http://evil.example/staff"},
+    ],
+)
+async def test_a_staff_post_from_another_origin_is_refused_with_a_page_saying_so(
+    client: httpx.AsyncClient, demo: Demo, sent_from: dict[str, str]
+) -> None:
+    await _login(client, "manager")
+    store = demo.subway_store_id
+
+    refused = await client.post(f"/staff/stores/{store}/counts", headers={**sent_from, **_EN})
+
+    assert refused.status_code == 403
+    assert "This form was sent from another site" in refused.text
+    assert await CountSession.count() == 0
+
+
+async def test_a_sign_in_from_another_origin_signs_nobody_in(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    form = {"username": "manager", "password": "manager-demo"}
+
+    refused = await client.post(
+        "/staff/login", data=form, headers={"Origin": "http://evil.example"}
+    )
+
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+
+
+@pytest.mark.parametrize(
+    "sent_from",
+    [
+        {"Origin": "http://pos.test"},  # the Host the request was sent to
+        {"Origin": "https://pos.test"},  # through a proxy that ends TLS
+        {"Referer": "http://pos.test/staff/login"},
+        {},  # neither: no browser sent it, so no cookie of another user came with it
+    ],
+)
+async def test_a_staff_post_from_the_server_s_own_origin_is_accepted(
+    client: httpx.AsyncClient, demo: Demo, sent_from: dict[str, str]
+) -> None:
+    form = {"username": "manager", "password": "manager-demo"}
+
+    signed_in = await client.post("/staff/login", data=form, headers=sent_from)
+
+    assert signed_in.status_code == 303, signed_in.text
+
+
+async def test_a_staff_post_from_the_public_url_is_accepted(
+    client: httpx.AsyncClient, demo: Demo, settings: Settings
+) -> None:
+    form = {"username": "manager", "password": "manager-demo"}
+    public = httpx.URL(settings.public_url)
+    origin = {"Origin": f"{public.scheme}://{public.netloc.decode()}", "Host": "10.0.0.5:8000"}
+
+    signed_in = await client.post("/staff/login", data=form, headers=origin)
+
+    assert signed_in.status_code == 303, signed_in.text

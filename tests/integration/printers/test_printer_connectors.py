@@ -6,6 +6,7 @@ import importlib.util
 import os
 import select
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from printers.connectors import (
     NetworkConnector,
     SerialConnector,
     UsbConnector,
+    cupsqueue,
 )
 from printers.decoder import Cut, Decoder, StatusRequest
 
@@ -181,3 +183,47 @@ def test_usb_without_pyusb_is_a_config_error() -> None:
 def test_cups_without_pycups_is_a_config_error() -> None:
     with pytest.raises(PrinterConfigError, match="pycups"):
         send("cups://Receipts", DATA, timeout=1)
+
+
+class FakeCups:
+    """Stands in for pycups: keeps the raw jobs it is given, or hangs like a stuck CUPS."""
+
+    class IPPError(Exception):
+        pass
+
+    class HTTPError(Exception):
+        pass
+
+    def __init__(self) -> None:
+        self.answering = threading.Event()
+        self.answering.set()
+        self.jobs: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def Connection(self) -> FakeCups:  # pycups' name
+        return self
+
+    def printFile(self, queue: str, filename: str, title: str, options: dict[str, str]) -> int:
+        self.answering.wait(5)
+        self.jobs.append((queue, Path(filename).read_bytes(), options))
+        return len(self.jobs)
+
+
+@pytest.fixture
+def fake_cups(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCups]:
+    cups = FakeCups()
+    monkeypatch.setattr(cupsqueue, "_cups", cups)
+    yield cups
+    cups.answering.set()
+
+
+def test_cups_queues_the_bytes_as_a_raw_job(fake_cups: FakeCups) -> None:
+    send("cups://Receipts", DATA, timeout=5)
+    assert fake_cups.jobs == [("Receipts", DATA, {"raw": "true"})]
+
+
+def test_a_hung_cups_is_unreachable_once_the_timeout_passes(fake_cups: FakeCups) -> None:
+    fake_cups.answering.clear()
+    started = time.monotonic()
+    with pytest.raises(PrinterUnreachable, match=r"cups://Receipts: no answer within 0\.3 s"):
+        send("cups://Receipts", DATA, timeout=0.3)
+    assert time.monotonic() - started < 1.5

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -25,6 +29,7 @@ from printers import (
 from printers.text import format_fen
 
 PROFILE = PrinterProfile(paper_mm=80)
+SLOW_HOST = "printer.test"
 
 
 def control(port: int | None, *commands: str) -> list[str]:
@@ -193,6 +198,46 @@ def test_a_refused_connection_is_unreachable(free_port: int) -> None:
     status = query_status(url, timeout=2)
     assert not status.online
     assert "refused" in (status.error or "")
+
+
+@pytest.fixture
+def stalled_lookup(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Looking up SLOW_HOST hangs, as behind a dead DNS server, until the event is set.
+
+    Then it answers 127.0.0.1; other names resolve as usual.
+    """
+    answer = threading.Event()
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host == SLOW_HOST:
+            answer.wait(5)
+            host = "127.0.0.1"
+        return real_lookup(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield answer
+    answer.set()
+
+
+def test_a_stalled_name_lookup_counts_against_the_timeout(
+    printer: VirtualPrinter, stalled_lookup: threading.Event
+) -> None:
+    url = f"tcp://{SLOW_HOST}:{printer.port}"
+    started = time.monotonic()
+    with pytest.raises(PrinterUnreachable, match=rf"{SLOW_HOST}:\d+: no answer within 0\.3 s"):
+        send(url, render_receipt(sample_receipt(), PROFILE), timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    started = time.monotonic()
+    assert not query_status(url, timeout=0.3).online
+    assert time.monotonic() - started < 1.5
+    assert printer.receipts == []
+
+
+def test_a_printer_named_by_host_name_prints(printer: VirtualPrinter) -> None:
+    """`localhost` may resolve to ::1 first, where nothing listens: the next address is tried."""
+    send(f"tcp://localhost:{printer.port}", render_receipt(sample_receipt(), PROFILE), timeout=5)
+    assert len(printer.wait_for_receipts(1)) == 1
 
 
 @pytest.mark.parametrize("paper_mm", [58, 80])

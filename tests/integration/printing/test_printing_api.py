@@ -11,10 +11,15 @@ from pos.orders import service as orders
 from pos.printing.queue import PrintSender
 from pos.printing.service import MAX_LISTED_JOBS
 from pos.printing.tables import PrintJob
-from pos.stores.tables import Printer
+from pos.stores.tables import Counter, Printer
 from printers import VirtualPrinter
 from tests.helpers.staff import add_printer, add_store, login_as
-from tests.integration.printing.conftest import Counter80, paid_sale, wait_for_receipts
+from tests.integration.printing.conftest import (
+    Counter80,
+    paid_event,
+    paid_sale,
+    wait_for_receipts,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -116,7 +121,7 @@ async def test_a_reprint_key_used_for_another_order_is_refused(
     assert await PrintJob.count().where(PrintJob.kind == "reprint") == 1
 
 
-async def test_reprint_needs_a_receipt_of_this_store(
+async def test_reprint_needs_an_order_of_this_store(
     client: httpx.AsyncClient, counter: Counter80
 ) -> None:
     sold = await paid_sale(counter)
@@ -124,7 +129,7 @@ async def test_reprint_needs_a_receipt_of_this_store(
     await login_as(client, "manager", None)
     response = await client.post(f"/api/stores/{other_store}/orders/{sold.id}/reprint")
     assert response.status_code == 404
-    assert response.json()["code"] == "no_receipt"
+    assert response.json()["code"] == "order_not_found"
     foreign_printer = Printer(store=other_store, name="p", connection_url="tcp://127.0.0.1:1")
     printer_id = (await Printer.insert(foreign_printer).returning(Printer.id))[0]["id"]
     response = await client.post(
@@ -133,6 +138,71 @@ async def test_reprint_needs_a_receipt_of_this_store(
     )
     assert response.status_code == 422
     assert response.json()["code"] == "printer_not_in_store"
+
+
+async def set_counter_printer(counter: Counter80, printer_id: int | None) -> None:
+    await Counter.update({Counter.printer: printer_id}).where(Counter.id == counter.shop.counter_id)
+
+
+async def test_a_sale_made_without_a_printer_gets_its_receipt_on_the_counter_s_printer_now(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    await set_counter_printer(counter, None)
+    sold = await paid_sale(counter)
+    assert await PrintJob.count() == 0
+    await set_counter_printer(counter, counter.printer_id)
+    await login_as(client, "cashier", store_id)
+    url = f"/api/stores/{store_id}/orders/{sold.id}/reprint"
+    first = await client.post(url, headers={"Idempotency-Key": "tap-1"})
+    again = await client.post(url, headers={"Idempotency-Key": "tap-1"})
+    assert first.status_code == 201, first.text
+    assert again.json()["id"] == first.json()["id"]
+    assert (first.json()["kind"], first.json()["printer_id"]) == ("reprint", counter.printer_id)
+    await counter.handler(await paid_event(sold.id))  # the receipt the sale would have printed
+    assert await sender.deliver_due() == ["printed"]
+    assert await sender.deliver_due() == ["printed"]
+    reprinted, receipt = await wait_for_receipts(virtual, 2)
+    assert reprinted.decoded.text_lines[0] == "重印 REPRINT"
+    assert reprinted.decoded.qr_payloads == receipt.decoded.qr_payloads
+    assert [line for line in reprinted.decoded.text_lines if "REPRINT" not in line] == list(
+        receipt.decoded.text_lines
+    )
+
+
+async def test_a_sale_without_a_printer_prints_its_receipt_where_staff_say(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    await set_counter_printer(counter, None)
+    sold = await paid_sale(counter)
+    foreign = await add_printer(await add_store(), f"tcp://127.0.0.1:{virtual.port}")
+    await login_as(client, "cashier", store_id)
+    url = f"/api/stores/{store_id}/orders/{sold.id}/reprint"
+    nowhere = await client.post(url)
+    assert (nowhere.status_code, nowhere.json()["code"]) == (422, "printer_required")
+    elsewhere = await client.post(url, json={"printer_id": foreign})
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (422, "printer_not_in_store")
+    chosen = await client.post(url, json={"printer_id": counter.printer_id})
+    assert chosen.status_code == 201, chosen.text
+    assert await sender.deliver_due() == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert receipt.decoded.text_lines[0] == "重印 REPRINT"
+    assert any(sold.number in line for line in receipt.decoded.text_lines)
+
+
+async def test_only_a_paid_order_gets_a_receipt(
+    client: httpx.AsyncClient, counter: Counter80
+) -> None:
+    noodles, _, _ = counter.products
+    unpaid = (await counter.shop.order({"product_id": noodles, "quantity": 1})).order
+    await login_as(client, "cashier", counter.shop.store_id)
+    response = await client.post(
+        f"/api/stores/{counter.shop.store_id}/orders/{unpaid.id}/reprint",
+        json={"printer_id": counter.printer_id},
+    )
+    assert (response.status_code, response.json()["code"]) == (409, "order_not_paid")
+    assert await PrintJob.count() == 0
 
 
 async def test_restocker_cannot_reprint(client: httpx.AsyncClient, counter: Counter80) -> None:
