@@ -94,7 +94,12 @@ class ShopperPages(Controller):
     ) -> Template:
         """The counter's products, a cart and the way to pay."""
         page = await shopper.counter_page(
-            counter_id, t, secret=_secret(settings), query=q, cursor=cursor
+            counter_id,
+            t,
+            secret=_secret(settings),
+            query=q,
+            cursor=cursor,
+            page_size=settings.catalog_page_size,
         )
         return render(request, "shopper/counter.html", page)
 

@@ -33,7 +33,6 @@ from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog
 
 __all__ = [
-    "CATALOG_PAGE_SIZE",
     "WEIGHT_STEP_G",
     "OrderPage",
     "ReceiptPage",
@@ -48,7 +47,6 @@ __all__ = [
     "wechat_sign_in",
 ]
 
-CATALOG_PAGE_SIZE = 50
 WEIGHT_STEP_G = 500
 PAYABLE = (OrderState.OPEN, OrderState.PAYING)
 RECEIPTED = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
@@ -65,12 +63,18 @@ def receipt_url(order_id: int, token: str) -> str:
 
 
 async def counter_page(
-    counter_id: int, token: str, *, secret: str, query: str | None, cursor: int | None
+    counter_id: int,
+    token: str,
+    *,
+    secret: str,
+    query: str | None,
+    cursor: int | None,
+    page_size: int,
 ) -> dict[str, Any]:
-    """The counter's products after the QR code's token is checked."""
+    """The counter's products, `page_size` a page, after the QR code's token is checked."""
     verify_counter_token(counter_id, token, secret=secret)
     page: CounterCatalog = await stores.counter_catalog(
-        counter_id, query=query or None, since=None, cursor=cursor, limit=CATALOG_PAGE_SIZE
+        counter_id, query=query or None, since=None, cursor=cursor, limit=page_size
     )
     return {
         "catalog": page,

@@ -28,12 +28,19 @@ def database_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def catalog_page_size() -> int:
+    """POS_CATALOG_PAGE_SIZE of the app: a test parametrizes it to page through a catalog."""
+    return 50
+
+
+@pytest.fixture
+def settings(database_url: str, catalog_page_size: int) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
         redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
         run_worker=False,
+        catalog_page_size=catalog_page_size,
     )
 
 

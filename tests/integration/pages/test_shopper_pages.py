@@ -29,6 +29,21 @@ async def test_counter_page_lists_the_counters_products_with_price_origin_and_ma
     assert "script-src 'self'" in response.headers["content-security-policy"]
 
 
+@pytest.mark.parametrize("catalog_page_size", [2])
+async def test_counter_page_shows_pos_catalog_page_size_products_a_page(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    first = await client.get(demo.counter_url)
+    more = re.search(r'href="(/c/[^"]+cursor=\d+)"', first.text)
+    assert more is not None
+    second = await client.get(more[1].replace("&amp;", "&"))
+    assert [_product_count(page.text) for page in (first, second)] == [2, 2]
+
+
+def _product_count(html: str) -> int:
+    return html.count('<li class="product"')
+
+
 async def test_counter_page_refuses_a_token_of_another_counter(
     client: httpx.AsyncClient, demo: Demo
 ) -> None:
