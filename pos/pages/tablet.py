@@ -315,7 +315,7 @@ async def find_order(
     # Reading the order checked the session: the rest is read without checking it again.
     history, returnable, printers, rules, room = await asyncio.gather(
         orders.transitions(order.id),
-        orders.returnable_units(order.id),
+        refunds.returnable_units(order.id, store_id),
         stores.store_printer_names(store_id),
         stores.store_rules(store_id),
         refunds.refund_room(order.id, store_id),

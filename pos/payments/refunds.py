@@ -30,7 +30,7 @@ from pos.payments.tables import Payment, Refund
 from pos.staff.actors import StaffActor, staff_name
 from pos.stores import service as stores
 
-__all__ = ["RefundRoom", "complete_refund", "refund_order", "refund_room"]
+__all__ = ["RefundRoom", "complete_refund", "refund_order", "refund_room", "returnable_units"]
 
 # The request itself normally finishes the refund; the event is the safety net.
 SAFETY_NET_DELAY = timedelta(seconds=30)
@@ -106,6 +106,15 @@ async def refund_room(order_id: int, store_id: int) -> RefundRoom:
         if payment
         else RefundRoom(0, 0)
     )
+
+
+async def returnable_units(order_id: int, store_id: int) -> dict[int, int]:
+    """Units of each product a new refund of the store's order may put back on the shelf: not
+    back yet, nor on their way back with a refund still in flight (as a refund checks them)."""
+    not_back = await orders.returnable_units(order_id)
+    payment = await Payment.select(Payment.id).where(_paid_payment_of(order_id, store_id)).first()
+    pending = await _pending_restock(payment["id"]) if payment else Counter[int]()
+    return {product_id: units - pending[product_id] for product_id, units in not_back.items()}
 
 
 def _paid_payment_of(order_id: int, store_id: int) -> Any:

@@ -595,11 +595,22 @@ async def test_the_refund_form_offers_only_what_no_pending_refund_takes_already(
     found = (await client.get(page, params={"number": order_id})).text
     assert 'name="amount" inputmode="decimal" value="18.80"' in found, found
 
-    the_other = {"amount": "18.80", "reason": "the other torn", "key": "rf2"}
+    back_one = {**one_pack, "key": "rf1b", "amount": "0.01", "back_" + _product_in(found): "1"}
+    assert (await client.post(refund, data=back_one)).status_code == 303
+    found = (await client.get(page, params={"number": order_id})).text
+    assert 'max="1" value="0"' in found, "one of the two packs is on its way back already"
+
+    the_other = {"amount": "18.79", "reason": "the other torn", "key": "rf2"}
     assert (await client.post(refund, data=the_other)).status_code == 303
     found = (await client.get(page, params={"number": order_id}, headers=_EN)).text
     assert f'action="{refund}"' not in found
     assert "Refunds of ¥37.60 are still with the payment provider" in found
+
+
+def _product_in(refund_form: str) -> str:
+    found = re.search(r'name="back_(\d+)"', refund_form)
+    assert found is not None, "the refund form offers goods back"
+    return found[1]
 
 
 @pytest.mark.parametrize("period", [{"date_from": "", "date_to": ""}, {"date_to": ""}])
