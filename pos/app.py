@@ -35,6 +35,7 @@ from pos.payments.plugin import PaymentsPlugin
 from pos.platform.routes import PlatformController
 from pos.printing.routes import PrintingController
 from pos.problems import exception_handlers
+from pos.same_origin import same_origin_changes
 from pos.settings import Settings
 from pos.staff import login_limit
 from pos.staff.routes import DeviceTokenController, SessionController
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> Litestar:
             PaymentsPlugin(settings),
         ],
         middleware=[DefineMiddleware(RequestIdMiddleware)],
+        guards=[same_origin_changes],
         exception_handlers=exception_handlers,
         before_request=refuse_nul,
         before_send=[login_limit.send_budget_headers],

@@ -21,23 +21,35 @@ class Input(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name is None or not _holds_boolean(value):
+        if info.field_name is None:
             return value
-        if not _admits_boolean(cls.model_fields[info.field_name].annotation):
+        if _misplaced_boolean(value, cls.model_fields[info.field_name].annotation):
             raise ValueError("must be a number, not true or false")
         return value
 
 
-def _holds_boolean(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(isinstance(item, bool) for item in value)
-    return isinstance(value, bool)
-
-
-def _admits_boolean(annotation: Any) -> bool:
-    """Whether `bool` appears in the type, e.g. `bool | None` (nested models check their own)."""
-    if annotation is bool:
-        return True
-    if get_origin(annotation) in (Union, types.UnionType, list):
-        return any(_admits_boolean(arg) for arg in get_args(annotation))
+def _misplaced_boolean(value: Any, annotation: Any) -> bool:
+    """Whether `value` holds a boolean where `annotation` takes none (models check their own)."""
+    if isinstance(value, bool):
+        return bool not in _alternatives(annotation)
+    if isinstance(value, list | dict):
+        container = list if isinstance(value, list) else dict
+        items = value if isinstance(value, list) else list(value.values())
+        inner = _item_type(annotation, container)
+        return inner is not None and any(_misplaced_boolean(item, inner) for item in items)
     return False
+
+
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    """The types a union allows (`int | None`: int and None), or the type itself."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return get_args(annotation)
+    return (annotation,)
+
+
+def _item_type(annotation: Any, container: type) -> Any | None:
+    """The type of the items of the `container` (list, dict: its values) the annotation allows."""
+    for alternative in _alternatives(annotation):
+        if get_origin(alternative) is container:
+            return get_args(alternative)[-1]
+    return None

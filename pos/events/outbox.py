@@ -29,16 +29,22 @@ import json
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from piccolo.engine.sqlite import SQLiteEngine
 
-from pos.db import current_engine, write_transaction
 from pos.db.statements import Statement
+from pos.events._claims import (
+    Claim,
+    Event,
+    claim_events,
+    mark_events_done,
+    renew_held,
+    still_claimed,
+    update_held,
+)
 from pos.events.signals import Listener, Signal
 from pos.events.tables import OutboxEvent
 from pos.logs import logger
@@ -83,17 +89,6 @@ PURGE_BATCH = 5_000  # rows per DELETE: each is its own short transaction
 _ERROR_CHARS = 2000
 
 _O = OutboxEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A claimed event as a handler sees it; `attempts` counts this one."""
-
-    id: int
-    kind: str
-    key: str
-    payload: dict[str, Any]
-    attempts: int
 
 
 Handler = Callable[[Event], Awaitable[None]]
@@ -204,12 +199,6 @@ async def run_dispatcher(stop: anyio.Event, idle_seconds: float) -> None:
         await dispatcher.mark_done()
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    token: str
-    now: datetime
-
-
 class Dispatcher:
     """Runs claimed events, CONCURRENCY at a time and at most `limit` claimed at once.
 
@@ -224,7 +213,7 @@ class Dispatcher:
         self.in_flight = 0
         self._tasks = tasks
         self._slots = anyio.CapacityLimiter(CONCURRENCY)
-        self._subjects: dict[tuple[str, str], deque[tuple[Event, _Claim]]] = {}
+        self._subjects: dict[tuple[str, str], deque[tuple[Event, Claim]]] = {}
         self._running: dict[int, str] = {}  # event id, claim token
         self._done: list[tuple[int, str]] = []  # event id, claim token
         self._finished = Listener()
@@ -236,8 +225,8 @@ class Dispatcher:
         room = self.limit - self.in_flight
         if not kinds or room <= 0:
             return 0
-        claim = _Claim(secrets.token_hex(8), now or datetime.now(UTC))
-        events = await _claim(kinds, room, claim.now, claim.token)
+        claim = Claim(secrets.token_hex(8), now or datetime.now(UTC))
+        events = await claim_events(kinds, room, claim, LEASE)
         for event in events:
             self._start(event, claim)
         return len(events)
@@ -264,15 +253,8 @@ class Dispatcher:
     async def mark_done(self) -> None:
         """Mark the events that succeeded so far done, in one UPDATE (SQLite: one per claim)."""
         done, self._done = self._done, []
-        if not done:
-            return
-        now = datetime.now(UTC)
-        if not isinstance(current_engine(), SQLiteEngine):
-            await _MARK_DONE.rows(now, [id_ for id_, _ in done], [token for _, token in done])
-            return
-        for token in {token for _, token in done}:
-            ids = [id_ for id_, claimed_by in done if claimed_by == token]
-            await _update_held(ids, token, {_O.done_at: now, _O.claimed_until: None})
+        if done:
+            await mark_events_done(done)
 
     async def keep_marking_done(self) -> None:
         """Mark events done as they succeed: what succeeds during one UPDATE goes in the next."""
@@ -298,7 +280,7 @@ class Dispatcher:
         until = datetime.now(UTC) + LEASE
         for token in set(self._running.values()):
             ids = [id_ for id_, claimed_by in self._running.items() if claimed_by == token]
-            await _update_held(ids, token, {_O.claimed_until: until})
+            await renew_held(ids, token, until)
 
     async def _claim_or_log(self) -> int:
         try:
@@ -307,7 +289,7 @@ class Dispatcher:
             logger.exception("outbox: claiming failed")
             return 0
 
-    def _start(self, event: Event, claim: _Claim) -> None:
+    def _start(self, event: Event, claim: Claim) -> None:
         self.in_flight += 1
         subject = _subject(event)
         if subject in self._subjects:
@@ -336,8 +318,8 @@ class Dispatcher:
             self._finished.set()
         del self._subjects[subject]
 
-    async def _run_held(self, event: Event, claim: _Claim) -> bool:
-        if not await _still_claimed(event, claim):
+    async def _run_held(self, event: Event, claim: Claim) -> bool:
+        if not await still_claimed(event, claim, LEASE):
             return False
         self._running[event.id] = claim.token
         try:
@@ -380,99 +362,7 @@ async def keep_purging(stop: anyio.Event, keep: timedelta) -> None:
             await stop.wait()
 
 
-def _due(kinds: list[str], now: datetime) -> Any:
-    return (
-        _O.kind.is_in(kinds)
-        & _O.done_at.is_null()
-        & _O.dead_at.is_null()
-        & (_O.available_at <= now)
-        & (_O.claimed_until.is_null() | (_O.claimed_until < now))
-    )
-
-
-# PostgreSQL claims in one statement, skipping rows other workers hold: no transaction to open.
-_CLAIM = Statement(
-    "UPDATE outbox_event SET claimed_by = {}, claimed_until = {}, attempts = attempts + 1"
-    " WHERE id IN (SELECT id FROM outbox_event WHERE kind = ANY({}) AND done_at IS NULL"
-    " AND dead_at IS NULL AND available_at <= {} AND (claimed_until IS NULL OR claimed_until < {})"
-    " ORDER BY available_at LIMIT {} FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, kind, key, payload, attempts"
-)
-
-# Each row only while its own claim holds: after the lease another worker may own it.
-_MARK_DONE = Statement(
-    "UPDATE outbox_event SET done_at = {}, claimed_until = NULL"
-    " FROM unnest({}::integer[], {}::text[]) AS done (id, claim)"
-    " WHERE outbox_event.id = done.id AND outbox_event.claimed_by = done.claim"
-)
-
-
-async def _claim(kinds: list[str], batch: int, now: datetime, claim: str) -> list[Event]:
-    if isinstance(current_engine(), SQLiteEngine):
-        rows = await _claim_on_sqlite(kinds, batch, now, claim)
-    else:
-        rows = await _CLAIM.rows(claim, now + LEASE, kinds, now, now, batch)
-    return sorted((_event(row) for row in rows), key=lambda event: event.id)
-
-
-async def _claim_on_sqlite(
-    kinds: list[str], batch: int, now: datetime, claim: str
-) -> list[dict[str, Any]]:
-    # A plain read first: an idle worker must not take SQLite's write lock every poll.
-    if not await _O.exists().where(_due(kinds, now)):
-        return []
-    async with write_transaction():
-        select = _O.select(_O.id).where(_due(kinds, now)).order_by(_O.available_at).limit(batch)
-        ids = [row["id"] for row in await select]
-        if not ids:
-            return []
-        rows: list[dict[str, Any]] = (
-            await _O.update(
-                {_O.claimed_by: claim, _O.claimed_until: now + LEASE, _O.attempts: _O.attempts + 1}
-            )
-            .where(_O.id.is_in(ids))
-            .returning(_O.id, _O.kind, _O.key, _O.payload, _O.attempts)
-        )
-    return rows
-
-
-def _event(row: dict[str, Any]) -> Event:
-    payload = row["payload"]
-    return Event(
-        id=row["id"],
-        kind=row["kind"],
-        key=row["key"],
-        payload=json.loads(payload) if isinstance(payload, str) else payload,
-        attempts=row["attempts"],
-    )
-
-
-async def _still_claimed(event: Event, claim: _Claim) -> bool:
-    """Whether `claim` still holds `event`, renewing the lease of one that starts late.
-
-    An event may wait behind slow ones of its subject until its lease has passed, and another
-    worker may have claimed it meanwhile: then that worker runs it, not this one.
-    """
-    now = datetime.now(UTC)
-    # Events mostly start at once, well within their lease: no write for them.
-    if claim.now + LEASE - now > LEASE / 2:
-        return True
-    renewed = (
-        await _O.update({_O.claimed_until: now + LEASE})
-        .where((_O.id == event.id) & (_O.claimed_by == claim.token))
-        .returning(_O.id)
-    )
-    if not renewed:
-        logger.warning(
-            "outbox: the lease passed while the event waited, another worker has it",
-            event_id=event.id,
-            kind=event.kind,
-            key=event.key,
-        )
-    return bool(renewed)
-
-
-async def _run(event: Event, claim: _Claim) -> bool:
+async def _run(event: Event, claim: Claim) -> bool:
     """Run the event's handlers; False (and the failure recorded) when one of them failed."""
     # Every handler runs even when another fails (a platform outage must not stop receipts);
     # the event is retried as a whole, which is safe because handlers are idempotent.
@@ -487,7 +377,7 @@ async def _run(event: Event, claim: _Claim) -> bool:
     return not errors
 
 
-async def _failed(event: Event, claim: _Claim, error: str) -> None:
+async def _failed(event: Event, claim: Claim, error: str) -> None:
     log = logger.bind(event_id=event.id, kind=event.kind, key=event.key, attempts=event.attempts)
     # From the failure, not the claim: handlers may have run for longer than the back-off. A
     # claim's `now` still counts when it is later (`dispatch_due(now=...)` runs the future).
@@ -500,10 +390,4 @@ async def _failed(event: Event, claim: _Claim, error: str) -> None:
         log.warning("outbox: handler failed, retrying", error=error, in_s=delay.total_seconds())
         values = {_O.available_at: now + delay}
     values |= {_O.last_error: error, _O.claimed_until: None}
-    await _update_held([event.id], claim.token, values)
-
-
-async def _update_held(ids: list[int], claim: str, values: dict[Any, Any]) -> None:
-    # Only while our claim holds: after the lease another worker may own the row.
-    if ids:
-        await _O.update(values).where(_O.id.is_in(ids) & (_O.claimed_by == claim))
+    await update_held([event.id], claim.token, values)

@@ -20,6 +20,7 @@ from pos.catalog import service as catalog
 from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, PosError
 from pos.orders import checkout
 from pos.orders import service as orders
+from pos.orders.pricing import MAX_QUANTITY
 from pos.orders.products import price_lines
 from pos.orders.schemas import LineIn, OrderIn, OrderOut
 from pos.orders.states import OrderState
@@ -108,7 +109,9 @@ def apply_button(lines: list[CartLine], op: str) -> list[CartLine]:
     if action == "del" or (action == "dec" and (line.q or 0) <= 1):
         return lines[:index] + lines[index + 1 :]
     if action in ("inc", "dec") and line.q is not None:
-        changed = line.model_copy(update={"q": line.q + (1 if action == "inc" else -1)})
+        # Plus stops at the most a line may hold: past it pricing would refuse, and drop, the line.
+        quantity = min(line.q + 1, MAX_QUANTITY) if action == "inc" else line.q - 1
+        changed = line.model_copy(update={"q": quantity})
         return [*lines[:index], changed, *lines[index + 1 :]]
     return lines
 

@@ -34,7 +34,7 @@ PAGE_HEADERS = {
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     # Not "no-referrer": under it a browser sends a form's `Origin` as "null", which tells the
-    # staff pages' origin check nothing (pos.pages.same_origin). No other site gets a referrer.
+    # staff pages' origin check nothing (pos.same_origin). No other site gets a referrer.
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",

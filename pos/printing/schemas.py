@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pos.db import OptionalRowId
+from pos.inputs import Input
 
 __all__ = [
     "JobKind",
@@ -138,7 +139,7 @@ class PrinterOut(BaseModel):
     )
 
 
-class ReprintIn(BaseModel):
+class ReprintIn(Input):
     printer_id: OptionalRowId = Field(
         default=None,
         description="one of the store's printers; default: where the receipt printed, else"

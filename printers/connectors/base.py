@@ -37,17 +37,46 @@ class Deadline:
 
         It runs in a daemon thread of its own, left behind to finish (or never) after the
         deadline: such a call cannot be interrupted, and must hold up neither the sender nor
-        the process exiting.
+        the process exiting. While one is left behind, calls to the same `target` fail at once
+        rather than leave one more thread each.
         """
         left = self.remaining()
+        if _hung.holds(target):
+            raise PrinterUnreachable(f"{target}: an earlier call still has no answer")
         outcome: Future[T] = Future()
-        threading.Thread(target=_settle, args=(outcome, blocking), daemon=True).start()
+        threading.Thread(target=_settle, args=(outcome, blocking, target), daemon=True).start()
         try:
             return outcome.result(timeout=left)
         except TimeoutError:
             if outcome.done():
                 raise  # raised by `blocking` itself
+            _hung.add(target)
+            if outcome.done():  # it answered just now: nothing is left behind
+                _hung.discard(target)
             raise PrinterUnreachable(f"{target}: no answer within {self.timeout:g} s") from None
+
+
+class _Targets:
+    """The targets of calls left behind at their deadline, shared by every thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._targets: set[str] = set()
+
+    def holds(self, target: str) -> bool:
+        with self._lock:
+            return target in self._targets
+
+    def add(self, target: str) -> None:
+        with self._lock:
+            self._targets.add(target)
+
+    def discard(self, target: str) -> None:
+        with self._lock:
+            self._targets.discard(target)
+
+
+_hung = _Targets()
 
 
 class Channel(Protocol):
@@ -101,11 +130,13 @@ class DuplexConnector(Connector):
             return PrinterStatus.unreachable(str(error))
 
 
-def _settle(outcome: Future[T], blocking: Callable[[], T]) -> None:
+def _settle(outcome: Future[T], blocking: Callable[[], T], target: str) -> None:
     try:
         outcome.set_result(blocking())
     except BaseException as error:  # handed to the waiting caller, or dropped once it left
         outcome.set_exception(error)
+    finally:
+        _hung.discard(target)
 
 
 def _exchange_status(channel: Channel, deadline: Deadline) -> PrinterStatus:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import pytest
@@ -215,6 +216,41 @@ async def test_a_handler_running_past_its_lease_keeps_its_event(
         finish.set()
         assert await _marked_done_soon(kind, "k")
     assert ran == ["k"]
+
+
+async def test_a_renewal_racing_a_failure_leaves_the_event_to_its_back_off(
+    db: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failure_recorded = anyio.Event()
+    record_failure, renew = outbox.update_held, outbox.renew_held
+
+    async def recorded(*args: Any) -> None:
+        await record_failure(*args)
+        failure_recorded.set()
+
+    async def late_renewal(*args: Any) -> None:  # it took the ids before the failure
+        await failure_recorded.wait()
+        await renew(*args)
+
+    monkeypatch.setattr(outbox, "update_held", recorded)
+    monkeypatch.setattr(outbox, "renew_held", late_renewal)
+    async with anyio.create_task_group() as renewals:
+        dispatcher: outbox.Dispatcher | None = None
+
+        async def failing(event: outbox.Event) -> None:
+            assert dispatcher is not None
+            renewals.start_soon(dispatcher.renew_leases)
+            await anyio.sleep(0.05)
+            raise RuntimeError("provider away")
+
+        outbox.register(kind, failing)
+        await outbox.emit(kind, "k", {})
+        async with anyio.create_task_group() as tasks:
+            dispatcher = outbox.Dispatcher(tasks, limit=10)
+            assert await dispatcher.claim() == 1
+    row = await _row(kind)
+    assert (row["claimed_until"], bool(row["last_error"])) == (None, True)
+    assert await outbox.dispatch_due(now=row["available_at"] + timedelta(seconds=1)) == 1
 
 
 @pytest.mark.postgres

@@ -673,6 +673,20 @@ async def test_a_staff_post_from_another_origin_is_refused_with_a_page_saying_so
     assert await CountSession.count() == 0
 
 
+async def test_the_api_refuses_a_change_from_another_origin_as_the_pages_do(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")  # the API takes the pages' session cookie
+    sibling = {"Origin": "http://pos.test:8080"}  # same site: the SameSite=Strict cookie goes
+
+    refused = await client.post(
+        f"/api/stores/{demo.subway_store_id}/inventory/counts", headers=sibling
+    )
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "cross_origin")
+    assert await CountSession.count() == 0
+
+
 async def test_a_sign_in_from_another_origin_signs_nobody_in(
     client: httpx.AsyncClient, demo: Demo
 ) -> None:
@@ -703,6 +717,17 @@ async def test_a_staff_post_from_the_server_s_own_origin_is_accepted(
     signed_in = await client.post("/staff/login", data=form, headers=sent_from)
 
     assert signed_in.status_code == 303, signed_in.text
+
+
+async def test_a_public_url_spelling_out_its_default_port_names_the_browsers_origin(
+    app: Litestar, client: httpx.AsyncClient, demo: Demo
+) -> None:
+    settings = app.state["settings"].model_copy(update={"public_url": "https://pos.example:443"})
+    app.state["settings"] = settings
+    form = {"username": "manager", "password": "manager-demo"}
+    sent = {"Origin": "https://pos.example", "Host": "10.0.0.5:8000"}  # behind a TLS proxy
+
+    assert (await client.post("/staff/login", data=form, headers=sent)).status_code == 303
 
 
 async def test_a_staff_post_from_the_public_url_is_accepted(

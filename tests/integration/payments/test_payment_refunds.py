@@ -175,6 +175,8 @@ async def test_restock_of_goods_not_sold_is_refused_before_money_moves(
     response = await _refund(pay_client, bought, body)
     assert response.status_code == 422
     assert response.json()["code"] == "restock_more_than_sold"
+    true_units = {**body, "restock": {bought.product_id: True}}  # not one unit
+    assert (await _refund(pay_client, bought, true_units)).status_code == 400
     assert await Refund.count() == 0
 
 

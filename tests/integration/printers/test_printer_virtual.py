@@ -234,6 +234,26 @@ def test_a_stalled_name_lookup_counts_against_the_timeout(
     assert printer.receipts == []
 
 
+def test_sends_behind_a_hung_lookup_fail_at_once_and_leave_no_more_threads(
+    printer: VirtualPrinter, stalled_lookup: threading.Event
+) -> None:
+    url = f"tcp://{SLOW_HOST}:{printer.port}"
+    before = threading.active_count()
+    with pytest.raises(PrinterUnreachable, match="no answer within"):
+        send(url, b"x", timeout=0.1)
+    for _ in range(10):  # the jobs' retries, while the first lookup still hangs
+        with pytest.raises(PrinterUnreachable, match="an earlier call still has no answer"):
+            send(url, b"x", timeout=0.1)
+    assert threading.active_count() - before == 1
+    stalled_lookup.set()
+    for _ in range(50):  # the lookup answers: its thread ends and sends go through again
+        if threading.active_count() == before:
+            break
+        time.sleep(0.05)
+    send(url, render_receipt(sample_receipt(), PROFILE), timeout=5)
+    assert len(printer.wait_for_receipts(1)) == 1
+
+
 def test_a_printer_named_by_host_name_prints(printer: VirtualPrinter) -> None:
     """`localhost` may resolve to ::1 first, where nothing listens: the next address is tried."""
     send(f"tcp://localhost:{printer.port}", render_receipt(sample_receipt(), PROFILE), timeout=5)

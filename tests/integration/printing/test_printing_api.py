@@ -183,6 +183,7 @@ async def test_a_sale_without_a_printer_prints_its_receipt_where_staff_say(
     assert (nowhere.status_code, nowhere.json()["code"]) == (422, "printer_required")
     elsewhere = await client.post(url, json={"printer_id": foreign})
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (422, "printer_not_in_store")
+    assert (await client.post(url, json={"printer_id": True})).status_code == 400  # not printer 1
     chosen = await client.post(url, json={"printer_id": counter.printer_id})
     assert chosen.status_code == 201, chosen.text
     assert await sender.deliver_due() == ["printed"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pos.errors import InvalidInput
+from pos.orders.pricing import MAX_QUANTITY
 from pos.pages.kiosk import CartLine, CartView, ShownLine, apply_button, parse_lines
 
 
@@ -15,6 +16,11 @@ def test_plus_and_minus_change_pieces_and_minus_at_one_removes() -> None:
     assert apply_button(_lines(), "dec:0")[0].q == 1
     one = [CartLine(p=1, q=1)]
     assert apply_button(one, "dec:0") == []
+
+
+def test_plus_stops_at_the_most_pieces_a_line_may_hold() -> None:
+    full = [CartLine(p=1, q=MAX_QUANTITY)]
+    assert apply_button(full, "inc:0") == full  # not a line pricing would refuse and drop
 
 
 def test_a_weighed_line_is_only_removed() -> None:
