@@ -56,6 +56,8 @@ class LiveChannels(ChannelsPlugin):
         super().__init__(backend, arbitrary_channels_allowed=True)
         self.prefix = prefix
         self.keep_alive = keep_alive
+        # A channel's subscription in the backend, which every listener of the channel awaits.
+        self._subscriptions: dict[str, asyncio.Future[None]] = {}
 
     @classmethod
     def create(cls, redis: Redis | None, *, prefix: str) -> LiveChannels:
@@ -103,27 +105,46 @@ class LiveChannels(ChannelsPlugin):
                     await self._unsubscribe(subscriber, channel)
 
     async def _subscribe(self, channel: str) -> Subscriber | None:
-        """A subscriber to `channel`; None if Redis refuses, the stream's rereads standing in."""
+        """A subscriber to `channel`; None if Redis refuses, the stream's rereads standing in.
+
+        The channel's first listener subscribes in Redis, and those who come meanwhile wait for
+        that subscription too: each is listening once it returns, or none is.
+        """
         # Not Litestar's `subscribe`: that keeps the subscriber when the backend fails, and with
         # it the channel's entry, so no later listener of the order would subscribe in Redis.
         subscriber = Subscriber(self)
-        listeners = self._channels.setdefault(channel, set())
-        listeners.add(subscriber)
+        self._channels.setdefault(channel, set()).add(subscriber)
+        if channel not in self._subscriptions:
+            self._subscriptions[channel] = asyncio.ensure_future(self._listen_to(channel))
         try:
-            if len(listeners) == 1:
-                await self._backend.subscribe([channel])
-        except Exception as exc:
+            # Shielded: a listener leaving must not cancel the subscription others wait for.
+            await asyncio.shield(self._subscriptions[channel])
+        except BaseException as exc:
+            self._leave(subscriber, channel)
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the listener went away
             logger.warning("live: subscribe failed", channel=channel, error=repr(exc))
-            listeners.discard(subscriber)
-            self._forget_if_unheard(channel)
             return None
         return subscriber
 
+    async def _listen_to(self, channel: str) -> None:
+        await self._backend.subscribe([channel])
+        if not self._channels.get(channel):  # every listener left meanwhile
+            await self._backend.unsubscribe([channel])
+
     async def _unsubscribe(self, subscriber: Subscriber, channel: str) -> None:
+        if self._channels.get(channel) == {subscriber}:
+            # The last listener: one coming while Redis unsubscribes must subscribe again.
+            self._subscriptions.pop(channel, None)
         try:
             await self.unsubscribe(subscriber, channel)
         except Exception as exc:  # Redis away: the subscriber is gone from here all the same
             logger.warning("live: unsubscribe failed", channel=channel, error=repr(exc))
+        self._forget_if_unheard(channel)
+
+    def _leave(self, subscriber: Subscriber, channel: str) -> None:
+        """Forget a listener that never listened."""
+        self._channels.get(channel, set()).discard(subscriber)
         self._forget_if_unheard(channel)
 
     def _forget_if_unheard(self, channel: str) -> None:
@@ -131,6 +152,7 @@ class LiveChannels(ChannelsPlugin):
         # watched, and every unsubscribe walks them all.
         if not self._channels.get(channel, True):
             del self._channels[channel]
+            self._subscriptions.pop(channel, None)
 
     async def _sub_worker(self) -> None:
         """Litestar's listener, started again when Redis fails instead of ending for good.

@@ -44,11 +44,12 @@ def register_handlers(settings: Settings | None = None) -> None:
     outbox.share_subjects("order", orders.HOLD_EXPIRY, orders.ORDER_PAID, orders.ORDER_REFUNDED)
     outbox.register(orders.HOLD_EXPIRY, orders.on_hold_expiry)
     outbox.register(feeds.FEED_PULL, feeds.on_feed_pull)
-    # Rollups first: a later handler's failure retries the event, which they take again harmlessly.
-    analytics.install()
-    platform.install()
+    # Receipts first: a shopper waits for theirs, and the rollups may wait on a store-day's lock.
+    # Every handler runs whatever the others do, and an event retried runs them all again.
     if settings is not None:
         printing.install(settings)
+    analytics.install()
+    platform.install()
 
 
 async def run_worker(

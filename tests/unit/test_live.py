@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 
+import anyio
 import pytest
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
@@ -17,6 +18,21 @@ class BrokenBackend(MemoryChannelsBackend):
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
         raise ConnectionError("redis is down")
+
+
+class SlowBackend(MemoryChannelsBackend):
+    """Subscribing waits until `answer` is set, then fails if told to."""
+
+    def __init__(self, *, fails: bool) -> None:
+        super().__init__()
+        self.answer = anyio.Event()
+        self.fails = fails
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        await self.answer.wait()
+        if self.fails:
+            raise ConnectionError("redis is down")
+        await super().subscribe(channels)
 
 
 def test_each_order_has_its_own_channel_under_the_prefix() -> None:
@@ -57,3 +73,23 @@ async def test_the_publisher_is_released_when_the_channels_stop() -> None:
         async with outer.start_subscription(outer.order_channel(4)) as subscriber:
             await publish_order(4, "closed")
             assert await anext(subscriber.iter_events()) == b'{"order_id":4,"state":"closed"}'
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_listeners_coming_while_a_channel_subscribes_share_its_outcome(fails: bool) -> None:
+    backend = SlowBackend(fails=fails)
+    async with LiveChannels(backend, prefix="t") as live:
+        channel = live.order_channel(5)
+        subscribed: list[object] = []
+        async with anyio.create_task_group() as listeners:
+            for _ in range(2):  # the second comes while the first's subscription is on its way
+                listeners.start_soon(lambda: _append(subscribed, live._subscribe(channel)))
+            await anyio.sleep(0.05)
+            assert subscribed == [], "nobody listens before the channel is subscribed"
+            backend.answer.set()
+        assert [s is None for s in subscribed] == [fails, fails]
+        assert (channel in live._channels) is not fails  # a failed channel is forgotten
+
+
+async def _append(found: list[object], coming: Awaitable[object]) -> None:
+    found.append(await coming)
