@@ -1,6 +1,7 @@
-"""One statement for many products' level rows: an order's hold, its release and its sale.
+"""One statement for many products' level rows: an order's hold, its release and its sale, and
+reading them with what new orders can take (the hold's rule: expired batches are not).
 
-Each is a conditional UPDATE over all the order's products at once, so no unit is taken twice
+Each change is a conditional UPDATE over all the order's products at once, so no unit is taken twice
 (STACK.md pitfall 3), and a product whose condition fails is simply missing from the answer.
 On PostgreSQL the statement first locks the rows in product order (a `FOR UPDATE` subquery),
 the order every other stock change keeps, so concurrent orders never deadlock; on SQLite the
@@ -12,19 +13,48 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
 from pos.db import Statement, current_engine, placeholders
 
-__all__ = ["Level", "UnitsInOrder", "hold", "unhold", "units_by"]
+__all__ = ["Level", "Stock", "UnitsInOrder", "hold", "stock", "unhold", "units_by"]
 
 Level = tuple[int, datetime | None]
 """A level row after a change: units on hand, and when it was last counted."""
 
 UnitsInOrder = Sequence[tuple[int, int]]
 """(product id, units), in product id order."""
+
+# Units of expired batches stay on hand but may not be held.
+_EXPIRED_LEFT = (
+    "COALESCE((SELECT SUM(b.remaining) FROM stock_batch b"
+    " WHERE b.store = stock_level.store AND b.product = stock_level.product"
+    " AND b.remaining > 0 AND b.expires_at <= {}), 0)"
+)
+
+
+class Stock(NamedTuple):
+    """A level row's units: on the shelf, held by unpaid orders, left in expired batches."""
+
+    on_hand: int = 0
+    held: int = 0
+    expired: int = 0
+
+    @property
+    def available(self) -> int:
+        """What a new order can take, as a hold counts it."""
+        return max(self.on_hand - self.held - self.expired, 0)
+
+
+async def stock(store_id: int, product_ids: Sequence[int], now: datetime) -> dict[int, Stock]:
+    """The products' level rows as of `now`, by product; a product without one is missing."""
+    if not product_ids:
+        return {}
+    rows = await _stock(len(product_ids)).rows(now, store_id, *product_ids)
+    return {row["product"]: Stock(row["on_hand"], row["held"], row["expired"]) for row in rows}
 
 
 async def hold(store_id: int, units: UnitsInOrder, now: datetime) -> set[int]:
@@ -78,16 +108,20 @@ def _rows_args(store_id: int, units: UnitsInOrder) -> list[int]:
 
 @functools.cache
 def _hold(count: int, locks: bool) -> Statement:
-    # Units of expired batches stay on hand but may not be held.
-    spoiled = (
-        "COALESCE((SELECT SUM(b.remaining) FROM stock_batch b"
-        " WHERE b.store = stock_level.store AND b.product = stock_level.product"
-        " AND b.remaining > 0 AND b.expires_at <= {}), 0)"
-    )
     n = _case("product", count)
     return Statement(
         f"UPDATE stock_level SET held = held + {n}, updated_at = {{}}"  # noqa: S608
-        f" WHERE {_rows(count, locks)} AND on_hand - held - {spoiled} >= {n} RETURNING product"
+        f" WHERE {_rows(count, locks)} AND on_hand - held - {_EXPIRED_LEFT} >= {n}"
+        " RETURNING product"
+    )
+
+
+# Bounded, unlike the order statements: a low-stock list reads one product per threshold.
+@functools.lru_cache(maxsize=64)
+def _stock(count: int) -> Statement:
+    return Statement(
+        f"SELECT product, on_hand, held, {_EXPIRED_LEFT} AS expired FROM stock_level"  # noqa: S608
+        f" WHERE {_rows(count, locks=False)}"
     )
 
 

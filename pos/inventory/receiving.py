@@ -79,8 +79,8 @@ async def _by_key(key: str) -> int | None:
 async def scan(
     store_id: int, session_id: int, data: ReceivingScanIn, *, idempotency_key: str | None
 ) -> ReceivingOut:
-    """Add scanned units to the line of the product (and lot), or start a line; a repeated key
-    adds nothing and answers with the receiving as it is."""
+    """Add scanned units to the line of the same product and batch facts, or start a line; a
+    repeated key adds nothing and answers with the receiving as it is."""
     product = await scanned_product(store_id, data.product_id, data.barcode)
     async with write_transaction():
         if await new_scan("receiving", session_id, idempotency_key):
@@ -90,7 +90,7 @@ async def scan(
 
 
 async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
-    line = await _matching_line(session_id, product_id, data.lot)
+    line = await _matching_line(session_id, product_id, data)
     if line is None:
         row = _L(
             session=session_id,
@@ -105,27 +105,29 @@ async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
         await _add_to(line, product_id, data)
 
 
-async def _matching_line(session_id: int, product_id: int, lot: str) -> dict[str, Any] | None:
+async def _matching_line(
+    session_id: int, product_id: int, data: ReceivingScanIn
+) -> dict[str, Any] | None:
+    """The product's first line with every batch fact the scan states (lot, dates).
+
+    A fact the scan leaves blank is taken as the line's: announced goods scanned without
+    typing their lot or expiry add to the notice's line and keep the expiry the supplier sent.
+    """
     rows = (
-        await _L.select(_L.id, _L.lot, _L.quantity)
+        await _L.select(_L.id, _L.quantity, _L.lot, _L.produced_on, _L.expires_at)
         .where((_L.session == session_id) & (_L.product == product_id))
         .order_by(_L.id)
     )
-    for row in rows:
-        if not lot or row["lot"] in ("", lot):
-            return row
-    return None
+    stated = {"lot": data.lot, "produced_on": data.produced_on, "expires_at": data.expires_at}
+    facts = {name: value for name, value in stated.items() if value}
+    return next((row for row in rows if all(row[k] == v for k, v in facts.items())), None)
 
 
 async def _add_to(line: dict[str, Any], product_id: int, data: ReceivingScanIn) -> None:
-    """Add the scanned units, and the batch facts the scan brings, to a line."""
+    """Add the scanned units to a line of the same batch."""
     if line["quantity"] + data.quantity > MAX_STOCK_QUANTITY:
         raise ledger.over_limit(product_id, line["quantity"] + data.quantity)
-    values: dict[Any, Any] = {_L.quantity: _L.quantity + data.quantity}
-    values |= {_L.lot: data.lot} if data.lot else {}
-    values |= {_L.produced_on: data.produced_on} if data.produced_on else {}
-    values |= {_L.expires_at: data.expires_at} if data.expires_at else {}
-    await _L.update(values).where(_L.id == line["id"])
+    await _L.update({_L.quantity: _L.quantity + data.quantity}).where(_L.id == line["id"])
 
 
 async def set_line(

@@ -24,6 +24,7 @@ from pos.catalog import service as catalog
 from pos.db import MAX_INTEGER, Statement, write_transaction
 from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
+from pos.inventory import levels
 from pos.inventory.schemas import (
     LowStockOut,
     RestockLineIn,
@@ -38,7 +39,6 @@ from pos.inventory.tables import (
     ReorderRule,
     RestockOrder,
     RestockOrderLine,
-    StockLevel,
     StockMovement,
     SupplierStock,
 )
@@ -108,8 +108,8 @@ async def low_stock(store_id: int) -> list[LowStockOut]:
         _R.product._.name_zh.as_alias("name"),
         _R.product._.supplier.as_alias("supplier"),
     ).where(_R.store == store_id)
-    levels = await _levels(store_id, [rule["product"] for rule in rules])
-    low = [r for r in rules if _available(levels, r["product"]) < r["min_level"]]
+    stock = await levels.stock(store_id, [rule["product"] for rule in rules], datetime.now(UTC))
+    low = [r for r in rules if _stock_of(stock, r).available < r["min_level"]]
     if not low:
         return []
     products = [rule["product"] for rule in low]
@@ -117,31 +117,30 @@ async def low_stock(store_id: int) -> list[LowStockOut]:
     on_order = await _on_order(store_id, products)
     offered = await _offered([(rule["supplier"], rule["product"]) for rule in low])
     return [
-        _alert(rule, levels, sold, on_order, offered)
+        _alert(rule, _stock_of(stock, rule), sold, on_order, offered)
         for rule in sorted(low, key=lambda r: r["product"])
     ]
 
 
-def _available(levels: dict[int, tuple[int, int]], product_id: int) -> int:
-    on_hand, held = levels.get(product_id, (0, 0))
-    return on_hand - held
+def _stock_of(stock: dict[int, levels.Stock], rule: dict[str, Any]) -> levels.Stock:
+    return stock.get(rule["product"], levels.Stock())
 
 
 def _alert(
     rule: dict[str, Any],
-    levels: dict[int, tuple[int, int]],
+    stock: levels.Stock,
     sold: dict[int, int],
     on_order: dict[int, int],
     offered: dict[int, int],
 ) -> LowStockOut:
     product_id = rule["product"]
-    available = _available(levels, product_id)
+    available = stock.available
     ordered = on_order.get(product_id, 0)
     return LowStockOut(
         product_id=product_id,
         product_name=rule["name"],
         supplier_id=rule["supplier"],
-        on_hand=levels.get(product_id, (0, 0))[0],
+        on_hand=stock.on_hand,
         available=available,
         min_level=rule["min_level"],
         target_level=rule["target_level"],
@@ -156,15 +155,6 @@ def _alert(
             offered.get(product_id),
         ),
     )
-
-
-async def _levels(store_id: int, product_ids: list[int]) -> dict[int, tuple[int, int]]:
-    if not product_ids:
-        return {}
-    rows = await StockLevel.select(StockLevel.product, StockLevel.on_hand, StockLevel.held).where(
-        (StockLevel.store == store_id) & StockLevel.product.is_in(product_ids)
-    )
-    return {row["product"]: (row["on_hand"], row["held"]) for row in rows}
 
 
 async def _sold(store_id: int, product_ids: list[int]) -> dict[int, int]:

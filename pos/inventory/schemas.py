@@ -71,7 +71,9 @@ class StockOut(BaseModel):
     product_id: int
     on_hand: int = Field(description="on the shelf, held units included")
     held: int = Field(description="held by unpaid orders")
-    available: int = Field(description="what a new order can take: on_hand - held")
+    available: int = Field(
+        description="what a new order can take: on_hand - held - what expired batches have left"
+    )
 
 
 class MovementOut(BaseModel):

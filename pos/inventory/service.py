@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
@@ -22,7 +21,6 @@ from pos.inventory import batches, ledger, levels
 from pos.inventory.fefo import Lot, Markdown, Rule, Take, after_first, marked_down
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
-from pos.inventory.tables import StockBatch, StockLevel
 
 __all__ = [
     "Markdown",
@@ -41,15 +39,9 @@ __all__ = [
 Units = Mapping[int, int]
 """Product id -> pieces or grams."""
 
-_S = StockLevel
 _MARKDOWN_RULES = Statement(
     "SELECT product, within_hours, percent FROM markdown_rule WHERE store = {}"
 )
-_B = StockBatch
-
-
-def _row(store_id: int, product_id: int) -> Any:
-    return (_S.store == store_id) & (_S.product == product_id)
 
 
 def _in_id_order(units: Units) -> list[tuple[int, int]]:
@@ -60,16 +52,21 @@ def _in_id_order(units: Units) -> list[tuple[int, int]]:
 
 
 async def get_level(store_id: int, product_id: int) -> StockOut:
-    """The stock of a product at a store (zero when never set): one row, whatever the ledger."""
-    row = await _S.select(_S.on_hand, _S.held).where(_row(store_id, product_id)).first()
-    on_hand, held = (row["on_hand"], row["held"]) if row else (0, 0)
+    """The stock of a product at a store (zero when never set): one row and its expired
+    batches, whatever the ledger."""
+    stock = await _stock(store_id, product_id, datetime.now(UTC))
     return StockOut(
         store_id=store_id,
         product_id=product_id,
-        on_hand=on_hand,
-        held=held,
-        available=on_hand - held,
+        on_hand=stock.on_hand,
+        held=stock.held,
+        available=stock.available,
     )
+
+
+async def _stock(store_id: int, product_id: int, now: datetime) -> levels.Stock:
+    found = await levels.stock(store_id, [product_id], now)
+    return found.get(product_id, levels.Stock())
 
 
 async def set_level(
@@ -93,14 +90,8 @@ async def hold(store_id: int, units: Units) -> None:
 
 
 async def _not_holdable(store_id: int, product_id: int, n: int, now: datetime) -> Conflict:
-    expired = await _B.select(_B.remaining).where(
-        (_B.store == store_id)
-        & (_B.product == product_id)
-        & (_B.remaining > 0)
-        & (_B.expires_at <= now)
-    )
-    spoiled = sum(row["remaining"] for row in expired)
-    if spoiled and (await get_level(store_id, product_id)).available >= n:
+    stock = await _stock(store_id, product_id, now)
+    if stock.expired and stock.on_hand - stock.held >= n:
         return Conflict(
             f"product {product_id}: the units left here are past their expiry",
             code="batch_expired",

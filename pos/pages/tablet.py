@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -195,7 +195,8 @@ async def _expiry(store_id: int, day: str) -> datetime | None:
     if local_day is None:
         return None
     zone = ZoneInfo((await stores.store_rules(store_id)).time_zone)
-    return datetime.combine(local_day, time(23, 59), tzinfo=zone)
+    # Goods best before a day sell through all of it: a batch is expired from expires_at on.
+    return datetime.combine(local_day + timedelta(days=1), time(), tzinfo=zone)
 
 
 async def receiving_scan(

@@ -97,6 +97,16 @@ async def test_fresh_units_still_sell_beside_an_expired_batch(db: str) -> None:
         await shop.order({"product_id": product, "quantity": 1})
 
 
+async def test_scans_of_one_product_with_different_expiries_keep_the_earlier_one(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("", 5, _in(20)), ("", 5, _in(24 * 10)))  # no lot printed
+    soon = await shelf_life.expiring(shop.store_id, within_hours=48)
+    assert [batch.remaining for batch in soon] == [5]
+
+
 async def test_the_near_expiry_list_shows_batches_within_the_window(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=0)

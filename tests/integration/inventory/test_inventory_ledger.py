@@ -129,6 +129,22 @@ async def test_a_movement_in_the_future_is_refused(db: str) -> None:
         await _move(shop.store_id, product, 1, datetime.now(UTC) + timedelta(hours=1))
 
 
+async def test_a_write_off_after_a_count_from_a_tablet_clock_ahead_still_applies(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=20)
+    await login_as(client, "restocker", shop.store_id)
+    url = f"/api/stores/{shop.store_id}/inventory/movements"
+    count = {"product_id": product, "kind": "count", "quantity": 10, "reason": "shelf count"}
+    ahead = _ago(-4).isoformat()  # tablet A's clock is 4 minutes fast (5 are allowed)
+    assert (await client.post(url, json=count | {"occurred_at": ahead})).json()["applied"]
+    write_off = {"product_id": product, "kind": "write_off", "quantity": 3, "reason": "spoiled"}
+    written = await client.post(url, json=write_off | {"occurred_at": _ago(0).isoformat()})
+    assert written.status_code == 201, written.text
+    assert (written.json()["applied"], await _on_hand(shop.store_id, product)) == (True, 7)
+
+
 async def test_a_movement_time_before_datetimes_range_is_refused(
     client: httpx.AsyncClient,
 ) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -65,8 +66,9 @@ async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncCl
     )
     assert retried.json()["id"] == session["id"]
     url = f"{base}/receivings/{session['id']}"
-    await client.post(f"{url}/scans", json={"product_id": noodles, "quantity": 10})
+    await client.post(f"{url}/scans", json={"product_id": noodles, "quantity": 10})  # no lot, date
     scanned = await client.post(f"{url}/scans", json={"product_id": oranges, "quantity": 4})
+    assert len(scanned.json()["lines"]) == 2  # each scan added to its product's notice line
     short = next(line for line in scanned.json()["lines"] if line["product_id"] == oranges)
     assert short["discrepancy"] == -2
     await client.put(f"{url}/lines/{short['id']}", json={"quantity": 4, "note": "2 crushed"})
@@ -78,6 +80,10 @@ async def test_receiving_a_notice_posts_its_movements_once(client: httpx.AsyncCl
     assert again.json() == confirmations[0].json()
     assert (await inventory.get_level(shop.store_id, noodles)).on_hand == 10
     assert (await inventory.get_level(shop.store_id, oranges)).on_hand == 4
+    noodle_batches = await StockBatch.select(StockBatch.lot, StockBatch.expires_at).where(
+        StockBatch.product == noodles
+    )
+    assert noodle_batches == [{"lot": "L1", "expires_at": datetime(2030, 1, 1, tzinfo=UTC)}]
     receipts = await StockMovement.select(StockMovement.reason).where(
         StockMovement.kind == "receipt"
     )

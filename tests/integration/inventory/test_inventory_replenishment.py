@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -10,6 +10,7 @@ import pytest
 
 from pos.errors import Conflict
 from pos.inventory import ledger, notices, receiving, replenishment
+from pos.inventory import service as inventory
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import (
     MAX_STOCK_QUANTITY,
@@ -65,6 +66,27 @@ async def test_low_stock_suggests_from_sales_and_the_suppliers_stock(db: str) ->
     await apply_updates(shop.supplier_id, [update])
     [capped] = await replenishment.low_stock(shop.store_id)
     assert (capped.supplier_available, capped.suggested) == (15, 15)
+
+
+async def test_low_stock_does_not_count_expired_units_as_available(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    expired = datetime.now(UTC) - timedelta(hours=1)
+    scan = ReceivingScanIn(product_id=product, quantity=10, expires_at=expired)
+    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
+    await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    await replenishment.set_threshold(
+        shop.store_id, product, ThresholdIn(min_level=5, target_level=20)
+    )
+    with pytest.raises(Conflict) as refused:  # none of the 10 can be sold
+        await inventory.hold(shop.store_id, {product: 1})
+    assert refused.value.code == "batch_expired"
+    alerts = await replenishment.low_stock(shop.store_id)
+    assert [(a.product_id, a.available, a.suggested) for a in alerts] == [(product, 0, 20)]
+    assert (await inventory.get_level(shop.store_id, product)).available == 0
 
 
 async def test_restock_orders_are_placed_once_per_key_and_per_supplier(db: str) -> None:

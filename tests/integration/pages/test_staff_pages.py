@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from pos.catalog import service as catalog
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
-from pos.inventory.tables import CountSession, RestockOrder
+from pos.inventory.tables import CountSession, ReceivingLine, RestockOrder
 from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.pages import dashboard
@@ -19,6 +20,7 @@ from pos.payments.provider import RefundResult
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
+from pos.stores import service as stores
 from pos.worker import register_handlers
 from tests.helpers.staff import add_printer
 from tests.integration.pages.conftest import Demo, run_outbox
@@ -97,6 +99,21 @@ async def test_a_restocker_receives_a_shipment_by_scanning(
     assert confirmed.status_code == 303
     assert "已确认入库" in (await client.get(session)).text
     assert (await inventory.get_level(store, noodles)).on_hand == before + 12
+
+
+async def test_a_best_before_day_keeps_the_batch_sellable_until_the_day_ends(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    zone = ZoneInfo((await stores.store_rules(store)).time_zone)
+    day = datetime.now(zone).date() + timedelta(days=3)
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    scan = {"code": NOODLES, "lot": "BB-1", "expires_on": day.isoformat()}
+    assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
+    [line] = await ReceivingLine.select(ReceivingLine.expires_at).where(ReceivingLine.lot == "BB-1")
+    # A batch counts as expired from its expires_at on: the day must end first.
+    assert line["expires_at"] == datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
 
 
 async def _form_key(client: httpx.AsyncClient, page: str) -> str:
