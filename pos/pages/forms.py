@@ -9,6 +9,8 @@ stores.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -16,12 +18,13 @@ from litestar import Request
 
 from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
-from pos.idempotency import MAX_IDEMPOTENCY_KEY
+from pos.idempotency import MAX_IDEMPOTENCY_KEY, MIN_ORDER_KEY
 
 __all__ = [
     "checked_key",
     "form_day",
     "is_whole_number",
+    "order_key",
     "read_form",
     "whole_number",
 ]
@@ -43,6 +46,18 @@ def checked_key(key: str) -> str:
         raise InvalidInput(
             f"the form's key is longer than {MAX_IDEMPOTENCY_KEY} characters; reload the page",
             code="form_key_too_long",
+        )
+    return key
+
+
+def order_key(form: Mapping[str, str]) -> str:
+    """The key of the order a form creates (a fresh one if it sends none); InvalidInput when it
+    is shorter than the API lets an order key be: a guessed key would open another's order."""
+    key = form.get("key") or uuid.uuid4().hex
+    if len(key) < MIN_ORDER_KEY:
+        raise InvalidInput(
+            f"the form's key is shorter than {MIN_ORDER_KEY} characters; reload the page",
+            code="form_key_too_short",
         )
     return key
 

@@ -17,7 +17,7 @@ from pos.db import OptionalRowId, RowId
 from pos.errors import NotFound, PosError
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
-from pos.pages.forms import checked_key, read_form
+from pos.pages.forms import checked_key, order_key, read_form
 from pos.pages.rendering import render
 from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
@@ -281,7 +281,7 @@ class KioskPages(Controller):
         view = await kiosk.kiosk_checkout(
             kiosk_actor,
             form.get("lines", "[]"),
-            form.get("key", ""),
+            order_key(form),
             secret=_secret(settings),
             payments=request.app.state["payments"],
         )

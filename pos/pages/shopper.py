@@ -17,13 +17,12 @@ from pos.analytics.schemas import RatingIn, RatingOut, RatingsIn
 from pos.catalog import service as catalog
 from pos.catalog.schemas import ProductOut
 from pos.errors import InvalidInput
-from pos.idempotency import MIN_ORDER_KEY
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.schemas import CounterOrderIn, LineIn, OrderOut
 from pos.orders.states import OrderState
 from pos.orders.tokens import counter_qr_token, verify_counter_token
-from pos.pages.forms import is_whole_number, whole_number
+from pos.pages.forms import is_whole_number, order_key, whole_number
 from pos.payments import service as payments_service
 from pos.payments.provider import PhoneBrowser
 from pos.payments.schemas import PaymentOut, StartPayment
@@ -104,14 +103,8 @@ def _lines_from_form(form: Mapping[str, str]) -> list[LineIn]:
 async def order_from_form(counter_id: int, form: Mapping[str, str], *, secret: str) -> str:
     """Create the order the counter page's form asks for; the URL of its page."""
     data = CounterOrderIn(counter_token=form.get("t", ""), lines=_lines_from_form(form))
-    key = form.get("key") or uuid.uuid4().hex
-    if len(key) < MIN_ORDER_KEY:  # as the API refuses it: a guessed key would open the order
-        raise InvalidInput(
-            f"the form's key is shorter than {MIN_ORDER_KEY} characters; reload the page",
-            code="form_key_too_short",
-        )
     created = await checkout.create_counter_order(
-        counter_id, data, idempotency_key=f"page:{key}", secret=secret
+        counter_id, data, idempotency_key=f"page:{order_key(form)}", secret=secret
     )
     assert created.order.access_token is not None  # a create always answers the token
     return order_url(created.order.id, created.order.access_token)

@@ -20,7 +20,8 @@ from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from pos.errors import Forbidden, NotAuthenticated
+from pos.db import MAX_ROW_ID
+from pos.errors import Forbidden, NotAuthenticated, NotFound
 from pos.staff import service
 from pos.staff.actors import DeviceActor, DeviceKind, RoleName, StaffActor, SupplierActor
 from pos.stores import service as stores
@@ -88,7 +89,10 @@ def staff(*roles: RoleName, head_office: bool = False) -> Guard:
             raise Forbidden(f"this needs the role {' or '.join(roles)} here", code=code)
         if store_id is not None and actor.has_role(roles, None):
             # A head-office role opens every store id: one naming no store is a 404 here, not
-            # a foreign-key failure (a 500) in the middle of the step.
+            # a foreign-key failure (a 500) in the middle of the step. The path's range is
+            # checked after the guards: an id no column holds must not reach the database.
+            if not 1 <= store_id <= MAX_ROW_ID:
+                raise NotFound(f"store {store_id} does not exist", code="store_not_found")
             await stores.store_rules(store_id)  # NotFound store_not_found
         connection.state.actor = actor
 

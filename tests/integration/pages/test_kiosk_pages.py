@@ -98,7 +98,7 @@ async def test_a_price_label_keeps_its_amount_through_the_cart_and_checkout(
     assert json.loads(lines) == [{"b": label}]
     html, lines = await _scan(client, lines, NOODLES)  # the cart is priced again
     assert "¥31.15" in html  # 12.35 + 18.80, not 1817 g x 6.80 = 12.36
-    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "price-label"})
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-price-label-1"})
     assert pay.status_code == 200, pay.text
     order = await Order.objects().first()
     assert order is not None
@@ -120,7 +120,7 @@ async def test_checkout_shows_a_qr_code_and_a_payment_code_pays(
 ) -> None:
     await _paired(client, kiosk_token)
     _, lines = await _scan(client, "[]", NOODLES)
-    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "checkout-1"})
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-0001"})
     assert pay.status_code == 200, pay.text
     assert "<svg" in pay.text
     assert 'name="auth_code"' in pay.text
@@ -188,6 +188,21 @@ async def test_a_product_withdrawn_mid_scan_leaves_the_cart_and_the_rest_stays(
     assert len(json.loads(after)) == 2
 
 
+async def test_checkout_refuses_a_guessable_key_and_makes_one_when_none_is_sent(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    short = await client.post("/kiosk/checkout", data={"lines": lines, "key": "k1"})
+    assert short.status_code == 422, "another kiosk's retry could guess it and get that order"
+    paid_for = [
+        re.findall(r"/kiosk/orders/(\d+)/", (await client.post("/kiosk/checkout", data=form)).text)
+        for form in ({"lines": lines}, {"lines": lines, "key": ""})
+    ]
+    assert all(paid_for)
+    assert paid_for[0] != paid_for[1]
+
+
 async def test_checkout_that_cannot_order_the_cart_shows_it_again_with_the_reason(
     client: httpx.AsyncClient, kiosk_token: str
 ) -> None:
@@ -195,7 +210,7 @@ async def test_checkout_that_cannot_order_the_cart_shows_it_again_with_the_reaso
     lines, noodles = await _noodles_and_cabbage(client)
     await _withdraw(noodles)
 
-    page = await client.post("/kiosk/checkout", data={"lines": lines, "key": "checkout-2"})
+    page = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-0002"})
 
     assert page.status_code == 200, page.text
     assert 'data-code="cart_line_dropped"' in page.text

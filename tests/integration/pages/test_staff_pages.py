@@ -191,7 +191,7 @@ async def _kiosk_sale(
         found = re.search(r'name="lines" value="([^"]*)"', cart.text)
         assert found
         lines = found[1].replace("&#34;", '"')
-    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "c1"})
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-c001"})
     action = re.search(r'action="(/kiosk/orders/(\d+)/code)"', pay.text)
     token = re.search(r'name="token" value="([^"]+)"', pay.text)
     assert action

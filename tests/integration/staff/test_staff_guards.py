@@ -33,6 +33,7 @@ from tests.helpers.staff import (
     add_store,
     add_supplier,
     device_headers,
+    login_as,
     make_user,
     supplier_headers,
 )
@@ -221,6 +222,14 @@ async def test_head_office_work_refuses_a_store_manager(http: httpx.AsyncClient)
     assert _code(await http.get("/head-office/report")) == (403, "other_store")
     await _sign_in(http, "manager", None)
     assert (await http.get("/head-office/report")).status_code == 200
+
+
+async def test_head_office_gets_404_for_a_store_id_no_column_holds(
+    client: httpx.AsyncClient,
+) -> None:
+    await login_as(client, "manager", None)
+    response = await client.get(f"/api/stores/{2**40}/printers")  # a 500 on PostgreSQL before
+    assert (response.status_code, response.json()["code"]) == (404, "store_not_found")
 
 
 async def test_an_actor_dependency_without_its_guard_refuses(http: httpx.AsyncClient) -> None:
