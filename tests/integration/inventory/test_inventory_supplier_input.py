@@ -23,6 +23,19 @@ pytestmark = pytest.mark.anyio
 T1 = "2026-06-01T08:00:00+08:00"
 
 
+async def _pulled_feed(
+    client: httpx.AsyncClient, supplier_id: int, base: str
+) -> tuple[httpx.Response, str]:
+    """Head office sets the supplier's CSV feed at `base`/stock.csv and pulls it: the answer to
+    the pull, and the error the feed keeps."""
+    await login_as(client, "manager", None)
+    url = f"/api/suppliers/{supplier_id}/feed"
+    feed = {"url": f"{base}/stock.csv", "format": "csv"}
+    assert (await client.put(url, json=feed)).status_code == 200
+    pulled = await client.post(f"{url}/pull")
+    return pulled, (await client.get(url)).json()["last_error"]
+
+
 async def _available() -> dict[int, int]:
     rows = await SupplierStock.select(SupplierStock.product, SupplierStock.available)
     return {row["product"]: row["available"] for row in rows}
@@ -84,13 +97,9 @@ async def test_an_unreadable_csv_feed_is_refused_and_kept(
     feed_server.documents["/stock.csv"] = (  # a field past the csv module's 128 KiB limit
         f'certificate_no,available,updated_at\n{cert},1,{T1}\n"{"x" * 200_000}",1,{T1}\n'
     ).encode()
-    await login_as(client, "manager", None)
-    url = f"/api/suppliers/{shop.supplier_id}/feed"
-    feed = {"url": f"{feed_server.base}/stock.csv", "format": "csv"}
-    assert (await client.put(url, json=feed)).status_code == 200
-    pulled = await client.post(f"{url}/pull")
+    pulled, last_error = await _pulled_feed(client, shop.supplier_id, feed_server.base)
     assert pulled.status_code == 422, pulled.text
-    assert (await client.get(url)).json()["last_error"] != ""
+    assert last_error != ""
     assert await _available() == {}
 
 
@@ -112,13 +121,9 @@ async def test_a_feed_past_its_size_or_line_cap_is_refused_and_kept(
     feed_server.documents["/stock.csv"] = (
         "certificate_no,available,updated_at\n" + f"{cert},1,{T1}\n" * 100
     ).encode()
-    await login_as(client, "manager", None)
-    url = f"/api/suppliers/{shop.supplier_id}/feed"
-    feed = {"url": f"{feed_server.base}/stock.csv", "format": "csv"}
-    assert (await client.put(url, json=feed)).status_code == 200
-    pulled = await client.post(f"{url}/pull")
+    pulled, last_error = await _pulled_feed(client, shop.supplier_id, feed_server.base)
     assert pulled.status_code == 422, pulled.text
-    assert reason in (await client.get(url)).json()["last_error"]
+    assert reason in last_error
     assert await _available() == {}
 
 
@@ -127,14 +132,10 @@ async def test_a_feed_dripping_its_document_is_given_up_on_at_the_timeout(
 ) -> None:
     monkeypatch.setattr(feeds, "FETCH_TIMEOUT_S", 1.0)  # each drip comes well within it
     shop = await open_shop()
-    await login_as(client, "manager", None)
-    url = f"/api/suppliers/{shop.supplier_id}/feed"
-    async with dripping_server() as feed_url:
-        feed = {"url": f"{feed_url}/stock.csv", "format": "csv"}
-        assert (await client.put(url, json=feed)).status_code == 200
-        pulled = await client.post(f"{url}/pull")
+    async with dripping_server() as feed_base:
+        pulled, last_error = await _pulled_feed(client, shop.supplier_id, feed_base)
     assert pulled.status_code == 503, pulled.text
-    assert "no whole answer within 1 s" in (await client.get(url)).json()["last_error"]
+    assert "no whole answer within 1 s" in last_error
 
 
 async def test_one_unreadable_feed_does_not_stop_pull_all_for_the_others(
