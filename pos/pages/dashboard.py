@@ -23,8 +23,8 @@ DASHBOARD_DAYS = 30
 class Dashboard:
     """Sales by day and by county, and first-time against returning buyers.
 
-    `mistake` is the code of a date the form sent that is no date: the page then shows the
-    default period and says so.
+    `mistake` is the code of what was wrong with the period the form sent (no date, reversed,
+    too long): the page then shows the default period and says so.
     """
 
     date_from: date
@@ -46,10 +46,9 @@ async def figures(actor: StaffActor, date_from: str, date_to: str) -> Dashboard:
     An empty field takes the default: 30 days to today where the stores are.
     """
     try:
-        start, end = form_day(date_from), form_day(date_to)
+        return await _over(actor, form_day(date_from), form_day(date_to))
     except InvalidInput as exc:
         return replace(await _over(actor, None, None), mistake=exc.code)
-    return await _over(actor, start, end)
 
 
 async def _over(actor: StaffActor, date_from: date | None, date_to: date | None) -> Dashboard:

@@ -647,16 +647,23 @@ def _dashboard_period(page: str) -> list[str]:
     return re.findall(r'name="date_(?:from|to)" type="date" value="([^"]*)"', page)
 
 
-async def test_a_malformed_dashboard_date_shows_the_form_with_a_message(
-    client: httpx.AsyncClient, demo: Demo
+@pytest.mark.parametrize(
+    ("period", "code"),
+    [
+        ({"date_from": "2026-13-01"}, "form_date"),
+        ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "period_reversed"),
+    ],
+)
+async def test_a_dashboard_period_that_is_none_shows_the_form_with_a_message(
+    client: httpx.AsyncClient, demo: Demo, period: dict[str, str], code: str
 ) -> None:
     await _login(client, "manager")
 
-    page = await client.get("/staff/dashboard", params={"date_from": "2026-13-01"}, headers=_EN)
+    page = await client.get("/staff/dashboard", params=period, headers=_EN)
 
     assert page.status_code == 422
     assert 'id="date_from"' in page.text
-    assert "That is not a date" in page.text
+    assert f'data-code="{code}"' in page.text
 
 
 async def test_pages_have_their_forms_name_this_server_as_their_origin(
