@@ -200,7 +200,7 @@ def _read_csv(text: str, progress: ProgressCallback) -> _Table:
             if len(values) == len(header):
                 rows.append(values)
                 lines.append(line)
-            elif values:
+            elif any(value.strip() for value in values):  # a blank line, spaces and all, is none
                 unreadable.append((line, f"has {len(values)} fields, the header has {len(header)}"))
             line = reader.line_num + 1
             if line % PROGRESS_EVERY == 0:

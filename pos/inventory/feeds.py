@@ -53,6 +53,7 @@ __all__ = [
 
 FEED_PULL = "supplier_feed_pull"
 CSV_HEADER = ("certificate_no", "available", "updated_at")
+_FIELDS_PAST_HEADER = "more fields than the header's 3: quote a value that holds a comma"
 FETCH_TIMEOUT_S = 30.0
 # Room for MAX_UPDATES lines of either format, the most a feed or a push may hold.
 MAX_FEED_BYTES = 32 * 2**20
@@ -88,6 +89,9 @@ def parse_feed(format: str, content: bytes) -> Feed:
         raise refused([Problem(reader.line_num, f"unreadable CSV: {exc}")], "the feed") from None
     if not rows:
         raise refused([Problem(0, "the feed has no lines")], "the feed")
+    # DictReader files the fields past the header's under None: a line unquoted in the wrong place.
+    if overlong := [Problem(n, _FIELDS_PAST_HEADER) for n, row in rows if None in row]:
+        raise refused(overlong, "the feed")
     if len(rows) > MAX_UPDATES:
         too_long = f"the feed has more than {MAX_UPDATES} lines: split it"
         raise refused([Problem(rows[-1][0], too_long)], "the feed")

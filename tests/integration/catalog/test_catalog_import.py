@@ -225,6 +225,12 @@ async def test_a_file_name_longer_than_a_reason_holds_is_clipped_in_the_price_ch
     assert change["reason"] == f"catalog import {path.name}"[:255]
 
 
+async def test_a_csv_line_of_white_space_only_is_skipped_like_a_blank_one(db: str) -> None:
+    data = csv_bytes([row(1), row(2)]) + "  \n\u3000\n".encode()  # spaces, an ideographic one
+    report = await catalog.import_catalog(data, fmt="csv", changed_by="test")
+    assert report.rows == 2
+
+
 async def test_files_are_read_by_their_suffix(db: str, tmp_path: Path) -> None:
     ndjson = tmp_path / "list.ndjson"
     ndjson.write_bytes(jsonl_bytes([row(1)]))

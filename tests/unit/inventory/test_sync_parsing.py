@@ -56,6 +56,18 @@ def test_a_csv_feed_with_another_header_is_refused() -> None:
     assert refused.value.extra["errors"][0]["line"] == 1
 
 
+def test_a_csv_line_with_more_fields_than_the_header_is_refused_naming_it() -> None:
+    document = (
+        b"certificate_no,available,updated_at\n"
+        b"T-000001,1,2026-01-01T00:00:00Z\n"
+        b"T-000002,1,200,2026-01-01T00:00:00Z\n"  # "1,200" not quoted: not 1 unit
+    )
+    with pytest.raises(InvalidInput) as refused:
+        parse_feed("csv", document)
+    assert refused.value.code == "supplier_update_invalid"
+    assert [error["line"] for error in refused.value.extra["errors"]] == [3]
+
+
 def test_a_json_feed_names_the_bad_update() -> None:
     body = {"updates": [{"certificate_no": "C1", "available": 3, "updated_at": "2026-06-01"}]}
     body["updates"].append({"certificate_no": "C2", "available": 1})
