@@ -263,6 +263,9 @@ def _read_status(url: str) -> PrinterStatus | None:
         return None  # a device file or CUPS queue: its status is unknown, not bad
     except PrinterError as error:
         return PrinterStatus.unreachable(f"{error.code}: {error}")
+    except Exception as error:  # a driver's own failure: this printer's, not the others' reads
+        logger.exception("print queue: reading a printer's status failed", url=url)
+        return PrinterStatus.unreachable(f"{type(error).__name__}: {error}")
 
 
 def _log(job: ClaimedJob, outcome: Outcome, error: Exception | None) -> None:

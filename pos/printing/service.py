@@ -141,12 +141,12 @@ async def enqueue_refund_slip(refund: Refund, *, source_key: str) -> int | None:
     The job id, or None when there is no printer to print it.
     """
     order = RefundedOrder.model_validate((await orders.get_order(refund.order_id)).model_dump())
-    printer_id, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
+    sellers_printer, place = await _sale_place(order.store_id, order.counter_id, order.device_id)
     chosen = refund.slip_printer_id
-    if chosen is not None and await stores.has_printer(order.store_id, chosen):
-        printer_id = chosen
-    elif chosen is not None:
+    if chosen is not None and not await stores.has_printer(order.store_id, chosen):
         logger.warning("printing: the chosen printer is not the store's", printer_id=chosen)
+        chosen = None
+    printer_id = chosen or await _receipt_printer(order.id) or sellers_printer
     if printer_id is None:
         logger.warning("printing: no printer assigned, no refund slip printed", order_id=order.id)
         return None
@@ -320,6 +320,12 @@ async def reprint(
     return job
 
 
+async def _receipt_printer(order_id: int) -> int | None:
+    """Where the sale's receipt printed, if it did (the seller's printer may have changed)."""
+    row = await _J.select(_J.printer).where((_J.order == order_id) & (_J.kind == "receipt")).first()
+    return int(row["printer"]) if row else None
+
+
 async def _printed_receipt(store_id: int, order_id: int) -> _Receipt | None:
     """The receipt queued when the store's order was paid, if a printer was there to print it."""
     row = (
@@ -353,13 +359,14 @@ def _json(value: Any) -> dict[str, Any]:
 async def retry_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJobOut:
     """Queue a failed job again, with a fresh count of attempts."""
     job = await _job_out(job_id, store_id=store_id)
-    if job.state != "failed":
-        raise Conflict(
-            f"job {job_id} is {job.state}; only a failed job is retried", code="job_state"
-        )
-    await _J.update(
-        {_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)}
-    ).where((_J.id == job_id) & (_J.state == "failed"))
+    retried = (
+        await _J.update({_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)})
+        .where((_J.id == job_id) & (_J.state == "failed"))
+        .returning(_J.id)
+    )
+    if not retried:  # not failed, or no longer: e.g. cancelled at another tablet meanwhile
+        state = job.state if job.state != "failed" else (await _job_out(job_id)).state
+        raise Conflict(f"job {job_id} is {state}; only a failed job is retried", code="job_state")
     logger.info("printing: failed job retried", job_id=job_id, staff_user_id=staff_user_id)
     PRINT_JOBS.notify()
     return await _job_out(job_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import select
+import selectors
 
 from printers.connectors.base import Deadline
 from printers.errors import PrinterUnreachable
@@ -12,7 +12,11 @@ __all__ = ["FdChannel"]
 
 
 class FdChannel:
-    """A non-blocking descriptor; select() keeps every call within the deadline."""
+    """A non-blocking descriptor; a selector keeps every call within the deadline.
+
+    poll(), not select(), which refuses a descriptor numbered 1024 or more, as a busy server's
+    are; nor epoll, which refuses regular files (a `file://` printer in tests and demos).
+    """
 
     def __init__(self, fd: int, name: str) -> None:
         self._fd = fd
@@ -22,8 +26,7 @@ class FdChannel:
         """Write all of `data`, waiting while the device is busy (flow control, full buffer)."""
         view = memoryview(data)
         while view:
-            _, writable, _ = select.select([], [self._fd], [], deadline.remaining())
-            if not writable:
+            if not _ready(self._fd, selectors.EVENT_WRITE, deadline):
                 raise PrinterUnreachable(f"{self._name}: busy for {deadline.timeout:g} s")
             try:
                 view = view[os.write(self._fd, view) :]
@@ -36,8 +39,7 @@ class FdChannel:
         """Read exactly `size` bytes."""
         received = b""
         while len(received) < size:
-            readable, _, _ = select.select([self._fd], [], [], deadline.remaining())
-            if not readable:
+            if not _ready(self._fd, selectors.EVENT_READ, deadline):
                 raise PrinterUnreachable(
                     f"{self._name}: no status reply within {deadline.timeout:g} s"
                 )
@@ -48,3 +50,10 @@ class FdChannel:
             except OSError as error:
                 raise PrinterUnreachable(f"{self._name}: {error}") from error
         return received
+
+
+def _ready(fd: int, event: int, deadline: Deadline) -> bool:
+    """Whether `fd` is ready for `event` before the deadline."""
+    with selectors.PollSelector() as selector:
+        selector.register(fd, event)
+        return bool(selector.select(deadline.remaining()))

@@ -168,6 +168,20 @@ def test_device_file_must_exist(tmp_path: Path) -> None:
     assert not (tmp_path / "lp9").exists()
 
 
+def test_a_device_file_prints_in_a_process_with_more_than_1024_descriptors(
+    tmp_path: Path,
+) -> None:
+    busy = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # sockets, logs, database...
+    try:
+        device = tmp_path / "lp0"
+        device.touch()
+        send(f"file://{device}", DATA, timeout=2)  # select() refused descriptors past 1023
+    finally:
+        for fd in busy:
+            os.close(fd)
+    assert device.read_bytes() == DATA
+
+
 def test_device_file_cannot_read_status(tmp_path: Path) -> None:
     with pytest.raises(StatusUnsupported):
         query_status(f"file://{tmp_path}/lp0")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -16,9 +17,12 @@ import pytest
 
 from pos.catalog.tables import Product
 from pos.db import write_transaction
+from pos.errors import Conflict
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
+from pos.printing import queue
+from pos.printing import service as printing
 from pos.printing.jobs import ClaimedJob, claim_due, finish
 from pos.printing.queue import STATUS_REWRITE, PrintSender
 from pos.printing.service import on_order_refunded, retry_job
@@ -192,11 +196,25 @@ async def test_refund_slip_printer_of_another_store_falls_back_to_the_sale_s(
 
 
 async def test_refund_without_printer_prints_nothing(counter: Counter80) -> None:
-    sold = await paid_sale(counter)
     await Counter.update({Counter.printer: None}).where(Counter.id == counter.shop.counter_id)
+    sold = await paid_sale(counter)  # no receipt either
     await orders.record_refund(sold.id, amount_fen=sold.total_fen, restock=None)
     await on_order_refunded(await refunded_event(sold.id))
-    assert await PrintJob.count() == 1  # the sale's receipt only
+    assert await PrintJob.count() == 0
+
+
+@pytest.mark.parametrize("now", ["another printer", "no printer"])
+async def test_a_refund_slip_prints_where_the_sales_receipt_printed(
+    counter: Counter80, now: str
+) -> None:
+    sold = await paid_sale(counter)
+    other = await add_printer(counter.shop.store_id, "tcp://127.0.0.1:9", "新打印机")
+    printer = other if now == "another printer" else None  # a new layout, a swapped printer
+    await Counter.update({Counter.printer: printer}).where(Counter.id == counter.shop.counter_id)
+    await orders.record_refund(sold.id, amount_fen=1250, restock=None, actor="staff:1")
+    await on_order_refunded(await refunded_event(sold.id))
+    slip = await PrintJob.select(PrintJob.printer).where(PrintJob.kind == "refund").first()
+    assert slip == {"printer": counter.printer_id}
 
 
 async def test_paper_out_waits_then_prints_in_order_when_paper_is_back(
@@ -403,6 +421,49 @@ async def test_a_printer_whose_host_cannot_be_looked_up_stops_no_other_status_re
     assert rows[counter.printer_id]["cover_open"] is True
     assert rows[typo]["online"] is False
     assert "printer..local" in rows[typo]["error"]
+
+
+async def test_a_printer_driver_failing_its_own_way_stops_no_other_status_read(
+    counter: Counter80,
+    sender: PrintSender,
+    virtual: VirtualPrinter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    odd = await add_printer(counter.shop.store_id, "usb://0x04b8:0x0202", name="usb")
+    read = queue.query_status
+
+    def driver_failing(url: str, **kwargs: Any) -> Any:
+        if url.startswith("usb://"):
+            raise ValueError("No backend available")  # pyusb's NoBackendError, say
+        return read(url, **kwargs)
+
+    monkeypatch.setattr(queue, "query_status", driver_failing)
+    virtual.set_cover_open(True)
+    await sender.refresh_statuses()
+    rows = {row["printer"]: row for row in await PrinterState.select()}
+    assert rows[counter.printer_id]["cover_open"] is True
+    assert (rows[odd]["online"], rows[odd]["error"]) == (False, "ValueError: No backend available")
+
+
+async def test_a_retry_that_loses_to_a_cancel_is_refused(
+    counter: Counter80, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_id = counter.shop.store_id
+    await paid_sale(counter)
+    job_id = (await PrintJob.select(PrintJob.id).first() or {})["id"]
+    await PrintJob.update({PrintJob.state: "failed"}).where(PrintJob.id == job_id)
+    read = printing._job_out
+
+    async def read_then_cancelled_at_another_tablet(*args: Any, **kwargs: Any) -> Any:
+        job = await read(*args, **kwargs)
+        monkeypatch.setattr(printing, "_job_out", read)
+        await printing.cancel_job(store_id, job_id, staff_user_id=2)
+        return job
+
+    monkeypatch.setattr(printing, "_job_out", read_then_cancelled_at_another_tablet)
+    with pytest.raises(Conflict, match="is cancelled"):
+        await retry_job(store_id, job_id, staff_user_id=1)
+    assert (await PrintJob.select(PrintJob.state).first() or {})["state"] == "cancelled"
 
 
 async def test_a_full_width_space_in_a_name_keeps_the_amounts_in_their_column(
