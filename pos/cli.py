@@ -177,7 +177,7 @@ def catalog() -> None:
 @catalog.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_catalog(file: Path) -> None:
-    """Import a certified list (.csv or .jsonl); a file with bad rows changes nothing."""
+    """Import a certified list (.csv, .jsonl or .ndjson); a file with bad rows changes nothing."""
     report = _with_database(
         lambda: import_catalog_file(file, changed_by=_operator(), progress=_progress)
     )
@@ -215,7 +215,7 @@ def staff_group() -> None:
 @staff_group.command("add")
 @click.argument("username")
 @click.option("--role", "role_name", required=True, type=click.Choice(ROLE_NAMES))
-@click.option("--store", "store_codes", multiple=True, help="store code; none: every store")
+@click.option("--store", "store_codes", multiple=True, help="store code; none: head office")
 @click.option("--name", "display_name", default="", help="name shown on the tablet")
 @click.password_option(help="prompted for when not given")
 def add_staff(
@@ -249,7 +249,7 @@ def add_staff(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
 def demo(directory: Path) -> None:
-    """Load the demo catalog, stores and staff (safe to repeat); print the pages to open."""
+    """Load the demo catalog, stores, staff and stock (safe to repeat); print the pages to open."""
     settings = _settings()
     summary = _with_database(lambda: load_demo(directory, progress=_progress))
     pairings = _with_database(_pair_demo_kiosks)

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = ["MAX_CATALOG_PAGE_SIZE", "Settings", "SettingsError", "load_settings"]
 
 MAX_CATALOG_PAGE_SIZE = 200  # the most products a counter catalog request may ask for
+MIN_SECRET_CHARS = 32
 DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
 
 
@@ -62,8 +63,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="pos", description="namespace for every Redis key")
     secret_key: SecretStr = Field(
         default=SecretStr(DEMO_SECRET),
-        min_length=32,
-        description="signs sessions, counter QR tokens and order access tokens",
+        description="signs sessions, counter QR tokens and order access tokens (32+ characters)",
     )
     payer_salt: SecretStr = Field(
         default=SecretStr("demo-payer-salt"), description="salt for hashing payer ids"
@@ -210,6 +210,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters")
+        return value
 
     @field_validator("public_url")
     @classmethod

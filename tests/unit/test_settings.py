@@ -47,6 +47,12 @@ def test_a_wrong_value_names_its_variable(
         load_settings()
 
 
+def test_a_short_secret_key_says_how_long_it_must_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POS_SECRET_KEY", "short")
+    with pytest.raises(SettingsError, match="POS_SECRET_KEY: must be at least 32 characters"):
+        load_settings()
+
+
 def test_a_url_without_a_scheme_says_what_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POS_PUBLIC_URL", "shop.example.com")
     with pytest.raises(SettingsError, match="POS_PUBLIC_URL: must start with http:// or https://"):
