@@ -54,9 +54,19 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def _with_database(work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` with the configured database bound and open, on uvloop like the server."""
-    url = _settings().database_url
+def _with_database(work: Callable[[], Awaitable[T]], *, creates: bool = False) -> T:
+    """Run `work` with the configured database bound and open, on uvloop like the server.
+
+    Only a command that `creates` the database may start on an SQLite file that is not there:
+    opening one makes it, and a mistyped path would become a second, empty database.
+    """
+    settings = _settings()
+    url = settings.database_url
+    if settings.is_sqlite and not creates and not settings.sqlite_path.exists():
+        raise click.ClickException(
+            f"no database file at {settings.sqlite_path}: check POS_DATABASE_URL,"
+            " or run `pos migrate` to create it"
+        )
 
     async def run() -> T:
         try:
@@ -165,7 +175,7 @@ def worker() -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations (safe to repeat)."""
-    _with_database(run_migrations)
+    _with_database(run_migrations, creates=True)
     click.echo("database is up to date")
 
 

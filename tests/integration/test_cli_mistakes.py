@@ -69,6 +69,7 @@ def _refused_in_one_line(done: subprocess.CompletedProcess[str]) -> None:
 def never_migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database without tables: a new SQLite file, or a new PostgreSQL database of its own."""
     if request.param == "sqlite":
+        (tmp_path / "new.sqlite3").touch()
         yield f"sqlite:///{tmp_path / 'new.sqlite3'}"
         return
     request.getfixturevalue("postgres_database")  # skips (or fails in CI) without the server
@@ -139,6 +140,17 @@ def test_serving_an_unreachable_database_stops_at_once_with_a_clear_error() -> N
     assert "cannot reach the database" in done.stderr
 
 
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["outbox", "status"]])
+def test_a_mistyped_sqlite_path_is_named_and_no_file_is_made(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "typo" / "pos.sqlite3"
+    done = _pos(*command, env=_clean_env(POS_DATABASE_URL=f"sqlite:///{typo}"))
+    _refused_in_one_line(done)
+    assert f"Error: no database file at {typo}" in done.stderr
+    assert not typo.parent.exists()
+
+
 @pytest.mark.parametrize("command", ["serve", "worker"])
 def test_serving_or_working_on_a_database_never_migrated_says_to_migrate(
     never_migrated_url: str, command: str
@@ -169,6 +181,7 @@ def test_migrations_run_at_once_wait_for_each_other(never_migrated_url: str) -> 
 
 
 def test_rebuilding_rollups_before_migrating_says_to_migrate(tmp_path: Path) -> None:
+    (tmp_path / "new.sqlite3").touch()  # a database, without tables
     env = {"POS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}"}
     result = CliRunner().invoke(main, ["analytics", "rebuild"], env=env)
     _refused_cleanly(result)
