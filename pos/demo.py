@@ -1,8 +1,8 @@
 """Load the demo: the certified products of DESIGN.md, two Xiamen stores and their staff.
 
 Everything is upserted by natural keys, so loading twice changes nothing. It is all or nothing:
-every file is read and checked before anything is written, and everything is written in one
-transaction, so a broken file changes nothing and the error names it.
+everything is written in one transaction (the staff and stock files checked before it starts),
+so a broken file changes nothing and the error names it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ from pos.orders.products import set_plu
 from pos.staff import service as staff
 from pos.staff.actors import RoleName
 from pos.stores import service as stores
-from pos.stores.layout import apply_layout
-from pos.stores.schemas import StoreLayout
+from pos.stores.layout import apply_layouts_file
 
 __all__ = ["DEMO_FILES", "DemoSummary", "load_demo"]
 
 DEMO_FILES = ("catalog.jsonl", "stores.json", "staff.json", "stock.json")
 _CHANGED_BY = "pos demo"
-_LAYOUT_REASON = "store layout stores.json"  # as `pos stores load stores.json` records it
 
 T = TypeVar("T")
 
@@ -56,7 +54,6 @@ class _Shelved(BaseModel):
     plu: str | None = None
 
 
-_STORES = TypeAdapter(list[StoreLayout])
 _STAFF = TypeAdapter(list[_User])
 _STOCK = TypeAdapter(dict[str, list[_Shelved]])  # shelves by store code
 
@@ -73,7 +70,6 @@ async def load_demo(directory: Path, *, progress: ProgressCallback | None = None
     """Import the catalog, apply the store layouts, create the staff, stock the shelves."""
     if missing := [name for name in DEMO_FILES if not (directory / name).is_file()]:
         raise InvalidInput(f"{directory} is not a demo directory: it has no {', '.join(missing)}")
-    layouts = await _read(directory / "stores.json", _STORES)
     users = await _read(directory / "staff.json", _STAFF)
     shelves = await _read(directory / "stock.json", _STOCK)
     async with write_transaction():  # each step's own transaction joins this one
@@ -81,11 +77,9 @@ async def load_demo(directory: Path, *, progress: ProgressCallback | None = None
             report = await import_catalog_file(
                 directory / "catalog.jsonl", changed_by=_CHANGED_BY, progress=progress
             )
-        with _blaming("stores.json"):
-            store_ids = [
-                (await apply_layout(layout, changed_by=_CHANGED_BY, reason=_LAYOUT_REASON)).store_id
-                for layout in layouts
-            ]
+        with _blaming("stores.json"):  # the file is checked whole before any store is written
+            layouts = await apply_layouts_file(directory / "stores.json", changed_by=_CHANGED_BY)
+        store_ids = [layout.store_id for layout in layouts]
         with _blaming("staff.json"):
             await _create_staff(users)
         with _blaming("stock.json"):
