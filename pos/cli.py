@@ -168,8 +168,12 @@ def worker() -> None:
     """Run the background worker (outbox events) until SIGINT or SIGTERM."""
     settings = _settings()
     configure_logging(settings)
-    _with_database(require_migrated)
-    _with_database(lambda: worker_main(settings))
+
+    async def checked_worker() -> None:
+        await require_migrated()
+        await worker_main(settings)
+
+    _with_database(checked_worker)
 
 
 @main.command()
