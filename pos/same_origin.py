@@ -16,7 +16,7 @@ theirs.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -43,33 +43,28 @@ async def same_origin_changes(connection: Connection, _: BaseRouteHandler) -> No
 
 
 def _sender(connection: Connection) -> str | None:
-    """The origin the browser says sent the request: `Origin`, else `Referer`'s; or None."""
-    origin = connection.headers.get("origin")
-    if origin is not None:
-        return origin
-    referer = connection.headers.get("referer")
-    if referer is None:
-        return None
-    parts = urlsplit(referer)
-    return f"{parts.scheme}://{parts.netloc}"
+    """The URL whose origin the browser says sent the request: `Origin`, else `Referer`; or None."""
+    headers = connection.headers
+    return headers.get("origin", headers.get("referer"))
 
 
 def _is_own(sender: str, connection: Connection) -> bool:
-    sent = _origin(urlsplit(sender.lower()))
+    sent = _origin(sender)
     if sent is None:
         return False
     settings: Settings = connection.app.state["settings"]
-    if sent == _origin(urlsplit(settings.public_url.lower())):
+    if sent == _origin(settings.public_url):
         return True
-    host = _origin(urlsplit(f"{sent[0]}://{connection.headers.get('host', '').lower()}"))
+    host = _origin(f"{sent[0]}://{connection.headers.get('host', '')}")
     return host is not None and host[1:] == sent[1:]
 
 
-def _origin(parts: SplitResult) -> Origin | None:
-    """The URL's origin, its port spelt out; None for no web origin (`null`, a bad port)."""
+def _origin(url: str) -> Origin | None:
+    """The URL's origin, its port spelt out; None for no web origin (`null`, a bad host or port)."""
     try:
+        parts = urlsplit(url.lower())
         port = parts.port
-    except ValueError:
+    except ValueError:  # e.g. an unclosed [IPv6 bracket, which no browser sends
         return None
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         return None

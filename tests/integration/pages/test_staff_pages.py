@@ -724,6 +724,26 @@ async def test_a_sign_in_from_another_origin_signs_nobody_in(
     assert "set-cookie" not in refused.headers
 
 
+@pytest.mark.parametrize("path", ["/staff/login", "/api/staff/session"])
+@pytest.mark.parametrize(
+    "sent_from",
+    [  # no browser sends these, but any client may: an unclosed IPv6 bracket parses as no URL
+        {"Origin": "http://[::1"},
+        {"Referer": "http://[/staff/login"},
+        {"Origin": "http://evil.example", "Host": "["},
+    ],
+)
+async def test_a_sign_in_naming_an_origin_that_is_no_url_is_refused_not_an_error(
+    client: httpx.AsyncClient, demo: Demo, path: str, sent_from: dict[str, str]
+) -> None:
+    form = {"username": "manager", "password": "manager-demo"}
+
+    refused = await client.post(path, data=form, headers=sent_from)
+
+    assert refused.status_code == 403, refused.text
+    assert "set-cookie" not in refused.headers
+
+
 @pytest.mark.parametrize(
     "sent_from",
     [
