@@ -1,5 +1,7 @@
 """Sign-in tries per client address: one budget for the API and the tablet page, every server.
 
+An IPv6 client counts by its /64: one host is given a whole /64 and may pick any address in it.
+
 Litestar's RateLimitMiddleware reads a count and writes it back in two steps under a lock of its
 own route and process, so a burst spread over the two sign-in routes, or over two app servers,
 got up to twice the budget through. Here a try is counted in one atomic step: INCR in a Redis
@@ -11,6 +13,7 @@ RateLimitMiddleware sent, so clients see no change.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -38,6 +41,7 @@ __all__ = [
     "MemoryLoginLimit",
     "RedisLoginLimit",
     "Tries",
+    "budget_key",
     "create_login_limit",
     "send_budget_headers",
     "spend_login_try",
@@ -135,10 +139,23 @@ async def spend_login_try(
     limit: LoginLimit = connection.app.state[STATE_KEY]
     # Guards of HTTP routes get the Request; RateLimitMiddleware keyed tries by this address.
     client = get_remote_address(cast("Request[Any, Any, Any]", connection))
-    tries = await limit.count_try(client)
+    tries = await limit.count_try(budget_key(client))
     connection.scope.setdefault("state", {})[_TRIES_KEY] = tries
     if tries.spent > LOGIN_TRIES:
         raise TooManyRequestsException(headers={"Retry-After": str(tries.resets_in)})
+
+
+def budget_key(address: str) -> str:
+    """Whose budget a try from `address` spends: an IPv4 address's own, an IPv6 one's /64's."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # no IP address: e.g. a Unix socket's client
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 async def send_budget_headers(message: Message, scope: Scope) -> None:

@@ -235,8 +235,19 @@ async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut
     """A new bearer token for a device of `store_id`; the token is returned only here."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     async with write_transaction():
-        if not await Device.exists().where((Device.id == device_id) & (Device.store == store_id)):
+        device = await (
+            Device.select(Device.active)
+            .where((Device.id == device_id) & (Device.store == store_id))
+            .first()
+        )
+        if device is None:
             raise NotFound(f"store {store_id} has no device {device_id}", code="device_not_found")
+        if not device["active"]:
+            # Its layout left it out, revoking its tokens: one issued now would come alive with it.
+            raise Conflict(
+                f"device {device_id} is not in its store's layout; add it there first",
+                code="device_inactive",
+            )
         rows = await DeviceToken.insert(DeviceToken(token_hash=_digest(token), device=device_id))
     return DeviceTokenOut(
         token_id=rows[0]["id"], device_id=device_id, store_id=store_id, token=token

@@ -298,8 +298,8 @@ async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:
 
 
 async def device_ids_of(store_ids: list[int], kind: str | None = None) -> dict[str, int]:
-    """Device ids by device name for the given stores, of one kind if given (for `pos demo`)."""
-    where: Any = Device.store.is_in(store_ids or [-1])
+    """Active device ids by device name for the given stores, of one kind if given (`pos demo`)."""
+    where: Any = Device.store.is_in(store_ids or [-1]) & Device.active.eq(True)
     if kind is not None:
         where &= Device.kind == kind
     rows = await Device.select(Device.id, Device.name).where(where)

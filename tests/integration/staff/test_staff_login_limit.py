@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from pos.staff.login_limit import WINDOW_SECONDS, LoginLimit, create_login_limit
+from pos.staff.login_limit import WINDOW_SECONDS, LoginLimit, budget_key, create_login_limit
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +36,20 @@ async def test_each_client_address_has_its_own_budget(limit: LoginLimit) -> None
         await limit.count_try("10.0.0.7")
 
     assert (await limit.count_try("10.0.0.8")).spent == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("10.0.0.7", "10.0.0.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),  # one host may pick any address of its /64
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:10.0.0.7", "10.0.0.7"),  # an IPv4 client on a dual-stack socket
+        ("testclient", "testclient"),
+    ],
+)
+def test_an_ipv6_client_spends_the_budget_of_its_64(address: str, key: str) -> None:
+    assert budget_key(address) == key
 
 
 async def test_with_redis_away_tries_are_counted_in_the_process() -> None:

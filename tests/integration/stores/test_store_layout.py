@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pos.catalog import service as catalog
 from pos.cli import main
 from pos.demo import load_demo
-from pos.errors import InvalidInput, NotAuthenticated, NotFound
+from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.orders import checkout
 from pos.orders.schemas import CounterOrderIn
 from pos.orders.tables import Plu
@@ -125,6 +125,9 @@ async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> N
     assert applied.deactivated_devices == [tablet.name]
     with pytest.raises(NotAuthenticated):
         await staff.device_for_token(issued.token)
+    with pytest.raises(Conflict) as refused:  # it would come alive with the device
+        await staff.issue_device_token(device_id, store_id=store_id)
+    assert refused.value.code == "device_inactive"
     # Back in the file it is a device again, but a lost or stolen one's old token stays dead.
     assert (await apply_layout(layout, changed_by="test")).deactivated_devices == []
     with pytest.raises(NotAuthenticated):
