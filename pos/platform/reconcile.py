@@ -57,7 +57,7 @@ async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> R
         raise Unavailable("POS_PLATFORM_URL is not set", code="platform_not_configured")
     async with platform_client(settings) as client:
         report = await _compare(day, settings, client)
-        missing = missing_at_platform(report.differences)
+        missing = await _sales_first(missing_at_platform(report.differences))
         if not (resend and missing):
             return report
         relay = Relay(settings, client)
@@ -66,6 +66,17 @@ async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> R
             resent += await _resend(relay, chunk)
         again = await _compare(day, settings, client)
     return again.model_copy(update={"resent": resent})
+
+
+async def _sales_first(transaction_ids: list[str]) -> list[str]:
+    """The ids with the sales first: the platform refuses a reversal of a sale it does not have."""
+    sales: set[str] = set()
+    for chunk in _chunks(transaction_ids):
+        rows = await _T.select(_T.transaction_id).where(
+            _T.transaction_id.is_in(chunk) & (_T.kind == "sale")
+        )
+        sales.update(row["transaction_id"] for row in rows)
+    return sorted(transaction_ids, key=lambda transaction_id: transaction_id not in sales)
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

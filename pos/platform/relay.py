@@ -108,10 +108,12 @@ class Relay:
             # httpx times each read alone: a platform dripping its answer would outlast the lease.
             with anyio.fail_after(timeout):
                 response = await self.client.post(TRANSACTIONS_PATH, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
         except TimeoutError:
             return _Outcome(error=f"no whole answer within {timeout:g} s")
+        # Not only httpx's errors: a request that cannot even be made (a merchant id no header
+        # can carry) must fail its rows too, which then back off and die for staff to see.
+        except Exception as exc:
+            return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
         if response.status_code != httpx.codes.OK:
             return _Outcome(error=f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS])
         try:

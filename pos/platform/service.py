@@ -171,7 +171,8 @@ async def _insert(doc: Document, order_id: int, store_id: int) -> None:
         state="pending",
         next_attempt_at=datetime.now(UTC),
     )
-    await insert_new([row], "ON CONFLICT DO NOTHING")  # a replayed event inserts nothing
+    # A replayed event inserts nothing, also a sale whose store has since changed merchant.
+    await insert_new([row], "ON CONFLICT DO NOTHING")
     DOCUMENTS_DUE.notify()
 
 

@@ -10,7 +10,11 @@ __all__ = ["CertifiedTransaction"]
 
 
 class CertifiedTransaction(Table):
-    """One sale, reversal or rating document as the platform receives it; pending, sent or dead."""
+    """One sale, reversal or rating document as the platform receives it; pending, sent or dead.
+
+    An order has one sale at most: a partial UNIQUE index on `order_id` where `kind` is 'sale'
+    (migration "one sale per order").
+    """
 
     id: Serial
     transaction_id = Varchar(

@@ -133,7 +133,12 @@ class StoreLayout(_LayoutPart):
         description="IANA zone, e.g. Asia/Shanghai; none: a new store gets POS_TIME_ZONE, a"
         " store already there keeps its own",
     )
-    merchant_id: str = Field(default="", max_length=40)
+    merchant_id: str = Field(
+        default="",
+        max_length=40,
+        pattern=r"^[!-~]*$",
+        description="merchant id at the platform: visible ASCII, as its requests' headers carry it",
+    )
     hold_minutes: int = Field(default=5, ge=1, le=120)
     label_scheme: LabelScheme = Field(
         default="weight_plu5",

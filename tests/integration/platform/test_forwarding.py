@@ -15,6 +15,7 @@ from pos.platform.relay import Relay, platform_client
 from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
+from pos.stores.tables import Store
 from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
@@ -173,6 +174,38 @@ async def test_a_replayed_sale_or_refund_event_writes_one_transaction(shop: Shop
         ("reversal", 1000),
     ]
     assert rows[1]["transaction_id"].startswith(f"{MERCHANT}-R{sale.id}-")
+
+
+async def test_a_sale_replayed_after_its_store_changed_merchant_is_not_recorded_twice(
+    shop: Shop,
+) -> None:
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await run_outbox()
+    await Store.update({Store.merchant_id: "XM-TEST-0002"}).where(Store.id == shop.store_id)
+    await OutboxEvent.update({OutboxEvent.done_at: None}, force=True)  # e.g. `pos outbox retry`
+    await run_outbox()
+
+    rows = await _T.select(_T.transaction_id).where(_T.order_id == sale.id)
+    assert [row["transaction_id"] for row in rows] == [f"{MERCHANT}-S{sale.id}"]
+
+
+async def test_a_request_that_cannot_be_made_fails_its_rows_rather_than_holding_them(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    await double.start()
+    # Written past the layout's check: no header can carry a full-width letter.
+    await Store.update({Store.merchant_id: "ＸＭ-0001"}).where(Store.id == shop.store_id)
+    noodles = await shop.add(price_fen=1000)
+    await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+
+    await forward_all(relay)
+
+    row = await _T.select(_T.state, _T.last_error, _T.claimed_until).first()
+    assert row is not None
+    assert (row["state"], row["claimed_until"]) == ("dead", None)
+    assert "UnicodeEncodeError" in row["last_error"]
 
 
 async def test_a_refund_handled_the_next_day_is_reversed_on_its_own_day(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,6 +20,7 @@ from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.platform.reconcile import platform_totals, reconcile, unforwarded_sales
 from pos.platform.relay import Relay
+from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
 from pos.stores.tables import Store
@@ -27,6 +29,7 @@ from tests.integration.platform.conftest import (
     MERCHANT,
     DoubleServer,
     forward_all,
+    made_up_sale,
     paid_sale,
     run_outbox,
 )
@@ -234,6 +237,55 @@ async def test_a_day_of_more_certified_orders_than_postgres_bind_parameters_is_c
 
     monkeypatch.setattr(orders, "certified_lines_paid", certified_lines_paid)
     assert len(await unforwarded_sales(noon.date())) == 33_000
+
+
+async def test_a_resend_of_more_ids_than_a_query_takes_sends_each_sale_before_its_reversal(
+    db: str, double: DoubleServer, settings: Settings
+) -> None:
+    # A busy day the platform lost: 1,001 sales and a refund of one whose id sorts late.
+    await double.start()
+    day = datetime.now(UTC).date()
+    sales = [made_up_sale(number, day) for number in range(1, 1002)]
+    refunded = sales[998]
+    reversal = refunded.model_copy(
+        update={
+            "transaction_id": f"{MERCHANT}-R999-1",
+            "kind": "reversal",
+            "original_transaction_id": refunded.transaction_id,
+        }
+    )
+    rows = [_sent_row(doc, order_id=number) for number, doc in enumerate(sales, 1)]
+    rows.append(_sent_row(reversal, order_id=999))
+    for start in range(0, len(rows), 250):
+        await _T.insert(*rows[start : start + 250])
+
+    report = await reconcile(day, settings, resend=True)
+
+    assert len(report.resent) == 1002
+    arrived = _arrival_order(double)
+    assert arrived.index(refunded.transaction_id) < arrived.index(reversal.transaction_id)
+
+
+def _sent_row(doc: TransactionDoc, *, order_id: int) -> CertifiedTransaction:
+    return _T(
+        transaction_id=doc.transaction_id,
+        kind=doc.kind,
+        order_id=order_id,
+        store_id=1,
+        merchant_id=doc.merchant_id,
+        business_day=doc.business_day,
+        amount_fen=doc.amount_fen,
+        body=doc.model_dump_json(),
+        state="sent",
+        next_attempt_at=None,
+        sent_at=datetime.now(UTC),
+    )
+
+
+def _arrival_order(double: DoubleServer) -> list[str]:
+    with sqlite3.connect(double.database) as books:
+        rows = books.execute("SELECT transaction_id FROM txn ORDER BY rowid").fetchall()
+    return [row[0] for row in rows]
 
 
 async def test_totals_the_platform_answers_unreadably_are_unavailable(settings: Settings) -> None:

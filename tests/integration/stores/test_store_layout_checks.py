@@ -90,6 +90,17 @@ async def test_a_store_price_past_what_a_price_column_holds_is_refused(
     assert await Store.count() == 0
 
 
+async def test_a_merchant_id_the_platform_s_headers_cannot_carry_is_refused(
+    db: str, tmp_path: Path
+) -> None:
+    layout = _layout("S1") | {"merchant_id": "ＸＭ-0001"}  # full-width letters, typed in Chinese
+
+    with pytest.raises(InvalidInput, match="merchant_id"):
+        await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+
+    assert await Store.count() == 0
+
+
 async def test_a_file_with_one_bad_store_changes_no_store(db: str, tmp_path: Path) -> None:
     await _import(row(1))
     path = _file(tmp_path, _layout("S1", ListingIn(certificate_no=NOODLES), counters=("C1", "C2")))
