@@ -27,9 +27,11 @@ __all__ = [
     "expiring",
     "fresh_stock",
     "get",
+    "give_back",
     "lots",
     "plan_transfer",
     "sell",
+    "sold_from",
     "take",
     "trim",
 ]
@@ -126,6 +128,26 @@ async def take(batch_id: int, units: int) -> None:
     )
     if not taken:
         raise Conflict(f"batch {batch_id} has fewer than {units} left", code="batch_short")
+
+
+async def give_back(batch_id: int, units: int) -> None:
+    """Put `units` a sale took from the batch back into it: a refund's returned goods."""
+    await _B.update({_B.remaining: _B.remaining + units}).where(_B.id == batch_id)
+
+
+# What a sale took from each batch, less what its refunds have put back since.
+_SOLD_FROM = Statement(
+    "SELECT m.batch AS id, b.expires_at, -SUM(m.delta) AS remaining"
+    " FROM stock_movement m JOIN stock_batch b ON b.id = m.batch"
+    " WHERE m.store = {} AND m.product = {} AND m.reference = {} AND m.kind IN ('sale', 'return')"
+    " GROUP BY m.batch, b.expires_at"
+)
+
+
+async def sold_from(store_id: int, product_id: int, reference: str) -> list[Lot]:
+    """The batches the sale `reference` took the product from, with its units not back yet."""
+    rows = await _SOLD_FROM.rows(store_id, product_id, reference)
+    return [Lot(row["id"], row["remaining"], row["expires_at"]) for row in rows]
 
 
 async def sell(

@@ -18,6 +18,7 @@ __all__ = [
     "fefo_key",
     "markdown_percent",
     "marked_down",
+    "plan_return",
     "plan_sale",
     "plan_trim",
 ]
@@ -122,6 +123,22 @@ def plan_trim(lots: Sequence[Lot], on_hand: int) -> list[Take]:
         if excess <= 0:
             break
         excess = _take(takes, lot.id, min(lot.remaining, excess), excess)
+    return takes
+
+
+def plan_return(sold_from: Sequence[Lot], units: int) -> list[Take]:
+    """Where `units` a sale's shopper brings back go: into the batches the sale took them from.
+
+    `sold_from`: those batches, each `remaining` the units the sale took from it and not back
+    yet. The batch expiring first takes them first, so no returned unit outlives the batch it
+    may have come from; what the batches cannot take goes to stock without a batch, where the
+    sale took the rest.
+    """
+    takes: list[Take] = []
+    left = units
+    for lot in _fefo(sold_from):
+        left = _take(takes, lot.id, min(lot.remaining, left), left)
+    _take(takes, None, left, left)
     return takes
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pos.db import Statement, write_transaction
 from pos.errors import Conflict, InvalidInput
 from pos.inventory import batches, ledger, levels
-from pos.inventory.fefo import Lot, Markdown, Rule, Take, after_first, marked_down
+from pos.inventory.fefo import Lot, Markdown, Rule, Take, after_first, marked_down, plan_return
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import StockOut
 
@@ -153,14 +153,22 @@ async def _unhold(
     return changed
 
 
-async def restock(
-    store_id: int, units: Units, *, actor: str, why: str = "", reference: str = ""
-) -> None:
-    """Put returned goods back on the shelf: one `return` movement per product, by `actor`."""
+async def restock(store_id: int, units: Units, *, actor: str, why: str, reference: str) -> None:
+    """Put goods a shopper returned back on the shelf: `return` movements by `actor`.
+
+    They go back into the batches their sale (`reference`, e.g. order:12) took them from, so they
+    expire with them (`fefo.plan_return`): one movement per batch.
+    """
     entry = Entry(actor, reason=why or "returned by the shopper", reference=reference)
     async with write_transaction():
         for product_id, n in _in_id_order(units):
-            await ledger.move(store_id, product_id, n, "return", entry)
+            sold_from = await batches.sold_from(store_id, product_id, reference)
+            for part in plan_return(sold_from, n):
+                moved = await ledger.move(
+                    store_id, product_id, part.units, "return", entry, batch_id=part.batch_id
+                )
+                if moved.applied and part.batch_id is not None:
+                    await batches.give_back(part.batch_id, part.units)
 
 
 async def markdown_rules(store_id: int) -> tuple[Rule, ...]:

@@ -86,7 +86,9 @@ class StockMovement(Table):
     recorded_at = Timestamptz(default=TimestamptzNow())
     actor = Varchar(length=64, help_text="who: staff:5, order, supplier:3, system")
     reason = Varchar(length=255, default="")
-    reference = Varchar(length=80, default="", help_text="order:12, receiving:3, count:4 ...")
+    reference = Varchar(
+        length=80, default="", index=True, help_text="order:12, receiving:3, count:4 ..."
+    )
     idempotency_key = Varchar(
         length=160, null=True, default=None, unique=True, help_text="store-scoped retry key"
     )

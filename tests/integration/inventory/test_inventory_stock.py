@@ -51,11 +51,13 @@ async def test_sale_and_release_move_held_stock(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=10)
     await inventory.hold(shop.store_id, {product: 4})
-    await inventory.commit_sale(shop.store_id, {product: 3})
+    await inventory.commit_sale(shop.store_id, {product: 3}, reference="order:1")
     await inventory.release(shop.store_id, {product: 1})
     level = await inventory.get_level(shop.store_id, product)
     assert (level.on_hand, level.held) == (7, 0)
-    await inventory.restock(shop.store_id, {product: 2}, actor="staff:1")
+    await inventory.restock(
+        shop.store_id, {product: 2}, actor="staff:1", why="", reference="order:1"
+    )
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 9
 
 

@@ -10,6 +10,7 @@ from pos.errors import Conflict, InvalidInput
 from pos.events import outbox
 from pos.events.tables import OutboxEvent
 from pos.inventory import service as inventory
+from pos.inventory.tables import StockBatch
 from pos.orders import service as orders
 from pos.orders.schemas import OrderOut
 from pos.orders.states import OrderState, Transition
@@ -207,6 +208,43 @@ async def test_a_partial_then_full_refund_puts_returned_goods_back(db: str) -> N
     stored = await orders.get_order(order.id)
     assert stored.refunded_fen == order.total_fen
     assert len(await _events(orders.ORDER_REFUNDED)) == 2
+
+
+async def test_returned_goods_go_back_into_their_batches_and_expire_with_them(db: str) -> None:
+    shop = await open_shop()
+    yak = await shop.add(price_fen=3800, stock=3)
+    soon, later = await _batch(shop, yak, 2, hours=2), await _batch(shop, yak, 1, hours=48)
+    order = (await shop.order({"product_id": yak, "quantity": 3})).order
+    await _pay(order)
+    assert await _remaining(soon, later) == (0, 0)
+
+    await orders.record_refund(order.id, amount_fen=100, restock={yak: 1})
+    assert await _remaining(soon, later) == (1, 0)  # no returned unit outlives its batch
+    await orders.record_refund(order.id, amount_fen=100, restock={yak: 2})
+    assert await _remaining(soon, later) == (2, 1)
+
+    await StockBatch.update({StockBatch.expires_at: NOW - timedelta(minutes=1)}).where(
+        StockBatch.id == soon
+    )
+    assert (await inventory.get_level(shop.store_id, yak)).available == 1
+
+
+async def _batch(shop: Shop, product: int, units: int, *, hours: int) -> int:
+    batch = StockBatch(
+        store=shop.store_id,
+        product=product,
+        lot=f"L{hours}",
+        received_qty=units,
+        remaining=units,
+        expires_at=datetime.now(UTC) + timedelta(hours=hours),
+    )
+    return int((await StockBatch.insert(batch))[0]["id"])
+
+
+async def _remaining(*batch_ids: int) -> tuple[int, ...]:
+    rows = await StockBatch.select(StockBatch.id, StockBatch.remaining)
+    remaining = {row["id"]: row["remaining"] for row in rows}
+    return tuple(remaining[batch_id] for batch_id in batch_ids)
 
 
 async def test_restocking_more_than_was_sold_is_refused(db: str) -> None:

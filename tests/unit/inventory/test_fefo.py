@@ -11,6 +11,7 @@ from pos.inventory.fefo import (
     Take,
     markdown_percent,
     marked_down,
+    plan_return,
     plan_sale,
     plan_trim,
 )
@@ -41,6 +42,13 @@ def test_trimming_takes_the_earliest_expiry_first() -> None:
     lots = [Lot(1, 4, _in(48)), Lot(2, 4, _in(-2)), Lot(3, 4, None)]
     assert plan_trim(lots, on_hand=7) == [Take(2, 4), Take(1, 1)]
     assert plan_trim(lots, on_hand=20) == []
+
+
+def test_returned_units_go_back_to_the_batch_expiring_first_then_to_stock_without_one() -> None:
+    sold_from = [Lot(1, 2, _in(48)), Lot(2, 1, _in(2)), Lot(3, 0, _in(1))]  # 3: all back already
+    assert plan_return(sold_from, 2) == [Take(2, 1), Take(1, 1)]
+    assert plan_return(sold_from, 5) == [Take(2, 1), Take(1, 2), Take(None, 2)]
+    assert plan_return([], 1) == [Take(None, 1)]
 
 
 def test_a_markdown_applies_only_within_its_window() -> None:
