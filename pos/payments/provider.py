@@ -59,7 +59,7 @@ _CHARGE_AS_QUERY: dict[ChargeStatus, QueryStatus] = {
     "user_paying": "pending",
     "failed": "failed",
 }
-_PAYMENT_CODE = re.compile(r"^(?:1[0-5][0-9]{16}|(?:2[5-9]|30)[0-9]{14,22})$")
+_PAYMENT_CODE = re.compile(r"1[0-5][0-9]{16}|(?:2[5-9]|30)[0-9]{14,22}")
 
 
 def _require_paid_facts(status: str, amount_fen: int | None, provider_reference: str) -> None:
@@ -86,7 +86,7 @@ def _require_paid_facts(status: str, amount_fen: int | None, provider_reference:
 
 def is_payment_code(code: str) -> bool:
     """Whether `code` looks like a WeChat or Alipay payer-presented payment code."""
-    return bool(_PAYMENT_CODE.match(code))
+    return _PAYMENT_CODE.fullmatch(code) is not None  # `$` would let a final newline through
 
 
 class NotificationRefused(PosError):

@@ -297,6 +297,10 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
         return await _give_up(ctx, payment_id, method, out_trade_no)
     asked_unanswered = payment["status"] == "created"
     result = await ctx.provider.query(out_trade_no)
+    if method == "code" and result.status == "failed":
+        # WeChat's PAYERROR, "支付失败，请撤销订单": the charge may still go through; a reverse
+        # returns the money if it did, and only the query after it decides.
+        return await _give_up(ctx, payment_id, method, out_trade_no)
     outcome = await settle(ctx, payment_id, result, asked_unanswered=asked_unanswered)
     if outcome != "pending":
         return outcome

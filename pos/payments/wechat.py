@@ -65,7 +65,7 @@ _REFUND_STATES: dict[str, RefundStatus] = {
     "CLOSED": "failed",
 }
 # Error codes that are answers, not failures to answer. ORDER_NOT_EXIST to a close or a reverse:
-# the start never reached WeChat, so there is no trade to end (the query then says closed).
+# the start never reached WeChat, so there is no trade to end.
 _ALREADY_FINAL = {"ORDERPAID", "ORDER_CLOSED", "ORDER_REVERSED", "ORDER_NOT_EXIST"}
 _NOT_YET_DECIDED = {"USERPAYING", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED"}
 _TIMEOUT_S = (5.0, 15.0)  # connect, read
@@ -172,7 +172,9 @@ class WeChatPayProvider(PaymentProvider):
     async def query(self, out_trade_no: str) -> QueryResult:
         answer = await _call(self._pay.query(out_trade_no=out_trade_no))
         if answer.code == "ORDER_NOT_EXIST":
-            return QueryResult("closed")
+            # Not yet, perhaps: a charge answered SYSTEMERROR may land later, and WeChat tells
+            # nobody of a payment code's trade. Giving up decides (`settle._give_up`).
+            return QueryResult("pending")
         body = answer.ok()
         status = _TRADE_STATES.get(str(body.get("trade_state")))
         if status is None:

@@ -37,6 +37,7 @@ from tests.integration.payments.conftest import (
     order_state,
     payment_by_trade_no,
     payment_settings,
+    run_due,
     start,
 )
 
@@ -220,7 +221,7 @@ async def test_refunds_close_and_query_speak_the_language_of_wechat(
     assert too_much.status == "failed"
     assert (await wechat.query(out_trade_no)).status == "paid"  # refunded in part, still a sale
     await wechat.close(out_trade_no)  # ORDERPAID: an answer, not an error
-    assert (await wechat.query("P-never-opened")).status == "closed"
+    assert (await wechat.query("P-never-opened")).status == "pending"  # giving up decides
 
 
 async def test_a_refund_stranded_on_its_way_to_the_payer_is_refunded_and_flagged_for_staff(
@@ -267,15 +268,75 @@ async def test_a_code_charge_that_never_reached_wechat_is_reversed_and_reopens_t
     started = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
     assert started.status_code == 503, started.text
     # Queried for 90 s, then reversed: WeChat answers ORDER_NOT_EXIST, there being no trade.
-    for _ in range(120):
-        clock.advance(1)
-        while await dispatch_due(now=clock()):
-            pass
+    await _let_pass(clock, seconds=120)
 
     payment = await Payment.objects().get(Payment.order == bought.order_id)
     assert payment is not None
     assert payment.status == "reversed"
     assert await order_state(bought.order_id) == "open"
+
+
+async def test_a_code_charge_wechat_registers_after_the_first_query_is_still_a_sale(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    wechat: WeChatPayProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+
+    async def system_error(**_: object) -> tuple[int, str]:
+        return 500, json.dumps({"code": "SYSTEM_ERROR", "message": "系统超时"})
+
+    with monkeypatch.context() as busy:
+        busy.setattr(wechat._pay, "pay", system_error)
+        started = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    assert started.json()["status"] == "pending", started.text
+    out_trade_no = started.json()["out_trade_no"]
+    await _let_pass(clock, seconds=2)  # the first query: ORDER_NOT_EXIST, no trade yet
+    gateway.trades[out_trade_no] = double.Trade(out_trade_no, bought.total_fen)
+    gateway.pay(out_trade_no)  # the charge lands; WeChat notifies nobody of a payment code
+
+    await _let_pass(clock, seconds=120)
+
+    assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_code_payment_wechat_answers_payerror_is_reversed_as_it_asks(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    clock: Clock,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+    started = await start(client, bought, {"method": "code", "auth_code": "134567890123450001"})
+    assert started.json()["status"] == "pending", started.text
+    trade = gateway.trades[started.json()["out_trade_no"]]
+
+    def payerror_then_paid() -> dict[str, object]:
+        answer = double.Trade.as_json(trade)
+        answer |= {"trade_state": "PAYERROR", "trade_state_desc": "支付失败，请撤销订单"}
+        del trade.as_json  # type: ignore[attr-defined]
+        gateway.pay(trade.out_trade_no)  # the bank took the money after all
+        return answer
+
+    trade.as_json = payerror_then_paid  # type: ignore[method-assign]
+
+    await _let_pass(clock, seconds=120)
+
+    payment = await payment_by_trade_no(trade.out_trade_no)
+    assert (payment.status, trade.state) == ("reversed", "REVOKED")  # the money went back
+    assert await order_state(bought.order_id) == "open"
+
+
+async def _let_pass(clock: Clock, *, seconds: int) -> None:
+    """Let `seconds` pass one by one, running the outbox events due at each."""
+    for _ in range(seconds):
+        clock.advance(1)
+        await run_due(clock)
 
 
 async def test_a_request_wechat_cannot_verify_is_unavailable_not_a_decision(

@@ -33,6 +33,7 @@ def test_wechat_and_alipay_payment_codes_are_recognised(code: str) -> None:
         "24123456789012345",  # Alipay starts at 25
         "13456789012345678x",
         "6901234567892",  # a product barcode
+        "301234567890123456789012\n",  # as a scanner that ends with Enter sends it
     ],
 )
 def test_other_strings_are_not_payment_codes(code: str) -> None:
