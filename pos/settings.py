@@ -25,6 +25,9 @@ __all__ = ["MAX_CATALOG_PAGE_SIZE", "Settings", "SettingsError", "load_settings"
 MAX_CATALOG_PAGE_SIZE = 200  # the most products a counter catalog request may ask for
 MIN_SECRET_CHARS = 32
 DEMO_SECRET = "demo-secret-change-me-in-production-0123456789"  # noqa: S105 (demo only; README)
+DEMO_PAYER_SALT = "demo-payer-salt"
+DEMO_PLATFORM_KEY = "demo-platform-key"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 # What each real provider needs, and which of those are files.
@@ -66,7 +69,7 @@ class Settings(BaseSettings):
         description="signs sessions, counter QR tokens and order access tokens (32+ characters)",
     )
     payer_salt: SecretStr = Field(
-        default=SecretStr("demo-payer-salt"), description="salt for hashing payer ids"
+        default=SecretStr(DEMO_PAYER_SALT), description="salt for hashing payer ids"
     )
     time_zone: str = Field(default="Asia/Shanghai", description="default store time zone")
     host: str = "127.0.0.1"
@@ -168,7 +171,7 @@ class Settings(BaseSettings):
         "certified transactions wait in the backlog",
     )
     platform_key: SecretStr = Field(
-        default=SecretStr("demo-platform-key"),
+        default=SecretStr(DEMO_PLATFORM_KEY),
         description="HMAC key for merchants without one of their own in platform_merchant_keys",
     )
     platform_merchant_keys: dict[str, SecretStr] = Field(
@@ -257,6 +260,28 @@ class Settings(BaseSettings):
         for name in (name for name in account if name.endswith("_file")):
             if not getattr(self, name).is_file():
                 raise ValueError(f"POS_{name.upper()}: no file at {getattr(self, name)}")
+        return self
+
+    @model_validator(mode="after")
+    def _no_public_secrets_in_production(self) -> Settings:
+        """Refuse the demo's secrets, which anyone can read, where real money or the platform is."""
+        if self.payment_provider != "sandbox":
+            demo = [
+                f"POS_{name.upper()}"
+                for name, value in (("secret_key", DEMO_SECRET), ("payer_salt", DEMO_PAYER_SALT))
+                if getattr(self, name).get_secret_value() == value
+            ]
+            if demo:
+                raise ValueError(
+                    f"POS_PAYMENT_PROVIDER={self.payment_provider} takes real money: set"
+                    f" {' and '.join(demo)} of your own (the demo's are public)"
+                )
+        real_platform = urlsplit(self.platform_url or "").hostname not in (None, *_LOOPBACK_HOSTS)
+        if real_platform and self.platform_key.get_secret_value() == DEMO_PLATFORM_KEY:
+            raise ValueError(
+                "POS_PLATFORM_URL names the real platform: set POS_PLATFORM_KEY to its key"
+                " (the demo's is public)"
+            )
         return self
 
     def _given(self, name: str) -> bool:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pos.settings import SettingsError, load_settings
@@ -79,3 +81,29 @@ def test_dotenv_file_is_read(
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("POS_TIME_ZONE=Asia/Urumqi\n")  # type: ignore[operator]
     assert load_settings().time_zone == "Asia/Urumqi"
+
+
+def test_a_real_provider_refuses_the_demo_s_public_secrets(tmp_path: Path) -> None:
+    keys = {name: tmp_path / f"{name}.pem" for name in ("private", "public")}
+    for path in keys.values():
+        path.write_text("-----BEGIN KEY-----")
+    alipay = {
+        "payment_provider": "alipay",
+        "alipay_appid": "2021000000000000",
+        "alipay_private_key_file": keys["private"],
+        "alipay_public_key_file": keys["public"],
+    }
+    with pytest.raises(SettingsError, match="set POS_SECRET_KEY and POS_PAYER_SALT of your own"):
+        load_settings(_env_file=None, **alipay)
+
+    own = {"secret_key": "s" * 32, "payer_salt": "salt"}
+    assert load_settings(_env_file=None, **alipay, **own).payment_provider == "alipay"
+
+
+def test_the_real_platform_refuses_the_demo_s_public_key() -> None:
+    real = "https://platform.example.cn"
+    with pytest.raises(SettingsError, match="set POS_PLATFORM_KEY"):
+        load_settings(_env_file=None, platform_url=real)
+
+    assert load_settings(_env_file=None, platform_url=real, platform_key="k").platform_url == real
+    assert load_settings(_env_file=None, platform_url="http://127.0.0.1:8100").platform_url

@@ -5,6 +5,7 @@ The embedded worker is off: tests run the outbox themselves with `run_due`, at t
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from pydantic import SecretStr
 
 from pos.events.outbox import dispatch_due
 from pos.orders.checkout import create_counter_order
@@ -60,8 +62,16 @@ def payment_settings(database_url: str, **provider: Any) -> Settings:
         database_url=database_url,
         redis_prefix=f"pos_test_{uuid.uuid4().hex[:8]}",
         run_worker=False,
-        **provider,
+        **(own_secrets() | provider),
     )
+
+
+def own_secrets() -> dict[str, SecretStr]:
+    """Secrets of a real installation: a real provider refuses the demo's, which are public."""
+    return {
+        "secret_key": SecretStr(secrets.token_urlsafe(32)),
+        "payer_salt": SecretStr(secrets.token_urlsafe(16)),
+    }
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from tests.integration.payments.conftest import (
     buy,
     order_page,
     order_state,
+    own_secrets,
     payment_by_trade_no,
     payment_settings,
     run_due,
@@ -67,6 +68,7 @@ def _account(gateway: double.WeChatGateway, folder: Path) -> dict[str, object]:
         "wechat_public_key_file": public_key,
         "wechat_public_key_id": double.PUBLIC_KEY_ID,
         "wechat_gateway": gateway.url,
+        **own_secrets(),
     }
 
 
