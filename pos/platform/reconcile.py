@@ -20,6 +20,7 @@ from datetime import time as clock
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
 from pydantic import ValidationError
 
@@ -203,10 +204,17 @@ async def platform_totals(
     headers = signed_headers(
         merchant_key(settings, merchant_id), merchant_id, int(time.time()), body
     )
+    timeout = settings.platform_timeout_s
     try:
-        response = await client.post(TOTALS_PATH, content=body, headers=headers)
+        # httpx times each read alone: a platform dripping its answer would hold reconcile up.
+        with anyio.fail_after(timeout):
+            response = await client.post(TOTALS_PATH, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise Unavailable(f"the platform does not answer: {exc}", code="platform_down") from None
+    except TimeoutError:
+        raise Unavailable(
+            f"the platform gave no whole answer within {timeout:g} s", code="platform_down"
+        ) from None
     if response.status_code != httpx.codes.OK:
         raise Unavailable(
             f"the platform answered {response.status_code}: {response.text[:300]}",

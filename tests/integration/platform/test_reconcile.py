@@ -19,11 +19,12 @@ from pos.events.outbox import MAX_ATTEMPTS, dispatch_due
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.platform.reconcile import platform_totals, reconcile, unforwarded_sales
-from pos.platform.relay import Relay
+from pos.platform.relay import Relay, platform_client
 from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
 from pos.stores.tables import Store
+from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
     MERCHANT,
@@ -298,3 +299,15 @@ async def test_totals_the_platform_answers_unreadably_are_unavailable(settings: 
             await platform_totals(client, settings, MERCHANT, date(2026, 12, 1))
     assert refused.value.code == "platform_error"
     assert "maintenance" in refused.value.detail
+
+
+async def test_totals_the_platform_drips_are_given_up_on_at_the_timeout(settings: Settings) -> None:
+    async with dripping_server() as url:
+        dripping = settings.model_copy(update={"platform_url": url})
+        async with platform_client(dripping) as client:
+            with pytest.raises(Unavailable) as refused:
+                await platform_totals(client, dripping, MERCHANT, date(2026, 12, 1))
+    assert (refused.value.code, refused.value.detail) == (
+        "platform_down",
+        "the platform gave no whole answer within 2 s",
+    )
