@@ -188,19 +188,20 @@ def _decode(data: bytes) -> str:
 
 def _read_csv(text: str, progress: ProgressCallback) -> _Table:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = [name.strip() for name in next(reader, [])]
-    _check_header(header)
     total = text.count("\n")
     rows: list[list[str]] = []
     lines: list[int] = []
     unreadable: list[tuple[int, str]] = []
-    line = reader.line_num + 1
+    line = 1
     try:
+        header = next((_stripped(names) for names in reader if _filled(names)), [])
+        _check_header(header, reader.line_num)
+        line = reader.line_num + 1
         for values in reader:
             if len(values) == len(header):
                 rows.append(values)
                 lines.append(line)
-            elif any(value.strip() for value in values):  # a blank line, spaces and all, is none
+            elif _filled(values):  # a blank line, spaces and all, is no row
                 unreadable.append((line, f"has {len(values)} fields, the header has {len(header)}"))
             line = reader.line_num + 1
             if line % PROGRESS_EVERY == 0:
@@ -218,6 +219,10 @@ def _stripped(values: Iterable[str]) -> list[str]:
     return list(map(str.strip, values))
 
 
+def _filled(values: Iterable[str]) -> bool:
+    return any(value.strip() for value in values)
+
+
 def _problems(lines: list[int], unreadable: list[tuple[int, str]]) -> Problems:
     problems = Problems(lines)
     for line, reason in unreadable:
@@ -225,14 +230,14 @@ def _problems(lines: list[int], unreadable: list[tuple[int, str]]) -> Problems:
     return problems
 
 
-def _check_header(header: list[str]) -> None:
-    if not any(header):
+def _check_header(header: list[str], line: int) -> None:
+    if not header:
         raise _Rejected(1, "the file is empty")
     problems = _key_problems(header, "columns")
     if len(set(header)) != len(header):
         problems.append("a column is named twice")
     if problems:
-        raise _Rejected(1, "; ".join(problems))
+        raise _Rejected(line, "; ".join(problems))
 
 
 def _key_problems(keys: Iterable[str], what: str) -> list[str]:
@@ -241,7 +246,8 @@ def _key_problems(keys: Iterable[str], what: str) -> list[str]:
     if missing := sorted(_REQUIRED_COLUMNS - names):
         problems.append(f"missing {what}: {', '.join(missing)}")
     if unknown := sorted(names - _KNOWN_COLUMNS):
-        problems.append(f"unknown {what}: {', '.join(unknown)}")
+        named = (name or "one without a name (a comma too many?)" for name in unknown)
+        problems.append(f"unknown {what}: {', '.join(named)}")
     return problems
 
 

@@ -49,6 +49,19 @@ async def test_a_bad_file_answers_422_with_each_bad_line(client: httpx.AsyncClie
     assert await Product.count() == 0
 
 
+async def test_json_lines_sent_as_csv_answer_422_naming_the_header(
+    client: httpx.AsyncClient,
+) -> None:
+    await login_as(client, "manager", None)
+    compact = json.dumps(row(1), ensure_ascii=False, separators=(",", ":")).encode()  # as jq -c
+
+    response = await client.post(URL, content=compact + b"\n", headers=CSV)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["line"] == 1
+    assert response.json()["errors"][0]["reason"].startswith("unreadable CSV")
+
+
 async def test_other_content_types_answer_415(client: httpx.AsyncClient) -> None:
     await login_as(client, "manager", None)
     response = await client.post(URL, json=[row(1)])

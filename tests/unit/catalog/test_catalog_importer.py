@@ -144,9 +144,9 @@ def test_every_problem_of_a_line_is_named() -> None:
 
 
 def test_csv_lines_count_the_header_blank_lines_and_quoted_line_breaks() -> None:
-    data = csv_bytes([row(1, origin_text="第一行\n第二行"), row(2)])
+    data = b"\n" + csv_bytes([row(1, origin_text="第一行\n第二行"), row(2)])  # blank before it
     data += b"\n" + csv_bytes([row(3, unit="box")]).split(b"\n", 1)[1]
-    assert [e["line"] for e in _errors(data)] == [6]
+    assert [e["line"] for e in _errors(data)] == [7]
 
 
 def test_jsonl_lines_count_from_one_including_blank_lines() -> None:
@@ -207,6 +207,11 @@ def test_counties_known_from_the_file_or_the_catalog_may_be_named() -> None:
         (csv_bytes([row(1)]) + b"a,b\n", 3, "has 2 fields, the header has 26"),
         (csv_bytes([row(1)]) + b'"T-2,"x\n', 3, "unreadable CSV"),
         (csv_bytes([row(1)]) + b"\xff\n", 3, "not UTF-8 text"),
+        (b"\n,,\n" + csv_bytes([row(1)]).replace(b"\n", b",\n", 1), 3, "unknown columns: one"),
+        # Unreadable headers: JSON Lines sent as CSV, an unclosed quote, a field past the limit.
+        (b'{"certificate_no":"T-1","scheme":"x"}\n', 1, "unreadable CSV"),
+        (b'"certificate_no,scheme\n' + csv_bytes([row(1)]), 1, "unreadable CSV"),
+        (b'"' + b"c" * 200_000 + b'",' + csv_bytes([row(1)]), 1, "unreadable CSV"),
     ],
 )
 def test_unreadable_csv_is_refused_with_the_line(data: bytes, line: int, reason: str) -> None:
