@@ -183,7 +183,9 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _Rejected(data[: exc.start].count(b"\n") + 1, "not UTF-8 text") from None
+        line = data[: exc.start].count(b"\n") + 1
+        # The usual cause is a whole file in GBK or GB18030, as Excel saves CSV on Chinese Windows.
+        raise _Rejected(line, "not UTF-8 text: save the file as UTF-8 (Excel: CSV UTF-8)") from None
 
 
 def _read_csv(text: str, progress: ProgressCallback) -> _Table:

@@ -207,6 +207,7 @@ def test_counties_known_from_the_file_or_the_catalog_may_be_named() -> None:
         (csv_bytes([row(1)]) + b"a,b\n", 3, "has 2 fields, the header has 26"),
         (csv_bytes([row(1)]) + b'"T-2,"x\n', 3, "unreadable CSV"),
         (csv_bytes([row(1)]) + b"\xff\n", 3, "not UTF-8 text"),
+        ("name_zh\n蒲公英面条\n".encode("gb18030"), 2, "not UTF-8 text: save the file as UTF-8"),
         (b"\n,,\n" + csv_bytes([row(1)]).replace(b"\n", b",\n", 1), 3, "unknown columns: one"),
         # Unreadable headers: JSON Lines sent as CSV, an unclosed quote, a field past the limit.
         (b'{"certificate_no":"T-1","scheme":"x"}\n', 1, "unreadable CSV"),
