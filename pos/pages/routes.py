@@ -161,7 +161,8 @@ class ShopperPages(Controller):
         openid = await oauth.openid(code)
         browser = _phone_browser(request, settings, order_id, token, wechat_openid=openid)
         page = await _paying(request, settings, order_id, token, checked_key(key), browser)
-        return render(request, "shopper/order.html", page.context())
+        # Its address holds WeChat's one-time code: loaded again (another language), it fails.
+        return render(request, "shopper/order.html", page.context(), switch=False)
 
     @get("/r/{order_id:int}", operation_id="pageReceipt")
     async def receipt(

@@ -143,6 +143,7 @@ class OrderPage:
             "page": self,
             "order": self.order,
             "events_url": f"/api/orders/{self.order.id}/events?token={self.token}",
+            "order_url": order_url(self.order.id, self.token),
             "receipt_url": receipt_url(self.order.id, self.token),
             "pay_key": uuid.uuid4().hex,
         }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from tests.e2e.conftest import Site, screenshot_path
 
@@ -151,3 +152,40 @@ async def test_inside_wechat_the_order_page_hands_the_payment_to_wechat(
 
     calls = await page.evaluate("window.bridgeCalls")
     assert calls == [["getBrandWCPayRequest", jsapi]] * 2
+
+
+# An order's stream that says at once the order is closed (the hold ended unpaid). Playwright
+# cannot fulfil a stream with the type EventSource requires, so the page gets this one instead.
+_CLOSED_STREAM = """
+window.EventSource = class {
+  addEventListener(name, listener) {
+    const data = JSON.stringify({order_id: 1, state: "closed"});
+    if (name === "status") setTimeout(() => listener({data}), 0);
+  }
+  close() {}
+};
+"""
+
+
+async def test_an_order_that_closes_sends_the_page_to_the_order_not_back_to_itself(
+    site: Site, phone: BrowserContext
+) -> None:
+    # Loaded again, the page that answered the Pay form would post it again, and WeChat's
+    # payment page would spend its one-time sign-in code twice.
+    page = await phone.new_page()
+    await page.add_init_script(_CLOSED_STREAM)
+    paying = """<p id="status" data-events="/events" data-order="/order-test"
+        data-receipt="/receipt-test">待支付</p><script src="/static/js/phone.js"></script>"""
+    await page.route(f"{site.url}/paying-test", _html(paying))
+    await page.route(f"{site.url}/order-test", _html("<p>已关闭</p>"))
+
+    await page.goto(f"{site.url}/paying-test")
+
+    await page.wait_for_url(f"{site.url}/order-test")
+
+
+def _html(body: str) -> Callable[[Route], Awaitable[None]]:
+    async def fulfil(route: Route) -> None:
+        await route.fulfill(content_type="text/html", body=body)
+
+    return fulfil

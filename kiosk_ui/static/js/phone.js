@@ -77,9 +77,10 @@ function followStatus(status) {
       source.close();
       window.location.assign(status.dataset.receipt);
     } else if (["closed", "partially_refunded", "refunded"].includes(state)) {
-      // Every state after payment ends the stream: reconnecting would only hear it again.
+      // Every state after payment ends the stream: reconnecting would only hear it again. The
+      // order's own page, not this one again: it may answer a form or carry a spent WeChat code.
       source.close();
-      window.location.reload();
+      window.location.assign(status.dataset.order);
     }
   });
 }

@@ -486,6 +486,7 @@ async def test_inside_wechat_the_shopper_is_signed_in_and_pays_by_jsapi(
     )
 
     assert page.status_code == 200, page.text
+    assert 'class="lang"' not in page.text  # its address holds WeChat's one-time sign-in code
     found = re.search(r"data-jsapi='([^']*)'", page.text)
     assert found is not None, page.text
     jsapi = json.loads(html.unescape(found.group(1)))
