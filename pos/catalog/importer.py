@@ -29,7 +29,7 @@ Required, may be empty:
 - name_en, category (e.g. `noodles`), poverty_help (how the supplier helps poor households),
   origin_text (the origin story shown to shoppers), traceability (the traceability chain)
 - quality_labels: labels separated by `;` or `|`, e.g. `green;gi`
-- image_url: empty, a path starting with `/`, or an http(s) URL
+- image_url: empty, a path starting with `/`, or an https URL
 
 Optional, may be left out:
 - supplier_name_en

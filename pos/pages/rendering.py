@@ -30,7 +30,7 @@ __all__ = ["PAGE_HEADERS", "qr_svg", "render", "request_translator", "template_c
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     # Not "no-referrer": under it a browser sends a form's `Origin` as "null", which tells the

@@ -5,6 +5,7 @@ import re
 import httpx
 import pytest
 
+from pos.catalog.tables import Product
 from pos.money import parse_yuan
 from pos.stores.layout import apply_layout
 from tests.helpers.demo import demo_layout
@@ -27,6 +28,18 @@ async def test_counter_page_lists_the_counters_products_with_price_origin_and_ma
     assert "扶贫产品认证" in html
     assert 'loading="lazy"' in html
     assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+async def test_a_product_picture_at_an_https_url_is_shown_and_allowed(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    picture = "https://img.fupin.example.cn/noodles.jpg"  # the importer takes https pictures
+    await Product.update({Product.image_url: picture}, force=True)
+
+    response = await client.get(demo.counter_url)
+
+    assert f'src="{picture}"' in response.text
+    assert "img-src 'self' data: https:;" in response.headers["content-security-policy"]
 
 
 @pytest.mark.parametrize("catalog_page_size", [2])

@@ -123,6 +123,8 @@ def test_optional_columns_may_be_left_out() -> None:
         ({"poverty_help": "x" * 4001}, "poverty_help is longer than 4000 characters"),
         ({"shelf_life_days": "-3"}, "shelf_life_days must be a whole number from 0 to"),
         ({"image_url": "javascript:alert(1)"}, "image_url must be a path starting with /"),
+        ({"image_url": "http://img.example.cn/a.jpg"}, "image_url must be a path starting with /"),
+        ({"image_url": "//img.example.cn/a.jpg"}, "image_url must be a path starting with /"),
     ],
 )
 def test_each_bad_value_is_named_with_its_line(changes: dict[str, Any], reason: str) -> None:
