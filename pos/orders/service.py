@@ -36,6 +36,7 @@ __all__ = [
     "Payable",
     "access_token",
     "announce",
+    "cancel",
     "certified_lines_paid",
     "check_access",
     "check_restock",
@@ -300,6 +301,26 @@ async def expire(
 
     Any other state is left as it is, judged under the order's lock.
     """
+    return await _close(order_id, OrderEvent.EXPIRED, actor="system", reason=reason, states=states)
+
+
+async def cancel(order_id: int, *, actor: str) -> Transition:
+    """Open or paying -> closed at the shopper's word, releasing the hold; else left as it is.
+
+    A payment that lands on it afterwards is refunded, as any payment of a closed order.
+    """
+    reason = "cancelled by the shopper"
+    return await _close(order_id, OrderEvent.CANCELLED, actor=actor, reason=reason)
+
+
+async def _close(
+    order_id: int,
+    event: OrderEvent,
+    *,
+    actor: str,
+    reason: str,
+    states: tuple[OrderState, ...] = _CLOSABLE,
+) -> Transition:
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
@@ -307,7 +328,7 @@ async def expire(
         if before not in states:
             return Transition(before)
         await inventory.release(row["store_id"], await sold_units(order_id))
-        result, _ = await _change(row, OrderEvent.EXPIRED, actor="system", reason=reason)
+        result, _ = await _change(row, event, actor=actor, reason=reason)
     if owner:
         await announce(order_id, result.state)
     return result

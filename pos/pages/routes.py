@@ -310,6 +310,19 @@ class KioskPages(Controller):
         )
         return render(request, "kiosk/pay.html", {"view": view}, switch=False)
 
+    @post("/orders/{order_id:int}/cancel", operation_id="pageKioskCancel")
+    async def cancel(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[RowId],
+        kiosk_actor: NamedDependency[DeviceActor],
+    ) -> Redirect:
+        """The shopper walks away: close the order, its stock free at once, and start again."""
+        form = await read_form(request)
+        payments = request.app.state["payments"]
+        await kiosk.kiosk_cancel(kiosk_actor, order_id, form.get("token", ""), payments=payments)
+        return _see_other("/kiosk")
+
     @get(
         "/orders/{order_id:int}/status",
         operation_id="pageKioskStatus",

@@ -32,6 +32,7 @@ __all__ = [
     "POLL_EVENT",
     "REFUND_EVENT",
     "Payments",
+    "end_open_attempts",
     "open_refund",
     "payer_hash",
     "poll",
@@ -279,6 +280,22 @@ async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: st
             final = "reversed" if method == "code" else "closed"
             outcome = await _settle_unpaid(ctx, payment_id, final, _CLAIM_GIVEN_UP)
     return await _announce(outcome)
+
+
+_OPEN_ATTEMPTS = Statement(
+    'SELECT id, method, out_trade_no FROM payment WHERE "order" = {}'  # noqa: S608 (constants)
+    f" AND status IN ({_listed(_OPEN)}) ORDER BY id"
+)
+
+
+async def end_open_attempts(ctx: Payments, order_id: int) -> None:
+    """Close (QR, web) or reverse (code) at the provider each payment of the order still open.
+
+    For an order its shopper gave up on: no money is taken afterwards, and money taken already
+    is settled by the query after it (refunded, when the order is closed).
+    """
+    for row in await _OPEN_ATTEMPTS.rows(order_id):
+        await _give_up(ctx, row["id"], row["method"], row["out_trade_no"])
 
 
 # Hand-written: a poll comes 5 s after every payment starts, and usually finds it settled.

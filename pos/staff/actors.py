@@ -62,6 +62,11 @@ class DeviceActor:
     counter_id: int | None
     kind: DeviceKind
 
+    @property
+    def name(self) -> str:
+        """How records name the device as the one who acted: device:<id>, as orders it made."""
+        return f"device:{self.device_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class SupplierActor:

@@ -7,12 +7,14 @@ import httpx
 import pytest
 
 from pos.catalog import service as catalog
+from pos.inventory import service as inventory
 from pos.orders.tables import Order
+from pos.payments.tables import Payment, SandboxPayment
 from pos.stores.layout import apply_layout
 from pos.stores.tables import Store
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label
-from tests.integration.pages.conftest import run_outbox
+from tests.integration.pages.conftest import Demo, run_outbox
 
 pytestmark = pytest.mark.anyio
 
@@ -143,6 +145,31 @@ async def test_checkout_shows_a_qr_code_and_a_payment_code_pays(
     events = await client.get(events_url[1].replace("&amp;", "&"))
     assert events.headers["content-type"].startswith("text/event-stream")
     assert '"state": "paid"' in events.text  # the order is paid: one event, and the stream ends
+
+
+async def test_a_checkout_the_shopper_cancels_frees_its_stock_and_its_qr_code(
+    client: httpx.AsyncClient, demo: Demo, kiosk_token: str
+) -> None:
+    noodles = (await catalog.products_by_gtin(NOODLES))[0].id
+    await inventory.set_level(demo.kiosk_store_id, noodles, 1)
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-0003"})
+    cancel = re.search(r'action="(/kiosk/orders/(\d+)/cancel)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert cancel
+    assert token
+
+    cancelled = await client.post(cancel[1], data={"token": token[1]})
+
+    assert (cancelled.status_code, cancelled.headers["location"]) == (303, "/kiosk")
+    order = await Order.select(Order.state).where(Order.id == int(cancel[2])).first()
+    assert order == {"state": "closed"}
+    assert await Payment.select(Payment.status) == [{"status": "closed"}]
+    sandbox = await SandboxPayment.select(SandboxPayment.status).first()
+    assert sandbox == {"status": "closed"}  # its QR code can no longer be paid
+    again = {"lines": lines, "key": "kiosk-checkout-0004"}
+    assert "<svg" in (await client.post("/kiosk/checkout", data=again)).text  # the unit sells
 
 
 async def test_a_scanned_qr_code_url_is_explained_and_keeps_the_cart(
