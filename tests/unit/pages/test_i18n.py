@@ -59,6 +59,7 @@ NOT_ON_PAGES = {
     "bad_role",
     "batch_empty",
     "batch_not_found",
+    "device_inactive",
     "device_not_found",
     "invalid_phone",
     "markdown_rule_not_found",
