@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pos.catalog import service as catalog
 from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, PosError
-from pos.logs import logger
 from pos.orders import checkout
 from pos.orders import service as orders
 from pos.orders.pricing import MAX_QUANTITY
@@ -29,7 +28,7 @@ from pos.pages.forms import is_whole_number
 from pos.pages.rendering import qr_svg
 from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
-from pos.payments.settle import Payments, end_open_attempts
+from pos.payments.settle import Payments
 from pos.printing import service as printing
 from pos.staff import service as staff_service
 from pos.staff.actors import DeviceActor
@@ -303,19 +302,9 @@ async def kiosk_pay_code(
 async def kiosk_cancel(
     actor: DeviceActor, order_id: int, token: str, *, payments: Payments
 ) -> OrderState:
-    """Close the order the shopper walked away from, so its stock sells at once; its state now.
-
-    Its payments still open are ended at the provider; if that cannot be done now, their polls
-    end them, and money that lands meanwhile is refunded.
-    """
+    """Close the order the shopper walked away from, so its stock sells at once; its state now."""
     await _kiosk_order(actor, order_id, token)
-    moved = await orders.cancel(order_id, actor=actor.name)
-    if moved.state == OrderState.CLOSED:
-        try:
-            await end_open_attempts(payments, order_id)
-        except PosError as exc:  # the provider is away
-            logger.warning("kiosk: payment left to its polls", order_id=order_id, error=str(exc))
-    return moved.state
+    return await payments_service.cancel_order(payments, order_id, actor=actor.name)
 
 
 PrintState = Literal["none", "queued", "sending", "printed", "waiting", "failed", "cancelled"]

@@ -144,6 +144,13 @@ class ShopperPages(Controller):
         page = await _paying(request, settings, order_id, token, key, browser)
         return render(request, "shopper/order.html", page.context(), switch=False)
 
+    @post("/o/{order_id:int}/cancel", operation_id="pageOrderCancel")
+    async def cancel(self, request: AnyRequest, order_id: FromPath[RowId]) -> Redirect:
+        """The shopper gives the order up: its goods go back on the shelf at once."""
+        token = (await read_form(request)).get("token", "")
+        payments = request.app.state["payments"]
+        return _see_other(await shopper.cancel_phone_order(payments, order_id, token))
+
     @get("/o/{order_id:int}/wechat-pay", operation_id="pageOrderPayInWeChat")
     async def pay_in_wechat(
         self,

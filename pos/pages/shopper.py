@@ -35,6 +35,7 @@ __all__ = [
     "WEIGHT_STEP_G",
     "OrderPage",
     "ReceiptPage",
+    "cancel_phone_order",
     "counter_page",
     "order_from_form",
     "order_page",
@@ -160,6 +161,13 @@ async def order_page(
         counter_token = counter_qr_token(order.counter_id, secret=secret)
         counter_url = f"/c/{order.counter_id}?t={counter_token}"
     return OrderPage(order, token, products, rules.time_zone, counter_url, payment)
+
+
+async def cancel_phone_order(payments: Payments, order_id: int, token: str) -> str:
+    """Close the order and its open payments at its shopper's word; the order page to show."""
+    await orders.check_access(order_id, token)
+    await payments_service.cancel_order(payments, order_id, actor="shopper")
+    return order_url(order_id, token)
 
 
 async def start_phone_payment(

@@ -1,4 +1,5 @@
-"""Payment operations: start a payment for an order, and take a provider's notification.
+"""Payment operations: start a payment for an order, take a provider's notification, and end
+the payments of an order its shopper cancels.
 
 A payment row and its first poll are committed before the provider is called, so a crash
 after the provider took the money still ends in a query that settles it. A notification is
@@ -17,8 +18,10 @@ from urllib.parse import quote
 
 from pos.db import Statement, write_transaction
 from pos.db.unique import is_unique_violation
-from pos.errors import InvalidInput, NotFound
+from pos.errors import InvalidInput, NotFound, PosError
+from pos.logs import logger
 from pos.orders import service as orders
+from pos.orders.states import OrderState
 from pos.payments.polling import next_poll
 from pos.payments.provider import (
     ChargeResult,
@@ -30,10 +33,10 @@ from pos.payments.provider import (
     is_payment_code,
 )
 from pos.payments.schemas import PaymentOut, StartPayment
-from pos.payments.settle import Payments, schedule_poll, settle
+from pos.payments.settle import Payments, end_open_attempts, schedule_poll, settle
 from pos.payments.tables import MAX_NONCE, MAX_TRADE_NO, Payment
 
-__all__ = ["phone_browser", "receive_notification", "start_payment"]
+__all__ = ["cancel_order", "phone_browser", "receive_notification", "start_payment"]
 
 _EARLIER = Statement('SELECT id, answer FROM payment WHERE "order" = {} AND idempotency_key = {}')
 _ANSWER_PENDING = Statement(
@@ -212,6 +215,21 @@ async def start_payment(
             raise
         return found  # a concurrent retry with the same key won the race
     return await _answered(ctx, payment, data, browser)
+
+
+async def cancel_order(ctx: Payments, order_id: int, *, actor: str) -> OrderState:
+    """Close an unpaid order its shopper gave up on, and its payments still open; its state now.
+
+    A paid order stays as it is. A payment the provider cannot end now is ended by its polls,
+    and money that lands meanwhile is refunded, the order being closed.
+    """
+    moved = await orders.cancel(order_id, actor=actor)
+    if moved.state == OrderState.CLOSED:
+        try:
+            await end_open_attempts(ctx, order_id)
+        except PosError as exc:  # the provider is away
+            logger.warning("payments: left to their polls", order_id=order_id, error=str(exc))
+    return moved.state
 
 
 async def _answered(

@@ -7,6 +7,7 @@ import pytest
 
 from pos.catalog.tables import Product
 from pos.money import parse_yuan
+from pos.payments.tables import Payment
 from pos.stores.layout import apply_layout
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import open_shop
@@ -160,6 +161,23 @@ async def test_paying_on_the_wallet_leads_to_a_receipt_with_origin_and_rating_fo
     assert "好吃" in after.text
     assert 'name="stars1"' not in after.text
     assert 'name="stars2"' in after.text
+
+
+async def test_a_shopper_who_cancels_gets_the_closed_order_and_its_goods_go_back(
+    paying_client: httpx.AsyncClient, demo: Demo
+) -> None:
+    location = await _order(paying_client, demo)
+    order_id, token = location.split("/")[2].split("?")[0], location.split("token=")[1]
+    await paying_client.post(f"/o/{order_id}/pay", data={"token": token, "key": "k1"})
+
+    refused = await paying_client.post(f"/o/{order_id}/cancel", data={"token": "wrong"})
+    cancelled = await paying_client.post(f"/o/{order_id}/cancel", data={"token": token})
+
+    assert refused.status_code == 403
+    assert (cancelled.status_code, cancelled.headers["location"]) == (303, location)
+    page = await paying_client.get(location)
+    assert "订单已关闭，商品已放回货架。" in page.text
+    assert await Payment.select(Payment.status) == [{"status": "closed"}]
 
 
 async def test_an_order_page_needs_its_token(client: httpx.AsyncClient, demo: Demo) -> None:
