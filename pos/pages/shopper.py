@@ -236,7 +236,8 @@ def _ratings_from_form(form: Mapping[str, str]) -> RatingsIn:
     for name, value in form.items():
         line_no = name.removeprefix("stars")
         if name.startswith("stars") and is_whole_number(line_no) and is_whole_number(value):
-            comment = form.get(f"comment{line_no}", "").strip()
+            # A browser counts a line break once for maxlength but sends it as CR LF.
+            comment = form.get(f"comment{line_no}", "").replace("\r\n", "\n").strip()
             given.append(RatingIn(line_no=int(line_no), stars=int(value), comment=comment))
     if not given:
         raise InvalidInput("choose stars for at least one product", code="rating_empty")

@@ -153,10 +153,11 @@ async def test_paying_on_the_wallet_leads_to_a_receipt_with_origin_and_rating_fo
     assert "FPC-341623-2026-0001" in html
     assert "淮北平原" in html  # the origin story
     assert 'name="stars1"' in html
+    full = "好吃\r\n" + "面" * 497  # 500 characters in the box, a line break counted once
     rated = await client.post(
-        f"/r/{order_id}/ratings", data={"token": token, "stars1": "5", "comment1": "好吃"}
+        f"/r/{order_id}/ratings", data={"token": token, "stars1": "5", "comment1": full}
     )
-    assert rated.status_code == 303
+    assert rated.status_code == 303, rated.text
     after = await client.get(rated.headers["location"])
     assert "好吃" in after.text
     assert 'name="stars1"' not in after.text
