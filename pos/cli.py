@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import os
 import re
 import sqlite3
 import sys
+import tempfile
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -45,6 +47,7 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 PORT = click.IntRange(1, 65535)
+_LISTED_BAD_LINES = 50  # a screenful; the API's answer lists more
 
 
 def _settings() -> Settings:
@@ -55,10 +58,11 @@ def _settings() -> Settings:
 
 
 def _with_database(work: Callable[[], Awaitable[T]], *, creates: bool = False) -> T:
-    """Run `work` with the configured database bound and open, on uvloop like the server.
+    """Run `work` with the configured database bound, open and migrated, on uvloop like the server.
 
-    Only a command that `creates` the database may start on an SQLite file that is not there:
-    opening one makes it, and a mistyped path would become a second, empty database.
+    Only a command that `creates` the database may start on an SQLite file that is not there
+    (opening one makes it, and a mistyped path would become a second, empty database), or on one
+    that lacks a migration: the others need every table and column of this version.
     """
     settings = _settings()
     url = settings.database_url
@@ -71,6 +75,8 @@ def _with_database(work: Callable[[], Awaitable[T]], *, creates: bool = False) -
     async def run() -> T:
         try:
             async with opened_database(url):
+                if not creates:
+                    await require_migrated()
                 return await work()
         except PosError as exc:
             raise click.ClickException(_describe(exc)) from None
@@ -95,6 +101,11 @@ _POSTGRES_CHECKS: tuple[tuple[type[Exception], str], ...] = (
         asyncpg.InvalidCatalogNameError,
         "check the database name in POS_DATABASE_URL; create it if needed, then `pos migrate`",
     ),
+    (
+        asyncpg.InsufficientPrivilegeError,  # it may connect, but not create or read the tables
+        "GRANT this user CREATE on schema public and ALL on its tables and sequences, or make it"
+        " the database's owner and run `pos migrate` as it",
+    ),
     (asyncpg.CannotConnectNowError, "the server is starting or stopping: try again shortly"),
     (
         asyncpg.TooManyConnectionsError,
@@ -109,7 +120,7 @@ def _database_problem(exc: Exception, url: str) -> str | None:
     if is_missing_table(exc):
         return "the database has no tables yet: run `pos migrate` first"
     if check := _what_to_check(exc, url):
-        return f"cannot reach the database at {_without_password(url)}: {exc}; {check}"
+        return f"cannot use the database at {_without_password(url)}: {exc}; {check}"
     return None
 
 
@@ -122,19 +133,37 @@ def _what_to_check(exc: Exception, url: str) -> str | None:
 
 
 def _without_password(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """`url` with its password masked, given before the host or in the query (libpq's way)."""
+    url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url)
 
 
-def _describe(exc: Exception) -> str:
-    lines = [str(exc)]
-    for error in getattr(exc, "extra", {}).get("errors", [])[:50]:
-        lines.append(f"  line {error['line']}: {error['reason']}")
+def _describe(exc: PosError) -> str:
+    """The error, then the first of the bad lines it names, and how many more there are."""
+    errors = exc.extra.get("errors", [])
+    listed = errors[:_LISTED_BAD_LINES]
+    lines = [str(exc), *(f"  line {error['line']}: {error['reason']}" for error in listed)]
+    if left_out := exc.extra.get("error_count", len(errors)) - len(listed):
+        lines.append(f"  ... and {left_out} more")
     return "\n".join(lines)
 
 
 def _operator() -> str:
     """Who a price change made from the command line is recorded as: the account running it."""
-    return f"cli:{getpass.getuser()}"
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):  # a container's UID without a passwd entry, and no $USER
+        account = f"uid-{os.getuid()}"
+    return f"cli:{account}"
+
+
+def _readable(ctx: click.Context, param: click.Parameter, file: Path) -> Path:
+    """`file`, once opened: one that cannot be read is named, not taken for the database down."""
+    try:
+        file.open("rb").close()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {file}: {exc.strerror}") from None
+    return file
 
 
 def _progress(phase: str, done: int, total: int) -> None:
@@ -153,7 +182,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API and pages."""
     settings = _settings()
-    _with_database(require_migrated)
+    _with_database(_nothing_more)  # refuses a database unreachable or not migrated
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -163,17 +192,16 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
+async def _nothing_more() -> None:
+    """No work: a command that runs the app itself needs only `_with_database`'s checks."""
+
+
 @main.command()
 def worker() -> None:
     """Run the background worker (outbox events) until SIGINT or SIGTERM."""
     settings = _settings()
     configure_logging(settings)
-
-    async def checked_worker() -> None:
-        await require_migrated()
-        await worker_main(settings)
-
-    _with_database(checked_worker)
+    _with_database(lambda: worker_main(settings))
 
 
 @main.command()
@@ -189,7 +217,9 @@ def catalog() -> None:
 
 
 @catalog.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_readable
+)
 def import_catalog(file: Path) -> None:
     """Import a certified list (.csv, .jsonl or .ndjson); a file with bad rows changes nothing."""
     report = _with_database(
@@ -204,7 +234,9 @@ def stores() -> None:
 
 
 @stores.command("load")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), callback=_readable
+)
 def load_stores(file: Path) -> None:
     """Create or update the stores described in a JSON file (a list of store layouts).
 
@@ -333,6 +365,7 @@ def serve_printer(
     host: str, port: int, control_port: int | None, out_dir: Path, paper: str
 ) -> None:
     """Run a virtual ESC/POS printer until Ctrl-C."""
+    _require_receipt_folder(out_dir)
     click.echo(f"virtual printer on tcp://{host}:{port}, receipts saved to {out_dir}")
     paper_mm: Literal[58, 80] = 58 if paper == "58" else 80
     with contextlib.suppress(KeyboardInterrupt):
@@ -340,6 +373,15 @@ def serve_printer(
             asyncio.run(printers.serve(host, port, out_dir, control_port, paper_mm=paper_mm))
         except OSError as exc:  # the port is taken, or not this machine's address
             raise click.ClickException(f"the virtual printer cannot listen: {exc}") from None
+
+
+def _require_receipt_folder(folder: Path) -> None:
+    """Make `folder` if need be, and stop unless a receipt's file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise click.ClickException(f"cannot save receipts in {folder}: {exc.strerror}") from None
 
 
 @main.group("platform")
@@ -406,7 +448,7 @@ def outbox_status() -> None:
 
 @outbox_group.command("dead")
 @click.option("--kind", default=None, help="only events of this kind, e.g. order_paid")
-@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 def list_dead(kind: str | None, limit: int) -> None:
     """The events the workers gave up on, the latest first, with their last error."""
     found = _with_database(lambda: dead_events.dead_events(kind, limit))

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic_settings
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from pydantic import (
     Field,
     SecretStr,
@@ -43,6 +45,8 @@ _ACCOUNTS = {
     ),
     "alipay": ("alipay_appid", "alipay_private_key_file", "alipay_public_key_file"),
 }
+# The WeChat Pay SDK puts the PEM armour around a key file's bare base64 body; Alipay's needs it.
+_ARMOUR_ADDED = ("wechat_private_key_file", "wechat_public_key_file")
 
 
 class SettingsError(Exception):
@@ -258,8 +262,8 @@ class Settings(BaseSettings):
                 f"POS_PAYMENT_PROVIDER={self.payment_provider} needs {', '.join(missing)}"
             )
         for name in (name for name in account if name.endswith("_file")):
-            if not getattr(self, name).is_file():
-                raise ValueError(f"POS_{name.upper()}: no file at {getattr(self, name)}")
+            if problem := _key_file_problem(name, getattr(self, name)):
+                raise ValueError(f"POS_{name.upper()}: {problem}")
         return self
 
     @model_validator(mode="after")
@@ -296,6 +300,28 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """The file behind an sqlite:/// URL (relative to the working directory)."""
         return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def _key_file_problem(name: str, path: Path) -> str | None:
+    """What keeps the payment SDK from loading the key in `path` (setting `name`), if anything."""
+    if not path.is_file():
+        return f"no file at {path}"
+    kind = "public" if "public" in name else "private"
+    try:
+        pem = path.read_bytes().strip()
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if name in _ARMOUR_ADDED and not pem.startswith(b"-----BEGIN"):
+        armour = f"{kind.upper()} KEY".encode()
+        pem = b"-----BEGIN %s-----\n%s\n-----END %s-----" % (armour, pem, armour)
+    try:
+        if kind == "public":
+            load_pem_public_key(pem)
+        else:
+            load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return f"not a PEM {kind} key"
+    return None
 
 
 def _web_url(value: str) -> str:

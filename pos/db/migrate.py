@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import functools
 import io
+import itertools
 import sqlite3
 import warnings
 from collections.abc import AsyncIterator
@@ -22,11 +23,13 @@ from piccolo.engine.sqlite import SQLiteEngine
 import pos.piccolo_conf as conf
 from pos.db.binding import current_engine
 from pos.errors import Unavailable
+from pos.logs import logger
 
 __all__ = ["is_missing_table", "migrate", "missing_migrations", "require_migrated"]
 
 # Any fixed number will do, as long as nothing else takes the same advisory lock.
 _MIGRATION_LOCK_KEY = 7_305_417_962_101
+_LOCK_POLL_S = 0.2
 
 
 async def migrate() -> str:
@@ -60,7 +63,9 @@ async def _advisory_lock(engine: PostgresEngine) -> AsyncIterator[None]:
     # A session lock, on a connection of its own: the migrations run on the pool's connections.
     connection = await engine.get_new_connection()
     try:
-        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", _MIGRATION_LOCK_KEY):
+            _say_waiting()
+            await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
         yield
     finally:
         await connection.close()  # which releases the lock
@@ -69,8 +74,31 @@ async def _advisory_lock(engine: PostgresEngine) -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def _file_lock(path: Path) -> AsyncIterator[None]:
     async with await anyio.open_file(path, "a") as lock:
-        await anyio.to_thread.run_sync(fcntl.flock, lock.wrapped.fileno(), fcntl.LOCK_EX)
+        await _flock(lock.wrapped.fileno())
         yield  # closing the file releases the lock
+
+
+async def _flock(fd: int) -> None:
+    # Polled: a thread blocked in flock() cannot be cancelled, and Ctrl-C would wait for it.
+    for attempt in itertools.count():
+        if _flocked(fd):
+            return
+        if attempt == 0:
+            _say_waiting()
+        await anyio.sleep(_LOCK_POLL_S)
+
+
+def _flocked(fd: int) -> bool:
+    """Whether the exclusive lock on `fd` was free, and is now ours."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _say_waiting() -> None:
+    logger.info("migrate: waiting for another `pos migrate` to finish")
 
 
 @functools.cache

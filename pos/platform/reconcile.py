@@ -24,7 +24,7 @@ import anyio
 import httpx
 from pydantic import ValidationError
 
-from pos.errors import Unavailable
+from pos.errors import InvalidInput, Unavailable
 from pos.events import dead
 from pos.events.outbox import Event
 from pos.orders import service as orders
@@ -50,12 +50,16 @@ _T = CertifiedTransaction
 # Ids per query: each is a bind parameter, and PostgreSQL takes 32,767 in one statement.
 _CHUNK = 1_000
 _DAY = timedelta(days=1)
+# The days whose neighbours, a day before and two after (`_around`), are still in the calendar.
+_FIRST_DAY, _LAST_DAY = date.min + _DAY, date.max - 2 * _DAY
 
 
 async def reconcile(day: date, settings: Settings, *, resend: bool = False) -> ReconcileReport:
     """Compare `day` with the platform; with `resend`, send what it lacks, then compare again."""
     if not settings.platform_url:
         raise Unavailable("POS_PLATFORM_URL is not set", code="platform_not_configured")
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise InvalidInput(f"cannot reconcile {day}: give a day from {_FIRST_DAY} to {_LAST_DAY}")
     async with platform_client(settings) as client:
         report = await _compare(day, settings, client)
         missing = await _sales_first(missing_at_platform(report.differences))

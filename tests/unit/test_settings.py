@@ -3,8 +3,47 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from pos.settings import SettingsError, load_settings
+
+_OWN_SECRETS = {"secret_key": "s" * 32, "payer_salt": "salt"}
+_CERTIFICATE = "-----BEGIN CERTIFICATE-----\nnot a key\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture(scope="module")
+def key_pem() -> dict[str, str]:
+    """An RSA key pair as the payment platforms give it: PKCS#8 and SubjectPublicKeyInfo PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {"private": private.decode(), "public": public.decode()}
+
+
+def _account(provider: str, folder: Path, private: str, public: str) -> dict[str, object]:
+    """Settings for `provider` with its key files holding `private` and `public`."""
+    files = {"private": folder / "private.pem", "public": folder / "public.pem"}
+    files["private"].write_text(private)
+    files["public"].write_text(public)
+    given = {
+        "wechat": {
+            "wechat_mchid": "1900000001",
+            "wechat_appid": "wx0000000000000001",
+            "wechat_cert_serial_no": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            "wechat_apiv3_key": "0123456789abcdef0123456789abcdef",
+            "wechat_public_key_id": "PUB_KEY_ID_0119000001092025",
+        },
+        "alipay": {"alipay_appid": "2021000000000001"},
+    }[provider]
+    keys = {f"{provider}_{kind}_key_file": path for kind, path in files.items()}
+    return {"payment_provider": provider, **given, **keys}
 
 
 def test_defaults_run_embedded_on_an_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,21 +122,40 @@ def test_dotenv_file_is_read(
     assert load_settings().time_zone == "Asia/Urumqi"
 
 
-def test_a_real_provider_refuses_the_demo_s_public_secrets(tmp_path: Path) -> None:
-    keys = {name: tmp_path / f"{name}.pem" for name in ("private", "public")}
-    for path in keys.values():
-        path.write_text("-----BEGIN KEY-----")
-    alipay = {
-        "payment_provider": "alipay",
-        "alipay_appid": "2021000000000000",
-        "alipay_private_key_file": keys["private"],
-        "alipay_public_key_file": keys["public"],
-    }
+def test_a_real_provider_refuses_the_demo_s_public_secrets(
+    tmp_path: Path, key_pem: dict[str, str]
+) -> None:
+    alipay = _account("alipay", tmp_path, key_pem["private"], key_pem["public"])
     with pytest.raises(SettingsError, match="set POS_SECRET_KEY and POS_PAYER_SALT of your own"):
         load_settings(_env_file=None, **alipay)
 
-    own = {"secret_key": "s" * 32, "payer_salt": "salt"}
-    assert load_settings(_env_file=None, **alipay, **own).payment_provider == "alipay"
+    assert load_settings(_env_file=None, **alipay, **_OWN_SECRETS).payment_provider == "alipay"
+
+
+@pytest.mark.parametrize("provider", ["wechat", "alipay"])
+@pytest.mark.parametrize("kind", ["private", "public"])
+def test_a_payment_key_file_that_is_not_a_key_is_named(
+    tmp_path: Path, key_pem: dict[str, str], provider: str, kind: str
+) -> None:
+    # The usual slip: the certificate (or any other file) where a key should be.
+    pem = {**key_pem, kind: _CERTIFICATE}
+    account = _account(provider, tmp_path, pem["private"], pem["public"])
+    variable = f"POS_{provider.upper()}_{kind.upper()}_KEY_FILE"
+    with pytest.raises(SettingsError, match=f"{variable}: not a PEM {kind} key"):
+        load_settings(_env_file=None, **account, **_OWN_SECRETS)
+
+
+def test_a_bare_key_without_its_pem_lines_does_for_wechat_only(
+    tmp_path: Path, key_pem: dict[str, str]
+) -> None:
+    # WeChat Pay's SDK adds the PEM lines itself; Alipay's reads the file as it is.
+    bare = {kind: "".join(pem.strip().splitlines()[1:-1]) for kind, pem in key_pem.items()}
+    wechat = _account("wechat", tmp_path, bare["private"], bare["public"])
+    assert load_settings(_env_file=None, **wechat, **_OWN_SECRETS).payment_provider == "wechat"
+
+    alipay = _account("alipay", tmp_path, bare["private"], bare["public"])
+    with pytest.raises(SettingsError, match="POS_ALIPAY_PRIVATE_KEY_FILE: not a PEM private key"):
+        load_settings(_env_file=None, **alipay, **_OWN_SECRETS)
 
 
 def test_the_real_platform_refuses_the_demo_s_public_key() -> None:
