@@ -23,14 +23,11 @@ from pos.orders.tables import Order
 __all__ = ["join", "phone_hash"]
 
 _CHINA = "86"
-_DIALLED_ABROAD = "00"  # before a country code, where + is not typed: 0086
 
 
 def phone_hash(secret: str, phone: str) -> str:
-    """The keyed hash a phone number is known by: 138-0013-8000 after +86 or 0086 is the same."""
+    """The keyed hash a phone number is known by; +86 138-0013-8000 and 13800138000 agree."""
     digits = re.sub(r"\D", "", phone)
-    if digits.startswith(_DIALLED_ABROAD + _CHINA):
-        digits = digits.removeprefix(_DIALLED_ABROAD)
     if len(digits) == 13 and digits.startswith(_CHINA):
         digits = digits[len(_CHINA) :]
     if len(digits) < 7:

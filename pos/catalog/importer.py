@@ -196,8 +196,13 @@ def _read_csv(text: str, progress: ProgressCallback) -> _Table:
     unreadable: list[tuple[int, str]] = []
     line = 1
     try:
-        header = next((_stripped(names) for names in reader if _filled(names)), [])
-        _check_header(header, reader.line_num)
+        header = []
+        for names in reader:
+            if _filled(names):
+                header = _stripped(names)
+                break
+            line = reader.line_num + 1
+        _check_header(header, line)
         line = reader.line_num + 1
         for values in reader:
             if len(values) == len(header):

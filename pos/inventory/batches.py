@@ -135,7 +135,8 @@ async def give_back(batch_id: int, units: int) -> None:
     await _B.update({_B.remaining: _B.remaining + units}).where(_B.id == batch_id)
 
 
-# What a sale took from each batch, less what its refunds have put back since.
+# Hand-written: a grouped sum over a join, plainer in SQL than in Piccolo's query builder. What a
+# sale took from each batch, less what its refunds have put back since.
 _SOLD_FROM = Statement(
     "SELECT m.batch AS id, b.expires_at, -SUM(m.delta) AS remaining"
     " FROM stock_movement m JOIN stock_batch b ON b.id = m.batch"

@@ -1,5 +1,4 @@
-"""Payment operations: start a payment for an order, take a provider's notification, and end
-the payments of an order its shopper cancels.
+"""Payment operations: start a payment, take a provider's notification, cancel an order.
 
 A payment row and its first poll are committed before the provider is called, so a crash
 after the provider took the money still ends in a query that settles it. A notification is

@@ -282,19 +282,21 @@ async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: st
     return await _announce(outcome)
 
 
-_OPEN_ATTEMPTS = Statement(
-    'SELECT id, method, out_trade_no FROM payment WHERE "order" = {}'  # noqa: S608 (constants)
-    f" AND status IN ({_listed(_OPEN)}) ORDER BY id"
+_PAYABLE_ATTEMPTS = Statement(
+    "SELECT id, method, out_trade_no FROM payment"
+    """ WHERE "order" = {} AND status = 'pending' AND method <> 'code' ORDER BY id"""
 )
 
 
 async def end_open_attempts(ctx: Payments, order_id: int) -> None:
-    """Close (QR, web) or reverse (code) at the provider each payment of the order still open.
+    """Close at the provider the order's QR and web payments a shopper may still pay.
 
     For an order its shopper gave up on: no money is taken afterwards, and money taken already
-    is settled by the query after it (refunded, when the order is closed).
+    is settled by the query after the close (refunded, the order being closed). A payment code's
+    charge, and a start the provider has not answered, may still be on their way: closed now,
+    money landing after would be missed, so their polls query them and reverse or close in time.
     """
-    for row in await _OPEN_ATTEMPTS.rows(order_id):
+    for row in await _PAYABLE_ATTEMPTS.rows(order_id):
         await _give_up(ctx, row["id"], row["method"], row["out_trade_no"])
 
 

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
+from piccolo.engine.sqlite import SQLiteEngine
+
 from pos.catalog import service as catalog
-from pos.db import write_transaction
+from pos.db import current_engine, write_transaction
 from pos.db.unique import DUPLICATE_KEY, is_unique_violation
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff.actors import (
@@ -235,11 +237,12 @@ async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut
     """A new bearer token for a device of `store_id`; the token is returned only here."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     async with write_transaction():
-        device = await (
-            Device.select(Device.active)
-            .where((Device.id == device_id) & (Device.store == store_id))
-            .first()
+        select = Device.select(Device.active).where(
+            (Device.id == device_id) & (Device.store == store_id)
         )
+        if not isinstance(current_engine(), SQLiteEngine):
+            select = select.lock_rows()  # a layout leaving it out must have committed first
+        device = await select.first()
         if device is None:
             raise NotFound(f"store {store_id} has no device {device_id}", code="device_not_found")
         if not device["active"]:

@@ -164,4 +164,6 @@ def test_the_real_platform_refuses_the_demo_s_public_key() -> None:
         load_settings(_env_file=None, platform_url=real)
 
     assert load_settings(_env_file=None, platform_url=real, platform_key="k").platform_url == real
+    merchants = {"platform_merchant_keys": {"XM-0001": "k"}}  # every merchant its own key
+    assert load_settings(_env_file=None, platform_url=real, **merchants).platform_url == real
     assert load_settings(_env_file=None, platform_url="http://127.0.0.1:8100").platform_url

@@ -13,6 +13,7 @@ from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.payments.provider import ChargeResult, PaymentRequest, QueryResult
 from pos.payments.sandbox import SandboxProvider
+from pos.payments.service import cancel_order
 from pos.payments.settle import POLL_EVENT, Payments, settle
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
@@ -246,6 +247,27 @@ async def test_a_charge_slower_than_the_first_poll_still_pays_the_order(
     assert response.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
     assert await Refund.count() == 0
+
+
+async def test_a_cancel_while_the_charge_is_out_refunds_the_money_that_lands(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    payments: Payments,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    charge = sandbox.charge_code
+
+    async def cancelled_meanwhile(request: PaymentRequest, auth_code: str) -> ChargeResult:
+        # The kiosk's Cancel while the charge is on its way: a reverse now could miss it.
+        await cancel_order(payments, bought.order_id, actor="shopper")
+        return await charge(request, auth_code)
+
+    monkeypatch.setattr(sandbox, "charge_code", cancelled_meanwhile)
+    await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+
+    assert await order_state(bought.order_id) == "closed"
+    assert await Refund.select(Refund.amount_fen) == [{"amount_fen": bought.total_fen}]
 
 
 async def test_a_no_such_trade_read_before_the_charge_answered_is_not_applied_after_it(

@@ -6,8 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from piccolo.apps.migrations.tables import Migration
 
 from pos.catalog.tables import Product
+from pos.db import Statement
+from pos.db.migrate import migrate
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
 from pos.platform import service as platform
@@ -188,6 +191,45 @@ async def test_a_sale_replayed_after_its_store_changed_merchant_is_not_recorded_
 
     rows = await _T.select(_T.transaction_id).where(_T.order_id == sale.id)
     assert [row["transaction_id"] for row in rows] == [f"{MERCHANT}-S{sale.id}"]
+
+
+async def test_the_one_sale_migration_sets_aside_the_second_sales_written_before_it(
+    db: str,
+) -> None:
+    await Statement("DROP INDEX certified_transaction_one_sale").rows()
+    await Migration.delete().where(Migration.name == _ONE_SALE_MIGRATION)
+    first, second = _sale("OLD-M-S7", state="sent"), _sale("NEW-M-S7", state="pending")
+    await _T.insert(first, second)
+    try:
+        await migrate()
+        rows = await _T.select(_T.kind, _T.state).order_by(_T.id)
+    finally:  # the PostgreSQL database is shared by the tests after this one: leave it migrated
+        await _T.delete(force=True)
+        if not await Migration.exists().where(Migration.name == _ONE_SALE_MIGRATION):
+            await migrate()
+
+    assert [(row["kind"], row["state"]) for row in rows] == [
+        ("sale", "sent"),
+        ("sale_replayed", "dead"),  # never sent: staff see it and why
+    ]
+
+
+_ONE_SALE_MIGRATION = "2026-12-04T14:30:00:000000"
+
+
+def _sale(transaction_id: str, *, state: str) -> CertifiedTransaction:
+    return _T(
+        transaction_id=transaction_id,
+        kind="sale",
+        order_id=7,
+        store_id=1,
+        merchant_id=transaction_id.partition("-S")[0],
+        business_day=datetime.now(UTC).date(),
+        amount_fen=2500,
+        body="{}",
+        state=state,
+        next_attempt_at=None if state == "sent" else datetime.now(UTC),
+    )
 
 
 async def test_a_request_that_cannot_be_made_fails_its_rows_rather_than_holding_them(

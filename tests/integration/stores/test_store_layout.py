@@ -6,7 +6,9 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -21,11 +23,13 @@ from pos.orders.schemas import CounterOrderIn
 from pos.orders.tables import Plu
 from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
+from pos.stores import layout as layouts
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout
+from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.staff import login_as
 
 pytestmark = pytest.mark.anyio
@@ -134,6 +138,42 @@ async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> N
         await staff.device_for_token(issued.token)
     renewed = await staff.issue_device_token(device_id, store_id=store_id)
     assert (await staff.device_for_token(renewed.token)).device_id == device_id
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite: one writer
+async def test_a_token_asked_for_while_a_layout_leaves_its_device_out_is_refused(
+    counter_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = demo_layout(LVCUO)
+    store_id = (await stores.store_ids_by_code([LVCUO]))[LVCUO]
+    device_id = (await stores.device_ids_of([store_id]))[layout.devices[-1].name]
+    # The layout's transaction has left the device out and goes on (held here) before it commits.
+    held, go_on = anyio.Event(), anyio.Event()
+    teach_scales = layouts._teach_scales
+
+    async def held_before_commit(*args: Any) -> None:
+        held.set()
+        await go_on.wait()
+        await teach_scales(*args)
+
+    monkeypatch.setattr(layouts, "_teach_scales", held_before_commit)
+    refused: list[str] = []
+
+    async def issue() -> None:
+        with pytest.raises(Conflict) as conflict:
+            await staff.issue_device_token(device_id, store_id=store_id)
+        refused.append(conflict.value.code)
+
+    without_it = layout.model_copy(update={"devices": layout.devices[:-1]})
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(lambda: apply_layout(without_it, changed_by="test"))
+        with anyio.fail_after(10):
+            await held.wait()
+        tasks.start_soon(issue)
+        await done_or_waiting_for_a_lock(lambda: bool(refused))
+        go_on.set()
+
+    assert refused == ["device_inactive"]
 
 
 async def test_applying_the_same_layout_again_withdraws_nothing(counter_id: int) -> None:

@@ -214,6 +214,7 @@ def test_counties_known_from_the_file_or_the_catalog_may_be_named() -> None:
         # Unreadable headers: JSON Lines sent as CSV, an unclosed quote, a field past the limit.
         (b'{"certificate_no":"T-1","scheme":"x"}\n', 1, "unreadable CSV"),
         (b'"certificate_no,scheme\n' + csv_bytes([row(1)]), 1, "unreadable CSV"),
+        (b'\n"certificate_no,scheme\n' + csv_bytes([row(1)]), 2, "unreadable CSV"),
         (b'"' + b"c" * 200_000 + b'",' + csv_bytes([row(1)]), 1, "unreadable CSV"),
     ],
 )
