@@ -272,10 +272,15 @@ async def _last_count(store_id: int, product_id: int, moment: datetime) -> dict[
 
 
 async def _moved(store_id: int, product_id: int, when: Combinable) -> int:
-    """The sum of the applied movements, counts aside, that happened `when`."""
+    """The sum of the movements, counts aside, that happened `when`, applied or not.
+
+    One not applied happened all the same: a count after it took it in. None of those happened
+    after the level's latest count, so today's level less the movements after a moment past that
+    count is right too.
+    """
     row = await (
         _M.select(Sum(_M.delta))
-        .where(_ledger(store_id, product_id), when, _M.kind != "count", _M.applied.eq(True))
+        .where(_ledger(store_id, product_id), when, _M.kind != "count")
         .first()
     )
     return int(row["sum"] or 0) if row else 0

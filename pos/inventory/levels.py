@@ -20,7 +20,7 @@ from piccolo.querystring import QueryString
 
 from pos.db import Statement, current_engine, placeholders
 
-__all__ = ["Level", "Stock", "UnitsInOrder", "hold", "stock", "unhold", "units_by"]
+__all__ = ["Level", "Stock", "UnitsInOrder", "hold", "stock", "store_stock", "unhold", "units_by"]
 
 Level = tuple[int, datetime | None]
 """A level row after a change: units on hand, and when it was last counted."""
@@ -54,6 +54,18 @@ async def stock(store_id: int, product_ids: Sequence[int], now: datetime) -> dic
     if not product_ids:
         return {}
     rows = await _stock(len(product_ids)).rows(now, store_id, *product_ids)
+    return {row["product"]: Stock(row["on_hand"], row["held"], row["expired"]) for row in rows}
+
+
+_STORE_STOCK = Statement(
+    f"SELECT product, on_hand, held, {_EXPIRED_LEFT} AS expired FROM stock_level"  # noqa: S608
+    " WHERE store = {} ORDER BY product"
+)
+
+
+async def store_stock(store_id: int, now: datetime) -> dict[int, Stock]:
+    """Every level row of the store as of `now`, by product id in order."""
+    rows = await _STORE_STOCK.rows(now, store_id)
     return {row["product"]: Stock(row["on_hand"], row["held"], row["expired"]) for row in rows}
 
 

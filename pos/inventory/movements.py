@@ -17,8 +17,9 @@ from pos.errors import InvalidInput, NotFound
 from pos.inventory import batches, ledger
 from pos.inventory.fefo import Take
 from pos.inventory.ledger import Entry
+from pos.inventory.levels import store_stock
 from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
-from pos.inventory.tables import StockLevel, StockMovement
+from pos.inventory.tables import StockMovement
 from pos.stores import service as stores
 
 __all__ = ["history", "levels", "record", "transfer"]
@@ -171,19 +172,15 @@ async def history(
 
 
 async def levels(store_id: int) -> list[StockOut]:
-    """Every product level of the store."""
-    rows = (
-        await StockLevel.select(StockLevel.product, StockLevel.on_hand, StockLevel.held)
-        .where(StockLevel.store == store_id)
-        .order_by(StockLevel.product)
-    )
+    """Every product level of the store; what expired batches hold is not available."""
+    stock = await store_stock(store_id, datetime.now(UTC))
     return [
         StockOut(
             store_id=store_id,
-            product_id=row["product"],
-            on_hand=row["on_hand"],
-            held=row["held"],
-            available=row["on_hand"] - row["held"],
+            product_id=product_id,
+            on_hand=level.on_hand,
+            held=level.held,
+            available=level.available,
         )
-        for row in rows
+        for product_id, level in stock.items()
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -194,6 +194,8 @@ async def _expiry(store_id: int, day: str) -> datetime | None:
     local_day = form_day(day)
     if local_day is None:
         return None
+    if local_day == date.max:  # its next day, when the batch expires, is past the calendar
+        raise InvalidInput(f"{day!r} is past any best-before day", code="form_date")
     zone = ZoneInfo((await stores.store_rules(store_id)).time_zone)
     # Goods best before a day sell through all of it: a batch is expired from expires_at on.
     return datetime.combine(local_day + timedelta(days=1), time(), tzinfo=zone)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pos.errors import Conflict
-from pos.inventory import receiving, shelf_life
+from pos.inventory import movements, receiving, shelf_life
 from pos.inventory import service as inventory
 from pos.inventory.schemas import (
     MarkdownRuleIn,
@@ -95,6 +95,20 @@ async def test_fresh_units_still_sell_beside_an_expired_batch(db: str) -> None:
     assert await _remaining(product) == {"OLD": 4, "NEW": 0}
     with pytest.raises(Conflict):
         await shop.order({"product_id": product, "quantity": 1})
+
+
+async def test_the_store_s_stock_list_leaves_expired_units_out_of_what_is_available(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("OLD", 4, _in(1)), ("NEW", 3, _in(100)))
+    await StockBatch.update({StockBatch.expires_at: _in(-1)}).where(StockBatch.lot == "OLD")
+
+    [listed] = await movements.levels(shop.store_id)
+
+    assert (listed.on_hand, listed.available) == (7, 3)
+    assert listed == await inventory.get_level(shop.store_id, product)
 
 
 async def test_scans_of_one_product_with_different_expiries_keep_the_earlier_one(

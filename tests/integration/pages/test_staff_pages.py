@@ -116,6 +116,20 @@ async def test_a_best_before_day_keeps_the_batch_sellable_until_the_day_ends(
     assert line["expires_at"] == datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
 
 
+async def test_a_best_before_day_at_the_calendar_s_end_is_refused_with_a_message(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    scan = {"code": NOODLES, "lot": "BB-9", "expires_on": "9999-12-31"}
+
+    refused = await client.post(f"{session}/scan", data=scan)
+
+    assert refused.status_code == 422, refused.text
+    assert await ReceivingLine.count() == 0
+
+
 async def _form_key(client: httpx.AsyncClient, page: str) -> str:
     """The key the page's scan form sends."""
     found = re.search(r'name="key" value="([^"]+)"', (await client.get(page)).text)
