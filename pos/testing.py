@@ -25,6 +25,7 @@ from pos.db.migrate import migrate
 __all__ = [
     "ADMIN_DSN",
     "ServiceDidNotStart",
+    "as_admin",
     "create_database",
     "drop_database",
     "free_port",
@@ -97,14 +98,14 @@ def stop(processes: Sequence[subprocess.Popen[bytes]], seconds: float = STOP_SEC
 async def create_database(prefix: str, admin_dsn: str = ADMIN_DSN) -> str:
     """A new, empty PostgreSQL database `<prefix>_<random>`; its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"', admin_dsn)
+    await as_admin(f'CREATE DATABASE "{name}"', admin_dsn)
     return f"{admin_dsn.rsplit('/', 1)[0]}/{name}"
 
 
 async def drop_database(database_url: str, admin_dsn: str = ADMIN_DSN) -> None:
     """Drop the database at `database_url`, whoever is still connected to it."""
     name = database_url.rsplit("/", 1)[1]
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_dsn)
+    await as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_dsn)
 
 
 @asynccontextmanager
@@ -117,7 +118,8 @@ async def scratch_database(prefix: str, admin_dsn: str = ADMIN_DSN) -> AsyncIter
         await drop_database(url, admin_dsn)
 
 
-async def _admin(statement: str, admin_dsn: str) -> None:
+async def as_admin(statement: str, admin_dsn: str = ADMIN_DSN) -> None:
+    """Run one statement on its own connection as `admin_dsn`'s user (roles, databases)."""
     connection = await asyncpg.connect(admin_dsn)
     try:
         await connection.execute(statement)

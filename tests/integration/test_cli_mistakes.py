@@ -28,14 +28,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-import asyncpg
 import pytest
 from click.testing import CliRunner, Result
 
 from pos.cli import main
 from pos.db import opened_database
 from pos.db.migrate import missing_migrations
-from pos.testing import ADMIN_DSN, create_database, drop_database, free_port, migrated
+from pos.testing import as_admin, create_database, drop_database, free_port, migrated
 from tests.helpers.demo import DEMO
 
 POS_SECONDS = 60  # a command that should stop at once but serves or loops fails, not hangs
@@ -164,21 +163,13 @@ def test_a_database_server_refusing_us_says_what_to_check(
     assert what_to_check in done.stderr
 
 
-async def _as_admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def unprivileged_role(postgres_database: str) -> Iterator[str]:
     """A role that may log in and nothing more, as `CREATE ROLE pos LOGIN` makes one."""
     role = f"pos_test_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_as_admin(ADMIN_DSN, f'CREATE ROLE "{role}" LOGIN'))
+    asyncio.run(as_admin(f'CREATE ROLE "{role}" LOGIN'))
     yield role
-    asyncio.run(_as_admin(ADMIN_DSN, f'DROP ROLE "{role}"'))
+    asyncio.run(as_admin(f'DROP ROLE "{role}"'))
 
 
 @pytest.mark.postgres
@@ -189,7 +180,7 @@ def test_a_postgres_user_without_privileges_is_told_what_to_grant(
     url = asyncio.run(create_database("pos_test"))  # owned by postgres
     try:
         # What PostgreSQL 15 does already; older servers let anyone create in schema public.
-        asyncio.run(_as_admin(url, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+        asyncio.run(as_admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", url))
         if command != ["migrate"]:
             asyncio.run(migrated(url))  # the tables are there, and the role was granted none
         as_role = url.replace("//postgres@", f"//{unprivileged_role}:s3cret@")
