@@ -6,37 +6,29 @@ import asyncio
 import contextlib
 import getpass
 import os
-import re
 import sqlite3
 import sys
 import tempfile
-import warnings
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
-import asyncpg
 import click
 import uvicorn
-import uvloop
 
 import printers
 from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
-from pos.db import opened_database
-from pos.db.migrate import is_missing_table, require_migrated
+from pos.cli_database import cli_settings, with_database
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
-from pos.errors import PosError
 from pos.events import dead as dead_events
 from pos.inventory import feeds
 from pos.logs import configure_logging
 from pos.orders.tokens import counter_qr_token
 from pos.platform.double.app import create_double_app
 from pos.platform.reconcile import reconcile as reconcile_day
-from pos.settings import Settings, SettingsError, load_settings
 from pos.staff import service as staff_service
 from pos.staff.actors import ROLE_NAMES, RoleName
 from pos.stores import service as stores_service
@@ -45,107 +37,7 @@ from pos.worker import worker_main
 
 __all__ = ["main"]
 
-T = TypeVar("T")
 PORT = click.IntRange(1, 65535)
-_LISTED_BAD_LINES = 50  # a screenful; the API's answer lists more
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _with_database(work: Callable[[], Awaitable[T]], *, creates: bool = False) -> T:
-    """Run `work` with the configured database bound, open and migrated, on uvloop like the server.
-
-    Only a command that `creates` the database may start on an SQLite file that is not there
-    (opening one makes it, and a mistyped path would become a second, empty database), or on one
-    that lacks a migration: the others need every table and column of this version.
-    """
-    settings = _settings()
-    url = settings.database_url
-    if settings.is_sqlite and not creates and not settings.sqlite_path.exists():
-        raise click.ClickException(
-            f"no database file at {settings.sqlite_path}: check POS_DATABASE_URL,"
-            " or run `pos migrate` to create it"
-        )
-
-    async def run() -> T:
-        try:
-            async with opened_database(url):
-                if not creates:
-                    await require_migrated()
-                return await work()
-        except PosError as exc:
-            raise click.ClickException(_describe(exc)) from None
-        except (OSError, asyncpg.PostgresError, sqlite3.Error) as exc:
-            if problem := _database_problem(exc, url):
-                raise click.ClickException(problem) from None
-            raise
-
-    with warnings.catch_warnings():
-        # Piccolo warns of a database it cannot reach, then raises: the error says it once.
-        warnings.filterwarnings("ignore", message=".*Unable to (fetch server version|connect to)")
-        return uvloop.run(run())
-
-
-# What an operator should check next when PostgreSQL refuses us, by kind (first match wins).
-_POSTGRES_CHECKS: tuple[tuple[type[Exception], str], ...] = (
-    (
-        asyncpg.InvalidAuthorizationSpecificationError,  # an unknown user or a wrong password
-        "check the user and password in POS_DATABASE_URL, and that this user may connect",
-    ),
-    (
-        asyncpg.InvalidCatalogNameError,
-        "check the database name in POS_DATABASE_URL; create it if needed, then `pos migrate`",
-    ),
-    (
-        asyncpg.InsufficientPrivilegeError,  # it may connect, but not create or read the tables
-        "GRANT this user CREATE on schema public and ALL on its tables and sequences, or make it"
-        " the database's owner and run `pos migrate` as it",
-    ),
-    (asyncpg.CannotConnectNowError, "the server is starting or stopping: try again shortly"),
-    (
-        asyncpg.TooManyConnectionsError,
-        "the server has no connection to spare: stop idle clients or raise its max_connections",
-    ),
-    (OSError, "check the host and port in POS_DATABASE_URL, and that the server runs"),
-)
-
-
-def _database_problem(exc: Exception, url: str) -> str | None:
-    """What an operator should know of a database error, when it is one they can fix."""
-    if is_missing_table(exc):
-        return "the database has no tables yet: run `pos migrate` first"
-    if check := _what_to_check(exc, url):
-        return f"cannot use the database at {_without_password(url)}: {exc}; {check}"
-    return None
-
-
-def _what_to_check(exc: Exception, url: str) -> str | None:
-    if not url.startswith("sqlite"):
-        return next((check for kind, check in _POSTGRES_CHECKS if isinstance(exc, kind)), None)
-    if isinstance(exc, OSError) or "unable to open database" in str(exc):
-        return "check the file's path in POS_DATABASE_URL, and that its folder can be written to"
-    return None
-
-
-def _without_password(url: str) -> str:
-    """`url` with its password masked, given before the host or in the query (libpq's way)."""
-    url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
-    return re.sub(r"([?&](?:ssl)?password=)[^&]*", r"\1***", url)
-
-
-def _describe(exc: PosError) -> str:
-    """The error, then the first of the bad lines it names, and how many more there are."""
-    errors = exc.extra.get("errors", [])
-    listed = errors[:_LISTED_BAD_LINES]
-    lines = [str(exc), *(f"  line {error['line']}: {error['reason']}" for error in listed)]
-    if left_out := exc.extra.get("error_count", len(errors)) - len(listed):
-        lines.append(f"  ... and {left_out} more")
-    return "\n".join(lines)
 
 
 def _operator() -> str:
@@ -181,8 +73,8 @@ def main() -> None:
 @click.option("--port", type=PORT, default=None, help="default: POS_PORT")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the API and pages."""
-    settings = _settings()
-    _with_database(_nothing_more)  # refuses a database unreachable or not migrated
+    settings = cli_settings()
+    with_database(_nothing_more)  # refuses a database unreachable or not migrated
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -193,21 +85,21 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 async def _nothing_more() -> None:
-    """No work: a command that runs the app itself needs only `_with_database`'s checks."""
+    """No work: a command that runs the app itself needs only `with_database`'s checks."""
 
 
 @main.command()
 def worker() -> None:
     """Run the background worker (outbox events) until SIGINT or SIGTERM."""
-    settings = _settings()
+    settings = cli_settings()
     configure_logging(settings)
-    _with_database(lambda: worker_main(settings))
+    with_database(lambda: worker_main(settings))
 
 
 @main.command()
 def migrate() -> None:
     """Apply database migrations (safe to repeat)."""
-    _with_database(run_migrations, creates=True)
+    with_database(run_migrations, creates=True)
     click.echo("database is up to date")
 
 
@@ -222,7 +114,7 @@ def catalog() -> None:
 )
 def import_catalog(file: Path) -> None:
     """Import a certified list (.csv, .jsonl or .ndjson); a file with bad rows changes nothing."""
-    report = _with_database(
+    report = with_database(
         lambda: import_catalog_file(file, changed_by=_operator(), progress=_progress)
     )
     click.echo(report.model_dump_json())
@@ -243,8 +135,8 @@ def load_stores(file: Path) -> None:
     What a store's layout leaves out is withdrawn: counters close, devices lose their tokens,
     listings stop selling.
     """
-    zone = _settings().time_zone  # for new stores whose layout names none
-    applied = _with_database(
+    zone = cli_settings().time_zone  # for new stores whose layout names none
+    applied = with_database(
         lambda: apply_layouts_file(file, changed_by=_operator(), default_time_zone=zone)
     )
     for store in applied:
@@ -282,7 +174,7 @@ def add_staff(
         roles = roles or [(role_name, None)]
         await staff_service.create_user(username, password, display_name=display_name, roles=roles)
 
-    _with_database(create)
+    with_database(create)
     click.echo(f"created {username}")
 
 
@@ -296,9 +188,9 @@ def add_staff(
 )
 def demo(directory: Path) -> None:
     """Load the demo catalog, stores, staff and stock (safe to repeat); print the pages to open."""
-    settings = _settings()
-    summary = _with_database(lambda: load_demo(directory, progress=_progress))
-    pairings = _with_database(_pair_demo_kiosks)
+    settings = cli_settings()
+    summary = with_database(lambda: load_demo(directory, progress=_progress))
+    pairings = with_database(_pair_demo_kiosks)
     base, secret = settings.public_url, settings.secret_key.get_secret_value()
     click.echo(f"demo loaded: {summary.products} products, {summary.stores} stores")
     for code, counter_id in sorted(summary.counter_ids.items()):
@@ -335,7 +227,7 @@ def inventory() -> None:
 @inventory.command("pull-feeds")
 def pull_feeds() -> None:
     """Pull every supplier's stock feed now; exit 1 if any was refused or unreachable."""
-    results = _with_database(feeds.pull_all)
+    results = with_database(feeds.pull_all)
     for supplier_id, result in results.items():
         text = result if isinstance(result, str) else result.model_dump_json()
         click.echo(f"supplier {supplier_id}: {text}")
@@ -402,7 +294,7 @@ def platform_group() -> None:
 )
 def serve_platform(host: str, port: int, database: Path) -> None:
     """Run the platform double (checks signatures, dedupes, answers daily totals)."""
-    settings = _settings()
+    settings = cli_settings()
     try:
         app = create_double_app(database, settings)
     except (OSError, sqlite3.Error) as exc:
@@ -416,8 +308,8 @@ def serve_platform(host: str, port: int, database: Path) -> None:
 @click.option("--resend", is_flag=True, help="send what the platform lacks, then compare again")
 def reconcile_platform(day: datetime, resend: bool) -> None:
     """Compare a store-local day's certified totals with the platform's; exit 1 on differences."""
-    settings = _settings()
-    report = _with_database(lambda: reconcile_day(day.date(), settings, resend=resend))
+    settings = cli_settings()
+    report = with_database(lambda: reconcile_day(day.date(), settings, resend=resend))
     for transaction_id in report.resent:
         click.echo(f"resent {transaction_id}")
     for d in report.differences:
@@ -440,7 +332,7 @@ def outbox_group() -> None:
 @outbox_group.command("status")
 def outbox_status() -> None:
     """Events due now, waiting for later, and dead."""
-    status = _with_database(dead_events.outbox_status)
+    status = with_database(dead_events.outbox_status)
     since = status.oldest_due_at
     oldest = f" (the oldest since {since:%Y-%m-%d %H:%M:%S} UTC)" if since else ""
     click.echo(f"due: {status.due}{oldest}, waiting: {status.waiting}, dead: {status.dead}")
@@ -451,7 +343,7 @@ def outbox_status() -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 def list_dead(kind: str | None, limit: int) -> None:
     """The events the workers gave up on, the latest first, with their last error."""
-    found = _with_database(lambda: dead_events.dead_events(kind, limit))
+    found = with_database(lambda: dead_events.dead_events(kind, limit))
     for event in found:
         click.echo(f"{event.id} {event.kind} {event.key} died {event.dead_at:%Y-%m-%d %H:%M:%S}")
         click.echo(f"  after {event.attempts} attempts: {event.last_error}")
@@ -467,7 +359,7 @@ def retry_dead(ids: tuple[int, ...], every: bool, kind: str | None) -> None:
     """Run dead events again once their cause is fixed (safe: handlers are idempotent)."""
     if not ids and not every:
         raise click.UsageError("name the dead events' ids, or give --all (with --kind to narrow)")
-    count = _with_database(lambda: dead_events.retry(list(ids) if ids else None, kind=kind))
+    count = with_database(lambda: dead_events.retry(list(ids) if ids else None, kind=kind))
     click.echo(f"{count} dead event(s) due again")
 
 
@@ -479,7 +371,7 @@ def analytics_group() -> None:
 @analytics_group.command("rebuild")
 def rebuild_rollups() -> None:
     """Recompute every analytics rollup from the orders (safe to repeat)."""
-    counts = _with_database(lambda: rebuild_analytics(progress=_progress))
+    counts = with_database(lambda: rebuild_analytics(progress=_progress))
     click.echo(f"rollups rebuilt: {counts.purchases:,} purchases, {counts.buyers:,} buyers")
 
 
