@@ -10,7 +10,6 @@ asks the provider first, then calls `expire` (or `mark_paid`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +19,7 @@ from pos.db import Statement, current_engine, write_transaction
 from pos.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from pos.events import outbox
 from pos.inventory import service as inventory
-from pos.orders import records
+from pos.orders import records, returns
 from pos.orders.records import locked_order, record_transition, sold_units
 from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderEvent, OrderState, Transition, transition
@@ -39,7 +38,6 @@ __all__ = [
     "cancel",
     "certified_lines_paid",
     "check_access",
-    "check_restock",
     "expire",
     "get_order",
     "lock",
@@ -49,7 +47,6 @@ __all__ = [
     "payment_failed",
     "read_order",
     "record_refund",
-    "returnable_units",
     "sale",
     "start_payment",
     "store_of",
@@ -364,7 +361,7 @@ async def record_refund(
         row = await locked_order(order_id)
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
-        await _restock(row, returned, actor=actor, why=why)
+        await returns.restock(row, returned, actor=actor, why=why)
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
@@ -394,52 +391,3 @@ def _refund_event(row: dict[str, Any], amount_fen: int) -> OrderEvent:
             refundable_fen=left,
         )
     return OrderEvent.REFUNDED_FULLY if amount_fen == left else OrderEvent.REFUNDED_PARTLY
-
-
-async def check_restock(
-    order_id: int, restock: Mapping[int, int], *, pending: Mapping[int, int]
-) -> None:
-    """Refuse returned goods the order did not sell or has had back already; InvalidInput.
-
-    The check before money moves: `pending` are the units of refunds still in flight, which
-    come back when they finish. `record_refund` checks again under the order's lock.
-    """
-    await _check_returnable(await records.order_row(order_id), restock, pending)
-
-
-async def returnable_units(order_id: int) -> dict[int, int]:
-    """Units of each product the order sold that its refunds have not put back on the shelf."""
-    row = await records.order_row(order_id)
-    return _not_back(await sold_units(order_id), records.restocked(row))
-
-
-def _not_back(sold: Mapping[int, int], back: Mapping[int, int]) -> dict[int, int]:
-    return {product_id: units - back.get(product_id, 0) for product_id, units in sold.items()}
-
-
-async def _check_returnable(
-    row: dict[str, Any], restock: Mapping[int, int], pending: Mapping[int, int]
-) -> None:
-    """Refuse more units of a product than the order sold less those back or on their way."""
-    sold = await sold_units(row["id"])
-    not_back = _not_back(sold, records.restocked(row))
-    for product_id, units in restock.items():
-        left = not_back.get(product_id, 0) - pending.get(product_id, 0)
-        if units > left:
-            raise InvalidInput(
-                f"product {product_id}: {units} units cannot come back, "
-                f"{left} of the {sold.get(product_id, 0)} sold on this order can",
-                code="restock_more_than_sold",
-                product_id=product_id,
-                returnable=left,
-            )
-
-
-async def _restock(
-    row: dict[str, Any], restock: Mapping[int, int], *, actor: str, why: str
-) -> None:
-    """Put returned goods back on the shelf, at most the units the order has not had back."""
-    await _check_returnable(row, restock, {})
-    if restock:
-        reference = f"order:{row['id']}"
-        await inventory.restock(row["store_id"], restock, actor=actor, why=why, reference=reference)

@@ -20,6 +20,7 @@ from piccolo.query.functions.aggregate import Sum
 from pos.db import write_transaction
 from pos.errors import Conflict, NotFound
 from pos.events.outbox import emit
+from pos.orders import returns
 from pos.orders import service as orders
 from pos.orders.states import Transition
 from pos.payments import flags
@@ -111,7 +112,7 @@ async def refund_room(order_id: int, store_id: int) -> RefundRoom:
 async def returnable_units(order_id: int, store_id: int) -> dict[int, int]:
     """Units of each product a new refund of the store's order may put back on the shelf: not
     back yet, nor on their way back with a refund still in flight (as a refund checks them)."""
-    not_back = await orders.returnable_units(order_id)
+    not_back = await returns.returnable_units(order_id)
     payment = await Payment.select(Payment.id).where(_paid_payment_of(order_id, store_id)).first()
     pending = await _pending_restock(payment["id"]) if payment else Counter[int]()
     return {product_id: units - pending[product_id] for product_id, units in not_back.items()}
@@ -152,7 +153,7 @@ async def _open(
         # `_reserve` locked the payment, which a refund finishing updates too: none finishes now,
         # so each unit counts once, as pending here or as put back in the order.
         pending = await _pending_restock(payment.id)
-        await orders.check_restock(order_id, data.restock or {}, pending=pending)
+        await returns.check_restock(order_id, data.restock or {}, pending=pending)
         refund_id: int = await open_refund(
             payment.id,
             data.amount_fen,
