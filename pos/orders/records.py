@@ -18,6 +18,7 @@ from pos.orders.pricing import PricedLine, PricedOrder
 from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderState
 from pos.orders.tables import OrderTransition
+from pos.staff.actors import device_name
 
 __all__ = [
     "NewOrder",
@@ -104,7 +105,7 @@ class Seller:
 
 def seller_name(*, counter_id: int | None, device_id: int | None = None) -> str:
     """A seller's name (`Seller.name`) before its store is looked up."""
-    return f"device:{device_id}" if device_id else f"counter:{counter_id}"
+    return device_name(device_id) if device_id else f"counter:{counter_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ __all__ = [
     "RoleName",
     "StaffActor",
     "SupplierActor",
+    "device_name",
     "staff_name",
 ]
 
@@ -28,6 +29,11 @@ ROLE_NAMES: tuple[RoleName, ...] = ("manager", "restocker", "cashier")
 def staff_name(user_id: int) -> str:
     """How records name a staff user as the one who acted: staff:<id>."""
     return f"staff:{user_id}"
+
+
+def device_name(device_id: int) -> str:
+    """How records name a paired device as the one who acted: device:<id>."""
+    return f"device:{device_id}"
 
 
 DEVICE_KINDS: tuple[DeviceKind, ...] = ("kiosk", "counter", "tablet")
@@ -65,7 +71,7 @@ class DeviceActor:
     @property
     def name(self) -> str:
         """How records name the device as the one who acted: device:<id>, as orders it made."""
-        return f"device:{self.device_id}"
+        return device_name(self.device_id)
 
 
 @dataclass(frozen=True, slots=True)
