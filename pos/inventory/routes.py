@@ -135,21 +135,31 @@ class StockController(Controller):
         )
 
     @get("/markdown-rules", operation_id="markdownRules", guards=[STOCK_STAFF])
-    async def rules(self, store_id: FromPath[RowId]) -> list[MarkdownRuleOut]:
-        """The store's shelf-life markdown rules."""
-        return await shelf_life.rules(store_id)
+    async def rules(
+        self, store_id: FromPath[RowId], include_retired: FromQuery[bool] = False
+    ) -> list[MarkdownRuleOut]:
+        """The store's markdown rules that apply (all of them with `include_retired=true`)."""
+        return await shelf_life.rules(store_id, include_retired=include_retired)
 
     @post("/markdown-rules", operation_id="addMarkdownRule", guards=[MANAGER])
     async def add_rule(
-        self, store_id: FromPath[RowId], data: JSONBody[MarkdownRuleIn]
+        self,
+        store_id: FromPath[RowId],
+        data: JSONBody[MarkdownRuleIn],
+        actor: NamedDependency[StaffActor],
     ) -> MarkdownRuleOut:
-        """A new rule, e.g. 30 % off in the last 24 hours before expiry."""
-        return await shelf_life.add_rule(store_id, data)
+        """A new rule and why, e.g. 30 % off in the last 24 hours before expiry."""
+        return await shelf_life.add_rule(store_id, data, actor=actor.name)
 
     @delete("/markdown-rules/{rule_id:int}", operation_id="deleteMarkdownRule", guards=[MANAGER])
-    async def delete_rule(self, store_id: FromPath[RowId], rule_id: FromPath[RowId]) -> None:
-        """Remove a rule."""
-        await shelf_life.delete_rule(store_id, rule_id)
+    async def delete_rule(
+        self,
+        store_id: FromPath[RowId],
+        rule_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> None:
+        """Retire a rule: it stops applying and stays listed with `include_retired=true`."""
+        await shelf_life.retire_rule(store_id, rule_id, actor=actor.name)
 
     @put("/thresholds/{product_id:int}", operation_id="setThreshold", guards=[MANAGER])
     async def threshold(

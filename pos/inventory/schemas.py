@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from annotated_types import Le
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from pos.db import MAX_INTEGER, OptionalRowId, RowId
 from pos.inputs import Input
@@ -139,16 +146,27 @@ class WriteOffIn(Input):
 
 
 class MarkdownRuleIn(Input):
-    """`percent` off while the batch sold first expires within `within_hours`."""
+    """`percent` off while the batch sold first expires within `within_hours`, and why."""
 
     product_id: OptionalRowId = Field(default=None, description="none: every product of the store")
     within_hours: int = Field(ge=1, le=24 * 30)
     percent: int = Field(ge=1, le=90)
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=200),
+        Field(description="why, for the audit: 1 to 200 characters once trimmed"),
+    ]
 
 
 class MarkdownRuleOut(MarkdownRuleIn):
+    """A rule with who made it, when, and, once retired, who retired it and when."""
+
     id: int
     store_id: int
+    created_by: str = Field(description="staff:3; unknown: made before this was recorded")
+    created_at: datetime | None = Field(description="none: made before this was recorded")
+    retired_by: str = Field(description="empty while it applies")
+    retired_at: datetime | None = Field(description="none: it applies")
 
 
 class ThresholdIn(Input):

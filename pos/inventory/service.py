@@ -40,7 +40,8 @@ Units = Mapping[int, int]
 """Product id -> pieces or grams."""
 
 _MARKDOWN_RULES = Statement(
-    "SELECT product, within_hours, percent FROM markdown_rule WHERE store = {}"
+    "SELECT product, within_hours, percent FROM markdown_rule"
+    " WHERE store = {} AND retired_at IS NULL"
 )
 
 
@@ -172,7 +173,7 @@ async def restock(store_id: int, units: Units, *, actor: str, why: str, referenc
 
 
 async def markdown_rules(store_id: int) -> tuple[Rule, ...]:
-    """The store's shelf-life markdown rules, read once for an order's `markdowns`."""
+    """The store's shelf-life markdown rules not retired, read once for an order's `markdowns`."""
     rows = await _MARKDOWN_RULES.rows(store_id)
     return tuple(Rule(row["product"], row["within_hours"], row["percent"]) for row in rows)
 

@@ -95,7 +95,11 @@ class StockMovement(Table):
 
 
 class MarkdownRule(Table):
-    """Shelf-life markdown: `percent` off a batch's units while it expires within the hours."""
+    """Shelf-life markdown: `percent` off a batch's units while it expires within the hours.
+
+    Never deleted: retiring one stops it applying and keeps who made it, when and why. The
+    defaults are what rules made before this was recorded say.
+    """
 
     id: Serial
     store = ForeignKey[Store](references=Store, null=False, index=True)
@@ -104,6 +108,11 @@ class MarkdownRule(Table):
     )
     within_hours = Integer(help_text="applies in the last this many hours before expiry")
     percent = Integer(help_text="1 to 90")
+    reason = Varchar(length=200, default="recorded before reasons were kept")
+    created_by = Varchar(length=64, default="unknown", help_text="staff:3")
+    created_at = Timestamptz(null=True, default=None, help_text="none: before this was recorded")
+    retired_by = Varchar(length=64, default="")
+    retired_at = Timestamptz(null=True, default=None, help_text="none: it applies")
 
 
 class ReorderRule(Table):

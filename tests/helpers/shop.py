@@ -16,7 +16,7 @@ from typing import Any
 from pos.catalog.tables import County, Product
 from pos.inventory import service as inventory
 from pos.inventory import shelf_life
-from pos.inventory.schemas import MarkdownRuleIn
+from pos.inventory.schemas import MarkdownRuleIn, MarkdownRuleOut
 from pos.inventory.tables import StockBatch
 from pos.orders import checkout
 from pos.orders.barcodes import gtin_check_digit
@@ -85,6 +85,11 @@ class Shop:
 
     async def mark_down(self, product_id: int, units: int, percent: int) -> None:
         """`units` of the product in a batch expiring in 10 h, marked down `percent` within 24 h."""
+        await self.add_near_expiry_batch(product_id, units)
+        await self.add_markdown_rule(within_hours=24, percent=percent)
+
+    async def add_near_expiry_batch(self, product_id: int, units: int) -> None:
+        """`units` of the product in a batch expiring in 10 h; `add` sets its level."""
         soon = datetime.now(UTC) + timedelta(hours=10)
         batch = StockBatch(
             store=self.store_id,
@@ -94,7 +99,11 @@ class Shop:
             expires_at=soon,
         )
         await StockBatch.insert(batch)
-        await shelf_life.add_rule(self.store_id, MarkdownRuleIn(within_hours=24, percent=percent))
+
+    async def add_markdown_rule(self, within_hours: int, percent: int) -> MarkdownRuleOut:
+        """A markdown rule for every product of the shop, made by staff:1."""
+        rule = MarkdownRuleIn(within_hours=within_hours, percent=percent, reason="near expiry")
+        return await shelf_life.add_rule(self.store_id, rule, actor="staff:1")
 
     def order_in(self, *lines: dict[str, Any]) -> CounterOrderIn:
         """A phone's order at the shop's counter, with the counter's QR token."""

@@ -7,11 +7,7 @@ import pytest
 from pos.errors import Conflict
 from pos.inventory import movements, receiving, shelf_life
 from pos.inventory import service as inventory
-from pos.inventory.schemas import (
-    MarkdownRuleIn,
-    ReceivingScanIn,
-    ReceivingStartIn,
-)
+from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
 from pos.inventory.tables import StockBatch, StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import Shop, open_shop
@@ -134,7 +130,7 @@ async def test_a_markdown_rule_prices_the_near_expiry_batch_down(db: str) -> Non
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=0)
     await receive(shop, product, ("SOON", 3, _in(10)))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    await shop.add_markdown_rule(within_hours=24, percent=30)
     order = (await shop.order({"product_id": product, "quantity": 2})).order
     assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (2000, 600, 1400)
     assert order.lines[0].discount_fen == 600
@@ -148,7 +144,7 @@ async def test_a_markdown_covers_only_the_units_of_the_near_expiry_batch(db: str
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=0)
     await receive(shop, product, ("SOON", 1, _in(10)), ("FRESH", 99, _in(200)))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    await shop.add_markdown_rule(within_hours=24, percent=30)
     order = (await shop.order({"product_id": product, "quantity": 10})).order
     assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (10000, 300, 9700)
 
@@ -157,7 +153,7 @@ async def test_near_expiry_units_held_by_unpaid_orders_are_not_marked_down_again
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=0)
     await receive(shop, product, ("SOON", 3, _in(10)), ("FRESH", 50, _in(200)))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    await shop.add_markdown_rule(within_hours=24, percent=30)
     first = (await shop.order({"product_id": product, "quantity": 2})).order
     second = (await shop.order({"product_id": product, "quantity": 5})).order
     third = (await shop.order({"product_id": product, "quantity": 5})).order
@@ -168,7 +164,7 @@ async def test_weighed_lines_of_a_product_share_its_near_expiry_grams(db: str) -
     shop = await open_shop()
     product = await shop.add("kg", price_fen=2000, stock=0)
     await receive(shop, product, ("SOON", 500, _in(10)), ("FRESH", 5000, _in(200)))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=30))
+    await shop.add_markdown_rule(within_hours=24, percent=30)
     order = (
         await shop.order(
             {"product_id": product, "weight_g": 300}, {"product_id": product, "weight_g": 400}
@@ -183,8 +179,8 @@ async def test_a_new_order_gets_the_markdown_of_the_first_batch_nobody_holds(db:
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=0)
     await receive(shop, product, ("SOONEST", 1, _in(3)), ("SOON", 2, _in(20)), ("FRESH", 9, None))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=6, percent=50))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=20))
+    await shop.add_markdown_rule(within_hours=6, percent=50)
+    await shop.add_markdown_rule(within_hours=24, percent=20)
     first = (await shop.order({"product_id": product, "quantity": 1})).order
     second = (await shop.order({"product_id": product, "quantity": 5})).order
     assert (first.discount_fen, second.discount_fen) == (500, 400)

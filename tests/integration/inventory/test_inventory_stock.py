@@ -147,7 +147,7 @@ def _writes(product_id: int, to_store: int) -> dict[str, tuple[str, str, dict[st
         "markdown_rule": (
             "POST",
             f"{base}/markdown-rules",
-            {"product_id": product_id, "within_hours": 5, "percent": 10},
+            {"product_id": product_id, "within_hours": 5, "percent": 10, "reason": "near expiry"},
         ),
         "movement": (
             "POST",

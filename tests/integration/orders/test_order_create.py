@@ -8,8 +8,6 @@ import pytest
 
 from pos.errors import Conflict, Forbidden, InvalidInput, NotFound
 from pos.inventory import service as inventory
-from pos.inventory import shelf_life
-from pos.inventory.schemas import MarkdownRuleIn
 from pos.inventory.tables import StockBatch
 from pos.orders import checkout
 from pos.orders import service as orders
@@ -160,8 +158,8 @@ async def test_each_marked_down_batch_an_order_takes_is_marked_down_by_its_own_p
     shop = await open_shop()
     product = await shop.add(price_fen=1000, stock=7)
     await add_batches(shop, product, (2, 20), (5, 70))  # expiring tomorrow, in 3 days
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=24, percent=50))
-    await shelf_life.add_rule(shop.store_id, MarkdownRuleIn(within_hours=72, percent=20))
+    await shop.add_markdown_rule(within_hours=24, percent=50)
+    await shop.add_markdown_rule(within_hours=72, percent=20)
     order = (await shop.order({"product_id": product, "quantity": 4})).order
     # 2 pieces 50 % off (1000 fen), then 2 pieces 20 % off (400 fen)
     assert (order.subtotal_fen, order.discount_fen, order.total_fen) == (4000, 1400, 2600)

@@ -47,6 +47,7 @@ NOT_ON_PAGES = {
     "supplier_update_invalid",
     # the platform: relay, reconciliation, the platform double
     "dead_letter_not_found",
+    "dead_letter_not_sendable",
     "other_merchant",
     "platform_down",
     "platform_error",
@@ -62,6 +63,7 @@ NOT_ON_PAGES = {
     "device_inactive",
     "device_not_found",
     "invalid_phone",
+    "markdown_reason_required",
     "markdown_rule_not_found",
     "movement_quantity",
     "no_payer",
