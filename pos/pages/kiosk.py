@@ -30,6 +30,7 @@ from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
 from pos.printing import service as printing
+from pos.printing.receipts import receipt_url
 from pos.staff import service as staff_service
 from pos.staff.actors import DeviceActor
 from pos.stores import service as stores
@@ -47,6 +48,7 @@ __all__ = [
     "kiosk_cart",
     "kiosk_checkout",
     "kiosk_device",
+    "kiosk_order",
     "kiosk_pay_code",
     "kiosk_place",
     "kiosk_status",
@@ -299,15 +301,27 @@ async def kiosk_pay_code(
     return PayView(order, token, None, payment, await _product_names(order))
 
 
-async def kiosk_cancel(
-    actor: DeviceActor, order_id: int, token: str, *, payments: Payments
-) -> OrderState:
-    """Close the order the shopper walked away from, so its stock sells at once; its state now."""
+async def kiosk_order(actor: DeviceActor, order_id: int, token: str) -> PayView:
+    """The order's screen as it is now: a cancel that came after the payment answers it."""
+    order = await _kiosk_order(actor, order_id, token)
+    return PayView(order, token, names=await _product_names(order))
+
+
+async def kiosk_cancel(actor: DeviceActor, order_id: int, token: str, *, payments: Payments) -> str:
+    """Close the order the shopper walked away from, so its stock sells at once.
+
+    Where the kiosk goes next: its start screen, or the order's screen if it was paid meanwhile.
+    """
     await _kiosk_order(actor, order_id, token)
-    return await payments_service.cancel_order(payments, order_id, actor=actor.name)
+    state = await payments_service.cancel_order(payments, order_id, actor=actor.name)
+    return "/kiosk" if state == OrderState.CLOSED else f"/kiosk/orders/{order_id}?token={token}"
 
 
-PrintState = Literal["none", "queued", "sending", "printed", "waiting", "failed", "cancelled"]
+# "none": no receipt job yet; "no_printer": none will come, neither the kiosk nor its counter
+# has a printer.
+PrintState = Literal[
+    "none", "queued", "sending", "printed", "waiting", "failed", "cancelled", "no_printer"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +330,7 @@ class StatusView:
 
     order: OrderOut
     print_state: PrintState
+    receipt_qr: Markup | None = None  # the e-receipt's QR code, when no receipt prints here
 
     @property
     def paid(self) -> bool:
@@ -329,11 +344,21 @@ class StatusView:
             "printed",
             "failed",
             "cancelled",
+            "no_printer",
         )
 
 
-async def kiosk_status(actor: DeviceActor, order_id: int, token: str) -> StatusView:
+async def kiosk_status(
+    actor: DeviceActor, order_id: int, token: str, *, public_url: str
+) -> StatusView:
     """The order's state and its receipt's printing, for the page to poll."""
     order = await _kiosk_order(actor, order_id, token)
     jobs = [job for job in await printing.order_jobs(order_id) if job.kind == "receipt"]
-    return StatusView(order, jobs[-1].state if jobs else "none")
+    if jobs:
+        return StatusView(order, jobs[-1].state)
+    if order.state == OrderState.PAID and not await printing.has_receipt_printer(
+        order.store_id, counter_id=order.counter_id, device_id=order.device_id
+    ):
+        qr = qr_svg(receipt_url(public_url, order_id, token))
+        return StatusView(order, "no_printer", qr)
+    return StatusView(order, "none")

@@ -324,11 +324,26 @@ class KioskPages(Controller):
         order_id: FromPath[RowId],
         kiosk_actor: NamedDependency[DeviceActor],
     ) -> Redirect:
-        """The shopper walks away: close the order, its stock free at once, and start again."""
+        """The shopper walks away: close the order, its stock free at once, and start again.
+
+        An order paid meanwhile stays paid: its screen again, with its receipt's printing.
+        """
         form = await read_form(request)
         payments = request.app.state["payments"]
-        await kiosk.kiosk_cancel(kiosk_actor, order_id, form.get("token", ""), payments=payments)
-        return _see_other("/kiosk")
+        token = form.get("token", "")
+        return _see_other(await kiosk.kiosk_cancel(kiosk_actor, order_id, token, payments=payments))
+
+    @get("/orders/{order_id:int}", operation_id="pageKioskOrder")
+    async def order(
+        self,
+        request: AnyRequest,
+        order_id: FromPath[RowId],
+        token: FromQuery[str],
+        kiosk_actor: NamedDependency[DeviceActor],
+    ) -> Template:
+        """The order's screen as it is now."""
+        view = await kiosk.kiosk_order(kiosk_actor, order_id, token)
+        return render(request, "kiosk/pay.html", {"view": view}, switch=False)
 
     @get(
         "/orders/{order_id:int}/status",
@@ -341,7 +356,10 @@ class KioskPages(Controller):
         order_id: FromPath[RowId],
         token: FromQuery[str],
         kiosk_actor: NamedDependency[DeviceActor],
+        settings: NamedDependency[Settings],
     ) -> Template:
         """The order's state and its receipt's printing, as a fragment the page polls."""
-        view = await kiosk.kiosk_status(kiosk_actor, order_id, token)
+        view = await kiosk.kiosk_status(
+            kiosk_actor, order_id, token, public_url=settings.public_url
+        )
         return render(request, "kiosk/_status.html", {"status": view}, switch=False)

@@ -51,6 +51,7 @@ __all__ = [
     "cancel_job",
     "enqueue_receipt",
     "enqueue_refund_slip",
+    "has_receipt_printer",
     "install",
     "on_order_refunded",
     "order_jobs",
@@ -181,6 +182,14 @@ async def _sale_place(
     name = row["counter_name"] if row["counter_name"] is not None else row["device_name"] or ""
     place = ReceiptPlace(row["store_name"], name, row["time_zone"])
     return printer_id, place
+
+
+async def has_receipt_printer(
+    store_id: int, *, counter_id: int | None, device_id: int | None
+) -> bool:
+    """Whether the kiosk or counter an order was sold at has a printer for its receipt."""
+    printer_id, _ = await _sale_place(store_id, counter_id, device_id)
+    return printer_id is not None
 
 
 async def _insert_job(

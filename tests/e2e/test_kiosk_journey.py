@@ -55,7 +55,8 @@ async def test_a_shopper_scans_pays_by_code_and_the_receipt_prints(
     await page.get_by_role("button", name="去支付").click()
     await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
     await expect(page.locator("#auth_code")).to_be_focused()
-    number = re.search(r"订单 (\d+)", await page.locator("h2").last.inner_text())
+    heading = page.get_by_role("heading", name=re.compile(r"^订单 \d+$"))
+    number = re.search(r"订单 (\d+)", await heading.inner_text())
     assert number
     await page.screenshot(path=screenshot_path("kiosk-pay"))
     await _scan(page, PAYMENT_CODE)
@@ -116,3 +117,47 @@ async def test_a_minute_without_input_starts_over(site: Site, tablet: BrowserCon
     await page.clock.fast_forward("00:02")
     await expect(page.get_by_text("欢迎！扫描第一件商品开始结账。")).to_be_visible()
     await expect(page.locator("#kiosk-total")).to_have_count(0)
+
+
+async def _order_state(page: Page, site: Site, order_id: str, token: str) -> str:
+    response = await page.request.get(f"{site.url}/api/orders/{order_id}?token={token}")
+    assert response.ok, await response.text()
+    state: str = (await response.json())["state"]
+    return state
+
+
+async def test_an_idle_payment_screen_warns_then_cancels_the_order(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await tablet.new_page()
+    await page.clock.install()
+    await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
+    cancel = page.locator("#cancel-form")
+    found = re.search(r"/kiosk/orders/(\d+)/cancel", await cancel.get_attribute("action") or "")
+    assert found
+    order_id, token = found[1], await cancel.locator("input[name=token]").input_value()
+    warning = page.get_by_role("dialog", name="您还在吗？")
+
+    # The minute's last 15 s ask first: the shopper may be paying on their phone.
+    await page.clock.fast_forward("00:44")
+    await expect(warning).to_be_hidden()
+    await page.clock.fast_forward("00:02")
+    await expect(warning).to_be_visible()
+    await expect(warning.locator("[data-countdown]")).to_have_text(re.compile(r"^1[45]$"))
+    await page.screenshot(path=screenshot_path("kiosk-idle-warning"))
+    await warning.get_by_role("button", name="继续").click()
+    await expect(warning).to_be_hidden()
+    await page.clock.fast_forward("00:40")
+    await expect(warning).to_be_hidden()
+    assert await _order_state(page, site, order_id, token) in ("open", "paying")
+
+    # Nobody answers: the order is cancelled, and the kiosk starts over in its own language.
+    await page.clock.fast_forward("00:06")
+    await expect(warning).to_be_visible()
+    await page.clock.fast_forward("00:15")
+    await expect(page.get_by_text("欢迎！扫描第一件商品开始结账。")).to_be_visible()
+    await expect(page).to_have_url(f"{site.url}/kiosk?lang=zh")
+    assert await _order_state(page, site, order_id, token) == "closed"

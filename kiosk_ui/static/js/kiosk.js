@@ -1,7 +1,7 @@
 // The kiosk screen: the scan field keeps the focus for the keyboard-wedge scanner, scans and
 // cart buttons update the cart in place (one request at a time, in order), the payment screen
 // follows the order's status stream and then its receipt's printing, and a minute without input
-// starts over.
+// starts over (cancelling an unpaid order, after a warning).
 "use strict";
 
 function keepFocus() {
@@ -85,20 +85,67 @@ function followStatus(box) {
   });
 }
 
+// Whether the payment screen's order may still be paid, as its status last showed.
+function orderOpen() {
+  const status = document.querySelector("#kiosk-status [data-state]");
+  return Boolean(status) && ["open", "paying"].includes(status.dataset.state);
+}
+
+// Cancels through the screen's cancel form, which answers the start screen once the order is
+// closed, or the order's own screen when it was paid meanwhile.
+async function cancelOrder(root) {
+  const form = document.getElementById("cancel-form");
+  let next = root.dataset.home;
+  try {
+    const response = await fetch(form.action, { method: "POST", body: new FormData(form) });
+    if (response.ok && new URL(response.url).pathname !== "/kiosk") next = response.url;
+  } catch (error) {
+    // The server is out of reach: the order's hold ends by itself.
+  }
+  window.location.assign(next);
+}
+
+// A shopper who walked away from an unpaid order must not hold its stock, but one paying on their
+// phone has not touched the kiosk either: the minute's last seconds ask "are you still there?"
+// before the order is cancelled. Any other screen just starts over.
 function resetWhenIdle(root) {
   const seconds = parseInt(root.dataset.idleSeconds, 10) || 60;
+  const warning = document.getElementById("idle-warning");
+  const warnFor = warning ? Math.min(parseInt(warning.dataset.seconds, 10) || 15, seconds) : 0;
   let timer = 0;
+  const startOver = () => {
+    const lines = document.querySelector("input[name=lines]");
+    // Home is the kiosk's own language too: a shopper's choice of another is not kept.
+    const home = window.location.pathname + window.location.search === root.dataset.home;
+    const empty = lines && lines.value === "[]" && home;
+    if (!empty) window.location.assign(root.dataset.home);
+  };
+  // Counted to a deadline, as a timer may fire late (a sleeping tablet, a busy page).
+  const countDown = (deadline) => {
+    if (!orderOpen()) return restart(); // paid meanwhile: its screen gets a minute of its own
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) return cancelOrder(root);
+    warning.querySelector("[data-countdown]").textContent = String(left);
+    if (!warning.open) warning.showModal();
+    timer = setTimeout(() => countDown(deadline), 1000);
+  };
   const restart = () => {
     clearTimeout(timer);
+    if (warning && warning.open) warning.close();
     timer = setTimeout(() => {
-      const lines = document.querySelector("input[name=lines]");
-      // Home is the kiosk's own language too: a shopper's choice of another is not kept.
-      const home = window.location.pathname + window.location.search === root.dataset.home;
-      const empty = lines && lines.value === "[]" && home;
-      if (!empty) window.location.assign(root.dataset.home);
-    }, seconds * 1000);
+      if (warning && orderOpen()) countDown(Date.now() + warnFor * 1000);
+      else if (warnFor) timer = setTimeout(startOver, warnFor * 1000); // the rest of the minute
+      else startOver();
+    }, (seconds - warnFor) * 1000);
   };
-  ["keydown", "pointerdown", "input"].forEach((kind) => document.addEventListener(kind, restart, true));
+  const onInput = (event) => {
+    // A tap on the warning waits for its click: closed under the finger, the warning would let
+    // the tap land on the button below it.
+    if (event.type === "pointerdown" && warning && warning.open) return;
+    restart();
+  };
+  ["keydown", "pointerdown", "input"].forEach((kind) => document.addEventListener(kind, onInput, true));
+  if (warning) warning.addEventListener("click", restart); // its button, or around it
   restart();
 }
 

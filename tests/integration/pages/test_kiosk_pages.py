@@ -9,9 +9,12 @@ import pytest
 from pos.catalog import service as catalog
 from pos.inventory import service as inventory
 from pos.orders.tables import Order
+from pos.pages.rendering import qr_svg
 from pos.payments.tables import Payment, SandboxPayment
+from pos.printing.receipts import receipt_url
+from pos.settings import Settings
 from pos.stores.layout import apply_layout
-from pos.stores.tables import Store
+from pos.stores.tables import Counter, Device, Store
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label
 from tests.integration.pages.conftest import Demo, run_outbox
@@ -21,6 +24,7 @@ pytestmark = pytest.mark.anyio
 NOODLES = "6903120028012"  # sold in the Linxia zone at 18.80
 CABBAGE_PLU = "20001"  # Linxia baby cabbage, 6.80 per kg
 LINXIA = "XM-SM-LINXIA"
+PAYMENT_CODE = "134567890123456789"  # the sandbox pays it at once
 
 
 async def _paired(client: httpx.AsyncClient, token: str) -> None:
@@ -170,6 +174,76 @@ async def test_a_checkout_the_shopper_cancels_frees_its_stock_and_its_qr_code(
     assert sandbox == {"status": "closed"}  # its QR code can no longer be paid
     again = {"lines": lines, "key": "kiosk-checkout-0004"}
     assert "<svg" in (await client.post("/kiosk/checkout", data=again)).text  # the unit sells
+
+
+async def _paid_by_code(client: httpx.AsyncClient, key: str) -> tuple[int, str]:
+    """Check out noodles and pay with a payment code; the order's id and token."""
+    _, lines = await _scan(client, "[]", NOODLES)
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": key})
+    action = re.search(r'action="(/kiosk/orders/(\d+)/code)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert action
+    assert token
+    paid = await client.post(action[1], data={"token": token[1], "auth_code": PAYMENT_CODE})
+    assert "已支付" in paid.text, paid.text
+    return int(action[2]), token[1]
+
+
+async def _status(client: httpx.AsyncClient, order_id: int, token: str) -> str:
+    response = await client.get(f"/kiosk/orders/{order_id}/status", params={"token": token})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def test_a_cancel_that_comes_after_the_payment_answers_the_paid_screen(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    order_id, token = await _paid_by_code(client, "kiosk-cancel-late-1")
+
+    cancelled = await client.post(f"/kiosk/orders/{order_id}/cancel", data={"token": token})
+
+    assert cancelled.status_code == 303
+    screen = cancelled.headers["location"]
+    assert screen == f"/kiosk/orders/{order_id}?token={token}"
+    paid = await client.get(screen)
+    assert paid.status_code == 200, paid.text
+    assert "支付成功" in paid.text
+    assert 'id="cancel-form"' not in paid.text
+    assert await Order.select(Order.state).where(Order.id == order_id).first() == {"state": "paid"}
+
+
+async def test_a_paid_order_waiting_for_its_receipt_job_is_not_final(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    order_id, token = await _paid_by_code(client, "kiosk-print-none-1")
+
+    status = await _status(client, order_id, token)  # the worker has not queued the receipt yet
+
+    assert 'data-final="no"' in status
+    assert "正在准备小票" in status
+    assert "电子小票二维码" not in status
+
+
+async def test_a_kiosk_without_a_printer_says_so_and_shows_the_e_receipt(
+    client: httpx.AsyncClient, kiosk_token: str, settings: Settings
+) -> None:
+    await Device.update({Device.printer: None}).where(Device.name == "linxia-kiosk-1")
+    await Counter.update({Counter.printer: None}).where(Counter.code == "LINXIA-ZONE")
+    await _paired(client, kiosk_token)
+    order_id, token = await _paid_by_code(client, "kiosk-no-printer-1")
+
+    status = await _status(client, order_id, token)
+
+    assert 'data-final="yes"' in status
+    assert "本机不打印小票" in status
+    assert 'aria-label="电子小票二维码"' in status
+    assert str(qr_svg(receipt_url(settings.public_url, order_id, token))) in status
+    english = await client.get(
+        f"/kiosk/orders/{order_id}/status", params={"token": token, "lang": "en"}
+    )
+    assert "This kiosk prints no receipts" in english.text
 
 
 async def test_a_scanned_qr_code_url_is_explained_and_keeps_the_cart(
