@@ -29,6 +29,7 @@ from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.schemas import OrderOut, TransitionOut
 from pos.pages.forms import form_day, whole_number
+from pos.pages.stock_scans import stock_scan
 from pos.payments import flags, refunds
 from pos.payments.schemas import FlaggedPaymentOut, RefundOut, RefundRequest, ResolveFlagIn
 from pos.payments.settle import Payments
@@ -206,9 +207,10 @@ async def receiving_scan(
 ) -> ReceivingOut:
     """Add the scanned units with their lot and best-before day, once per form `key`."""
     require(actor, STOCK_ROLES, store_id)
+    scanned = await stock_scan(store_id, form)
     data = ReceivingScanIn(
-        barcode="".join(form.get("code", "").split()) or None,
-        quantity=_whole(form.get("quantity", ""), 1),
+        product_id=scanned.product_id,
+        quantity=scanned.units,
         lot=form.get("lot", "").strip(),
         expires_at=await _expiry(store_id, form.get("expires_on", "")),
     )
@@ -239,10 +241,8 @@ async def count_scan(
 ) -> CountOut:
     """Add counted units of the scanned product, once per form `key`."""
     require(actor, STOCK_ROLES, store_id)
-    data = CountScanIn(
-        barcode="".join(form.get("code", "").split()) or None,
-        quantity=_whole(form.get("quantity", ""), 1),
-    )
+    scanned = await stock_scan(store_id, form)
+    data = CountScanIn(product_id=scanned.product_id, quantity=scanned.units)
     key = form.get("key", "") or None
     return await counts.scan(store_id, count_id, data, idempotency_key=key)
 

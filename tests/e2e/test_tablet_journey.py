@@ -12,10 +12,12 @@ from pos.money import format_yuan
 from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET
 from tests.e2e.conftest import Site, screenshot_path
+from tests.helpers.shop import weight_label
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 YAK_SAUCE = "6923456001015"
+PLUMS_5_KG = weight_label("10001", 5000)  # Nanbu plums, sold by the kg under PLU 10001
 
 
 async def _sign_in(page: Page, site: Site, username: str) -> None:
@@ -44,6 +46,12 @@ async def test_a_restocker_receives_a_shipment_by_scanning(
     await page.get_by_role("button", name="添加").click()
     await expect(page.locator("table.lines")).to_contain_text("红原牦牛肉酱")
     await expect(page.locator("table.lines")).to_contain_text("HY-2026-11")
+    # A crate of plums weighed on the station's scale: its label brings the grams.
+    await expect(page.get_by_label("数量（件或克）")).to_have_value("")
+    await page.keyboard.type(PLUMS_5_KG)
+    await page.get_by_role("button", name="添加").click()
+    await expect(page.locator("table.lines")).to_contain_text("南部脆李")
+    await expect(page.locator("table.lines")).to_contain_text("5000")
     await page.get_by_role("button", name="确认入库").click()
     await expect(page.locator("#receiving-status")).to_have_text("已确认入库。")
     await page.screenshot(path=screenshot_path("tablet-receiving"), full_page=True)

@@ -9,10 +9,11 @@ import pytest
 from litestar import Litestar
 
 from pos.catalog import service as catalog
+from pos.catalog.tables import Product
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
-from pos.inventory.tables import CountSession, ReceivingLine, RestockOrder
+from pos.inventory.tables import CountLine, CountSession, ReceivingLine, RestockOrder
 from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.pages import dashboard
@@ -21,13 +22,17 @@ from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
 from pos.stores import service as stores
+from pos.stores.tables import Store
 from pos.worker import register_handlers
+from tests.helpers.shop import weight_label
 from tests.helpers.staff import add_printer
 from tests.integration.pages.conftest import Demo, run_outbox
 
 pytestmark = pytest.mark.anyio
 
 NOODLES = "6903120028012"
+CABBAGE = "FPC-622921-2026-0001"  # Linxia baby cabbage, sold by the kg
+CABBAGE_PLU = "20001"  # its PLU on the Linxia zone's scale labels
 _EN = {"Accept-Language": "en"}
 
 
@@ -184,8 +189,110 @@ async def test_a_count_shows_the_variance(client: httpx.AsyncClient, demo: Demo)
     assert level.on_hand == 58
 
 
+async def test_a_restocker_receives_weighed_produce_by_its_scale_label(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.kiosk_store_id
+    cabbage = await _cabbage_id()
+    before = (await inventory.get_level(store, cabbage)).on_hand
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+
+    # The crate weighed on the store's scale: 12.5 kg under the cabbage's PLU.
+    scan = {"code": weight_label(CABBAGE_PLU, 12500), "quantity": ""}
+    scanned = await client.post(f"{session}/scan", data=scan)
+
+    assert scanned.status_code == 303, scanned.text
+    assert (await client.post(f"{session}/confirm")).status_code == 303
+    assert (await inventory.get_level(store, cabbage)).on_hand == before + 12500
+
+
+async def test_a_count_adds_up_the_grams_of_each_crate_s_weight_label(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.kiosk_store_id
+    session = (await client.post(f"/staff/stores/{store}/counts")).headers["location"]
+    for grams in (30000, 45500):
+        scan = {"code": weight_label(CABBAGE_PLU, grams), "quantity": ""}
+        assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
+
+    await client.post(f"{session}/finish")
+
+    assert (await inventory.get_level(store, await _cabbage_id())).on_hand == 75500
+
+
+async def test_a_price_label_names_the_produce_and_the_restocker_enters_its_grams(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.kiosk_store_id
+    await Store.update({Store.label_scheme: "price_plu5"}).where(Store.id == store)
+    await _login(client, "restocker")
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    label = weight_label(CABBAGE_PLU, 1235)  # the amount layout: 12.35 yuan, grams unknown
+
+    refused = await client.post(f"{session}/scan", data={"code": label, "quantity": ""})
+    weighed = await client.post(f"{session}/scan", data={"code": label, "quantity": "1800"})
+
+    assert refused.status_code == 422
+    assert "请扫描它的重量标签，或在数量中输入克数" in refused.text
+    assert weighed.status_code == 303, weighed.text
+    lines = await ReceivingLine.select(ReceivingLine.product, ReceivingLine.quantity)
+    assert lines == [{"product": await _cabbage_id(), "quantity": 1800}]
+
+
+async def test_produce_scanned_by_its_barcode_needs_its_grams(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    packed = "6903120028999"  # a barcode on the cabbage's crate, priced by the kg all the same
+    await Product.update({Product.gtin: packed}).where(Product.certificate_no == CABBAGE)
+    await _login(client, "restocker")
+    store = demo.kiosk_store_id
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+
+    refused = await client.post(f"{session}/scan", data={"code": packed, "quantity": ""})
+    weighed = await client.post(f"{session}/scan", data={"code": packed, "quantity": "9000"})
+
+    assert refused.status_code == 422
+    assert "请扫描它的重量标签，或在数量中输入克数" in refused.text
+    assert weighed.status_code == 303, weighed.text
+    lines = await ReceivingLine.select(ReceivingLine.product, ReceivingLine.quantity)
+    assert lines == [{"product": await _cabbage_id(), "quantity": 9000}]
+
+
+def _misread(code: str) -> str:
+    return code[:-1] + str((int(code[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize(
+    ("scan", "message"),
+    [
+        ({"code": weight_label(CABBAGE_PLU, 500), "quantity": "500"}, "重量标签已带克数"),
+        ({"code": weight_label("29999", 500)}, "本专区不销售这件商品"),
+        ({"code": _misread(weight_label(CABBAGE_PLU, 500))}, "条码校验失败"),
+    ],
+    ids=["grams_typed_too", "unknown_plu", "check_digit"],
+)
+async def test_a_scale_label_the_count_cannot_take_is_refused_with_a_message(
+    client: httpx.AsyncClient, demo: Demo, scan: dict[str, str], message: str
+) -> None:
+    await _login(client, "restocker")
+    store = demo.kiosk_store_id
+    session = (await client.post(f"/staff/stores/{store}/counts")).headers["location"]
+
+    refused = await client.post(f"{session}/scan", data=scan)
+
+    assert refused.status_code == 422
+    assert message in refused.text
+    assert await CountLine.count() == 0
+
+
 async def _noodles_id() -> int:
     return (await catalog.products_by_gtin(NOODLES))[0].id
+
+
+async def _cabbage_id() -> int:
+    return (await catalog.product_ids_by_certificate([CABBAGE]))[CABBAGE]
 
 
 async def _kiosk_sale(
