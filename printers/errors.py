@@ -36,7 +36,7 @@ class StatusUnsupported(PrinterConfigError):
 
 
 class PrinterUnreachable(PrinterError):
-    """Connecting, writing or reading failed or timed out: retry with back-off."""
+    """Connecting, writing or reading failed or timed out, or what answered is no printer: retry."""
 
     code = "printer_unreachable"
     retryable = True

@@ -171,13 +171,14 @@ class StaffPages(Controller):
     )
     async def print_job_end(
         self,
+        request: AnyRequest,
         store_id: FromPath[RowId],
         job_id: FromPath[RowId],
         how: FromPath[Literal["retry", "cancel"]],
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
-        """Send a failed print job again, or cancel a stuck one."""
-        await tablet.end_print_job(actor, store_id, job_id, how)
+        """Send a failed print job again, or cancel a stuck one, once per form `key`."""
+        await tablet.end_print_job(actor, store_id, job_id, how, await read_form(request))
         return _see_other(_store_path(store_id, "#printers"))
 
     @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")

@@ -378,12 +378,17 @@ async def reprint(
 
 
 async def end_print_job(
-    actor: StaffActor, store_id: int, job_id: int, how: Literal["retry", "cancel"]
+    actor: StaffActor,
+    store_id: int,
+    job_id: int,
+    how: Literal["retry", "cancel"],
+    form: Mapping[str, str],
 ) -> PrintJobOut:
-    """Send a failed job again, or take a stuck one off its printer's queue."""
+    """Send a failed job again, or take a stuck one off its printer's queue, once per `key`."""
     require(actor, CASH_ROLES, store_id)
     act = printing.retry_job if how == "retry" else printing.cancel_job
-    return await act(store_id, job_id, staff_user_id=actor.user_id)
+    key = form.get("key", "") or None
+    return await act(store_id, job_id, staff_user_id=actor.user_id, idempotency_key=key)
 
 
 async def refund(

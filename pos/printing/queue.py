@@ -4,8 +4,9 @@ Outcomes (policy in `RetryPolicy.outcome`):
 - printed: the printer took the bytes after reporting itself ready;
 - waiting: it answered but cannot print (paper out, cover open, offline); asked again every
   `print_recheck_s` with the status check every send starts with; never gives up, never counts;
-- queued again: it could not be reached; retried after a doubling delay with jitter, and
-  `failed` after `print_max_attempts` such sends, for staff to retry;
+- queued again: it could not be reached, or what answered is no printer (its status reply is
+  not one); retried after a doubling delay with jitter, and `failed` after
+  `print_max_attempts` such sends, for staff to retry;
 - failed at once: its URL or profile is wrong, which no retry fixes.
 A sender holds at most `SENDS_AT_ONCE` claimed jobs and sends them in threads of its own
 (a limiter that size, not anyio's shared default): a claimed job left waiting for a thread would

@@ -73,10 +73,16 @@ class PrintingController(Controller):
         summary="Queue a failed print job again",
     )
     async def retry(
-        self, store_id: FromPath[RowId], job_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+        self,
+        store_id: FromPath[RowId],
+        job_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> PrintJobOut:
         """Only a failed job; it goes back to its place in the printer's queue."""
-        return await printing.retry_job(store_id, job_id, staff_user_id=actor.user_id)
+        return await printing.retry_job(
+            store_id, job_id, staff_user_id=actor.user_id, idempotency_key=idempotency_key
+        )
 
     @post(
         "/print-jobs/{job_id:int}/cancel",
@@ -86,7 +92,13 @@ class PrintingController(Controller):
         summary="Take a print job off its printer's queue",
     )
     async def cancel(
-        self, store_id: FromPath[RowId], job_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+        self,
+        store_id: FromPath[RowId],
+        job_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> PrintJobOut:
         """A queued, waiting or failed job; 409 `job_state` for one being sent or printed."""
-        return await printing.cancel_job(store_id, job_id, staff_user_id=actor.user_id)
+        return await printing.cancel_job(
+            store_id, job_id, staff_user_id=actor.user_id, idempotency_key=idempotency_key
+        )

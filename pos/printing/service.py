@@ -14,7 +14,7 @@ from typing import Any
 
 from piccolo.query import WhereRaw
 
-from pos.db import Statement, insert_new
+from pos.db import Statement, insert_new, write_transaction
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
@@ -36,7 +36,7 @@ from pos.printing.schemas import (
     Refund,
     RefundedOrder,
 )
-from pos.printing.tables import PrinterState, PrintJob
+from pos.printing.tables import PrinterState, PrintJob, PrintJobKey
 from pos.settings import Settings
 from pos.staff.actors import staff_name
 from pos.stores import service as stores
@@ -139,6 +139,7 @@ async def enqueue_receipt(order: PaidOrder, links: ReceiptLinks) -> int | None:
 async def enqueue_refund_slip(refund: Refund, *, source_key: str) -> int | None:
     """Queue the refund's slip on the printer staff chose, else where the sale's receipt printed.
 
+    For a sale that printed no receipt (no printer then), where staff first reprinted it.
     The job id, or None when there is no printer to print it.
     """
     order = RefundedOrder.model_validate((await orders.get_order(refund.order_id)).model_dump())
@@ -315,7 +316,7 @@ async def reprint(
         )
     await stores.check_printer(store_id, target)
     document = {**receipt.document, "reprint": True, "refunded_fen": receipt.refunded_fen}
-    key = f"reprint:{store_id}:{idempotency_key}" if idempotency_key else None
+    key = _request_key("reprint", store_id, idempotency_key)
     job_id = await _insert_job(
         target, order_id, "reprint", document, key, created_by=staff_name(staff_user_id)
     )
@@ -330,8 +331,16 @@ async def reprint(
 
 
 async def _receipt_printer(order_id: int) -> int | None:
-    """Where the sale's receipt printed, if it did (the seller's printer may have changed)."""
-    row = await _J.select(_J.printer).where((_J.order == order_id) & (_J.kind == "receipt")).first()
+    """Where the sale's receipt printed; for a sale that printed none, its first reprint.
+
+    Not the seller's printer now: it may have changed, or be none.
+    """
+    row = (
+        await _J.select(_J.printer)
+        .where((_J.order == order_id) & _J.kind.is_in(["receipt", "reprint"]))
+        .order_by(_J.kind, _J.id)  # "receipt" sorts before "reprint"
+        .first()
+    )
     return int(row["printer"]) if row else None
 
 
@@ -365,41 +374,72 @@ def _json(value: Any) -> dict[str, Any]:
     return data
 
 
-async def retry_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJobOut:
-    """Queue a failed job again, with a fresh count of attempts."""
+def _request_key(action: str, scope: int, idempotency_key: str | None) -> str | None:
+    """How a staff request's Idempotency-Key is kept: unique per action and store or job."""
+    return f"{action}:{scope}:{idempotency_key}" if idempotency_key else None
+
+
+async def _repeated(action: str, job_id: int, idempotency_key: str | None) -> bool:
+    """Keep the key of a request on the job in the caller's transaction; True if kept before.
+
+    A racing repeat's insert waits for the first one's transaction, then inserts nothing.
+    """
+    key = _request_key(action, job_id, idempotency_key)
+    if key is None:
+        return False
+    return not await insert_new([PrintJobKey(key=key)], "ON CONFLICT DO NOTHING RETURNING id")
+
+
+async def retry_job(
+    store_id: int, job_id: int, *, staff_user_id: int, idempotency_key: str | None = None
+) -> PrintJobOut:
+    """Queue a failed job again, with a fresh count of attempts; a repeated key changes nothing."""
     job = await _job_out(job_id, store_id=store_id)
-    retried = (
-        await _J.update({_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)})
-        .where((_J.id == job_id) & (_J.state == "failed"))
-        .returning(_J.id)
-    )
-    if not retried:  # not failed, or no longer: e.g. cancelled at another tablet meanwhile
-        state = job.state if job.state != "failed" else (await _job_out(job_id)).state
-        raise Conflict(f"job {job_id} is {state}; only a failed job is retried", code="job_state")
+    async with write_transaction():
+        if await _repeated("retry", job_id, idempotency_key):
+            return await _job_out(job_id)
+        retried = (
+            await _J.update(
+                {_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)}
+            )
+            .where((_J.id == job_id) & (_J.state == "failed"))
+            .returning(_J.id)
+        )
+        if not retried:  # not failed, or no longer: e.g. cancelled at another tablet meanwhile
+            state = job.state if job.state != "failed" else (await _job_out(job_id)).state
+            raise Conflict(
+                f"job {job_id} is {state}; only a failed job is retried", code="job_state"
+            )
     logger.info("printing: failed job retried", job_id=job_id, staff_user_id=staff_user_id)
     PRINT_JOBS.notify()
     return await _job_out(job_id)
 
 
-async def cancel_job(store_id: int, job_id: int, *, staff_user_id: int) -> PrintJobOut:
+async def cancel_job(
+    store_id: int, job_id: int, *, staff_user_id: int, idempotency_key: str | None = None
+) -> PrintJobOut:
     """Take a job that has not printed off its printer's queue: the jobs behind it go on.
 
     For a receipt nobody will collect, or a job stuck at a printer staff cannot mend now. A job
-    being sent cannot be called back (it may be on the paper already): `Conflict`.
+    being sent cannot be called back (it may be on the paper already): `Conflict`. A repeated
+    key changes nothing and answers with the job.
     """
     job = await _job_out(job_id, store_id=store_id)
-    cancelled = (
-        await _J.update(
-            {_J.state: "cancelled", _J.last_error: f"cancelled by {staff_name(staff_user_id)}"}
+    async with write_transaction():
+        if await _repeated("cancel", job_id, idempotency_key):
+            return await _job_out(job_id)
+        cancelled = (
+            await _J.update(
+                {_J.state: "cancelled", _J.last_error: f"cancelled by {staff_name(staff_user_id)}"}
+            )
+            .where((_J.id == job_id) & _J.state.is_in([*CANCELLABLE]))
+            .returning(_J.id)
         )
-        .where((_J.id == job_id) & _J.state.is_in([*CANCELLABLE]))
-        .returning(_J.id)
-    )
-    if not cancelled:
-        raise Conflict(
-            f"job {job_id} is {job.state}; only a queued, waiting or failed job is cancelled",
-            code="job_state",
-        )
+        if not cancelled:
+            raise Conflict(
+                f"job {job_id} is {job.state}; only a queued, waiting or failed job is cancelled",
+                code="job_state",
+            )
     logger.info("printing: job cancelled", job_id=job_id, staff_user_id=staff_user_id)
     PRINT_JOBS.notify()
     return await _job_out(job_id)

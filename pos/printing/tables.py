@@ -1,4 +1,4 @@
-"""Print tables: the per-printer job queue and the last status each printer reported."""
+"""Print tables: the per-printer job queue, staff's keys on it, each printer's last status."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from piccolo.table import Table
 from pos.orders.tables import Order
 from pos.stores.tables import Printer
 
-__all__ = ["PrintJob", "PrinterState"]
+__all__ = ["PrintJob", "PrintJobKey", "PrinterState"]
 
 
 class PrintJob(Table):
@@ -52,6 +52,13 @@ class PrintJob(Table):
     created_at = Timestamptz(default=TimestamptzNow())
     printed_at = Timestamptz(null=True, default=None)
     created_by = Varchar(length=64, default="", help_text="worker, or staff:<user id>")
+
+
+class PrintJobKey(Table):
+    """The Idempotency-Key of a staff request on a job (cancel, retry): a repeat changes nothing."""
+
+    id: Serial
+    key = Varchar(length=160, unique=True, help_text="cancel:<job id>:<key>, retry:<job id>:<key>")
 
 
 class PrinterState(Table):

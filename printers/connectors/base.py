@@ -116,6 +116,10 @@ class DuplexConnector(Connector):
                 # A printer out of paper keeps buffering what it gets and prints it much later;
                 # refusing here lets the queue wait for staff instead of piling up copies.
                 status = _exchange_status(channel, deadline)
+                if status.error is not None:
+                    # What answered is no printer (a mistyped port reaching SSH, say): no staff
+                    # loading paper mends that, so it is retried and fails like one unreachable.
+                    raise PrinterUnreachable(status.error)
                 if not status.ready:
                     raise PrinterNotReady(status.reason or "not ready", status)
             channel.write(data, deadline)

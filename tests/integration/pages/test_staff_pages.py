@@ -417,6 +417,28 @@ async def test_a_cashier_prints_a_failed_receipt_again_or_cancels_it(
     assert "打印机正常" in (await client.get(f"/staff/stores/{store}")).text
 
 
+async def test_a_cancel_the_tablet_sends_again_with_its_key_is_not_an_error(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    await _kiosk_sale(client, kiosk_token, settings)
+    await run_outbox()
+    store = demo.kiosk_store_id
+    await PrintJob.update({PrintJob.state: "failed"}).where(PrintJob.kind == "receipt")
+    (job,) = await PrintJob.select(PrintJob.id)
+    await _login(client, "cashier")
+    page = (await client.get(f"/staff/stores/{store}")).text
+    cancel = f"/staff/stores/{store}/print-jobs/{job['id']}/cancel"
+    form = re.search(rf'action="{cancel}"><input type="hidden" name="key" value="([^"]+)"', page)
+    assert form, page
+
+    first = await client.post(cancel, data={"key": form[1]})
+    again = await client.post(cancel, data={"key": form[1]})
+
+    assert (first.status_code, again.status_code) == (303, 303), again.text
+    assert await PrintJob.select(PrintJob.state).first() == {"state": "cancelled"}
+
+
 async def test_a_partial_refund_puts_back_only_the_goods_returned(
     paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
 ) -> None:

@@ -140,6 +140,13 @@ def test_serial_printer_out_of_paper_refuses_the_job(pty_printer: PtyPrinter) ->
     assert b"\x1dV" not in pty_printer.received
 
 
+def test_a_serial_device_that_answers_no_status_is_unreachable(pty_printer: PtyPrinter) -> None:
+    pty_printer.replies = {1: b"O", 2: b"K", 4: b"!"}  # no status byte has bit 0 set
+    with pytest.raises(PrinterUnreachable, match="unexpected status reply 4f 4b 21"):
+        send(f"serial://{pty_printer.device}", DATA, timeout=5)
+    assert pty_printer.pages == []
+
+
 def test_serial_printer_that_does_not_answer_is_offline(pty_printer: PtyPrinter) -> None:
     pty_printer.replies = {}
     status = query_status(f"serial://{pty_printer.device}", timeout=0.3)

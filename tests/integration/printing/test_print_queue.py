@@ -389,6 +389,22 @@ async def test_unreachable_printer_is_retried_then_fails(
     assert job["last_error"].startswith("printer_unreachable")
 
 
+async def test_a_device_that_is_no_printer_is_retried_then_fails(
+    counter: Counter80, sender: PrintSender, banner_port: int
+) -> None:
+    await Printer.update({Printer.connection_url: f"tcp://127.0.0.1:{banner_port}"}).where(
+        Printer.id == counter.printer_id
+    )
+    await paid_sale(counter)
+    # Not "waiting" for staff to load paper for ever: the tablet offers its retry once it fails.
+    outcomes = [state for _ in range(4) for state in await sender.deliver_due(later())]
+    assert outcomes == ["queued", "queued", "failed"]
+    job = await PrintJob.select().first()
+    assert job is not None
+    assert job["attempts"] == 3
+    assert job["last_error"] == "printer_unreachable: unexpected status reply 53 53 48"
+
+
 async def test_order_without_printer_prints_nothing(
     counter: Counter80, sender: PrintSender
 ) -> None:

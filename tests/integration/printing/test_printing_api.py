@@ -9,7 +9,7 @@ import pytest
 
 from pos.orders import service as orders
 from pos.printing.queue import PrintSender
-from pos.printing.service import MAX_LISTED_JOBS
+from pos.printing.service import MAX_LISTED_JOBS, on_order_refunded
 from pos.printing.tables import PrintJob
 from pos.stores.tables import Counter, Printer
 from printers import VirtualPrinter
@@ -18,6 +18,7 @@ from tests.integration.printing.conftest import (
     Counter80,
     paid_event,
     paid_sale,
+    refunded_event,
     wait_for_receipts,
 )
 
@@ -192,6 +193,24 @@ async def test_a_sale_without_a_printer_prints_its_receipt_where_staff_say(
     assert any(sold.number in line for line in receipt.decoded.text_lines)
 
 
+async def test_a_refund_slip_of_a_sale_without_a_printer_prints_where_staff_reprinted_it(
+    client: httpx.AsyncClient, counter: Counter80, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    await set_counter_printer(counter, None)
+    sold = await paid_sale(counter)  # no receipt
+    desk = await add_printer(store_id, f"tcp://127.0.0.1:{virtual.port}", name="服务台")
+    await login_as(client, "cashier", store_id)
+    printed = await client.post(
+        f"/api/stores/{store_id}/orders/{sold.id}/reprint", json={"printer_id": desk}
+    )
+    assert printed.status_code == 201, printed.text
+    await orders.record_refund(sold.id, amount_fen=1250, restock=None, actor="staff:1")
+    await on_order_refunded(await refunded_event(sold.id))
+    slip = await PrintJob.select(PrintJob.printer).where(PrintJob.kind == "refund").first()
+    assert slip == {"printer": desk}
+
+
 async def test_only_a_paid_order_gets_a_receipt(
     client: httpx.AsyncClient, counter: Counter80
 ) -> None:
@@ -253,6 +272,50 @@ async def test_failed_job_is_retried_by_staff(
     again = await client.post(f"/api/stores/{store_id}/print-jobs/{job['id']}/retry")
     assert again.status_code == 409
     assert again.json()["code"] == "job_state"
+
+
+async def test_a_retry_repeated_with_its_key_does_not_queue_the_job_again(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, closed_port: int
+) -> None:
+    store_id = counter.shop.store_id
+    await Printer.update({Printer.connection_url: f"tcp://127.0.0.1:{closed_port}"}).where(
+        Printer.id == counter.printer_id
+    )
+    await paid_sale(counter)
+    (job,) = await PrintJob.select(PrintJob.id)
+    await PrintJob.update({PrintJob.state: "failed"}).where(PrintJob.id == job["id"])
+    await login_as(client, "cashier", store_id)
+    url = f"/api/stores/{store_id}/print-jobs/{job['id']}/retry"
+    key = {"Idempotency-Key": "retry-tap-0001"}
+    first = await client.post(url, headers=key)
+    assert (first.json()["state"], first.json()["attempts"]) == ("queued", 0)
+    while "failed" not in await sender.deliver_due(later()):  # the printer is still off
+        pass
+    again = await client.post(url, headers=key)  # its first answer was lost on the shop's Wi-Fi
+    assert again.status_code == 200, again.text
+    assert (again.json()["state"], again.json()["attempts"]) == ("failed", 3)
+    retried = await client.post(url, headers={"Idempotency-Key": "retry-tap-0002"})
+    assert retried.json()["state"] == "queued"
+
+
+async def test_a_cancel_repeated_with_its_key_gets_the_first_answer(
+    client: httpx.AsyncClient, counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    store_id = counter.shop.store_id
+    virtual.set_paper(True)
+    await paid_sale(counter)
+    assert await sender.deliver_due() == ["waiting"]
+    (job,) = await PrintJob.select(PrintJob.id)
+    await login_as(client, "cashier", store_id)
+    url = f"/api/stores/{store_id}/print-jobs/{job['id']}/cancel"
+    key = {"Idempotency-Key": "cancel-tap-0001"}
+    first = await client.post(url, headers=key)
+    again = await client.post(url, headers=key)  # its first answer was lost on the shop's Wi-Fi
+    assert first.status_code == 200, first.text
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    another = await client.post(url, headers={"Idempotency-Key": "cancel-tap-0002"})
+    assert (another.status_code, another.json()["code"]) == (409, "job_state")
 
 
 async def test_a_cancelled_waiting_job_lets_the_next_receipt_print(
