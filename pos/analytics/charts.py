@@ -7,6 +7,7 @@ come from suppliers' files). Sizes are fixed; the SVG scales with its `viewBox`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from html import escape
 
 from pos.analytics.schemas import CohortsOut, SalesOut
@@ -113,12 +114,17 @@ def sales_chart(sales: SalesOut) -> str:
     """Sales by day as lines (all and certified), by anything else as the top bars."""
     title = f"Sales by {sales.by}, {sales.scope.date_from} to {sales.scope.date_to} (yuan)"
     if sales.by == "day":
+        # Every day of the period is on the axis: one without sales (a closed store) sold 0.
+        first, last = sales.scope.date_from, sales.scope.date_to
+        days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+        sold = {row.key: row for row in sales.rows}
+        rows = [sold.get(day) for day in days]
         return line_chart(
             title,
-            [row.key[5:] for row in sales.rows],
+            [day[5:] for day in days],
             [
-                ("net", [row.net_fen / 100 for row in sales.rows]),
-                ("certified", [row.certified_fen / 100 for row in sales.rows]),
+                ("net", [row.net_fen / 100 if row else 0.0 for row in rows]),
+                ("certified", [row.certified_fen / 100 if row else 0.0 for row in rows]),
             ],
             "yuan",
         )

@@ -2,7 +2,10 @@
 
 Refunds: a refund takes its share of each line in proportion to the line's amount, the way the
 platform reverses certified lines: floor(value * refunded / total) of it, on the running total,
-so a sale refunded in full nets to exactly zero. An order refunded in full is no purchase at all.
+so a sale refunded in full nets to exactly zero. Certified fen, pieces and grams are what that
+leaves. Net fen also give up the fen the floors leave over, one from each of as many lines
+(rollups.py), so an order's lines keep exactly its total less refunds. An order refunded in full
+is no purchase at all.
 A buyer's history is chain-wide: someone who first bought at store A is a returning buyer at B.
 """
 
@@ -36,7 +39,7 @@ COMEBACK_BUCKETS = ((0, 7), (8, 30), (31, 90), (91, 180), (181, None))
 
 
 def net_of(value: int, total_fen: int, refunded_fen: int) -> int:
-    """What is left of `value` (fen or units of one line) after its share of the refunds."""
+    """What is left of `value` (fen or units of one line) after its floor share of the refunds."""
     if total_fen <= 0:
         return value
     return value - value * refunded_fen // total_fen

@@ -40,10 +40,25 @@ __all__ = [
 
 COUNTED_STATES = ("paid", "partially_refunded")
 
-# A line's net is its total less floor(total * refunded / order total): see measures.net_of.
+# What is left of a line's value (`v`) after floor(value * refunded / order total) of it, the
+# platform's split (see measures.net_of): certified fen, pieces and grams.
 _LESS_REFUNDS = (
     "{v} - CASE WHEN p.total_fen > 0 "
     "THEN CAST({v} AS BIGINT) * p.refunded_fen / p.total_fen ELSE 0 END"
+)
+# Net fen: the floors leave fewer fen of the refunds than the order has lines; those are taken
+# one each from the lines the floor cut most (`_CUT`; ties: the lowest line id), so the order's
+# cells sum to its total less refunds. A line gives one more fen when the floor shares of all the
+# lines, and one fen from each line before it in that queue, still fall short of the refunds.
+# A correlated subquery, not a window: only refunded orders pay for it, in CASE's later branch.
+_CUT = "CAST({m}.total_fen AS BIGINT) * p.refunded_fen % p.total_fen"
+_NET = (
+    _LESS_REFUNDS.format(v="l.total_fen")
+    + " - CASE WHEN p.refunded_fen <= 0 OR p.total_fen <= 0 THEN 0 WHEN (SELECT SUM("  # noqa: S608 (constant text)
+    "CAST(m.total_fen AS BIGINT) * p.refunded_fen / p.total_fen + CASE WHEN "
+    f"{_CUT.format(m='m')} > {_CUT.format(m='l')} OR "
+    f"({_CUT.format(m='m')} = {_CUT.format(m='l')} AND m.id < l.id) THEN 1 ELSE 0 END) "
+    'FROM order_line m WHERE m."order" = l."order") < p.refunded_fen THEN 1 ELSE 0 END'
 )
 # `where` is filled with constant text only.
 SALES_CELLS = (
@@ -51,7 +66,7 @@ SALES_CELLS = (
     "province_code, net_fen, certified_fen, quantity, weight_g) "
     "SELECT p.store_id, p.day, l.product, l.supplier, l.origin_county_code, "
     "substr(l.origin_county_code, 1, 2), "
-    f"SUM({_LESS_REFUNDS.format(v='l.total_fen')}), "
+    f"SUM({_NET}), "
     f"SUM(CASE WHEN l.certified THEN {_LESS_REFUNDS.format(v='l.total_fen')} ELSE 0 END), "
     f"SUM({_LESS_REFUNDS.format(v='COALESCE(l.quantity, 0)')}), "
     f"SUM({_LESS_REFUNDS.format(v='COALESCE(l.weight_g, 0)')}) "
@@ -69,7 +84,7 @@ _ORDER_SIDES = (
 _ORDER_CELLS = (
     "SELECT l.product AS product_id, l.supplier AS supplier_id,"  # noqa: S608
     " l.origin_county_code AS county_code, "
-    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='l.total_fen')})) AS net_fen, "
+    f"SUM(p.sign * ({_NET})) AS net_fen, "
     f"SUM(CASE WHEN l.certified THEN p.sign * ({_LESS_REFUNDS.format(v='l.total_fen')})"
     " ELSE 0 END) AS certified_fen, "
     f"SUM(p.sign * ({_LESS_REFUNDS.format(v='COALESCE(l.quantity, 0)')})) AS quantity, "

@@ -49,6 +49,7 @@ __all__ = [
     "sales",
     "scope_for",
     "set_store_region",
+    "store_region",
     "stores_for",
 ]
 
@@ -315,6 +316,16 @@ async def regions(scope: Scope) -> RegionsOut:
     ]
     unknown = sum(row.net_fen for row in out if row.buyer_region is None)
     return RegionsOut(scope=scope.out, rows=out, unknown_region_net_fen=unknown)
+
+
+async def store_region(store_id: int) -> str | None:
+    """The province code a store's buyers count for; None while no manager has set one."""
+    row = (
+        await StoreRegion.select(StoreRegion.province_code)
+        .where(StoreRegion.store_id == store_id)
+        .first()
+    )
+    return None if row is None else str(row["province_code"])
 
 
 async def set_store_region(store_id: int, province_code: str | None) -> StoreRegionOut:

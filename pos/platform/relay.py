@@ -8,7 +8,8 @@ to it. A relay killed mid-send leaves its rows claimed; once the lease passes an
 them again, and the platform answers "duplicate" for any it already stored, so a resend is
 harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter; after
 `platform_max_attempts` a row is dead: logged at error level and listed for staff. A reversal
-or rating is claimed once its order's sale is sent, never before it.
+or rating is claimed once its order's sale is sent, never before it. Only rows of the kinds the
+platform takes (`SENT_KINDS`) are claimed: a second sale set aside as `sale_replayed` never is.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 from pos.db import current_engine, write_transaction
 from pos.events.signals import Signal
 from pos.logs import logger
-from pos.platform.schemas import BatchResult
+from pos.platform.schemas import SENT_KINDS, BatchResult
 from pos.platform.signing import merchant_key, signed_headers
 from pos.platform.tables import CertifiedTransaction
 from pos.settings import Settings
@@ -128,6 +129,7 @@ async def _claim(claim: str, settings: Settings, only: list[str] | None) -> list
     now = datetime.now(UTC)
     due = (
         (_T.state == "pending")
+        & _T.kind.is_in(list(SENT_KINDS))
         & (_T.next_attempt_at <= now)
         & (_T.claimed_until.is_null() | (_T.claimed_until < now))
         & ((_T.kind == "sale") | _T.order_id.not_in(_UNSENT_SALES))

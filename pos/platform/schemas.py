@@ -7,13 +7,14 @@ the double share.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pos.db import MAX_INTEGER, MAX_ROW_ID
 
 __all__ = [
+    "SENT_KINDS",
     "BacklogOut",
     "BatchIn",
     "BatchResult",
@@ -29,12 +30,16 @@ __all__ = [
     "Rejection",
     "RequeuedOut",
     "Sale",
+    "SentKind",
     "SoldLine",
     "TransactionDoc",
     "TransactionLine",
 ]
 
 MAX_BATCH = 100
+SentKind = Literal["sale", "reversal", "rating", "rating_withdrawal"]
+"""The kinds of `Document`, the only rows the relay sends or staff may send again."""
+SENT_KINDS: tuple[SentKind, ...] = get_args(SentKind)
 
 
 class SoldLine(BaseModel):
@@ -68,7 +73,9 @@ class Sale(BaseModel):
     paid_at: datetime
     total_fen: int
     payment_reference: str
-    buyer_region: str | None = None
+    buyer_region: str | None = Field(
+        default=None, description="not in the payload: the store's region, looked up by the handler"
+    )
     lines: list[SoldLine]
 
 
@@ -100,7 +107,9 @@ class TransactionDoc(BaseModel):
     occurred_at: datetime = Field(description="when it was paid or refunded (UTC)")
     business_day: date = Field(description="the store-local day it counts for")
     payment_reference: str
-    buyer_region: str | None
+    buyer_region: str | None = Field(
+        description="province code the store's buyers count for (analytics); None: not set"
+    )
     order_total_fen: int = Field(
         le=MAX_INTEGER, description="the whole order, uncertified lines included"
     )
@@ -235,7 +244,9 @@ class BacklogOut(BaseModel):
 
 class DeadLetterOut(BaseModel):
     transaction_id: str
-    kind: Literal["sale", "reversal", "rating", "rating_withdrawal"]
+    kind: SentKind | Literal["sale_replayed"] = Field(
+        description="sale_replayed: a second sale of its order, set aside; never sent or retried"
+    )
     order_id: int
     store_id: int
     merchant_id: str

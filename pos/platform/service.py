@@ -16,14 +16,16 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Min
 
 from pos.analytics import ratings
+from pos.analytics import service as analytics
 from pos.catalog import service as catalog
 from pos.db import insert_new
-from pos.errors import InvalidInput, NotFound, Unavailable
+from pos.errors import Conflict, InvalidInput, NotFound, PosError, Unavailable
 from pos.events.outbox import Event, register
 from pos.orders import service as orders
 from pos.platform.ratings import rating_document
 from pos.platform.relay import DOCUMENTS_DUE
 from pos.platform.schemas import (
+    SENT_KINDS,
     BacklogOut,
     DeadLetterOut,
     Document,
@@ -67,11 +69,16 @@ def install() -> None:
 
 
 async def on_order_paid(event: Event) -> None:
-    """Outbox handler: the sale's certified transaction, when a line was certified at the sale."""
+    """Outbox handler: the sale's certified transaction, when a line was certified at the sale.
+
+    The store's buyer region is the one set when the handler runs (reversals copy the sale's).
+    """
     sale = Sale.model_validate(event.payload)
     certified = [line for line in sale.lines if line.certified]
     if not certified:
         return
+    region = await analytics.store_region(sale.store_id)
+    sale = sale.model_copy(update={"buyer_region": region})
     place = await _place(sale.store_id, sale.counter_id)
     codes = await _credit_codes([line.supplier_id for line in certified])
     doc = sale_transaction(sale, place, codes)
@@ -201,18 +208,35 @@ async def dead_letters() -> list[DeadLetterOut]:
 
 
 async def retry_dead(transaction_id: str | None = None) -> RequeuedOut:
-    """Send dead transactions again (one, or all of them) with a fresh count of attempts."""
+    """Send dead transactions again (one, or all of them) with a fresh count of attempts.
+
+    A row of a kind the relay never sends (a set-aside second sale) stays dead: asked for by id,
+    it is a Conflict.
+    """
     where: Any = _T.state == "dead"
     if transaction_id is not None:
         where &= _T.transaction_id == transaction_id
     requeued = await _requeue_where(where)
     if transaction_id is not None and not requeued:
-        raise NotFound(f"no dead transaction {transaction_id}", code="dead_letter_not_found")
+        raise await _not_retried(transaction_id)
     return RequeuedOut(requeued=requeued)
 
 
+async def _not_retried(transaction_id: str) -> PosError:
+    dead = (_T.transaction_id == transaction_id) & (_T.state == "dead")
+    if await _T.exists().where(dead):
+        return Conflict(
+            f"{transaction_id} is a second sale of its order, set aside: it is never sent",
+            code="dead_letter_not_sendable",
+        )
+    return NotFound(f"no dead transaction {transaction_id}", code="dead_letter_not_found")
+
+
 async def requeue(transaction_ids: list[str]) -> int:
-    """Make the given transactions due now, whatever their state; returns how many exist."""
+    """Make the given transactions due now, whatever their state, if the relay sends their kind.
+
+    Returns how many were made due.
+    """
     if not transaction_ids:
         return 0
     return await _requeue_where(_T.transaction_id.is_in(transaction_ids))
@@ -228,7 +252,7 @@ async def _requeue_where(where: Any) -> int:
                 _T.dead_at: None,
             }
         )
-        .where(where)
+        .where(where & _T.kind.is_in(list(SENT_KINDS)))
         .returning(_T.id)
     )
     if rows:

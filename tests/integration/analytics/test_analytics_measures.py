@@ -14,7 +14,15 @@ from pos.analytics.tables import Buyer, StoreRegion
 from pos.catalog.tables import Province
 from pos.stores.tables import Store
 from tests.helpers.shop import open_shop
-from tests.integration.analytics.conftest import Sample, also_sold_at, product_in, run_events, sell
+from tests.integration.analytics.conftest import (
+    Sample,
+    also_sold_at,
+    product_in,
+    refund,
+    run_events,
+    sell,
+    shanghai,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -59,6 +67,32 @@ async def test_sales_by_county_and_province_net_of_refunds(sample: Sample) -> No
     by_province = await service.sales(scope(sample, FEB), "province")
     assert [(row.key, row.net_fen) for row in by_province.rows] == [("98", 5000), ("99", 2500)]
     assert (by_province.net_fen, by_province.certified_fen) == (7500, 2500)
+
+
+async def test_net_sales_after_a_partial_refund_are_the_money_kept(db: str) -> None:
+    a = await open_shop()
+    noodles, plums, bamboo = [await product_in(a, "990001", 1000) for _ in range(3)]
+    order = await sell(a, {noodles: 1, plums: 1, bamboo: 1}, payer="p1", at=shanghai(3, 2))
+    await refund(order, 1000)  # one of the three items comes back: 10 yuan refunded
+    await run_events()
+    day = date(2026, 3, 2)
+    scope = Scope((a.store_id,), day, day)
+
+    by_day = await service.sales(scope, "day")  # the dashboard's "net sales" and sales.csv
+    by_product = await service.sales(scope, "product")
+    buyers = await service.buyers(scope)
+    await rebuild()
+
+    assert buyers.net_fen == by_day.net_fen == 2000  # not 2001: 1/3 fen kept by each line
+    # The fen the floors leave over is refunded from the first line (equal cuts: lowest id).
+    assert sorted((int(row.key), row.net_fen) for row in by_product.rows) == [
+        (noodles, 666),
+        (plums, 667),
+        (bamboo, 667),
+    ]
+    # Certified fen keep the platform's split: each line reverses floor(1000 * 1000 / 3000).
+    assert by_day.certified_fen == 3 * (1000 - 333)
+    assert await service.sales(scope, "product") == by_product
 
 
 async def test_sales_by_product_and_supplier_for_one_store(sample: Sample) -> None:

@@ -267,3 +267,41 @@ async def pending_rows(count: int) -> None:
         for doc in docs
     ]
     await CertifiedTransaction.insert(*rows)
+
+
+SET_ASIDE_REASON = "a second sale of its order, written when a replay followed a merchant change"
+
+
+async def set_aside_second_sale(order_id: int, merchant_id: str = "XM-TEST-0002") -> str:
+    """The row the one-sale migration leaves of the order's second sale: `sale_replayed`, dead.
+
+    A replay of `order_paid` after the store moved to another merchant wrote it before the
+    migration (platform_2026_12_04t14_30_00_000000.py); returns its transaction id.
+    """
+    first = (
+        await CertifiedTransaction.select(CertifiedTransaction.body)
+        .where(CertifiedTransaction.order_id == order_id)
+        .first()
+    )
+    assert first is not None
+    sale = TransactionDoc.model_validate_json(first["body"])
+    second = sale.model_copy(
+        update={"transaction_id": f"{merchant_id}-S{order_id}", "merchant_id": merchant_id}
+    )
+    await CertifiedTransaction.insert(
+        CertifiedTransaction(
+            transaction_id=second.transaction_id,
+            kind="sale_replayed",
+            order_id=order_id,
+            store_id=1,
+            merchant_id=merchant_id,
+            business_day=second.business_day,
+            amount_fen=second.amount_fen,
+            body=second.model_dump_json(),
+            state="dead",
+            next_attempt_at=None,
+            dead_at=datetime.now(UTC),
+            last_error=SET_ASIDE_REASON,
+        )
+    )
+    return second.transaction_id

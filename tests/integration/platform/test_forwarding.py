@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from piccolo.apps.migrations.tables import Migration
 
+from pos.analytics import rollups
+from pos.analytics import service as analytics
+from pos.analytics.service import Scope
 from pos.catalog.tables import Product
 from pos.db import Statement
 from pos.db.migrate import migrate
@@ -27,6 +30,7 @@ from tests.integration.platform.conftest import (
     forward_all,
     paid_sale,
     run_outbox,
+    set_aside_second_sale,
     states,
 )
 
@@ -164,6 +168,37 @@ async def _revoke(product_id: int) -> None:
     await Product.update({Product.status: "revoked"}).where(Product.id == product_id)
 
 
+async def test_a_certified_sale_and_its_reversal_carry_the_buyer_region_a_manager_set(
+    shop: Shop,
+) -> None:
+    await analytics.set_store_region(shop.store_id, "99")  # PUT /api/analytics/stores/{id}/region
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await orders.record_refund(sale.id, amount_fen=1000, restock=None)
+    await run_outbox()
+
+    rows = await _T.select(_T.body).where(_T.order_id == sale.id).order_by(_T.id)
+    docs = [TransactionDoc.model_validate_json(row["body"]) for row in rows]
+    assert [(doc.kind, doc.buyer_region) for doc in docs] == [("sale", "99"), ("reversal", "99")]
+
+
+async def test_certified_sales_in_the_figures_are_the_sale_less_its_reversals(shop: Shop) -> None:
+    lines = [{"product_id": await shop.add(price_fen=1000), "quantity": 1} for _ in range(3)]
+    sale = await paid_sale(shop, *lines)
+    for amount_fen in (1000, 700):  # each leaves a fraction of a fen on every line
+        await orders.record_refund(sale.id, amount_fen=amount_fen, restock=None)
+    await run_outbox()
+    await rollups.refresh_order(sale.id)
+
+    rows = await _T.select(_T.kind, _T.amount_fen, _T.business_day).where(_T.order_id == sale.id)
+    day = next(row["business_day"] for row in rows if row["kind"] == "sale")
+    figures = await analytics.sales(Scope((shop.store_id,), day, day), "day")
+
+    at_platform = sum(row["amount_fen"] * (-1 if row["kind"] == "reversal" else 1) for row in rows)
+    assert figures.certified_fen == at_platform == 3000 - 3 * 566
+    assert figures.net_fen == 3000 - 1700  # the money kept
+
+
 async def test_a_replayed_sale_or_refund_event_writes_one_transaction(shop: Shop) -> None:
     noodles = await shop.add(price_fen=1000)
     sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
@@ -230,6 +265,42 @@ def _sale(transaction_id: str, *, state: str) -> CertifiedTransaction:
         state=state,
         next_attempt_at=None if state == "sent" else datetime.now(UTC),
     )
+
+
+async def test_retrying_every_dead_letter_does_not_send_a_set_aside_second_sale(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    await double.start()
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 3})
+    await run_outbox()
+    await forward_all(relay)
+    second = await set_aside_second_sale(sale.id)
+
+    retried = await platform.retry_dead()  # POST /api/platform/dead-letters/retry
+    await forward_all(relay)
+
+    assert retried.requeued == 0
+    assert (await states())[second] == "dead"
+    # One paid order, one sale at the platform: not a second one under the other merchant.
+    assert await double.counts() == {"transactions": 1, "deliveries": 1}
+
+
+async def test_a_set_aside_second_sale_is_never_requeued_nor_claimed(
+    shop: Shop, double: DoubleServer, relay: Relay
+) -> None:
+    await double.start()
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 1})
+    await run_outbox()
+    await forward_all(relay)
+    second = await set_aside_second_sale(sale.id)
+
+    assert await platform.requeue([second]) == 0  # as `pos platform reconcile --resend` would
+    due = {_T.state: "pending", _T.next_attempt_at: datetime.now(UTC), _T.dead_at: None}
+    await _T.update(due).where(_T.transaction_id == second)  # by hand, past the service
+    assert await relay.round() == 0
+    assert await double.counts() == {"transactions": 1, "deliveries": 1}
 
 
 async def test_a_request_that_cannot_be_made_fails_its_rows_rather_than_holding_them(

@@ -7,7 +7,12 @@ import pytest
 
 from pos.platform.tables import CertifiedTransaction
 from tests.helpers.staff import add_store, login_as
-from tests.integration.platform.conftest import MERCHANT, pending_rows
+from tests.integration.platform.conftest import (
+    MERCHANT,
+    SET_ASIDE_REASON,
+    pending_rows,
+    set_aside_second_sale,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +54,27 @@ async def test_retry_all_sends_every_dead_letter_again(client: httpx.AsyncClient
     await login_as(client, "manager", None)
     assert (await client.post("/api/platform/dead-letters/retry")).json() == {"requeued": 2}
     assert (await client.get("/api/platform/dead-letters")).json() == []
+
+
+async def test_the_dead_letter_list_shows_a_set_aside_second_sale_which_cannot_be_retried(
+    client: httpx.AsyncClient,
+) -> None:
+    await pending_rows(1)
+    second = await set_aside_second_sale(1)
+    await login_as(client, "manager", None)
+
+    listed = await client.get("/api/platform/dead-letters")
+    retried = await client.post(f"/api/platform/dead-letters/{second}/retry")
+
+    assert listed.status_code == 200, listed.text
+    assert [(d["transaction_id"], d["kind"], d["last_error"]) for d in listed.json()] == [
+        (second, "sale_replayed", SET_ASIDE_REASON)
+    ]
+    assert retried.status_code == 409
+    assert retried.json()["code"] == "dead_letter_not_sendable"
+    row = await _T.select(_T.state, _T.attempts).where(_T.transaction_id == second)
+    assert row == [{"state": "dead", "attempts": 0}]
+    assert (await client.post("/api/platform/dead-letters/retry")).json() == {"requeued": 0}
 
 
 async def test_a_store_manager_may_not_see_the_forwarding(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import date
 
-from pos.analytics.charts import bar_chart, cohorts_chart, line_chart, sales_chart, yuan
+from pos.analytics.charts import (
+    PLOT_HEIGHT,
+    TOP,
+    bar_chart,
+    cohorts_chart,
+    line_chart,
+    sales_chart,
+    yuan,
+)
 from pos.analytics.export import repeat_csv, sales_csv
 from pos.analytics.schemas import (
     CohortOut,
@@ -60,6 +68,25 @@ def test_line_charts_for_days_and_cohorts_are_well_formed() -> None:
     figures = CohortsOut(scope=SCOPE, grain="month", cohorts=[cohort])
     assert ET.fromstring(cohorts_chart(figures)).tag == f"{SVG}svg"
     assert ET.fromstring(line_chart("empty", [], [], "%")).tag == f"{SVG}svg"
+
+
+def test_the_sales_by_day_chart_keeps_a_day_without_sales_on_its_axis() -> None:
+    # Sales on the 1st, the 2nd and the 31st: the store was closed from the 3rd to the 30th.
+    days = sales(
+        "day",
+        ("2026-01-01", "2026-01-01", 1000),
+        ("2026-01-02", "2026-01-02", 1000),
+        ("2026-01-31", "2026-01-31", 1000),
+    )
+
+    net = next(ET.fromstring(sales_chart(days)).iter(f"{SVG}polyline"))
+
+    points = [[float(v) for v in point.split(",")] for point in net.get("points", "").split()]
+    assert len(points) == 31  # every day of January on the axis
+    x = [point[0] for point in points]
+    # The 1st to the 2nd is a 30th of the way to the 31st, not a half.
+    assert round((x[1] - x[0]) / (x[30] - x[0]), 3) == round(1 / 30, 3)
+    assert {point[1] for point in points[2:30]} == {TOP + PLOT_HEIGHT}  # nothing sold: 0
 
 
 def test_yuan() -> None:
