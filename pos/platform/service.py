@@ -184,10 +184,16 @@ async def _insert(doc: Document, order_id: int, store_id: int) -> None:
 
 
 async def backlog() -> BacklogOut:
-    """How many transactions wait, were sent or are dead, and since when the oldest waits."""
-    rows = await _T.select(_T.state, Count(_T.id).as_alias("n")).group_by(_T.state)
+    """How many transactions wait, were sent or are dead, and since when the oldest waits.
+
+    A second sale set aside (`sale_replayed`) is in none: it is never sent, nor to be retried.
+    """
+    sendable = _T.kind.is_in(list(SENT_KINDS))
+    rows = await _T.select(_T.state, Count(_T.id).as_alias("n")).where(sendable).group_by(_T.state)
     counts = {row["state"]: row["n"] for row in rows}
-    oldest = await _T.select(Min(_T.created_at).as_alias("at")).where(_T.state == "pending")
+    oldest = await _T.select(Min(_T.created_at).as_alias("at")).where(
+        sendable & (_T.state == "pending")
+    )
     return BacklogOut(
         pending=counts.get("pending", 0),
         oldest_pending_at=oldest[0]["at"] if oldest else None,

@@ -75,6 +75,8 @@ async def test_the_dead_letter_list_shows_a_set_aside_second_sale_which_cannot_b
     row = await _T.select(_T.state, _T.attempts).where(_T.transaction_id == second)
     assert row == [{"state": "dead", "attempts": 0}]
     assert (await client.post("/api/platform/dead-letters/retry")).json() == {"requeued": 0}
+    backlog = (await client.get("/api/platform/backlog")).json()
+    assert (backlog["pending"], backlog["dead"]) == (1, 0)  # nothing anyone could act on
 
 
 async def test_a_store_manager_may_not_see_the_forwarding(client: httpx.AsyncClient) -> None:
