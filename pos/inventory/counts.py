@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import write_transaction
+from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
 from pos.inventory import ledger
 from pos.inventory.ledger import Entry
@@ -24,10 +25,26 @@ _C = CountSession
 _L = CountLine
 
 
-async def start(store_id: int, *, actor: str) -> CountOut:
-    """Open a count session."""
-    rows = await _C.insert(_C(store=store_id, started_by=actor)).returning(_C.id)
-    return await get_count(store_id, int(rows[0]["id"]))
+async def start(store_id: int, *, actor: str, idempotency_key: str | None) -> CountOut:
+    """Open a count session; a repeated key opens none and returns the first."""
+    key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    if key and (found := await _by_key(key)) is not None:
+        return await get_count(store_id, found)
+    row = _C(store=store_id, started_by=actor, idempotency_key=key)
+    try:
+        async with write_transaction():
+            inserted = await _C.insert(row).returning(_C.id)
+        session_id = int(inserted[0]["id"])
+    except DUPLICATE_KEY:
+        if key is None or (found := await _by_key(key)) is None:
+            raise
+        session_id = found
+    return await get_count(store_id, session_id)
+
+
+async def _by_key(key: str) -> int | None:
+    row = await _C.select(_C.id).where(_C.idempotency_key == key).first()
+    return None if row is None else int(row["id"])
 
 
 async def scan(

@@ -4,10 +4,16 @@ JSON is the push body (`{"updates": [...]}`); CSV has the header
 `certificate_no,available,updated_at`. A feed is applied like a push: whole or not at all.
 Scheduling is an outbox event that schedules the next one; its key is the feed's time slot, so
 however many chains were started (a feed set twice, a retried event) only one pull runs per slot.
+Setting a feed pulls it at once under a key of its own: the slot's pull may have run already, from
+the address now mended. A worker runs one supplier's pulls one after another (their keys start with
+its id), but pulls may still overlap (two workers, a pull asked for through the API): each product
+keeps the update with the latest supplier time whichever finishes last, and a pull of an address
+replaced meanwhile leaves the feed's status alone.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -73,7 +79,7 @@ def parse_feed(format: str, content: bytes) -> Feed:
     if holds_nul(content):
         raise refused([Problem(0, "the feed holds a NUL character")], "the feed")
     if format == "json":
-        updates = parse_push(content)
+        updates = parse_push(content.removeprefix(codecs.BOM_UTF8))
         return Feed(updates, list(range(1, len(updates) + 1)))
     try:
         text = content.decode("utf-8-sig")
@@ -125,7 +131,9 @@ async def set_feed(supplier_id: int, data: FeedIn) -> FeedOut:
     await _F.insert(row).on_conflict(
         target=_F.supplier, action="DO UPDATE", values=[_F.url, _F.format, _F.interval_minutes]
     )
-    await _schedule(supplier_id, data.interval_minutes, datetime.now(UTC))
+    # Its pull schedules the next slot's, which joins the chain when one is running.
+    key = f"{supplier_id}:set:{datetime.now(UTC).isoformat()}"
+    await outbox.emit(FEED_PULL, key, {"supplier_id": supplier_id})
     outbox.notify()
     return await get_feed(supplier_id)
 
@@ -152,9 +160,9 @@ async def pull_feed(supplier_id: int) -> SyncResultOut:
         updates, lines = parse_feed(feed.format, await _fetch(feed.url))
         result = await apply_updates(supplier_id, updates, lines=lines)
     except PosError as exc:
-        await _pulled(supplier_id, _describe(exc))
+        await _pulled(supplier_id, feed.url, _describe(exc))
         raise
-    await _pulled(supplier_id, "")
+    await _pulled(supplier_id, feed.url, "")
     return result
 
 
@@ -196,9 +204,10 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return bytes(content)
 
 
-async def _pulled(supplier_id: int, error: str) -> None:
+async def _pulled(supplier_id: int, url: str, error: str) -> None:
+    """Keep how the pull of `url` went, unless the feed has moved to another address since."""
     values: dict[Any, Any] = {_F.last_pulled_at: datetime.now(UTC), _F.last_error: error}
-    await _F.update(values).where(_F.supplier == supplier_id)
+    await _F.update(values).where((_F.supplier == supplier_id) & (_F.url == url))
 
 
 async def pull_all() -> dict[int, SyncResultOut | str]:

@@ -26,7 +26,7 @@ from piccolo.query.functions.aggregate import Sum
 
 from pos.db import current_engine, insert_new
 from pos.errors import Conflict, InvalidInput
-from pos.inventory import batches
+from pos.inventory import batches, levels
 from pos.inventory.schemas import MAX_STOCK_QUANTITY, MovementOut
 from pos.inventory.tables import StockLevel, StockMovement
 
@@ -92,6 +92,15 @@ def _short(product_id: int, delta: int) -> Conflict:
     )
 
 
+def _held(product_id: int) -> Conflict:
+    return Conflict(
+        f"product {product_id}: unpaid orders hold these units;"
+        " wait until those orders are paid or closed",
+        code="stock_below_held",
+        product_id=product_id,
+    )
+
+
 def over_limit(product_id: int, units: int) -> Conflict:
     """The error for `units` of a product, more than a stock level may hold."""
     return Conflict(
@@ -132,6 +141,7 @@ async def move(
         if batch_id is not None:
             await batches.take(batch_id, -delta)
         await batches.trim(store_id, product_id, now)
+        await _keep_held_fresh(store_id, product_id, now)
     return await append(
         movement(
             store_id,
@@ -144,6 +154,16 @@ async def move(
             batch_id=batch_id,
         )
     )
+
+
+async def _keep_held_fresh(store_id: int, product_id: int, now: datetime) -> None:
+    """Refuse a decrease that leaves what unpaid orders hold only in expired batches.
+
+    Paid, such an order would be filled from them (`fefo.plan_sale`'s last resort).
+    """
+    level = (await levels.stock(store_id, [product_id], now))[product_id]
+    if level.on_hand - level.expired < level.held:
+        raise _held(product_id)
 
 
 def after_counts(now: datetime, counted_at: datetime | None) -> datetime:
@@ -172,6 +192,8 @@ async def _shift_level(
             counted_at = row["counted_at"]
             if reported is not None and counted_at is not None and counted_at >= reported:
                 return False, reported
+            if delta < 0 and row["on_hand"] + delta >= 0:
+                raise _held(product_id)
             if delta < 0:
                 raise _short(product_id, delta)
             raise over_limit(product_id, row["on_hand"] + delta)

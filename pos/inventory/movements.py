@@ -6,6 +6,7 @@ the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
 from pos.inventory.tables import StockMovement
 from pos.stores import service as stores
 
-__all__ = ["history", "levels", "record", "transfer"]
+__all__ = ["history", "levels", "once", "record", "transfer"]
 
 _M = StockMovement
 
@@ -31,19 +32,27 @@ async def record(
     store_id: int, data: MovementIn, *, actor: str, idempotency_key: str | None
 ) -> MovementOut:
     """Record an adjustment, write-off, return or count; a repeated key returns the first."""
+    await catalog.get_product(data.product_id)
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    entry = Entry(actor, data.reason, "tablet", data.occurred_at, key)
+    return await once(key, lambda: _apply(store_id, data, entry))
+
+
+async def once(key: str | None, write: Callable[[], Awaitable[MovementOut]]) -> MovementOut:
+    """`write` one movement keyed `key` in a write transaction, unless one was: then that one.
+
+    The caller scopes the key (`store:<id>:<key>`) and puts it in the movement's entry.
+    """
     if key and (first := await _by_key(key)) is not None:
         return first
-    await catalog.get_product(data.product_id)
-    entry = Entry(actor, data.reason, "tablet", data.occurred_at, key)
     try:
         async with write_transaction():
-            recorded = await _apply(store_id, data, entry)
+            written = await write()
     except DUPLICATE_KEY:
         if key is None or (first := await _by_key(key)) is None:
             raise
         return first
-    return recorded
+    return written
 
 
 async def _apply(store_id: int, data: MovementIn, entry: Entry) -> MovementOut:

@@ -128,10 +128,15 @@ class StockController(Controller):
         batch_id: FromPath[RowId],
         data: JSONBody[WriteOffIn],
         actor: NamedDependency[StaffActor],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> MovementOut:
-        """Write off what is left of a batch."""
+        """Write off what is left of a batch; a retry writes off nothing more."""
         return await shelf_life.write_off_batch(
-            store_id, batch_id, reason=data.reason, actor=actor.name
+            store_id,
+            batch_id,
+            reason=data.reason,
+            actor=actor.name,
+            idempotency_key=idempotency_key,
         )
 
     @get("/markdown-rules", operation_id="markdownRules", guards=[STOCK_STAFF])
@@ -294,10 +299,13 @@ class TabletController(Controller):
 
     @post("/counts", operation_id="startCount")
     async def start_count(
-        self, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+        self,
+        store_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: OptionalIdempotencyKey = None,
     ) -> CountOut:
-        """Open a stock count."""
-        return await counts.start(store_id, actor=actor.name)
+        """Open a stock count; a repeated key opens none and answers the first."""
+        return await counts.start(store_id, actor=actor.name, idempotency_key=idempotency_key)
 
     @get("/counts/{count_id:int}", operation_id="getCount")
     async def get_count(self, store_id: FromPath[RowId], count_id: FromPath[RowId]) -> CountOut:

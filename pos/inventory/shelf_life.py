@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pos.catalog import service as catalog
-from pos.db import write_transaction
 from pos.errors import Conflict, InvalidInput, NotFound
-from pos.inventory import batches, ledger
+from pos.inventory import batches, ledger, movements
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import BatchOut, MarkdownRuleIn, MarkdownRuleOut, MovementOut
 from pos.inventory.tables import MarkdownRule
@@ -27,21 +26,26 @@ async def expiring(store_id: int, within_hours: int) -> list[BatchOut]:
     return await batches.expiring(store_id, now + timedelta(hours=within_hours), now)
 
 
-async def write_off_batch(store_id: int, batch_id: int, *, reason: str, actor: str) -> MovementOut:
-    """Write off what is left of a batch (spoiled, expired)."""
+async def write_off_batch(
+    store_id: int, batch_id: int, *, reason: str, actor: str, idempotency_key: str | None
+) -> MovementOut:
+    """Write off what is left of a batch (spoiled, expired); a repeated key returns the first."""
+    key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
+    entry = Entry(actor, reason, f"batch:{batch_id}", idempotency_key=key)
+    return await movements.once(key, lambda: _write_off(store_id, batch_id, entry))
+
+
+async def _write_off(store_id: int, batch_id: int, entry: Entry) -> MovementOut:
     now = datetime.now(UTC)
-    async with write_transaction():
-        # Its remaining read once the product's stock row is locked: no sale takes from it since.
-        product_id = (await batches.get(store_id, batch_id, now)).product_id
-        await ledger.locked_level(store_id, product_id, now)
-        batch = await batches.get(store_id, batch_id, now)
-        if batch.remaining == 0:
-            raise Conflict(f"batch {batch_id} has nothing left", code="batch_empty")
-        entry = Entry(actor, reason, f"batch:{batch_id}")
-        written = await ledger.move(
-            store_id, batch.product_id, -batch.remaining, "write_off", entry, batch_id=batch_id
-        )
-    return written  # noqa: RET504 (mypy: a returning `async with` may swallow the exception)
+    # Its remaining read once the product's stock row is locked: no sale takes from it since.
+    product_id = (await batches.get(store_id, batch_id, now)).product_id
+    await ledger.locked_level(store_id, product_id, now)
+    batch = await batches.get(store_id, batch_id, now)
+    if batch.remaining == 0:
+        raise Conflict(f"batch {batch_id} has nothing left", code="batch_empty")
+    return await ledger.move(
+        store_id, product_id, -batch.remaining, "write_off", entry, batch_id=batch_id
+    )
 
 
 async def add_rule(store_id: int, data: MarkdownRuleIn, *, actor: str) -> MarkdownRuleOut:

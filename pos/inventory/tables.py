@@ -241,6 +241,10 @@ class CountSession(Table):
     started_at = Timestamptz(default=TimestamptzNow())
     finished_by = Varchar(length=64, default="")
     finished_at = Timestamptz(null=True, default=None)
+    # UNIQUE through an index its migration made: SQLite cannot add a UNIQUE column.
+    idempotency_key = Varchar(
+        length=160, null=True, default=None, help_text="store-scoped retry key; unique"
+    )
 
 
 class CountLine(Table):

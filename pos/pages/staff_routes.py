@@ -247,10 +247,10 @@ class StaffPages(Controller):
 
     @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
     async def count_start(
-        self, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
+        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
-        """Open a stock count and go to its scan screen."""
-        session = await tablet.count_start(actor, store_id)
+        """Open a stock count, once per form `key`, and go to its scan screen."""
+        session = await tablet.count_start(actor, store_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/counts/{session.id}"))
 
     @get("/stores/{store_id:int}/counts/{count_id:int}", operation_id="pageStaffCount")

@@ -224,10 +224,11 @@ async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int)
     return await receiving.confirm(store_id, receiving_id, actor=actor.name)
 
 
-async def count_start(actor: StaffActor, store_id: int) -> CountOut:
-    """Open a stock count."""
+async def count_start(actor: StaffActor, store_id: int, form: Mapping[str, str]) -> CountOut:
+    """Open a stock count, once per form `key` (a double tap opens one)."""
     await store_of(actor, store_id, STOCK_ROLES)  # it must exist: the session row refers to it
-    return await counts.start(store_id, actor=actor.name)
+    key = form.get("key", "") or None
+    return await counts.start(store_id, actor=actor.name, idempotency_key=key)
 
 
 async def counted(actor: StaffActor, store_id: int, count_id: int) -> CountOut:

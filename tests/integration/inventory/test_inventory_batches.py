@@ -2,15 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from pos.errors import Conflict
 from pos.inventory import movements, receiving, shelf_life
 from pos.inventory import service as inventory
-from pos.inventory.schemas import ReceivingScanIn, ReceivingStartIn
+from pos.inventory.schemas import MovementIn, ReceivingScanIn, ReceivingStartIn
 from pos.inventory.tables import StockBatch, StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import login_as
 
 pytestmark = pytest.mark.anyio
 
@@ -35,6 +37,16 @@ async def _remaining(product: int) -> dict[str, int]:
         StockBatch.product == product
     )
     return {row["lot"]: row["remaining"] for row in rows}
+
+
+async def _batch_id(product: int, lot: str) -> int:
+    row = (
+        await StockBatch.select(StockBatch.id)
+        .where((StockBatch.product == product) & (StockBatch.lot == lot))
+        .first()
+    )
+    assert row is not None
+    return int(row["id"])
 
 
 async def _sell(shop: Shop, product: int, quantity: int) -> int:
@@ -75,11 +87,89 @@ async def test_an_expired_batch_is_refused_at_sale_and_listed_for_write_off(db: 
     listed = await shelf_life.expiring(shop.store_id, within_hours=0)
     assert [(batch.lot, batch.expired, batch.remaining) for batch in listed] == [("OLD", True, 4)]
     written = await shelf_life.write_off_batch(
-        shop.store_id, listed[0].id, reason="expired", actor="staff:2"
+        shop.store_id, listed[0].id, reason="expired", actor="staff:2", idempotency_key=None
     )
     assert (written.kind, written.delta, written.batch_id) == ("write_off", -4, listed[0].id)
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
     assert await shelf_life.expiring(shop.store_id, within_hours=0) == []
+
+
+async def test_a_retried_batch_write_off_answers_the_first_and_writes_off_nothing_more(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("L1", 6, _in(200)))
+    order_id = await _sell(shop, product, 2)
+    batch = await _batch_id(product, "L1")
+    await login_as(client, "restocker", shop.store_id)
+    url = f"/api/stores/{shop.store_id}/inventory/batches/{batch}/write-off"
+    key = {"Idempotency-Key": "write-off-L1"}
+    first = await client.post(url, json={"reason": "crushed"}, headers=key)
+    assert first.status_code == 201, first.text
+    # A shopper brings the 2 units back: they go into the batch their sale took them from.
+    reference = f"order:{order_id}"
+    await inventory.restock(
+        shop.store_id, {product: 2}, actor="staff:9", why="", reference=reference
+    )
+
+    retried = await client.post(url, json={"reason": "crushed"}, headers=key)  # answer was lost
+
+    assert (retried.status_code, retried.json()) == (201, first.json())
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 2
+    assert await StockMovement.count().where(StockMovement.kind == "write_off") == 1
+
+
+async def test_writing_off_fresh_units_an_unpaid_order_holds_is_refused(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("OLD", 5, _in(-2)), ("NEW", 5, _in(200)))
+    await shop.order({"product_id": product, "quantity": 5})  # holds the 5 fresh units
+    fresh = await _batch_id(product, "NEW")
+
+    # Taken, the order's 5 held units would be left in the expired batch only: paid, the sale
+    # takes them from it (fefo.plan_sale's last resort) and the shopper gets expired goods.
+    with pytest.raises(Conflict) as refused:
+        await shelf_life.write_off_batch(
+            shop.store_id, fresh, reason="crushed", actor="staff:1", idempotency_key=None
+        )
+
+    assert refused.value.code == "stock_below_held"
+    level = await inventory.get_level(shop.store_id, product)
+    assert (level.on_hand, level.held) == (10, 5)
+    assert await _remaining(product) == {"OLD": 5, "NEW": 5}
+
+
+async def test_taking_unbatched_units_an_unpaid_order_holds_beside_an_expired_batch_is_refused(
+    db: str,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=5)  # counted in, without a batch
+    await receive(shop, product, ("OLD", 5, _in(-2)))
+    await shop.order({"product_id": product, "quantity": 5})
+    change = MovementIn(product_id=product, kind="adjustment", quantity=-5, reason="broken")
+
+    with pytest.raises(Conflict) as refused:
+        await movements.record(shop.store_id, change, actor="staff:1", idempotency_key=None)
+
+    assert refused.value.code == "stock_below_held"
+    level = await inventory.get_level(shop.store_id, product)
+    assert (level.on_hand, level.held) == (10, 5)
+
+
+async def test_a_write_off_of_units_unpaid_orders_hold_says_so(client: httpx.AsyncClient) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("L1", 5, _in(200)))
+    await shop.order({"product_id": product, "quantity": 3})
+    await login_as(client, "restocker", shop.store_id)
+    url = f"/api/stores/{shop.store_id}/inventory/batches/{await _batch_id(product, 'L1')}"
+
+    refused = await client.post(f"{url}/write-off", json={"reason": "crushed"})
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "stock_below_held")
+    assert "unpaid orders hold" in refused.json()["detail"]
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 5
 
 
 async def test_fresh_units_still_sell_beside_an_expired_batch(db: str) -> None:

@@ -13,7 +13,7 @@ from pos.inventory import counts, ledger
 from pos.inventory import service as inventory
 from pos.inventory.ledger import Entry
 from pos.inventory.schemas import MAX_STOCK_QUANTITY, CountScanIn
-from pos.inventory.tables import StockMovement
+from pos.inventory.tables import CountSession, StockMovement
 from pos.orders import service as orders
 from tests.helpers.shop import open_shop
 from tests.helpers.staff import login_as
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 async def test_a_count_session_reports_variance_and_posts_corrections_once(db: str) -> None:
     shop = await open_shop()
     tea, sauce = await shop.add(stock=10), await shop.add(stock=4)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     for product, units in ((tea, 6), (tea, 2), (sauce, 4)):
         scan = CountScanIn(product_id=product, quantity=units)
         await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
@@ -66,10 +66,34 @@ async def test_a_retried_scan_adds_its_units_once(client: httpx.AsyncClient) -> 
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 18
 
 
+async def test_a_count_started_twice_with_one_key_opens_one_count(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    await login_as(client, "restocker", shop.store_id)
+    url = f"/api/stores/{shop.store_id}/inventory/counts"
+    key = {"Idempotency-Key": "count-1"}
+    first = await client.post(url, headers=key)
+    retried = await client.post(url, headers=key)  # a double tap, or the answer was lost
+    assert first.status_code == retried.status_code == 201, retried.text
+    assert retried.json() == first.json()
+    assert (await client.post(url)).json()["id"] != first.json()["id"]  # no key: another count
+    assert await CountSession.count().where(CountSession.store == shop.store_id) == 2
+
+
+async def test_count_starts_racing_with_one_key_open_one_count(db: str) -> None:
+    shop = await open_shop()
+    started = await asyncio.gather(
+        *(counts.start(shop.store_id, actor="staff:1", idempotency_key="c") for _ in range(5))
+    )
+    assert len({session.id for session in started}) == 1
+    assert await CountSession.count().where(CountSession.store == shop.store_id) == 1
+
+
 async def test_sales_during_a_count_come_on_top_of_it(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=10)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     await counts.scan(
         shop.store_id, session.id, CountScanIn(product_id=product, quantity=9), idempotency_key=None
     )
@@ -90,7 +114,7 @@ async def test_sales_during_a_count_come_on_top_of_it(db: str) -> None:
 async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=10)  # counted now by the helper
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     earlier = datetime.now(UTC) - timedelta(minutes=5)
     scan = CountScanIn(product_id=product, quantity=3, counted_at=earlier)
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
@@ -101,7 +125,7 @@ async def test_a_count_scanned_before_a_later_count_changes_nothing(db: str) -> 
 async def test_a_count_past_what_the_level_holds_is_refused_and_stays_open(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=0)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     async with write_transaction():  # after the count: it comes on top
@@ -116,7 +140,7 @@ async def test_a_count_past_what_the_level_holds_is_refused_and_stays_open(db: s
 async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=0)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scan = CountScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     with pytest.raises(Conflict) as refused:
@@ -133,7 +157,7 @@ async def test_a_shared_barcode_is_counted_as_the_product_whose_certificate_is_v
 ) -> None:
     shop = await open_shop()
     barcode, _, renewal = await renewed_product(shop)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scanned = await counts.scan(
         shop.store_id, session.id, CountScanIn(barcode=barcode), idempotency_key=None
     )
@@ -144,7 +168,7 @@ async def test_a_finished_count_is_what_the_level_got(db: str) -> None:
     for _ in range(5):
         shop = await open_shop()
         product = await shop.add(stock=0)
-        session = await counts.start(shop.store_id, actor="staff:1")
+        session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
         await counts.scan(
             shop.store_id, session.id, CountScanIn(product_id=product), idempotency_key=None
         )

@@ -34,7 +34,7 @@ async def test_a_later_count_does_not_rewrite_the_level_at_an_earlier_scan(db: s
     shop = await open_shop()
     product = await shop.add(stock=10)
     scanned_at = datetime.now(UTC)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scan = CountScanIn(product_id=product, quantity=10, counted_at=scanned_at)
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     assert (await counts.get_count(shop.store_id, session.id)).lines[0].expected == 10
@@ -60,7 +60,7 @@ async def test_a_write_off_a_later_count_took_in_still_counts_before_that_count(
     product = await shop.add(stock=0)
     await StockLevel.update({StockLevel.counted_at: None}).where(StockLevel.product == product)
     await _record(shop, product, "count", 10, _ago(60))
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scan = CountScanIn(product_id=product, quantity=8, counted_at=_ago(10))
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     await _record(shop, product, "count", 8, _ago(5))  # another tablet, later

@@ -147,7 +147,7 @@ async def test_a_sale_while_a_count_is_posted_does_not_show_as_a_variance(
 ) -> None:
     shop = await open_shop()
     product = await shop.add(stock=10)
-    session = await counts.start(shop.store_id, actor="staff:1")
+    session = await counts.start(shop.store_id, actor="staff:1", idempotency_key=None)
     scan = CountScanIn(product_id=product, quantity=10)
     await counts.scan(shop.store_id, session.id, scan, idempotency_key=None)
     assert (await counts.get_count(shop.store_id, session.id)).lines[0].variance == 0
@@ -210,7 +210,7 @@ async def test_writing_off_a_batch_while_a_sale_takes_from_it_writes_off_what_is
     async def write_off() -> None:
         written.append(
             await shelf_life.write_off_batch(
-                shop.store_id, batch, reason="crushed", actor="staff:1"
+                shop.store_id, batch, reason="crushed", actor="staff:1", idempotency_key=None
             )
         )
 

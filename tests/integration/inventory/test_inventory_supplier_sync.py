@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 
+import anyio
 import httpx
 import pytest
 
 from pos.errors import InvalidInput
+from pos.events import outbox
 from pos.events.outbox import Event
 from pos.events.tables import OutboxEvent
 from pos.inventory import feeds
@@ -241,3 +244,65 @@ async def test_a_pull_failing_unexpectedly_still_schedules_the_next(
     monkeypatch.setattr(feeds, "pull_feed", broken)
     await _pull(shop.supplier_id)
     assert await _pulls_scheduled() == 2
+
+
+async def test_a_feed_set_again_is_pulled_from_its_mended_address_at_once(
+    db: str, feed_server: FeedServer
+) -> None:
+    shop = await open_shop()
+    product = await shop.add()
+    cert = await certificate_of(product)
+    header = "certificate_no,available,updated_at\n"
+    feed_server.documents["/old.csv"] = f"{header}{cert},5,{T1}\n".encode()
+    feed_server.documents["/new.csv"] = f"{header}{cert},9,{T2}\n".encode()
+    outbox.register(feeds.FEED_PULL, feeds.on_feed_pull)
+    try:
+        for path, available in (("/old.csv", 5), ("/new.csv", 9)):
+            feed = {"url": f"{feed_server.base}{path}", "format": "csv", "interval_minutes": 1440}
+            # set_feed: "pull ... every interval_minutes, starting now", a mended address too.
+            await feeds.set_feed(shop.supplier_id, FeedIn.model_validate(feed))
+            await outbox.dispatch_due()
+            assert await _available() == {product: available}
+    finally:
+        outbox.unregister(feeds.FEED_PULL, feeds.on_feed_pull)
+
+
+@pytest.mark.parametrize("old_available", ["5", "lots"])  # older, or refused
+async def test_a_pull_of_the_address_a_feed_left_ending_late_changes_nothing(
+    db: str, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, old_available: str
+) -> None:
+    shop = await open_shop()
+    product = await shop.add()
+    cert = await certificate_of(product)
+    header = "certificate_no,available,updated_at\n"
+    feed_server.documents["/old.csv"] = f"{header}{cert},{old_available},{T1}\n".encode()
+    feed_server.documents["/new.csv"] = f"{header}{cert},9,{T2}\n".encode()
+    old, new = (
+        FeedIn.model_validate({"url": f"{feed_server.base}{path}", "format": "csv"})
+        for path in ("/old.csv", "/new.csv")
+    )
+    fetched, resume = anyio.Event(), anyio.Event()
+    fetch = feeds._fetch
+
+    async def old_one_late(url: str) -> bytes:
+        document = await fetch(url)
+        if url.endswith("/old.csv"):
+            fetched.set()
+            await resume.wait()
+        return document
+
+    async def pull_old() -> None:
+        with suppress(InvalidInput):  # refused: kept as the feed's status, were it still its own
+            await feeds.pull_feed(shop.supplier_id)
+
+    await feeds.set_feed(shop.supplier_id, old)
+    monkeypatch.setattr(feeds, "_fetch", old_one_late)
+    async with anyio.create_task_group() as group:
+        group.start_soon(pull_old)
+        await fetched.wait()
+        await feeds.set_feed(shop.supplier_id, new)
+        assert (await feeds.pull_feed(shop.supplier_id)).applied == 1
+        resume.set()
+
+    assert await _available() == {product: 9}
+    assert (await feeds.get_feed(shop.supplier_id)).last_error == ""

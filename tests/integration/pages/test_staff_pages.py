@@ -169,6 +169,20 @@ async def test_a_count_scan_sent_twice_adds_its_units_once(
     assert level.on_hand == 58
 
 
+async def test_a_count_started_twice_from_one_page_opens_one_count(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = f"/staff/stores/{demo.subway_store_id}"
+    start = {"key": await _form_key(client, store)}
+
+    first = await client.post(f"{store}/counts", data=start)
+    again = await client.post(f"{store}/counts", data=start)
+
+    assert first.headers["location"] == again.headers["location"]
+    assert await CountSession.count() == 1
+
+
 async def test_a_cashier_may_not_receive_goods(client: httpx.AsyncClient, demo: Demo) -> None:
     await _login(client, "cashier")
     response = await client.post(f"/staff/stores/{demo.kiosk_store_id}/receiving", data={})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -74,6 +75,23 @@ def test_a_json_feed_names_the_bad_update() -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_feed("json", json.dumps(body).encode())
     assert [e["line"] for e in refused.value.extra["errors"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("format", "content"),
+    [
+        ("csv", b"certificate_no,available,updated_at\nC1,3,2026-06-01T02:00:00Z\n"),
+        (
+            "json",
+            b'{"updates": [{"certificate_no": "C1", "available": 3,'
+            b' "updated_at": "2026-06-01T02:00:00Z"}]}',
+        ),
+    ],
+)
+def test_a_feed_saved_with_a_byte_order_mark_is_read(format: str, content: bytes) -> None:
+    updates, lines = parse_feed(format, codecs.BOM_UTF8 + content)
+    assert [(u.certificate_no, u.available) for u in updates] == [("C1", 3)]
+    assert len(lines) == 1
 
 
 @pytest.mark.parametrize(

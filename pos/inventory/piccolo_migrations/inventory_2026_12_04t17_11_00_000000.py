@@ -1,0 +1,31 @@
+"""Count sessions' Idempotency-Keys are unique: a start sent twice at once opens one count.
+
+An index, not a UNIQUE column: SQLite cannot add one to a table. The keys the previous migration
+added are all NULL, which a unique index allows any number of.
+"""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-12-04T17:11:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "unique count session keys"
+
+_INDEX = "count_session_idempotency_key"
+
+
+async def add():
+    await engine_finder().run_ddl(
+        f"CREATE UNIQUE INDEX {_INDEX} ON count_session (idempotency_key)"
+    )
+
+
+async def drop():
+    await engine_finder().run_ddl(f"DROP INDEX {_INDEX}")
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="inventory", description=DESCRIPTION)
+    manager.add_raw(add)
+    manager.add_raw_backwards(drop)
+    return manager
