@@ -61,6 +61,7 @@ _SUCCESS, _WAITING_FOR_BUYER, _UNKNOWN, _BUSINESS_FAILED = "10000", "10003", "20
 _NO_TRADE = "ACQ.TRADE_NOT_EXIST"
 # A 40004 that decides nothing: Alipay says to query the trade, or to call again the same way.
 _SYSTEM_ERROR = "ACQ.SYSTEM_ERROR"
+_REFUNDED = "REFUND_SUCCESS"  # alipay.trade.fastpay.refund.query's refund_status
 _TIMEOUT_S = 15
 _ALIPAY_TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -176,6 +177,22 @@ class AlipayProvider(PaymentProvider):
         if answer.get("code") == _BUSINESS_FAILED and answer.get("sub_code") != _SYSTEM_ERROR:
             return RefundResult("failed")  # e.g. ACQ.SELLER_BALANCE_NOT_ENOUGH
         return RefundResult("succeeded", str(_ok(answer).get("trade_no", "")))
+
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        answer = await self._call(
+            self._alipay.api_alipay_trade_fastpay_refund_query,
+            out_request_no=out_refund_no,
+            out_trade_no=out_trade_no,
+        )
+        if answer.get("sub_code") == _NO_TRADE:
+            return None
+        # Alipay refunds at once: 10000 without REFUND_SUCCESS is a refund it never took.
+        status = _ok(answer).get("refund_status")
+        if status is None:
+            return None
+        if status != _REFUNDED:
+            raise _unreadable(f"refund_status {status!r}")
+        return RefundResult("succeeded", str(answer.get("trade_no", "")))
 
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime

@@ -2,9 +2,11 @@
 
 A flag says money went somewhere the sale did not expect: the provider reported another amount
 (`amount_mismatch`: refunded, the order left unpaid), refused a refund (`refund_failed`: the
-money is still the store's), or could not deliver one (`refund_stranded`: the money left the
-store, to be sent on from the provider's merchant platform). Staff resolve a flag with a note of
-what they did; who and when are kept with it. A payment flagged again is open again.
+money is still the store's), could not deliver one (`refund_stranded`: the money left the
+store, to be sent on from the provider's merchant platform), or was still processing one when
+we stopped asking (`refund_overdue`: pending here, to look up on the merchant platform).
+Staff resolve a flag with a note of what they did; who and when are kept with it. A payment
+flagged again is open again.
 """
 
 from __future__ import annotations

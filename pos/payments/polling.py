@@ -4,13 +4,18 @@ A merchant-presented QR payment is queried after 5 s, 10 s, 20 s ... (at most ev
 the order expires. A payer-presented code answering "user paying" (the payer confirms a PIN on
 the phone) is queried every 2 s for 30 s, then every 5 s up to 90 s, and then reversed, as
 WeChat's micropay guide and Alipay's bar_code guide both prescribe.
+
+A refund the provider is still processing is queried 1 min after it was asked for, then after
+2, 4, 8 ... minutes, at most every hour, as WeChat's refund query guide advises (every minute at
+first, less often after five); three days after it was asked for, it is left to staff. WeChat
+returns money paid from a bank card in one to three working days.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["next_poll"]
+__all__ = ["next_poll", "next_refund_check"]
 
 QR_FIRST_DELAY = timedelta(seconds=5)
 QR_MAX_DELAY = timedelta(minutes=1)
@@ -18,6 +23,9 @@ CODE_FAST_UNTIL = timedelta(seconds=30)
 CODE_FAST_DELAY = timedelta(seconds=2)
 CODE_SLOW_DELAY = timedelta(seconds=5)
 CODE_GIVE_UP = timedelta(seconds=90)
+REFUND_FIRST_DELAY = timedelta(minutes=1)
+REFUND_MAX_DELAY = timedelta(hours=1)
+REFUND_GIVE_UP = timedelta(days=3)
 
 
 def _qr_next(now: datetime, attempt: int, expires_at: datetime) -> datetime | None:
@@ -47,3 +55,13 @@ def next_poll(
     if method == "code":
         return _code_next(now, started_at)
     return _qr_next(now, attempt, expires_at)
+
+
+def next_refund_check(*, now: datetime, attempt: int, asked_at: datetime) -> datetime | None:
+    """When to query a refund still processing after attempt number `attempt` (0: the refund
+    call itself); `None`: stop, it is for staff now."""
+    give_up = asked_at + REFUND_GIVE_UP
+    if now >= give_up:
+        return None
+    delay: timedelta = min(REFUND_FIRST_DELAY * 2 ** min(attempt, 10), REFUND_MAX_DELAY)
+    return min(now + delay, give_up)

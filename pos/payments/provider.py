@@ -10,6 +10,8 @@
 - reverse: WeChat micropay reverse (撤销); Alipay alipay.trade.cancel
 - refund: WeChat refund/domestic/refunds (out_refund_no); Alipay alipay.trade.refund
   (out_request_no), both partial
+- query_refund: WeChat GET refund/domestic/refunds/{out_refund_no}; Alipay
+  alipay.trade.fastpay.refund.query (out_request_no)
 - verify_notification: WeChat Wechatpay-Signature/-Timestamp/-Nonce/-Serial headers over
   `timestamp\nnonce\nbody\n`, AES-GCM resource; Alipay async notify with an RSA2 `sign` field
 
@@ -241,6 +243,11 @@ class PaymentProvider(ABC):
         self, out_trade_no: str, out_refund_no: str, amount_fen: int, total_fen: int
     ) -> RefundResult:
         """Return all or part of a paid payment; repeating `out_refund_no` repeats nothing."""
+
+    @abstractmethod
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        """A refund's current state at the provider; None when it has no such refund (then
+        asking for it again with the same number is safe, and is what both providers advise)."""
 
     @abstractmethod
     def verify_notification(

@@ -3,14 +3,18 @@
 The amount is reserved on the payment first (one conditional UPDATE, so two refunds can never
 return more than was paid), and the goods to put back are checked against what the order sold
 less what is back or on its way; then the provider is asked; an outbox event finishes a refund
-the request could not (a crash, or WeChat answering PROCESSING). Repeating `out_refund_no` at
-WeChat or `out_request_no` at Alipay returns the same refund, so asking twice is safe.
+the request could not (a crash, a provider that did not answer, or WeChat answering PROCESSING).
+Repeating `out_refund_no` at WeChat or `out_request_no` at Alipay returns the same refund, so
+asking twice is safe; still, the outbox queries a refund and asks for it again only when the
+provider has none. One the provider is processing is queried at the intervals of
+`polling.next_refund_check`, and flagged `refund_overdue` for staff once those end.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -18,13 +22,15 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Sum
 
 from pos.db import write_transaction
-from pos.errors import Conflict, NotFound
+from pos.errors import Conflict, NotFound, Unavailable
 from pos.events.outbox import emit
+from pos.logs import logger
 from pos.orders import returns
 from pos.orders import service as orders
 from pos.orders.states import Transition
 from pos.payments import flags
-from pos.payments.provider import RefundResult
+from pos.payments.polling import next_refund_check
+from pos.payments.provider import PaymentProvider, RefundResult
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
 from pos.payments.tables import Payment, Refund
@@ -35,7 +41,6 @@ __all__ = ["RefundRoom", "complete_refund", "refund_order", "refund_room", "retu
 
 # The request itself normally finishes the refund; the event is the safety net.
 SAFETY_NET_DELAY = timedelta(seconds=30)
-PROCESSING_RECHECK = timedelta(minutes=1)
 
 
 def _restock(stored: str | dict[str, int]) -> dict[int, int]:
@@ -190,7 +195,14 @@ async def refund_order(
         if found is None:
             raise
         return found
-    refund = await complete_refund(ctx, refund_id)
+    try:
+        refund = await _complete(ctx, refund_id, 0, _call)
+    except Unavailable as exc:
+        # No answer (a timeout, a 5xx, WeChat's FREQUENCY_LIMITED): the refund is reserved and its
+        # safety net asks again with the same number. "Try again" would have staff refund it
+        # once more under a new key, and the shopper paid twice.
+        logger.warning("refund: left to its safety net", refund_id=refund_id, error=str(exc))
+        refund = await _refund(refund_id)
     answer = _out(refund, order_id)
     await Refund.update({Refund.answer: answer.model_dump_json()}).where(Refund.id == refund_id)
     return answer
@@ -261,23 +273,55 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
     return moved
 
 
-async def complete_refund(ctx: Payments, refund_id: int, attempt: int = 0) -> Refund:
-    """Ask the provider for a pending refund and record its answer; returns the refund."""
+async def _call(provider: PaymentProvider, payment: Payment, refund: Refund) -> RefundResult:
+    return await provider.refund(
+        payment.out_trade_no, refund.out_refund_no, refund.amount_fen, payment.paid_fen or 0
+    )
+
+
+async def _query_or_call(
+    provider: PaymentProvider, payment: Payment, refund: Refund
+) -> RefundResult:
+    """How the refund went at the provider; asked for only if it has no such refund (the
+    request's call never reached it, or no request made one: an automatic refund)."""
+    found = await provider.query_refund(refund.out_refund_no, payment.out_trade_no)
+    return found if found is not None else await _call(provider, payment, refund)
+
+
+async def _check_later(ctx: Payments, refund: Refund, attempt: int) -> None:
+    """The next query of a refund the provider is processing, or, once that gives up, a flag
+    for staff to look it up on the provider's merchant platform (it stays pending here)."""
+    at = next_refund_check(now=ctx.clock(), attempt=attempt, asked_at=refund.created_at)
+    if at is None:
+        await Payment.update(flags.raised("refund_overdue")).where(Payment.id == refund.payment)
+        return
+    payload = {"refund_id": refund.id, "attempt": attempt + 1}
+    await emit(REFUND_EVENT, f"{refund.id}:{attempt + 1}", payload, available_at=at)
+
+
+async def _complete(
+    ctx: Payments,
+    refund_id: int,
+    attempt: int,
+    ask: Callable[[PaymentProvider, Payment, Refund], Awaitable[RefundResult]],
+) -> Refund:
     refund = await _refund(refund_id)
     if refund.status != "pending":
         return refund
     payment = await _payment(refund.payment)
-    result = await ctx.provider.refund(
-        payment.out_trade_no, refund.out_refund_no, refund.amount_fen, payment.paid_fen or 0
-    )
+    result = await ask(ctx.provider, payment, refund)
     moved = None
     async with write_transaction():
         if result.status == "processing":
-            payload = {"refund_id": refund_id, "attempt": attempt + 1}
-            at = ctx.clock() + PROCESSING_RECHECK
-            await emit(REFUND_EVENT, f"{refund_id}:{attempt + 1}", payload, available_at=at)
+            await _check_later(ctx, refund, attempt)
         else:
             moved = await _finish(refund, result, ctx.clock())
     if moved is not None:
         await orders.announce(payment.order, moved.state)
     return await _refund(refund_id)
+
+
+async def complete_refund(ctx: Payments, refund_id: int, attempt: int = 0) -> Refund:
+    """The outbox's check of a pending refund (`attempt` 0: its safety net): record the
+    provider's answer, or schedule the next check; returns the refund."""
+    return await _complete(ctx, refund_id, attempt, _query_or_call)

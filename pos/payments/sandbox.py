@@ -78,6 +78,9 @@ _DEDUCT = Statement(
     " AND status = 'paid' AND amount_fen = {} AND refunded_fen + {} <= amount_fen RETURNING id"
 )
 _FORGET_REFUND = Statement("DELETE FROM sandbox_refund WHERE out_refund_no = {}")
+_REFUND_TAKEN = Statement(
+    "SELECT id FROM sandbox_refund WHERE out_refund_no = {} AND out_trade_no = {}"
+)
 _PAY = Statement(
     "UPDATE sandbox_payment SET status = 'paid', payer_id = {}, transaction_id = {}, paid_at = {}"
     " WHERE out_trade_no = {} AND status = 'pending' AND expires_at > {} RETURNING *"
@@ -226,6 +229,12 @@ class SandboxProvider(PaymentProvider):
                 return RefundResult("succeeded", out_refund_no)
             await _FORGET_REFUND.rows(out_refund_no)
         return RefundResult("failed")
+
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        """Succeeded if the sandbox took it: it refunds at once, and forgets one it refused."""
+        if await _REFUND_TAKEN.first(out_refund_no, out_trade_no) is None:
+            return None
+        return RefundResult("succeeded", out_refund_no)
 
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime

@@ -68,7 +68,7 @@ class PaymentOut(BaseModel):
 class RefundRequest(Input):
     """Return all or part of an order's payment, optionally putting goods back into stock."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     amount_fen: int = Field(gt=0, le=MAX_INTEGER)
     reason: str = Field(min_length=1, max_length=255)
@@ -109,9 +109,10 @@ class FlaggedPaymentOut(BaseModel):
     order_number: str
     flag: str = Field(
         description="amount_mismatch (paid another amount: refunded, the order not paid),"
-        " refund_failed (the provider refused a refund: the money is still the store's) or"
+        " refund_failed (the provider refused a refund: the money is still the store's),"
         " refund_stranded (a refund left the store but did not reach the payer: send it on from the"
-        " provider's merchant platform)"
+        " provider's merchant platform) or refund_overdue (the provider was still processing a"
+        " refund days after it was asked for: pending here, look it up on the merchant platform)"
     )
     amount_fen: int
     paid_fen: int | None

@@ -68,6 +68,7 @@ _REFUND_STATES: dict[str, RefundStatus] = {
 # the start never reached WeChat, so there is no trade to end.
 _ALREADY_FINAL = {"ORDERPAID", "ORDER_CLOSED", "ORDER_REVERSED", "ORDER_NOT_EXIST"}
 _NOT_YET_DECIDED = {"USERPAYING", "SYSTEMERROR", "BANKERROR", "FREQUENCY_LIMITED"}
+_NO_SUCH_REFUND = "RESOURCE_NOT_EXISTS"  # HTTP 404 to a refund query: 退款单不存在
 _TIMEOUT_S = (5.0, 15.0)  # connect, read
 
 
@@ -203,12 +204,13 @@ class WeChatPayProvider(PaymentProvider):
         )
         if not answer.succeeded and not answer.undecided:
             return RefundResult("failed")  # e.g. NOT_ENOUGH: the money is still the store's
-        body = answer.ok()
-        status = _REFUND_STATES.get(str(body.get("status")))
-        if status is None:
-            raise _unreadable(f"refund status {body.get('status')!r}")
-        reference, stranded = str(body.get("refund_id", "")), body.get("status") == "ABNORMAL"
-        return RefundResult(status, reference, stranded=stranded)
+        return _refund_result(answer.ok())
+
+    async def query_refund(self, out_refund_no: str, out_trade_no: str) -> RefundResult | None:
+        answer = await _call(self._pay.query_refund(out_refund_no=out_refund_no))
+        if answer.code == _NO_SUCH_REFUND:
+            return None
+        return _refund_result(answer.ok())
 
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime
@@ -299,6 +301,15 @@ def _order(payment: PaymentRequest) -> dict[str, Any]:
         "amount": {"total": payment.amount_fen, "currency": "CNY"},
         "time_expire": payment.expires_at.isoformat(timespec="seconds"),
     }
+
+
+def _refund_result(body: dict[str, Any]) -> RefundResult:
+    """A refund as both the refund call and its query answer it."""
+    status = _REFUND_STATES.get(str(body.get("status")))
+    if status is None:
+        raise _unreadable(f"refund status {body.get('status')!r}")
+    reference, stranded = str(body.get("refund_id", "")), body.get("status") == "ABNORMAL"
+    return RefundResult(status, reference, stranded=stranded)
 
 
 def _paid(body: dict[str, Any]) -> dict[str, Any]:

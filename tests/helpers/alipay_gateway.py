@@ -8,7 +8,9 @@ A face-to-face QR trade exists only once scanned (`scan_and_pay`): queried befor
 ACQ.TRADE_NOT_EXIST. Payment codes answer by their last four digits, like the sandbox: 0001 waits
 for the payer, 0003 has not enough money, 0009 pays but answers ACQ.SYSTEM_ERROR (as a busy
 Alipay may), any other pays at once. `refund_system_errors` refunds that many and answers
-ACQ.SYSTEM_ERROR all the same; `not_json` answers a proxy's error page instead.
+ACQ.SYSTEM_ERROR all the same; `not_json` answers a proxy's error page instead. A refund query
+(alipay.trade.fastpay.refund.query) answers REFUND_SUCCESS for a refund it took, and 10000
+without a refund_status for one it never got, as Alipay does.
 """
 
 from __future__ import annotations
@@ -286,6 +288,24 @@ class AlipayGateway(LoopbackServer):
                 "fund_change": "Y",
             },
         )
+
+    def _fastpay_refund_query(
+        self, method: str, biz: dict[str, Any], params: dict[str, str]
+    ) -> web.Response:
+        trade = self.trades.get(biz.get("out_trade_no", ""))
+        if trade is None or not trade.trade_no:
+            return self._failed(method, "ACQ.TRADE_NOT_EXIST", "交易不存在")
+        body = {"code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no}
+        refunded = trade.refunds.get(biz["out_request_no"])
+        if refunded is not None:
+            body |= {
+                "trade_no": trade.trade_no,
+                "out_request_no": biz["out_request_no"],
+                "total_amount": trade.total_amount,
+                "refund_amount": refunded,
+                "refund_status": "REFUND_SUCCESS",
+            }
+        return self._answer(method, body)
 
 
 def _fen(yuan: str) -> int:

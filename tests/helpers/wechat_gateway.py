@@ -5,6 +5,8 @@ It refuses a request whose Authorization header is not the merchant's RSA signat
 Pay public key" the merchant is given, with its id), and builds notifications as WeChat does:
 the transaction AES-256-GCM encrypted with the APIv3 key, the body signed. Payment codes answer
 by their last four digits, like the sandbox: 0001 user paying, 0003 not enough money, else paid.
+A refund takes `refund_status` (SUCCESS; PROCESSING until `finish_refund`; ABNORMAL) and is
+queried by its out_refund_no, whose answer is the refund call's.
 """
 
 from __future__ import annotations
@@ -98,7 +100,10 @@ class WeChatGateway(LoopbackServer):
         self.apiv3_key = secrets.token_hex(16)  # 32 characters, as WeChat's
         self.trades: dict[str, Trade] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
-        self.refund_status = "SUCCESS"  # or ABNORMAL: the payer's card was closed since
+        # PROCESSING: WeChat's usual first answer; ABNORMAL: the payer's card was closed since
+        self.refund_status = "SUCCESS"
+        self.refund_requests: list[str] = []  # out_refund_no of every refund call
+        self.refund_queries: list[str] = []
         self.refused: list[str] = []
         self.paid_amount_override: int | None = None
 
@@ -121,6 +126,7 @@ class WeChatGateway(LoopbackServer):
                 web.post("/v3/pay/transactions/out-trade-no/{no}/close", self._close),
                 web.post("/v3/pay/transactions/out-trade-no/{no}/reverse", self._reverse),
                 web.post("/v3/refund/domestic/refunds", self._refund),
+                web.get("/v3/refund/domestic/refunds/{no}", self._query_refund),
             ]
         )
         await self.serve(app)
@@ -132,6 +138,13 @@ class WeChatGateway(LoopbackServer):
         trade.openid = openid
         trade.transaction_id = f"4200{uuid.uuid4().int % 10**24:024d}"
         trade.success_time = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def finish_refund(self, out_refund_no: str, status: str = "SUCCESS") -> None:
+        """WeChat ends a refund it was processing: SUCCESS, CLOSED or ABNORMAL."""
+        refund = self.refunds[out_refund_no]
+        refund["status"] = status
+        if status == "SUCCESS":
+            refund["success_time"] = datetime.now(UTC).isoformat(timespec="seconds")
 
     def notification(
         self, out_trade_no: str, *, at: float | None = None, key: str | None = None
@@ -287,6 +300,7 @@ class WeChatGateway(LoopbackServer):
 
     async def _refund(self, request: web.Request) -> web.Response:
         refund = await request.json()
+        self.refund_requests.append(refund["out_refund_no"])
         if answered := self.refunds.get(refund["out_refund_no"]):
             return self._answer(200, answered)  # the same out_refund_no is the same refund
         trade = self.trades.get(refund.get("out_trade_no", ""))
@@ -297,13 +311,28 @@ class WeChatGateway(LoopbackServer):
             return self._error(400, "INVALID_REQUEST", "退款金额超过订单金额")
         trade.refunds.append(refund)
         trade.state = "REFUND"
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         self.refunds[refund["out_refund_no"]] = {
             "refund_id": f"5030{uuid.uuid4().int % 10**24:024d}",
             "out_refund_no": refund["out_refund_no"],
+            "transaction_id": trade.transaction_id,
+            "out_trade_no": trade.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "create_time": now,
             "status": self.refund_status,
-            "amount": refund["amount"],
-        }
+            "amount": refund["amount"]
+            | {"payer_total": trade.total_fen, "payer_refund": refund["amount"]["refund"]},
+        } | ({"success_time": now} if self.refund_status == "SUCCESS" else {})
         return self._answer(200, self.refunds[refund["out_refund_no"]])
+
+    async def _query_refund(self, request: web.Request) -> web.Response:
+        out_refund_no = request.match_info["no"]
+        self.refund_queries.append(out_refund_no)
+        refund = self.refunds.get(out_refund_no)
+        if refund is None:
+            return self._error(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+        return self._answer(200, refund)
 
 
 class WeChatSignIn(LoopbackServer):

@@ -3,16 +3,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from pos.db import MAX_INTEGER
+from pos.errors import Unavailable
 from pos.events.tables import OutboxEvent
 from pos.inventory import service as inventory
 from pos.orders import service as orders
 from pos.payments.provider import RefundResult
 from pos.payments.sandbox import SandboxProvider
+from pos.payments.settle import REFUND_EVENT
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_printer, add_store, login_as
@@ -304,3 +308,189 @@ async def test_units_of_a_refund_still_processing_cannot_come_back_again(
     again = await _refund(pay_client, bought, body)
     assert (again.status_code, again.json()["code"]) == (422, "restock_more_than_sold")
     assert await Refund.count() == 1
+
+
+async def test_a_refund_the_provider_did_not_answer_is_answered_pending_and_finished_later(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    refund = sandbox.refund
+    calls = 0
+
+    async def no_answer_first(*args: object) -> RefundResult:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # a timeout, a 5xx, WeChat's FREQUENCY_LIMITED ...
+            raise Unavailable("WeChat Pay did not answer", code="provider_unavailable")
+        return await refund(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sandbox, "refund", no_answer_first)
+    body = {"amount_fen": 1000, "reason": "one pack damaged"}
+
+    first = await _refund(pay_client, bought, body, key="refund-1")
+
+    # The refund is reserved and its safety net will finish it: a 503 ("please try again")
+    # makes staff refund once more with a new key, and the shopper is paid twice.
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "pending"
+    again = await _refund(pay_client, bought, body, key="refund-1")
+    assert again.json() == first.json()  # a retry gets the first answer
+    clock.advance(31)
+    await run_due(clock)
+    assert [row["status"] for row in await Refund.select(Refund.status)] == ["succeeded"]
+    assert await order_state(bought.order_id) == "partially_refunded"
+
+
+async def test_a_refund_whose_reason_is_blank_is_refused_before_money_moves(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "cashier", bought.shop.store_id)
+
+    response = await _refund(pay_client, bought, {"amount_fen": 2500, "reason": "   "})
+
+    # DESIGN rule 10: every refund records why (the tablet's form strips and refuses blanks).
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["key"] == "reason"
+    assert await Refund.count() == 0
+
+
+async def test_a_refund_reason_is_kept_without_its_surrounding_spaces(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "cashier", bought.shop.store_id)
+
+    response = await _refund(pay_client, bought, {"amount_fen": 500, "reason": " dented \n"})
+
+    assert response.json()["reason"] == "dented", response.text
+
+
+async def test_the_sandbox_answers_a_refund_query_by_the_refund_number(
+    pay_client: httpx.AsyncClient, bought: Bought, sandbox: SandboxProvider
+) -> None:
+    await _paid(pay_client, bought)
+    out_trade_no = (await Payment.objects().first()).out_trade_no
+    await sandbox.refund(out_trade_no, "R-taken", 1000, bought.total_fen)
+    await sandbox.refund(out_trade_no, "R-refused", bought.total_fen, bought.total_fen)
+
+    assert await sandbox.query_refund("R-taken", out_trade_no) == RefundResult(
+        "succeeded", "R-taken"
+    )
+    assert await sandbox.query_refund("R-refused", out_trade_no) is None
+    assert await sandbox.query_refund("R-never-asked", out_trade_no) is None
+
+
+def _processing_forever(sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """The sandbox processes every refund and never finishes one; counts what it is asked."""
+    asked: Counter[str] = Counter()
+
+    async def processing(*_: object) -> RefundResult:
+        asked["refund"] += 1
+        return RefundResult("processing")
+
+    async def still_processing(*_: object) -> RefundResult:
+        asked["query"] += 1
+        return RefundResult("processing")
+
+    monkeypatch.setattr(sandbox, "refund", processing)
+    monkeypatch.setattr(sandbox, "query_refund", still_processing)
+    return asked
+
+
+async def _next_check(clock: Clock) -> bool:
+    """Move the clock to the next check of a refund and run it; False when none is due."""
+    due = (
+        await OutboxEvent.select(OutboxEvent.available_at)
+        .where((OutboxEvent.kind == REFUND_EVENT) & OutboxEvent.done_at.is_null())
+        .order_by(OutboxEvent.available_at)
+        .first()
+    )
+    if due is None:
+        return False
+    clock.now = max(clock.now, due["available_at"])
+    await run_due(clock)
+    return True
+
+
+async def test_a_refund_still_processing_is_queried_with_doubling_delays_not_asked_again(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    asked = _processing_forever(sandbox, monkeypatch)
+    asked_at = clock()
+    response = await _refund(pay_client, bought, {"amount_fen": 1250, "reason": "returned"})
+    assert response.json()["status"] == "pending"
+
+    minutes = []
+    for _ in range(9):
+        assert await _next_check(clock)
+        minutes.append((clock() - asked_at).total_seconds() / 60)
+
+    # The safety net at 30 s, then 1 min after the answer, doubling up to an hour.
+    assert minutes == [0.5, 1, 3, 7, 15, 31, 63, 123, 183]
+    assert asked == {"refund": 1, "query": 9}
+
+
+async def test_a_refund_processing_for_three_days_is_flagged_for_staff_and_queried_no_more(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    asked = _processing_forever(sandbox, monkeypatch)
+    asked_at = clock()
+    await _refund(pay_client, bought, {"amount_fen": 1250, "reason": "returned"})
+
+    while await _next_check(clock):
+        assert clock() - asked_at <= timedelta(days=3)
+
+    assert clock() - asked_at == timedelta(days=3)  # the last query, at the bound
+    assert asked["query"] < 100
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    # Still pending here, and still reserved: the provider may yet pay it out.
+    assert (payment.flag, payment.refunded_fen) == ("refund_overdue", 1250)
+    assert [row["status"] for row in await Refund.select(Refund.status)] == ["pending"]
+    listed = await pay_client.get(f"/api/stores/{bought.shop.store_id}/payments/flagged")
+    assert [entry["flag"] for entry in listed.json()] == ["refund_overdue"]
+
+
+async def test_a_check_that_finds_no_such_refund_at_the_provider_asks_for_it_again(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    refund = sandbox.refund
+
+    async def lost(*_: object) -> RefundResult:
+        return RefundResult("processing")  # an answer whose refund the sandbox never booked
+
+    monkeypatch.setattr(sandbox, "refund", lost)
+    response = await _refund(pay_client, bought, {"amount_fen": 1250, "reason": "returned"})
+    assert response.json()["status"] == "pending"
+    monkeypatch.setattr(sandbox, "refund", refund)
+
+    assert await _next_check(clock)  # the query finds none: the same number is asked again
+
+    assert [row["status"] for row in await Refund.select(Refund.status)] == ["succeeded"]
+    wallet = await SandboxPayment.objects().first()
+    assert wallet is not None
+    assert wallet.refunded_fen == 1250

@@ -22,7 +22,8 @@ from litestar import Litestar
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
-from pos.payments.tables import Payment
+from pos.payments.provider import RefundResult
+from pos.payments.tables import Payment, Refund
 from pos.payments.wechat import WeChatPayProvider
 from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings, SettingsError, load_settings
@@ -249,6 +250,88 @@ async def test_a_refund_stranded_on_its_way_to_the_payer_is_refunded_and_flagged
         refunds, json={"amount_fen": rest + 1, "reason": "again"}, headers={"Idempotency-Key": "r2"}
     )
     assert again.status_code == 409, again.text
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("SUCCESS", RefundResult("succeeded")),
+        ("ABNORMAL", RefundResult("succeeded", stranded=True)),
+        ("CLOSED", RefundResult("failed")),
+    ],
+)
+async def test_a_refund_query_speaks_the_language_of_wechat(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    wechat: WeChatPayProvider,
+    status: str,
+    expected: RefundResult,
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+    gateway.refund_status = "PROCESSING"
+    asked = await wechat.refund(out_trade_no, "R1", 500, bought.total_fen)
+    processing = await wechat.query_refund("R1", out_trade_no)
+    gateway.finish_refund("R1", status)
+
+    ended = await wechat.query_refund("R1", out_trade_no)
+
+    refund_id = gateway.refunds["R1"]["refund_id"]
+    assert asked == processing == RefundResult("processing", refund_id)
+    assert ended == replace(expected, provider_reference=refund_id)
+    assert await wechat.query_refund("R-never-asked", out_trade_no) is None  # RESOURCE_NOT_EXISTS
+    assert gateway.refund_queries == ["R1", "R1", "R-never-asked"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, "FREQUENCY_LIMITED"), (500, "SYSTEM_ERROR"), (400, "PARAM_ERROR")]
+)
+async def test_a_refund_query_wechat_does_not_answer_is_unavailable_not_a_decision(
+    wechat: WeChatPayProvider, monkeypatch: pytest.MonkeyPatch, status: int, code: str
+) -> None:
+    async def busy(**_: object) -> tuple[int, str]:
+        return status, json.dumps({"code": code, "message": "稍后再试"})
+
+    monkeypatch.setattr(wechat._pay, "query_refund", busy)
+
+    with pytest.raises(Unavailable):
+        await wechat.query_refund("R1", "P1")
+
+
+async def test_a_refund_wechat_is_processing_is_finished_by_querying_it_not_by_asking_again(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    clock: Clock,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    assert paid.json()["status"] == "paid", paid.text
+    await login_as(client, "manager", bought.shop.store_id)
+    gateway.refund_status = "PROCESSING"  # WeChat's usual first answer
+    refunded = await client.post(
+        f"/api/stores/{bought.shop.store_id}/orders/{bought.order_id}/refunds",
+        json={"amount_fen": 1250, "reason": "returned"},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert refunded.json()["status"] == "pending", refunded.text
+    out_refund_no = refunded.json()["out_refund_no"]
+
+    await _let_pass(clock, seconds=61)  # the safety net's query and the first check
+    gateway.finish_refund(out_refund_no)
+    await _let_pass(clock, seconds=120)
+
+    refund = await Refund.objects().get(Refund.out_refund_no == out_refund_no)
+    assert refund is not None
+    assert (refund.status, refund.provider_reference) == (
+        "succeeded",
+        gateway.refunds[out_refund_no]["refund_id"],
+    )
+    assert gateway.refund_requests == [out_refund_no]  # asked once, then queried
+    assert gateway.refund_queries == [out_refund_no] * 3
+    assert await order_state(bought.order_id) == "partially_refunded"
 
 
 async def test_a_code_charge_that_never_reached_wechat_is_reversed_and_reopens_the_order(

@@ -23,3 +23,9 @@ def test_refund_amount_and_restock_are_positive() -> None:
     with pytest.raises(ValidationError):
         RefundRequest(amount_fen=100, reason="broken", restock={1: 0})
     assert RefundRequest(amount_fen=100, reason="broken", restock={1: 2}).restock == {1: 2}
+
+
+def test_a_refund_reason_is_stripped_and_blank_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        RefundRequest(amount_fen=100, reason=" \t\n")
+    assert RefundRequest(amount_fen=100, reason="  broken ").reason == "broken"
