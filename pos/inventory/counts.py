@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import write_transaction
-from pos.db.unique import DUPLICATE_KEY
+from pos.db.keyed import once_per_key
 from pos.errors import Conflict, NotFound
 from pos.inventory import ledger
 from pos.inventory.ledger import Entry
@@ -28,18 +28,12 @@ _L = CountLine
 async def start(store_id: int, *, actor: str, idempotency_key: str | None) -> CountOut:
     """Open a count session; a repeated key opens none and returns the first."""
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
-    if key and (found := await _by_key(key)) is not None:
-        return await get_count(store_id, found)
-    row = _C(store=store_id, started_by=actor, idempotency_key=key)
-    try:
-        async with write_transaction():
-            inserted = await _C.insert(row).returning(_C.id)
-        session_id = int(inserted[0]["id"])
-    except DUPLICATE_KEY:
-        if key is None or (found := await _by_key(key)) is None:
-            raise
-        session_id = found
-    return await get_count(store_id, session_id)
+
+    async def opened() -> int:
+        row = _C(store=store_id, started_by=actor, idempotency_key=key)
+        return int((await _C.insert(row).returning(_C.id))[0]["id"])
+
+    return await get_count(store_id, await once_per_key(key, _by_key, opened))
 
 
 async def _by_key(key: str) -> int | None:

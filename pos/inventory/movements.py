@@ -6,14 +6,12 @@ the ledger's UNIQUE column keeps one row, and the repeat gets that row back.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pos.catalog import service as catalog
-from pos.db import write_transaction
-from pos.db.unique import DUPLICATE_KEY
+from pos.db.keyed import once_per_key
 from pos.errors import InvalidInput, NotFound
 from pos.inventory import batches, ledger
 from pos.inventory.fefo import Take
@@ -23,7 +21,7 @@ from pos.inventory.schemas import MovementIn, MovementOut, StockOut, TransferIn
 from pos.inventory.tables import StockMovement
 from pos.stores import service as stores
 
-__all__ = ["history", "levels", "once", "record", "transfer"]
+__all__ = ["by_key", "history", "levels", "record", "transfer"]
 
 _M = StockMovement
 
@@ -35,24 +33,7 @@ async def record(
     await catalog.get_product(data.product_id)
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
     entry = Entry(actor, data.reason, "tablet", data.occurred_at, key)
-    return await once(key, lambda: _apply(store_id, data, entry))
-
-
-async def once(key: str | None, write: Callable[[], Awaitable[MovementOut]]) -> MovementOut:
-    """`write` one movement keyed `key` in a write transaction, unless one was: then that one.
-
-    The caller scopes the key (`store:<id>:<key>`) and puts it in the movement's entry.
-    """
-    if key and (first := await _by_key(key)) is not None:
-        return first
-    try:
-        async with write_transaction():
-            written = await write()
-    except DUPLICATE_KEY:
-        if key is None or (first := await _by_key(key)) is None:
-            raise
-        return first
-    return written
+    return await once_per_key(key, by_key, lambda: _apply(store_id, data, entry))
 
 
 async def _apply(store_id: int, data: MovementIn, entry: Entry) -> MovementOut:
@@ -76,7 +57,8 @@ async def _check_batch(store_id: int, product_id: int, batch_id: int) -> None:
         raise NotFound(f"no batch {batch_id} of this product here", code="batch_not_found")
 
 
-async def _by_key(key: str) -> MovementOut | None:
+async def by_key(key: str) -> MovementOut | None:
+    """The movement recorded under a scoped key (`store:<id>:<key>`), if one was."""
     row = await _M.select(*_M.all_columns()).where(_M.idempotency_key == key).first()
     return None if row is None else ledger.movement_out(row)
 
@@ -88,18 +70,13 @@ async def transfer(
     if data.to_store_id == store_id:
         raise InvalidInput("a transfer goes to another store", code="transfer_same_store")
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
-    if key and (first := await _transfer_by_key(key)):
-        return first
-    await catalog.get_product(data.product_id)
-    await stores.store_rules(data.to_store_id)
-    try:
-        async with write_transaction():
-            moved = await _transfer(store_id, data, actor, key)
-    except DUPLICATE_KEY:
-        if key is None or not (first := await _transfer_by_key(key)):
-            raise
-        return first
-    return moved
+
+    async def moved() -> list[MovementOut]:
+        await catalog.get_product(data.product_id)
+        await stores.store_rules(data.to_store_id)
+        return await _transfer(store_id, data, actor, key)
+
+    return await once_per_key(key, _transfer_by_key, moved)
 
 
 async def _transfer(
@@ -154,12 +131,12 @@ async def _receive(
     ]
 
 
-async def _transfer_by_key(key: str) -> list[MovementOut]:
-    """The movements a transfer recorded under `key`, in its answer's order; none if none."""
+async def _transfer_by_key(key: str) -> list[MovementOut] | None:
+    """The movements a transfer recorded under `key`, in its answer's order; None if none."""
     moved: list[MovementOut] = []
-    while (movement := await _by_key(f"{key}:{len(moved)}")) is not None:
+    while (movement := await by_key(f"{key}:{len(moved)}")) is not None:
         moved.append(movement)
-    return moved
+    return moved or None
 
 
 async def history(

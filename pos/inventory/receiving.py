@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pos.db import write_transaction
-from pos.db.unique import DUPLICATE_KEY
+from pos.db.keyed import once_per_key
 from pos.errors import Conflict, NotFound
 from pos.inventory import batches, ledger, replenishment
 from pos.inventory.ledger import Entry
@@ -42,33 +42,29 @@ async def start(
 ) -> ReceivingOut:
     """Open a receiving session, its lines taken from the notice when there is one."""
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
-    if key and (found := await _by_key(key)) is not None:
-        return await get_receiving(store_id, found)
-    notice = await get_notice(data.notice_id) if data.notice_id is not None else None
-    if notice is not None and (notice.store_id != store_id or notice.status != "open"):
-        raise Conflict("this notice is not open for this store", code="notice_not_open")
-    try:
-        async with write_transaction():
-            row = _R(store=store_id, notice=data.notice_id, started_by=actor, idempotency_key=key)
-            session_id = int((await _R.insert(row).returning(_R.id))[0]["id"])
-            lines = [
-                _L(
-                    session=session_id,
-                    product=line.product_id,
-                    expected=line.quantity,
-                    lot=line.lot,
-                    produced_on=line.produced_on,
-                    expires_at=line.expires_at,
-                )
-                for line in (notice.lines if notice else [])
-            ]
-            if lines:
-                await _L.insert(*lines)
-    except DUPLICATE_KEY:
-        if key is None or (found := await _by_key(key)) is None:
-            raise
-        session_id = found
-    return await get_receiving(store_id, session_id)
+
+    async def opened() -> int:
+        notice = await get_notice(data.notice_id) if data.notice_id is not None else None
+        if notice is not None and (notice.store_id != store_id or notice.status != "open"):
+            raise Conflict("this notice is not open for this store", code="notice_not_open")
+        row = _R(store=store_id, notice=data.notice_id, started_by=actor, idempotency_key=key)
+        session_id = int((await _R.insert(row).returning(_R.id))[0]["id"])
+        lines = [
+            _L(
+                session=session_id,
+                product=line.product_id,
+                expected=line.quantity,
+                lot=line.lot,
+                produced_on=line.produced_on,
+                expires_at=line.expires_at,
+            )
+            for line in (notice.lines if notice else [])
+        ]
+        if lines:
+            await _L.insert(*lines)
+        return session_id
+
+    return await get_receiving(store_id, await once_per_key(key, _by_key, opened))
 
 
 async def _by_key(key: str) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pos.catalog import service as catalog
+from pos.db.keyed import once_per_key
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.inventory import batches, ledger, movements
 from pos.inventory.ledger import Entry
@@ -32,7 +33,7 @@ async def write_off_batch(
     """Write off what is left of a batch (spoiled, expired); a repeated key returns the first."""
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
     entry = Entry(actor, reason, f"batch:{batch_id}", idempotency_key=key)
-    return await movements.once(key, lambda: _write_off(store_id, batch_id, entry))
+    return await once_per_key(key, movements.by_key, lambda: _write_off(store_id, batch_id, entry))
 
 
 async def _write_off(store_id: int, batch_id: int, entry: Entry) -> MovementOut:
