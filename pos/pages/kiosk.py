@@ -30,6 +30,7 @@ from pos.payments import service as payments_service
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
 from pos.printing import service as printing
+from pos.printing.job_actions import order_jobs
 from pos.printing.receipts import receipt_url
 from pos.staff import service as staff_service
 from pos.staff.actors import DeviceActor
@@ -353,7 +354,7 @@ async def kiosk_status(
 ) -> StatusView:
     """The order's state and its receipt's printing, for the page to poll."""
     order = await _kiosk_order(actor, order_id, token)
-    jobs = [job for job in await printing.order_jobs(order_id) if job.kind == "receipt"]
+    jobs = [job for job in await order_jobs(order_id) if job.kind == "receipt"]
     if jobs:
         return StatusView(order, jobs[-1].state)
     if order.state == OrderState.PAID and not await printing.has_receipt_printer(

@@ -35,6 +35,7 @@ from pos.payments.schemas import FlaggedPaymentOut, RefundOut, RefundRequest, Re
 from pos.payments.settle import Payments
 from pos.platform import service as platform
 from pos.platform.schemas import BacklogOut
+from pos.printing import job_actions
 from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut
 from pos.staff import service as staff_service
@@ -387,7 +388,7 @@ async def end_print_job(
 ) -> PrintJobOut:
     """Send a failed job again, or take a stuck one off its printer's queue, once per `key`."""
     require(actor, CASH_ROLES, store_id)
-    act = printing.retry_job if how == "retry" else printing.cancel_job
+    act = job_actions.retry_job if how == "retry" else job_actions.cancel_job
     key = form.get("key", "") or None
     return await act(store_id, job_id, staff_user_id=actor.user_id, idempotency_key=key)
 

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from pos.db import RowId
 from pos.idempotency import OptionalIdempotencyKey
+from pos.printing import job_actions
 from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut, ReprintIn
 from pos.settings import Settings
@@ -80,7 +81,7 @@ class PrintingController(Controller):
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> PrintJobOut:
         """Only a failed job; it goes back to its place in the printer's queue."""
-        return await printing.retry_job(
+        return await job_actions.retry_job(
             store_id, job_id, staff_user_id=actor.user_id, idempotency_key=idempotency_key
         )
 
@@ -99,6 +100,6 @@ class PrintingController(Controller):
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> PrintJobOut:
         """A queued, waiting or failed job; 409 `job_state` for one being sent or printed."""
-        return await printing.cancel_job(
+        return await job_actions.cancel_job(
             store_id, job_id, staff_user_id=actor.user_id, idempotency_key=idempotency_key
         )

@@ -14,11 +14,12 @@ from typing import Any
 
 from piccolo.query import WhereRaw
 
-from pos.db import Statement, insert_new, write_transaction
+from pos.db import Statement, insert_new
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.events.outbox import Event, register
 from pos.logs import logger
 from pos.orders import service as orders
+from pos.printing.job_actions import JOB_COLUMNS, job_out, request_key
 from pos.printing.jobs import PRINT_JOBS
 from pos.printing.receipts import (
     ReceiptPlace,
@@ -36,7 +37,7 @@ from pos.printing.schemas import (
     Refund,
     RefundedOrder,
 )
-from pos.printing.tables import PrinterState, PrintJob, PrintJobKey
+from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import staff_name
 from pos.stores import service as stores
@@ -44,38 +45,20 @@ from pos.stores.tables import Printer
 from printers import PrinterStatus
 
 __all__ = [
-    "CANCELLABLE",
     "MAX_LISTED_JOBS",
     "OrderPaidHandler",
     "ReceiptLinks",
-    "cancel_job",
     "enqueue_receipt",
     "enqueue_refund_slip",
     "has_receipt_printer",
     "install",
     "on_order_refunded",
-    "order_jobs",
     "reprint",
-    "retry_job",
     "store_printers",
 ]
 
 MAX_LISTED_JOBS = 200  # per printer
 _J = PrintJob
-CANCELLABLE = ("queued", "waiting", "failed")
-_JOB_COLUMNS = (
-    _J.id,
-    _J.printer.as_alias("printer_id"),
-    _J.order.as_alias("order_id"),
-    _J.kind,
-    _J.state,
-    _J.attempts,
-    _J.next_attempt_at,
-    _J.last_error,
-    _J.created_at,
-    _J.printed_at,
-    _J.created_by,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +218,7 @@ async def store_printers(store_id: int) -> list[PrinterOut]:
         return []
     states = await PrinterState.select().where(PrinterState.printer.is_in(ids))
     status_of = {row["printer"]: _status_out(row) for row in states}
-    jobs = await _J.select(*_JOB_COLUMNS).where(_listed_jobs(store_id)).order_by(_J.id)
+    jobs = await _J.select(*JOB_COLUMNS).where(_listed_jobs(store_id)).order_by(_J.id)
     return [
         PrinterOut(
             **row,
@@ -316,11 +299,11 @@ async def reprint(
         )
     await stores.check_printer(store_id, target)
     document = {**receipt.document, "reprint": True, "refunded_fen": receipt.refunded_fen}
-    key = _request_key("reprint", store_id, idempotency_key)
+    key = request_key("reprint", store_id, idempotency_key)
     job_id = await _insert_job(
         target, order_id, "reprint", document, key, created_by=staff_name(staff_user_id)
     )
-    job = await _job_out(job_id)
+    job = await job_out(job_id)
     if job.order_id != order_id:
         raise Conflict(
             "this Idempotency-Key was used to reprint another order; use a new key",
@@ -372,90 +355,3 @@ async def _unprinted_receipt(store_id: int, order_id: int, links: ReceiptLinks) 
 def _json(value: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
     return data
-
-
-def _request_key(action: str, scope: int, idempotency_key: str | None) -> str | None:
-    """How a staff request's Idempotency-Key is kept: unique per action and store or job."""
-    return f"{action}:{scope}:{idempotency_key}" if idempotency_key else None
-
-
-async def _repeated(action: str, job_id: int, idempotency_key: str | None) -> bool:
-    """Keep the key of a request on the job in the caller's transaction; True if kept before.
-
-    A racing repeat's insert waits for the first one's transaction, then inserts nothing.
-    """
-    key = _request_key(action, job_id, idempotency_key)
-    if key is None:
-        return False
-    return not await insert_new([PrintJobKey(key=key)], "ON CONFLICT DO NOTHING RETURNING id")
-
-
-async def retry_job(
-    store_id: int, job_id: int, *, staff_user_id: int, idempotency_key: str | None = None
-) -> PrintJobOut:
-    """Queue a failed job again, with a fresh count of attempts; a repeated key changes nothing."""
-    job = await _job_out(job_id, store_id=store_id)
-    async with write_transaction():
-        if await _repeated("retry", job_id, idempotency_key):
-            return await _job_out(job_id)
-        retried = (
-            await _J.update(
-                {_J.state: "queued", _J.attempts: 0, _J.next_attempt_at: datetime.now(UTC)}
-            )
-            .where((_J.id == job_id) & (_J.state == "failed"))
-            .returning(_J.id)
-        )
-        if not retried:  # not failed, or no longer: e.g. cancelled at another tablet meanwhile
-            state = job.state if job.state != "failed" else (await _job_out(job_id)).state
-            raise Conflict(
-                f"job {job_id} is {state}; only a failed job is retried", code="job_state"
-            )
-    logger.info("printing: failed job retried", job_id=job_id, staff_user_id=staff_user_id)
-    PRINT_JOBS.notify()
-    return await _job_out(job_id)
-
-
-async def cancel_job(
-    store_id: int, job_id: int, *, staff_user_id: int, idempotency_key: str | None = None
-) -> PrintJobOut:
-    """Take a job that has not printed off its printer's queue: the jobs behind it go on.
-
-    For a receipt nobody will collect, or a job stuck at a printer staff cannot mend now. A job
-    being sent cannot be called back (it may be on the paper already): `Conflict`. A repeated
-    key changes nothing and answers with the job.
-    """
-    job = await _job_out(job_id, store_id=store_id)
-    async with write_transaction():
-        if await _repeated("cancel", job_id, idempotency_key):
-            return await _job_out(job_id)
-        cancelled = (
-            await _J.update(
-                {_J.state: "cancelled", _J.last_error: f"cancelled by {staff_name(staff_user_id)}"}
-            )
-            .where((_J.id == job_id) & _J.state.is_in([*CANCELLABLE]))
-            .returning(_J.id)
-        )
-        if not cancelled:
-            raise Conflict(
-                f"job {job_id} is {job.state}; only a queued, waiting or failed job is cancelled",
-                code="job_state",
-            )
-    logger.info("printing: job cancelled", job_id=job_id, staff_user_id=staff_user_id)
-    PRINT_JOBS.notify()
-    return await _job_out(job_id)
-
-
-async def _job_out(job_id: int, *, store_id: int | None = None) -> PrintJobOut:
-    where: Any = _J.id == job_id
-    if store_id is not None:
-        where &= _J.printer._.store == store_id
-    row = await _J.select(*_JOB_COLUMNS).where(where).first()
-    if row is None:
-        raise NotFound(f"no print job {job_id} here", code="print_job_not_found")
-    return PrintJobOut(**row)
-
-
-async def order_jobs(order_id: int) -> list[PrintJobOut]:
-    """An order's print jobs, oldest first: whether its receipt printed, for the kiosk."""
-    rows = await _J.select(*_JOB_COLUMNS).where(_J.order == order_id).order_by(_J.id)
-    return [PrintJobOut(**row) for row in rows]

@@ -21,11 +21,11 @@ from pos.errors import Conflict
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
-from pos.printing import queue
-from pos.printing import service as printing
+from pos.printing import job_actions, queue
+from pos.printing.job_actions import retry_job
 from pos.printing.jobs import ClaimedJob, claim_due, finish
 from pos.printing.queue import STATUS_REWRITE, PrintSender
-from pos.printing.service import on_order_refunded, retry_job
+from pos.printing.service import on_order_refunded
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
@@ -468,15 +468,15 @@ async def test_a_retry_that_loses_to_a_cancel_is_refused(
     await paid_sale(counter)
     job_id = (await PrintJob.select(PrintJob.id).first() or {})["id"]
     await PrintJob.update({PrintJob.state: "failed"}).where(PrintJob.id == job_id)
-    read = printing._job_out
+    read = job_actions.job_out
 
     async def read_then_cancelled_at_another_tablet(*args: Any, **kwargs: Any) -> Any:
         job = await read(*args, **kwargs)
-        monkeypatch.setattr(printing, "_job_out", read)
-        await printing.cancel_job(store_id, job_id, staff_user_id=2)
+        monkeypatch.setattr(job_actions, "job_out", read)
+        await job_actions.cancel_job(store_id, job_id, staff_user_id=2)
         return job
 
-    monkeypatch.setattr(printing, "_job_out", read_then_cancelled_at_another_tablet)
+    monkeypatch.setattr(job_actions, "job_out", read_then_cancelled_at_another_tablet)
     with pytest.raises(Conflict, match="is cancelled"):
         await retry_job(store_id, job_id, staff_user_id=1)
     assert (await PrintJob.select(PrintJob.state).first() or {})["state"] == "cancelled"
