@@ -230,9 +230,28 @@ def _check_suppliers(
     if bad:
         problems.add(
             (i for i, row in enumerate(rows) if row in bad),
-            lambda i: f"supplier {codes[i]} differs from line {seen[codes[i]][1]}",
+            lambda i: _supplier_differs(codes[i], values[i], *seen[codes[i]]),
         )
     return new
+
+
+def _supplier_differs(code: str, value: SupplierRecord, first: SupplierRecord, line: int) -> str:
+    """Why a row's supplier differs from its first description, field by field."""
+    fields = [
+        column
+        for column, differs in (
+            ("supplier_name", value.name_zh != first.name_zh),
+            ("supplier_name_en", value.name_en != first.name_en),
+        )
+        if differs
+    ]
+    if value.county_code != first.county_code:
+        fields.append(
+            f"county ({value.county_code} here, {first.county_code} there): set"
+            " supplier_county_code on its rows, as without it the supplier's county is each"
+            " row's origin county"
+        )
+    return f"supplier {code} differs from line {line} in {' and '.join(fields)}"
 
 
 def check_products(

@@ -5,7 +5,8 @@ The file format
 One row per certified product, as CSV (UTF-8, a header row naming the columns in any order) or
 as JSON Lines (one JSON object per line with the same keys; numbers may be JSON integers and
 optional values null). Values are trimmed of surrounding white space. Lines are numbered from
-1 (in CSV the header is line 1; a quoted value may span lines); blank lines are skipped.
+1 (in CSV the header is line 1; a quoted value may span lines); blank lines are skipped, as are
+CSV rows whose fields are all empty (`,,,,`, as Excel saves rows whose cells were cleared).
 
 Required, with a value:
 - certificate_no: the certificate number, the key a product is updated by (at most 40 chars)
@@ -205,10 +206,11 @@ def _read_csv(text: str, progress: ProgressCallback) -> _Table:
         _check_header(header, line)
         line = reader.line_num + 1
         for values in reader:
-            if len(values) == len(header):
+            # A blank line, spaces and all, is no row; nor is one of cleared cells (",,,,").
+            if len(values) == len(header) and _filled(values):
                 rows.append(values)
                 lines.append(line)
-            elif _filled(values):  # a blank line, spaces and all, is no row
+            elif _filled(values):
                 unreadable.append((line, f"has {len(values)} fields, the header has {len(header)}"))
             line = reader.line_num + 1
             if line % PROGRESS_EVERY == 0:
@@ -227,7 +229,7 @@ def _stripped(values: Iterable[str]) -> list[str]:
 
 
 def _filled(values: Iterable[str]) -> bool:
-    return any(value.strip() for value in values)
+    return any(map(str.strip, values))
 
 
 def _problems(lines: list[int], unreadable: list[tuple[int, str]]) -> Problems:

@@ -14,7 +14,7 @@ holds its stock, in the same transaction (`mark_down`): its hold locks the stock
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -46,7 +46,7 @@ from pos.stores import service as stores
 from pos.stores.schemas import SellableProduct
 from pos.stores.service import StoreRules
 
-__all__ = ["PricedSale", "list_priced", "mark_down", "price_lines", "set_plu"]
+__all__ = ["PricedSale", "forget_plus", "list_priced", "mark_down", "price_lines", "set_plu"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +72,17 @@ async def set_plu(store_id: int, plu: str, product_id: int) -> None:
     await Plu.insert(row).on_conflict(
         target=(Plu.store, Plu.plu), action="DO UPDATE", values=[Plu.product]
     )
+
+
+async def forget_plus(store_id: int, *, kept: Collection[str]) -> None:
+    """Make the store's scale labels with a PLU not in `kept` mean nothing.
+
+    A sale keeps the product a label meant, never the PLU, so no order loses its history.
+    """
+    stale = [Plu.store == store_id]
+    if kept:
+        stale.append(Plu.plu.not_in([normalize_plu(plu) for plu in kept]))
+    await Plu.delete().where(*stale)
 
 
 async def price_lines(store_id: int, lines: Sequence[LineIn], rules: StoreRules) -> PricedSale:

@@ -5,9 +5,10 @@ A listing's `plu` is what the store's scales print on the product's labels.
 Everything is matched by its natural key (store and counter codes, printer and device names,
 certificate numbers), so loading the same file twice changes nothing. A layout is the whole
 store: a counter it leaves out is closed (its QR code refused), a device deactivated and its
-tokens revoked, a listing withdrawn from sale. Rows are never deleted, as orders refer to them:
-put a counter or listing back in the file and it opens or sells again; a device back in the file
-needs a new token. Printers left out stay, unused.
+tokens revoked, a listing withdrawn from sale, a PLU forgotten (deleted: a sale keeps the product
+its label meant, not the PLU). Other rows are never deleted, as orders refer to them: put a
+counter or listing back in the file and it opens or sells again; a device back in the file needs a
+new token. Printers left out stay, unused.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pos.catalog.tables import PRICE_CHANGE_REASON_CHARS
 from pos.db import write_transaction
 from pos.errors import InvalidInput
 from pos.orders.barcodes import normalize_plu
-from pos.orders.products import set_plu
+from pos.orders.products import forget_plus, set_plu
 from pos.staff import service as staff
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
@@ -152,6 +153,13 @@ def _check_references(layout: StoreLayout) -> None:
             ZoneInfo(layout.time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidInput(f"store {layout.code}: unknown time zone {layout.time_zone!r}") from None
+    for what, names in (
+        ("printer", [printer.name for printer in layout.printers]),
+        ("counter", [counter.code for counter in layout.counters]),
+        ("device", [device.name for device in layout.devices]),
+    ):
+        if twice := _twice(names):
+            raise InvalidInput(f"store {layout.code} names {what} {', '.join(twice)} twice")
     printers = {printer.name for printer in layout.printers}
     counters = {counter.code for counter in layout.counters}
     named = [c.printer for c in layout.counters] + [d.printer for d in layout.devices]
@@ -243,10 +251,11 @@ async def _deactivate_devices(store_id: int, kept: list[str]) -> list[str]:
 
 
 async def _teach_scales(store_id: int, layout: StoreLayout, products: dict[str, int]) -> None:
-    """Make each listing's PLU mean its product on the store's scale labels."""
-    for item in layout.listings:
-        if item.plu is not None:
-            await set_plu(store_id, item.plu, products[item.certificate_no])
+    """Make each listing's PLU mean its product on the store's scale labels, and no other PLU."""
+    plus = {item.plu: products[item.certificate_no] for item in layout.listings if item.plu}
+    await forget_plus(store_id, kept=list(plus))
+    for plu, product_id in plus.items():
+        await set_plu(store_id, plu, product_id)
 
 
 class _PriceChange(NamedTuple):
@@ -340,6 +349,8 @@ async def apply_layouts_file(
         layouts = _LAYOUTS.validate_json(await anyio.Path(path).read_bytes())
     except ValidationError as exc:
         raise InvalidInput(f"{path}: {exc.error_count()} problem(s): {exc}") from None
+    if twice := _twice([layout.code for layout in layouts]):
+        raise InvalidInput(f"{path.name} gives store {', '.join(twice)} twice")
     reason = f"store layout {path.name}"[:PRICE_CHANGE_REASON_CHARS]
     applied = []
     async with write_transaction():  # each layout's own transaction joins this one

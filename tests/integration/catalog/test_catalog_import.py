@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pos.catalog import service as catalog
+from pos.catalog.columns import COLUMNS
 from pos.catalog.tables import County, Product, ProductPriceChange, Province, Supplier
 from pos.errors import InvalidInput, NotFound
 from tests.helpers.catalog import (
@@ -229,6 +230,14 @@ async def test_a_csv_line_of_white_space_only_is_skipped_like_a_blank_one(db: st
     data = csv_bytes([row(1), row(2)]) + "  \n\u3000\n".encode()  # spaces, an ideographic one
     report = await catalog.import_catalog(data, fmt="csv", changed_by="test")
     assert report.rows == 2
+
+
+async def test_a_csv_row_of_empty_fields_is_skipped_like_a_blank_line(db: str) -> None:
+    # Excel writes ",,,,," for rows whose cells were cleared but not deleted.
+    cleared = b"," * (len(COLUMNS) - 1)
+    data = csv_bytes([row(1)]) + cleared + b"\n" + cleared + b"\r\n"
+    report = await catalog.import_catalog(data, fmt="csv", changed_by="test")
+    assert (report.rows, report.inserted) == (1, 1)
 
 
 async def test_files_are_read_by_their_suffix(db: str, tmp_path: Path) -> None:

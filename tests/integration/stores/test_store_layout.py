@@ -20,7 +20,7 @@ from pos.demo import load_demo
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.orders import checkout
 from pos.orders.schemas import CounterOrderIn
-from pos.orders.tables import Plu
+from pos.orders.tables import OrderLine, Plu
 from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
 from pos.stores import layout as layouts
@@ -30,6 +30,7 @@ from pos.stores.schemas import StoreLayout
 from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout
 from tests.helpers.locks import done_or_waiting_for_a_lock
+from tests.helpers.shop import weight_label
 from tests.helpers.staff import login_as
 
 pytestmark = pytest.mark.anyio
@@ -50,15 +51,15 @@ async def _sellable(client: httpx.AsyncClient, counter_id: int, **params: object
     return response.json()
 
 
-async def _order(counter_id: int, product_id: int) -> None:
+async def _order(
+    counter_id: int, product_id: int | None = None, *, barcode: str | None = None
+) -> checkout.CreatedOrder:
+    line = {"barcode": barcode} if barcode else {"product_id": product_id, "quantity": 1}
     data = CounterOrderIn.model_validate(
-        {
-            "counter_token": counter_qr_token(counter_id, secret=SECRET),
-            "lines": [{"product_id": product_id, "quantity": 1}],
-        }
+        {"counter_token": counter_qr_token(counter_id, secret=SECRET), "lines": [line]}
     )
-    await checkout.create_counter_order(
-        counter_id, data, idempotency_key=f"k{product_id}", secret=SECRET
+    return await checkout.create_counter_order(
+        counter_id, data, idempotency_key=f"k{product_id or barcode}", secret=SECRET
     )
 
 
@@ -212,6 +213,26 @@ async def test_a_listings_plu_names_its_product_on_the_stores_scale_labels(
     twice = [labelled[0].model_copy(update={"plu": "07777"}), *labelled[1:]]
     with pytest.raises(InvalidInput, match="PLU 07777 names two listings"):
         await apply_layout(layout.model_copy(update={"listings": twice}), changed_by="t")
+
+
+async def test_a_plu_left_out_of_the_layout_stops_meaning_its_product(counter_id: int) -> None:
+    layout = demo_layout(LVCUO)
+    plums = layout.listings[3]  # sold by the kg
+    labelled = [item.model_copy(update={"plu": None}) for item in layout.listings]
+    labelled[3] = plums.model_copy(update={"plu": "07777"})
+    await apply_layout(layout.model_copy(update={"listings": labelled}), changed_by="t")
+    sold = (await _order(counter_id, barcode=weight_label("07777", 500))).order
+    # The scales are reprogrammed: 07777 is no longer the plums'.
+    labelled[3] = plums.model_copy(update={"plu": None})
+
+    await apply_layout(layout.model_copy(update={"listings": labelled}), changed_by="t")
+
+    with pytest.raises(InvalidInput) as refused:
+        await _order(counter_id, barcode=weight_label("07777", 400))
+    assert refused.value.code == "barcode_unknown"
+    products = await catalog.product_ids_by_certificate([plums.certificate_no])
+    kept = await OrderLine.select(OrderLine.product).where(OrderLine.order == sold.id)
+    assert kept == [{"product": products[plums.certificate_no]}]  # the sale keeps its plums
 
 
 async def test_a_store_price_is_recorded_with_who_and_why(counter_id: int) -> None:

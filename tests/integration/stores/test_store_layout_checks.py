@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.helpers.catalog import csv_bytes, row
 
 pytestmark = pytest.mark.anyio
 
-NOODLES = "T-000001"  # row(1) of the test catalog
+NOODLES, SHOOTS = "T-000001", "T-000002"  # row(1) and row(2) of the test catalog
 
 
 async def _import(*rows: dict) -> None:
@@ -37,6 +38,10 @@ def _file(tmp_path: Path, *layouts: dict) -> Path:
     path = tmp_path / "stores.json"
     path.write_text(json.dumps(list(layouts)), encoding="utf-8")
     return path
+
+
+async def _stores() -> list[list[dict[str, Any]]]:
+    return [await table.select().order_by(table.id) for table in (Store, Counter, Listing)]
 
 
 async def test_a_file_name_longer_than_a_reason_holds_is_clipped_in_the_price_change(
@@ -150,3 +155,56 @@ async def test_a_misspelt_or_boolean_listing_price_is_refused_and_the_store_pric
         await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
 
     assert await Listing.select(Listing.price_fen) == [{"price_fen": 1000}]
+
+
+async def test_a_store_given_twice_in_a_file_is_refused_and_changes_nothing(
+    db: str, tmp_path: Path
+) -> None:
+    await _import(row(1), row(2))
+    today = _layout("S1", ListingIn(certificate_no=NOODLES, price_fen=1680), counters=("A",))
+    await apply_layouts_file(_file(tmp_path, today), changed_by="t")
+    before = await _stores()
+    # A file of many stores in which an old copy of S1's block was left behind when merging.
+    stale = _layout("S1", ListingIn(certificate_no=SHOOTS), counters=("B",))
+
+    with pytest.raises(InvalidInput, match="gives store S1 twice"):
+        await apply_layouts_file(_file(tmp_path, today, stale), changed_by="t")
+
+    assert await _stores() == before  # counter S1-A open, the noodles on sale at 16.80
+
+
+@pytest.mark.parametrize(
+    ("part", "twice", "named"),
+    [
+        (
+            "devices",
+            [
+                {"name": "kiosk-5", "kind": "kiosk", "counter": "S1-C1"},
+                {"name": "kiosk-5", "kind": "tablet"},
+            ],
+            "device kiosk-5",
+        ),
+        (
+            "counters",
+            [{"code": "S1-C1", "name_zh": "入口"}, {"code": "S1-C1", "name_zh": "出口"}],
+            "counter S1-C1",
+        ),
+        (
+            "printers",
+            [
+                {"name": "desk", "connection_url": "tcp://192.0.2.10:9100"},
+                {"name": "desk", "connection_url": "tcp://192.0.2.11:9100"},
+            ],
+            "printer desk",
+        ),
+    ],
+)
+async def test_a_device_counter_or_printer_named_twice_in_a_layout_is_refused(
+    db: str, tmp_path: Path, part: str, twice: list[dict[str, Any]], named: str
+) -> None:
+    layout = _layout("S1") | {part: twice}  # read one after the other, the last would win
+
+    with pytest.raises(InvalidInput, match=f"store S1 names {named} twice"):
+        await apply_layouts_file(_file(tmp_path, layout), changed_by="t")
+
+    assert await Store.count() == 0

@@ -22,6 +22,11 @@ from tests.helpers.catalog import (
     row,
 )
 
+_COUNTY_DIFFERS = (
+    f"county ({NANCHUAN} here, {LIXIN} there): set supplier_county_code on its rows, as without"
+    " it the supplier's county is each row's origin county"
+)
+
 
 def _errors(data: bytes, fmt: Any = "csv", **kwargs: Any) -> list[dict[str, Any]]:
     with pytest.raises(InvalidInput) as caught:
@@ -166,8 +171,18 @@ def test_a_certificate_may_appear_once() -> None:
     [
         ({"origin_county_name": "利辛"}, f"county {LIXIN} differs from line 2"),
         ({"province_name": "安徽"}, "province 34 differs from line 2"),
-        ({"supplier_name": "另一家"}, f"supplier {credit_code()} differs from line 2"),
-        ({"supplier_county_code": NANCHUAN}, f"supplier {credit_code()} differs from line 2"),
+        (
+            {"supplier_name": "另一家"},
+            f"supplier {credit_code()} differs from line 2 in supplier_name",
+        ),
+        (
+            {"supplier_name": "另一家", "supplier_name_en": ""},
+            f"supplier {credit_code()} differs from line 2 in supplier_name and supplier_name_en",
+        ),
+        (
+            {"supplier_county_code": NANCHUAN},
+            f"supplier {credit_code()} differs from line 2 in {_COUNTY_DIFFERS}",
+        ),
     ],
 )
 def test_shared_things_are_described_alike_on_every_row(
@@ -175,6 +190,19 @@ def test_shared_things_are_described_alike_on_every_row(
 ) -> None:
     errors = _errors(csv_bytes([row(1), nanchuan_row(2), row(3, **changes)]))
     assert errors == [{"line": 4, "reason": reason}]
+
+
+def test_a_supplier_whose_rows_differ_only_in_origin_county_is_told_to_set_its_county() -> None:
+    noodles = row(1)
+    # The cooperative also sells Nanchuan's bamboo shoots; the rows leave supplier_county_code
+    # empty, so each row's supplier county is its origin county.
+    supplier = ("supplier_credit_code", "supplier_name", "supplier_name_en")
+    shoots = nanchuan_row(2, **{key: noodles[key] for key in supplier})
+
+    errors = _errors(csv_bytes([noodles, shoots]))
+
+    reason = f"supplier {credit_code()} differs from line 2 in {_COUNTY_DIFFERS}"
+    assert errors == [{"line": 3, "reason": reason}]
 
 
 def test_certifying_and_supplier_counties_must_be_known() -> None:
@@ -316,8 +344,8 @@ def test_a_supplier_is_held_to_its_first_row_across_slices(
     rows = [row(1), row(2), row(3, supplier_name="别名"), row(4, supplier_name="别名")]
     errors = _errors(csv_bytes(rows))
     assert errors == [
-        {"line": 4, "reason": f"supplier {credit_code()} differs from line 2"},
-        {"line": 5, "reason": f"supplier {credit_code()} differs from line 2"},
+        {"line": 4, "reason": f"supplier {credit_code()} differs from line 2 in supplier_name"},
+        {"line": 5, "reason": f"supplier {credit_code()} differs from line 2 in supplier_name"},
     ]
 
 
