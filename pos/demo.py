@@ -22,7 +22,6 @@ from pos.catalog.service import import_catalog_file
 from pos.db import write_transaction
 from pos.errors import InvalidInput, PosError
 from pos.inventory import service as inventory
-from pos.orders.products import set_plu
 from pos.staff import service as staff
 from pos.staff.actors import RoleName
 from pos.stores import service as stores
@@ -51,7 +50,6 @@ class _User(BaseModel):
 class _Shelved(BaseModel):
     certificate_no: str = Field(min_length=1)
     on_hand: int = Field(ge=0)
-    plu: str | None = None
 
 
 _STAFF = TypeAdapter(list[_User])
@@ -125,7 +123,7 @@ async def _create_staff(users: list[_User]) -> None:
 
 
 async def _stock_shelves(shelves: dict[str, list[_Shelved]]) -> None:
-    """Put the demo stock on shelves that have none yet, and teach the scales their PLUs."""
+    """Put the demo stock on shelves that have none yet (the layout taught the scales)."""
     store_ids = await stores.store_ids_by_code(list(shelves))
     certificates = [item.certificate_no for shelf in shelves.values() for item in shelf]
     products = await catalog.product_ids_by_certificate(certificates)
@@ -137,8 +135,6 @@ async def _stock_shelves(shelves: dict[str, list[_Shelved]]) -> None:
             level = await inventory.get_level(store_ids[code], product_id)
             if level.on_hand == 0 and level.held == 0:
                 await inventory.set_level(store_ids[code], product_id, item.on_hand)
-            if item.plu is not None:
-                await set_plu(store_ids[code], item.plu, product_id)
 
 
 def _require_known(what: str, names: Iterable[str], known: Container[str]) -> None:
