@@ -100,16 +100,23 @@ class ShopperPages(Controller):
             query=q,
             cursor=cursor,
             page_size=settings.catalog_page_size,
+            carried=request.query_params,
         )
         return render(request, "shopper/counter.html", page)
 
     @post("/c/{counter_id:int}/order", operation_id="pageCounterOrder")
     async def order(
         self, request: AnyRequest, counter_id: FromPath[RowId], settings: NamedDependency[Settings]
-    ) -> Redirect:
-        """Create the order of the cart, then show it."""
+    ) -> Template | Redirect:
+        """Create the order of the cart, then show it (or the cart again, and why not)."""
         form = await read_form(request)
-        return _see_other(await shopper.order_from_form(counter_id, form, secret=_secret(settings)))
+        ordered = await shopper.order_from_form(
+            counter_id, form, secret=_secret(settings), page_size=settings.catalog_page_size
+        )
+        if isinstance(ordered, shopper.RefusedCart):
+            page, status = ordered.context, ordered.status
+            return render(request, "shopper/counter.html", page, status_code=status, switch=False)
+        return _see_other(ordered)
 
     @get("/o/{order_id:int}", operation_id="pageOrder")
     async def order_status(

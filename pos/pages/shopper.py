@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from pos.analytics import ratings
 from pos.analytics.schemas import RatingIn, RatingOut, RatingsIn
 from pos.catalog import service as catalog
 from pos.catalog.schemas import ProductOut
-from pos.errors import InvalidInput
+from pos.errors import Conflict, InvalidInput, NotFound, PosError
 from pos.orders import checkout
 from pos.orders import service as orders
+from pos.orders.pricing import MAX_LINES
 from pos.orders.schemas import CounterOrderIn, LineIn, OrderOut
 from pos.orders.states import OrderState
 from pos.orders.tokens import counter_qr_token, verify_counter_token
@@ -29,12 +32,14 @@ from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
 from pos.payments.wechat_oauth import WeChatOAuth
 from pos.stores import service as stores
-from pos.stores.schemas import CounterCatalog
+from pos.stores.schemas import CounterCatalog, SellableProduct
 
 __all__ = [
     "WEIGHT_STEP_G",
     "OrderPage",
     "ReceiptPage",
+    "Refusal",
+    "RefusedCart",
     "cancel_phone_order",
     "counter_page",
     "order_from_form",
@@ -62,6 +67,22 @@ def receipt_url(order_id: int, token: str) -> str:
     return f"/r/{order_id}?token={token}"
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the cart was not ordered, and the product that kept it from being (when one did)."""
+
+    code: str
+    product: ProductOut | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedCart:
+    """The counter page again, with the amounts chosen and the refusal, and its HTTP status."""
+
+    context: dict[str, Any]
+    status: int
+
+
 async def counter_page(
     counter_id: int,
     token: str,
@@ -70,45 +91,121 @@ async def counter_page(
     query: str | None,
     cursor: int | None,
     page_size: int,
+    carried: Mapping[str, str],
+    refusal: Refusal | None = None,
 ) -> dict[str, Any]:
-    """The counter's products, `page_size` a page, after the QR code's token is checked."""
+    """The counter's products, `page_size` a page, after the QR code's token is checked.
+
+    `carried` holds the amounts chosen so far (`q<product id>` pieces, `g<product id>` grams,
+    as the cart form sends them); those chosen on other pages are shown above this page's.
+    """
     verify_counter_token(counter_id, token, secret=secret)
     page: CounterCatalog = await stores.counter_catalog(
         counter_id, query=query or None, since=None, cursor=cursor, limit=page_size
     )
+    amounts = _chosen(carried)
     return {
         "catalog": page,
         "token": token,
         "query": query or "",
         "order_key": uuid.uuid4().hex,
         "weight_step_g": WEIGHT_STEP_G,
+        "amounts": amounts,
+        "elsewhere": await _chosen_elsewhere(page, amounts),
+        "refusal": refusal,
     }
+
+
+def _amount_fields(fields: Mapping[str, str]) -> Iterator[tuple[str, int, str]]:
+    """The kind (`q` or `g`), product id and value of each amount field that is not empty."""
+    for name, value in fields.items():
+        kind, digits = name[:1], name[1:]
+        if kind in ("q", "g") and is_whole_number(digits) and value.strip():
+            yield kind, int(digits), value
+
+
+def _field(product: SellableProduct) -> str:
+    return ("g" if product.unit == "kg" else "q") + str(product.product_id)
+
+
+def _chosen(fields: Mapping[str, str]) -> dict[str, int]:
+    """The amounts above 0 by field name; a value that is no whole number is no amount."""
+    chosen: dict[str, int] = {}
+    for kind, product_id, value in _amount_fields(fields):
+        text = value.strip()
+        if is_whole_number(text) and int(text) > 0 and len(chosen) < MAX_LINES:
+            chosen[f"{kind}{product_id}"] = int(text)
+    return chosen
+
+
+async def _chosen_elsewhere(
+    page: CounterCatalog, amounts: Mapping[str, int]
+) -> list[SellableProduct]:
+    """The products chosen but not on this page that the counter still sells, in chosen order."""
+    shown = {product.product_id for product in page.items}
+    ids = [pid for pid in dict.fromkeys(int(field[1:]) for field in amounts) if pid not in shown]
+    today = datetime.now(ZoneInfo(page.counter.time_zone)).date()
+    sold = await stores.sellable_products(page.counter.store_id, ids, today=today)
+    return [sold[pid] for pid in ids if pid in sold and _field(sold[pid]) in amounts]
 
 
 def _lines_from_form(form: Mapping[str, str]) -> list[LineIn]:
     """`q<product id>` fields are pieces, `g<product id>` fields grams; empty or 0 is no line."""
     lines: list[LineIn] = []
-    for name, value in form.items():
-        kind, digits = name[:1], name[1:]
-        if kind not in ("q", "g") or not is_whole_number(digits) or not value.strip():
-            continue
+    for kind, product_id, value in _amount_fields(form):
         amount = whole_number(value)
         if amount > 0:
             field = "quantity" if kind == "q" else "weight_g"
-            lines.append(LineIn.model_validate({"product_id": int(digits), field: amount}))
+            lines.append(LineIn.model_validate({"product_id": product_id, field: amount}))
     if not lines:
         raise InvalidInput("choose at least one product", code="order_empty")
     return lines
 
 
-async def order_from_form(counter_id: int, form: Mapping[str, str], *, secret: str) -> str:
-    """Create the order the counter page's form asks for; the URL of its page."""
-    data = CounterOrderIn(counter_token=form.get("t", ""), lines=_lines_from_form(form))
-    created = await checkout.create_counter_order(
-        counter_id, data, idempotency_key=f"page:{order_key(form)}", secret=secret
-    )
+async def order_from_form(
+    counter_id: int, form: Mapping[str, str], *, secret: str, page_size: int
+) -> str | RefusedCart:
+    """Create the order the counter page's form asks for; the URL of its page.
+
+    When the cart cannot be ordered (too few in stock, a product no longer sold), the counter
+    page again with the amounts kept and the reason, naming the product; the page is not
+    stored, so going back to it would lose them.
+    """
+    lines: list[LineIn] = []
+    try:
+        lines = _lines_from_form(form)
+        data = CounterOrderIn(counter_token=form.get("t", ""), lines=lines)
+        created = await checkout.create_counter_order(
+            counter_id, data, idempotency_key=f"page:{order_key(form)}", secret=secret
+        )
+    except (InvalidInput, Conflict) as exc:
+        refusal = Refusal(exc.code, await _product_refused(exc, lines))
+        page = await counter_page(
+            counter_id,
+            form.get("t", ""),
+            secret=secret,
+            query=None,
+            cursor=None,
+            page_size=page_size,
+            carried=form,
+            refusal=refusal,
+        )
+        return RefusedCart(page, exc.status)
     assert created.order.access_token is not None  # a create always answers the token
     return order_url(created.order.id, created.order.access_token)
+
+
+async def _product_refused(exc: PosError, lines: Sequence[LineIn]) -> ProductOut | None:
+    """The product an error is about: its `product_id`, or the product of its `line`."""
+    product_id, line = exc.extra.get("product_id"), exc.extra.get("line")
+    if product_id is None and isinstance(line, int) and 1 <= line <= len(lines):
+        product_id = lines[line - 1].product_id
+    if not isinstance(product_id, int):
+        return None
+    try:
+        return await catalog.get_product(product_id)
+    except NotFound:
+        return None
 
 
 async def _products(order: OrderOut) -> dict[int, ProductOut]:

@@ -100,6 +100,30 @@ async def test_english_leaves_no_chinese_but_the_data(site: Site, phone: Browser
     await page.screenshot(path=screenshot_path("phone-receipt-en"), full_page=True)
 
 
+async def test_amounts_chosen_before_a_search_are_ordered_with_those_chosen_after(
+    site: Site, phone: BrowserContext
+) -> None:
+    page = await phone.new_page()
+    await _order_noodles(page, site)
+    await page.get_by_label("搜索商品").fill("牦牛")
+    await page.get_by_role("button", name="搜索", exact=True).click()
+
+    # The noodles are not among the results: they wait above them, with the amount chosen.
+    await expect(page.get_by_role("heading", name="购物车中的其他商品")).to_be_visible()
+    noodles = page.locator(".product").filter(has=page.locator("img[src*=dandelion-noodles]"))
+    await expect(noodles.locator("input")).to_have_value("2")
+    sauce = page.locator(".product").filter(has=page.locator("img[src*=yak-meat-sauce]"))
+    await sauce.get_by_role("button", name="增加").click()
+    await expect(page.locator("#cart-total")).to_have_text("¥77.40")
+    await page.get_by_role("button", name="去结算").click()
+
+    await expect(page).to_have_url(re.compile(r"/o/\d+\?token="))
+    lines = page.locator("table.lines tbody tr")
+    await expect(lines).to_have_count(2)
+    await expect(lines.filter(has_text=NOODLES)).to_contain_text("¥37.60")
+    await expect(lines.filter(has_text="红原牦牛肉酱")).to_contain_text("¥39.80")
+
+
 async def test_the_counter_page_fits_320_px_with_44_px_touch_targets(
     site: Site, browser_context_320: BrowserContext
 ) -> None:

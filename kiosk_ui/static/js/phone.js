@@ -1,6 +1,6 @@
-// Progressive enhancement of the shopper's pages: +/- steppers and a running total on the
-// counter page; the order's live status (server-sent events) and WeChat's payment sheet on the
-// order page.
+// Progressive enhancement of the shopper's pages: +/- steppers, a running total and the chosen
+// amounts kept across pages on the counter page; the order's live status (server-sent events)
+// and WeChat's payment sheet on the order page.
 "use strict";
 
 function yuan(fen) {
@@ -21,6 +21,7 @@ function enhanceCounter(form) {
     let fen = 0;
     products.forEach((product) => { fen += lineFen(product); });
     total.textContent = yuan(fen);
+    carryAmounts(form);
   };
   products.forEach((product) => {
     const input = product.querySelector("input");
@@ -43,26 +44,34 @@ function enhanceCounter(form) {
     input.after(button("+", input.dataset.more, step));
     input.addEventListener("input", update);
   });
-  keepAmountsAcrossLanguageSwitch(form.querySelectorAll(".product input"));
   update();
 }
 
-// Switching the language loads the page anew: the chosen amounts go along (in this tab only).
-function keepAmountsAcrossLanguageSwitch(inputs) {
-  const key = "amounts:" + window.location.pathname;
-  try {
-    const kept = JSON.parse(sessionStorage.getItem(key) || "{}");
-    sessionStorage.removeItem(key);
-    inputs.forEach((input) => { if (input.id in kept) input.value = kept[input.id]; });
-  } catch (error) {
-    return; // storage is off (a private window): the switch starts from nothing, as without scripts
-  }
-  const link = document.querySelector("a.lang");
-  if (!link) return;
-  link.addEventListener("click", () => {
-    const chosen = {};
-    inputs.forEach((input) => { if (input.value !== "0") chosen[input.id] = input.value; });
-    sessionStorage.setItem(key, JSON.stringify(chosen));
+const AMOUNT_FIELD = /^[qg]\d+$/;
+
+// Paging, searching and switching the language load the page anew: the chosen amounts go along
+// in its address (`q<id>` pieces, `g<id>` grams, as the cart form names them), and the server
+// shows those chosen on other pages above this page's products, so the cart orders them all.
+function carryAmounts(form) {
+  const chosen = [];
+  form.querySelectorAll(".product input").forEach((input) => {
+    const amount = parseInt(input.value, 10) || 0;
+    if (amount > 0) chosen.push([input.name, String(amount)]);
+  });
+  document.querySelectorAll("a.lang, a.more").forEach((link) => {
+    const url = new URL(link.href);
+    [...url.searchParams.keys()].filter((name) => AMOUNT_FIELD.test(name))
+      .forEach((name) => url.searchParams.delete(name));
+    chosen.forEach(([name, value]) => url.searchParams.append(name, value));
+    link.href = url.href;
+  });
+  const search = document.querySelector("form.search");
+  if (!search) return;
+  search.querySelectorAll("input.carried").forEach((input) => input.remove());
+  chosen.forEach(([name, value]) => {
+    const input = document.createElement("input");
+    Object.assign(input, { type: "hidden", className: "carried", name, value });
+    search.append(input);
   });
 }
 

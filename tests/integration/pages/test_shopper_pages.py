@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 import pytest
 
 from pos.catalog.tables import Product
 from pos.money import parse_yuan
+from pos.orders import service as orders
+from pos.orders.tables import Order
+from pos.orders.tokens import counter_qr_token
 from pos.payments.tables import Payment
 from pos.stores.layout import apply_layout
+from pos.stores.tables import Listing
 from tests.helpers.demo import demo_layout
-from tests.helpers.shop import open_shop
+from tests.helpers.shop import SECRET, open_shop
 from tests.integration.pages.conftest import Demo, run_outbox
 
 pytestmark = pytest.mark.anyio
@@ -186,6 +191,115 @@ async def test_an_order_page_needs_its_token(client: httpx.AsyncClient, demo: De
     response = await client.get(location.split("?")[0] + "?token=wrong")
     assert response.status_code in (403, 404)
     assert "<html" in response.text
+
+
+def _amount_shown(html: str, field: str) -> str | None:
+    """The value of the cart's amount field `field`, None when the page has no such field."""
+    found = re.search(rf'<input id="{field}" name="{field}"[^>]*\svalue="(\d+)"', html)
+    return found[1] if found else None
+
+
+async def _name_zh(product_id: int) -> str:
+    row = await Product.select(Product.name_zh).where(Product.id == product_id).first()
+    assert row is not None
+    return str(row["name_zh"])
+
+
+async def test_a_cart_short_of_one_product_comes_back_naming_it_with_the_amounts_kept(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    tea = await shop.add(price_fen=1250, stock=10)
+    sauce = await shop.add(price_fen=3000, stock=1)
+    response = await client.post(
+        f"/c/{shop.counter_id}/order",
+        data={
+            "t": counter_qr_token(shop.counter_id, secret=SECRET),
+            "key": uuid.uuid4().hex,
+            f"q{tea}": "2",
+            f"q{sauce}": "3",
+        },
+    )
+    assert response.status_code == 409, response.text
+    assert await Order.count() == 0
+    # Not "not enough in stock" of something: the shopper is told which, and keeps the cart.
+    assert f"「{await _name_zh(sauce)}」库存不足，请减少数量。" in response.text
+    assert 'data-code="out_of_stock"' in response.text
+    assert _amount_shown(response.text, f"q{tea}") == "2"
+    assert _amount_shown(response.text, f"q{sauce}") == "3"
+
+
+async def test_a_product_withdrawn_before_checkout_is_named_and_taken_out_of_the_cart(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    tea = await shop.add(price_fen=1250, stock=10)
+    sauce = await shop.add(price_fen=3000, stock=10)
+    await Listing.update({Listing.active: False}).where(Listing.product == sauce)
+    response = await client.post(
+        f"/c/{shop.counter_id}/order",
+        data={
+            "t": counter_qr_token(shop.counter_id, secret=SECRET),
+            "key": uuid.uuid4().hex,
+            f"q{tea}": "2",
+            f"q{sauce}": "1",
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert f"「{await _name_zh(sauce)}」已停售，已从购物车移除" in response.text
+    assert _amount_shown(response.text, f"q{tea}") == "2"
+    assert _amount_shown(response.text, f"q{sauce}") is None  # not ordered again unseen
+
+
+async def test_a_refused_cart_names_the_product_in_english(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    page = await client.get(demo.counter_url + "&lang=en")
+    noodles = re.search(r'name="(q\d+)"', page.text)  # the demo holds 60 packs
+    key = re.search(r'name="key" value="([^"]+)"', page.text)
+    assert noodles
+    assert key
+    token = demo.counter_url.split("t=")[1]
+
+    response = await client.post(
+        f"/c/{demo.counter_id}/order", data={"t": token, "key": key[1], noodles[1]: "61"}
+    )
+
+    assert response.status_code == 409
+    assert '<html lang="en">' in response.text
+    assert "Not enough Lixin Dandelion Noodles in stock; please take fewer." in response.text
+    assert _amount_shown(response.text, noodles[1]) == "61"
+
+
+@pytest.mark.parametrize("catalog_page_size", [2])
+async def test_amounts_carried_to_another_page_are_shown_there_and_ordered_with_its_own(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    first = await client.get(demo.counter_url)
+    chosen = re.search(r'name="([qg]\d+)"', first.text)
+    more = re.search(r'<a class="button more" href="([^"]+)"', first.text)
+    assert chosen
+    assert more
+    amount = "500" if chosen[1].startswith("g") else "2"
+
+    second = await client.get(more[1].replace("&amp;", "&") + f"&{chosen[1]}={amount}")
+
+    assert "购物车中的其他商品" in second.text
+    assert _amount_shown(second.text, chosen[1]) == amount
+    here = re.search(r'name="(q\d+)"[^>]*value="0"', second.text)
+    key = re.search(r'name="key" value="([^"]+)"', second.text)
+    assert here
+    assert key
+    token = demo.counter_url.split("t=")[1]
+    ordered = await client.post(
+        f"/c/{demo.counter_id}/order",
+        data={"t": token, "key": key[1], chosen[1]: amount, here[1]: "1"},
+    )
+    assert ordered.status_code == 303, ordered.text
+    order = await orders.get_order(int(ordered.headers["location"].split("/")[2].split("?")[0]))
+    assert sorted(line.product_id for line in order.lines) == sorted(
+        int(field[1:]) for field in (chosen[1], here[1])
+    )
 
 
 @pytest.mark.parametrize("amount", ["²", "9" * 5000])
