@@ -154,13 +154,25 @@ async def _unhold(
     return changed
 
 
-async def restock(store_id: int, units: Units, *, actor: str, why: str, reference: str) -> None:
+async def restock(
+    store_id: int,
+    units: Units,
+    *,
+    actor: str,
+    why: str,
+    reference: str,
+    occurred_at: datetime | None = None,
+) -> None:
     """Put goods a shopper returned back on the shelf: `return` movements by `actor`.
 
     They go back into the batches their sale (`reference`, e.g. order:12) took them from, so they
-    expire with them (`fefo.plan_return`): one movement per batch.
+    expire with them (`fefo.plan_return`): one movement per batch. `occurred_at` is when they
+    came back (None: now): a count taken since has counted them, so their movements are recorded
+    but not applied, and the batches stay as that count left them.
     """
-    entry = Entry(actor, reason=why or "returned by the shopper", reference=reference)
+    entry = Entry(
+        actor, reason=why or "returned by the shopper", reference=reference, occurred_at=occurred_at
+    )
     async with write_transaction():
         for product_id, n in _in_id_order(units):
             sold_from = await batches.sold_from(store_id, product_id, reference)

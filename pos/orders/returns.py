@@ -8,6 +8,7 @@ shelf (`restock`), so no unit comes back twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pos.errors import InvalidInput
@@ -57,12 +58,26 @@ async def _check_returnable(
             )
 
 
-async def restock(row: dict[str, Any], units: Mapping[int, int], *, actor: str, why: str) -> None:
+async def restock(
+    row: dict[str, Any],
+    units: Mapping[int, int],
+    *,
+    actor: str,
+    why: str,
+    returned_at: datetime | None = None,
+) -> None:
     """Put returned goods back on the shelf, at most the units the order has not had back.
 
-    `row` is the order's, locked by the caller until its refund is recorded.
+    `row` is the order's, locked by the caller until its refund is recorded; `returned_at` is
+    when the goods came back (None: now).
     """
     await _check_returnable(row, units, {})
     if units:
-        reference = f"order:{row['id']}"
-        await inventory.restock(row["store_id"], units, actor=actor, why=why, reference=reference)
+        await inventory.restock(
+            row["store_id"],
+            units,
+            actor=actor,
+            why=why,
+            reference=f"order:{row['id']}",
+            occurred_at=returned_at,
+        )

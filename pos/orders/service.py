@@ -347,11 +347,13 @@ async def record_refund(
     actor: str = "payments",
     why: str = "",
     slip_printer_id: int | None = None,
+    returned_at: datetime | None = None,
 ) -> Transition:
     """Paid -> partially refunded or refunded; `restock` puts returned goods back on the shelf.
 
     `why` is the reason staff gave, kept with the transition; `slip_printer_id` is where they
-    asked the refund slip to print (None: the sale's printer).
+    asked the refund slip to print (None: the sale's printer); `returned_at` is when the goods
+    came back (None: now), which a stock count taken since has counted.
 
     Joins the caller's transaction and writes one `order_refunded` event per refund.
     """
@@ -361,7 +363,7 @@ async def record_refund(
         row = await locked_order(order_id)
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
-        await returns.restock(row, returned, actor=actor, why=why)
+        await returns.restock(row, returned, actor=actor, why=why, returned_at=returned_at)
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"

@@ -166,6 +166,23 @@ class StaffPages(Controller):
         return _see_other(_store_path(store_id, "#flagged"))
 
     @post(
+        "/stores/{store_id:int}/payments/{payment_id:int}/refunds/{refund_id:int}/resolve",
+        operation_id="pageStaffResolveRefundFlag",
+    )
+    async def resolve_refund_flag(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        refund_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect:
+        """Say what was done about a flagged refund."""
+        form = await read_form(request)
+        await tablet.resolve_flag(actor, store_id, payment_id, form, refund_id=refund_id)
+        return _see_other(_store_path(store_id, "#flagged"))
+
+    @post(
         "/stores/{store_id:int}/print-jobs/{job_id:int}/{how:str}",
         operation_id="pageStaffPrintJobEnd",
     )

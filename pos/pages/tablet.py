@@ -352,12 +352,17 @@ def _printer_choice(form: Mapping[str, str]) -> int | None:
 
 
 async def resolve_flag(
-    actor: StaffActor, store_id: int, payment_id: int, form: Mapping[str, str]
+    actor: StaffActor,
+    store_id: int,
+    payment_id: int,
+    form: Mapping[str, str],
+    *,
+    refund_id: int | None = None,
 ) -> FlaggedPaymentOut:
-    """Resolve a flagged payment with the note of what was done."""
+    """Resolve a flagged payment, or its refund's flag, with the note of what was done."""
     require(actor, CASH_ROLES, store_id)
     note = ResolveFlagIn(note=form.get("note", ""))
-    return await flags.resolve(store_id, payment_id, note.note, actor=actor)
+    return await flags.resolve(store_id, payment_id, note.note, actor=actor, refund_id=refund_id)
 
 
 async def reprint(

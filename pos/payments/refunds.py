@@ -232,12 +232,19 @@ async def _payment_status(payment: Payment) -> str:
 
 async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transition | None:
     """Record the provider's final answer once, in the caller's transaction."""
+    # Staff look at a refund the provider refused (the money is still ours: its reservation is
+    # released) or stranded (refunded all the same: only staff, on the provider's platform, may
+    # send it again; another refund here would pay the payer twice).
+    failed = result.status == "failed"
+    flag = "refund_failed" if failed else "refund_stranded" if result.stranded else ""
+    flagged = flags.raised(Refund, flag) if flag else {}
     finished = await (
         Refund.update(
             {
                 Refund.status: result.status,
                 Refund.provider_reference: result.provider_reference,
                 Refund.completed_at: now,
+                **flagged,
             }
         )
         .where((Refund.id == refund.id) & (Refund.status == "pending"))
@@ -246,12 +253,9 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
     if not finished:
         return None
     payment = await _payment(refund.payment)
-    if result.status == "failed":
-        # The money is still ours: release the reservation and have staff look.
+    if failed:
         released = Payment.refunded_fen - refund.amount_fen
-        await Payment.update(
-            {Payment.refunded_fen: released, **flags.raised("refund_failed")}
-        ).where(Payment.id == payment.id)
+        await Payment.update({Payment.refunded_fen: released}).where(Payment.id == payment.id)
         return None
     moved = None
     if not refund.automatic:
@@ -263,11 +267,11 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
             actor=staff_name(refund.requested_by) if refund.requested_by else "payments",
             why=refund.reason,
             slip_printer_id=refund.slip_printer,
+            # The goods came back when staff asked for the refund, maybe days before the provider
+            # finished it: a stock count since then has them already.
+            returned_at=refund.created_at,
         )
-    # Stranded money is refunded all the same: only staff, on the provider's platform, may
-    # send it again (another refund here would pay the payer twice).
-    stranded = flags.raised("refund_stranded") if result.stranded else {}
-    await Payment.update({Payment.status: await _payment_status(payment), **stranded}).where(
+    await Payment.update({Payment.status: await _payment_status(payment)}).where(
         Payment.id == payment.id
     )
     return moved
@@ -293,7 +297,7 @@ async def _check_later(ctx: Payments, refund: Refund, attempt: int) -> None:
     for staff to look it up on the provider's merchant platform (it stays pending here)."""
     at = next_refund_check(now=ctx.clock(), attempt=attempt, asked_at=refund.created_at)
     if at is None:
-        await Payment.update(flags.raised("refund_overdue")).where(Payment.id == refund.payment)
+        await Refund.update(flags.raised(Refund, "refund_overdue")).where(Refund.id == refund.id)
         return
     payload = {"refund_id": refund.id, "attempt": attempt + 1}
     await emit(REFUND_EVENT, f"{refund.id}:{attempt + 1}", payload, available_at=at)

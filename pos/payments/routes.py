@@ -162,11 +162,12 @@ class FlaggedPaymentController(Controller):
     guards = (staff("manager", "cashier"),)
     dependencies = {"actor": STAFF_ACTOR}
 
-    @get(operation_id="flaggedPayments", summary="Payments staff should look at")
+    @get(operation_id="flaggedPayments", summary="Payments and refunds staff should look at")
     async def flagged(
         self, store_id: FromPath[RowId], resolved: FromQuery[bool] = False
     ) -> list[FlaggedPaymentOut]:
-        """Amounts that did not match, refunds the provider refused; `resolved`: those done."""
+        """Amounts that did not match, refunds the provider refused, stranded or left processing,
+        each flag on its own; `resolved`: those done."""
         return await flags.flagged(store_id, resolved=resolved)
 
     @post(
@@ -184,6 +185,25 @@ class FlaggedPaymentController(Controller):
     ) -> FlaggedPaymentOut:
         """Kept with who and when; resolving it again answers the same."""
         return await flags.resolve(store_id, payment_id, data.note, actor=actor)
+
+    @post(
+        "/{payment_id:int}/refunds/{refund_id:int}/resolve",
+        operation_id="resolveRefundFlag",
+        summary="Say what was done about a flagged refund",
+        status_code=HTTP_200_OK,
+    )
+    async def resolve_refund(
+        self,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        refund_id: FromPath[RowId],
+        data: JSONBody[ResolveFlagIn],
+        actor: NamedDependency[StaffActor],
+    ) -> FlaggedPaymentOut:
+        """Kept with who and when; the payment's other flags stay open."""
+        return await flags.resolve(
+            store_id, payment_id, data.note, actor=actor, refund_id=refund_id
+        )
 
 
 class WalletForm(BaseModel):

@@ -102,7 +102,7 @@ class RefundOut(BaseModel):
 
 
 class FlaggedPaymentOut(BaseModel):
-    """A payment staff should look at, and what they did about it."""
+    """A flag staff should look at, on a payment or one of its refunds, and what they did."""
 
     payment_id: int
     order_id: int
@@ -122,10 +122,20 @@ class FlaggedPaymentOut(BaseModel):
     resolved_at: datetime | None
     resolved_by: int | None = Field(description="staff user id")
     note: str
+    refund_id: int | None = Field(
+        default=None,
+        description="the refund flagged; none: the payment is (also refund flags raised before"
+        " refunds had their own)",
+    )
+    refund_amount_fen: int | None = Field(default=None, description="what the refund returns")
+    refund_reason: str | None = Field(default=None, description="why the refund was asked for")
+    out_refund_no: str | None = Field(
+        default=None, description="our refund number at the provider, for its merchant platform"
+    )
 
 
 class ResolveFlagIn(Input):
-    """What staff did about a flagged payment: kept with who and when."""
+    """What staff did about a flagged payment or refund: kept with who and when."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

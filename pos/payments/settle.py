@@ -149,7 +149,7 @@ class _Outcome:
 
 async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag: str = "") -> None:
     paid_fen = payment.paid_fen
-    flagged = flags.raised(flag) if flag else {}
+    flagged = flags.raised(Payment, flag) if flag else {}
     await Payment.update(
         {Payment.refunded_fen: paid_fen, Payment.paid_order: False, **flagged}
     ).where(Payment.id == payment.id)

@@ -118,6 +118,14 @@ class Refund(Table):
     answer = JSON(default="{}", help_text="the first answer to the refund call, for retries")
     created_at = Timestamptz(default=TimestamptzNow())
     completed_at = Timestamptz(null=True, default=None)
+    flag = Varchar(
+        length=32,
+        default="",
+        help_text="why staff should look: refund_failed, refund_stranded or refund_overdue",
+    )
+    flag_resolved_at = Timestamptz(null=True, default=None)
+    flag_resolved_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
+    flag_note = Varchar(length=255, default="", help_text="what staff did about the flag")
     # UNIQUE (payment, idempotency_key): an index made by the payments_keys migration.
 
 

@@ -274,3 +274,38 @@ async def test_a_new_order_gets_the_markdown_of_the_first_batch_nobody_holds(db:
     first = (await shop.order({"product_id": product, "quantity": 1})).order
     second = (await shop.order({"product_id": product, "quantity": 5})).order
     assert (first.discount_fen, second.discount_fen) == (500, 400)
+
+
+async def test_goods_returned_before_a_count_are_recorded_not_added_again(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await receive(shop, product, ("L1", 6, _in(200)))
+    order_id = await _sell(shop, product, 2)
+    returned_at = datetime.now(UTC)
+    # One pack is back on the shelf, and a count finds it before its refund is finished.
+    await inventory.set_level(shop.store_id, product, 5)
+    reference = f"order:{order_id}"
+
+    await inventory.restock(
+        shop.store_id,
+        {product: 1},
+        actor="staff:9",
+        why="",
+        reference=reference,
+        occurred_at=returned_at,
+    )
+
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 5
+    assert await _remaining(product) == {"L1": 4}  # the count has the pack, outside the batch
+    returned = await StockMovement.select(
+        StockMovement.applied, StockMovement.occurred_at, StockMovement.batch
+    ).where(StockMovement.kind == "return")
+    assert returned == [
+        {"applied": False, "occurred_at": returned_at, "batch": await _batch_id(product, "L1")}
+    ]
+    # The sale's other pack, back after the count, goes into its batch: the first is back.
+    await inventory.restock(
+        shop.store_id, {product: 1}, actor="staff:9", why="", reference=reference
+    )
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 6
+    assert await _remaining(product) == {"L1": 5}

@@ -18,7 +18,7 @@ from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.pages import dashboard
 from pos.payments.provider import RefundResult
-from pos.payments.tables import Payment, SandboxPayment
+from pos.payments.tables import Refund, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
 from pos.stores import service as stores
@@ -488,17 +488,62 @@ async def test_a_cashier_sees_a_refund_the_provider_refused_and_resolves_it(
     store_page = f"/staff/stores/{demo.kiosk_store_id}"
     refund = {"amount": "18.80", "reason": "bag torn", "key": "rf1"}
     await client.post(f"{store_page}/orders/{order_id}/refund", data=refund)
+    refused = await Refund.objects().first()
+    assert refused is not None
     alerts = await client.get(store_page)
     assert "退款失败，款项仍在商户" in alerts.text
-    action = re.search(r'action="(/staff/stores/\d+/payments/(\d+)/resolve)"', alerts.text)
+    # How much is still owed, why, and the number to find it by on the merchant platform.
+    assert f"退款 ¥18.80（bag torn），退款单号 {refused.out_refund_no}" in alerts.text
+    action = re.search(
+        r'action="(/staff/stores/\d+/payments/\d+/refunds/(\d+)/resolve)"', alerts.text
+    )
     assert action, alerts.text
+    assert int(action[2]) == refused.id
     resolved = await client.post(action[1], data={"note": "退了现金"})
     assert resolved.status_code == 303, resolved.text
     assert "退款失败，款项仍在商户" not in (await client.get(store_page)).text
-    payment = await Payment.objects().get(Payment.id == int(action[2]))
-    assert payment is not None
-    assert (payment.flag, payment.flag_note) == ("refund_failed", "退了现金")
-    assert payment.flag_resolved_by is not None
+    refund_row = await Refund.objects().get(Refund.id == refused.id)
+    assert refund_row is not None
+    assert (refund_row.flag, refund_row.flag_note) == ("refund_failed", "退了现金")
+    assert refund_row.flag_resolved_by is not None
+
+
+async def test_two_flagged_refunds_of_a_payment_are_resolved_one_at_a_time(
+    paying_client: httpx.AsyncClient,
+    app: Litestar,
+    demo: Demo,
+    kiosk_token: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings, packs=2)
+    answers = [RefundResult("succeeded", "5030001", stranded=True), RefundResult("failed")]
+
+    async def scripted(*_: object) -> RefundResult:
+        return answers.pop(0)  # the payer's card was closed: ABNORMAL, then a refusal
+
+    monkeypatch.setattr(app.state["payments"].provider, "refund", scripted)
+    await _login(client, "cashier")
+    store_page = f"/staff/stores/{demo.kiosk_store_id}"
+    for key, reason in (("rf1", "dented"), ("rf2", "bruised")):
+        refund = {"amount": "18.80", "reason": reason, "key": key}
+        await client.post(f"{store_page}/orders/{order_id}/refund", data=refund)
+    refund_form = r'action="(/staff/stores/\d+/payments/\d+/refunds/\d+/resolve)"'
+
+    page = (await client.get(store_page)).text
+    actions = re.findall(refund_form, page)
+    assert len(actions) == 2, page
+    assert "（bruised）" in page
+    assert "（dented）" in page
+    # Newest first: the refused refund, then the stranded one.
+    resolved = await client.post(actions[1], data={"note": "在商户平台转给顾客"})
+    assert resolved.status_code == 303, resolved.text
+
+    page = (await client.get(store_page)).text
+    assert re.findall(refund_form, page) == [actions[0]]
+    assert "（bruised）" in page
+    assert "（dented）" not in page
 
 
 async def test_the_dashboard_shows_figures_and_charts(

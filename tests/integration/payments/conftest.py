@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -115,8 +116,12 @@ def sandbox(payments: Payments) -> SandboxProvider:
 
 
 @pytest.fixture
-async def bought(pay_client: httpx.AsyncClient, settings: Settings) -> Bought:
-    return await buy(settings)
+async def bought(pay_client: httpx.AsyncClient, settings: Settings, clock: Clock) -> Bought:
+    bought = await buy(settings)
+    # The stock ledger reads the real time: a refund's goods come back at the clock's time of
+    # asking, which must follow the shop's first stock count and the sale.
+    clock.now = datetime.now(UTC)
+    return bought
 
 
 async def buy(settings: Settings) -> Bought:

@@ -12,7 +12,10 @@ import pytest
 from pos.db import MAX_INTEGER
 from pos.errors import Unavailable
 from pos.events.tables import OutboxEvent
+from pos.inventory import counts
 from pos.inventory import service as inventory
+from pos.inventory.schemas import CountScanIn
+from pos.inventory.tables import StockMovement
 from pos.orders import service as orders
 from pos.payments.provider import RefundResult
 from pos.payments.sandbox import SandboxProvider
@@ -269,7 +272,10 @@ async def test_refund_the_provider_refuses_changes_nothing_and_is_flagged(
     assert response.json()["status"] == "failed"
     payment = await Payment.objects().get(Payment.order == bought.order_id)
     assert payment is not None
-    assert (payment.status, payment.refunded_fen, payment.flag) == ("paid", 0, "refund_failed")
+    assert (payment.status, payment.refunded_fen, payment.flag) == ("paid", 0, "")
+    refund = await Refund.objects().get(Refund.id == response.json()["refund_id"])
+    assert refund is not None
+    assert refund.flag == "refund_failed"
     assert await order_state(bought.order_id) == "paid"
 
 
@@ -308,6 +314,45 @@ async def test_units_of_a_refund_still_processing_cannot_come_back_again(
     again = await _refund(pay_client, bought, body)
     assert (again.status_code, again.json()["code"]) == (422, "restock_more_than_sold")
     assert await Refund.count() == 1
+
+
+async def test_goods_counted_while_their_refund_was_processing_are_not_restocked_twice(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _paid(pay_client, bought)  # 2 of 10 sold: 8 on hand
+    await login_as(pay_client, "manager", bought.shop.store_id)
+    refund = sandbox.refund
+
+    async def processing(*_: object) -> RefundResult:
+        return RefundResult("processing")  # WeChat's usual first answer
+
+    monkeypatch.setattr(sandbox, "refund", processing)
+    body = {"amount_fen": 1250, "reason": "returned", "restock": {bought.product_id: 1}}
+    assert (await _refund(pay_client, bought, body)).json()["status"] == "pending"
+    # The pack is back on the shelf; a count finds 9 while WeChat is still refunding.
+    store_id = bought.shop.store_id
+    count = await counts.start(store_id, actor="staff:1", idempotency_key=None)
+    scan = CountScanIn(product_id=bought.product_id, quantity=9)
+    await counts.scan(store_id, count.id, scan, idempotency_key=None)
+    await counts.finish(store_id, count.id, actor="staff:1")
+    monkeypatch.setattr(sandbox, "refund", refund)
+
+    clock.advance(61)
+    await run_due(clock)  # the refund finishes
+
+    assert [row["status"] for row in await Refund.select(Refund.status)] == ["succeeded"]
+    assert await _on_hand(bought) == 9
+    # Recorded as of the refund's asking, before the count: the count has it.
+    asked = await Refund.select(Refund.created_at).first()
+    assert asked is not None
+    returned = await StockMovement.select(StockMovement.applied, StockMovement.occurred_at).where(
+        StockMovement.kind == "return"
+    )
+    assert returned == [{"applied": False, "occurred_at": asked["created_at"]}]
 
 
 async def test_a_refund_the_provider_did_not_answer_is_answered_pending_and_finished_later(
@@ -463,8 +508,10 @@ async def test_a_refund_processing_for_three_days_is_flagged_for_staff_and_queri
     payment = await Payment.objects().get(Payment.order == bought.order_id)
     assert payment is not None
     # Still pending here, and still reserved: the provider may yet pay it out.
-    assert (payment.flag, payment.refunded_fen) == ("refund_overdue", 1250)
-    assert [row["status"] for row in await Refund.select(Refund.status)] == ["pending"]
+    assert payment.refunded_fen == 1250
+    assert await Refund.select(Refund.status, Refund.flag) == [
+        {"status": "pending", "flag": "refund_overdue"}
+    ]
     listed = await pay_client.get(f"/api/stores/{bought.shop.store_id}/payments/flagged")
     assert [entry["flag"] for entry in listed.json()] == ["refund_overdue"]
 
