@@ -21,6 +21,9 @@ from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
 from pos.cli_database import cli_settings, with_database
+from pos.cli_staff import staff_group
+from pos.cli_stores import list_devices, pair_device, pairing_line
+from pos.cli_suppliers import suppliers_group
 from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.events import dead as dead_events
@@ -30,7 +33,6 @@ from pos.orders.tokens import counter_qr_token
 from pos.platform.double.app import create_double_app
 from pos.platform.reconcile import reconcile as reconcile_day
 from pos.staff import service as staff_service
-from pos.staff.actors import ROLE_NAMES, RoleName
 from pos.stores import service as stores_service
 from pos.stores.layout import apply_layouts_file
 from pos.worker import worker_main
@@ -81,6 +83,7 @@ def serve(host: str | None, port: int | None) -> None:
         port=port or settings.port,
         log_level="warning",
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -145,37 +148,10 @@ def load_stores(file: Path) -> None:
     click.echo(f"{len(applied)} store(s) loaded")
 
 
-@main.group("staff")
-def staff_group() -> None:
-    """Staff users and their roles."""
-
-
-@staff_group.command("add")
-@click.argument("username")
-@click.option("--role", "role_name", required=True, type=click.Choice(ROLE_NAMES))
-@click.option("--store", "store_codes", multiple=True, help="store code; none: head office")
-@click.option("--name", "display_name", default="", help="name shown on the tablet")
-@click.password_option(help="prompted for when not given")
-def add_staff(
-    username: str,
-    role_name: RoleName,
-    store_codes: tuple[str, ...],
-    display_name: str,
-    password: str,
-) -> None:
-    """Create a staff user with one role at the given stores (or at head office)."""
-
-    async def create() -> None:
-        ids = await stores_service.store_ids_by_code(list(store_codes))
-        unknown = sorted(set(store_codes) - set(ids))
-        if unknown:
-            raise click.ClickException(f"unknown store code(s): {', '.join(unknown)}")
-        roles: list[tuple[RoleName, int | None]] = [(role_name, ids[c]) for c in store_codes]
-        roles = roles or [(role_name, None)]
-        await staff_service.create_user(username, password, display_name=display_name, roles=roles)
-
-    with_database(create)
-    click.echo(f"created {username}")
+stores.add_command(list_devices)
+stores.add_command(pair_device)
+main.add_command(staff_group)
+main.add_command(suppliers_group)
 
 
 @main.command()
@@ -199,9 +175,7 @@ def demo(directory: Path) -> None:
             f"  shopper's phone, counter {code} (its QR code): {base}/c/{counter_id}?t={token}"
         )
     for name, token in sorted(pairings.items()):
-        click.echo(
-            f"  kiosk {name} (pairing link, open it on the kiosk): {base}/kiosk/pair?token={token}"
-        )
+        click.echo(f"  {pairing_line('kiosk', name, token, base)}")
     click.echo(f"  staff tablet: {base}/staff/login")
     click.echo(f"  API docs: {base}/schema  (Swagger UI: {base}/schema/swagger)")
     click.echo("  staff sign-ins:")

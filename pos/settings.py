@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
     time_zone: str = Field(default="Asia/Shanghai", description="default store time zone")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="comma list of addresses or networks (10.0.0.0/8) of proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto `pos serve` believes; * for any",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="base URL printed on QR codes"
     )
@@ -218,6 +224,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        # uvicorn takes what it cannot read as a name no client has: a typo would trust no proxy,
+        # and every client would share the proxy's address (and its sign-in budget).
+        entries = [entry.strip() for entry in value.split(",")]
+        if entries != ["*"] and (bad := [entry for entry in entries if not _is_network(entry)]):
+            raise ValueError(
+                f"{', '.join(map(repr, bad))}: give addresses or networks (10.0.0.0/8), or * alone"
+            )
+        return ",".join(entries)
+
     @field_validator("secret_key")
     @classmethod
     def _long_secret(cls, value: SecretStr) -> SecretStr:
@@ -323,6 +341,15 @@ def _key_file_problem(name: str, path: Path) -> str | None:
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return f"not a PEM {kind} key"
     return None
+
+
+def _is_network(text: str) -> bool:
+    """Whether `text` is an IP address or a network without host bits, as uvicorn reads them."""
+    try:
+        ipaddress.ip_network(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _web_url(value: str) -> str:

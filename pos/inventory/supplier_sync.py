@@ -24,7 +24,7 @@ from pos.inventory import signing
 from pos.inventory.sync_schemas import StockPushIn, StockUpdateIn, SyncResultOut
 from pos.inventory.tables import SupplierStock
 from pos.nul_guard import holds_nul
-from pos.staff import service as staff
+from pos.staff import supplier_keys
 from pos.staff.actors import SupplierActor
 
 __all__ = [
@@ -97,7 +97,7 @@ def parse_push(body: bytes) -> list[StockUpdateIn]:
 
 async def verified_body(actor: SupplierActor, headers: Mapping[str, str], body: bytes) -> bytes:
     """The body, once its signature by the actor's key is checked."""
-    secret = await staff.supplier_signing_secret(actor.key_id)
+    secret = await supplier_keys.supplier_signing_secret(actor.key_id)
     signing.check_signed(secret, headers, body, datetime.now(UTC))
     if holds_nul(body):  # whatever its Content-Type says: PostgreSQL's text holds no NUL
         raise refused([Problem(0, "the body holds a NUL character")], "the push")

@@ -22,7 +22,7 @@ from litestar.types import Guard
 
 from pos.db import MAX_ROW_ID
 from pos.errors import Forbidden, NotAuthenticated, NotFound
-from pos.staff import service
+from pos.staff import service, supplier_keys
 from pos.staff.actors import DeviceActor, DeviceKind, RoleName, StaffActor, SupplierActor
 from pos.stores import service as stores
 
@@ -119,7 +119,7 @@ def supplier() -> Guard:
 
     async def supplier_guard(connection: Connection, _: BaseRouteHandler) -> None:
         api_key = _credential(connection.headers.get(API_KEY_HEADER), "an X-Api-Key header")
-        actor = await service.supplier_for_key(api_key)
+        actor = await supplier_keys.supplier_for_key(api_key)
         _require_same(connection, "supplier_id", actor.supplier_id, "other_supplier")
         connection.state.actor = actor
 

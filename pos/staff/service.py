@@ -6,73 +6,50 @@ none of them.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.query.functions.aggregate import Count
 
-from pos.catalog import service as catalog
 from pos.db import current_engine, write_transaction
 from pos.db.unique import DUPLICATE_KEY, is_unique_violation
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from pos.staff.actors import (
-    ROLE_NAMES,
-    DeviceActor,
-    DeviceKind,
-    RoleName,
-    StaffActor,
-    SupplierActor,
-)
+from pos.staff.actors import ROLE_NAMES, DeviceActor, DeviceKind, RoleName, StaffActor
+from pos.staff.credentials import digest, new_token
 from pos.staff.passwords import hash_password, needs_rehash, verify_password
 from pos.staff.schemas import DeviceTokenOut
-from pos.staff.tables import DeviceToken, Role, StaffSession, StaffUser, SupplierKey
+from pos.staff.tables import DeviceToken, Role, StaffSession, StaffUser
 from pos.stores.tables import Device, Store
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "SESSION_LIFETIME",
-    "SupplierKeyIssued",
-    "create_supplier_key",
+    "StaffListed",
+    "activate_user",
     "create_user",
+    "deactivate_user",
     "device_for_token",
     "ensure_user",
     "issue_device_token",
+    "list_users",
+    "live_device_tokens",
     "login",
     "logout",
+    "replace_roles",
     "revoke_device_token",
     "revoke_device_tokens",
+    "set_password",
     "staff_for_session",
-    "supplier_for_key",
-    "supplier_signing_secret",
 ]
 
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD_LENGTH = 8
 MAX_USERNAME_LENGTH = 64
 MAX_DISPLAY_NAME_LENGTH = 128
-TOKEN_BYTES = 32
-
-
-class SupplierKeyIssued(NamedTuple):
-    """A new supplier API key; the secrets are shown once and never again."""
-
-    key_id: str
-    secret: str
-    signing_secret: str
-
-    @property
-    def api_key(self) -> str:
-        """The value the supplier sends in `X-Api-Key`."""
-        return f"{self.key_id}.{self.secret}"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -92,10 +69,18 @@ def _check_new_user(
         raise InvalidInput(f"a username has 1 to {MAX_USERNAME_LENGTH} characters")
     if len(display_name) > MAX_DISPLAY_NAME_LENGTH:
         raise InvalidInput(f"a display name has at most {MAX_DISPLAY_NAME_LENGTH} characters")
+    _check_password(password)
+    _check_roles(roles)
+
+
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"a password has at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
         )
+
+
+def _check_roles(roles: Sequence[tuple[str, int | None]]) -> None:
     unknown = sorted({role for role, _ in roles} - set(ROLE_NAMES))
     if unknown:
         raise InvalidInput(f"unknown roles {unknown}; known: {list(ROLE_NAMES)}", code="bad_role")
@@ -129,19 +114,24 @@ def _name_taken(name: str) -> Conflict:
 async def _insert_user(
     name: str, display_name: str, password_hash: str, held: Sequence[tuple[RoleName, int | None]]
 ) -> int:
-    store_ids = {store_id for _, store_id in held if store_id is not None}
     async with write_transaction():
         if await StaffUser.exists().where(StaffUser.username == name):
             raise _name_taken(name)
-        if store_ids and await Store.count().where(Store.id.is_in([*store_ids])) < len(store_ids):
-            raise NotFound(
-                f"one of the stores {sorted(store_ids)} does not exist", code="store_not_found"
-            )
         user = StaffUser(username=name, display_name=display_name, password_hash=password_hash)
-        user_id = (await StaffUser.insert(user))[0]["id"]
-        if held:
-            await Role.insert(*(Role(user=user_id, store=sid, role=role) for role, sid in held))
-    return cast(int, user_id)
+        user_id = cast(int, (await StaffUser.insert(user))[0]["id"])
+        await _insert_roles(user_id, held)
+    return user_id
+
+
+async def _insert_roles(user_id: int, held: Sequence[tuple[RoleName, int | None]]) -> None:
+    """Give the user `held` (in the caller's transaction); NotFound if a store is not there."""
+    store_ids = {store_id for _, store_id in held if store_id is not None}
+    if store_ids and await Store.count().where(Store.id.is_in([*store_ids])) < len(store_ids):
+        raise NotFound(
+            f"one of the stores {sorted(store_ids)} does not exist", code="store_not_found"
+        )
+    if held:
+        await Role.insert(*(Role(user=user_id, store=sid, role=role) for role, sid in held))
 
 
 async def ensure_user(
@@ -182,6 +172,77 @@ async def _actor_for_user(user: dict[str, Any]) -> StaffActor:
     )
 
 
+class StaffListed(NamedTuple):
+    """A staff user as an operator lists them; a role's store is its code (None: head office)."""
+
+    username: str
+    display_name: str
+    active: bool
+    roles: tuple[tuple[RoleName, str | None], ...]
+
+
+async def list_users() -> list[StaffListed]:
+    """Every staff user, by username, with their roles."""
+    users = await StaffUser.select(
+        StaffUser.id, StaffUser.username, StaffUser.display_name, StaffUser.active
+    ).order_by(StaffUser.username)
+    roles = await Role.select(
+        Role.user, Role.role, Role.store._.code.as_alias("store_code")
+    ).order_by(Role.id)
+    held: defaultdict[int, list[tuple[RoleName, str | None]]] = defaultdict(list)
+    for role in roles:
+        held[role["user"]].append((cast(RoleName, role["role"]), role["store_code"]))
+    return [
+        StaffListed(user["username"], user["display_name"], user["active"], tuple(held[user["id"]]))
+        for user in users
+    ]
+
+
+async def _require_user_id(username: str) -> int:
+    """The id of the user named `username` (in any case or width); NotFound `staff_not_found`."""
+    name = _normal_username(username)
+    row = await StaffUser.select(StaffUser.id).where(StaffUser.username == name).first()
+    if row is None:
+        raise NotFound(f"no staff user {name!r}", code="staff_not_found")
+    return cast(int, row["id"])
+
+
+async def deactivate_user(username: str) -> None:
+    """Stop the user signing in, and end every session of theirs at once."""
+    async with write_transaction():
+        user_id = await _require_user_id(username)
+        await StaffUser.update({StaffUser.active: False}).where(StaffUser.id == user_id)
+        await StaffSession.delete().where(StaffSession.user == user_id)
+
+
+async def activate_user(username: str) -> None:
+    """Let a deactivated user sign in again, with the password and roles they had."""
+    async with write_transaction():
+        user_id = await _require_user_id(username)
+        await StaffUser.update({StaffUser.active: True}).where(StaffUser.id == user_id)
+
+
+async def set_password(username: str, password: str) -> None:
+    """Give the user a new password (the rules of `create_user`), ending their sessions."""
+    _check_password(password)
+    password_hash = await hash_password(password)
+    async with write_transaction():
+        user_id = await _require_user_id(username)
+        await StaffUser.update({StaffUser.password_hash: password_hash}).where(
+            StaffUser.id == user_id
+        )
+        await StaffSession.delete().where(StaffSession.user == user_id)
+
+
+async def replace_roles(username: str, roles: Sequence[tuple[RoleName, int | None]]) -> None:
+    """The user holds `roles` from now on, and no others; their sessions see it at once."""
+    _check_roles(roles)
+    async with write_transaction():
+        user_id = await _require_user_id(username)
+        await Role.delete().where(Role.user == user_id)
+        await _insert_roles(user_id, tuple(dict.fromkeys(roles)))
+
+
 async def login(username: str, password: str) -> tuple[str, StaffActor]:
     """A new session token for the user, or NotAuthenticated `bad_credentials`."""
     user = await _user_named(username)
@@ -189,14 +250,14 @@ async def login(username: str, password: str) -> tuple[str, StaffActor]:
     if not await verify_password(stored_hash, password) or user is None:
         raise NotAuthenticated("wrong username or password", code="bad_credentials")
     new_hash = await hash_password(password) if needs_rehash(user["password_hash"]) else None
-    token, now = secrets.token_urlsafe(TOKEN_BYTES), _now()
+    token, now = new_token(), _now()
     async with write_transaction():
         await StaffSession.delete().where(
             (StaffSession.user == user["id"]) & (StaffSession.expires_at <= now)
         )
         await StaffSession.insert(
             StaffSession(
-                token_hash=_digest(token),
+                token_hash=digest(token),
                 user=user["id"],
                 created_at=now,
                 expires_at=now + SESSION_LIFETIME,
@@ -212,7 +273,7 @@ async def login(username: str, password: str) -> tuple[str, StaffActor]:
 async def logout(token: str) -> None:
     """End the session `token` belongs to, if any."""
     async with write_transaction():
-        await StaffSession.delete().where(StaffSession.token_hash == _digest(token))
+        await StaffSession.delete().where(StaffSession.token_hash == digest(token))
 
 
 async def staff_for_session(token: str) -> StaffActor:
@@ -225,7 +286,7 @@ async def staff_for_session(token: str) -> StaffActor:
             StaffSession.user._.display_name.as_alias("display_name"),
             StaffSession.user._.active.as_alias("active"),
         )
-        .where(StaffSession.token_hash == _digest(token))
+        .where(StaffSession.token_hash == digest(token))
         .first()
     )
     if row is None or not row["active"] or row["expires_at"] <= _now():
@@ -235,7 +296,7 @@ async def staff_for_session(token: str) -> StaffActor:
 
 async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut:
     """A new bearer token for a device of `store_id`; the token is returned only here."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = new_token()
     async with write_transaction():
         select = Device.select(Device.active).where(
             (Device.id == device_id) & (Device.store == store_id)
@@ -251,7 +312,7 @@ async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut
                 f"device {device_id} is not in its store's layout; add it there first",
                 code="device_inactive",
             )
-        rows = await DeviceToken.insert(DeviceToken(token_hash=_digest(token), device=device_id))
+        rows = await DeviceToken.insert(DeviceToken(token_hash=digest(token), device=device_id))
     return DeviceTokenOut(
         token_id=rows[0]["id"], device_id=device_id, store_id=store_id, token=token
     )
@@ -285,6 +346,18 @@ async def revoke_device_tokens(device_ids: Sequence[int]) -> None:
         )
 
 
+async def live_device_tokens(device_ids: Collection[int]) -> dict[int, int]:
+    """How many unrevoked tokens each of the devices holds (those without any are left out)."""
+    if not device_ids:
+        return {}
+    rows = await (
+        DeviceToken.select(DeviceToken.device, Count(DeviceToken.id).as_alias("tokens"))
+        .where(DeviceToken.device.is_in(list(device_ids)) & DeviceToken.revoked_at.is_null())
+        .group_by(DeviceToken.device)
+    )
+    return {row["device"]: row["tokens"] for row in rows}
+
+
 async def device_for_token(token: str) -> DeviceActor:
     """The active device holding an unrevoked `token`, or NotAuthenticated `token_invalid`."""
     device = DeviceToken.device._
@@ -296,7 +369,7 @@ async def device_for_token(token: str) -> DeviceActor:
             device.kind.as_alias("kind"),
         )
         .where(
-            (DeviceToken.token_hash == _digest(token))
+            (DeviceToken.token_hash == digest(token))
             & DeviceToken.revoked_at.is_null()
             & device.active.eq(True)
         )
@@ -310,47 +383,3 @@ async def device_for_token(token: str) -> DeviceActor:
         counter_id=row["counter_id"],
         kind=cast(DeviceKind, row["kind"]),
     )
-
-
-async def create_supplier_key(supplier_id: int) -> SupplierKeyIssued:
-    """A new API key and request-signing secret for a supplier's system."""
-    issued = SupplierKeyIssued(
-        key_id=f"sk_{secrets.token_hex(8)}",
-        secret=secrets.token_urlsafe(TOKEN_BYTES),
-        signing_secret=secrets.token_urlsafe(TOKEN_BYTES),
-    )
-    async with write_transaction():
-        await catalog.require_supplier(supplier_id)
-        key = SupplierKey(
-            key_id=issued.key_id,
-            secret_hash=_digest(issued.secret),
-            signing_secret=issued.signing_secret,
-            supplier=supplier_id,
-        )
-        await SupplierKey.insert(key)
-    return issued
-
-
-async def supplier_for_key(api_key: str) -> SupplierActor:
-    """The supplier an `X-Api-Key` value (`<key id>.<secret>`) belongs to."""
-    key_id, _, secret = api_key.partition(".")
-    row = await (
-        SupplierKey.select(SupplierKey.secret_hash, SupplierKey.supplier)
-        .where((SupplierKey.key_id == key_id) & SupplierKey.revoked_at.is_null())
-        .first()
-    )
-    if row is None or not hmac.compare_digest(_digest(secret), row["secret_hash"]):
-        raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
-    return SupplierActor(supplier_id=row["supplier"], key_id=key_id)
-
-
-async def supplier_signing_secret(key_id: str) -> str:
-    """The request-signing secret of a live supplier API key."""
-    row = await (
-        SupplierKey.select(SupplierKey.signing_secret)
-        .where((SupplierKey.key_id == key_id) & SupplierKey.revoked_at.is_null())
-        .first()
-    )
-    if row is None:
-        raise NotAuthenticated("unknown or revoked API key", code="api_key_invalid")
-    return str(row["signing_secret"])

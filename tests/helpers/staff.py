@@ -15,6 +15,7 @@ import httpx
 
 from pos.catalog.tables import County, Province, Supplier
 from pos.staff import service as staff
+from pos.staff import supplier_keys
 from pos.staff.actors import DeviceKind, RoleName, StaffActor
 from pos.stores.tables import Counter, Device, Printer, Store
 
@@ -105,5 +106,5 @@ async def device_headers(
 
 async def supplier_headers(supplier_id: int) -> dict[str, str]:
     """Headers carrying a new API key of `supplier_id`."""
-    issued = await staff.create_supplier_key(supplier_id)
+    issued = await supplier_keys.create_supplier_key(supplier_id)
     return {"X-Api-Key": issued.api_key}

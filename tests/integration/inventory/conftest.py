@@ -16,7 +16,7 @@ import pytest
 
 from pos.catalog.tables import Product
 from pos.inventory.signing import signed_headers
-from pos.staff import service as staff
+from pos.staff import supplier_keys
 from pos.stores.tables import Store
 from tests.helpers.shop import Shop, make_gtin
 
@@ -39,7 +39,7 @@ class SupplierClient:
 
 
 async def supplier_client(supplier_id: int) -> SupplierClient:
-    issued = await staff.create_supplier_key(supplier_id)
+    issued = await supplier_keys.create_supplier_key(supplier_id)
     return SupplierClient(supplier_id, issued.api_key, issued.signing_secret)
 
 

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 
 from pos.problems import exception_handlers
 from pos.staff import service as staff_service
+from pos.staff import supplier_keys
 from pos.staff.actors import DeviceActor, RoleName, StaffActor, SupplierActor
 from pos.staff.guards import (
     DEVICE_ACTOR,
@@ -167,7 +168,7 @@ async def test_a_deactivated_device_is_refused(http: httpx.AsyncClient) -> None:
 
 async def test_a_supplier_key_lets_its_supplier_in(http: httpx.AsyncClient) -> None:
     supplier_id = await add_supplier()
-    issued = await staff_service.create_supplier_key(supplier_id)
+    issued = await supplier_keys.create_supplier_key(supplier_id)
     response = await http.get(
         f"/suppliers/{supplier_id}/stock", headers={"X-Api-Key": issued.api_key}
     )
@@ -188,7 +189,7 @@ async def test_a_wrong_supplier_key_is_refused(
     http: httpx.AsyncClient, api_key: str, code: str
 ) -> None:
     supplier_id = await add_supplier()
-    issued = await staff_service.create_supplier_key(supplier_id)
+    issued = await supplier_keys.create_supplier_key(supplier_id)
     headers = {"X-Api-Key": api_key.format(key_id=issued.key_id, secret=issued.secret)}
     response = await http.get(f"/suppliers/{supplier_id}/stock", headers=headers)
     assert _code(response) == (401, code)

@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff import service as staff
+from pos.staff import supplier_keys
 from pos.staff.passwords import hash_password
 from pos.staff.tables import StaffSession, StaffUser, SupplierKey
 from tests.helpers.staff import PASSWORD, add_store, add_supplier, make_user
@@ -145,27 +146,27 @@ async def test_signing_in_clears_the_users_expired_sessions(db: str) -> None:
 
 async def test_a_supplier_key_stores_a_digest_and_a_readable_signing_secret(db: str) -> None:
     supplier_id = await add_supplier()
-    issued = await staff.create_supplier_key(supplier_id)
+    issued = await supplier_keys.create_supplier_key(supplier_id)
     stored = await SupplierKey.select(SupplierKey.secret_hash, SupplierKey.signing_secret).first()
     assert stored == {
         "secret_hash": hashlib.sha256(issued.secret.encode()).hexdigest(),
         "signing_secret": issued.signing_secret,
     }
-    actor = await staff.supplier_for_key(issued.api_key)
+    actor = await supplier_keys.supplier_for_key(issued.api_key)
     assert (actor.supplier_id, actor.key_id) == (supplier_id, issued.key_id)
 
 
 async def test_a_signing_secret_is_given_for_a_live_key_only(db: str) -> None:
-    issued = await staff.create_supplier_key(await add_supplier())
-    assert await staff.supplier_signing_secret(issued.key_id) == issued.signing_secret
+    issued = await supplier_keys.create_supplier_key(await add_supplier())
+    assert await supplier_keys.supplier_signing_secret(issued.key_id) == issued.signing_secret
     await SupplierKey.update({SupplierKey.revoked_at: datetime.now(UTC)}, force=True)
     for key_id in (issued.key_id, "sk_unknown"):
         with pytest.raises(NotAuthenticated):
-            await staff.supplier_signing_secret(key_id)
+            await supplier_keys.supplier_signing_secret(key_id)
 
 
 async def test_keys_and_tokens_need_an_existing_supplier_or_device(db: str) -> None:
     with pytest.raises(NotFound):
-        await staff.create_supplier_key(999)
+        await supplier_keys.create_supplier_key(999)
     with pytest.raises(NotFound):
         await staff.issue_device_token(999, store_id=await add_store())

@@ -74,9 +74,11 @@ NOT_ON_PAGES = {
     "unknown_province",
     "username_taken",
     "weak_password",
-    # the command line: loading the demo, starting on an old schema
+    # the command line: loading the demo, starting on an old schema, staff and supplier keys
     "demo_file",
     "not_migrated",
+    "staff_not_found",
+    "supplier_key_not_found",
     # the pages answer these with the sign-in form, not a message
     "bad_credentials",
     "no_credential",
