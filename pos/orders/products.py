@@ -5,8 +5,9 @@ read in the layout the store's scales print (`Store.label_scheme`, by default Ch
 grams 5) and its PLU by the store's PLU table (`set_plu`). A weight label's weight is the line's
 weight; a price label's amount is the line's amount, and the grams it buys at the list price are
 what it takes from stock (see `pos.orders.pricing`).
-Whether a product is certified is decided here, for the store's date, and frozen into the sale;
-so are the shelf-life markdowns and the units they cover, which inventory works out from the
+Whether a product is certified is decided here, for the store's date, and again when the order
+is paid (`orders.service.mark_paid`): the sale keeps the answer at payment. Frozen into the order
+are the shelf-life markdowns and the units they cover, which inventory works out from the
 batches a sale would take first and what other orders hold. A new order is marked down once it
 holds its stock, in the same transaction (`mark_down`): its hold locks the stock rows first.
 """

@@ -30,7 +30,7 @@ class CounterCatalogController(Controller):
         settings: NamedDependency[Settings],
         q: Annotated[str | None, Parameter(description="name, pinyin initials or barcode")] = None,
         since: Annotated[
-            int | None, Parameter(ge=0, le=MAX_BIGINT, description="a revision seen before")
+            int | None, Parameter(ge=0, le=MAX_BIGINT, description="an earlier answer's `revision`")
         ] = None,
         cursor: Annotated[int | None, Parameter(ge=0, le=MAX_ROW_ID)] = None,
         limit: Annotated[

@@ -71,7 +71,10 @@ class SellableProduct(BaseModel):
 
 class CounterCatalog(BaseModel):
     counter: CounterOut
-    revision: int = Field(description="pass as `since` to fetch only what changed after this")
+    revision: int = Field(
+        description="pass as `since` to fetch only what changed after this: the catalog revision"
+        " and the store day `certified` was decided for, in one opaque number"
+    )
     items: list[SellableProduct]
     next_cursor: int | None = Field(description="pass as `cursor` for the next page")
 

@@ -18,6 +18,7 @@ from pos.db.text import contains, starts_with
 from pos.errors import InvalidInput, NotFound
 from pos.orders.barcodes import LabelScheme
 from pos.stores.schemas import CounterCatalog, CounterOut, PriceChangeOut, SellableProduct
+from pos.stores.since import Seen, catalog_cursor, read_cursor
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PrinterBrief",
     "StoreBrief",
     "StoreRules",
+    "certified_products",
     "check_printer",
     "counter_catalog",
     "counter_catalog_etag",
@@ -116,23 +118,31 @@ async def counter_catalog(
     cursor: int | None = None,
     limit: int = 50,
 ) -> CounterCatalog:
-    """One page of what the counter's store sells, searched, or what changed after `since`."""
+    """One page of what the counter's store sells, searched, or what changed after `since`.
+
+    `since` is a cursor an earlier answer carried (`pos.stores.since`).
+    """
     counter = await get_counter(counter_id)
     revision = await catalog.current_revision()
+    today = _store_today(counter)
     select = _listing_select().where(Listing.store == counter.store_id)
     if since is None:
         select = select.where(Listing.active.eq(True))
     else:
-        select = select.where((Listing.revision > since) | (Listing.product._.revision > since))
+        select = select.where(_changed_since(read_cursor(since), today))
     if query:
         select = select.where(_search(query.strip()))
     if cursor is not None:
         select = select.where(Listing.id > cursor)
     rows = await select.order_by(Listing.id).limit(limit + 1)
-    today = _store_today(counter)
     items = [_sellable(row, today) for row in rows[:limit]]
     next_cursor = rows[limit - 1]["id"] if len(rows) > limit else None
-    return CounterCatalog(counter=counter, revision=revision, items=items, next_cursor=next_cursor)
+    return CounterCatalog(
+        counter=counter,
+        revision=catalog_cursor(revision, today),
+        items=items,
+        next_cursor=next_cursor,
+    )
 
 
 _product = Listing.product._
@@ -167,17 +177,30 @@ def _listing_select() -> Any:
     return Listing.select(*_LISTING_COLUMNS)
 
 
+def _changed_since(seen: Seen, today: date) -> Any:
+    """Listings changed after the revision seen, and, when the day has changed since, the
+    active ones whose certification may differ: a certificate starting or ending in between."""
+    changed = (Listing.revision > seen.revision) | (_product.revision > seen.revision)
+    if seen.day == today:
+        return changed
+    first, last = sorted((seen.day, today))
+    starts = (_product.valid_from > first) & (_product.valid_from <= last)
+    ends = (_product.valid_until >= first) & (_product.valid_until < last)
+    return changed | (Listing.active.eq(True) & (starts | ends))
+
+
 def _sellable(row: dict[str, Any], today: date) -> SellableProduct:
     price = row["listing_price_fen"]
     return SellableProduct(
         **row,
         price_fen=row["catalog_price_fen"] if price is None else price,
-        certified=catalog.is_certified(
-            status=row["status"],
-            valid_from=row["valid_from"],
-            valid_until=row["valid_until"],
-            on=today,
-        ),
+        certified=_certified(row, today),
+    )
+
+
+def _certified(row: dict[str, Any], day: date) -> bool:
+    return catalog.is_certified(
+        status=row["status"], valid_from=row["valid_from"], valid_until=row["valid_until"], on=day
     )
 
 
@@ -289,6 +312,34 @@ _SELLABLE = (
 @functools.lru_cache(maxsize=128)
 def _sellable_select(count: int) -> Statement:
     return Statement(f"{_SELLABLE}({placeholders(count)})")
+
+
+async def certified_products(
+    store_id: int, product_ids: Collection[int], *, at: datetime
+) -> dict[int, bool]:
+    """Whether each product counts as certified at `at`, on the store's local date, as
+    `sellable_products` decides it; unknown products are left out. One statement: every sale
+    runs it.
+    """
+    if not product_ids:
+        return {}
+    ids = sorted(set(product_ids))
+    rows = await _certificates_select(len(ids)).rows(store_id, *ids)
+    if not rows:
+        return {}
+    day = at.astimezone(ZoneInfo(rows[0]["time_zone"])).date()
+    return {row["product_id"]: _certified(row, day) for row in rows}
+
+
+_CERTIFICATES = (
+    "SELECT product.id AS product_id, product.status, product.valid_from, product.valid_until,"
+    " store.time_zone FROM store, product WHERE store.id = {} AND product.id IN "
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _certificates_select(count: int) -> Statement:
+    return Statement(f"{_CERTIFICATES}({placeholders(count)})")
 
 
 async def counter_ids_of(store_ids: list[int]) -> dict[str, int]:

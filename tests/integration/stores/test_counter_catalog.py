@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import httpx
 import pytest
 
 from pos.app import create_app
+from pos.catalog import service as catalog
 from pos.catalog.tables import Product
 from pos.demo import load_demo
 from pos.errors import InvalidInput
@@ -13,7 +17,9 @@ from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.schemas import CounterIn, ListingIn, PrinterIn, StoreLayout
 from pos.stores.tables import Counter, Listing, Store
+from tests.helpers.clock import Tomorrow
 from tests.helpers.demo import DEMO, demo_layout
+from tests.helpers.shop import open_shop
 
 pytestmark = pytest.mark.anyio
 
@@ -132,6 +138,60 @@ async def test_since_past_the_revision_column_is_a_400(
     response = await client.get(url, params={"since": 2**63})
 
     assert response.status_code == 400, response.text
+
+
+async def test_a_since_read_after_midnight_reports_a_certificate_that_ended(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    noodles = await shop.add(price_fen=1250)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    await Product.update({Product.valid_until: today}).where(Product.id == noodles)
+    url = f"/api/counters/{shop.counter_id}/products"
+    seen = (await client.get(url)).json()
+    assert [item["certified"] for item in seen["items"]] == [True]
+    monkeypatch.setattr(stores, "datetime", Tomorrow)
+    assert [i["certified"] for i in (await client.get(url)).json()["items"]] == [False]
+    delta = (await client.get(url, params={"since": seen["revision"]})).json()
+    # A device following `since` keeps showing the certified mark the day after it ended.
+    assert [(i["product_id"], i["certified"]) for i in delta["items"]] == [(noodles, False)]
+
+
+async def test_a_since_read_on_a_new_day_returns_only_certificates_starting_or_ending(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = await open_shop()
+    ending, starting, lasting, expired = [await shop.add() for _ in range(4)]
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    tomorrow = today + timedelta(days=1)
+    await Product.update({Product.valid_until: today}).where(Product.id == ending)
+    await Product.update({Product.valid_from: tomorrow}).where(Product.id == starting)
+    await Product.update({Product.valid_until: today - timedelta(days=1)}).where(
+        Product.id == expired
+    )
+    url = f"/api/counters/{shop.counter_id}/products"
+    seen = (await client.get(url)).json()
+    same_day = (await client.get(url, params={"since": seen["revision"]})).json()
+    assert same_day["items"] == []
+    assert same_day["revision"] == seen["revision"]
+
+    monkeypatch.setattr(stores, "datetime", Tomorrow)
+    delta = (await client.get(url, params={"since": seen["revision"]})).json()
+
+    changed = [(i["product_id"], i["certified"]) for i in delta["items"]]
+    assert sorted(changed) == sorted([(ending, False), (starting, True)])
+    assert lasting not in [i["product_id"] for i in delta["items"]]
+    after = (await client.get(url, params={"since": delta["revision"]})).json()
+    assert after["items"] == []
+
+
+async def test_a_plain_revision_from_an_older_device_fetches_everything(
+    client: httpx.AsyncClient, counter_id: int
+) -> None:
+    everything = await _all_items(client, counter_id, limit=200)
+    legacy = await _all_items(client, counter_id, since=await catalog.current_revision())
+    listed = {i["product_id"] for i in legacy if i["active"]}
+    assert listed == {i["product_id"] for i in everything}
 
 
 async def _reprice(store_id: int, certificate_no: str, price_fen: int) -> None:
