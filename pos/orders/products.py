@@ -43,7 +43,7 @@ from pos.orders.pricing import (
 from pos.orders.records import SupplierOf
 from pos.orders.schemas import LineIn
 from pos.orders.tables import Plu
-from pos.stores import service as stores
+from pos.stores import listings
 from pos.stores.schemas import SellableProduct
 from pos.stores.service import StoreRules
 
@@ -101,7 +101,7 @@ async def list_priced(store_id: int, lines: Sequence[LineIn], rules: StoreRules)
     wanted |= {pid for ids in candidates.by_gtin.values() for pid in ids}
     wanted |= set(candidates.by_plu.values())
     today = datetime.now(UTC).astimezone(ZoneInfo(rules.time_zone)).date()
-    sold_here = await stores.sellable_products(store_id, wanted, today=today)
+    sold_here = await listings.sellable_products(store_id, wanted, today=today)
     requests = [
         _request(number, line, scan, candidates, sold_here)
         for number, (line, scan) in enumerate(zip(lines, scans, strict=True), start=1)

@@ -27,7 +27,7 @@ from pos.orders.tables import OrderLine
 from pos.orders.tokens import order_access_token, token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
-from pos.stores import service as stores
+from pos.stores import listings
 
 __all__ = [
     "HOLD_EXPIRY",
@@ -260,7 +260,7 @@ async def _certified_at_sale(
     was made: what counts is the moment of sale.
     """
     products = {line.product_id for line in lines}
-    certified = await stores.certified_products(row["store_id"], products, at=datetime.now(UTC))
+    certified = await listings.certified_products(row["store_id"], products, at=datetime.now(UTC))
     note = ""
     for flag, change in ((False, "no longer certified"), (True, "certified since the order")):
         numbers = [

@@ -34,6 +34,7 @@ from pos.printing.job_actions import order_jobs
 from pos.printing.receipts import receipt_url
 from pos.staff import service as staff_service
 from pos.staff.actors import DeviceActor
+from pos.stores import listings
 from pos.stores import service as stores
 
 __all__ = [
@@ -87,7 +88,7 @@ async def kiosk_place(actor: DeviceActor) -> dict[str, Any]:
     """The counter (and store) names the kiosk shows in its header."""
     if actor.counter_id is None:
         return {"counter": None}
-    return {"counter": await stores.get_counter(actor.counter_id)}
+    return {"counter": await listings.get_counter(actor.counter_id)}
 
 
 def parse_lines(text: str) -> list[CartLine]:

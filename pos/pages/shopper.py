@@ -31,6 +31,7 @@ from pos.payments.provider import PhoneBrowser
 from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments
 from pos.payments.wechat_oauth import WeChatOAuth
+from pos.stores import listings
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog, SellableProduct
 
@@ -100,7 +101,7 @@ async def counter_page(
     as the cart form sends them); those chosen on other pages are shown above this page's.
     """
     verify_counter_token(counter_id, token, secret=secret)
-    page: CounterCatalog = await stores.counter_catalog(
+    page: CounterCatalog = await listings.counter_catalog(
         counter_id, query=query or None, since=None, cursor=cursor, limit=page_size
     )
     amounts = _chosen(carried)
@@ -145,7 +146,7 @@ async def _chosen_elsewhere(
     shown = {product.product_id for product in page.items}
     ids = [pid for pid in dict.fromkeys(int(field[1:]) for field in amounts) if pid not in shown]
     today = datetime.now(ZoneInfo(page.counter.time_zone)).date()
-    sold = await stores.sellable_products(page.counter.store_id, ids, today=today)
+    sold = await listings.sellable_products(page.counter.store_id, ids, today=today)
     return [sold[pid] for pid in ids if pid in sold and _field(sold[pid]) in amounts]
 
 

@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_304_NOT_MODIFIED
 from pos.db import MAX_BIGINT, MAX_ROW_ID, OptionalRowId, RowId
 from pos.settings import MAX_CATALOG_PAGE_SIZE, Settings
 from pos.staff.guards import staff
+from pos.stores import listings
 from pos.stores import service as stores
 from pos.stores.schemas import CounterCatalog, PriceChangeOut
 
@@ -41,11 +42,11 @@ class CounterCatalogController(Controller):
         """Paginated, searchable; `since` returns only what changed; ETag answers 304."""
         limit = settings.catalog_page_size if limit is None else limit
         params = {"q": q, "since": since, "cursor": cursor, "limit": limit}
-        etag = await stores.counter_catalog_etag(counter_id, **params)
+        etag = await listings.counter_catalog_etag(counter_id, **params)
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == etag:
             return Response(None, status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        page = await stores.counter_catalog(
+        page = await listings.counter_catalog(
             counter_id, query=q, since=since, cursor=cursor, limit=limit
         )
         return Response(page, headers=headers)

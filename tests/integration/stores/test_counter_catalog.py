@@ -13,6 +13,7 @@ from pos.demo import load_demo
 from pos.errors import InvalidInput
 from pos.settings import Settings
 from pos.staff.tables import StaffUser
+from pos.stores import listings
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.schemas import CounterIn, ListingIn, PrinterIn, StoreLayout
@@ -119,7 +120,7 @@ async def test_since_returns_only_what_changed(client: httpx.AsyncClient, counte
     url = f"/api/counters/{counter_id}/products"
     before = (await client.get(url)).json()
     assert (await client.get(url, params={"since": before["revision"]})).json()["items"] == []
-    counter = await stores.get_counter(counter_id)
+    counter = await listings.get_counter(counter_id)
     changed = before["items"][0]
     etag = (await client.get(url)).headers["etag"]
     await _reprice(counter.store_id, changed["certificate_no"], changed["price_fen"] + 100)
@@ -150,7 +151,7 @@ async def test_a_since_read_after_midnight_reports_a_certificate_that_ended(
     url = f"/api/counters/{shop.counter_id}/products"
     seen = (await client.get(url)).json()
     assert [item["certified"] for item in seen["items"]] == [True]
-    monkeypatch.setattr(stores, "datetime", Tomorrow)
+    monkeypatch.setattr(listings, "datetime", Tomorrow)
     assert [i["certified"] for i in (await client.get(url)).json()["items"]] == [False]
     delta = (await client.get(url, params={"since": seen["revision"]})).json()
     # A device following `since` keeps showing the certified mark the day after it ended.
@@ -175,7 +176,7 @@ async def test_a_since_read_on_a_new_day_returns_only_certificates_starting_or_e
     assert same_day["items"] == []
     assert same_day["revision"] == seen["revision"]
 
-    monkeypatch.setattr(stores, "datetime", Tomorrow)
+    monkeypatch.setattr(listings, "datetime", Tomorrow)
     delta = (await client.get(url, params={"since": seen["revision"]})).json()
 
     changed = [(i["product_id"], i["certified"]) for i in delta["items"]]
@@ -216,7 +217,7 @@ async def test_loading_the_demo_twice_changes_nothing(db: str) -> None:
 
 
 async def test_a_layout_cannot_take_a_counter_code_of_another_store(counter_id: int) -> None:
-    taken = await stores.get_counter(counter_id)
+    taken = await listings.get_counter(counter_id)
     other = StoreLayout(
         code="XM-OTHER",
         name_zh="另一家店",
@@ -225,7 +226,7 @@ async def test_a_layout_cannot_take_a_counter_code_of_another_store(counter_id: 
     )
     with pytest.raises(InvalidInput, match=taken.code):
         await apply_layout(other, changed_by="test")
-    assert await stores.get_counter(counter_id) == taken
+    assert await listings.get_counter(counter_id) == taken
     assert await stores.store_ids_by_code(["XM-OTHER"]) == {}
 
 

@@ -24,6 +24,7 @@ from pos.orders.tables import OrderLine, Plu
 from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
 from pos.stores import layout as layouts
+from pos.stores import listings
 from pos.stores import service as stores
 from pos.stores.layout import apply_layout
 from pos.stores.schemas import StoreLayout
@@ -112,7 +113,7 @@ async def test_a_counter_left_out_refuses_its_qr_code_until_it_is_back(
 
     assert (await apply_layout(layout, changed_by="test")).closed_counters == []
     await _order(counter_id, product_id)
-    assert (await stores.get_counter(counter_id)).code == "LVCUO-01"
+    assert (await listings.get_counter(counter_id)).code == "LVCUO-01"
 
 
 async def test_a_device_left_out_loses_its_tokens_for_good(counter_id: int) -> None:
