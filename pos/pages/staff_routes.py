@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from pos.db import RowId
 from pos.errors import NotAuthenticated
-from pos.pages import dashboard, restock, tablet
+from pos.pages import dashboard, restock, stock_work, tablet
 from pos.pages.errors import PAGE_ERRORS
 from pos.pages.forms import read_form
 from pos.pages.rendering import render
@@ -204,7 +204,7 @@ class StaffPages(Controller):
     ) -> Template:
         """Shipments on their way, to receive one or to receive a delivery without notice."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        notices = await tablet.shipments(actor, store_id)
+        notices = await stock_work.shipments(actor, store_id)
         context = {"store": store, "notices": notices, "key": uuid.uuid4().hex}
         return render(request, "staff/receiving_list.html", context)
 
@@ -214,7 +214,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         """Open a receiving and go to its scan screen."""
         form = await read_form(request)
-        session = await tablet.receiving_start(
+        session = await stock_work.receiving_start(
             actor, store_id, form.get("notice_id", ""), form.get("key", "")
         )
         return _see_other(_store_path(store_id, f"/receiving/{session.id}"))
@@ -229,7 +229,7 @@ class StaffPages(Controller):
     ) -> Template:
         """Scan what arrived; the lines show what the notice expected."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        session = await tablet.received(actor, store_id, receiving_id)
+        session = await stock_work.received(actor, store_id, receiving_id)
         context = {"store": store, "session": session, "key": uuid.uuid4().hex}
         return render(request, "staff/receiving.html", context)
 
@@ -245,7 +245,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add a scanned item."""
-        await tablet.receiving_scan(actor, store_id, receiving_id, await read_form(request))
+        await stock_work.receiving_scan(actor, store_id, receiving_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
 
     @post(
@@ -259,7 +259,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Put what was received into stock."""
-        await tablet.receiving_confirm(actor, store_id, receiving_id)
+        await stock_work.receiving_confirm(actor, store_id, receiving_id)
         return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
 
     @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
@@ -267,7 +267,7 @@ class StaffPages(Controller):
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Redirect:
         """Open a stock count, once per form `key`, and go to its scan screen."""
-        session = await tablet.count_start(actor, store_id, await read_form(request))
+        session = await stock_work.count_start(actor, store_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/counts/{session.id}"))
 
     @get("/stores/{store_id:int}/counts/{count_id:int}", operation_id="pageStaffCount")
@@ -280,7 +280,7 @@ class StaffPages(Controller):
     ) -> Template:
         """Scan what is on the shelf; the variance shows against the ledger."""
         store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        session = await tablet.counted(actor, store_id, count_id)
+        session = await stock_work.counted(actor, store_id, count_id)
         context = {"store": store, "session": session, "key": uuid.uuid4().hex}
         return render(request, "staff/count.html", context)
 
@@ -293,7 +293,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Add counted units."""
-        await tablet.count_scan(actor, store_id, count_id, await read_form(request))
+        await stock_work.count_scan(actor, store_id, count_id, await read_form(request))
         return _see_other(_store_path(store_id, f"/counts/{count_id}"))
 
     @post(
@@ -306,7 +306,7 @@ class StaffPages(Controller):
         actor: NamedDependency[StaffActor],
     ) -> Redirect:
         """Post the counts as corrections."""
-        await tablet.count_finish(actor, store_id, count_id)
+        await stock_work.count_finish(actor, store_id, count_id)
         return _see_other(_store_path(store_id, f"/counts/{count_id}"))
 
     @get("/stores/{store_id:int}/orders", operation_id="pageStaffOrders")
