@@ -17,13 +17,15 @@ from pos.errors import NotFound
 from pos.orders.pricing import PricedLine, PricedOrder
 from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderState
-from pos.orders.tables import OrderTransition
+from pos.orders.tables import OrderLine, OrderTransition
 from pos.staff.actors import device_name
+from pos.stores import listings
 
 __all__ = [
     "NewOrder",
     "Seller",
     "SupplierOf",
+    "certify_at_sale",
     "insert_order",
     "locked_order",
     "order_access",
@@ -313,3 +315,31 @@ def restocked_after(row: dict[str, Any], units: Mapping[int, int]) -> str:
 async def order_out(row: dict[str, Any], *, access_token: str | None = None) -> OrderOut:
     """The API's view of an order row."""
     return OrderOut(**row, lines=await order_lines(row["id"]), access_token=access_token)
+
+
+async def certify_at_sale(
+    row: dict[str, Any], lines: list[OrderLineOut], *, at: datetime
+) -> tuple[list[OrderLineOut], str]:
+    """The lines as sold `at`, `certified` decided again and stored; and a note of what changed.
+
+    A certificate may have been suspended, or the store's day may have ended, since the order
+    was made: what counts is the moment of sale.
+    """
+    products = {line.product_id for line in lines}
+    certified = await listings.certified_products(row["store_id"], products, at=at)
+    note = ""
+    for flag, change in ((False, "no longer certified"), (True, "certified since the order")):
+        numbers = [
+            line.line_no
+            for line in lines
+            if certified[line.product_id] == flag and line.certified != flag
+        ]
+        if numbers:
+            await OrderLine.update({OrderLine.certified: flag}).where(
+                (OrderLine.order == row["id"]) & OrderLine.line_no.is_in(numbers)
+            )
+            note += f"; lines {change}: {', '.join(map(str, numbers))}"
+    if not note:
+        return lines, ""
+    sold = [line.model_copy(update={"certified": certified[line.product_id]}) for line in lines]
+    return sold, note

@@ -27,7 +27,6 @@ from pos.orders.tables import OrderLine
 from pos.orders.tokens import order_access_token, token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
-from pos.stores import listings
 
 __all__ = [
     "HOLD_EXPIRY",
@@ -226,7 +225,9 @@ async def mark_paid(
                 expected_fen=row["total_fen"],
                 paid_fen=amount_fen,
             )
-        lines, changes = await _certified_at_sale(row, await records.order_lines(order_id))
+        lines, changes = await records.certify_at_sale(
+            row, await records.order_lines(order_id), at=datetime.now(UTC)
+        )
         paid = {
             "paid_at": paid_at,
             "payment_method": method,
@@ -249,34 +250,6 @@ async def mark_paid(
     if owner:
         await announce(order_id, result.state)
     return result
-
-
-async def _certified_at_sale(
-    row: dict[str, Any], lines: list[OrderLineOut]
-) -> tuple[list[OrderLineOut], str]:
-    """The lines as sold now, `certified` decided again and stored; and a note of what changed.
-
-    A certificate may have been suspended, or the store's day may have ended, since the order
-    was made: what counts is the moment of sale.
-    """
-    products = {line.product_id for line in lines}
-    certified = await listings.certified_products(row["store_id"], products, at=datetime.now(UTC))
-    note = ""
-    for flag, change in ((False, "no longer certified"), (True, "certified since the order")):
-        numbers = [
-            line.line_no
-            for line in lines
-            if certified[line.product_id] == flag and line.certified != flag
-        ]
-        if numbers:
-            await OrderLine.update({OrderLine.certified: flag}).where(
-                (OrderLine.order == row["id"]) & OrderLine.line_no.is_in(numbers)
-            )
-            note += f"; lines {change}: {', '.join(map(str, numbers))}"
-    if not note:
-        return lines, ""
-    sold = [line.model_copy(update={"certified": certified[line.product_id]}) for line in lines]
-    return sold, note
 
 
 async def sale(order_id: int) -> dict[str, Any]:
