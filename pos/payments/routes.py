@@ -55,13 +55,19 @@ def provide_payments(request: Request[Any, Any, Any]) -> Payments:
 PAYMENTS = Provide(provide_payments, sync_to_thread=False)
 
 
+def _by_order_token(connection: _Connection) -> bool:
+    """Whether the caller comes with the order's `?token=` alone: its shopper's phone, or anyone
+    who ordered from a counter's public QR code."""
+    return not connection.headers.get("authorization")
+
+
 async def order_payer(connection: _Connection, route: BaseRouteHandler) -> None:
     """Guard: a kiosk or counter device of the order's store, or the shopper's `?token=`."""
     order_id = int(connection.path_params["order_id"])
     if not 1 <= order_id <= MAX_ROW_ID:
         # Guards run before Litestar checks the handler's `FromPath[RowId]`.
         raise NotFound(f"no order {order_id}", code="order_not_found")
-    if not connection.headers.get("authorization"):
+    if _by_order_token(connection):
         await orders.check_access(order_id, connection.query_params.get("token", ""))
         return
     await cast(Awaitable[None], _device_guard(connection, route))
@@ -89,15 +95,21 @@ class OrderPaymentController(Controller):
         settings: NamedDependency[Settings],
         idempotency_key: IdempotencyKey,
     ) -> PaymentOut:
-        """`qr` answers the URL to show as a QR code; `code` charges the shopper's code; `web`
-        (with the order's token) answers the provider's page to send the phone's browser to."""
+        """`qr` answers the URL to show as a QR code; `code` (a kiosk or counter device only)
+        charges the code the shopper shows its scanner; `web` (with the order's token) answers
+        the provider's page to send the phone's browser to."""
         token = request.query_params.get("token")
         browser = None
         if token and data.method == "web":
             client_ip = request.client.host if request.client else ""
             browser = service.phone_browser(settings.public_url, order_id, token, client_ip)
         return await service.start_payment(
-            payments, order_id, data, idempotency_key=idempotency_key, browser=browser
+            payments,
+            order_id,
+            data,
+            idempotency_key=idempotency_key,
+            browser=browser,
+            by_shopper=_by_order_token(request),
         )
 
 

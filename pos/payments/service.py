@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from pos.db import Statement, write_transaction
 from pos.db.unique import is_unique_violation
-from pos.errors import InvalidInput, NotFound, PosError
+from pos.errors import Forbidden, InvalidInput, NotFound, PosError
 from pos.logs import logger
 from pos.orders import service as orders
 from pos.orders.states import OrderState
@@ -190,11 +190,20 @@ async def start_payment(
     *,
     idempotency_key: str,
     browser: PhoneBrowser | None = None,
+    by_shopper: bool = False,
 ) -> PaymentOut:
     """Open a payment of the order's total; a repeated key returns the first answer.
 
     Method `web` takes the shopper's `browser`, which the provider's page sends back.
+    `by_shopper`: the caller holds only the order's token, which anyone ordering from a
+    counter's public QR code has. It may not charge a payment code: a code is as good as the
+    payer's wallet to whoever holds it, so only a kiosk's or counter's scanner presents one.
     """
+    if by_shopper and data.method == "code":
+        raise Forbidden(
+            "a payment code is scanned at a kiosk or counter, not sent from a phone",
+            code="payment_code_needs_scanner",
+        )
     earlier = await _earlier(ctx, order_id, idempotency_key, browser)
     if earlier is not None:
         return earlier
@@ -219,8 +228,10 @@ async def start_payment(
 async def cancel_order(ctx: Payments, order_id: int, *, actor: str) -> OrderState:
     """Close an unpaid order its shopper gave up on, and its payments still open; its state now.
 
-    A paid order stays as it is. A payment the provider cannot end now is ended by its polls,
-    and money that lands meanwhile is refunded, the order being closed.
+    A paid order stays as it is. The provider closes the QR and web payments and reverses the
+    payment codes (`settle.end_open_attempts`): a PIN confirmed after the kiosk's Cancel pays
+    nothing. A payment the provider cannot end now is ended by its polls, and money that lands
+    meanwhile is refunded, the order being closed.
     """
     moved = await orders.cancel(order_id, actor=actor)
     if moved.state == OrderState.CLOSED:

@@ -24,7 +24,7 @@ from pos.orders import service as orders
 from pos.orders.states import OrderState, Transition
 from pos.payments import flags
 from pos.payments.clock import Clock, utc_now
-from pos.payments.polling import next_poll
+from pos.payments.polling import ends_not_before, next_poll
 from pos.payments.provider import PaymentProvider, QueryResult
 from pos.payments.tables import Payment, Refund
 
@@ -282,22 +282,32 @@ async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: st
     return await _announce(outcome)
 
 
+# What a shopper who gave up could still pay. A payment code only once the provider answered its
+# charge ("user paying": a trade there waits for the PIN). A start not answered yet may still be
+# on its way, and a reverse that overtook it would let it take money no query looks for.
 _PAYABLE_ATTEMPTS = Statement(
-    "SELECT id, method, out_trade_no FROM payment"
-    """ WHERE "order" = {} AND status = 'pending' AND method <> 'code' ORDER BY id"""
+    "SELECT id, method, out_trade_no, created_at FROM payment"
+    """ WHERE "order" = {} AND status = 'pending'"""
+    " AND (method <> 'code' OR CAST(answer AS TEXT) <> {}) ORDER BY id"
 )
+_NO_ANSWER = "{}"  # `Payment.answer` until the start call is answered
 
 
 async def end_open_attempts(ctx: Payments, order_id: int) -> None:
-    """Close at the provider the order's QR and web payments a shopper may still pay.
+    """Close the order's QR and web payments at the provider, and reverse its payment codes.
 
-    For an order its shopper gave up on: no money is taken afterwards, and money taken already
-    is settled by the query after the close (refunded, the order being closed). A payment code's
-    charge, and a start the provider has not answered, may still be on their way: closed now,
-    money landing after would be missed, so their polls query them and reverse or close in time.
+    For an order its shopper gave up on: nothing is paid afterwards, and money taken already is
+    settled by the query after the close (refunded, the order being closed) or returned by the
+    reverse. A code charged less than 15 s ago is marked closing, and its next poll reverses it
+    once it may (`polling.ends_not_before`). A start not answered yet is left to its polls, and
+    money it takes is refunded.
     """
-    for row in await _PAYABLE_ATTEMPTS.rows(order_id):
-        await _give_up(ctx, row["id"], row["method"], row["out_trade_no"])
+    now = ctx.clock()
+    for row in await _PAYABLE_ATTEMPTS.rows(order_id, _NO_ANSWER):
+        if now < ends_not_before(row["method"], started_at=row["created_at"]):
+            await _START_CLOSING.rows(row["id"])
+        else:
+            await _give_up(ctx, row["id"], row["method"], row["out_trade_no"])
 
 
 # Hand-written: a poll comes 5 s after every payment starts, and usually finds it settled.
@@ -313,7 +323,7 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
         return "settled"
     method, out_trade_no = payment["method"], payment["out_trade_no"]
     if payment["status"] == _CLOSING:
-        return await _give_up(ctx, payment_id, method, out_trade_no)
+        return await _end_when_due(ctx, payment_id, attempt, payment)
     asked_unanswered = payment["status"] == "created"
     result = await ctx.provider.query(out_trade_no)
     if method == "code" and result.status == "failed":
@@ -321,6 +331,9 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
         # returns the money if it did, and only the query after it decides.
         return await _give_up(ctx, payment_id, method, out_trade_no)
     outcome = await settle(ctx, payment_id, result, asked_unanswered=asked_unanswered)
+    if outcome == "duplicate":
+        # Settled meanwhile, or given up on (a cancel): a payment closing needs this poll still.
+        return await poll(ctx, payment_id, attempt)
     if outcome != "pending":
         return outcome
     now = ctx.clock()
@@ -336,6 +349,18 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
     async with write_transaction():
         await schedule_poll(payment_id, attempt + 1, at)
     return "pending"
+
+
+async def _end_when_due(
+    ctx: Payments, payment_id: int, attempt: int, payment: dict[str, Any]
+) -> str:
+    """End a payment given up on now, or poll it again when it may be ended."""
+    due = ends_not_before(payment["method"], started_at=payment["created_at"])
+    if ctx.clock() >= due:
+        return await _give_up(ctx, payment_id, payment["method"], payment["out_trade_no"])
+    async with write_transaction():
+        await schedule_poll(payment_id, attempt + 1, due)
+    return _CLOSING
 
 
 async def schedule_poll(payment_id: int, attempt: int, at: datetime) -> None:

@@ -52,6 +52,7 @@ class Site:
     counter_id: int
     subway_store_id: int
     kiosk_token: str
+    counter_device_token: str  # the subway counter's screen, which scans payment codes
     printer: VirtualPrinter
 
     @property
@@ -65,6 +66,7 @@ class _Prepared:
     counter_id: int
     subway_store_id: int
     kiosk_token: str
+    counter_device_token: str
 
 
 async def _prepare(database_url: str, demo_dir: Path) -> _Prepared:
@@ -72,11 +74,15 @@ async def _prepare(database_url: str, demo_dir: Path) -> _Prepared:
         await migrate()
         summary = await load_demo(demo_dir)
         ids = await stores.store_ids_by_code(["XM-M1-LVCUO", "XM-SM-LINXIA"])
-        devices = await stores.device_ids_of([ids["XM-SM-LINXIA"]])
-        issued = await staff.issue_device_token(
+        devices = await stores.device_ids_of([ids["XM-SM-LINXIA"], ids["XM-M1-LVCUO"]])
+        kiosk = await staff.issue_device_token(
             devices["linxia-kiosk-1"], store_id=ids["XM-SM-LINXIA"]
         )
-        return _Prepared(summary.counter_ids["LVCUO-01"], ids["XM-M1-LVCUO"], issued.token)
+        screen = await staff.issue_device_token(
+            devices["lvcuo-counter-screen"], store_id=ids["XM-M1-LVCUO"]
+        )
+        counter_id = summary.counter_ids["LVCUO-01"]
+        return _Prepared(counter_id, ids["XM-M1-LVCUO"], kiosk.token, screen.token)
 
 
 def _demo_copy(directory: Path, printer_port: int) -> Path:
@@ -122,7 +128,12 @@ def site(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     try:
         wait_until_healthy(url, process, log)
         yield Site(
-            url, prepared.counter_id, prepared.subway_store_id, prepared.kiosk_token, printer
+            url,
+            prepared.counter_id,
+            prepared.subway_store_id,
+            prepared.kiosk_token,
+            prepared.counter_device_token,
+            printer,
         )
     finally:
         stop([process])

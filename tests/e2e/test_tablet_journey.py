@@ -106,10 +106,13 @@ async def _paid_order(request: APIRequestContext, site: Site, packs: int) -> dic
     )
     assert created.ok, await created.text()
     order: dict[str, Any] = await created.json()
-    paid = await request.post(
+    paid = await request.post(  # scanned by the counter's screen
         f"{site.url}/api/orders/{order['id']}/payments?token={order['access_token']}",
         data={"method": "code", "auth_code": "134567890123456789"},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+        headers={
+            "Idempotency-Key": uuid.uuid4().hex,
+            "Authorization": f"Bearer {site.counter_device_token}",
+        },
     )
     assert (await paid.json())["status"] == "paid", await paid.text()
     return order

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.helpers.shop import open_shop
+from tests.helpers.staff import device_headers
 from tests.integration.live.conftest import within
 from tests.integration.live.servers import running_servers, sse_events
 
@@ -33,15 +34,18 @@ def two_servers(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[t
         yield server_a, server_b
 
 
-async def _order_at_counter(http: httpx.AsyncClient, server: str) -> dict[str, Any]:
+async def _order_at_counter(
+    http: httpx.AsyncClient, server: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """An order made at a counter, and the headers of that counter's scanner."""
     shop = await open_shop()
     tea = await shop.add(price_fen=1250, stock=5)
     body = shop.order_in({"product_id": tea, "quantity": 1}).model_dump(mode="json")
     url = f"{server}/api/counters/{shop.counter_id}/orders"
     response = await http.post(url, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
     assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()
-    return order
+    scanner = await device_headers("counter", shop.store_id, shop.counter_id)
+    return response.json(), scanner
 
 
 async def test_a_payment_through_one_server_reaches_a_listener_on_the_other(
@@ -49,7 +53,7 @@ async def test_a_payment_through_one_server_reaches_a_listener_on_the_other(
 ) -> None:
     server_a, server_b = two_servers
     async with httpx.AsyncClient(timeout=30) as http:
-        order = await _order_at_counter(http, server_b)
+        order, scanner = await _order_at_counter(http, server_b)
         token = {"token": order["access_token"]}
         events_url = f"{server_a}/api/orders/{order['id']}/events"
         async with http.stream("GET", events_url, params=token) as stream:
@@ -62,7 +66,7 @@ async def test_a_payment_through_one_server_reaches_a_listener_on_the_other(
                 f"{server_b}/api/orders/{order['id']}/payments",
                 params=token,
                 json=payment,
-                headers={"Idempotency-Key": uuid.uuid4().hex},
+                headers={"Idempotency-Key": uuid.uuid4().hex, **scanner},
             )
             assert paid.status_code == 201, paid.text
             states = [event["data"]["state"] async for event in _within_each(events)]

@@ -12,6 +12,7 @@ from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
 from pos.payments.tables import Payment
 from tests.helpers.shop import SECRET, Shop, open_shop
+from tests.helpers.staff import device_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -78,12 +79,15 @@ async def test_a_nul_in_the_counter_search_is_a_422(client: httpx.AsyncClient) -
 
 
 async def test_a_nul_in_a_rating_comment_is_a_422(client: httpx.AsyncClient) -> None:
-    order_id, token, _ = await _open_order()
-    paid = await client.post(
+    order_id, token, shop = await _open_order()
+    paid = await client.post(  # a payment code is scanned at the store, by a device
         f"/api/orders/{order_id}/payments",
         params={"token": token},
         json={"method": "code", "auth_code": PAID_AT_ONCE},
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+        headers={
+            "Idempotency-Key": uuid.uuid4().hex,
+            **await device_headers("kiosk", shop.store_id),
+        },
     )
     assert paid.status_code == 201, paid.text
     form = {"token": token, "stars1": "5", "comment1": "a\x00b"}

@@ -30,6 +30,7 @@ from pos.payments.tables import Payment
 from pos.settings import Settings
 from tests.helpers.clock import Clock
 from tests.helpers.shop import Shop, open_shop
+from tests.helpers.staff import device_headers
 
 
 @dataclass
@@ -162,6 +163,21 @@ async def start(
         params={"token": bought.token},
         json=body,
         headers={"Idempotency-Key": key or uuid.uuid4().hex},
+    )
+
+
+async def scan(
+    client: httpx.AsyncClient, bought: Bought, auth_code: str, key: str | None = None
+) -> httpx.Response:
+    """POST the payment code the shopper shows the scanner of the order's counter.
+
+    As the counter's device: the order's token alone may not charge a code.
+    """
+    counter = await device_headers("counter", bought.shop.store_id, bought.shop.counter_id)
+    return await client.post(
+        f"/api/orders/{bought.order_id}/payments",
+        json={"method": "code", "auth_code": auth_code},
+        headers={**counter, "Idempotency-Key": key or uuid.uuid4().hex},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.alipay import AlipayProvider
 from pos.payments.provider import RefundResult
+from pos.payments.service import cancel_order
 from pos.payments.tables import Payment, Refund
 from pos.settings import Settings, SettingsError, load_settings
 from tests.helpers import alipay_gateway as double
+from tests.helpers.clock import Clock
 from tests.helpers.staff import login_as
 from tests.integration.payments.conftest import (
     Bought,
@@ -25,6 +28,7 @@ from tests.integration.payments.conftest import (
     order_state,
     payment_by_trade_no,
     payment_settings,
+    scan,
     start,
 )
 
@@ -216,13 +220,13 @@ async def test_a_code_not_scanned_yet_stays_payable_and_a_lost_notification_is_p
 async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_alipay(
     client: httpx.AsyncClient, bought: Bought
 ) -> None:
-    refused = await start(client, bought, {"method": "code", "auth_code": "284567890123450003"})
+    refused = await scan(client, bought, "284567890123450003")
     assert refused.status_code == 201, refused.text
     assert refused.json()["status"] == "closed"
     assert refused.json()["failure"] == "买家余额不足"
     assert await order_state(bought.order_id) == "open"
 
-    paid = await start(client, bought, {"method": "code", "auth_code": PAYS})
+    paid = await scan(client, bought, PAYS)
 
     assert paid.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
@@ -231,13 +235,33 @@ async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_alipay(
 async def test_a_code_that_waits_for_the_payer_is_queried_until_paid(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
-    started = await start(client, bought, {"method": "code", "auth_code": "284567890123450001"})
+    started = await scan(client, bought, "284567890123450001")
     assert started.json()["status"] == "pending"
     gateway.scan_and_pay(started.json()["out_trade_no"])
 
     await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3))
 
     assert await order_state(bought.order_id) == "paid"
+
+
+async def test_a_cancel_while_alipay_waits_for_the_payer_cancels_the_trade(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.AlipayGateway,
+    clock: Clock,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+    started = await scan(client, bought, "284567890123450001")
+    assert started.json()["status"] == "pending", started.text  # 10003: waiting for the payer
+    trade = gateway.trades[started.json()["out_trade_no"]]
+    clock.advance(20)
+
+    await cancel_order(app.state["payments"], bought.order_id, actor="device:1")
+
+    assert trade.status == "TRADE_CLOSED"  # alipay.trade.cancel: the payer can no longer pay it
+    assert (await payment_by_trade_no(trade.out_trade_no)).status == "reversed"
+    assert await order_state(bought.order_id) == "closed"
 
 
 async def test_refunds_close_and_cancel_speak_the_language_of_alipay(
@@ -309,7 +333,7 @@ def test_alipay_without_its_app_does_not_start_and_says_what_is_missing() -> Non
 async def test_alipay_code_charge_answered_system_error_is_queried_not_failed(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
-    started = await start(client, bought, {"method": "code", "auth_code": PAID_BUT_SYSTEM_ERROR})
+    started = await scan(client, bought, PAID_BUT_SYSTEM_ERROR)
     assert started.status_code == 201, started.text
     out_trade_no = started.json()["out_trade_no"]
     assert gateway.trades[out_trade_no].status == "TRADE_SUCCESS"  # the shopper has paid
@@ -325,7 +349,7 @@ async def test_alipay_code_charge_answered_system_error_is_queried_not_failed(
 async def test_alipay_refund_answered_system_error_is_pending_until_its_query_finds_it(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
-    paid = await start(client, bought, {"method": "code", "auth_code": PAYS})
+    paid = await scan(client, bought, PAYS)
     assert paid.json()["status"] == "paid", paid.text
     out_trade_no = paid.json()["out_trade_no"]
     await login_as(client, "manager", bought.shop.store_id)

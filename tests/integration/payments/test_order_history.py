@@ -9,7 +9,7 @@ import pytest
 
 from pos.inventory.tables import StockMovement
 from tests.helpers.staff import add_store, login_as
-from tests.integration.payments.conftest import Bought, start
+from tests.integration.payments.conftest import Bought, scan
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 async def test_staff_read_every_transition_of_an_order(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
-    paid = await start(pay_client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    paid = await scan(pay_client, bought, "134567890123456789")
     assert paid.json()["status"] == "paid", paid.text
     manager = await login_as(pay_client, "manager", bought.shop.store_id)
     await pay_client.post(

@@ -13,7 +13,7 @@ from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_store, login_as
-from tests.integration.payments.conftest import Bought, run_due, start
+from tests.integration.payments.conftest import Bought, run_due, scan, start
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ def _resolve_path(bought: Bought, flagged: dict[str, object]) -> str:
 
 async def _paid(client: httpx.AsyncClient, bought: Bought) -> int:
     """Pay the order by code; the payment id."""
-    paid = await start(client, bought, {"method": "code", "auth_code": CODE})
+    paid = await scan(client, bought, CODE)
     assert paid.json()["status"] == "paid", paid.text
     return int(paid.json()["payment_id"])
 

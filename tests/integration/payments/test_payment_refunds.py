@@ -23,7 +23,7 @@ from pos.payments.settle import REFUND_EVENT
 from pos.payments.tables import Payment, Refund, SandboxPayment
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_printer, add_store, login_as
-from tests.integration.payments.conftest import Bought, order_state, run_due, start
+from tests.integration.payments.conftest import Bought, order_state, run_due, scan, start
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ CODE = "134567890123456789"
 
 
 async def _paid(client: httpx.AsyncClient, bought: Bought) -> None:
-    response = await start(client, bought, {"method": "code", "auth_code": CODE})
+    response = await scan(client, bought, CODE)
     assert response.json()["status"] == "paid", response.text
 
 

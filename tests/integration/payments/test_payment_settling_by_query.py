@@ -23,6 +23,7 @@ from tests.integration.payments.conftest import (
     order_state,
     query_paid_without_amount,
     run_due,
+    scan,
     start,
 )
 
@@ -155,7 +156,7 @@ async def test_unpaid_qr_payment_is_closed_and_its_order_expired_after_polling(
 async def test_payer_code_paid_at_once_pays_the_order(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
-    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    response = await scan(pay_client, bought, WECHAT_CODE)
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
@@ -175,7 +176,7 @@ async def test_a_charge_answered_paid_without_its_amount_is_left_to_the_poll(
         return replace(await charge(request, auth_code), amount_fen=None)
 
     monkeypatch.setattr(sandbox, "charge_code", without_amount)
-    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    response = await scan(pay_client, bought, WECHAT_CODE)
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "provider_answer_malformed"
     payment = await _payment(bought.order_id)
@@ -190,7 +191,7 @@ async def test_payer_code_user_paying_then_paid(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
 ) -> None:
     code = "134567890123450001"
-    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    response = await scan(pay_client, bought, code)
     assert response.json()["status"] == "pending"
     await _run_for(clock, 2)
     assert await order_state(bought.order_id) == "paying"
@@ -202,7 +203,7 @@ async def test_payer_code_user_paying_forever_is_reversed_after_90_s(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
 ) -> None:
     code = USER_PAYING_FOREVER
-    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    response = await scan(pay_client, bought, code)
     await _run_for(clock, 88)
     assert (await _payment(bought.order_id)).status == "pending"
     await _run_for(clock, 4)
@@ -215,14 +216,14 @@ async def test_payer_code_with_insufficient_funds_fails_and_reopens_the_order(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
     code = NO_FUNDS
-    response = await start(pay_client, bought, {"method": "code", "auth_code": code})
+    response = await scan(pay_client, bought, code)
     assert response.json()["status"] == "closed"
     assert response.json()["failure"] == "insufficient_funds"
     assert await order_state(bought.order_id) == "open"
 
 
 async def test_not_a_payment_code_is_refused(pay_client: httpx.AsyncClient, bought: Bought) -> None:
-    response = await start(pay_client, bought, {"method": "code", "auth_code": "6901234567892"})
+    response = await scan(pay_client, bought, "6901234567892")
     assert response.status_code == 422
     assert response.json()["code"] == "bad_payment_code"
     assert await order_state(bought.order_id) == "open"
@@ -243,7 +244,7 @@ async def test_a_charge_slower_than_the_first_poll_still_pays_the_order(
         return await charge(request, auth_code)
 
     monkeypatch.setattr(sandbox, "charge_code", slow_charge)
-    response = await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    response = await scan(pay_client, bought, WECHAT_CODE)
     assert response.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
     assert await Refund.count() == 0
@@ -264,10 +265,82 @@ async def test_a_cancel_while_the_charge_is_out_refunds_the_money_that_lands(
         return await charge(request, auth_code)
 
     monkeypatch.setattr(sandbox, "charge_code", cancelled_meanwhile)
-    await start(pay_client, bought, {"method": "code", "auth_code": WECHAT_CODE})
+    await scan(pay_client, bought, WECHAT_CODE)
 
     assert await order_state(bought.order_id) == "closed"
     assert await Refund.select(Refund.amount_fen) == [{"amount_fen": bought.total_fen}]
+
+
+async def test_a_cancel_while_the_payer_is_asked_for_the_pin_reverses_the_code_payment(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    payments: Payments,
+    sandbox: SandboxProvider,
+) -> None:
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
+    out_trade_no = response.json()["out_trade_no"]
+    await _run_for(clock, 20)  # "user paying": the PIN is asked for on the payer's phone
+
+    await cancel_order(payments, bought.order_id, actor="device:1")  # the kiosk's Cancel
+
+    assert await _sandbox_status(out_trade_no) == "reversed"
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await order_state(bought.order_id) == "closed"
+    assert await sandbox.pay(out_trade_no, "wx-payer-late") is None  # the PIN pays nothing now
+    await _run_for(clock, 90, step=5)
+    assert await Refund.count() == 0
+
+
+async def test_a_code_cancelled_right_after_its_charge_is_reversed_15_s_after_the_charge(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    payments: Payments,
+    sandbox: SandboxProvider,
+) -> None:
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
+    out_trade_no = response.json()["out_trade_no"]
+    await _run_for(clock, 3)
+
+    await cancel_order(payments, bought.order_id, actor="device:1")
+
+    assert await order_state(bought.order_id) == "closed"  # its goods sell again at once
+    assert (await _payment(bought.order_id)).status == "closing"
+    assert await sandbox.pay(out_trade_no, "wx-payer-late") is not None  # the PIN, just in time
+    await _run_for(clock, 11)
+    assert await _sandbox_status(out_trade_no) == "paid"  # WeChat: no reverse within 15 s
+    await _run_for(clock, 2)
+    assert await _sandbox_status(out_trade_no) == "reversed"  # and the money with it
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await Refund.count() == 0
+
+
+async def test_a_cancel_during_a_poll_that_reads_the_pin_paid_still_ends_in_the_reverse(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    payments: Payments,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
+    out_trade_no = response.json()["out_trade_no"]
+    query = sandbox.query
+
+    async def pin_and_cancel_meanwhile(no: str) -> QueryResult:
+        monkeypatch.setattr(sandbox, "query", query)
+        assert await sandbox.pay(no, "wx-payer-1")
+        await cancel_order(payments, bought.order_id, actor="device:1")
+        return await query(no)  # paid, but the payment is closing: only the reverse decides
+
+    monkeypatch.setattr(sandbox, "query", pin_and_cancel_meanwhile)
+    await _run_for(clock, 2)
+    assert (await _payment(bought.order_id)).status == "closing"
+    await _run_for(clock, 14)
+    assert await _sandbox_status(out_trade_no) == "reversed"
+    assert (await _payment(bought.order_id)).status == "reversed"
+    assert await order_state(bought.order_id) == "closed"
 
 
 async def test_a_no_such_trade_read_before_the_charge_answered_is_not_applied_after_it(
@@ -297,8 +370,7 @@ async def test_a_no_such_trade_read_before_the_charge_answered_is_not_applied_af
 
     monkeypatch.setattr(sandbox, "charge_code", slow_charge)
     monkeypatch.setattr(sandbox, "query", overtaking_query)
-    body = {"method": "code", "auth_code": USER_PAYING_FOREVER}
-    starting = asyncio.create_task(start(pay_client, bought, body))
+    starting = asyncio.create_task(scan(pay_client, bought, USER_PAYING_FOREVER))
     await charging.wait()
     polling = asyncio.create_task(_run_for(clock, 2))
     response = await starting
@@ -319,7 +391,7 @@ async def test_a_payment_confirmed_just_before_its_reverse_is_not_left_a_sale(
     sandbox: SandboxProvider,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
     out_trade_no, payment_id = response.json()["out_trade_no"], response.json()["payment_id"]
 
     async def settled_at_once(answer: QueryResult) -> None:
@@ -340,7 +412,7 @@ async def test_a_paid_answer_read_before_the_reverse_pays_nothing_after_it(
     sandbox: SandboxProvider,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
     payment_id, stale = response.json()["payment_id"], []
 
     async def kept(answer: QueryResult) -> None:
@@ -362,7 +434,7 @@ async def test_a_reverse_that_failed_is_tried_again_by_the_next_poll(
     sandbox: SandboxProvider,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    response = await start(pay_client, bought, {"method": "code", "auth_code": USER_PAYING_FOREVER})
+    response = await scan(pay_client, bought, USER_PAYING_FOREVER)
     reverse = sandbox.reverse
 
     async def unreachable(no: str) -> None:
@@ -382,7 +454,7 @@ async def test_a_failed_attempt_leaves_the_order_to_the_attempt_still_open(
     pay_client: httpx.AsyncClient, bought: Bought, clock: Clock, sandbox: SandboxProvider
 ) -> None:
     qr = (await start(pay_client, bought, {"method": "qr"})).json()
-    failed = await start(pay_client, bought, {"method": "code", "auth_code": NO_FUNDS})
+    failed = await scan(pay_client, bought, NO_FUNDS)
     assert failed.json()["status"] == "closed"
     assert await order_state(bought.order_id) == "paying"  # the QR payment may still come
 

@@ -9,7 +9,7 @@ from pos.payments.provider import CreatedPayment, PaymentRequest
 from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment
 from tests.helpers.staff import add_store, device_headers
-from tests.integration.payments.conftest import Bought, order_state, start
+from tests.integration.payments.conftest import Bought, order_state, scan, start
 
 pytestmark = pytest.mark.anyio
 
@@ -140,10 +140,24 @@ async def test_kiosk_of_the_store_may_start_a_payment(
     assert paid.json()["status"] == "paid"
 
 
+async def test_the_order_token_alone_cannot_charge_a_payment_code(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    # Anyone can order with a counter's public QR code; a payment code is a bearer credential that
+    # only a kiosk or counter scanner should present (DESIGN: the phone pays by QR or its page).
+    response = await start(
+        pay_client, bought, {"method": "code", "auth_code": "134567890123456789"}
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "payment_code_needs_scanner"
+    assert await order_state(bought.order_id) == "open"
+    assert await Payment.count() == 0
+
+
 async def test_paid_order_cannot_start_another_payment(
     pay_client: httpx.AsyncClient, bought: Bought
 ) -> None:
-    await start(pay_client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    await scan(pay_client, bought, "134567890123456789")
     response = await start(pay_client, bought, {"method": "qr"})
     assert response.status_code == 409
     assert response.json()["code"] == "order_state"

@@ -23,6 +23,7 @@ from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
 from pos.payments.provider import RefundResult
+from pos.payments.service import cancel_order
 from pos.payments.tables import Payment, Refund
 from pos.payments.wechat import WeChatPayProvider
 from pos.payments.wechat_oauth import WeChatOAuth
@@ -40,6 +41,7 @@ from tests.integration.payments.conftest import (
     payment_by_trade_no,
     payment_settings,
     run_due,
+    scan,
     start,
 )
 
@@ -182,13 +184,13 @@ async def test_a_lost_notification_is_made_up_for_by_the_poll(
 async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_wechat(
     client: httpx.AsyncClient, bought: Bought, settings: Settings
 ) -> None:
-    refused = await start(client, bought, {"method": "code", "auth_code": "134567890123450003"})
+    refused = await scan(client, bought, "134567890123450003")
     assert refused.status_code == 201, refused.text
     assert refused.json()["status"] == "closed"
     assert refused.json()["failure"] == "用户余额不足"  # WeChat's words, for the kiosk to show
     assert await order_state(bought.order_id) == "open"
 
-    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    paid = await scan(client, bought, "134567890123456789")
 
     assert paid.json()["status"] == "paid"
     assert await order_state(bought.order_id) == "paid"
@@ -197,7 +199,7 @@ async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_wechat(
 async def test_a_code_that_waits_for_the_pin_is_queried_until_paid(
     client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
 ) -> None:
-    started = await start(client, bought, {"method": "code", "auth_code": "134567890123450001"})
+    started = await scan(client, bought, "134567890123450001")
     assert started.json()["status"] == "pending"
     gateway.pay(started.json()["out_trade_no"])
 
@@ -230,7 +232,7 @@ async def test_refunds_close_and_query_speak_the_language_of_wechat(
 async def test_a_refund_stranded_on_its_way_to_the_payer_is_refunded_and_flagged_for_staff(
     client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
 ) -> None:
-    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    paid = await scan(client, bought, "134567890123456789")
     assert paid.json()["status"] == "paid", paid.text
     out_trade_no = paid.json()["out_trade_no"]
     await login_as(client, "manager", bought.shop.store_id)
@@ -309,7 +311,7 @@ async def test_a_refund_wechat_is_processing_is_finished_by_querying_it_not_by_a
     clock: Clock,
 ) -> None:
     app.state["payments"] = replace(app.state["payments"], clock=clock)
-    paid = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    paid = await scan(client, bought, "134567890123456789")
     assert paid.json()["status"] == "paid", paid.text
     await login_as(client, "manager", bought.shop.store_id)
     gateway.refund_status = "PROCESSING"  # WeChat's usual first answer
@@ -352,7 +354,7 @@ async def test_a_code_charge_that_never_reached_wechat_is_reversed_and_reopens_t
         )
 
     monkeypatch.setattr(wechat, "charge_code", connect_timeout)
-    started = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+    started = await scan(client, bought, "134567890123456789")
     assert started.status_code == 503, started.text
     # Queried for 90 s, then reversed: WeChat answers ORDER_NOT_EXIST, there being no trade.
     await _let_pass(clock, seconds=120)
@@ -379,7 +381,7 @@ async def test_a_code_charge_wechat_registers_after_the_first_query_is_still_a_s
 
     with monkeypatch.context() as busy:
         busy.setattr(wechat._pay, "pay", system_error)
-        started = await start(client, bought, {"method": "code", "auth_code": "134567890123456789"})
+        started = await scan(client, bought, "134567890123456789")
     assert started.json()["status"] == "pending", started.text
     out_trade_no = started.json()["out_trade_no"]
     await _let_pass(clock, seconds=2)  # the first query: ORDER_NOT_EXIST, no trade yet
@@ -399,7 +401,7 @@ async def test_a_code_payment_wechat_answers_payerror_is_reversed_as_it_asks(
     clock: Clock,
 ) -> None:
     app.state["payments"] = replace(app.state["payments"], clock=clock)
-    started = await start(client, bought, {"method": "code", "auth_code": "134567890123450001"})
+    started = await scan(client, bought, "134567890123450001")
     assert started.json()["status"] == "pending", started.text
     trade = gateway.trades[started.json()["out_trade_no"]]
 
@@ -417,6 +419,89 @@ async def test_a_code_payment_wechat_answers_payerror_is_reversed_as_it_asks(
     payment = await payment_by_trade_no(trade.out_trade_no)
     assert (payment.status, trade.state) == ("reversed", "REVOKED")  # the money went back
     assert await order_state(bought.order_id) == "open"
+
+
+async def test_a_cancel_while_wechat_asks_for_the_pin_reverses_the_code_payment(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    clock: Clock,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+    started = await scan(client, bought, "134567890123450001")
+    assert started.json()["status"] == "pending", started.text  # USERPAYING
+    trade = gateway.trades[started.json()["out_trade_no"]]
+    await _let_pass(clock, seconds=20)
+
+    await cancel_order(app.state["payments"], bought.order_id, actor="device:1")
+
+    assert trade.state == "REVOKED"  # the PIN asked for on the payer's phone pays nothing now
+    assert (await payment_by_trade_no(trade.out_trade_no)).status == "reversed"
+    assert await order_state(bought.order_id) == "closed"
+
+
+async def test_a_code_cancelled_within_15_s_of_its_charge_is_reversed_when_wechat_allows(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    wechat: WeChatPayProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+
+    async def system_error(**_: object) -> tuple[int, str]:
+        return 500, json.dumps({"code": "SYSTEM_ERROR", "message": "系统超时"})
+
+    with monkeypatch.context() as busy:
+        busy.setattr(wechat._pay, "pay", system_error)
+        started = await scan(client, bought, "134567890123456789")
+    out_trade_no = started.json()["out_trade_no"]
+    await cancel_order(app.state["payments"], bought.order_id, actor="device:1")
+    await _let_pass(clock, seconds=2)
+    gateway.trades[out_trade_no] = double.Trade(out_trade_no, bought.total_fen)
+    gateway.pay(out_trade_no)  # the charge lands: a reverse before it would have found no trade
+
+    await _let_pass(clock, seconds=12)
+    assert gateway.trades[out_trade_no].state == "SUCCESS"
+    await _let_pass(clock, seconds=2)
+
+    assert gateway.trades[out_trade_no].state == "REVOKED"  # WeChat returns the money
+    assert (await payment_by_trade_no(out_trade_no)).status == "reversed"
+    assert await order_state(bought.order_id) == "closed"
+    assert gateway.refund_requests == []
+
+
+async def test_a_cancel_leaves_a_code_charge_wechat_never_answered_to_its_polls(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    wechat: WeChatPayProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app.state["payments"] = replace(app.state["payments"], clock=clock)
+
+    async def read_timeout(*_: object, **__: object) -> None:
+        raise Unavailable("WeChat Pay did not answer: ReadTimeout()", code="provider_unavailable")
+
+    monkeypatch.setattr(wechat, "charge_code", read_timeout)
+    assert (await scan(client, bought, "134567890123456789")).status_code == 503
+    await _let_pass(clock, seconds=20)  # ORDER_NOT_EXIST: the charge may be on its way still
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+
+    await cancel_order(app.state["payments"], bought.order_id, actor="device:1")
+
+    assert (await payment_by_trade_no(payment.out_trade_no)).status == "pending"  # no reverse
+    gateway.trades[payment.out_trade_no] = double.Trade(payment.out_trade_no, bought.total_fen)
+    gateway.pay(payment.out_trade_no)  # it lands
+    await _let_pass(clock, seconds=10)
+    assert len(gateway.refund_requests) == 1  # refunded: the order is closed
+    assert await order_state(bought.order_id) == "closed"
 
 
 async def _let_pass(clock: Clock, *, seconds: int) -> None:

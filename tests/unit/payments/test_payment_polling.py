@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from pos.payments.polling import next_poll, next_refund_check
+from pos.payments.polling import ends_not_before, next_poll, next_refund_check
 
 START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EXPIRES = START + timedelta(minutes=5)
@@ -43,6 +43,12 @@ def test_payer_code_is_queried_every_2_s_for_30_s_then_every_5_s_to_90_s() -> No
 def test_payer_code_is_given_up_at_90_s_even_if_the_order_lasts_longer() -> None:
     later = START + timedelta(seconds=90)
     assert next_poll("code", now=later, attempt=27, started_at=START, expires_at=EXPIRES) is None
+
+
+def test_a_payer_code_given_up_on_is_reversed_no_sooner_than_15_s_after_its_charge() -> None:
+    assert ends_not_before("code", started_at=START) == START + timedelta(seconds=15)
+    assert ends_not_before("qr", started_at=START) == START
+    assert ends_not_before("web", started_at=START) == START
 
 
 def _refund_checks() -> list[float]:
