@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from pos.errors import NotFound
-from pos.stores.tables import Device, Store
+from pos.stores.service import store_ids_by_code
+from pos.stores.tables import Device
 
 __all__ = ["DeviceListed", "device_by_id", "device_by_name", "list_devices"]
 
@@ -43,10 +44,10 @@ async def list_devices(store_code: str | None = None) -> list[DeviceListed]:
     """Every device, or one store's (NotFound for a code no store has), by store and name."""
     query = _select()
     if store_code is not None:
-        store = await Store.select(Store.id).where(Store.code == store_code).first()
-        if store is None:
+        store_id = (await store_ids_by_code([store_code])).get(store_code)
+        if store_id is None:
             raise NotFound(f"no store {store_code!r}", code="store_not_found")
-        query = query.where(Device.store == store["id"])
+        query = query.where(Device.store == store_id)
     return [DeviceListed(**row) for row in await query]
 
 
