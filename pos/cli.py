@@ -28,13 +28,13 @@ from pos.db.migrate import migrate as run_migrations
 from pos.demo import load_demo
 from pos.events import dead as dead_events
 from pos.inventory import feeds
+from pos.layouts import apply_layouts_file
 from pos.logs import configure_logging
 from pos.orders.tokens import counter_qr_token
 from pos.platform.double.app import create_double_app
 from pos.platform.reconcile import reconcile as reconcile_day
 from pos.staff import service as staff_service
 from pos.stores import service as stores_service
-from pos.stores.layout import apply_layouts_file
 from pos.worker import worker_main
 
 __all__ = ["main"]

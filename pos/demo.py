@@ -22,10 +22,10 @@ from pos.catalog.service import import_catalog_file
 from pos.db import write_transaction
 from pos.errors import InvalidInput, PosError
 from pos.inventory import service as inventory
+from pos.layouts import apply_layouts_file
 from pos.staff import service as staff
 from pos.staff.actors import RoleName
 from pos.stores import service as stores
-from pos.stores.layout import apply_layouts_file
 
 __all__ = ["DEMO_FILES", "DemoSummary", "load_demo"]
 

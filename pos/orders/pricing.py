@@ -25,12 +25,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
+from pos.catalog.barcodes import ScannedVariable
 from pos.db import MAX_INTEGER
 from pos.errors import InvalidInput
 from pos.inventory.fefo import Markdown
 from pos.money import percent_of, price_by_weight
-
-from .barcodes import ScannedVariable
 
 __all__ = [
     "MAX_LINES",

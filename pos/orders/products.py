@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from pos.catalog import service as catalog
-from pos.errors import InvalidInput
-from pos.inventory import service as inventory
-from pos.orders.barcodes import (
+from pos.catalog.barcodes import (
     LABEL_SCHEMES,
     ScannedCode,
     ScannedGtin,
@@ -32,6 +30,8 @@ from pos.orders.barcodes import (
     normalize_plu,
     parse_barcode,
 )
+from pos.errors import InvalidInput
+from pos.inventory import service as inventory
 from pos.orders.pricing import (
     LineRequest,
     PricedOrder,

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pos.catalog.barcodes import LabelScheme
 from pos.db import MAX_INTEGER
 from pos.inputs import Input
-from pos.orders.barcodes import LabelScheme
 
 __all__ = [
     "CounterCatalog",

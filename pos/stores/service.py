@@ -9,9 +9,9 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from pos.catalog import service as catalog
+from pos.catalog.barcodes import LabelScheme
 from pos.db import Statement
 from pos.errors import InvalidInput, NotFound
-from pos.orders.barcodes import LabelScheme
 from pos.stores.listings import open_counter
 from pos.stores.schemas import PriceChangeOut
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Printer, Store

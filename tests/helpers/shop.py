@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from pos.catalog.barcodes import gtin_check_digit
 from pos.catalog.tables import County, Product
 from pos.inventory import service as inventory
 from pos.inventory import shelf_life
 from pos.inventory.schemas import MarkdownRuleIn, MarkdownRuleOut
 from pos.inventory.tables import StockBatch
 from pos.orders import checkout
-from pos.orders.barcodes import gtin_check_digit
 from pos.orders.schemas import CounterOrderIn
 from pos.orders.tokens import counter_qr_token
 from pos.settings import DEMO_SECRET

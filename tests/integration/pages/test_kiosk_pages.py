@@ -8,12 +8,12 @@ import pytest
 
 from pos.catalog import service as catalog
 from pos.inventory import service as inventory
+from pos.layouts import apply_layout
 from pos.orders.tables import Order
 from pos.pages.rendering import qr_svg
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.receipts import receipt_url
 from pos.settings import Settings
-from pos.stores.layout import apply_layout
 from pos.stores.tables import Counter, Device, Store
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label

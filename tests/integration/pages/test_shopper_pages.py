@@ -7,12 +7,12 @@ import httpx
 import pytest
 
 from pos.catalog.tables import Product
+from pos.layouts import apply_layout
 from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
 from pos.payments.tables import Payment
-from pos.stores.layout import apply_layout
 from pos.stores.tables import Listing
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import SECRET, open_shop

@@ -11,11 +11,11 @@ from pos.catalog import service as catalog
 from pos.catalog.tables import Product
 from pos.demo import load_demo
 from pos.errors import InvalidInput
+from pos.layouts import apply_layout
 from pos.settings import Settings
 from pos.staff.tables import StaffUser
 from pos.stores import listings
 from pos.stores import service as stores
-from pos.stores.layout import apply_layout
 from pos.stores.schemas import CounterIn, ListingIn, PrinterIn, StoreLayout
 from pos.stores.tables import Counter, Listing, Store
 from tests.helpers.clock import Tomorrow

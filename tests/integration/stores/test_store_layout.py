@@ -14,19 +14,19 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
+from pos import layouts
 from pos.catalog import service as catalog
 from pos.cli import main
 from pos.demo import load_demo
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from pos.layouts import apply_layout
 from pos.orders import checkout
 from pos.orders.schemas import CounterOrderIn
 from pos.orders.tables import OrderLine, Plu
 from pos.orders.tokens import counter_qr_token
 from pos.staff import service as staff
-from pos.stores import layout as layouts
 from pos.stores import listings
 from pos.stores import service as stores
-from pos.stores.layout import apply_layout
 from pos.stores.schemas import StoreLayout
 from pos.stores.tables import ListingPriceChange
 from tests.helpers.demo import DEMO, demo_layout

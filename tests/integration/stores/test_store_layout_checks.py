@@ -10,7 +10,7 @@ import pytest
 
 from pos.catalog import service as catalog
 from pos.errors import InvalidInput
-from pos.stores.layout import apply_layout, apply_layouts_file
+from pos.layouts import apply_layout, apply_layouts_file
 from pos.stores.schemas import CounterIn, ListingIn, StoreLayout
 from pos.stores.tables import Counter, Device, Listing, ListingPriceChange, Store
 from tests.helpers.catalog import csv_bytes, row

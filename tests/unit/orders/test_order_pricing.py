@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pos.catalog.barcodes import ScannedVariable
 from pos.errors import InvalidInput
 from pos.inventory.service import Markdown
-from pos.orders.barcodes import ScannedVariable
 from pos.orders.pricing import (
     MAX_LINES,
     MAX_TOTAL_FEN,

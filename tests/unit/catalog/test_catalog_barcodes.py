@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos.errors import InvalidInput
-from pos.orders.barcodes import (
+from pos.catalog.barcodes import (
     CHINA_WEIGHT_SCHEME,
     LABEL_SCHEMES,
     LabelScheme,
@@ -21,6 +20,7 @@ from pos.orders.barcodes import (
     parse_barcode,
     price_check_digit,
 )
+from pos.errors import InvalidInput
 
 UK_PRICE = VariableMeasureScheme(("20",), 5, "price_fen", 4, price_check_digit=True)
 GERMAN_WEIGHT = VariableMeasureScheme(("28", "29"), 4, "weight_g", 5, price_check_digit=True)

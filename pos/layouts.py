@@ -27,10 +27,10 @@ from piccolo.table import Table
 from pydantic import TypeAdapter, ValidationError
 
 from pos.catalog import service as catalog
+from pos.catalog.barcodes import normalize_plu
 from pos.catalog.tables import PRICE_CHANGE_REASON_CHARS
 from pos.db import write_transaction
 from pos.errors import InvalidInput
-from pos.orders.barcodes import normalize_plu
 from pos.orders.products import forget_plus, set_plu
 from pos.staff import service as staff
 from pos.stores.schemas import StoreLayout
