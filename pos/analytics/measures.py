@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 __all__ = [
     "BuyerHistory",
@@ -29,7 +28,7 @@ __all__ = [
     "buyer_history",
     "cohort_offsets",
     "comeback",
-    "local_days",
+    "days_of",
     "net_of",
     "purchase_row",
     "rate",
@@ -59,9 +58,8 @@ class LocalDays:
     month: date
 
 
-def local_days(moment: datetime, time_zone: str) -> LocalDays:
-    """The store-local day, week and month of `moment` (a 23:30 sale stays on its own day)."""
-    day = moment.astimezone(ZoneInfo(time_zone)).date()
+def days_of(day: date) -> LocalDays:
+    """A store-local day with the Monday of its week and the first day of its month."""
     return LocalDays(day, day - timedelta(days=day.weekday()), day.replace(day=1))
 
 
@@ -85,11 +83,12 @@ class OrderFacts:
     paid_at: datetime
     total_fen: int
     refunded_fen: int
+    business_day: date  # the store-local day frozen at sale: a later change of zone moves nothing
 
 
-def purchase_row(order: OrderFacts, lines: Sequence[SoldLine], time_zone: str) -> dict[str, object]:
+def purchase_row(order: OrderFacts, lines: Sequence[SoldLine]) -> dict[str, object]:
     """The purchase row of a paid order that is not refunded in full (without buyer columns)."""
-    days = local_days(order.paid_at, time_zone)
+    days = days_of(order.business_day)
     total, refunded = order.total_fen, order.refunded_fen
     certified = sum(net_of(line.total_fen, total, refunded) for line in lines if line.certified)
     return {

@@ -22,17 +22,23 @@ from pos.orders.tables import Order
 
 __all__ = ["join", "phone_hash"]
 
-_CHINA = "86"
+# A mainland mobile number, after China's country code written as +86, 0086 or 86 (or none),
+# between separators people type: spaces, hyphens, dots and brackets.
+_MOBILE = re.compile(r"(?:(?:\+|00)?86)?(1[3-9][0-9]{9})")
+_SEPARATORS = re.compile(r"[\s\-.()]")
 
 
 def phone_hash(secret: str, phone: str) -> str:
-    """The keyed hash a phone number is known by; +86 138-0013-8000 and 13800138000 agree."""
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) == 13 and digits.startswith(_CHINA):
-        digits = digits[len(_CHINA) :]
-    if len(digits) < 7:
-        raise InvalidInput("this is not a phone number", code="invalid_phone")
-    return hmac.new(secret.encode(), digits.encode(), hashlib.sha256).hexdigest()
+    """The keyed hash a mobile number is known by; +86 138-0013-8000, 0086-13800138000 and
+    13800138000 agree. Anything else is refused (InvalidInput invalid_phone).
+    """
+    number = _MOBILE.fullmatch(_SEPARATORS.sub("", phone))
+    if number is None:
+        raise InvalidInput(
+            "this is not a mainland mobile number (11 digits starting with 1)",
+            code="invalid_phone",
+        )
+    return hmac.new(secret.encode(), number.group(1).encode(), hashlib.sha256).hexdigest()
 
 
 async def join(order_id: int, token: str, data: MembershipIn, *, secret: str) -> MembershipOut:

@@ -20,7 +20,6 @@ from pos.analytics.rollups import BUYER_COLUMNS, SALES_CELLS, history_rows, visi
 from pos.analytics.sql import copy, execute, fetch, is_postgres, serialize_writers
 from pos.analytics.tables import PayerLink
 from pos.db import write_transaction
-from pos.stores.tables import Store
 
 __all__ = ["PAGE", "Progress", "RebuildCounts", "rebuild"]
 
@@ -62,7 +61,7 @@ _RANK_COLUMNS = {
 }
 _PURCHASE_COLUMNS = tuple(_STAGE_COLUMNS)
 _ORDERS = (
-    "SELECT id, store, payer_hash, paid_at, total_fen, refunded_fen FROM orders "
+    "SELECT id, store, payer_hash, paid_at, business_day, total_fen, refunded_fen FROM orders "
     "WHERE state IN ('paid', 'partially_refunded') AND paid_at IS NOT NULL AND id > {} "
     "ORDER BY id LIMIT {}"
 )
@@ -119,7 +118,6 @@ async def rebuild(progress: Progress | None = None) -> RebuildCounts:
 
 
 async def _purchases(report: Progress) -> int:
-    zones = {row["id"]: row["time_zone"] for row in await Store.select(Store.id, Store.time_zone)}
     counted = "SELECT count(*) AS n FROM orders WHERE state IN ('paid', 'partially_refunded')"
     total = (await fetch(counted))[0]["n"]
     after, done = 0, 0
@@ -131,7 +129,7 @@ async def _purchases(report: Progress) -> int:
                 row["product"], row["origin_county_code"], bool(row["certified"]), row["total_fen"]
             )
             lines.setdefault(row["order"], []).append(sold)
-        rows = [purchase_row(_facts(o), lines.get(o["id"], []), zones[o["store"]]) for o in orders]
+        rows = [purchase_row(_facts(o), lines.get(o["id"], [])) for o in orders]
         records = [tuple(row[column] for column in _PURCHASE_COLUMNS) for row in rows]
         await copy("analytics_stage", _PURCHASE_COLUMNS, records)
         done += len(orders)
@@ -147,6 +145,7 @@ def _facts(row: dict[str, Any]) -> OrderFacts:
         row["paid_at"],
         row["total_fen"],
         row["refunded_fen"],
+        row["business_day"],
     )
 
 

@@ -108,10 +108,10 @@ _ADD_CELLS = Statement(
     )
 )
 # What a refresh of one order rewrites: its store-day's cells (as sold, and as last recorded)
-# and its buyer. The order's store, payment time and payer never change once it is paid.
+# and its buyer. The order's store, business day and payer never change once it is paid.
 _ROWS_OF_ORDER = (
-    "SELECT 'day:' || o.store || ':' || CAST(timezone(s.time_zone, o.paid_at) AS date) AS key"
-    " FROM orders o JOIN store s ON s.id = o.store WHERE o.id = {} AND o.paid_at IS NOT NULL"
+    "SELECT 'day:' || store || ':' || business_day AS key"
+    " FROM orders WHERE id = {} AND business_day IS NOT NULL"
     " UNION ALL SELECT 'day:' || store_id || ':' || day FROM analytics_purchase"
     " WHERE order_id = {}"
     " UNION ALL SELECT COALESCE('member:' || l.member, 'payer:' || o.payer_hash) FROM orders o"
@@ -152,10 +152,9 @@ _FORGET_PURCHASE = Statement(
 # The order and its lines in one statement (a row per line; one with NULL line columns if it
 # had none).
 _ORDER_LINES = Statement(
-    "SELECT o.store AS store_id, s.time_zone, o.state, o.payer_hash, o.paid_at, o.total_fen,"
+    "SELECT o.store AS store_id, o.state, o.payer_hash, o.paid_at, o.business_day, o.total_fen,"
     " o.refunded_fen, l.product, l.origin_county_code, l.certified, l.total_fen AS line_fen"
-    ' FROM orders o JOIN store s ON s.id = o.store LEFT JOIN order_line l ON l."order" = o.id'
-    " WHERE o.id = {}"
+    ' FROM orders o LEFT JOIN order_line l ON l."order" = o.id WHERE o.id = {}'
 )
 
 
@@ -171,13 +170,14 @@ async def _purchase_of(order_id: int) -> dict[str, Any] | None:
         order["paid_at"],
         order["total_fen"],
         order["refunded_fen"],
+        order["business_day"],
     )
     sold = [
         SoldLine(r["product"], r["origin_county_code"], bool(r["certified"]), r["line_fen"])
         for r in rows
         if r["product"] is not None
     ]
-    return purchase_row(facts, sold, order["time_zone"])
+    return purchase_row(facts, sold)
 
 
 async def _refresh_cells(

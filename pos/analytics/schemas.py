@@ -214,7 +214,9 @@ class PublicRatingsOut(BaseModel):
 
 
 class MembershipIn(Input):
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 -]{6,19}$", description="kept only as a keyed hash")
+    phone: str = Field(
+        max_length=32, description="a mainland mobile number, kept only as a keyed hash"
+    )
 
 
 class MembershipOut(BaseModel):

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -318,15 +318,18 @@ async def order_out(row: dict[str, Any], *, access_token: str | None = None) -> 
 
 
 async def certify_at_sale(
-    row: dict[str, Any], lines: list[OrderLineOut], *, at: datetime
-) -> tuple[list[OrderLineOut], str]:
-    """The lines as sold `at`, `certified` decided again and stored; and a note of what changed.
+    row: dict[str, Any], lines: list[OrderLineOut], *, at: datetime, paid_at: datetime
+) -> tuple[list[OrderLineOut], str, date | None]:
+    """The lines as sold `at`, `certified` decided again and stored; a note of what changed;
+    and the sale's business day, `paid_at`'s date in the store's zone (None without lines).
 
     A certificate may have been suspended, or the store's day may have ended, since the order
-    was made: what counts is the moment of sale.
+    was made: what counts is the moment of sale. The day is frozen with the sale, so a later
+    change of the store's zone moves no sale to another day.
     """
     products = {line.product_id for line in lines}
-    certified = await listings.certified_products(row["store_id"], products, at=at)
+    certified, time_zone = await listings.certified_products(row["store_id"], products, at=at)
+    day = paid_at.astimezone(ZoneInfo(time_zone)).date() if time_zone else None
     note = ""
     for flag, change in ((False, "no longer certified"), (True, "certified since the order")):
         numbers = [
@@ -340,6 +343,6 @@ async def certify_at_sale(
             )
             note += f"; lines {change}: {', '.join(map(str, numbers))}"
     if not note:
-        return lines, ""
+        return lines, "", day
     sold = [line.model_copy(update={"certified": certified[line.product_id]}) for line in lines]
-    return sold, note
+    return sold, note, day

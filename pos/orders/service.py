@@ -225,11 +225,12 @@ async def mark_paid(
                 expected_fen=row["total_fen"],
                 paid_fen=amount_fen,
             )
-        lines, changes = await records.certify_at_sale(
-            row, await records.order_lines(order_id), at=datetime.now(UTC)
+        lines, changes, business_day = await records.certify_at_sale(
+            row, await records.order_lines(order_id), at=datetime.now(UTC), paid_at=paid_at
         )
         paid = {
             "paid_at": paid_at,
+            "business_day": business_day,
             "payment_method": method,
             "payment_reference": reference,
             "payer_hash": payer_hash,

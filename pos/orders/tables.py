@@ -5,6 +5,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -46,6 +47,9 @@ class Order(Table, tablename="orders"):
     created_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz(help_text="the stock hold ends then unless paid")
     paid_at = Timestamptz(null=True, default=None)
+    business_day = Date(
+        null=True, default=None, help_text="paid_at's date in the store's zone, frozen at sale"
+    )
     payment_method = Varchar(length=20, default="")
     payment_reference = Varchar(length=64, default="", help_text="the provider's payment id")
     payer_hash = Varchar(length=64, null=True, default=None, help_text="salted payer id hash")

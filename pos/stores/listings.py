@@ -226,19 +226,20 @@ def _sellable_select(count: int) -> Statement:
 
 async def certified_products(
     store_id: int, product_ids: Collection[int], *, at: datetime
-) -> dict[int, bool]:
+) -> tuple[dict[int, bool], str | None]:
     """Whether each product counts as certified at `at`, on the store's local date, as
-    `sellable_products` decides it; unknown products are left out. One statement: every sale
-    runs it.
+    `sellable_products` decides it (unknown products are left out); and the store's time zone,
+    None when no product is known. One statement: every sale runs it.
     """
     if not product_ids:
-        return {}
+        return {}, None
     ids = sorted(set(product_ids))
     rows = await _certificates_select(len(ids)).rows(store_id, *ids)
     if not rows:
-        return {}
-    day = at.astimezone(ZoneInfo(rows[0]["time_zone"])).date()
-    return {row["product_id"]: _certified(row, day) for row in rows}
+        return {}, None
+    time_zone: str = rows[0]["time_zone"]
+    day = at.astimezone(ZoneInfo(time_zone)).date()
+    return {row["product_id"]: _certified(row, day) for row in rows}, time_zone
 
 
 _CERTIFICATES = (

@@ -162,3 +162,17 @@ async def test_a_shopper_joins_from_the_e_receipt(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"linked_payers": 1}
+
+
+@pytest.mark.parametrize("phone", ["12345678", "138-0013-800O", "+44 20 7946 0958"])
+async def test_a_phone_that_is_no_mobile_number_gets_a_422(
+    client: httpx.AsyncClient, sample: Sample, phone: str
+) -> None:
+    order = sample.orders["o1"]
+    response = await client.post(
+        f"/api/orders/{order.id}/membership",
+        params={"token": order.access_token or ""},
+        json={"phone": phone},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_phone"

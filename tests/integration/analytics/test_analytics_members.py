@@ -10,7 +10,7 @@ from pos.analytics import members, service
 from pos.analytics.schemas import MembershipIn
 from pos.analytics.service import Scope
 from pos.analytics.tables import Member
-from pos.errors import Conflict
+from pos.errors import Conflict, InvalidInput
 from tests.integration.analytics.conftest import Sample
 
 pytestmark = pytest.mark.anyio
@@ -54,3 +54,19 @@ async def test_an_account_belongs_to_one_member(sample: Sample) -> None:
     with pytest.raises(Conflict) as anonymous:
         await join(sample, "o5")
     assert anonymous.value.code == "no_payer"
+
+
+@pytest.mark.parametrize(
+    "written", ["+86 138 0013 8000", "0086-13800138000", "86 138 0013 8000", "(+86) 138.0013.8000"]
+)
+async def test_a_mobile_number_written_any_usual_way_is_one_member(written: str) -> None:
+    assert members.phone_hash(SECRET, written) == members.phone_hash(SECRET, "13800138000")
+
+
+@pytest.mark.parametrize(
+    "written", ["1234567", "23800138000", "1380013800", "+1 212 555 0100", "008612800138000", "x"]
+)
+async def test_what_is_not_a_mainland_mobile_number_is_refused(written: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        members.phone_hash(SECRET, written)
+    assert refused.value.code == "invalid_phone"

@@ -203,8 +203,10 @@ async def test_a_refresh_changes_only_its_orders_cells_by_its_share(db: str) -> 
     )
 
 
+# This database's only: other runs on the same server take advisory locks of their own.
 _ADVISORY_LOCKS = Statement(
     "SELECT granted, mode, classid, objid FROM pg_locks WHERE locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     " ORDER BY granted DESC"
 )
 
@@ -346,3 +348,33 @@ async def test_sums_of_many_orders_go_past_what_one_order_holds(db: str) -> None
     buyer = await Buyer.select(Buyer.purchases, Buyer.net_fen).first()
     assert buyer is not None
     assert (buyer["purchases"], buyer["net_fen"]) == (2, 2_200_000_000)
+
+
+async def _days_of_store(store_id: int) -> dict[str, list[Any]]:
+    purchases = await Purchase.select(Purchase.day, Purchase.week, Purchase.month).where(
+        Purchase.store_id == store_id
+    )
+    cells = await SalesDay.select(SalesDay.day).where(SalesDay.store_id == store_id)
+    buyers = await Buyer.select(Buyer.first_day).where(Buyer.first_store_id == store_id)
+    return {"purchases": purchases, "cells": cells, "buyers": buyers}
+
+
+async def test_a_sale_keeps_its_day_when_the_store_changes_its_time_zone(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(price_fen=1000)
+    order = await sell(shop, {product: 2}, payer="p1", at=shanghai(1, 31, 23, 30))
+    await run_events()
+    # Half past midnight of February 1 in Tokyo: the day as sold is January 31 all the same.
+    await Store.update({Store.time_zone: "Asia/Tokyo"}).where(Store.id == shop.store_id)
+    await refund(order, 500)
+    await run_events()
+    refreshed = await _days_of_store(shop.store_id)
+    await rebuild()
+    day = shanghai(1, 31).date()
+    as_sold = {
+        "purchases": [{"day": day, "week": shanghai(1, 26).date(), "month": shanghai(1, 1).date()}],
+        "cells": [{"day": day}],
+        "buyers": [{"first_day": day}],
+    }
+    assert refreshed == as_sold
+    assert await _days_of_store(shop.store_id) == as_sold

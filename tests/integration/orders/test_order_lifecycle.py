@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from piccolo.apps.migrations.tables import Migration
 
-from pos.db import write_transaction
+from pos.db import Statement, write_transaction
+from pos.db.migrate import migrate
 from pos.errors import Conflict, InvalidInput
 from pos.events import outbox
 from pos.events.tables import OutboxEvent
@@ -21,6 +23,9 @@ from tests.helpers.shop import Shop, open_shop
 pytestmark = pytest.mark.anyio
 
 NOW = datetime.now(UTC)
+# Half past midnight of February 1 in Shanghai, the test shops' zone; still January in UTC.
+PAST_MIDNIGHT_IN_SHANGHAI = datetime(2026, 1, 31, 16, 30, tzinfo=UTC)
+_BUSINESS_DAY_MIGRATIONS = ("2026-12-04T20:20:00:000000", "2026-12-04T20:20:01:000000")
 
 
 async def _open_order(stock: int = 10, quantity: int = 2) -> tuple[Shop, int, OrderOut]:
@@ -30,14 +35,16 @@ async def _open_order(stock: int = 10, quantity: int = 2) -> tuple[Shop, int, Or
     return shop, product, created.order
 
 
-async def _pay(order: OrderOut, reference: str = "pay-1", amount: int | None = None) -> object:
+async def _pay(
+    order: OrderOut, reference: str = "pay-1", amount: int | None = None, paid_at: datetime = NOW
+) -> object:
     return await orders.mark_paid(
         order.id,
         amount_fen=order.total_fen if amount is None else amount,
         method="sandbox",
         reference=reference,
         payer_hash="h" * 64,
-        paid_at=NOW,
+        paid_at=paid_at,
     )
 
 
@@ -114,6 +121,30 @@ async def test_mark_paid_joins_the_callers_transaction(db: str) -> None:
     assert (await orders.get_order(order.id)).state == OrderState.OPEN
     assert await _stock(shop, product) == (10, 2)
     assert await _events(orders.ORDER_PAID) == []
+
+
+async def test_paying_freezes_the_sales_store_local_business_day(db: str) -> None:
+    _, _, order = await _open_order()
+    await _pay(order, paid_at=PAST_MIDNIGHT_IN_SHANGHAI)
+    frozen = await Order.select(Order.business_day).where(Order.id == order.id).first()
+    assert frozen == {"business_day": date(2026, 2, 1)}
+
+
+async def test_the_migration_gives_past_sales_their_stores_business_day(db: str) -> None:
+    _, _, order = await _open_order()
+    await _pay(order, paid_at=PAST_MIDNIGHT_IN_SHANGHAI)
+    await Statement("ALTER TABLE orders DROP COLUMN business_day").rows()
+    business_day_migrations = (Migration.app_name == "orders") & Migration.name.is_in(
+        _BUSINESS_DAY_MIGRATIONS
+    )
+    await Migration.delete().where(business_day_migrations)
+    try:
+        await migrate()
+    finally:  # the PostgreSQL database is shared by the tests after this one: leave it migrated
+        if await Migration.count().where(business_day_migrations) < 2:
+            await migrate()
+    frozen = await Order.select(Order.business_day).where(Order.id == order.id).first()
+    assert frozen == {"business_day": date(2026, 2, 1)}
 
 
 async def test_a_failed_payment_reopens_the_order(db: str) -> None:

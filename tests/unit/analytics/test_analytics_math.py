@@ -1,4 +1,4 @@
-"""The analytics math without a database: refunds, local days, buyer histories, cohorts."""
+"""The analytics math without a database: refunds, store days, buyer histories, cohorts."""
 
 from __future__ import annotations
 
@@ -15,21 +15,18 @@ from pos.analytics.measures import (
     buyer_history,
     cohort_offsets,
     comeback,
-    local_days,
+    days_of,
     net_of,
     purchase_row,
     rate,
 )
 
 
-def test_a_sale_at_23_30_in_shanghai_stays_in_its_day_and_month() -> None:
-    late = datetime(2026, 1, 31, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
-    assert local_days(late, "Asia/Shanghai") == LocalDays(
+def test_a_days_week_starts_on_monday_and_its_month_on_the_first() -> None:
+    assert days_of(date(2026, 1, 31)) == LocalDays(
         date(2026, 1, 31), date(2026, 1, 26), date(2026, 1, 1)
     )
-    after_midnight = datetime(2026, 1, 31, 16, 10, tzinfo=UTC)
-    assert local_days(after_midnight, "Asia/Shanghai").month == date(2026, 2, 1)
-    assert local_days(after_midnight, "Europe/London").month == date(2026, 1, 1)
+    assert days_of(date(2026, 2, 1)).week == date(2026, 1, 26)
 
 
 @given(
@@ -46,21 +43,33 @@ def test_refunds_take_no_more_than_was_refunded_and_all_of_a_full_refund(
     assert sum(net_of(line, total, total) for line in lines) == 0
 
 
+def test_a_purchase_is_counted_on_the_business_day_frozen_at_sale() -> None:
+    late = datetime(2026, 1, 31, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai, 00:30 in Tokyo
+    order = OrderFacts(7, 1, "p", late, 1000, 0, business_day=date(2026, 1, 31))
+    row = purchase_row(order, [SoldLine(10, "990001", True, 1000)])
+    assert (row["day"], row["week"], row["month"]) == (
+        date(2026, 1, 31),
+        date(2026, 1, 26),
+        date(2026, 1, 1),
+    )
+
+
 def test_rates_are_none_without_a_whole() -> None:
     assert (rate(2, 3), rate(0, 0)) == (0.6667, None)
 
 
 def test_a_purchase_counts_the_certified_share_after_refunds() -> None:
-    order = OrderFacts(7, 1, "p", datetime(2026, 2, 20, 4, tzinfo=UTC), 3000, 1500)
+    paid_at = datetime(2026, 2, 20, 4, tzinfo=UTC)
+    order = OrderFacts(7, 1, "p", paid_at, 3000, 1500, business_day=paid_at.date())
     lines = [SoldLine(10, "990001", True, 1000), SoldLine(11, "980001", False, 2000)]
-    row = purchase_row(order, lines, "Asia/Shanghai")
+    row = purchase_row(order, lines)
     assert (row["net_fen"], row["certified_fen"]) == (1500, 500)
     assert (row["products"], row["counties"]) == ("10,11", "980001,990001")
 
 
 def visit(order_id: int, day: int, products: tuple[int, ...], store: int = 1) -> Visit:
     moment = datetime(2026, 3, day, 4, tzinfo=UTC)
-    return Visit(order_id, store, moment, local_days(moment, "Asia/Shanghai"), 100, products, ())
+    return Visit(order_id, store, moment, days_of(moment.date()), 100, products, ())
 
 
 def test_a_buyer_history_ranks_by_time_not_by_order_id() -> None:
