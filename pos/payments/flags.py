@@ -5,7 +5,8 @@ another amount (`amount_mismatch`: refunded, the order left unpaid). On a refund
 is listed and resolved on its own with its amount: the provider refused it (`refund_failed`:
 the money is still the store's), could not deliver it (`refund_stranded`: the money left the
 store, to be sent on from the provider's merchant platform), or was still processing it when we
-stopped asking (`refund_overdue`: pending here, to look up on the merchant platform). Flags
+stopped asking (`refund_overdue`: pending here, to look up on the merchant platform, or to ask
+the provider again from here; resolved by itself once the provider has finished it). Flags
 raised before refunds had their own stay on the payment.
 Staff resolve a flag with a note of what they did; who and when are kept with it. A payment or
 refund flagged again is open again.
@@ -23,7 +24,7 @@ from pos.payments.schemas import FlaggedPaymentOut
 from pos.payments.tables import Payment, Refund
 from pos.staff.actors import StaffActor
 
-__all__ = ["MAX_LISTED", "flagged", "raised", "resolve"]
+__all__ = ["MAX_LISTED", "end_overdue", "flagged", "flagged_refund", "raised", "resolve"]
 
 MAX_LISTED = 200
 
@@ -110,12 +111,7 @@ async def resolve(
         which = (Payment.id == payment_id) & (Payment.store == store_id)
     else:
         table, columns = Refund, _REFUND_COLUMNS
-        of_store = Payment.select(Payment.id).where(Payment.store == store_id)
-        which = (
-            (Refund.id == refund_id)
-            & (Refund.payment == payment_id)
-            & Refund.payment.is_in(of_store)
-        )
+        which = _refund_of_store(store_id, payment_id, refund_id)
     flagged_here = which & (table.flag != "")
     await table.update(
         {
@@ -128,6 +124,35 @@ async def resolve(
     if row is None:
         raise _not_flagged(store_id, payment_id, refund_id)
     return FlaggedPaymentOut(**row)
+
+
+def _refund_of_store(store_id: int, payment_id: int, refund_id: int) -> Any:
+    of_store = Payment.select(Payment.id).where(Payment.store == store_id)
+    return (
+        (Refund.id == refund_id) & (Refund.payment == payment_id) & Refund.payment.is_in(of_store)
+    )
+
+
+async def flagged_refund(store_id: int, payment_id: int, refund_id: int) -> Refund:
+    """The store's refund of the payment if it is flagged, resolved or not; else NotFound."""
+    refund = await Refund.objects().get(
+        _refund_of_store(store_id, payment_id, refund_id) & (Refund.flag != "")
+    )
+    if refund is None:
+        raise _not_flagged(store_id, payment_id, refund_id)
+    return refund
+
+
+async def end_overdue(refund_id: int, now: datetime) -> None:
+    """Resolve the refund's open `refund_overdue` flag, in the caller's transaction: the
+    provider has finished the refund (staff asked it again)."""
+    await Refund.update(
+        {Refund.flag_resolved_at: now, Refund.flag_note: "the provider finished the refund"}
+    ).where(
+        (Refund.id == refund_id)
+        & (Refund.flag == "refund_overdue")
+        & Refund.flag_resolved_at.is_null()
+    )
 
 
 def _not_flagged(store_id: int, payment_id: int, refund_id: int | None) -> NotFound:

@@ -6,12 +6,26 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from pos.payments.tables import Payment, PaymentNotification, Refund, SandboxPayment, SandboxRefund
+from pos.payments.tables import (
+    Payment,
+    PaymentNotification,
+    Refund,
+    RefundCheck,
+    SandboxPayment,
+    SandboxRefund,
+)
 
 APP_CONFIG = AppConfig(
     app_name="payments",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Payment, PaymentNotification, Refund, SandboxPayment, SandboxRefund],
+    table_classes=[
+        Payment,
+        PaymentNotification,
+        Refund,
+        RefundCheck,
+        SandboxPayment,
+        SandboxRefund,
+    ],
     migration_dependencies=[
         "pos.orders.piccolo_app",
         "pos.staff.piccolo_app",

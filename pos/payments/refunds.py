@@ -7,7 +7,8 @@ the request could not (a crash, a provider that did not answer, or WeChat answer
 Repeating `out_refund_no` at WeChat or `out_request_no` at Alipay returns the same refund, so
 asking twice is safe; still, the outbox queries a refund and asks for it again only when the
 provider has none. One the provider is processing is queried at the intervals of
-`polling.next_refund_check`, and flagged `refund_overdue` for staff once those end.
+`polling.next_refund_check`, and flagged `refund_overdue` for staff once those end; staff may
+then have it checked again (`check_again`), which settles it as those queries would have.
 """
 
 from __future__ import annotations
@@ -33,11 +34,18 @@ from pos.payments.polling import next_refund_check
 from pos.payments.provider import PaymentProvider, RefundResult
 from pos.payments.schemas import RefundOut, RefundRequest
 from pos.payments.settle import REFUND_EVENT, Payments, open_refund
-from pos.payments.tables import Payment, Refund
+from pos.payments.tables import Payment, Refund, RefundCheck
 from pos.staff.actors import StaffActor, staff_name
 from pos.stores import service as stores
 
-__all__ = ["RefundRoom", "complete_refund", "refund_order", "refund_room", "returnable_units"]
+__all__ = [
+    "RefundRoom",
+    "check_again",
+    "complete_refund",
+    "refund_order",
+    "refund_room",
+    "returnable_units",
+]
 
 # The request itself normally finishes the refund; the event is the safety net.
 SAFETY_NET_DELAY = timedelta(seconds=30)
@@ -257,6 +265,7 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
         released = Payment.refunded_fen - refund.amount_fen
         await Payment.update({Payment.refunded_fen: released}).where(Payment.id == payment.id)
         return None
+    await flags.end_overdue(refund.id, now)
     moved = None
     if not refund.automatic:
         restock = _restock(refund.restock)
@@ -329,3 +338,53 @@ async def complete_refund(ctx: Payments, refund_id: int, attempt: int = 0) -> Re
     """The outbox's check of a pending refund (`attempt` 0: its safety net): record the
     provider's answer, or schedule the next check; returns the refund."""
     return await _complete(ctx, refund_id, attempt, _query_or_call)
+
+
+async def _checked(key: str) -> RefundOut | None:
+    """The answer of the staff check kept with `key`, if any."""
+    row = await RefundCheck.select(RefundCheck.answer).where(RefundCheck.key == key).first()
+    if row is None:
+        return None
+    answer = row["answer"]
+    return RefundOut.model_validate(json.loads(answer) if isinstance(answer, str) else answer)
+
+
+async def check_again(
+    ctx: Payments,
+    store_id: int,
+    payment_id: int,
+    refund_id: int,
+    *,
+    actor: StaffActor,
+    idempotency_key: str,
+) -> RefundOut:
+    """Ask the provider now about a refund flagged for staff (one it was still processing when
+    its checks ended): a final answer settles it as those checks would have, "processing"
+    leaves it pending and flagged. A repeated key answers the first check's refund; a provider
+    that does not answer (`Unavailable`) changes nothing, and keeps nothing of the key."""
+    key = f"check:{refund_id}:{idempotency_key}"
+    earlier = await _checked(key)
+    if earlier is not None:
+        return earlier
+    refund = await flags.flagged_refund(store_id, payment_id, refund_id)
+    payment = await _payment(refund.payment)
+    pending = refund.status == "pending"
+    result = await _query_or_call(ctx.provider, payment, refund) if pending else None
+    now = ctx.clock()
+    moved = None
+    async with write_transaction():
+        if result is not None and result.status != "processing":
+            moved = await _finish(refund, result, now)
+        answer = _out(await _refund(refund_id), payment.order)
+        check = RefundCheck(
+            refund=refund_id,
+            key=key,
+            checked_by=actor.user_id,
+            checked_at=now,
+            answer=answer.model_dump_json(),
+        )
+        # A twin request with this key checked first: it answers for both.
+        await RefundCheck.insert(check).on_conflict(action="DO NOTHING")
+    if moved is not None:
+        await orders.announce(payment.order, moved.state)
+    return await _checked(key) or answer

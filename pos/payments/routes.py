@@ -172,7 +172,7 @@ class FlaggedPaymentController(Controller):
     path = "/api/stores/{store_id:int}/payments/flagged"
     tags = ("payments",)
     guards = (staff("manager", "cashier"),)
-    dependencies = {"actor": STAFF_ACTOR}
+    dependencies = {"payments": PAYMENTS, "actor": STAFF_ACTOR}
 
     @get(operation_id="flaggedPayments", summary="Payments and refunds staff should look at")
     async def flagged(
@@ -215,6 +215,27 @@ class FlaggedPaymentController(Controller):
         """Kept with who and when; the payment's other flags stay open."""
         return await flags.resolve(
             store_id, payment_id, data.note, actor=actor, refund_id=refund_id
+        )
+
+    @post(
+        "/{payment_id:int}/refunds/{refund_id:int}/check",
+        operation_id="checkFlaggedRefund",
+        summary="Ask the provider again about a flagged refund",
+        status_code=HTTP_200_OK,
+    )
+    async def check_refund(
+        self,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        refund_id: FromPath[RowId],
+        payments: NamedDependency[Payments],
+        actor: NamedDependency[StaffActor],
+        idempotency_key: IdempotencyKey,
+    ) -> RefundOut:
+        """Settled (`succeeded`, `failed`) as its own checks would have; `pending`: the provider
+        is still processing it, and it stays flagged; 503 when the provider does not answer."""
+        return await refunds.check_again(
+            payments, store_id, payment_id, refund_id, actor=actor, idempotency_key=idempotency_key
         )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Payment",
     "PaymentNotification",
     "Refund",
+    "RefundCheck",
     "SandboxPayment",
     "SandboxRefund",
 ]
@@ -127,6 +128,17 @@ class Refund(Table):
     flag_resolved_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
     flag_note = Varchar(length=255, default="", help_text="what staff did about the flag")
     # UNIQUE (payment, idempotency_key): an index made by the payments_keys migration.
+
+
+class RefundCheck(Table):
+    """Staff asking the provider again about a refund flagged for them: who, when, the answer."""
+
+    id: Serial
+    refund = ForeignKey(references=Refund, null=False, index=True, on_delete=_KEEP)
+    key = Varchar(length=160, unique=True, help_text="check:<refund id>:<Idempotency-Key>")
+    checked_by = ForeignKey(references=StaffUser, null=False, on_delete=_KEEP)
+    checked_at = Timestamptz(default=TimestamptzNow())
+    answer = JSON(default="{}", help_text="the refund as the check found it, for retries")
 
 
 class SandboxPayment(Table):

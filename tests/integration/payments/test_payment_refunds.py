@@ -541,3 +541,160 @@ async def test_a_check_that_finds_no_such_refund_at_the_provider_asks_for_it_aga
     wallet = await SandboxPayment.objects().first()
     assert wallet is not None
     assert wallet.refunded_fen == 1250
+
+
+async def _overdue(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """Pay, refund 12.50 putting a unit back, and let the provider process it until the checks
+    give up; the refund's check-again path."""
+    await _paid(client, bought)
+    await login_as(client, "manager", bought.shop.store_id)
+    _processing_forever(sandbox, monkeypatch)
+    body = {"amount_fen": 1250, "reason": "returned", "restock": {bought.product_id: 1}}
+    refund = (await _refund(client, bought, body)).json()
+    while await _next_check(clock):
+        pass
+    flagged = f"/api/stores/{bought.shop.store_id}/payments/flagged"
+    return f"{flagged}/{refund['payment_id']}/refunds/{refund['refund_id']}/check"
+
+
+def _provider_finishes(
+    sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch, result: RefundResult
+) -> Counter[str]:
+    """The provider answers a refund query with `result` from now on; counts the queries."""
+    asked: Counter[str] = Counter()
+
+    async def finished(*_: object) -> RefundResult:
+        asked["query"] += 1
+        return result
+
+    monkeypatch.setattr(sandbox, "query_refund", finished)
+    return asked
+
+
+async def test_checking_an_overdue_refund_again_settles_it_as_its_checks_would_have(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = await _overdue(pay_client, bought, sandbox, clock, monkeypatch)
+    asked = _provider_finishes(sandbox, monkeypatch, RefundResult("succeeded", "WX-R-1"))
+    on_hand = await _on_hand(bought)
+
+    checked = await pay_client.post(check, headers={"Idempotency-Key": "check-1"})
+
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "succeeded"
+    assert await _on_hand(bought) == on_hand + 1
+    order = await orders.get_order(bought.order_id)
+    assert (order.state, order.refunded_fen) == ("partially_refunded", 1250)
+    reversal = await OutboxEvent.count().where(OutboxEvent.kind == orders.ORDER_REFUNDED)
+    assert reversal == 1  # the platform's reversal of the certified sale
+    flagged = f"/api/stores/{bought.shop.store_id}/payments/flagged"
+    assert (await pay_client.get(flagged)).json() == []
+    (resolved,) = (await pay_client.get(flagged, params={"resolved": "true"})).json()
+    assert resolved["flag"] == "refund_overdue"
+    again = await pay_client.post(check, headers={"Idempotency-Key": "check-1"})
+    assert again.json() == checked.json()
+    assert asked["query"] == 1
+
+
+async def test_checking_again_a_refund_still_processing_leaves_it_pending_and_flagged(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = await _overdue(pay_client, bought, sandbox, clock, monkeypatch)
+    on_hand = await _on_hand(bought)
+
+    checked = await pay_client.post(check, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["status"] == "pending"
+    assert await Refund.select(Refund.status, Refund.flag) == [
+        {"status": "pending", "flag": "refund_overdue"}
+    ]
+    assert await _on_hand(bought) == on_hand
+    assert await _next_check(clock) is False  # staff check again; nothing is scheduled
+
+
+async def test_checking_again_a_refund_the_provider_refused_releases_it_and_flags_it_failed(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = await _overdue(pay_client, bought, sandbox, clock, monkeypatch)
+    _provider_finishes(sandbox, monkeypatch, RefundResult("failed"))
+    on_hand = await _on_hand(bought)
+
+    checked = await pay_client.post(check, headers={"Idempotency-Key": uuid.uuid4().hex})
+
+    assert checked.json()["status"] == "failed", checked.text
+    assert await _on_hand(bought) == on_hand
+    payment = await Payment.objects().get(Payment.order == bought.order_id)
+    assert payment is not None
+    assert payment.refunded_fen == 0
+    flagged = await pay_client.get(f"/api/stores/{bought.shop.store_id}/payments/flagged")
+    assert [entry["flag"] for entry in flagged.json()] == ["refund_failed"]
+
+
+async def test_checking_again_while_the_provider_does_not_answer_is_a_503_changing_nothing(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = await _overdue(pay_client, bought, sandbox, clock, monkeypatch)
+
+    async def no_answer(*_: object) -> RefundResult:
+        raise Unavailable("WeChat Pay did not answer", code="provider_unavailable")
+
+    monkeypatch.setattr(sandbox, "query_refund", no_answer)
+    checked = await pay_client.post(check, headers={"Idempotency-Key": "check-1"})
+
+    assert (checked.status_code, checked.json()["code"]) == (503, "provider_unavailable")
+    assert await Refund.select(Refund.status, Refund.flag) == [
+        {"status": "pending", "flag": "refund_overdue"}
+    ]
+    # Nothing was kept of it: the same key asks again once the provider answers.
+    _provider_finishes(sandbox, monkeypatch, RefundResult("succeeded", "WX-R-1"))
+    again = await pay_client.post(check, headers={"Idempotency-Key": "check-1"})
+    assert again.json()["status"] == "succeeded", again.text
+
+
+async def test_checking_a_refund_again_needs_a_manager_or_cashier_of_its_store(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check = await _overdue(pay_client, bought, sandbox, clock, monkeypatch)
+    asked = _provider_finishes(sandbox, monkeypatch, RefundResult("succeeded", "WX-R-1"))
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+
+    assert (await pay_client.post(check)).status_code == 400  # no Idempotency-Key
+    await login_as(pay_client, "restocker", bought.shop.store_id)
+    assert (await pay_client.post(check, headers=key)).status_code == 403
+    other_store = await add_store()
+    await login_as(pay_client, "manager", other_store)
+    theirs = check.replace(f"/stores/{bought.shop.store_id}/", f"/stores/{other_store}/")
+    through_theirs = await pay_client.post(theirs, headers=key)
+    assert (through_theirs.status_code, through_theirs.json()["code"]) == (
+        404,
+        "refund_not_flagged",
+    )
+    assert asked["query"] == 0
+    assert [row["status"] for row in await Refund.select(Refund.status)] == ["pending"]
