@@ -15,7 +15,7 @@ from typing import Any
 
 from pos.db import write_transaction
 from pos.db.keyed import once_per_key
-from pos.errors import Conflict, NotFound
+from pos.errors import Conflict, InvalidInput, NotFound
 from pos.inventory import batches, ledger, replenishment
 from pos.inventory.ledger import Entry
 from pos.inventory.notices import get_notice
@@ -87,6 +87,7 @@ async def scan(
 
 async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
     line = await _matching_line(session_id, product_id, data)
+    _refuse_expired(product_id, line["expires_at"] if line else data.expires_at)
     if line is None:
         row = _L(
             session=session_id,
@@ -99,6 +100,18 @@ async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
         await _L.insert(row)
     else:
         await _add_to(line, product_id, data)
+
+
+def _refuse_expired(product_id: int, expires_at: datetime | None) -> None:
+    """Goods past their expiry never reach the shelf: refuse them, or correct the date."""
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise InvalidInput(
+            f"product {product_id}: this batch expired at {expires_at.isoformat()};"
+            " do not receive it (set its line to 0 with a note), or correct the expiry",
+            code="receiving_expired",
+            product_id=product_id,
+            expires_at=expires_at.isoformat(),
+        )
 
 
 async def _matching_line(
@@ -135,10 +148,12 @@ async def set_line(
         changed = (
             await _L.update({_L.quantity: data.quantity, _L.note: data.note})
             .where((_L.id == line_id) & (_L.session == session_id))
-            .returning(_L.id)
+            .returning(_L.product, _L.expires_at)
         )
         if not changed:
             raise NotFound(f"no line {line_id} in this receiving", code="receiving_line_not_found")
+        if data.quantity:
+            _refuse_expired(changed[0]["product"], changed[0]["expires_at"])
     return await get_receiving(store_id, session_id)
 
 

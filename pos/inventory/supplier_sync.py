@@ -130,6 +130,7 @@ async def apply_updates(
         for line, u in zip(numbers, updates, strict=True)
         if u.certificate_no not in ids
     ]
+    problems += _contradictions(updates, numbers)
     if problems:
         raise refused(problems)
     latest = _latest_per_product(updates, ids)
@@ -137,6 +138,26 @@ async def apply_updates(
     async with write_transaction():
         applied = await upsert(supplier_id, latest, datetime.now(UTC))
     return SyncResultOut(received=len(updates), applied=applied, stale=len(updates) - applied)
+
+
+def _contradictions(updates: Sequence[StockUpdateIn], numbers: Sequence[int]) -> list[Problem]:
+    """Lines giving a product another level than an earlier line at the same time: which one
+    holds cannot be told, so neither is taken."""
+    first: dict[tuple[str, datetime], tuple[int, int]] = {}
+    problems = []
+    for line, update in zip(numbers, updates, strict=True):
+        said = first.setdefault(
+            (update.certificate_no, update.updated_at), (line, update.available)
+        )
+        if said[1] != update.available:
+            problems.append(
+                Problem(
+                    line,
+                    f"certificate {update.certificate_no} at {update.updated_at.isoformat()}:"
+                    f" available {update.available}, but {said[1]} on line {said[0]}",
+                )
+            )
+    return problems
 
 
 def _latest_per_product(

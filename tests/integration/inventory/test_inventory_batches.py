@@ -123,7 +123,8 @@ async def test_a_retried_batch_write_off_answers_the_first_and_writes_off_nothin
 async def test_writing_off_fresh_units_an_unpaid_order_holds_is_refused(db: str) -> None:
     shop = await open_shop()
     product = await shop.add(stock=0)
-    await receive(shop, product, ("OLD", 5, _in(-2)), ("NEW", 5, _in(200)))
+    await receive(shop, product, ("OLD", 5, _in(1)), ("NEW", 5, _in(200)))
+    await StockBatch.update({StockBatch.expires_at: _in(-2)}).where(StockBatch.lot == "OLD")
     await shop.order({"product_id": product, "quantity": 5})  # holds the 5 fresh units
     fresh = await _batch_id(product, "NEW")
 
@@ -145,7 +146,8 @@ async def test_taking_unbatched_units_an_unpaid_order_holds_beside_an_expired_ba
 ) -> None:
     shop = await open_shop()
     product = await shop.add(stock=5)  # counted in, without a batch
-    await receive(shop, product, ("OLD", 5, _in(-2)))
+    await receive(shop, product, ("OLD", 5, _in(1)))
+    await StockBatch.update({StockBatch.expires_at: _in(-2)}).where(StockBatch.lot == "OLD")
     await shop.order({"product_id": product, "quantity": 5})
     change = MovementIn(product_id=product, kind="adjustment", quantity=-5, reason="broken")
 

@@ -66,6 +66,19 @@ async def test_a_retried_scan_adds_its_units_once(client: httpx.AsyncClient) -> 
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 18
 
 
+async def test_a_scale_label_scanned_into_a_count_is_refused_naming_why(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory"
+    url = f"{base}/counts/{(await client.post(f'{base}/counts')).json()['id']}"
+    label = "2001234005005"  # prefix 20, PLU 01234, 500 g
+    refused = await client.post(f"{url}/scans", json={"barcode": label})
+    assert (refused.status_code, refused.json()["code"]) == (422, "barcode_scale_label")
+    assert (await client.get(url)).json()["lines"] == []
+
+
 async def test_a_count_started_twice_with_one_key_opens_one_count(
     client: httpx.AsyncClient,
 ) -> None:

@@ -9,10 +9,15 @@ import anyio
 import httpx
 import pytest
 
-from pos.errors import Conflict
+from pos.errors import Conflict, InvalidInput
 from pos.inventory import ledger, notices, receiving
 from pos.inventory import service as inventory
-from pos.inventory.schemas import MAX_STOCK_QUANTITY, ReceivingScanIn, ReceivingStartIn
+from pos.inventory.schemas import (
+    MAX_STOCK_QUANTITY,
+    ReceivingLineIn,
+    ReceivingScanIn,
+    ReceivingStartIn,
+)
 from pos.inventory.tables import ShipmentNotice, StockBatch, StockMovement
 from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import make_gtin, open_shop
@@ -203,6 +208,72 @@ async def test_a_barcode_two_valid_products_share_is_refused_asking_for_a_produc
     assert (refused.status_code, refused.json()["code"]) == (409, "barcode_ambiguous")
     assert refused.json()["product_ids"] == [first, second]
     assert "product id" in refused.json()["detail"]
+
+
+async def test_a_scale_label_scanned_into_a_receiving_is_refused_naming_why(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/receivings"
+    session = (await client.post(base, json={})).json()
+    label = "2001234005005"  # prefix 20, PLU 01234, 500 g
+    refused = await client.post(f"{base}/{session['id']}/scans", json={"barcode": label})
+    assert (refused.status_code, refused.json()["code"]) == (422, "barcode_scale_label")
+    assert "scale label" in refused.json()["detail"]
+    assert (await client.get(f"{base}/{session['id']}")).json()["lines"] == []
+
+
+async def test_a_batch_past_its_expiry_is_not_received(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    expired = ReceivingScanIn(
+        product_id=product, quantity=5, expires_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+    with pytest.raises(InvalidInput) as refused:
+        await receiving.scan(shop.store_id, session.id, expired, idempotency_key=None)
+    assert refused.value.code == "receiving_expired"
+    assert (await receiving.get_receiving(shop.store_id, session.id)).lines == []
+
+
+async def test_goods_on_a_notice_line_past_its_expiry_are_not_received(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    notice = {
+        "reference": "ASN-EXPIRED",
+        "store_code": await store_code(shop.store_id),
+        "updated_at": "2026-06-01T08:00:00+08:00",
+        "lines": [
+            {
+                "certificate_no": await certificate_of(product),
+                "quantity": 4,
+                "expires_at": "2024-01-01T00:00:00Z",
+            }
+        ],
+    }
+    notice_id = (await supplier.post(client, "/shipments", notice)).json()["id"]
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(notice_id=notice_id), actor="staff:1", idempotency_key=None
+    )
+    with pytest.raises(InvalidInput) as refused:
+        await receiving.scan(
+            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+        )
+    assert refused.value.code == "receiving_expired"
+    [line] = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    with pytest.raises(InvalidInput) as confirmed_anyway:
+        await receiving.set_line(shop.store_id, session.id, line.id, ReceivingLineIn(quantity=4))
+    assert confirmed_anyway.value.code == "receiving_expired"
+    declined = ReceivingLineIn(quantity=0, note="past its expiry: sent back")
+    await receiving.set_line(shop.store_id, session.id, line.id, declined)
+    await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
 
 
 async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db: str) -> None:

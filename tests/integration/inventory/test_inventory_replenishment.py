@@ -22,7 +22,7 @@ from pos.inventory.schemas import (
 )
 from pos.inventory.supplier_sync import apply_updates
 from pos.inventory.sync_schemas import StockUpdateIn
-from pos.inventory.tables import ShipmentNotice
+from pos.inventory.tables import ShipmentNotice, StockBatch
 from pos.orders import service as orders
 from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import Shop, open_shop
@@ -74,10 +74,12 @@ async def test_low_stock_does_not_count_expired_units_as_available(db: str) -> N
     session = await receiving.start(
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
-    expired = datetime.now(UTC) - timedelta(hours=1)
-    scan = ReceivingScanIn(product_id=product, quantity=10, expires_at=expired)
+    expiry = datetime.now(UTC) + timedelta(hours=1)
+    scan = ReceivingScanIn(product_id=product, quantity=10, expires_at=expiry)
     await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
     await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    expired = datetime.now(UTC) - timedelta(hours=1)
+    await StockBatch.update({StockBatch.expires_at: expired}).where(StockBatch.product == product)
     await replenishment.set_threshold(
         shop.store_id, product, ThresholdIn(min_level=5, target_level=20)
     )

@@ -78,6 +78,28 @@ async def test_a_malformed_push_is_refused_whole_and_changes_nothing(
     assert await _available() == {}
 
 
+async def test_a_product_pushed_twice_at_one_time_with_two_levels_is_refused_naming_both(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    cert = await certificate_of(await shop.add())
+    supplier = await supplier_client(shop.supplier_id)
+    body = {
+        "updates": [
+            {"certificate_no": cert, "available": 10, "updated_at": T1},
+            {"certificate_no": cert, "available": 10, "updated_at": T1},
+            {"certificate_no": cert, "available": 3, "updated_at": T1},
+        ]
+    }
+    refused = await supplier.post(client, "/stock", body)
+    assert (refused.status_code, refused.json()["code"]) == (422, "supplier_update_invalid")
+    assert [e["line"] for e in refused.json()["errors"]] == [3]
+    assert "line 1" in refused.json()["errors"][0]["reason"]
+    assert await _available() == {}
+    body["updates"].pop()  # the same level twice says one thing
+    assert (await supplier.post(client, "/stock", body)).json()["applied"] == 1
+
+
 async def test_a_pushed_time_past_datetimes_range_is_refused_whole_naming_its_line(
     client: httpx.AsyncClient,
 ) -> None:
