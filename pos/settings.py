@@ -299,12 +299,16 @@ class Settings(BaseSettings):
                     f" {' and '.join(demo)} of your own (the demo's are public)"
                 )
         real_platform = urlsplit(self.platform_url or "").hostname not in (None, *_LOOPBACK_HOSTS)
-        demo_key = self.platform_key.get_secret_value() == DEMO_PLATFORM_KEY
+        demo_key = self.platform_key.get_secret_value() in (DEMO_PLATFORM_KEY, "")
         if real_platform and demo_key and not self.platform_merchant_keys:
             raise ValueError(
                 "POS_PLATFORM_URL names the real platform: set POS_PLATFORM_KEY or"
                 " POS_PLATFORM_MERCHANT_KEYS to its keys (the demo's is public)"
             )
+        keys = self.platform_merchant_keys
+        keyless = [merchant for merchant, key in keys.items() if not key.get_secret_value()]
+        if real_platform and keyless:
+            raise ValueError(f"POS_PLATFORM_MERCHANT_KEYS: an empty key for {', '.join(keyless)}")
         return self
 
     def _given(self, name: str) -> bool:

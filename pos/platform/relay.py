@@ -7,7 +7,9 @@ just before: a round may outlast its lease, and rows another relay took over mea
 to it. A relay killed mid-send leaves its rows claimed; once the lease passes another relay sends
 them again, and the platform answers "duplicate" for any it already stored, so a resend is
 harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter; after
-`platform_max_attempts` a row is dead: logged at error level and listed for staff. A reversal
+`platform_max_attempts` a row is dead: logged at error level and listed for staff. A request
+the platform refuses as malformed (`_MALFORMED`) fails the same however often it is sent: it is
+split in halves until the documents refused alone are dead at once, and the rest go. A reversal
 or rating is claimed once its order's sale is sent, never before it. Only rows of the kinds the
 platform takes (`SENT_KINDS`) are claimed: a second sale set aside as `sale_replayed` never is.
 """
@@ -48,6 +50,14 @@ TRANSACTIONS_PATH = "/api/v1/transactions"
 DOCUMENTS_DUE = Signal()
 """Notified in this process when documents are written or made due: the relay wakes for them."""
 _ERROR_CHARS = 500
+# The request itself is wrong (its body, or its size): sending it again cannot succeed.
+_MALFORMED = frozenset(
+    {
+        httpx.codes.BAD_REQUEST,
+        httpx.codes.REQUEST_ENTITY_TOO_LARGE,
+        httpx.codes.UNPROCESSABLE_ENTITY,
+    }
+)
 _T = CertifiedTransaction
 # Orders whose sale the platform does not have yet. Their reversals and ratings wait: the
 # platform refuses a document about a sale it does not know, and a refusal is dead at once.
@@ -67,11 +77,15 @@ class Claimed:
 
 @dataclass(slots=True)
 class _Outcome:
-    """What became of one request: sent (new or duplicate), refused one by one, or failed."""
+    """What became of one request: sent (new or duplicate), refused one by one, or failed.
+
+    `malformed`: the platform refused the request as a whole, as one it will never take.
+    """
 
     sent: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    malformed: bool = False
 
 
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
@@ -93,11 +107,25 @@ class Relay:
         claim = secrets.token_hex(8)
         rows = await _claim(claim, self.settings, only)
         for merchant_id, group in groupby(rows, key=lambda row: row.merchant_id):
-            chunk = await _renew(claim, list(group), self.settings)
-            if chunk:
-                outcome = await self._send(merchant_id, chunk)
-                await _record(claim, chunk, outcome, self.settings)
+            await self._deliver(claim, merchant_id, list(group))
         return len(rows)
+
+    async def _deliver(self, claim: str, merchant_id: str, rows: list[Claimed]) -> None:
+        """Send the rows `claim` still holds; a batch refused as malformed goes again in halves.
+
+        Halving finds the documents the platform will never take (each then alone, and dead)
+        in a few requests, and sends the others rather than let them die with them.
+        """
+        chunk = await _renew(claim, rows, self.settings)
+        if not chunk:
+            return
+        outcome = await self._send(merchant_id, chunk)
+        if outcome.malformed and len(chunk) > 1:
+            half = len(chunk) // 2
+            await self._deliver(claim, merchant_id, chunk[:half])
+            await self._deliver(claim, merchant_id, chunk[half:])
+            return
+        await _record(claim, chunk, outcome, self.settings)
 
     async def _send(self, merchant_id: str, chunk: list[Claimed]) -> _Outcome:
         # The stored documents are sent as they are: no parsing, the same bytes every time.
@@ -116,7 +144,8 @@ class Relay:
         except Exception as exc:
             return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
         if response.status_code != httpx.codes.OK:
-            return _Outcome(error=f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS])
+            error = f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS]
+            return _Outcome(error=error, malformed=response.status_code in _MALFORMED)
         try:
             result = BatchResult.model_validate_json(response.content)
         except ValidationError:
@@ -199,6 +228,8 @@ async def _record(claim: str, chunk: list[Claimed], outcome: _Outcome, settings:
             continue
         if row.transaction_id in outcome.rejected:
             await _dead(claim, row, f"refused: {outcome.rejected[row.transaction_id]}")
+        elif outcome.malformed:
+            await _dead(claim, row, f"refused: {outcome.error}")
         else:
             await _failed(claim, row, outcome.error or "not in the platform's answer", settings)
 

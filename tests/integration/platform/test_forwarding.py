@@ -29,6 +29,7 @@ from tests.integration.platform.conftest import (
     DoubleServer,
     forward_all,
     paid_sale,
+    pending_rows,
     run_outbox,
     set_aside_second_sale,
     states,
@@ -344,3 +345,26 @@ async def test_a_refund_handled_the_next_day_is_reversed_on_its_own_day(
     assert rows[1]["business_day"] == rows[0]["business_day"]
     reversal = TransactionDoc.model_validate_json(rows[1]["body"])
     assert before <= reversal.occurred_at <= datetime.now(UTC)
+
+
+async def test_a_document_the_platform_refuses_as_malformed_dies_at_once_and_spares_its_batch(
+    double: DoubleServer, relay: Relay, db: str
+) -> None:
+    await double.start()
+    await pending_rows(3)
+    bad = f"{MERCHANT}-S2"
+    row = await _T.select(_T.body).where(_T.transaction_id == bad).first()
+    assert row is not None
+    broken = json.loads(row["body"])
+    broken["lines"][0]["amount_fen"] = -1  # a body no platform takes, however often it is sent
+    await _T.update({_T.body: json.dumps(broken)}).where(_T.transaction_id == bad)
+
+    await forward_all(relay)
+
+    assert await states() == {f"{MERCHANT}-S1": "sent", bad: "dead", f"{MERCHANT}-S3": "sent"}
+    row = await _T.select(_T.attempts, _T.last_error).where(_T.transaction_id == bad).first()
+    assert row is not None
+    assert row["attempts"] == 1
+    assert row["last_error"].startswith("refused: HTTP 422")
+    assert [letter.transaction_id for letter in await platform.dead_letters()] == [bad]
+    assert await double.counts() == {"transactions": 2, "deliveries": 2}

@@ -11,7 +11,7 @@ from pos.platform.signing import (
     merchant_key,
     signed_headers,
 )
-from pos.settings import Settings
+from pos.settings import Settings, SettingsError, load_settings
 
 KEY = b"merchant-key"
 BODY = b'{"transactions":[]}'
@@ -69,3 +69,13 @@ def test_retry_delays_double_with_jitter_up_to_the_longest() -> None:
     for attempts, full in ((1, 2), (2, 4), (3, 8), (10, 60)):
         seconds = retry_delay(attempts, settings).total_seconds()
         assert full * 0.5 <= seconds <= full
+
+
+def test_the_real_platform_refuses_at_start_a_key_left_empty() -> None:
+    real = "https://platform.example.cn"
+    with pytest.raises(SettingsError, match="set POS_PLATFORM_KEY"):
+        load_settings(_env_file=None, platform_url=real, platform_key="")
+    with pytest.raises(SettingsError, match=r"POS_PLATFORM_MERCHANT_KEYS: an empty key for XM-2$"):
+        load_settings(
+            _env_file=None, platform_url=real, platform_merchant_keys={"XM-1": "k", "XM-2": ""}
+        )
