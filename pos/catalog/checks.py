@@ -17,6 +17,7 @@ from piccolo.columns import Varchar
 
 from pos.catalog.codes import (
     canonical_gtin,
+    county_code_problem,
     is_in_store_number,
     is_valid_credit_code,
     is_valid_gtin,
@@ -178,7 +179,8 @@ def check_places(columns: Columns, known_counties: frozenset[str], problems: Pro
     certificate repeats."""
     texts = _texts(columns, _PLACE_TEXTS, problems)
     origin = columns["origin_county_code"]
-    _converted(origin, _county_code, "origin_county_code must be 6 digits", problems)
+    valid = _converted(origin, _county_code, "origin_county_code must be 6 digits", problems)
+    _check_divisions(valid, problems)
     provinces = [code[:2] for code in origin]
     _check_unique(columns["certificate_no"], problems)
     _check_agree("county", origin, texts["origin_county_name"], problems)
@@ -196,6 +198,20 @@ def check_places(columns: Columns, known_counties: frozenset[str], problems: Pro
         provinces=dict(zip(provinces, texts["province_name"], strict=True)),
         counties={code: CountyRecord(name, code[:2]) for code, name in counties.items()},
     )
+
+
+def _check_divisions(codes: Sequence[str | None], problems: Problems) -> None:
+    """Origin counties, which the import creates, must have a county's code (None: not 6
+    digits, already named): a made-up province would show in the figures by province."""
+    why = {code: county_code_problem(code) for code in set(codes) if code is not None}
+    if any(why.values()):
+        reasons = [None if code is None else why[code] for code in codes]
+        problems.add(
+            (i for i, reason in enumerate(reasons) if reason),
+            lambda i: (
+                f"origin_county_code {codes[i]} is no county's code (GB/T 2260): {reasons[i]}"
+            ),
+        )
 
 
 def _supplier_counties(columns: Columns) -> list[str]:

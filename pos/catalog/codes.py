@@ -1,11 +1,14 @@
-"""Check characters of the codes a catalog carries: credit codes and GTINs (pure)."""
+"""The codes a catalog carries: credit codes and GTINs with their check characters, and
+administrative division codes (pure)."""
 
 from __future__ import annotations
 
 from operator import mul
 
 __all__ = [
+    "PROVINCE_CODES",
     "canonical_gtin",
+    "county_code_problem",
     "credit_code_check_char",
     "gtin_check_digit",
     "is_in_store_number",
@@ -19,6 +22,14 @@ CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_VALUES = {char: value for value, char in enumerate(CREDIT_ALPHABET)}
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _GTIN_LENGTHS = frozenset({8, 12, 13})
+# GB/T 2260: the first two digits of every administrative division code name its province.
+PROVINCE_CODES = frozenset(
+    str(code)
+    for code in (
+        *range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
+        *range(61, 66), 71, 81, 82,
+    )
+)  # fmt: skip
 _EAN8_PADDING = "00000"
 
 
@@ -80,3 +91,12 @@ def is_in_store_number(gtin: str) -> bool:
     A store's scales print these on weighed goods; no product carries one as its own GTIN.
     """
     return len(gtin) == 13 and "20" <= gtin[:2] <= "29"
+
+
+def county_code_problem(code: str) -> str | None:
+    """Why a 6-digit code cannot be a county's under GB/T 2260, or None when it can be."""
+    if code[:2] not in PROVINCE_CODES:
+        return f"{code[:2]} is no province"
+    if code[2:] == "0000":
+        return "it is a province's"
+    return None

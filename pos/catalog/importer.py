@@ -15,7 +15,8 @@ Required, with a value:
 - valid_from, valid_until: `YYYY-MM-DD`, valid_from <= valid_until; outside them it has expired
 - certifying_county_code: 6-digit code of the county that certified it; it must be the origin
   county of some row in the file, or a county already in the catalog
-- origin_county_code: 6-digit administrative code; its first 2 digits are the province code
+- origin_county_code: 6-digit administrative code (GB/T 2260); its first 2 digits are the
+  province code, which must be a province's, and its last 4 are not `0000` (the province's own)
 - origin_county_name: the same on every row with that county code
 - province_name: the same on every row with that province code
 - supplier_credit_code: 18-character unified social credit code with its GB 32100-2015 check

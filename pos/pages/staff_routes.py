@@ -26,7 +26,7 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE
-from pos.staff.login_limit import spend_login_try
+from pos.staff.login_limit import spend_login_try, spend_user_try
 
 __all__ = ["StaffPages"]
 
@@ -88,6 +88,7 @@ class StaffPages(Controller):
     async def login(self, request: AnyRequest, settings: NamedDependency[Settings]) -> Redirect:
         """Sign in and keep the session in the HttpOnly cookie the API reads too."""
         form = await read_form(request)
+        await spend_user_try(request, form.get("username", ""))
         token, _ = await staff_service.login(form.get("username", ""), form.get("password", ""))
         redirect = _see_other("/staff")
         redirect.cookies.append(_session_cookie(token, settings))

@@ -1,6 +1,9 @@
-"""Sign-in tries per client address: one budget for the API and the tablet page, every server.
+"""Sign-in tries per client address and per username: one budget each for the API and the
+tablet page, on every server.
 
 An IPv6 client counts by its /64: one host is given a whole /64 and may pick any address in it.
+A username has a budget of its own, so guesses at one user spread over many addresses stop too;
+it is larger than an address's, so one address alone cannot lock a user out.
 
 Litestar's RateLimitMiddleware reads a count and writes it back in two steps under a lock of its
 own route and process, so a burst spread over the two sign-in routes, or over two app servers,
@@ -32,10 +35,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from pos.logs import logger
+from pos.staff.service import normal_username
 
 __all__ = [
     "LOGIN_TRIES",
     "STATE_KEY",
+    "USER_LOGIN_TRIES",
     "WINDOW_SECONDS",
     "LoginLimit",
     "MemoryLoginLimit",
@@ -45,10 +50,12 @@ __all__ = [
     "create_login_limit",
     "send_budget_headers",
     "spend_login_try",
+    "spend_user_try",
 ]
 
 # Enough for a store's tablets behind one NAT, too few to guess passwords.
 LOGIN_TRIES = 10
+USER_LOGIN_TRIES = 3 * LOGIN_TRIES
 WINDOW_SECONDS = 60
 STATE_KEY = "login_limit"  # where create_app puts the LoginLimit in the app state
 _TRIES_KEY = "login_tries"  # where the guard leaves a request's counted Tries in its scope state
@@ -142,6 +149,19 @@ async def spend_login_try(
     tries = await limit.count_try(budget_key(client))
     connection.scope.setdefault("state", {})[_TRIES_KEY] = tries
     if tries.spent > LOGIN_TRIES:
+        raise TooManyRequestsException(headers={"Retry-After": str(tries.resets_in)})
+
+
+async def spend_user_try(connection: ASGIConnection[Any, Any, Any, Any], username: str) -> None:
+    """Count a sign-in try at `username` (as sign-in matches it); 429 once its tries are spent.
+
+    Call it before the password is checked, after `spend_login_try` let the request in.
+    """
+    limit: LoginLimit = connection.app.state[STATE_KEY]
+    tries = await limit.count_try(f"user:{normal_username(username)}")
+    if tries.spent > USER_LOGIN_TRIES:
+        # The answer's RateLimit headers then say no try is left, and when one comes back.
+        connection.scope.setdefault("state", {})[_TRIES_KEY] = tries
         raise TooManyRequestsException(headers={"Retry-After": str(tries.resets_in)})
 
 

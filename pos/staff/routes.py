@@ -15,7 +15,7 @@ from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
 from pos.staff.guards import SESSION_COOKIE, STAFF_ACTOR, any_staff, staff
-from pos.staff.login_limit import spend_login_try
+from pos.staff.login_limit import spend_login_try, spend_user_try
 from pos.staff.schemas import DeviceTokenOut, LoginRequest, StaffOut
 
 __all__ = ["DeviceTokenController", "SessionController"]
@@ -44,12 +44,17 @@ class SessionController(Controller):
         summary="Sign in; sets the pos_session cookie",
     )
     async def login(
-        self, data: JSONBody[LoginRequest], settings: NamedDependency[Settings]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginRequest],
+        settings: NamedDependency[Settings],
     ) -> Response[StaffOut]:
         """Wrong username and wrong password answer alike: 401 `bad_credentials`.
 
-        Tries per client address share one budget with the tablet's sign-in page: 429 past it.
+        Tries per client address, and tries per username, each share one budget with the
+        tablet's sign-in page: 429 past either.
         """
+        await spend_user_try(request, data.username)
         token, actor = await staff_service.login(data.username, data.password)
         return Response(StaffOut.from_actor(actor), cookies=[_session_cookie(token, settings)])
 

@@ -6,12 +6,14 @@ from pydantic import BaseModel, Field
 
 from pos.staff.actors import RoleName, StaffActor
 
-__all__ = ["DeviceTokenOut", "LoginRequest", "RoleOut", "StaffOut"]
+__all__ = ["MAX_PASSWORD_LENGTH", "DeviceTokenOut", "LoginRequest", "RoleOut", "StaffOut"]
+
+MAX_PASSWORD_LENGTH = 256
 
 
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class RoleOut(BaseModel):

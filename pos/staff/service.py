@@ -21,11 +21,12 @@ from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff.actors import ROLE_NAMES, DeviceActor, DeviceKind, RoleName, StaffActor
 from pos.staff.credentials import digest, new_token
 from pos.staff.passwords import hash_password, needs_rehash, verify_password
-from pos.staff.schemas import DeviceTokenOut
+from pos.staff.schemas import MAX_PASSWORD_LENGTH, DeviceTokenOut
 from pos.staff.tables import DeviceToken, Role, StaffSession, StaffUser
 from pos.stores.tables import Device, Store
 
 __all__ = [
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "SESSION_LIFETIME",
     "StaffListed",
@@ -39,6 +40,7 @@ __all__ = [
     "live_device_tokens",
     "login",
     "logout",
+    "normal_username",
     "replace_roles",
     "revoke_device_token",
     "revoke_device_tokens",
@@ -56,7 +58,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _normal_username(username: str) -> str:
+def normal_username(username: str) -> str:
+    """The form a username is stored and matched in."""
     # Tablet keyboards capitalise the first letter, and a Chinese input method may type
     # full-width letters: "Li.Wei", "li.wei" and "ｌｉ．ｗｅｉ" are one user.
     return unicodedata.normalize("NFKC", username).strip().lower()
@@ -74,9 +77,11 @@ def _check_new_user(
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+    # No longer than sign-in takes one: a longer password could never be typed in.
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"a password has at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
+            f"a password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            code="weak_password",
         )
 
 
@@ -94,7 +99,7 @@ async def create_user(
     roles: Sequence[tuple[RoleName, int | None]],
 ) -> StaffActor:
     """A new staff user holding `roles`, each at a store id or at every store (`None`)."""
-    name = _normal_username(username)
+    name = normal_username(username)
     _check_new_user(name, password, display_name, roles)
     password_hash = await hash_password(password)
     held = tuple(dict.fromkeys(roles))
@@ -157,7 +162,7 @@ async def _user_named(username: str) -> dict[str, Any] | None:
             StaffUser.password_hash,
             StaffUser.active,
         )
-        .where(StaffUser.username == _normal_username(username))
+        .where(StaffUser.username == normal_username(username))
         .first()
     )
 
@@ -200,7 +205,7 @@ async def list_users() -> list[StaffListed]:
 
 async def _require_user_id(username: str) -> int:
     """The id of the user named `username` (in any case or width); NotFound `staff_not_found`."""
-    name = _normal_username(username)
+    name = normal_username(username)
     row = await StaffUser.select(StaffUser.id).where(StaffUser.username == name).first()
     if row is None:
         raise NotFound(f"no staff user {name!r}", code="staff_not_found")
@@ -252,6 +257,7 @@ async def login(username: str, password: str) -> tuple[str, StaffActor]:
     new_hash = await hash_password(password) if needs_rehash(user["password_hash"]) else None
     token, now = new_token(), _now()
     async with write_transaction():
+        await _require_unchanged(user)
         await StaffSession.delete().where(
             (StaffSession.user == user["id"]) & (StaffSession.expires_at <= now)
         )
@@ -268,6 +274,22 @@ async def login(username: str, password: str) -> tuple[str, StaffActor]:
                 StaffUser.id == user["id"]
             )
     return token, await _actor_for_user(user)
+
+
+async def _require_unchanged(user: dict[str, Any]) -> None:
+    """Refuse the sign-in if the user's password changed, or they were deactivated, while the
+    password was checked: that change ended their sessions and must end this one too.
+
+    Locks the user's row (PostgreSQL), so a change waits for this sign-in and then ends it.
+    """
+    select = StaffUser.select(StaffUser.password_hash, StaffUser.active).where(
+        StaffUser.id == user["id"]
+    )
+    if not isinstance(current_engine(), SQLiteEngine):
+        select = select.lock_rows()
+    now = await select.first()
+    if now is None or not now["active"] or now["password_hash"] != user["password_hash"]:
+        raise NotAuthenticated("wrong username or password", code="bad_credentials")
 
 
 async def logout(token: str) -> None:

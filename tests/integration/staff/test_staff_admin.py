@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -47,6 +48,35 @@ async def test_a_new_password_replaces_the_old_and_ends_their_sessions(db: str) 
     with pytest.raises(NotAuthenticated):
         await staff.login(actor.username, PASSWORD)
     assert (await staff.login(actor.username, NEW_PASSWORD))[1] == actor
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda name: staff.set_password(name, NEW_PASSWORD),
+        lambda name: staff.deactivate_user(name),
+    ],
+    ids=["new password", "deactivated"],
+)
+async def test_a_sign_in_whose_password_was_checked_before_a_change_gets_no_session(
+    db: str, monkeypatch: pytest.MonkeyPatch, change: Callable[[str], Awaitable[None]]
+) -> None:
+    actor = await make_user("manager", None)
+    check_password = staff.verify_password
+
+    async def changed_while_checking(password_hash: str | None, password: str) -> bool:
+        matches = await check_password(password_hash, password)
+        await change(actor.username)  # lands while the old password is being checked
+        return matches
+
+    monkeypatch.setattr(staff, "verify_password", changed_while_checking)
+    with pytest.raises(NotAuthenticated) as refused:
+        await staff.login(actor.username, PASSWORD)
+
+    assert refused.value.code == "bad_credentials"
+    assert await StaffSession.count() == 0
+    await staff.activate_user(actor.username)
+    assert await StaffSession.count() == 0
 
 
 async def test_a_new_password_follows_the_rules_of_a_new_user(db: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 
@@ -13,6 +14,7 @@ from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff import service as staff
 from pos.staff import supplier_keys
 from pos.staff.passwords import hash_password
+from pos.staff.schemas import LoginRequest
 from pos.staff.tables import StaffSession, StaffUser, SupplierKey
 from tests.helpers.staff import PASSWORD, add_store, add_supplier, make_user
 
@@ -64,6 +66,21 @@ async def test_a_new_user_needs_a_real_password_and_known_roles(
     with pytest.raises(InvalidInput) as refused:
         await staff.create_user("li.wei", password, roles=roles)  # type: ignore[arg-type]
     assert refused.value.code == code
+
+
+async def test_a_password_longer_than_sign_in_takes_is_refused_when_set(
+    client: httpx.AsyncClient,
+) -> None:
+    longest = LoginRequest.model_json_schema()["properties"]["password"]["maxLength"]
+    with pytest.raises(InvalidInput) as refused:
+        await staff.create_user("li.wei", "x" * (longest + 1), roles=[("cashier", None)])
+    assert refused.value.code == "weak_password"
+    actor = await make_user("cashier", None)
+    with pytest.raises(InvalidInput):
+        await staff.set_password(actor.username, "x" * (longest + 1))
+    await staff.set_password(actor.username, "x" * longest)
+    body = {"username": actor.username, "password": "x" * longest}
+    assert (await client.post("/api/staff/session", json=body)).status_code == 200
 
 
 async def test_a_display_name_longer_than_its_column_is_refused_before_the_database(

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from pos.app import create_app
 from pos.settings import Settings
-from pos.staff.login_limit import LOGIN_TRIES
+from pos.staff.login_limit import LOGIN_TRIES, USER_LOGIN_TRIES
 from pos.staff.tables import StaffSession
 from tests.helpers.staff import PASSWORD, add_store, login_as, make_user
 
@@ -166,6 +167,46 @@ async def test_a_burst_over_two_app_servers_sharing_redis_checks_one_budget_of_p
                 await http.aclose()
 
     assert len(_checked([r.status_code for r in responses])) == LOGIN_TRIES
+
+
+async def _try_from(app: Litestar, address: str, body: dict[str, str]) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pos.test") as http:
+        return await http.post(SESSION, json=body)
+
+
+async def test_guesses_at_one_user_from_many_addresses_spend_that_users_budget(
+    app: Litestar,
+) -> None:
+    target, other = await make_user("manager", None), await make_user("cashier", None)
+    spellings = [target.username, target.username.upper(), f" {target.username.capitalize()}"]
+    statuses = [
+        (
+            await _try_from(
+                app, f"198.51.100.{n}", {"username": spellings[n % 3], "password": "guess-123"}
+            )
+        ).status_code
+        for n in range(USER_LOGIN_TRIES + 1)
+    ]
+
+    assert statuses == [401] * USER_LOGIN_TRIES + [429]
+    right = {"username": target.username, "password": PASSWORD}
+    assert (await _try_from(app, "203.0.113.1", right)).status_code == 429
+    others = {"username": other.username, "password": PASSWORD}
+    assert (await _try_from(app, "203.0.113.2", others)).status_code == 200
+
+
+async def test_the_tablet_page_spends_the_same_budget_of_the_user(app: Litestar) -> None:
+    target = await make_user("manager", None)
+    guess = {"username": target.username, "password": "guess-123"}
+    for n in range(USER_LOGIN_TRIES):
+        await _try_from(app, f"198.51.100.{n}", guess)
+
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pos.test") as http:
+        on_page = await http.post(PAGE_LOGIN, data={**guess, "password": PASSWORD})
+
+    assert on_page.status_code == 429
 
 
 async def test_a_refused_try_says_when_the_budget_comes_back(client: httpx.AsyncClient) -> None:

@@ -106,6 +106,14 @@ def test_optional_columns_may_be_left_out() -> None:
         ({"valid_from": "2028-01-01"}, "valid_from is after valid_until"),
         ({"certifying_county_code": "34162"}, "certifying_county_code must be 6 digits"),
         ({"origin_county_code": "34162x"}, "origin_county_code must be 6 digits"),
+        (
+            {"origin_county_code": "991623", "supplier_county_code": LIXIN},
+            "origin_county_code 991623 is no county's code (GB/T 2260): 99 is no province",
+        ),
+        (
+            {"origin_county_code": "340000", "supplier_county_code": LIXIN},
+            "origin_county_code 340000 is no county's code (GB/T 2260): it is a province's",
+        ),
         ({"origin_county_name": ""}, "origin_county_name is empty"),
         ({"province_name": " "}, "province_name is empty"),
         ({"supplier_credit_code": credit_code()[:17] + "0"}, "supplier_credit_code is not a valid"),
