@@ -13,6 +13,7 @@ from printers.errors import (
     PrinterError,
     PrinterNotReady,
     PrinterUnreachable,
+    SendInterrupted,
     StatusUnsupported,
 )
 from printers.layout import render_receipt
@@ -25,6 +26,7 @@ from printers.profiles import (
     TcpAddress,
     UsbAddress,
     parse_printer_url,
+    printer_profile,
 )
 from printers.render import render_png
 from printers.samples import sample_receipt, sample_refund
@@ -49,6 +51,7 @@ __all__ = [
     "ReceiptLine",
     "RefundDocument",
     "ReturnedItem",
+    "SendInterrupted",
     "SerialAddress",
     "StatusUnsupported",
     "TcpAddress",
@@ -60,6 +63,7 @@ __all__ = [
     "format_fen",
     "format_kg",
     "parse_printer_url",
+    "printer_profile",
     "query_status",
     "render_png",
     "render_receipt",

@@ -81,6 +81,7 @@ class RefundDocument:
     total_fen: int
     payment_method: str
     returned: tuple[ReturnedItem, ...] = ()
+    reprint: bool = False
 
     def __post_init__(self) -> None:
         if self.refunded_at.tzinfo is None:

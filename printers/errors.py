@@ -12,6 +12,7 @@ __all__ = [
     "PrinterError",
     "PrinterNotReady",
     "PrinterUnreachable",
+    "SendInterrupted",
     "StatusUnsupported",
 ]
 
@@ -24,7 +25,7 @@ class PrinterError(Exception):
 
 
 class PrinterConfigError(PrinterError):
-    """The URL or profile is wrong, or a driver is not installed: retrying will not help."""
+    """The URL or profile is wrong, a driver is missing or the device is denied: no retry helps."""
 
     code = "printer_config"
 
@@ -40,6 +41,15 @@ class PrinterUnreachable(PrinterError):
 
     code = "printer_unreachable"
     retryable = True
+
+
+class SendInterrupted(PrinterUnreachable):
+    """The link failed while the receipt was being written: part or all of it may be printed."""
+
+    code = "printer_send_interrupted"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason} (part or all of it may be on the paper)")
 
 
 class PrinterNotReady(PrinterError):

@@ -242,6 +242,8 @@ def _footer(receipt: _Receipt, document: ReceiptDocument) -> None:
 
 def _refund_slip(document: RefundDocument, profile: PrinterProfile) -> bytes:
     slip = _Receipt(profile)
+    if document.reprint:
+        slip.line(REPRINT_BANNER, align="center", size="double", bold=True)
     slip.line(REFUND_TITLE, align="center", size="double", bold=True)
     _place(slip, document.store_name, document.counter_name)
     slip.pair("退款时间", document.refunded_at.strftime("%Y-%m-%d %H:%M:%S"))
@@ -254,6 +256,8 @@ def _refund_slip(document: RefundDocument, profile: PrinterProfile) -> bytes:
     slip.pair("实付余额", format_fen(document.kept_fen))
     slip.pair("退款方式", f"原路退回 {document.payment_method}")
     slip.rule()
+    if document.reprint:
+        slip.line(REPRINT_BANNER, align="center", bold=True)
     return slip.finish()
 
 

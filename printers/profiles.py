@@ -1,10 +1,14 @@
-"""Printer profiles (paper, encoding, capabilities) and printer connection URLs."""
+"""Printer profiles (paper, encoding, capabilities) and printer connection URLs.
+
+A URL may also say what its printer can do, whatever the connection:
+`tcp://10.0.0.5:9100?cut=none&qr=image&chinese_mode=on` (see `_PROFILE_OPTIONS`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from printers.errors import PrinterConfigError
@@ -18,6 +22,7 @@ __all__ = [
     "TcpAddress",
     "UsbAddress",
     "parse_printer_url",
+    "printer_profile",
 ]
 
 BAUDRATES = frozenset({1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200})
@@ -48,6 +53,22 @@ class PrinterProfile:
     def dots(self) -> int:
         """Printable width in dots."""
         return _DOTS[self.paper_mm]
+
+
+@dataclass(frozen=True, slots=True)
+class _ProfileOption:
+    """A URL option for one PrinterProfile field: the values an operator may write, and theirs."""
+
+    field: str
+    values: dict[str, bool]
+
+
+# Defaults first; each default is the PrinterProfile field's own default.
+_PROFILE_OPTIONS = {
+    "cut": _ProfileOption("cutter", {"full": True, "none": False}),  # none: feed to the tear bar
+    "qr": _ProfileOption("native_qr", {"native": True, "image": False}),  # image: no `GS ( k`
+    "chinese_mode": _ProfileOption("kanji_control", {"off": False, "on": True}),  # `FS &`
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +116,46 @@ PrinterAddress = TcpAddress | UsbAddress | SerialAddress | FileAddress | CupsAdd
 
 def parse_printer_url(url: str) -> PrinterAddress:
     """Parse `tcp://host:9100`, `usb://0x0416:0x5011`, `serial:///dev/ttyS0?baudrate=9600`, ..."""
+    return _parse(url)[0]
+
+
+def printer_profile(url: str, *, paper_mm: Literal[58, 80]) -> PrinterProfile:
+    """The profile of the printer at `url`, as its options say (`?cut=none&qr=image`)."""
+    return PrinterProfile(paper_mm=paper_mm, **_parse(url)[1])
+
+
+def _parse(url: str) -> tuple[PrinterAddress, dict[str, Any]]:
     try:
         parts = urlsplit(url)  # ValueError for "tcp://[fe80::1:9100"
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         parser = _PARSERS.get(parts.scheme)
         if parser is None:
             raise PrinterConfigError(f"unknown printer URL scheme in {url!r}")
+        profile = _profile_fields(query, url)
         address = parser(unquote(parts.netloc), unquote(parts.path), query)
     except ValueError as error:
         raise PrinterConfigError(f"bad printer URL {url!r}: {error}") from None
     if query:
-        raise PrinterConfigError(f"unknown option(s) {sorted(query)} in printer URL {url!r}")
-    return address
+        known = ", ".join(sorted([*_CONNECTION_OPTIONS.get(parts.scheme, ()), *_PROFILE_OPTIONS]))
+        raise PrinterConfigError(
+            f"unknown option(s) {', '.join(sorted(query))} in printer URL {url!r}"
+            f" (a {parts.scheme} printer takes {known})"
+        )
+    return address, profile
+
+
+def _profile_fields(query: dict[str, str], url: str) -> dict[str, Any]:
+    """Take the profile options out of `query`, as PrinterProfile fields."""
+    fields: dict[str, Any] = {}
+    for name, option in _PROFILE_OPTIONS.items():
+        if name not in query:
+            continue
+        value = query.pop(name)
+        if value not in option.values:
+            allowed = " or ".join(f"{name}={choice}" for choice in option.values)
+            raise PrinterConfigError(f"printer URL {url!r}: {name}={value!r}, use {allowed}")
+        fields[option.field] = option.values[value]
+    return fields
 
 
 def _tcp(netloc: str, path: str, query: dict[str, str]) -> TcpAddress:
@@ -150,6 +199,7 @@ def _cups(netloc: str, path: str, query: dict[str, str]) -> CupsAddress:
     return CupsAddress(netloc)
 
 
+_CONNECTION_OPTIONS = {"usb": ("in_ep", "out_ep"), "serial": ("baudrate",)}
 _PARSERS: dict[str, Callable[[str, str, dict[str, str]], PrinterAddress]] = {
     "tcp": _tcp,
     "usb": _usb,

@@ -7,7 +7,8 @@ a lease (a failed job that staff retry is the head again, maybe while a later on
 printer gets one job at a time. A claim marks the head `sending` under a lease in one short
 transaction; the outcome is written in another, only while the claim still holds. A sender
 that dies between the two leaves the job `sending`; once the lease passes the next sender
-prints it again (at-least-once: a receipt printed twice beats a sale without one).
+prints it again (at-least-once: a receipt printed twice beats a sale without one), marked as
+a reprint so the second paper copy cannot pass for the original.
 On PostgreSQL a claim first locks its heads' printers, skipping those another sender is
 claiming for: under READ COMMITTED the check that no other job of a printer is sending cannot
 see a claim still in flight, so two senders could each claim a job of one printer (a retried
@@ -65,6 +66,7 @@ class ClaimedJob:
     paper_width_mm: int
     document: dict[str, Any]
     attempts: int
+    maybe_printed: bool  # an earlier send of it may be on the paper: print it as a reprint
     claim: str
 
 
@@ -97,7 +99,11 @@ _HEADS = Statement(
     " (SELECT MIN(id) FROM print_job WHERE state IN ('queued', 'sending', 'waiting')"
     " GROUP BY printer)"
 )
-_SENDING = "state = 'sending', claimed_by = {}, lease_until = {}"
+# A job claimed again while `sending` had a sender stop mid-send: it may be on the paper already.
+_SENDING = (
+    "maybe_printed = (maybe_printed OR state = 'sending'),"
+    " state = 'sending', claimed_by = {}, lease_until = {}"
+)
 # Checked again as the row is written: another sender may have claimed or finished it meanwhile,
 # or still be sending another job of its printer (a job staff retry is the head again).
 _CLAIMABLE = (
@@ -107,7 +113,8 @@ _CLAIMABLE = (
     " AND busy.id <> print_job.id AND busy.state = 'sending' AND busy.lease_until >= {})"
 )
 _CLAIMED_COLUMNS = (
-    "j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document, j.attempts"
+    "j.id, j.printer AS printer_id, p.connection_url, p.paper_width_mm, j.document, j.attempts,"
+    " j.maybe_printed"
 )
 # The heads whose printers this transaction now holds (NO KEY: new jobs may still be inserted).
 _LOCK_PRINTERS = Statement(
@@ -116,7 +123,7 @@ _LOCK_PRINTERS = Statement(
 )
 _CLAIM = Statement(
     f"WITH j AS (UPDATE print_job SET {_SENDING} WHERE id = ANY({{}})"  # noqa: S608 (constant text)
-    f" AND ({_CLAIMABLE}) RETURNING id, printer, document, attempts)"
+    f" AND ({_CLAIMABLE}) RETURNING id, printer, document, attempts, maybe_printed)"
     f" SELECT {_CLAIMED_COLUMNS} FROM j JOIN printer p ON p.id = j.printer"
 )
 _CLAIMED = Statement(
@@ -170,7 +177,11 @@ async def _claim_on_sqlite(
 
 def _with_json(row: dict[str, Any]) -> dict[str, Any]:
     document = row["document"]
-    return {**row, "document": json.loads(document) if isinstance(document, str) else document}
+    return {
+        **row,
+        "document": json.loads(document) if isinstance(document, str) else document,
+        "maybe_printed": bool(row["maybe_printed"]),  # SQLite: 0 or 1
+    }
 
 
 async def finish(job: ClaimedJob, changes: dict[Any, Any]) -> bool:

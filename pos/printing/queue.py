@@ -6,8 +6,10 @@ Outcomes (policy in `RetryPolicy.outcome`):
   `print_recheck_s` with the status check every send starts with; never gives up, never counts;
 - queued again: it could not be reached, or what answered is no printer (its status reply is
   not one); retried after a doubling delay with jitter, and `failed` after
-  `print_max_attempts` such sends, for staff to retry;
-- failed at once: its URL or profile is wrong, which no retry fixes.
+  `print_max_attempts` such sends, for staff to retry. A send cut short while writing may have
+  printed: the job's later sends print as reprints;
+- failed at once: its URL or profile is wrong, a driver is missing, or the service may not
+  open its device (a group or udev rule to add), which no retry fixes.
 A sender holds at most `SENDS_AT_ONCE` claimed jobs and sends them in threads of its own
 (a limiter that size, not anyio's shared default): a claimed job left waiting for a thread would
 let its lease pass, be claimed again and print twice.
@@ -19,14 +21,15 @@ one is full). The status watcher saves every answer it reads.
 (With several worker processes, another's different save may stand until this sender's status
 changes, `STATUS_REWRITE` passes, or a watcher reads the printer again.)
 A stop (cancellation) lets the send in progress finish and be recorded, so a restart prints
-each pending job once; only a crash between send and record prints a job twice (see jobs.py).
+each pending job once; only a crash between send and record prints a job twice (see jobs.py),
+the second time as a reprint.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Literal, cast
@@ -46,7 +49,11 @@ from printers import (
     PrinterProfile,
     PrinterStatus,
     PrinterUnreachable,
+    ReceiptDocument,
+    RefundDocument,
+    SendInterrupted,
     StatusUnsupported,
+    printer_profile,
     query_status,
     render_receipt,
     send,
@@ -119,6 +126,8 @@ class RetryPolicy:
         changes = {_J.state: state, _J.attempts: attempts + 1, _J.last_error: message}
         if state == "queued":
             changes[_J.next_attempt_at] = now + self.retry_delay(attempts + 1)
+        if isinstance(error, SendInterrupted):
+            changes[_J.maybe_printed] = True
         return Outcome(state, changes, PrinterStatus.unreachable(message) if unreachable else None)
 
 
@@ -180,7 +189,7 @@ class PrintSender:
         """Send one claimed job and record what happened; returns the job's new state."""
         error: Exception | None = None
         try:
-            data = render_receipt(document_from_json(job.document), _profile(job))
+            data = render_receipt(_document(job), _profile(job))
             await anyio.to_thread.run_sync(
                 partial(send, job.connection_url, data, timeout=self.timeout), limiter=self._sends
             )
@@ -253,8 +262,14 @@ class PrintSender:
             states.append(await self.deliver(job))
 
 
+def _document(job: ClaimedJob) -> ReceiptDocument | RefundDocument:
+    document = document_from_json(job.document)
+    # A second paper copy of a sale must not pass for the original (at an exit check, say).
+    return replace(document, reprint=True) if job.maybe_printed else document
+
+
 def _profile(job: ClaimedJob) -> PrinterProfile:
-    return PrinterProfile(paper_mm=cast(Literal[58, 80], job.paper_width_mm))
+    return printer_profile(job.connection_url, paper_mm=cast(Literal[58, 80], job.paper_width_mm))
 
 
 def _read_status(url: str) -> PrinterStatus | None:

@@ -48,6 +48,10 @@ class PrintJob(Table):
     lease_until = Timestamptz(
         null=True, default=None, help_text="a sender that crashed gives the job back then"
     )
+    maybe_printed = Boolean(
+        default=False,
+        help_text="a send was cut short (link lost, sender stopped): later ones print as reprints",
+    )
     last_error = Text(default="", help_text="why it waits or failed, for staff")
     created_at = Timestamptz(default=TimestamptzNow())
     printed_at = Timestamptz(null=True, default=None)

@@ -10,10 +10,15 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Protocol, TypeVar
 
-from printers.errors import PrinterNotReady, PrinterUnreachable, StatusUnsupported
+from printers.errors import (
+    PrinterNotReady,
+    PrinterUnreachable,
+    SendInterrupted,
+    StatusUnsupported,
+)
 from printers.status import STATUS_QUERY, PrinterStatus, status_from_replies
 
-__all__ = ["Channel", "Connector", "Deadline", "DuplexConnector"]
+__all__ = ["Channel", "Connector", "Deadline", "DuplexConnector", "write_receipt"]
 
 T = TypeVar("T")
 
@@ -122,7 +127,7 @@ class DuplexConnector(Connector):
                     raise PrinterUnreachable(status.error)
                 if not status.ready:
                     raise PrinterNotReady(status.reason or "not ready", status)
-            channel.write(data, deadline)
+            write_receipt(channel, data, deadline)
 
     def query_status(self, *, timeout: float) -> PrinterStatus:
         """Ask for the status; a printer that cannot be reached is reported offline."""
@@ -141,6 +146,14 @@ def _settle(outcome: Future[T], blocking: Callable[[], T], target: str) -> None:
         outcome.set_exception(error)
     finally:
         _hung.discard(target)
+
+
+def write_receipt(channel: Channel, data: bytes, deadline: Deadline) -> None:
+    """Write the receipt: SendInterrupted when it fails, as part or all of it may be printed."""
+    try:
+        channel.write(data, deadline)
+    except PrinterUnreachable as error:
+        raise SendInterrupted(str(error)) from error
 
 
 def _exchange_status(channel: Channel, deadline: Deadline) -> PrinterStatus:

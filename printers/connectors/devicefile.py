@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-from printers.connectors.base import Connector, Deadline
-from printers.connectors.fd import FdChannel
-from printers.errors import PrinterUnreachable
+from printers.connectors.base import Connector, Deadline, write_receipt
+from printers.connectors.fd import FdChannel, open_device
 from printers.profiles import FileAddress
 
 __all__ = ["FileConnector"]
@@ -22,12 +21,10 @@ class FileConnector(Connector):
         """Write `data`; a printer that stops taking bytes fails after `timeout` seconds."""
         deadline = Deadline(timeout)
         path = self.address.path
+        # No O_CREAT: a mistyped /dev path must fail, not become a regular file.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY
+        fd = open_device(path, flags, group="lp")
         try:
-            # No O_CREAT: a mistyped /dev path must fail, not become a regular file.
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_NOCTTY)
-        except OSError as error:
-            raise PrinterUnreachable(f"{path}: {error}") from error
-        try:
-            FdChannel(fd, path).write(data, deadline)
+            write_receipt(FdChannel(fd, path), data, deadline)
         finally:
             os.close(fd)

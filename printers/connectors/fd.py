@@ -1,4 +1,4 @@
-"""Deadline-bounded writes and reads on a non-blocking file descriptor (tty, device file)."""
+"""Opening a device (tty, device file), and deadline-bounded writes and reads on its descriptor."""
 
 from __future__ import annotations
 
@@ -6,9 +6,25 @@ import os
 import selectors
 
 from printers.connectors.base import Deadline
-from printers.errors import PrinterUnreachable
+from printers.errors import PrinterConfigError, PrinterUnreachable
 
-__all__ = ["FdChannel"]
+__all__ = ["FdChannel", "open_device"]
+
+
+def open_device(path: str, flags: int, *, group: str) -> int:
+    """`os.open`; a device the service may not open is a setup to fix, not one to retry.
+
+    `group` is the one that usually owns such devices (lp for printers, dialout for ttys).
+    """
+    try:
+        return os.open(path, flags)
+    except PermissionError as error:
+        raise PrinterConfigError(
+            f"{path}: {error.strerror}: add the user the POS runs as to the {group} group"
+            f" (or the group owning {path}), or write a udev rule giving it access"
+        ) from error
+    except OSError as error:
+        raise PrinterUnreachable(f"{path}: {error}") from error
 
 
 class FdChannel:

@@ -64,7 +64,10 @@ class _SocketChannel:
 
     def write(self, data: bytes, deadline: Deadline) -> None:
         self._sock.settimeout(deadline.remaining())
-        self._sock.sendall(data)
+        try:
+            self._sock.sendall(data)
+        except OSError as error:
+            raise PrinterUnreachable(f"{self._target}: {error}") from error
 
     def read(self, size: int, deadline: Deadline) -> bytes:
         received = b""

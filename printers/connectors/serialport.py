@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import termios
 import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from printers.connectors.base import Deadline, DuplexConnector
-from printers.connectors.fd import FdChannel
-from printers.errors import PrinterUnreachable
+from printers.connectors.fd import FdChannel, open_device
+from printers.errors import PrinterConfigError, PrinterUnreachable
 from printers.profiles import SerialAddress
 
 __all__ = ["SerialConnector"]
+
+_NAME_A_TTY = (
+    "name a tty, e.g. serial:///dev/ttyUSB0 (a printer device file is file:///dev/usb/lp0)"
+)
 
 
 class SerialConnector(DuplexConnector):
@@ -24,22 +30,28 @@ class SerialConnector(DuplexConnector):
 
     @contextmanager
     def open(self, deadline: Deadline) -> Iterator[FdChannel]:
-        """Open and configure the tty, raising PrinterUnreachable if it is missing or busy."""
+        """Open and configure the tty: missing or busy is unreachable, denied or no tty wrong."""
         device = self.address.device
+        fd = open_device(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK, group="dialout")
         try:
-            fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        except OSError as error:
-            raise PrinterUnreachable(f"{device}: {error}") from error
-        try:
-            _configure(fd, self.address.baudrate)
+            _configure(fd, device, self.address.baudrate)
             yield FdChannel(fd, device)
-        except termios.error as error:
-            raise PrinterUnreachable(f"{device}: not a serial port ({error})") from error
         finally:
             os.close(fd)
 
 
-def _configure(fd: int, baudrate: int) -> None:
+def _configure(fd: int, device: str, baudrate: int) -> None:
+    if not stat.S_ISCHR(os.fstat(fd).st_mode):
+        raise PrinterConfigError(f"{device} is not a serial port: {_NAME_A_TTY}")
+    try:
+        _set_raw(fd, baudrate)
+    except termios.error as error:
+        if error.args[0] == errno.ENOTTY:  # a device, but no tty (/dev/usb/lp0, say)
+            raise PrinterConfigError(f"{device} is not a serial port: {_NAME_A_TTY}") from error
+        raise PrinterUnreachable(f"{device}: {error}") from error
+
+
+def _set_raw(fd: int, baudrate: int) -> None:
     tty.setraw(fd)  # no echo, no line editing, no CR/LF translation of receipt bytes
     attributes = termios.tcgetattr(fd)
     speed = getattr(termios, f"B{baudrate}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import importlib
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +13,15 @@ from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Usb
 
 from printers.connectors.base import Deadline, DuplexConnector
-from printers.errors import PrinterConfigError, PrinterUnreachable
+from printers.errors import PrinterConfigError, PrinterError, PrinterUnreachable
 from printers.profiles import UsbAddress
 
 __all__ = ["UsbConnector"]
+
+try:
+    _usb_core: Any = importlib.import_module("usb.core")
+except ImportError:
+    _usb_core = None  # Usb.is_usable() is then False: nothing below reaches it
 
 
 class UsbConnector(DuplexConnector):
@@ -36,7 +43,13 @@ class UsbConnector(DuplexConnector):
         try:
             printer.open()
         except DeviceNotFoundError as error:
+            if _denied(error.__context__):  # python-escpos wraps pyusb's USBError
+                raise _access_denied(name, address, error) from error
             raise PrinterUnreachable(f"{name}: {error}") from error
+        except _usb_core.NoBackendError as error:
+            raise PrinterConfigError(
+                f"{name}: pyusb found no libusb ({error}): apt-get install libusb-1.0-0"
+            ) from error
         try:
             yield _UsbChannel(printer.device, address, name)
         finally:
@@ -53,7 +66,7 @@ class _UsbChannel:
         try:
             self._device.write(self._address.out_ep, data, _ms(deadline))
         except Exception as error:  # pyusb's USBError/USBTimeoutError; pyusb is optional
-            raise PrinterUnreachable(f"{self._name}: {error}") from error
+            raise self._failure(error) from error
 
     def read(self, size: int, deadline: Deadline) -> bytes:
         received = b""
@@ -63,9 +76,30 @@ class _UsbChannel:
                     self._device.read(self._address.in_ep, size - len(received), _ms(deadline))
                 )
             except Exception as error:  # pyusb's USBError/USBTimeoutError
-                raise PrinterUnreachable(f"{self._name}: no status reply ({error})") from error
+                raise self._failure(error, "no status reply") from error
             received += chunk
         return received
+
+    def _failure(self, error: Exception, what: str = "") -> PrinterError:
+        if _denied(error):
+            return _access_denied(self._name, self._address, error)
+        return PrinterUnreachable(
+            f"{self._name}: {what} ({error})" if what else f"{self._name}: {error}"
+        )
+
+
+def _denied(error: BaseException | None) -> bool:
+    return getattr(error, "errno", None) in (errno.EACCES, errno.EPERM)
+
+
+def _access_denied(name: str, address: UsbAddress, error: Exception) -> PrinterConfigError:
+    """The service may not use the device: a setup to fix, which no retry mends."""
+    vendor, product = f"{address.vendor_id:04x}", f"{address.product_id:04x}"
+    return PrinterConfigError(
+        f"{name}: {error}: write a udev rule giving the user the POS runs as access, e.g."
+        f' SUBSYSTEM=="usb", ATTR{{idVendor}}=="{vendor}", ATTR{{idProduct}}=="{product}",'
+        ' GROUP="lp", MODE="0660"'
+    )
 
 
 def _ms(deadline: Deadline) -> int:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
 import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Usb
 
 from printers import (
@@ -19,6 +23,7 @@ from printers import (
     PrinterProfile,
     PrinterStatus,
     PrinterUnreachable,
+    SendInterrupted,
     StatusUnsupported,
     VirtualPrinter,
     connector_for,
@@ -35,6 +40,7 @@ from printers.connectors import (
     SerialConnector,
     UsbConnector,
     cupsqueue,
+    usbdevice,
 )
 from printers.decoder import Cut, Decoder, StatusRequest
 
@@ -117,6 +123,43 @@ def test_every_transport_delivers_the_exact_bytes(transport: Transport) -> None:
     assert "甘肃定西马铃薯粉条" in decode(received()).text_lines
 
 
+@pytest.fixture
+def jammed_port() -> Iterator[int]:
+    """A printer that answers "ready", then takes no more bytes (jammed, its buffer full)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # accepted sockets inherit it
+    held: list[socket.socket] = []
+
+    def answer_status_only() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return  # closed: the test is over
+            held.append(connection)
+            connection.recv(9)  # DLE EOT 1, 2, 4
+            connection.sendall(b"\x12\x12\x12")
+
+    thread = threading.Thread(target=answer_status_only, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    server.close()
+    for connection in held:
+        connection.close()
+    thread.join(5)
+
+
+def test_a_send_cut_short_while_writing_may_have_printed(jammed_port: int) -> None:
+    with pytest.raises(SendInterrupted, match="may be on the paper"):
+        send(f"tcp://127.0.0.1:{jammed_port}", b"\n" * 8_000_000, timeout=0.5)
+
+
+def test_a_printer_not_reached_has_printed_nothing(silent_port: int) -> None:
+    with pytest.raises(PrinterUnreachable) as raised:
+        send(f"tcp://127.0.0.1:{silent_port}", DATA, timeout=0.3)
+    assert not isinstance(raised.value, SendInterrupted)
+
+
 def test_connector_for_picks_the_connector_by_scheme() -> None:
     assert isinstance(connector_for("tcp://127.0.0.1:9100"), NetworkConnector)
     assert isinstance(connector_for("serial:///dev/ttyS0"), SerialConnector)
@@ -165,8 +208,43 @@ def test_missing_serial_device_is_unreachable(tmp_path: Path) -> None:
 def test_a_plain_file_is_not_a_serial_port(tmp_path: Path) -> None:
     path = tmp_path / "not-a-tty"
     path.write_bytes(b"")
-    with pytest.raises(PrinterUnreachable, match="not a serial port"):
+    with pytest.raises(PrinterConfigError, match="not a serial port: name a tty"):
         send(f"serial://{path}", DATA, timeout=1)
+
+
+def test_a_device_that_is_no_tty_is_not_a_serial_port() -> None:
+    with pytest.raises(PrinterConfigError, match="/dev/null is not a serial port"):
+        send("serial:///dev/null", DATA, timeout=1)
+
+
+def denied_opening(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Opening `path` fails as for a user outside its group (tests run as root)."""
+    real_open = os.open
+
+    def open_(file: str, flags: int, *args: int) -> int:
+        if file == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), file)
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(os, "open", open_)
+
+
+def test_a_device_file_the_service_may_not_open_needs_its_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = tmp_path / "lp0"
+    device.touch()
+    denied_opening(monkeypatch, str(device))
+    with pytest.raises(PrinterConfigError, match=r"Permission denied: add the user .* lp group"):
+        send(f"file://{device}", DATA, timeout=1)
+
+
+def test_a_serial_port_the_service_may_not_open_needs_its_group(
+    pty_printer: PtyPrinter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denied_opening(monkeypatch, pty_printer.device)
+    with pytest.raises(PrinterConfigError, match=r"add the user .* dialout group"):
+        send(f"serial://{pty_printer.device}", DATA, timeout=1)
 
 
 def test_device_file_must_exist(tmp_path: Path) -> None:
@@ -197,6 +275,57 @@ def test_device_file_cannot_read_status(tmp_path: Path) -> None:
 @pytest.mark.skipif(Usb.is_usable(), reason="pyusb is installed")
 def test_usb_without_pyusb_is_a_config_error() -> None:
     with pytest.raises(PrinterConfigError, match="pyusb"):
+        send("usb://0x0416:0x5011", DATA, timeout=1)
+
+
+class NoBackendError(ValueError):
+    """pyusb's, when it finds no libusb (pyusb is not installed here)."""
+
+
+class USBError(OSError):
+    """pyusb's, an OSError carrying the errno libusb gave."""
+
+
+class FakeUsb:
+    """python-escpos's Usb as pyusb drives it: `opening` is what its open() does."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    @staticmethod
+    def is_usable() -> bool:
+        return True
+
+    def open(self) -> None:
+        self.opening()
+
+
+def no_backend() -> None:
+    raise NoBackendError("No backend available")
+
+
+def access_denied() -> None:
+    try:
+        raise USBError(errno.EACCES, "Access denied (insufficient permissions)")
+    except USBError as error:  # python-escpos wraps it, as its open() does
+        # As python-escpos raises it: the USBError is only its context.
+        raise DeviceNotFoundError(f"Unable to open USB printer on (1046, 20497):\n{error}")  # noqa: B904
+
+
+@pytest.mark.parametrize(
+    ("opening", "fix"),
+    [
+        (no_backend, "pyusb found no libusb .*apt-get install libusb-1.0-0"),
+        (access_denied, 'write a udev rule .*ATTR{idVendor}=="0416", ATTR{idProduct}=="5011"'),
+    ],
+)
+def test_a_usb_setup_no_retry_mends_is_a_config_error_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch, opening: Callable[[], None], fix: str
+) -> None:
+    monkeypatch.setattr(FakeUsb, "opening", staticmethod(opening), raising=False)
+    monkeypatch.setattr(usbdevice, "Usb", FakeUsb)
+    monkeypatch.setattr(usbdevice, "_usb_core", SimpleNamespace(NoBackendError=NoBackendError))
+    with pytest.raises(PrinterConfigError, match=fix):
         send("usb://0x0416:0x5011", DATA, timeout=1)
 
 

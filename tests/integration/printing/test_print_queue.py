@@ -6,9 +6,12 @@ handler turns into the receipt job.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +20,8 @@ import pytest
 
 from pos.catalog.tables import Product
 from pos.db import write_transaction
-from pos.errors import Conflict
+from pos.errors import Conflict, InvalidInput
+from pos.layouts import apply_layout
 from pos.orders import service as orders
 from pos.orders.checkout import create_kiosk_order
 from pos.orders.schemas import LineIn, OrderIn
@@ -29,8 +33,20 @@ from pos.printing.service import on_order_refunded
 from pos.printing.tables import PrinterState, PrintJob
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
+from pos.stores.schemas import PrinterIn, StoreLayout
 from pos.stores.tables import Counter, Device, Printer, Store
-from printers import PrintedReceipt, VirtualPrinter, display_width, format_fen, format_kg
+from printers import (
+    PrintedReceipt,
+    SendInterrupted,
+    VirtualPrinter,
+    decode,
+    display_width,
+    format_fen,
+    format_kg,
+    send,
+)
+from printers.decoder import RasterImage
+from printers.layout import REPRINT_BANNER
 from tests.helpers.clock import Clock
 from tests.helpers.staff import add_device, add_printer, add_store
 from tests.integration.printing.conftest import (
@@ -234,6 +250,7 @@ async def test_paper_out_waits_then_prints_in_order_when_paper_is_back(
     assert await sender.deliver_due(later()) == ["printed"]
     receipts = await wait_for_receipts(virtual, 2)
     assert [order_number(receipt) for receipt in receipts] == [first.number, second.number]
+    assert not any(REPRINT_BANNER in receipt.decoded.text_lines for receipt in receipts)
     assert virtual.dropped_jobs == 0
     assert await job_states() == ["printed", "printed"]
 
@@ -274,6 +291,53 @@ async def test_a_crashed_senders_job_prints_after_its_lease(
     row = await PrintJob.select(PrintJob.claimed_by).where(PrintJob.id == claimed.id).first()
     assert row is not None
     assert row["claimed_by"] != claimed.claim
+
+
+async def test_a_receipt_sent_again_after_its_sender_crashed_is_marked_reprint(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    await paid_sale(counter)
+    await claim_due(timedelta(seconds=30))  # a sender that dies mid-send: it may be on paper
+    assert await sender.deliver_due(datetime.now(UTC) + timedelta(seconds=31)) == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert receipt.decoded.text_lines[0] == REPRINT_BANNER
+
+
+async def test_a_refund_slip_sent_again_after_its_sender_crashed_is_marked_reprint(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter)
+    assert await sender.deliver_due() == ["printed"]
+    await orders.record_refund(sold.id, amount_fen=1250, restock=None, actor="staff:1")
+    await on_order_refunded(await refunded_event(sold.id))
+    await claim_due(timedelta(seconds=30))
+    assert await sender.deliver_due(datetime.now(UTC) + timedelta(seconds=31)) == ["printed"]
+    receipt, slip = await wait_for_receipts(virtual, 2)
+    assert REPRINT_BANNER not in receipt.decoded.text_lines
+    assert slip.decoded.text_lines[:2] == (REPRINT_BANNER, "退款凭证")
+
+
+async def test_a_receipt_sent_again_after_a_send_cut_short_is_marked_reprint(
+    counter: Counter80,
+    sender: PrintSender,
+    virtual: VirtualPrinter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await paid_sale(counter)
+    sends = 0
+
+    def cut_short_once(url: str, data: bytes, *, timeout: float) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 1:
+            raise SendInterrupted(f"{url}: connection reset while writing")
+        send(url, data, timeout=timeout)
+
+    monkeypatch.setattr(queue, "send", cut_short_once)
+    assert await sender.deliver_due() == ["queued"]
+    assert await sender.deliver_due(later()) == ["printed"]
+    (receipt,) = await wait_for_receipts(virtual, 1)
+    assert receipt.decoded.text_lines[0] == REPRINT_BANNER
 
 
 async def test_an_outcome_is_recorded_only_while_its_claim_holds(counter: Counter80) -> None:
@@ -403,6 +467,68 @@ async def test_a_device_that_is_no_printer_is_retried_then_fails(
     assert job is not None
     assert job["attempts"] == 3
     assert job["last_error"] == "printer_unreachable: unexpected status reply 53 53 48"
+
+
+async def test_a_receipt_prints_as_its_printers_url_options_say(
+    counter: Counter80, sender: PrintSender, tmp_path: Path
+) -> None:
+    device = tmp_path / "lp0"  # a capture file standing for /dev/usb/lp0
+    device.touch()
+    await Printer.update({Printer.connection_url: f"file://{device}?cut=none&qr=image"}).where(
+        Printer.id == counter.printer_id
+    )
+    await paid_sale(counter)
+    assert await sender.deliver_due() == ["printed"]
+    data = device.read_bytes()
+    assert b"\x1dV" not in data  # GS V: a printer without a cutter
+    assert b"\x1d(k" not in data  # GS ( k: firmware without the native QR command
+    assert [type(e) for e in decode(data).elements].count(RasterImage) == 1
+
+
+async def test_a_printer_the_service_may_not_open_fails_at_once_naming_the_fix(
+    counter: Counter80, sender: PrintSender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = tmp_path / "lp0"
+    device.touch()
+    await Printer.update({Printer.connection_url: f"file://{device}"}).where(
+        Printer.id == counter.printer_id
+    )
+    real_open = os.open
+
+    def denied(path: str, flags: int, *args: int) -> int:  # as for a user outside group lp
+        if path == str(device):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", denied)
+    await paid_sale(counter)
+    assert await sender.deliver_due() == ["failed"]  # no retry gives the service the right
+    job = await PrintJob.select().first()
+    assert job is not None
+    assert job["attempts"] == 1
+    assert job["last_error"].startswith(f"printer_config: {device}: Permission denied: add the")
+    assert "lp group" in job["last_error"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("tcp://192.0.2.10:9100?cut=sometimes", "cut='sometimes', use cut=full or cut=none"),
+        ("tcp://192.0.2.10:9100?qrcode=image", r"unknown option\(s\) qrcode .* cut, qr"),
+    ],
+)
+async def test_a_bad_printer_option_is_refused_when_the_layout_is_applied(
+    db: str, url: str, message: str
+) -> None:
+    layout = StoreLayout(
+        code="S9",
+        name_zh="测试门店",
+        kind="subway_counter",
+        printers=[PrinterIn(name="desk", connection_url=url)],
+    )
+    with pytest.raises(InvalidInput, match=f"store S9, printer desk: .*{message}"):
+        await apply_layout(layout, changed_by="t")
+    assert await Store.count().where(Store.code == "S9") == 0
 
 
 async def test_order_without_printer_prints_nothing(

@@ -8,7 +8,7 @@ import pytest
 from printers.decoder import PrintedLine, RasterImage, decode
 from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
 from printers.layout import REFUND_TITLE, REPRINT_BANNER, render_receipt
-from printers.profiles import PrinterProfile
+from printers.profiles import PrinterProfile, printer_profile
 from printers.samples import sample_receipt, sample_refund
 from printers.text import display_width, format_fen
 
@@ -168,6 +168,15 @@ def test_without_cutter_the_paper_is_fed_to_the_tear_bar() -> None:
     assert data.endswith(b"\x1bd\x06")
 
 
+def test_a_printer_url_without_cutter_or_native_qr_gets_neither_command() -> None:
+    profile = printer_profile("tcp://10.0.0.5:9100?cut=none&qr=image", paper_mm=80)
+    data = render_receipt(sample_receipt(), profile)
+    assert b"\x1dV" not in data  # GS V: cut
+    assert b"\x1d(k" not in data  # GS ( k: native QR
+    images = [e for e in decode(data).elements if isinstance(e, RasterImage)]
+    assert len(images) == 1
+
+
 def test_chinese_is_sent_as_raw_gb18030_without_code_page_switches() -> None:
     data = render_receipt(sample_receipt(), PrinterProfile(paper_mm=80))
     assert "赣南脐橙".encode("gb18030") in data
@@ -254,6 +263,13 @@ def test_weighed_goods_back_print_their_weight_in_the_last_column(profile: Print
     (row,) = [line for line in lines if line.startswith("南部脆红李")]
     assert row.endswith(" 99.999kg")
     assert display_width(row) == profile.columns
+
+
+def test_a_refund_slip_printed_again_says_reprint_at_the_top_and_the_end() -> None:
+    lines = texts(replace(sample_refund(), reprint=True), PrinterProfile(paper_mm=58))
+    assert lines[:2] == [REPRINT_BANNER, REFUND_TITLE]
+    assert lines[-1] == REPRINT_BANNER
+    assert REPRINT_BANNER not in texts(sample_refund(), PrinterProfile(paper_mm=58))
 
 
 def test_refund_slip_without_goods_back_has_no_goods_table() -> None:

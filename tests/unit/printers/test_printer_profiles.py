@@ -12,6 +12,7 @@ from printers.profiles import (
     TcpAddress,
     UsbAddress,
     parse_printer_url,
+    printer_profile,
 )
 
 
@@ -66,4 +67,34 @@ def test_printer_urls_parse(url: str, address: PrinterAddress) -> None:
 )
 def test_bad_printer_urls_raise_config_errors(url: str) -> None:
     with pytest.raises(PrinterConfigError):
+        parse_printer_url(url)
+
+
+def test_a_printer_url_says_what_its_printer_can_do() -> None:
+    url = "tcp://10.0.0.5:9100?cut=none&qr=image&chinese_mode=on"
+    assert parse_printer_url(url) == TcpAddress("10.0.0.5", 9100)
+    assert printer_profile(url, paper_mm=58) == PrinterProfile(
+        paper_mm=58, cutter=False, native_qr=False, kanji_control=True
+    )
+
+
+def test_a_printer_url_without_options_gets_the_default_profile() -> None:
+    assert printer_profile("usb://0x0416:0x5011", paper_mm=80) == PrinterProfile(paper_mm=80)
+    assert printer_profile("serial:///dev/ttyS0?baudrate=19200&cut=full", paper_mm=80) == (
+        PrinterProfile(paper_mm=80, cutter=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("tcp://h?cut=sometimes", "cut='sometimes', use cut=full or cut=none"),
+        ("tcp://h?qr=", "qr='', use qr=native or qr=image"),
+        ("file:///dev/usb/lp0?chinese_mode=1", "chinese_mode='1', use chinese_mode=off or chinese"),
+        ("tcp://h?cutter=none", r"unknown option\(s\) cutter .* takes chinese_mode, cut, qr"),
+        ("serial:///dev/ttyS0?baud=9600", "takes baudrate, chinese_mode, cut, qr"),
+    ],
+)
+def test_a_bad_printer_option_is_refused_naming_what_it_takes(url: str, message: str) -> None:
+    with pytest.raises(PrinterConfigError, match=message):
         parse_printer_url(url)
