@@ -42,6 +42,7 @@ __all__ = [
     "is_certified",
     "price_changes",
     "product_ids_by_certificate",
+    "product_units",
     "products_by_gtin",
     "require_supplier",
     "sold_by_the_piece",
@@ -219,6 +220,15 @@ async def product_ids_by_certificate(certificate_nos: list[str]) -> dict[str, in
         Product.certificate_no.is_in(certificate_nos)
     )
     return {row["certificate_no"]: row["id"] for row in rows}
+
+
+async def product_units(product_ids: Iterable[int]) -> dict[int, str]:
+    """The unit ("piece" or "kg") of each product, by id, in one query (unknown ids left out)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = await Product.select(Product.id, Product.unit).where(Product.id.is_in(ids))
+    return {row["id"]: row["unit"] for row in rows}
 
 
 async def sold_by_the_piece(certificate_nos: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from kiosk_ui import STATIC
 from pos.pages.rendering import template_config
 from pos.pages.routes import KioskPages, ShopperPages
 from pos.pages.staff_routes import StaffPages
+from pos.pages.stock_routes import StockPages
 
 __all__ = ["page_handlers", "template_config"]
 
@@ -25,4 +26,4 @@ def page_handlers() -> list[ControllerRouterHandler]:
         include_in_schema=False,
         name="static",
     )
-    return [ShopperPages, KioskPages, StaffPages, static]
+    return [ShopperPages, KioskPages, StaffPages, StockPages, static]

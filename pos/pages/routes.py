@@ -40,6 +40,13 @@ def _in_wechat(request: AnyRequest) -> bool:
     return "MicroMessenger" in request.headers.get("user-agent", "")
 
 
+def _blocked_wallet(request: AnyRequest) -> str | None:
+    """The provider, when this in-app browser cannot pay by it (`shopper.wallet_blocked`)."""
+    provider: str = request.app.state["payments"].provider.name
+    user_agent = request.headers.get("user-agent", "")
+    return provider if shopper.wallet_blocked(provider, user_agent) else None
+
+
 def _wechat_oauth(request: AnyRequest) -> WeChatOAuth | None:
     """WeChat's sign-in, when the provider is WeChat Pay with JSAPI set up."""
     provider = request.app.state["payments"].provider
@@ -128,7 +135,8 @@ class ShopperPages(Controller):
     ) -> Template:
         """The order: pay it and watch its status live."""
         page = await shopper.order_page(order_id, token, secret=_secret(settings))
-        return render(request, "shopper/order.html", page.context())
+        context = page.context(blocked_wallet=_blocked_wallet(request))
+        return render(request, "shopper/order.html", context)
 
     @post("/o/{order_id:int}/pay", operation_id="pageOrderPay", status_code=200)
     async def pay(
@@ -137,9 +145,14 @@ class ShopperPages(Controller):
         """Open a payment and show the link to the provider's page.
 
         Inside WeChat, with JSAPI set up, WeChat first signs the shopper in (`pay_in_wechat`).
+        In a browser that cannot pay by the provider, no payment opens: the page says why.
         """
         form = await read_form(request)
         token, key = form.get("token", ""), form.get("key", "")
+        if blocked := _blocked_wallet(request):
+            page = await shopper.order_page(order_id, token, secret=_secret(settings))
+            context = page.context(blocked_wallet=blocked)
+            return render(request, "shopper/order.html", context, switch=False)
         in_wechat, oauth = _in_wechat(request), _wechat_oauth(request)
         if in_wechat and oauth is not None:
             url = await shopper.wechat_sign_in(

@@ -50,12 +50,24 @@ __all__ = [
     "receipt_page",
     "receipt_url",
     "start_phone_payment",
+    "wallet_blocked",
     "wechat_sign_in",
 ]
 
 WEIGHT_STEP_G = 500
 PAYABLE = (OrderState.OPEN, OrderState.PAYING)
 RECEIPTED = (OrderState.PAID, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+
+
+# The in-app browser that opens no page of a provider, by the mark in its user agent.
+_BLOCKING_BROWSER = {"alipay": "MicroMessenger", "wechat": "AlipayClient"}
+
+
+def wallet_blocked(provider: str, user_agent: str) -> bool:
+    """Whether the browser keeps the shopper from paying by `provider`: WeChat's own browser
+    opens no Alipay page, and Alipay's none of WeChat Pay; the phone's browser opens both."""
+    mark = _BLOCKING_BROWSER.get(provider)
+    return mark is not None and mark in user_agent
 
 
 def order_url(order_id: int, token: str) -> str:
@@ -236,9 +248,10 @@ class OrderPage:
         """Whether the order was paid (it has an e-receipt)."""
         return self.order.state in RECEIPTED
 
-    def context(self) -> dict[str, Any]:
-        """The template context."""
+    def context(self, *, blocked_wallet: str | None = None) -> dict[str, Any]:
+        """The template context; `blocked_wallet` is the provider the browser cannot pay by."""
         return {
+            "blocked_wallet": blocked_wallet,
             "page": self,
             "order": self.order,
             "events_url": f"/api/orders/{self.order.id}/events?token={self.token}",

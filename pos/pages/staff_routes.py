@@ -1,6 +1,6 @@
-"""The staff tablet's routes under /staff: sign-in, alerts, receiving, counts, orders, figures.
+"""The staff tablet's routes under /staff: sign-in, the store's alerts, orders, figures.
 
-Every form post must come from this server's own pages (`pos.same_origin`, app-wide).
+Receiving and counts are in `stock_routes`.
 """
 
 from __future__ import annotations
@@ -8,71 +8,59 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
-from litestar.di import NamedDependency, Provide
+from litestar import Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from pos.db import RowId
 from pos.errors import NotAuthenticated
-from pos.pages import dashboard, restock, stock_work, tablet
-from pos.pages.errors import PAGE_ERRORS
+from pos.pages import dashboard, restock, tablet
 from pos.pages.forms import read_form
 from pos.pages.rendering import render
+from pos.pages.staff_base import AnyRequest, StaffController, see_other, store_path
 from pos.printing.service import ReceiptLinks
 from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
-from pos.staff.guards import SESSION_COOKIE
+from pos.staff.guards import SESSION_COOKIE, session_cookie
 from pos.staff.login_limit import spend_login_try, spend_user_try
 
 __all__ = ["StaffPages"]
-
-AnyRequest = Request[Any, Any, Any]
-
-
-def _see_other(url: str) -> Redirect:
-    return Redirect(url, status_code=HTTP_303_SEE_OTHER)
-
-
-async def provide_staff(request: AnyRequest) -> StaffActor:
-    """Dependency: the signed-in staff user."""
-    return await tablet.signed_in(request.cookies.get(SESSION_COOKIE))
-
-
-def _to_login(request: AnyRequest, exc: Exception) -> Response[Any]:
-    return _see_other("/staff/login")
-
-
-def _session_cookie(token: str, settings: Settings) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        max_age=int(staff_service.SESSION_LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=settings.public_url.startswith("https://"),
-    )
 
 
 def _failed_login(request: AnyRequest, exc: Exception) -> Response[Any]:
     return render(request, "staff/login.html", {"failed": True}, status_code=401)
 
 
-def _store_path(store_id: int, rest: str = "") -> str:
-    return f"/staff/stores/{store_id}{rest}"
+async def _store_page(
+    request: AnyRequest,
+    actor: StaffActor,
+    store_id: int,
+    checked: tablet.RefundChecked | None = None,
+) -> Template:
+    """The store's alerts and what the user can do there; after a refund was checked again,
+    with what the provider said."""
+    store = await tablet.store_of(actor, store_id)
+    alerts = await tablet.alerts(actor, store_id)
+    roles = _roles(actor, store_id)
+    context = {
+        "actor": actor,
+        "store": store,
+        "alerts": alerts,
+        "roles": roles,
+        "expiry_hours": tablet.EXPIRY_WINDOW_HOURS,
+        "restock": await restock.open_orders(actor, store_id) if roles["stock"] else None,
+        "prices": await tablet.price_changes(actor, store_id) if roles["manager"] else None,
+        "key": uuid.uuid4().hex,
+        "checked": checked,
+    }
+    status = checked.status if checked else 200
+    return render(request, "staff/store.html", context, status_code=status, switch=not checked)
 
 
-class StaffPages(Controller):
+class StaffPages(StaffController):
     """The staff tablet; each page is there only for roles the matching API allows."""
-
-    path = "/staff"
-    include_in_schema = False
-    exception_handlers = {**PAGE_ERRORS, NotAuthenticated: _to_login}
-    dependencies = {"actor": Provide(provide_staff)}
 
     @get("/login", operation_id="pageStaffLoginForm")
     async def login_form(self, request: AnyRequest) -> Template:
@@ -90,15 +78,15 @@ class StaffPages(Controller):
         form = await read_form(request)
         await spend_user_try(request, form.get("username", ""))
         token, _ = await staff_service.login(form.get("username", ""), form.get("password", ""))
-        redirect = _see_other("/staff")
-        redirect.cookies.append(_session_cookie(token, settings))
+        redirect = see_other("/staff")
+        redirect.cookies.append(session_cookie(token, settings))
         return redirect
 
     @post("/logout", operation_id="pageStaffLogout")
     async def logout(self, request: AnyRequest, actor: NamedDependency[StaffActor]) -> Redirect:
         """Sign out."""
         await staff_service.logout(request.cookies.get(SESSION_COOKIE, ""))
-        redirect = _see_other("/staff/login")
+        redirect = see_other("/staff/login")
         redirect.delete_cookie(SESSION_COOKIE, path="/")
         return redirect
 
@@ -113,20 +101,7 @@ class StaffPages(Controller):
         self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
     ) -> Template:
         """The store's alerts and what the user can do there."""
-        store = await tablet.store_of(actor, store_id)
-        alerts = await tablet.alerts(actor, store_id)
-        roles = _roles(actor, store_id)
-        context = {
-            "actor": actor,
-            "store": store,
-            "alerts": alerts,
-            "roles": roles,
-            "expiry_hours": tablet.EXPIRY_WINDOW_HOURS,
-            "restock": await restock.open_orders(actor, store_id) if roles["stock"] else None,
-            "prices": await tablet.price_changes(actor, store_id) if roles["manager"] else None,
-            "key": uuid.uuid4().hex,
-        }
-        return render(request, "staff/store.html", context)
+        return await _store_page(request, actor, store_id)
 
     @post("/stores/{store_id:int}/restock-orders", operation_id="pageStaffRestockOrder")
     async def restock_order(
@@ -134,7 +109,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         """Order the quantities typed beside the low-stock alerts."""
         await restock.order_suggestions(actor, store_id, await read_form(request))
-        return _see_other(_store_path(store_id, "#restock"))
+        return see_other(store_path(store_id, "#restock"))
 
     @post(
         "/stores/{store_id:int}/restock-orders/{order_id:int}/{how:str}",
@@ -149,7 +124,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         """Cancel a placed restock order, or close a shipped one short."""
         await restock.end_order(actor, store_id, order_id, how)
-        return _see_other(_store_path(store_id, "#restock"))
+        return see_other(store_path(store_id, "#restock"))
 
     @post(
         "/stores/{store_id:int}/payments/{payment_id:int}/resolve",
@@ -164,7 +139,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         """Say what was done about a flagged payment."""
         await tablet.resolve_flag(actor, store_id, payment_id, await read_form(request))
-        return _see_other(_store_path(store_id, "#flagged"))
+        return see_other(store_path(store_id, "#flagged"))
 
     @post(
         "/stores/{store_id:int}/payments/{payment_id:int}/refunds/{refund_id:int}/resolve",
@@ -181,7 +156,27 @@ class StaffPages(Controller):
         """Say what was done about a flagged refund."""
         form = await read_form(request)
         await tablet.resolve_flag(actor, store_id, payment_id, form, refund_id=refund_id)
-        return _see_other(_store_path(store_id, "#flagged"))
+        return see_other(store_path(store_id, "#flagged"))
+
+    @post(
+        "/stores/{store_id:int}/payments/{payment_id:int}/refunds/{refund_id:int}/check",
+        operation_id="pageStaffCheckRefund",
+    )
+    async def check_refund(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[RowId],
+        payment_id: FromPath[RowId],
+        refund_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> Template:
+        """Ask the provider again about an overdue refund; the store page says what it found."""
+        form = await read_form(request)
+        payments = request.app.state["payments"]
+        checked = await tablet.check_refund(
+            actor, store_id, payment_id, refund_id, form, payments=payments
+        )
+        return await _store_page(request, actor, store_id, checked)
 
     @post(
         "/stores/{store_id:int}/print-jobs/{job_id:int}/{how:str}",
@@ -197,118 +192,7 @@ class StaffPages(Controller):
     ) -> Redirect:
         """Send a failed print job again, or cancel a stuck one, once per form `key`."""
         await tablet.end_print_job(actor, store_id, job_id, how, await read_form(request))
-        return _see_other(_store_path(store_id, "#printers"))
-
-    @get("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingList")
-    async def receiving_list(
-        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
-    ) -> Template:
-        """Shipments on their way, to receive one or to receive a delivery without notice."""
-        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        notices = await stock_work.shipments(actor, store_id)
-        context = {"store": store, "notices": notices, "key": uuid.uuid4().hex}
-        return render(request, "staff/receiving_list.html", context)
-
-    @post("/stores/{store_id:int}/receiving", operation_id="pageStaffReceivingStart")
-    async def receiving_start(
-        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
-    ) -> Redirect:
-        """Open a receiving and go to its scan screen."""
-        form = await read_form(request)
-        session = await stock_work.receiving_start(
-            actor, store_id, form.get("notice_id", ""), form.get("key", "")
-        )
-        return _see_other(_store_path(store_id, f"/receiving/{session.id}"))
-
-    @get("/stores/{store_id:int}/receiving/{receiving_id:int}", operation_id="pageStaffReceiving")
-    async def receiving(
-        self,
-        request: AnyRequest,
-        store_id: FromPath[RowId],
-        receiving_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Template:
-        """Scan what arrived; the lines show what the notice expected."""
-        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        session = await stock_work.received(actor, store_id, receiving_id)
-        context = {"store": store, "session": session, "key": uuid.uuid4().hex}
-        return render(request, "staff/receiving.html", context)
-
-    @post(
-        "/stores/{store_id:int}/receiving/{receiving_id:int}/scan",
-        operation_id="pageStaffReceivingScan",
-    )
-    async def receiving_scan(
-        self,
-        request: AnyRequest,
-        store_id: FromPath[RowId],
-        receiving_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Redirect:
-        """Add a scanned item."""
-        await stock_work.receiving_scan(actor, store_id, receiving_id, await read_form(request))
-        return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
-
-    @post(
-        "/stores/{store_id:int}/receiving/{receiving_id:int}/confirm",
-        operation_id="pageStaffReceivingConfirm",
-    )
-    async def receiving_confirm(
-        self,
-        store_id: FromPath[RowId],
-        receiving_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Redirect:
-        """Put what was received into stock."""
-        await stock_work.receiving_confirm(actor, store_id, receiving_id)
-        return _see_other(_store_path(store_id, f"/receiving/{receiving_id}"))
-
-    @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
-    async def count_start(
-        self, request: AnyRequest, store_id: FromPath[RowId], actor: NamedDependency[StaffActor]
-    ) -> Redirect:
-        """Open a stock count, once per form `key`, and go to its scan screen."""
-        session = await stock_work.count_start(actor, store_id, await read_form(request))
-        return _see_other(_store_path(store_id, f"/counts/{session.id}"))
-
-    @get("/stores/{store_id:int}/counts/{count_id:int}", operation_id="pageStaffCount")
-    async def count(
-        self,
-        request: AnyRequest,
-        store_id: FromPath[RowId],
-        count_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Template:
-        """Scan what is on the shelf; the variance shows against the ledger."""
-        store = await tablet.store_of(actor, store_id, tablet.STOCK_ROLES)
-        session = await stock_work.counted(actor, store_id, count_id)
-        context = {"store": store, "session": session, "key": uuid.uuid4().hex}
-        return render(request, "staff/count.html", context)
-
-    @post("/stores/{store_id:int}/counts/{count_id:int}/scan", operation_id="pageStaffCountScan")
-    async def count_scan(
-        self,
-        request: AnyRequest,
-        store_id: FromPath[RowId],
-        count_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Redirect:
-        """Add counted units."""
-        await stock_work.count_scan(actor, store_id, count_id, await read_form(request))
-        return _see_other(_store_path(store_id, f"/counts/{count_id}"))
-
-    @post(
-        "/stores/{store_id:int}/counts/{count_id:int}/finish", operation_id="pageStaffCountFinish"
-    )
-    async def count_finish(
-        self,
-        store_id: FromPath[RowId],
-        count_id: FromPath[RowId],
-        actor: NamedDependency[StaffActor],
-    ) -> Redirect:
-        """Post the counts as corrections."""
-        await stock_work.count_finish(actor, store_id, count_id)
-        return _see_other(_store_path(store_id, f"/counts/{count_id}"))
+        return see_other(store_path(store_id, "#printers"))
 
     @get("/stores/{store_id:int}/orders", operation_id="pageStaffOrders")
     async def orders(
@@ -342,7 +226,7 @@ class StaffPages(Controller):
         """Queue a reprint of the receipt (a sale that printed none gets its first)."""
         links = ReceiptLinks.from_settings(settings)
         await tablet.reprint(actor, store_id, order_id, await read_form(request), links)
-        return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=reprint"))
+        return see_other(store_path(store_id, f"/orders?number={order_id}&done=reprint"))
 
     @post(
         "/stores/{store_id:int}/orders/{order_id:int}/refund",
@@ -363,7 +247,7 @@ class StaffPages(Controller):
             await read_form(request),
             payments=request.app.state["payments"],
         )
-        return _see_other(_store_path(store_id, f"/orders?number={order_id}&done=refund"))
+        return see_other(store_path(store_id, f"/orders?number={order_id}&done=refund"))
 
     @get("/dashboard", operation_id="pageStaffDashboard")
     async def dashboard(

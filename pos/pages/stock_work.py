@@ -1,16 +1,24 @@
 """The tablet's stock work: shipments on their way, receiving them, and counting the shelves.
 
 Scans go through `stock_scans` (barcodes and store-scale labels); each form carries a `key`,
-so a tap sent twice counts once.
+so a tap sent twice counts once. A scan refused for what was scanned or typed comes back as a
+`RefusedScan`: the page shows its form again with the message and what was typed by hand.
+A session's page shows each product's units in its own unit: grams of a product sold by the kg
+as kg, others as pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from pos.errors import InvalidInput
+from pydantic import ValidationError
+
+from pos.catalog import service as catalog
+from pos.errors import Conflict, InvalidInput, NotFound
 from pos.inventory import counts, notices, receiving
 from pos.inventory.schemas import (
     CountOut,
@@ -27,6 +35,8 @@ from pos.staff.actors import StaffActor
 from pos.stores import service as stores
 
 __all__ = [
+    "RefusedScan",
+    "StockSheet",
     "count_finish",
     "count_scan",
     "count_start",
@@ -35,8 +45,44 @@ __all__ = [
     "receiving_confirm",
     "receiving_scan",
     "receiving_start",
+    "refused_scan",
     "shipments",
 ]
+
+Session = TypeVar("Session", ReceivingOut, CountOut)
+
+
+@dataclass(frozen=True, slots=True)
+class StockSheet(Generic[Session]):
+    """A receiving or a count, with the unit ("piece" or "kg") of each of its products."""
+
+    session: Session
+    units: dict[int, str]
+
+
+async def _sheet(session: Session) -> StockSheet[Session]:
+    units = await catalog.product_units(line.product_id for line in session.lines)
+    return StockSheet(session, units)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedScan:
+    """A scan that added nothing: its error code and HTTP status, and the form as it was sent."""
+
+    code: str
+    status: int
+    typed: Mapping[str, str]
+
+
+async def refused_scan(scan: Awaitable[object], form: Mapping[str, str]) -> RefusedScan | None:
+    """Run a scan of `form`; why it added nothing when what was scanned or typed is wrong."""
+    try:
+        await scan
+    except (InvalidInput, NotFound, Conflict) as exc:
+        return RefusedScan(exc.code, exc.status, form)
+    except ValidationError:
+        return RefusedScan("invalid_input", 422, form)
+    return None
 
 
 async def shipments(actor: StaffActor, store_id: int) -> list[ShipmentNoticeOut]:
@@ -54,10 +100,10 @@ async def receiving_start(
     return await receiving.start(store_id, data, actor=actor.name, idempotency_key=key or None)
 
 
-async def received(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:
+async def received(actor: StaffActor, store_id: int, receiving_id: int) -> StockSheet[ReceivingOut]:
     """A receiving with its lines."""
     require(actor, STOCK_ROLES, store_id)
-    return await receiving.get_receiving(store_id, receiving_id)
+    return await _sheet(await receiving.get_receiving(store_id, receiving_id))
 
 
 async def _expiry(store_id: int, day: str) -> datetime | None:
@@ -100,10 +146,10 @@ async def count_start(actor: StaffActor, store_id: int, form: Mapping[str, str])
     return await counts.start(store_id, actor=actor.name, idempotency_key=key)
 
 
-async def counted(actor: StaffActor, store_id: int, count_id: int) -> CountOut:
+async def counted(actor: StaffActor, store_id: int, count_id: int) -> StockSheet[CountOut]:
     """A count with its variance report."""
     require(actor, STOCK_ROLES, store_id)
-    return await counts.get_count(store_id, count_id)
+    return await _sheet(await counts.get_count(store_id, count_id))
 
 
 async def count_scan(

@@ -7,11 +7,13 @@ site cannot post these forms with it). Each page checks the role the matching AP
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pos.errors import Forbidden, InvalidInput, NotAuthenticated
+from pos.catalog import service as catalog
+from pos.errors import Forbidden, InvalidInput, NotAuthenticated, Unavailable
 from pos.inventory import replenishment, shelf_life
 from pos.inventory.schemas import (
     BatchOut,
@@ -42,8 +44,10 @@ __all__ = [
     "STOCK_ROLES",
     "Alerts",
     "FoundOrder",
+    "RefundChecked",
     "ReturnableGoods",
     "alerts",
+    "check_refund",
     "end_print_job",
     "find_order",
     "home_stores",
@@ -99,7 +103,8 @@ async def store_of(
 
 @dataclass(frozen=True, slots=True)
 class Alerts:
-    """What needs a person at a store: None for a kind this user does not see."""
+    """What needs a person at a store: None for a kind this user does not see; `units` is the
+    unit ("piece" or "kg") of each product low on stock or expiring."""
 
     low_stock: list[LowStockOut] | None
     expiring: list[BatchOut] | None
@@ -107,6 +112,7 @@ class Alerts:
     printers: list[PrinterOut]
     backlog: BacklogOut | None
     time_zone: str
+    units: dict[int, str]
 
     @property
     def printer_problems(self) -> list[tuple[PrinterOut, list[PrintJobOut]]]:
@@ -133,7 +139,9 @@ async def alerts(actor: StaffActor, store_id: int) -> Alerts:
         stores.store_rules(store_id),
     )
     backlog = await platform.backlog() if ("manager", None) in actor.roles else None
-    return Alerts(low, expiring, flagged, printers, backlog, rules.time_zone)
+    stocked = [item.product_id for item in (*(low or ()), *(expiring or ()))]
+    units = await catalog.product_units(stocked)
+    return Alerts(low, expiring, flagged, printers, backlog, rules.time_zone, units)
 
 
 PRICE_CHANGES_SHOWN = 20
@@ -261,6 +269,40 @@ async def resolve_flag(
     require(actor, CASH_ROLES, store_id)
     note = ResolveFlagIn(note=form.get("note", ""))
     return await flags.resolve(store_id, payment_id, note.note, actor=actor, refund_id=refund_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundChecked:
+    """What asking the provider again about a flagged refund found: the refund as it stands now;
+    or, when the provider did not answer (nothing changed), None with that error's code and status.
+    """
+
+    refund: RefundOut | None
+    code: str = ""
+    status: int = 200
+
+
+async def check_refund(
+    actor: StaffActor,
+    store_id: int,
+    payment_id: int,
+    refund_id: int,
+    form: Mapping[str, str],
+    *,
+    payments: Payments,
+) -> RefundChecked:
+    """Ask the provider again about a refund flagged overdue, once per form `key`."""
+    require(actor, CASH_ROLES, store_id)
+    # A post without a key asks anew: one shared empty key would answer every later check with
+    # the first one's answer.
+    key = form.get("key", "") or uuid.uuid4().hex
+    try:
+        refund = await refunds.check_again(
+            payments, store_id, payment_id, refund_id, actor=actor, idempotency_key=key
+        )
+    except Unavailable as exc:
+        return RefundChecked(None, exc.code, exc.status)
+    return RefundChecked(refund)
 
 
 async def reprint(

@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from pos.db import MAX_ROW_ID
 from pos.errors import Forbidden, NotAuthenticated, NotFound
+from pos.settings import Settings
 from pos.staff import service, supplier_keys
 from pos.staff.actors import DeviceActor, DeviceKind, RoleName, StaffActor, SupplierActor
 from pos.stores import service as stores
@@ -36,6 +38,7 @@ __all__ = [
     "provide_device_actor",
     "provide_staff_actor",
     "provide_supplier_actor",
+    "session_cookie",
     "staff",
     "supplier",
 ]
@@ -45,6 +48,19 @@ API_KEY_HEADER = "x-api-key"
 
 Connection = ASGIConnection[Any, Any, Any, Any]
 ActorT = TypeVar("ActorT", StaffActor, DeviceActor, SupplierActor)
+
+
+def session_cookie(token: str, settings: Settings) -> Cookie:
+    """The cookie a sign-in sets, on the API and the tablet page alike."""
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_url.startswith("https://"),
+    )
 
 
 def _credential(value: str | None, kind: str) -> str:

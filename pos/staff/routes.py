@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
@@ -14,23 +13,11 @@ from pos.db import RowId
 from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
-from pos.staff.guards import SESSION_COOKIE, STAFF_ACTOR, any_staff, staff
+from pos.staff.guards import SESSION_COOKIE, STAFF_ACTOR, any_staff, session_cookie, staff
 from pos.staff.login_limit import spend_login_try, spend_user_try
 from pos.staff.schemas import DeviceTokenOut, LoginRequest, StaffOut
 
 __all__ = ["DeviceTokenController", "SessionController"]
-
-
-def _session_cookie(token: str, settings: Settings) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        max_age=int(staff_service.SESSION_LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=settings.public_url.startswith("https://"),
-    )
 
 
 class SessionController(Controller):
@@ -56,7 +43,7 @@ class SessionController(Controller):
         """
         await spend_user_try(request, data.username)
         token, actor = await staff_service.login(data.username, data.password)
-        return Response(StaffOut.from_actor(actor), cookies=[_session_cookie(token, settings)])
+        return Response(StaffOut.from_actor(actor), cookies=[session_cookie(token, settings)])
 
     @get(
         operation_id="staffMe",

@@ -51,7 +51,7 @@ async def test_a_restocker_receives_a_shipment_by_scanning(
     await page.keyboard.type(PLUMS_5_KG)
     await page.get_by_role("button", name="添加").click()
     await expect(page.locator("table.lines")).to_contain_text("南部脆李")
-    await expect(page.locator("table.lines")).to_contain_text("5000")
+    await expect(page.locator("table.lines")).to_contain_text("5 千克")
     await page.get_by_role("button", name="确认入库").click()
     await expect(page.locator("#receiving-status")).to_have_text("已确认入库。")
     await page.screenshot(path=screenshot_path("tablet-receiving"), full_page=True)

@@ -5,6 +5,7 @@ import uuid
 
 import httpx
 import pytest
+from litestar import Litestar
 
 from pos.catalog.tables import Product
 from pos.layouts import apply_layout
@@ -184,6 +185,77 @@ async def test_a_shopper_who_cancels_gets_the_closed_order_and_its_goods_go_back
     page = await paying_client.get(location)
     assert "订单已关闭，商品已放回货架。" in page.text
     assert await Payment.select(Payment.status) == [{"status": "closed"}]
+
+
+IN_WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like"
+    " Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322d) NetType/WIFI Language/zh_CN"
+)
+IN_ALIPAY = (
+    "Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0"
+    " Chrome/105.0.5195.148 Mobile Safari/537.36 AliApp(AP/10.5.36.8000) AlipayClient/10.5.36.8000"
+)
+
+
+@pytest.mark.parametrize(
+    ("provider", "browser", "hint"),
+    [
+        ("alipay", IN_WECHAT, "微信内无法使用支付宝"),
+        ("wechat", IN_ALIPAY, "支付宝内无法使用微信支付"),
+        (
+            "alipay",
+            {"User-Agent": IN_WECHAT, "Accept-Language": "en"},
+            "WeChat does not open Alipay",
+        ),
+    ],
+    ids=["alipay_in_wechat", "wechat_pay_in_alipay", "english"],
+)
+async def test_a_wallet_the_in_app_browser_blocks_is_replaced_by_a_hint_to_open_the_browser(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    demo: Demo,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    browser: str | dict[str, str],
+    hint: str,
+) -> None:
+    monkeypatch.setattr(app.state["payments"].provider, "name", provider)
+    headers = {"User-Agent": browser} if isinstance(browser, str) else browser
+    location = await _order(client, demo)
+    order_id, token = location.split("/")[2].split("?")[0], location.split("token=")[1]
+
+    page = await client.get(location, headers=headers)
+    tapped = await client.post(  # the Pay button of a page loaded before
+        f"/o/{order_id}/pay", data={"token": token, "key": "k1"}, headers=headers
+    )
+
+    for shown in (page, tapped):
+        assert shown.status_code == 200, shown.text
+        assert hint in shown.text
+        assert f'action="/o/{order_id}/pay"' not in shown.text
+        assert f'action="/o/{order_id}/cancel"' in shown.text
+    assert await Payment.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("provider", "browser"),
+    [("alipay", IN_ALIPAY), ("wechat", IN_WECHAT), ("sandbox", IN_WECHAT), ("alipay", "")],
+)
+async def test_a_wallet_the_browser_can_open_keeps_its_pay_button(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    demo: Demo,
+    monkeypatch: pytest.MonkeyPatch,
+    provider: str,
+    browser: str,
+) -> None:
+    monkeypatch.setattr(app.state["payments"].provider, "name", provider)
+    location = await _order(client, demo)
+
+    page = await client.get(location, headers={"User-Agent": browser})
+
+    assert 'id="open-in-browser"' not in page.text
+    assert re.search(r'action="/o/\d+/pay"', page.text)
 
 
 async def test_an_order_page_needs_its_token(client: httpx.AsyncClient, demo: Demo) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -10,6 +11,8 @@ from litestar import Litestar
 
 from pos.catalog import service as catalog
 from pos.catalog.tables import Product
+from pos.db import current_engine
+from pos.errors import Unavailable
 from pos.inventory import replenishment
 from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
@@ -135,6 +138,41 @@ async def test_a_best_before_day_at_the_calendar_s_end_is_refused_with_a_message
     assert await ReceivingLine.count() == 0
 
 
+async def test_a_refused_receiving_scan_shows_its_form_again_with_what_was_typed(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    typed = {"code": "6903120028999", "quantity": "24", "lot": "L-77", "expires_on": "2027-01-31"}
+
+    refused = await client.post(f"{session}/scan", data=typed)
+
+    assert refused.status_code == 404, refused.text
+    assert "本专区不销售这件商品" in refused.text
+    assert f'action="{session}/scan"' in refused.text
+    for field in ("quantity", "lot", "expires_on"):
+        assert re.search(rf'<input id="{field}" [^>]*value="{typed[field]}"', refused.text), field
+    assert not re.search(r'<input id="code" [^>]*value=', refused.text)  # the next scan types there
+    assert await ReceivingLine.count() == 0
+
+
+async def test_a_refused_count_scan_shows_its_form_again_with_the_quantity_typed(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.kiosk_store_id
+    session = (await client.post(f"/staff/stores/{store}/counts")).headers["location"]
+    typed = {"code": weight_label(CABBAGE_PLU, 500), "quantity": "500"}
+
+    refused = await client.post(f"{session}/scan", data=typed)
+
+    assert refused.status_code == 422, refused.text
+    assert "重量标签已带克数" in refused.text
+    assert re.search(r'<input id="quantity" [^>]*value="500"', refused.text)
+    assert await CountLine.count() == 0
+
+
 async def _form_key(client: httpx.AsyncClient, page: str) -> str:
     """The key the page's scan form sends."""
     found = re.search(r'name="key" value="([^"]+)"', (await client.get(page)).text)
@@ -151,7 +189,7 @@ async def test_a_receiving_scan_sent_twice_adds_its_units_once(
     scan = {"code": NOODLES, "quantity": "12", "key": await _form_key(client, session)}
     for _ in range(2):  # the tablet lost the first answer and sent the form again
         assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
-    assert re.search(r'<td class="num">12</td>', (await client.get(session)).text)
+    assert re.search(r'<td class="num">12 件</td>', (await client.get(session)).text)
     assert await _form_key(client, session) != scan["key"]  # the next scan is another
 
 
@@ -196,7 +234,7 @@ async def test_a_count_shows_the_variance(client: httpx.AsyncClient, demo: Demo)
     session = started.headers["location"]
     await client.post(f"{session}/scan", data={"code": NOODLES, "quantity": "58"})
     page = await client.get(session)
-    assert re.search(r'<td class="num">-2</td>', page.text), page.text
+    assert re.search(r'<td class="num">-2 件</td>', page.text), page.text
     finished = await client.post(f"{session}/finish")
     assert finished.status_code == 303
     level = await inventory.get_level(demo.subway_store_id, await _noodles_id())
@@ -219,6 +257,24 @@ async def test_a_restocker_receives_weighed_produce_by_its_scale_label(
     assert scanned.status_code == 303, scanned.text
     assert (await client.post(f"{session}/confirm")).status_code == 303
     assert (await inventory.get_level(store, cabbage)).on_hand == before + 12500
+
+
+async def test_received_and_counted_produce_shows_in_kg_and_packs_in_pieces(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = f"/staff/stores/{demo.kiosk_store_id}"
+    receiving = (await client.post(f"{store}/receiving", data={})).headers["location"]
+    count = (await client.post(f"{store}/counts")).headers["location"]
+    for session in (receiving, count):
+        crate = {"code": weight_label(CABBAGE_PLU, 12500), "quantity": ""}
+        assert (await client.post(f"{session}/scan", data=crate)).status_code == 303
+
+    received = (await client.get(receiving, headers=_EN)).text
+    counted = (await client.get(count)).text
+
+    assert re.search(r'<td class="num">12.5 kg</td><td class="num">12.5 kg</td>', received)
+    assert re.search(r'<td class="num">12.5 千克</td><td class="num">[0-9.]+ 千克</td>', counted)
 
 
 async def test_a_count_adds_up_the_grams_of_each_crate_s_weight_label(
@@ -986,3 +1042,233 @@ async def test_a_staff_post_from_the_public_url_is_accepted(
     signed_in = await client.post("/staff/login", data=form, headers=origin)
 
     assert signed_in.status_code == 303, signed_in.text
+
+
+def _product_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements that read the product table from now on."""
+    engine = type(current_engine())
+    run = engine.run_querystring
+    seen: list[str] = []
+
+    async def counted(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        if re.search(r'FROM "product"', str(querystring)):
+            seen.append(str(querystring))
+        return await run(self, querystring, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_querystring", counted)
+    return seen
+
+
+async def test_a_count_page_reads_the_units_of_all_its_products_at_once(
+    client: httpx.AsyncClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _login(client, "restocker")
+    store = f"/staff/stores/{demo.kiosk_store_id}"
+    count = (await client.post(f"{store}/counts")).headers["location"]
+    for code in (NOODLES, weight_label(CABBAGE_PLU, 12500)):
+        assert (await client.post(f"{count}/scan", data={"code": code})).status_code == 303
+    queries = _product_queries(monkeypatch)
+
+    page = await client.get(count)
+
+    assert page.status_code == 200, page.text
+    assert "12.5 千克" in page.text
+    assert len(queries) == 1, queries
+
+
+async def test_the_store_s_low_stock_and_expiring_produce_show_in_kg(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.kiosk_store_id
+    cabbage = await _cabbage_id()
+    await replenishment.set_threshold(
+        store, cabbage, ThresholdIn(min_level=900_000, target_level=1_000_000)
+    )
+    await _login(client, "restocker")
+    zone = ZoneInfo((await stores.store_rules(store)).time_zone)
+    tomorrow = datetime.now(zone).date() + timedelta(days=1)
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    crate = {"code": weight_label(CABBAGE_PLU, 12500), "lot": "CAB-1", "expires_on": str(tomorrow)}
+    assert (await client.post(f"{session}/scan", data=crate)).status_code == 303
+    assert (await client.post(f"{session}/confirm")).status_code == 303
+    [low] = [item for item in await replenishment.low_stock(store) if item.product_id == cabbage]
+
+    page = (await client.get(f"/staff/stores/{store}", headers=_EN)).text
+
+    available, suggested = f"{low.available / 1000:g} kg", f"{low.suggested / 1000:g} kg"
+    assert f'<td class="num">{available}</td><td class="num">900 kg</td>' in page, page
+    assert f'<td class="num">{suggested}</td>' in page
+    assert re.search(r'<td>CAB-1</td><td>[^<]+</td><td class="num">12.5 kg</td>', page)
+
+
+async def test_the_manager_orders_produce_in_grams_the_field_says_so(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.kiosk_store_id
+    cabbage = await _cabbage_id()
+    await replenishment.set_threshold(
+        store, cabbage, ThresholdIn(min_level=900_000, target_level=1_000_000)
+    )
+    await _login(client, "manager")
+
+    page = (await client.get(f"/staff/stores/{store}", headers=_EN)).text
+
+    [low] = [item for item in await replenishment.low_stock(store) if item.product_id == cabbage]
+    field = f'name="product_{cabbage}" value="{low.suggested}"'
+    assert re.search(field + r'[^>]*> ?<span class="per">g</span>', page), page
+
+
+async def _overdue_refund(
+    client: httpx.AsyncClient,
+    app: Litestar,
+    store_id: int,
+    kiosk_token: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    """A sale refunded on the tablet that the provider was still processing when its checks
+    ended; the store page, where the cashier is signed in."""
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
+    _refunds_stay_with_the_provider(app, monkeypatch)
+    await _login(client, "cashier")
+    store_page = f"/staff/stores/{store_id}"
+    refund = {"amount": "18.80", "reason": "bag torn", "key": "rf1"}
+    assert (
+        await client.post(f"{store_page}/orders/{order_id}/refund", data=refund)
+    ).status_code == 303
+    # As three days of checks leave it (pos.payments.polling).
+    await Refund.update({Refund.flag: "refund_overdue"}, force=True)
+    return store_page
+
+
+_CHECK_FORM = re.compile(
+    r'<form method="post" action="(/staff/stores/\d+/payments/\d+/refunds/\d+/check)">'
+    r'<input type="hidden" name="key" value="([^"]+)">'
+)
+
+
+def _provider_answers(
+    app: Litestar, monkeypatch: pytest.MonkeyPatch, answer: RefundResult | Exception
+) -> list[object]:
+    """The provider answers a refund query with `answer` from now on; lists the queries."""
+    asked: list[object] = []
+
+    async def query(*args: object) -> RefundResult:
+        asked.append(args)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(app.state["payments"].provider, "query_refund", query)
+    return asked
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "said"),
+    [
+        (RefundResult("succeeded", "WX-R-1"), "succeeded", "已完成：支付机构已将款项退回顾客"),
+        (RefundResult("processing"), "pending", "仍在支付机构处理中"),
+        (RefundResult("failed"), "failed", "款项仍在商户，请用其他方式退给顾客"),
+    ],
+)
+async def test_a_cashier_checks_an_overdue_refund_again_and_reads_what_the_provider_said(
+    paying_client: httpx.AsyncClient,
+    app: Litestar,
+    demo: Demo,
+    kiosk_token: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: RefundResult,
+    status: str,
+    said: str,
+) -> None:
+    client = paying_client
+    store_page = await _overdue_refund(
+        client, app, demo.kiosk_store_id, kiosk_token, settings, monkeypatch
+    )
+    page = (await client.get(store_page)).text
+    assert "再次查询" in page
+    form = _CHECK_FORM.search(page)
+    assert form, page
+    asked = _provider_answers(app, monkeypatch, answer)
+
+    checked = await client.post(form[1], data={"key": form[2]})
+    again = await client.post(form[1], data={"key": form[2]})  # the tap sent twice
+
+    assert checked.status_code == again.status_code == 200, checked.text
+    [refund] = await Refund.objects()
+    assert refund.status == status
+    assert f"退款 {refund.out_refund_no}（¥18.80）" in checked.text
+    assert said in checked.text
+    assert said in again.text
+    assert len(asked) == 1
+    # A refund still processing can be checked again; a settled one is no longer overdue.
+    assert bool(_CHECK_FORM.search(checked.text)) == (status == "pending")
+
+
+async def test_checking_again_while_the_provider_does_not_answer_says_so_on_the_store_page(
+    paying_client: httpx.AsyncClient,
+    app: Litestar,
+    demo: Demo,
+    kiosk_token: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = paying_client
+    store_page = await _overdue_refund(
+        client, app, demo.kiosk_store_id, kiosk_token, settings, monkeypatch
+    )
+    form = _CHECK_FORM.search((await client.get(store_page)).text)
+    assert form
+    no_answer = Unavailable("WeChat Pay did not answer", code="provider_unavailable")
+    _provider_answers(app, monkeypatch, no_answer)
+
+    checked = await client.post(form[1], data={"key": form[2]}, headers=_EN)
+
+    assert checked.status_code == 503
+    assert 'data-code="provider_unavailable"' in checked.text
+    assert "The payment provider is not answering; please try again in a moment." in checked.text
+    assert 'id="flagged"' in checked.text, "the store page, to check again from"
+    assert _CHECK_FORM.search(checked.text)
+    assert await Refund.select(Refund.status, Refund.flag) == [
+        {"status": "pending", "flag": "refund_overdue"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("came_from", "back"),
+    [
+        ("{store}?lang=en", "{store}?lang=en"),
+        ("{store}/orders?number=42", "{store}/orders?number=42"),
+        # The answer to a form, shown in place: no page to go back to.
+        ("{store}/payments/1/refunds/1/check", "{store}"),
+        ("/staff/no-such-page", "{store}"),
+    ],
+)
+async def test_a_refused_tablet_post_offers_the_way_back_to_the_page_it_came_from(
+    client: httpx.AsyncClient, demo: Demo, came_from: str, back: str
+) -> None:
+    store = f"/staff/stores/{demo.subway_store_id}"
+    noodles = await _low_on_noodles(demo.subway_store_id)
+    await _login(client, "manager")
+    order = {f"product_{noodles}": "0", "key": "k0"}
+    referer = {"Referer": "http://pos.test" + came_from.format(store=store)}
+
+    refused = await client.post(f"{store}/restock-orders", data=order, headers={**referer, **_EN})
+
+    assert refused.status_code == 422, refused.text
+    assert f'<a class="button" href="{back.format(store=store)}">Back</a>' in refused.text
+
+
+async def test_a_refused_tablet_post_without_its_page_offers_the_way_back_to_the_store(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    store = demo.subway_store_id
+    noodles = await _low_on_noodles(store)
+    await _login(client, "manager")
+    order = {f"product_{noodles}": "0", "key": "k0"}
+
+    refused = await client.post(f"/staff/stores/{store}/restock-orders", data=order)
+
+    assert refused.status_code == 422, refused.text
+    assert f'<a class="button" href="/staff/stores/{store}">返回</a>' in refused.text
