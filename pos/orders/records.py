@@ -48,8 +48,8 @@ SupplierOf = dict[int, tuple[int, str]]
 _ORDER = (
     "SELECT id, number, store AS store_id, counter AS counter_id, device AS device_id, state,"
     " subtotal_fen, discount_fen, total_fen, refunded_fen, restocked, created_at, expires_at,"
-    " paid_at, payment_method, payment_reference, payer_hash, access_token_hash, request_hash"
-    " FROM orders WHERE id = {}"
+    " paid_at, business_day, payment_method, payment_reference, payer_hash, access_token_hash,"
+    " request_hash FROM orders WHERE id = {}"
 )
 _ORDER_ROW = Statement(_ORDER)
 _LOCKED_ORDER_ROW = Statement(_ORDER + " FOR UPDATE")

@@ -11,7 +11,7 @@ asks the provider first, then calls `expire` (or `mark_paid`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pos import live
@@ -104,21 +104,20 @@ def _check_token(token: str, row: dict[str, Any]) -> None:
         raise Forbidden("this link is not for this order", code="order_token_invalid")
 
 
-async def certified_lines_paid(start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """The certified lines of orders paid from `start` until `end`, refunded since or not.
+async def certified_lines_paid(day: date) -> list[dict[str, Any]]:
+    """The certified lines of orders sold on the store-local `day`, refunded since or not.
 
-    Each: `order_id`, `store_id`, `paid_at` and the line's `total_fen`.
+    The day is the one frozen at each sale, so a later change of a store's zone moves none.
+    Each: `order_id`, `store_id` and the line's `total_fen`.
     """
     return await OrderLine.select(
         OrderLine.order.as_alias("order_id"),
         OrderLine.order._.store.as_alias("store_id"),
-        OrderLine.order.paid_at.as_alias("paid_at"),
         OrderLine.total_fen,
     ).where(
         OrderLine.certified.eq(True)
         & OrderLine.order.state.is_in([state.value for state in _SETTLED])
-        & (OrderLine.order.paid_at >= start)
-        & (OrderLine.order.paid_at < end)
+        & (OrderLine.order.business_day == day)
     )
 
 
@@ -183,11 +182,16 @@ class Payable:
 
 
 async def start_payment(order_id: int) -> Payable:
-    """Open -> paying (again paying when the shopper switches wallets); refused once expired."""
+    """Open -> paying (again paying when the shopper switches wallets); refused once expired.
+
+    A paid (or refunded) order is refused as such, never as expired: told to order again, a
+    shopper whose paid screen was lost would pay twice.
+    """
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
-        if row["expires_at"] <= datetime.now(UTC):
+        settled = _S(row["state"]) in _SETTLED
+        if not settled and row["expires_at"] <= datetime.now(UTC):
             raise Conflict("the order has expired; start a new one", code="order_expired")
         result, _ = await _change(row, OrderEvent.PAYMENT_STARTED, actor="payments")
     if owner:
@@ -262,9 +266,16 @@ async def sale(order_id: int) -> dict[str, Any]:
 def _paid_payload(
     row: dict[str, Any], state: OrderState, lines: list[OrderLineOut]
 ) -> dict[str, Any]:
-    """What printing, the platform and analytics need of a sale: the order as sold."""
+    """What printing, the platform and analytics need of a sale: the order as sold, with the
+    store-local `business_day` frozen when it was paid (None only for an order without lines).
+    """
     sale = OrderOut(**{**row, "state": state}, lines=lines)
-    keep = {"payment_reference": row["payment_reference"], "payer_hash": row["payer_hash"]}
+    day = row["business_day"]
+    keep = {
+        "payment_reference": row["payment_reference"],
+        "payer_hash": row["payer_hash"],
+        "business_day": day.isoformat() if day else None,
+    }
     return {**sale.model_dump(mode="json", exclude={"access_token"}), **keep, "order_id": row["id"]}
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
@@ -133,17 +132,17 @@ async def _compare(day: date, settings: Settings, client: httpx.AsyncClient) -> 
 
 
 async def unforwarded_sales(day: date) -> list[Difference]:
-    """Orders paid on the store-local `day` with certified lines but no certified transaction."""
-    rows = await orders.certified_lines_paid(*_around(day))
+    """Orders sold on the store-local `day` with certified lines but no certified transaction."""
+    rows = await orders.certified_lines_paid(day)
     store_ids = {row["store_id"] for row in rows}
-    places = {store_id: await stores.merchant_store(store_id) for store_id in store_ids}
+    merchants = {
+        store_id: (await stores.merchant_store(store_id)).merchant_id for store_id in store_ids
+    }
     certified_fen: dict[int, int] = defaultdict(int)
     merchant_of: dict[int, str] = {}
     for row in rows:
-        place = places[row["store_id"]]
-        if row["paid_at"].astimezone(ZoneInfo(place.time_zone)).date() == day:
-            certified_fen[row["order_id"]] += row["total_fen"]
-            merchant_of[row["order_id"]] = place.merchant_id
+        certified_fen[row["order_id"]] += row["total_fen"]
+        merchant_of[row["order_id"]] = merchants[row["store_id"]]
     recorded = {row["order_id"] for row in await _recorded("sale", day)}
     return [
         Difference(
@@ -195,7 +194,8 @@ def _around(day: date) -> tuple[datetime, datetime]:
 
 async def _recorded(kind: str, day: date) -> list[dict[str, Any]]:
     # The rows near `day`, not those of its orders by id: a day's ids can pass PostgreSQL's
-    # 32,767 bind parameters. A day either side: the store's time zone may have changed since.
+    # 32,767 bind parameters. A day either side: a reversal, and a sale recorded before days
+    # were frozen at payment, is dated in the store's zone when its handler ran, maybe another.
     near = (_T.business_day >= day - _DAY) & (_T.business_day <= day + _DAY)
     return await _T.select(_T.order_id, _T.transaction_id).where((_T.kind == kind) & near)
 

@@ -71,6 +71,10 @@ class Sale(BaseModel):
     counter_id: int | None
     device_id: int | None
     paid_at: datetime
+    business_day: date | None = Field(
+        default=None,
+        description="the store-local day frozen at the sale; None in events written before it was",
+    )
     total_fen: int
     payment_reference: str
     buyer_region: str | None = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pos.platform.schemas import Sale, SoldLine, TransactionDoc, TransactionLine
@@ -73,13 +73,24 @@ def sale_transaction(
         device_id=sale.device_id,
         order_number=sale.number,
         occurred_at=sale.paid_at,
-        business_day=sale.paid_at.astimezone(ZoneInfo(place.time_zone)).date(),
+        business_day=_business_day(sale, place.time_zone),
         payment_reference=sale.payment_reference,
         buyer_region=sale.buyer_region,
         order_total_fen=sale.total_fen,
         amount_fen=sum(line.amount_fen for line in lines),
         lines=lines,
     )
+
+
+def _business_day(sale: Sale, time_zone: str) -> date:
+    """The day frozen with the sale, whatever the store's zone is now.
+
+    Only `order_paid` events already in the outbox when days began to be frozen lack it: for
+    those, the payment's date in the store's zone as it is now, as it was always worked out.
+    """
+    if sale.business_day is not None:
+        return sale.business_day
+    return sale.paid_at.astimezone(ZoneInfo(time_zone)).date()
 
 
 def _line(line: SoldLine, supplier_codes: Mapping[int, str]) -> TransactionLine:

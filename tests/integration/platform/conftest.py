@@ -39,6 +39,8 @@ from pos.stores.tables import Store
 from tests.helpers.shop import Shop, open_shop
 
 MERCHANT = "XM-TEST-0001"
+# 23:30 on 3 December in Shanghai (the store's zone), already 00:30 on the 4th in Tokyo.
+LATE_IN_SHANGHAI = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)
 
 
 def free_port() -> int:
@@ -159,8 +161,10 @@ async def shop(db: str, handlers: None) -> Shop:
     return opened
 
 
-async def paid_sale(shop: Shop, *lines: dict[str, Any]) -> OrderOut:
-    """An order of `lines` at the shop's counter, paid."""
+async def paid_sale(
+    shop: Shop, *lines: dict[str, Any], paid_at: datetime | None = None
+) -> OrderOut:
+    """An order of `lines` at the shop's counter, paid now or at `paid_at`."""
     order = (await shop.order(*lines)).order
     await orders.mark_paid(
         order.id,
@@ -168,9 +172,14 @@ async def paid_sale(shop: Shop, *lines: dict[str, Any]) -> OrderOut:
         method="wechat_qr",
         reference=f"4200{order.id:024d}",
         payer_hash=None,
-        paid_at=datetime.now(UTC),
+        paid_at=paid_at or datetime.now(UTC),
     )
     return order
+
+
+async def move_store(shop: Shop, time_zone: str) -> None:
+    """A manager changes the store's time zone."""
+    await Store.update({Store.time_zone: time_zone}).where(Store.id == shop.store_id)
 
 
 async def run_outbox() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from piccolo.apps.migrations.tables import Migration
@@ -25,9 +25,11 @@ from pos.stores.tables import Store
 from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
+    LATE_IN_SHANGHAI,
     MERCHANT,
     DoubleServer,
     forward_all,
+    move_store,
     paid_sale,
     pending_rows,
     run_outbox,
@@ -181,6 +183,38 @@ async def test_a_certified_sale_and_its_reversal_carry_the_buyer_region_a_manage
     rows = await _T.select(_T.body).where(_T.order_id == sale.id).order_by(_T.id)
     docs = [TransactionDoc.model_validate_json(row["body"]) for row in rows]
     assert [(doc.kind, doc.buyer_region) for doc in docs] == [("sale", "99"), ("reversal", "99")]
+
+
+async def test_a_sale_counts_for_the_day_it_was_paid_on_though_the_store_changed_zone_since(
+    shop: Shop,
+) -> None:
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 1}, paid_at=LATE_IN_SHANGHAI)
+    await move_store(shop, "Asia/Tokyo")  # before the outbox runs the sale's handler
+    await run_outbox()
+
+    row = await _T.select(_T.business_day, _T.body).where(_T.order_id == sale.id).first()
+    assert row is not None
+    assert row["business_day"] == date(2026, 12, 3)
+    assert TransactionDoc.model_validate_json(row["body"]).business_day == date(2026, 12, 3)
+
+
+async def test_a_sale_event_written_before_business_days_were_frozen_takes_the_stores_zone(
+    shop: Shop,
+) -> None:
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(shop, {"product_id": noodles, "quantity": 1}, paid_at=LATE_IN_SHANGHAI)
+    event = OutboxEvent.kind == orders.ORDER_PAID
+    row = await OutboxEvent.select(OutboxEvent.payload).where(event).first()
+    assert row is not None
+    payload = json.loads(row["payload"])
+    del payload["business_day"]  # as the events already in the outbox at the upgrade
+    await OutboxEvent.update({OutboxEvent.payload: json.dumps(payload)}).where(event)
+    await run_outbox()
+
+    doc = await _T.select(_T.business_day).where(_T.order_id == sale.id).first()
+    assert doc is not None
+    assert doc["business_day"] == date(2026, 12, 3)
 
 
 async def test_certified_sales_in_the_figures_are_the_sale_less_its_reversals(shop: Shop) -> None:

@@ -27,10 +27,12 @@ from pos.stores.tables import Store
 from tests.helpers.dripping import dripping_server
 from tests.helpers.shop import Shop
 from tests.integration.platform.conftest import (
+    LATE_IN_SHANGHAI,
     MERCHANT,
     DoubleServer,
     forward_all,
     made_up_sale,
+    move_store,
     paid_sale,
     run_outbox,
 )
@@ -180,6 +182,33 @@ async def test_a_paid_sale_never_forwarded_is_reported_though_both_sides_agree(
     ]
 
 
+async def test_a_day_reconciles_its_sales_though_the_store_changed_zone_since(
+    shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
+) -> None:
+    await double.start()
+    noodles = await shop.add(price_fen=1250)
+    await paid_sale(shop, {"product_id": noodles, "quantity": 2}, paid_at=LATE_IN_SHANGHAI)
+    await move_store(shop, "Asia/Tokyo")
+    await run_outbox()
+    await forward_all(relay)
+
+    report = await reconcile(date(2026, 12, 3), settings)
+    assert (report.local_transactions, report.platform_transactions) == (1, 1)
+    assert report.differences == []
+    assert (await reconcile(date(2026, 12, 4), settings)).differences == []
+
+
+async def test_a_sale_never_forwarded_is_missed_on_its_day_not_on_the_stores_day_now(
+    shop: Shop,
+) -> None:
+    noodles = await shop.add(price_fen=1250)
+    lost = await paid_sale(shop, {"product_id": noodles, "quantity": 2}, paid_at=LATE_IN_SHANGHAI)
+    await move_store(shop, "Asia/Tokyo")
+    [missing] = await unforwarded_sales(date(2026, 12, 3))
+    assert (missing.key, missing.local_fen) == (str(lost.id), 2500)
+    assert await unforwarded_sales(date(2026, 12, 4)) == []
+
+
 async def test_a_resend_counts_only_what_it_sent_not_rows_another_relay_holds(
     shop: Shop, double: DoubleServer, relay: Relay, settings: Settings
 ) -> None:
@@ -229,17 +258,13 @@ async def test_a_day_of_more_certified_orders_than_postgres_bind_parameters_is_c
     shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 33,000 certified orders paid over all stores, none recorded: faked, as writing them is slow.
-    noon = datetime(2026, 11, 28, 4, tzinfo=UTC)  # 12:00 in Asia/Shanghai
-    paid = [
-        {"order_id": n, "store_id": shop.store_id, "paid_at": noon, "total_fen": 100}
-        for n in range(1, 33_001)
-    ]
+    paid = [{"order_id": n, "store_id": shop.store_id, "total_fen": 100} for n in range(1, 33_001)]
 
-    async def certified_lines_paid(start: datetime, end: datetime) -> list[dict[str, object]]:
+    async def certified_lines_paid(day: date) -> list[dict[str, object]]:
         return paid
 
     monkeypatch.setattr(orders, "certified_lines_paid", certified_lines_paid)
-    assert len(await unforwarded_sales(noon.date())) == 33_000
+    assert len(await unforwarded_sales(date(2026, 11, 28))) == 33_000
 
 
 async def test_a_resend_of_more_ids_than_a_query_takes_sends_each_sale_before_its_reversal(

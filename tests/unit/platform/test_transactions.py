@@ -22,7 +22,15 @@ def test_only_lines_certified_at_the_sale_are_forwarded() -> None:
     assert doc.payment_reference == "4200000042"
 
 
-def test_the_business_day_is_the_stores_local_day() -> None:
+def test_the_business_day_is_the_one_frozen_with_the_sale_not_the_stores_zone_now() -> None:
+    # Paid at 23:30 on the 28th in Xinjiang time, the store's zone then; Shanghai's now.
+    sale = make_sale(sold_line(1, 100)).model_copy(update={"business_day": date(2026, 11, 28)})
+    doc = sale_transaction(sale, PLACE, CODES)
+    assert doc is not None
+    assert doc.business_day == date(2026, 11, 28)
+
+
+def test_an_older_sale_event_without_a_business_day_takes_the_stores_local_day() -> None:
     assert sold(sold_line(1, 100)).business_day == date(2026, 11, 29)
 
 
