@@ -98,6 +98,7 @@ def service_env(dsn: str, url: str, split: bool) -> dict[str, str]:
         "POS_SECRET_KEY": secrets.token_urlsafe(32),
         "POS_LOG_LEVEL": "WARNING",
         "POS_RUN_WORKER": "false" if split else "true",
+        "POS_ORDER_BUDGET": "0",  # every simulated shopper orders from this one address
     }
     if split:
         env |= {"POS_REDIS_URL": REDIS_URL, "POS_REDIS_PREFIX": dsn.rsplit("/", 1)[1]}

@@ -29,6 +29,7 @@ from pos.live import LiveChannels
 from pos.live_routes import order_events
 from pos.logs import RequestIdMiddleware, configure_logging
 from pos.nul_guard import refuse_nul
+from pos.orders import budget as order_budget
 from pos.orders.routes import CounterOrderController, KioskOrderController, OrderController
 from pos.pages import page_handlers, template_config
 from pos.payments.plugin import PaymentsPlugin
@@ -61,8 +62,9 @@ def create_app(settings: Settings) -> Litestar:
     engine = create_engine(settings.database_url)
     bind(engine)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    # With Redis, the sign-in budget is shared by every app server; else in-process.
+    # With Redis, the sign-in and order budgets are shared by every app server; else in-process.
     login_tries = login_limit.create_login_limit(redis, prefix=settings.redis_prefix)
+    order_tries = order_budget.create_order_budget(redis, prefix=settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -101,7 +103,14 @@ def create_app(settings: Settings) -> Litestar:
         ],
         template_config=template_config(),
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
-        state=State({"settings": settings, "redis": redis, login_limit.STATE_KEY: login_tries}),
+        state=State(
+            {
+                "settings": settings,
+                "redis": redis,
+                login_limit.STATE_KEY: login_tries,
+                order_budget.STATE_KEY: order_tries,
+            }
+        ),
         lifespan=[lifespan],
         plugins=[
             LiveChannels.create(redis, prefix=settings.redis_prefix),

@@ -14,6 +14,7 @@ __all__ = [
     "NotAuthenticated",
     "NotFound",
     "PosError",
+    "TooManyRequests",
     "Unavailable",
 ]
 
@@ -30,6 +31,11 @@ class PosError(Exception):
         if code is not None:
             self.code = code
         self.extra = extra
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers its answer carries besides the problem details."""
+        return {}
 
 
 class InvalidInput(PosError):
@@ -65,6 +71,21 @@ class Conflict(PosError):
 
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(PosError):
+    """The client spent its budget of these requests for now; it may ask again in a while."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(PosError):

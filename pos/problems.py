@@ -50,7 +50,9 @@ def _problem(
 
 
 def _pos_error(request: Request[Any, Any, Any], exc: PosError) -> Response[dict[str, Any]]:
-    return _problem(request, exc.status, exc.code, exc.detail, **exc.extra)
+    response = _problem(request, exc.status, exc.code, exc.detail, **exc.extra)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

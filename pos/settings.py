@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         le=MAX_CATALOG_PAGE_SIZE,
         description="products in a page of a counter's catalog when the request names no limit",
     )
+    order_budget: int = Field(
+        default=60,
+        ge=0,
+        description="orders a client address may create at counters (phones) per minute; enough"
+        " for a station's phones behind one carrier NAT address at rush hour; 0 turns it off",
+    )
     print_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -29,7 +29,7 @@ from pos.staff.actors import DeviceActor
 from pos.stores import service as stores
 from pos.stores.service import StoreRules
 
-__all__ = ["CreatedOrder", "create_counter_order", "create_kiosk_order"]
+__all__ = ["CreatedOrder", "counter_order_exists", "create_counter_order", "create_kiosk_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,12 @@ async def create_counter_order(
 
     name = records.seller_name(counter_id=counter_id)
     return await _create(name, open_counter, data, idempotency_key=idempotency_key, secret=secret)
+
+
+async def counter_order_exists(counter_id: int, idempotency_key: str) -> bool:
+    """Whether a phone created its order with this key at the counter already."""
+    scope_key = _scope_key(records.seller_name(counter_id=counter_id), idempotency_key)
+    return await Order.exists().where(Order.idempotency_scope_key == scope_key)
 
 
 async def create_kiosk_order(
@@ -78,7 +84,7 @@ async def _create(
     idempotency_key: str,
     secret: str,
 ) -> CreatedOrder:
-    scope_key = f"{seller_name}:{idempotency_key}"
+    scope_key = _scope_key(seller_name, idempotency_key)
     request_hash = hashlib.sha256(data.model_dump_json(exclude={"counter_token"}).encode())
     token = tokens.order_access_token(scope_key, secret=secret)
     try:
@@ -94,6 +100,10 @@ async def _create(
             raise
         return CreatedOrder(first, created=False)
     return CreatedOrder(created.model_copy(update={"access_token": token}), created=True)
+
+
+def _scope_key(seller_name: str, idempotency_key: str) -> str:
+    return f"{seller_name}:{idempotency_key}"
 
 
 def _new_order(

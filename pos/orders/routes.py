@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, JSONBody, QueryParameter
 
@@ -12,6 +12,7 @@ from pos.db import RowId
 from pos.idempotency import MAX_IDEMPOTENCY_KEY, MIN_ORDER_KEY, idempotency_key
 from pos.orders import checkout
 from pos.orders import service as orders
+from pos.orders.budget import spend_order_try
 from pos.orders.schemas import CounterOrderIn, OrderIn, OrderOut, TransitionOut
 from pos.settings import Settings
 from pos.staff.actors import DeviceActor
@@ -43,12 +44,17 @@ class CounterOrderController(Controller):
     @post(operation_id="createCounterOrder", summary="Order from a shopper's phone at a counter")
     async def create(
         self,
+        request: Request[Any, Any, Any],
         counter_id: FromPath[RowId],
         data: JSONBody[CounterOrderIn],
         idempotency_key: OrderKey,
         settings: NamedDependency[Settings],
     ) -> Response[OrderOut]:
-        """201 with the order and its access token; 200 with the same body for a retry."""
+        """201 with the order and its access token; 200 with the same body for a retry.
+
+        429 `too_many_orders` once the client's address created its orders of the minute.
+        """
+        await spend_order_try(request, counter_id, idempotency_key)
         secret = settings.secret_key.get_secret_value()
         return _created(
             await checkout.create_counter_order(

@@ -76,7 +76,7 @@ def page_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     status, code = _status_and_code(exc)
     context = {"message": error_message(request, code), "code": code, "back": _way_back(request)}
     page = render(request, "error.html", context, status_code=status, switch=False)
-    if isinstance(exc, HTTPException) and exc.headers:
+    if isinstance(exc, HTTPException | PosError) and exc.headers:
         page.headers.update(exc.headers)  # e.g. a rate limit's Retry-After
     return page
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from pos.db import OptionalRowId, RowId
 from pos.errors import NotFound, PosError
+from pos.orders.budget import spend_order_try
 from pos.pages import kiosk, shopper
 from pos.pages.errors import PAGE_ERRORS, fragment_error, page_error
 from pos.pages.forms import checked_key, order_key, read_form
@@ -118,7 +120,11 @@ class ShopperPages(Controller):
         """Create the order of the cart, then show it (or the cart again, and why not)."""
         form = await read_form(request)
         ordered = await shopper.order_from_form(
-            counter_id, form, secret=_secret(settings), page_size=settings.catalog_page_size
+            counter_id,
+            form,
+            secret=_secret(settings),
+            page_size=settings.catalog_page_size,
+            spend_try=partial(spend_order_try, request, counter_id),
         )
         if isinstance(ordered, shopper.RefusedCart):
             page, status = ordered.context, ordered.status

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -176,9 +176,16 @@ def _lines_from_form(form: Mapping[str, str]) -> list[LineIn]:
 
 
 async def order_from_form(
-    counter_id: int, form: Mapping[str, str], *, secret: str, page_size: int
+    counter_id: int,
+    form: Mapping[str, str],
+    *,
+    secret: str,
+    page_size: int,
+    spend_try: Callable[[str], Awaitable[None]],
 ) -> str | RefusedCart:
     """Create the order the counter page's form asks for; the URL of its page.
+
+    `spend_try(key)` counts the order against the client's budget before it is priced.
 
     When the cart cannot be ordered (too few in stock, a product no longer sold), the counter
     page again with the amounts kept and the reason, naming the product; the page is not
@@ -188,8 +195,10 @@ async def order_from_form(
     try:
         lines = _lines_from_form(form)
         data = CounterOrderIn(counter_token=form.get("t", ""), lines=lines)
+        key = f"page:{order_key(form)}"
+        await spend_try(key)
         created = await checkout.create_counter_order(
-            counter_id, data, idempotency_key=f"page:{order_key(form)}", secret=secret
+            counter_id, data, idempotency_key=key, secret=secret
         )
     except (InvalidInput, Conflict) as exc:
         refusal = Refusal(exc.code, await _product_refused(exc, lines))
@@ -298,7 +307,7 @@ async def start_phone_payment(
     await orders.check_access(order_id, token)
     method = StartPayment(method="qr" if browser is None else "web")
     payment = await payments_service.start_payment(
-        payments, order_id, method, idempotency_key=f"page:{key}", browser=browser
+        payments, order_id, method, idempotency_key=f"page:{key}", actor="shopper", browser=browser
     )
     return await order_page(order_id, token, secret=secret, payment=payment)
 

@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
 
+from pos.app import create_app
 from pos.inventory import service as inventory
+from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
+from pos.settings import Settings
 from tests.helpers.shop import SECRET, Shop, open_shop
 from tests.helpers.staff import device_headers, login_as
 
@@ -176,3 +184,108 @@ async def test_a_guessable_idempotency_key_is_refused_and_creates_nothing(
         {"message": "Expected `str` of length >= 16", "key": "idempotency_key", "source": "header"}
     ]
     assert (await inventory.get_level(shop.store_id, tea)).held == 0
+
+
+@asynccontextmanager
+async def _app_with(settings: Settings, **changed: Any) -> AsyncIterator[Litestar]:
+    app = create_app(settings.model_copy(update=changed))
+    async with app.lifespan():
+        yield app
+
+
+def _phone(app: Litestar, address: str = "10.0.0.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://pos.test")
+
+
+async def test_past_its_order_budget_an_address_is_refused_and_nothing_is_held(
+    settings: Settings,
+) -> None:
+    async with _app_with(settings, order_budget=2) as app, _phone(app) as phone:
+        shop, tea = await _shop_with_tea()
+        url = f"/api/counters/{shop.counter_id}/orders"
+        created = [await phone.post(url, json=_body(shop, tea), headers=_key()) for _ in range(2)]
+        refused = await phone.post(url, json=_body(shop, tea, 5), headers=_key())
+
+        assert [response.status_code for response in created] == [201, 201]
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "too_many_orders"
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert await Order.count() == 2
+        assert (await inventory.get_level(shop.store_id, tea)).held == 2
+
+
+async def test_another_address_keeps_its_own_order_budget(settings: Settings) -> None:
+    async with _app_with(settings, order_budget=1) as app:
+        shop, tea = await _shop_with_tea()
+        url = f"/api/counters/{shop.counter_id}/orders"
+        async with _phone(app, "10.0.0.7") as first, _phone(app, "10.0.0.8") as second:
+            spent = [await first.post(url, json=_body(shop, tea), headers=_key()) for _ in "ab"]
+            other = await second.post(url, json=_body(shop, tea), headers=_key())
+
+    assert [response.status_code for response in spent] == [201, 429]
+    assert other.status_code == 201, other.text
+
+
+async def test_a_retry_of_a_created_order_past_the_budget_gets_its_answer(
+    settings: Settings,
+) -> None:
+    async with _app_with(settings, order_budget=1) as app, _phone(app) as phone:
+        shop, tea = await _shop_with_tea()
+        url, first_key = f"/api/counters/{shop.counter_id}/orders", _key()
+        first = await phone.post(url, json=_body(shop, tea), headers=first_key)
+        another = await phone.post(url, json=_body(shop, tea), headers=_key())
+        retry = await phone.post(url, json=_body(shop, tea), headers=first_key)
+
+    assert [first.status_code, another.status_code, retry.status_code] == [201, 429, 200]
+    assert retry.json() == first.json()
+
+
+async def test_an_order_budget_of_0_lets_an_address_order_without_limit(
+    settings: Settings,
+) -> None:
+    orders = 61  # one past the default budget
+    async with _app_with(settings, order_budget=0) as app, _phone(app) as phone:
+        shop, tea = await _shop_with_tea(stock=orders)
+        url = f"/api/counters/{shop.counter_id}/orders"
+        statuses = [
+            (await phone.post(url, json=_body(shop, tea), headers=_key())).status_code
+            for _ in range(orders)
+        ]
+
+    assert statuses == [201] * orders
+
+
+async def test_kiosk_orders_spend_no_order_budget(settings: Settings) -> None:
+    async with _app_with(settings, order_budget=1) as app, _phone(app) as kiosk:
+        shop, tea = await _shop_with_tea()
+        lines = {"lines": [{"product_id": tea, "quantity": 1}]}
+        token = await device_headers("kiosk", shop.store_id)
+        statuses = [
+            (await kiosk.post("/api/kiosk/orders", json=lines, headers=token | _key())).status_code
+            for _ in range(3)
+        ]
+
+    assert statuses == [201] * 3
+
+
+@pytest.mark.redis
+async def test_two_app_servers_sharing_redis_spend_one_order_budget(
+    settings: Settings, redis_url: str
+) -> None:
+    shared = settings.model_copy(update={"redis_url": redis_url, "order_budget": 3})
+    first, second = create_app(shared), create_app(shared)
+    async with first.lifespan(), second.lifespan():
+        shop, tea = await _shop_with_tea()
+        url = f"/api/counters/{shop.counter_id}/orders"
+        phones = [_phone(app) for app in (first, second)]
+        try:
+            responses = await asyncio.gather(
+                *(phones[i % 2].post(url, json=_body(shop, tea), headers=_key()) for i in range(10))
+            )
+        finally:
+            for phone in phones:
+                await phone.aclose()
+        assert await Order.count() == 3
+
+    assert sorted(r.status_code for r in responses) == [201] * 3 + [429] * 7

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from pos.app import create_app
 from pos.catalog.tables import Product
 from pos.layouts import apply_layout
 from pos.money import parse_yuan
@@ -14,6 +15,7 @@ from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
 from pos.payments.tables import Payment
+from pos.settings import Settings
 from pos.stores.tables import Listing
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import SECRET, open_shop
@@ -415,3 +417,28 @@ async def test_an_order_with_a_markdown_adds_up_on_the_shoppers_order_page(
     assert total
     shown_discount = parse_yuan(discount[1]) if discount else 0
     assert sum(lines) - shown_discount == parse_yuan(total[1]), (lines, shown_discount, total[1])
+
+
+async def test_past_the_order_budget_the_phone_is_told_why_in_its_language(
+    settings: Settings, demo: Demo
+) -> None:
+    app = create_app(settings.model_copy(update={"order_budget": 1}))
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://pos.test") as phone,
+    ):
+        await _order(phone, demo)
+        page = await phone.get(demo.counter_url)
+        token, key = re.search(r'name="t" value="([^"]+)"', page.text), uuid.uuid4().hex
+        noodles = re.search(r'name="(q\d+)"', page.text)
+        assert token
+        assert noodles
+        refused = await phone.post(
+            f"/c/{demo.counter_id}/order", data={"t": token[1], "key": key, noodles[1]: "1"}
+        )
+        assert await Order.count() == 1
+
+    assert refused.status_code == 429
+    assert "下单过于频繁" in refused.text
+    assert int(refused.headers["retry-after"]) > 0

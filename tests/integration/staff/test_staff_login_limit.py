@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from pos.staff.login_limit import WINDOW_SECONDS, LoginLimit, budget_key, create_login_limit
+from pos.budgets import Budget as LoginLimit
+from pos.budgets import budget_key
+from pos.staff.login_limit import WINDOW_SECONDS, create_login_limit
 
 pytestmark = pytest.mark.anyio
 
