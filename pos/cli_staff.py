@@ -22,21 +22,57 @@ def staff_group() -> None:
     """Staff users and their roles."""
 
 
-_ROLE = click.option("--role", "role_name", required=True, type=click.Choice(ROLE_NAMES))
-_STORES = click.option(
-    "--store", "store_codes", multiple=True, help="store code, repeatable; none: head office"
+class _RoleAt(click.ParamType[tuple[RoleName, str | None]]):
+    """`ROLE`, or `ROLE:STORE` for that role at one store (by its code)."""
+
+    name = "role[:store]"
+
+    def convert(
+        self, value: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[RoleName, str | None]:
+        role, _, store_code = value.partition(":")
+        if role not in ROLE_NAMES:
+            self.fail(f"{role!r} is not one of {', '.join(ROLE_NAMES)}", param, ctx)
+        return role, store_code or None
+
+
+_ROLE = click.option(
+    "--role",
+    "role_specs",
+    required=True,
+    multiple=True,
+    type=_RoleAt(),
+    help=f"{', '.join(ROLE_NAMES)}; ROLE:STORE holds it at that store only; repeatable",
 )
+_STORES = click.option(
+    "--store",
+    "store_codes",
+    multiple=True,
+    help="store code for each --role given without one, repeatable; none: head office",
+)
+_RoleSpecs = Sequence[tuple[RoleName, str | None]]
 
 
-async def _roles(
-    role_name: RoleName, store_codes: Sequence[str]
-) -> list[tuple[RoleName, int | None]]:
-    """`role_name` at each store named by code, or at head office when none is named."""
-    ids = await stores_service.store_ids_by_code(list(store_codes))
-    unknown = sorted(set(store_codes) - set(ids))
+def _where_held(specs: _RoleSpecs, store_codes: Sequence[str]) -> list[tuple[RoleName, str | None]]:
+    """Each role with the code of a store it is held at (None: head office), in the given order.
+
+    A role without a store of its own is held at every `--store`, or at head office.
+    """
+    if store_codes and all(code is not None for _, code in specs):
+        raise click.UsageError("--store is for a --role given without a store; every one has one")
+    unpaired = tuple(store_codes) or (None,)
+    held = ((role, code) for role, own in specs for code in ((own,) if own else unpaired))
+    return list(dict.fromkeys(held))
+
+
+async def _roles(held: _RoleSpecs) -> list[tuple[RoleName, int | None]]:
+    """The roles with each store code turned into its id."""
+    codes = [code for _, code in held if code is not None]
+    ids = await stores_service.store_ids_by_code(codes)
+    unknown = sorted(set(codes) - set(ids))
     if unknown:
         raise click.ClickException(f"unknown store code(s): {', '.join(unknown)}")
-    return [(role_name, ids[code]) for code in store_codes] or [(role_name, None)]
+    return [(role, None if code is None else ids[code]) for role, code in held]
 
 
 def _on_user(change: Callable[[], Awaitable[None]]) -> None:
@@ -52,15 +88,16 @@ def _on_user(change: Callable[[], Awaitable[None]]) -> None:
 @click.password_option(help="prompted for when not given")
 def add_staff(
     username: str,
-    role_name: RoleName,
+    role_specs: _RoleSpecs,
     store_codes: tuple[str, ...],
     display_name: str,
     password: str,
 ) -> None:
-    """Create a staff user with one role at the given stores (or at head office)."""
+    """Create a staff user with roles, each at the given stores (or at head office)."""
+    held = _where_held(role_specs, store_codes)
 
     async def create() -> None:
-        roles = await _roles(role_name, store_codes)
+        roles = await _roles(held)
         await staff_service.create_user(username, password, display_name=display_name, roles=roles)
 
     with_database(create)
@@ -123,13 +160,18 @@ def set_staff_password(username: str, password: str) -> None:
 @click.argument("username")
 @_ROLE
 @_STORES
-def replace_staff_roles(username: str, role_name: RoleName, store_codes: tuple[str, ...]) -> None:
-    """Replace a user's roles with one role at the given stores (or at head office)."""
+def replace_staff_roles(
+    username: str, role_specs: _RoleSpecs, store_codes: tuple[str, ...]
+) -> None:
+    """Replace a user's roles with these, each at the given stores (or at head office).
+
+    `--role manager:S01 --role cashier:S02`; `--role cashier --store S01 --store S02`.
+    """
+    held = _where_held(role_specs, store_codes)
 
     async def replace() -> None:
-        roles = await _roles(role_name, store_codes)
+        roles = await _roles(held)
         await hinted(staff_service.replace_roles(username, roles), "staff_not_found", _WHO_IS_THERE)
 
     with_database(replace)
-    where = ", ".join(store_codes) or "head office"
-    click.echo(f"{username} is now {role_name} at {where}")
+    click.echo(f"{username} is now {_held(held)}")

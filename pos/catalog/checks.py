@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from piccolo.columns import Varchar
 
+from pos.catalog.certification import REVOKED_STATUS, undoes_revocation
 from pos.catalog.codes import (
     canonical_gtin,
     county_code_problem,
@@ -271,10 +272,14 @@ def _supplier_differs(code: str, value: SupplierRecord, first: SupplierRecord, l
 
 
 def check_products(
-    columns: Columns, seen_suppliers: dict[str, tuple[SupplierRecord, int]], problems: Problems
+    columns: Columns,
+    seen_suppliers: dict[str, tuple[SupplierRecord, int]],
+    problems: Problems,
+    revoked: frozenset[str] = frozenset(),
 ) -> Products:
     """A slice of the file's products, whose places `check_places` has checked, with the
-    suppliers first described in it (see `_check_suppliers`)."""
+    suppliers first described in it (see `_check_suppliers`). `revoked` are the certificate
+    numbers the catalog holds as revoked, which no row may bring back."""
     suppliers = _check_suppliers(columns, seen_suppliers, problems)
     texts = _texts(columns, _PRODUCT_TEXTS, problems)
 
@@ -312,6 +317,7 @@ def check_products(
     }  # fmt: skip
     _check_dates(fields["valid_from"], fields["valid_until"], problems)
     _check_not_in_store(fields["gtin"], problems)
+    _check_still_revoked(texts["certificate_no"], fields["status"], revoked, problems)
     ordered = (fields[name] if name in fields else texts[name] for name in ProductRecord._fields)
     return Products(list(map(ProductRecord._make, zip(*ordered, strict=True))), suppliers)
 
@@ -330,6 +336,24 @@ def _check_not_in_store(gtins: Sequence[str | None], problems: Problems) -> None
         (i for i, gtin in enumerate(gtins) if gtin and is_in_store_number(gtin)),
         "gtin is an in-store number (prefix 20-29): the checkout reads it as a scale label",
     )
+
+
+def _check_still_revoked(
+    certificates: Sequence[str],
+    statuses: Sequence[str | None],
+    revoked: frozenset[str],
+    problems: Problems,
+) -> None:
+    if revoked.isdisjoint(certificates):
+        return
+    problems.add(
+        (i for i, (number, status) in enumerate(zip(certificates, statuses, strict=True))
+         if number in revoked and status and undoes_revocation(was=REVOKED_STATUS, becomes=status)),
+        lambda i: (
+            f"certificate {certificates[i]} was revoked and cannot become {statuses[i]} again:"
+            " revocation by the certification authority is final"
+        ),
+    )  # fmt: skip
 
 
 def _first_rows(keys: Sequence[_K]) -> dict[_K, int]:

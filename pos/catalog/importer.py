@@ -11,7 +11,10 @@ CSV rows whose fields are all empty (`,,,,`, as Excel saves rows whose cells wer
 Required, with a value:
 - certificate_no: the certificate number, the key a product is updated by (at most 40 chars)
 - scheme: the certification scheme, e.g. `national-2026`
-- status: `active`, `suspended` or `revoked`; only active certificates count as certified
+- status: `active`, `suspended` or `revoked`; only active certificates count as certified. A
+  suspended certificate may become active again; a revoked one never: a row making a certificate
+  the catalog holds as revoked active or suspended is a bad line (say an older list loaded after
+  the newer one that revoked it)
 - valid_from, valid_until: `YYYY-MM-DD`, valid_from <= valid_until; outside them it has expired
 - certifying_county_code: 6-digit code of the county that certified it; it must be the origin
   county of some row in the file, or a county already in the catalog
@@ -107,6 +110,7 @@ def parse_parts(
     *,
     fmt: Format,
     known_counties: frozenset[str] = frozenset(),
+    revoked: frozenset[str] = frozenset(),
     progress: ProgressCallback | None = None,
 ) -> Iterator[Part]:
     """Check a catalog file and yield what it holds: first its places, then its products a
@@ -114,7 +118,8 @@ def parse_parts(
 
     Nothing more is yielded once a bad row is found; at the end InvalidInput (code
     "catalog_rejected") lists every bad line. `known_counties` are county codes already in the
-    catalog, which rows may name without describing them.
+    catalog, which rows may name without describing them; `revoked` are certificate numbers it
+    holds as revoked, which rows may not make active or suspended again.
     """
     report = progress or no_progress
     table = _read(data, fmt, report)
@@ -126,7 +131,7 @@ def parse_parts(
     for start in range(0, rows, SLICE_ROWS):
         stop = min(start + SLICE_ROWS, rows)
         part = {key: values[start:stop] for key, values in table.columns.items()}
-        products = check_products(part, suppliers, problems.part(start, stop))
+        products = check_products(part, suppliers, problems.part(start, stop), revoked)
         if not problems:
             yield products
         report("check", stop, rows)
@@ -139,11 +144,15 @@ def parse_catalog(
     *,
     fmt: Format,
     known_counties: frozenset[str] = frozenset(),
+    revoked: frozenset[str] = frozenset(),
     progress: ProgressCallback | None = None,
 ) -> CatalogFile:
     """The whole checked file at once; see `parse_parts`."""
     places, suppliers, products = None, {}, []
-    for part in parse_parts(data, fmt=fmt, known_counties=known_counties, progress=progress):
+    parts = parse_parts(
+        data, fmt=fmt, known_counties=known_counties, revoked=revoked, progress=progress
+    )
+    for part in parts:
         if isinstance(part, Places):
             places = part
         else:

@@ -16,7 +16,7 @@ import anyio
 from piccolo.engine.sqlite import SQLiteEngine
 
 from pos.catalog.bulk import PriceChangedBy, bulk
-from pos.catalog.certification import is_certified
+from pos.catalog.certification import REVOKED_STATUS, is_certified
 from pos.catalog.codes import canonical_gtin
 from pos.catalog.importer import Format, parse_parts
 from pos.catalog.pipeline import write_while_checking
@@ -102,10 +102,15 @@ async def import_catalog(
     started = time.perf_counter()
     report = progress or no_progress
     known = frozenset(await County.select(County.code).output(as_list=True))
-    parts = partial(parse_parts, data, fmt=fmt, known_counties=known, progress=report)
     with _gc_paused():
         async with write_transaction():
             revision = await bump_revision()
+            # Read after taking the revision row, which an import running alongside holds until
+            # its commit: a certificate it revoked is seen as revoked here.
+            revoked = await _revoked_certificates()
+            parts = partial(
+                parse_parts, data, fmt=fmt, known_counties=known, revoked=revoked, progress=report
+            )
             by = PriceChangedBy(changed_by, reason)
             writer = CatalogWriter(await bulk(), revision, datetime.now(UTC), by, report)
             await write_while_checking(parts, writer.write)
@@ -120,6 +125,12 @@ async def import_catalog(
         revision=revision,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+async def _revoked_certificates() -> frozenset[str]:
+    """The numbers of the certificates the catalog holds as revoked, which stay revoked."""
+    numbers = await Product.select(Product.certificate_no).where(Product.status == REVOKED_STATUS)
+    return frozenset(row["certificate_no"] for row in numbers)
 
 
 async def price_changes(product_ids: list[int], limit: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from pos.db import RowId
+from pos.idempotency import OptionalIdempotencyKey
 from pos.settings import Settings
 from pos.staff import service as staff_service
 from pos.staff.actors import StaffActor
@@ -70,9 +71,21 @@ class DeviceTokenController(Controller):
     guards = (staff("manager"),)
 
     @post(operation_id="issueDeviceToken", summary="Issue a bearer token for a store's device")
-    async def issue(self, store_id: FromPath[RowId], device_id: FromPath[RowId]) -> DeviceTokenOut:
-        """The token is in this answer only; store it on the device."""
-        return await staff_service.issue_device_token(device_id, store_id=store_id)
+    async def issue(
+        self,
+        store_id: FromPath[RowId],
+        device_id: FromPath[RowId],
+        idempotency_key: OptionalIdempotencyKey = None,
+    ) -> DeviceTokenOut:
+        """The token is in this answer only; store it on the device.
+
+        A retry with the same key issues no second token: 409 `device_token_already_issued`
+        names the first (`token_id`). The token itself is never stored, so it cannot be answered
+        again; if the first answer was lost, revoke that token and issue with a new key.
+        """
+        return await staff_service.issue_device_token(
+            device_id, store_id=store_id, idempotency_key=idempotency_key
+        )
 
     @delete("/{token_id:int}", operation_id="revokeDeviceToken", summary="Revoke a device token")
     async def revoke(

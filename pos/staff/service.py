@@ -16,6 +16,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.query.functions.aggregate import Count
 
 from pos.db import current_engine, write_transaction
+from pos.db.keyed import once_per_key
 from pos.db.unique import DUPLICATE_KEY, is_unique_violation
 from pos.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from pos.staff.actors import ROLE_NAMES, DeviceActor, DeviceKind, RoleName, StaffActor
@@ -316,28 +317,59 @@ async def staff_for_session(token: str) -> StaffActor:
     return await _actor_for_user(row)
 
 
-async def issue_device_token(device_id: int, *, store_id: int) -> DeviceTokenOut:
-    """A new bearer token for a device of `store_id`; the token is returned only here."""
+async def issue_device_token(
+    device_id: int, *, store_id: int, idempotency_key: str | None = None
+) -> DeviceTokenOut:
+    """A new bearer token for a device of `store_id`; the token is returned only here.
+
+    A repeat of `idempotency_key` for the device issues none: Conflict
+    `device_token_already_issued` naming the first token. Only its digest is stored, so the
+    first answer cannot be sent again; a lost one is replaced by revoking that token and
+    issuing with a new key (which leaves no unseen token alive).
+    """
+    key = f"store:{store_id}:device:{device_id}:{idempotency_key}" if idempotency_key else None
     token = new_token()
-    async with write_transaction():
-        select = Device.select(Device.active).where(
-            (Device.id == device_id) & (Device.store == store_id)
+
+    async def issued() -> DeviceTokenOut:
+        await _require_active_device(device_id, store_id)
+        row = DeviceToken(token_hash=digest(token), device=device_id, idempotency_key=key)
+        rows = await DeviceToken.insert(row)
+        return DeviceTokenOut(
+            token_id=rows[0]["id"], device_id=device_id, store_id=store_id, token=token
         )
-        if not isinstance(current_engine(), SQLiteEngine):
-            select = select.lock_rows()  # a layout leaving it out must have committed first
-        device = await select.first()
-        if device is None:
-            raise NotFound(f"store {store_id} has no device {device_id}", code="device_not_found")
-        if not device["active"]:
-            # Its layout left it out, revoking its tokens: one issued now would come alive with it.
-            raise Conflict(
-                f"device {device_id} is not in its store's layout; add it there first",
-                code="device_inactive",
-            )
-        rows = await DeviceToken.insert(DeviceToken(token_hash=digest(token), device=device_id))
-    return DeviceTokenOut(
-        token_id=rows[0]["id"], device_id=device_id, store_id=store_id, token=token
+
+    return await once_per_key(key, _refuse_issued_token, issued)
+
+
+async def _refuse_issued_token(key: str) -> None:
+    """Conflict `device_token_already_issued` if a token was issued for `key`."""
+    row = await DeviceToken.select(DeviceToken.id).where(DeviceToken.idempotency_key == key).first()
+    if row is not None:
+        token_id = cast(int, row["id"])
+        raise Conflict(
+            f"token {token_id} was already issued for this Idempotency-Key and is shown only"
+            f" once; if its answer was lost, revoke token {token_id} and issue with a new key",
+            code="device_token_already_issued",
+            token_id=token_id,
+        )
+
+
+async def _require_active_device(device_id: int, store_id: int) -> None:
+    """NotFound unless `store_id` has the device; Conflict if its layout left it out."""
+    select = Device.select(Device.active).where(
+        (Device.id == device_id) & (Device.store == store_id)
     )
+    if not isinstance(current_engine(), SQLiteEngine):
+        select = select.lock_rows()  # a layout leaving it out must have committed first
+    device = await select.first()
+    if device is None:
+        raise NotFound(f"store {store_id} has no device {device_id}", code="device_not_found")
+    if not device["active"]:
+        # Its layout left it out, revoking its tokens: one issued now would come alive with it.
+        raise Conflict(
+            f"device {device_id} is not in its store's layout; add it there first",
+            code="device_inactive",
+        )
 
 
 async def revoke_device_token(token_id: int, *, device_id: int, store_id: int) -> None:

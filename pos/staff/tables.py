@@ -43,6 +43,9 @@ class DeviceToken(Table):
     device = ForeignKey[Device](references=Device, null=False, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)
+    idempotency_key = Varchar(
+        length=160, null=True, default=None, unique=True, help_text="device-scoped retry key"
+    )
 
 
 class SupplierKey(Table):

@@ -138,6 +138,32 @@ def test_pos_staff_roles_refuses_a_store_code_not_there(database_url: str) -> No
     _refused(result, "unknown store code(s): NOPE")
 
 
+async def _new_store_code() -> str:
+    store_id = await add_store()
+    row = await Store.select(Store.code).where(Store.id == store_id).first()
+    assert row is not None
+    return str(row["code"])
+
+
+def test_pos_staff_roles_gives_several_roles_each_at_its_stores(database_url: str) -> None:
+    url = database_url
+    first, second = _in_database(url, _new_store_code), _in_database(url, _new_store_code)
+    _in_database(url, lambda: staff.create_user("li.wei", PASSWORD, roles=[("cashier", None)]))
+    roles = ["--role", f"manager:{first}", "--role", "cashier", "--store", first, "--store", second]
+    replaced = _done(_pos(url, "staff", "roles", "li.wei", *roles))
+    held = f"manager at {first}; cashier at {first}, {second}"
+    assert replaced == [f"li.wei is now {held}"]
+    assert _done(_pos(url, "staff", "list"))[-1].endswith(f"{held}  yes")
+
+
+def test_pos_staff_roles_refuses_a_store_no_role_is_given_for(database_url: str) -> None:
+    result = _pos(
+        database_url, "staff", "roles", "li.wei", "--role", "manager:S01", "--store", "S02"
+    )
+    assert result.exit_code == 2, result.output
+    assert "--store is for a --role given without a store" in result.output
+
+
 async def _kiosk_and_tablet() -> dict[str, Any]:
     """A store with a counter, a printer, a kiosk at the counter and a tablet."""
     store_id = await add_store()

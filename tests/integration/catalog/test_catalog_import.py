@@ -179,6 +179,31 @@ async def test_a_revoked_suspended_or_expired_certificate_stops_counting(
     assert (await _product("T-000002")).certified_on(SALE_DAY)
 
 
+@pytest.mark.parametrize("status", ["active", "suspended"])
+async def test_an_older_file_cannot_bring_a_revoked_certificate_back(db: str, status: str) -> None:
+    revoked = {"status": "revoked", "status_notice": "撤销公告〔2026〕5号"}
+    await _import([row(1), row(2)])
+    await _import([row(1, **revoked), row(2)])
+    before = await _snapshot()
+    with pytest.raises(InvalidInput) as rejected:
+        await _import([row(1, status=status), row(2, price_fen=1)])
+    assert rejected.value.extra["errors"] == [
+        {
+            "line": 2,
+            "reason": f"certificate T-000001 was revoked and cannot become {status} again:"
+            " revocation by the certification authority is final",
+        }
+    ]
+    assert await _snapshot() == before
+
+
+async def test_a_revoked_certificate_may_be_listed_again_as_revoked(db: str) -> None:
+    await _import([row(1, status="revoked")])
+    report = await _import([row(1, status="revoked", status_notice="撤销公告〔2026〕5号")])
+    assert report.updated == 1
+    assert (await _product("T-000001")).status_notice == "撤销公告〔2026〕5号"
+
+
 async def test_rows_may_name_a_certifying_county_already_in_the_catalog(db: str) -> None:
     await _import([nanchuan_row(1)])
     report = await _import([row(2, certifying_county_code=NANCHUAN)])

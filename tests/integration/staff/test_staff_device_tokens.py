@@ -113,3 +113,35 @@ async def test_revoking_another_devices_token_is_not_found(client: httpx.AsyncCl
     assert response.status_code == 404
     assert response.json()["code"] == "token_not_found"
     assert await staff.device_for_token(issued.token)
+
+
+async def test_a_repeated_issue_with_the_same_key_names_the_first_token_and_issues_none(
+    client: httpx.AsyncClient,
+) -> None:
+    store_id = await add_store()
+    device_id = await add_device(store_id)
+    await login_as(client, "manager", store_id)
+    headers = {"Idempotency-Key": "pair-kiosk-7"}
+    first = await client.post(_tokens(store_id, device_id), headers=headers)
+    repeat = await client.post(_tokens(store_id, device_id), headers=headers)
+    assert first.status_code == 201
+    assert repeat.status_code == 409
+    body = repeat.json()
+    assert (body["code"], body["token_id"]) == (
+        "device_token_already_issued",
+        first.json()["token_id"],
+    )
+    assert "token" not in body
+    assert await staff.live_device_tokens([device_id]) == {device_id: 1}
+
+
+async def test_one_key_issues_a_token_for_each_device(client: httpx.AsyncClient) -> None:
+    store_id = await add_store()
+    device_ids = [await add_device(store_id), await add_device(store_id)]
+    await login_as(client, "manager", store_id)
+    for device_id in device_ids:
+        response = await client.post(
+            _tokens(store_id, device_id), headers={"Idempotency-Key": "pair"}
+        )
+        assert response.status_code == 201
+    assert await staff.live_device_tokens(device_ids) == dict.fromkeys(device_ids, 1)

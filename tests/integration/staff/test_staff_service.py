@@ -16,7 +16,7 @@ from pos.staff import supplier_keys
 from pos.staff.passwords import hash_password
 from pos.staff.schemas import LoginRequest
 from pos.staff.tables import StaffSession, StaffUser, SupplierKey
-from tests.helpers.staff import PASSWORD, add_store, add_supplier, make_user
+from tests.helpers.staff import PASSWORD, add_device, add_store, add_supplier, make_user
 
 pytestmark = pytest.mark.anyio
 
@@ -180,6 +180,23 @@ async def test_a_signing_secret_is_given_for_a_live_key_only(db: str) -> None:
     for key_id in (issued.key_id, "sk_unknown"):
         with pytest.raises(NotAuthenticated):
             await supplier_keys.supplier_signing_secret(key_id)
+
+
+async def test_one_key_sent_at_once_issues_one_device_token(db: str) -> None:
+    store_id = await add_store()
+    device_id = await add_device(store_id)
+    issued = await asyncio.gather(
+        *(
+            staff.issue_device_token(device_id, store_id=store_id, idempotency_key="pair")
+            for _ in range(4)
+        ),
+        return_exceptions=True,
+    )
+    refusals = [outcome for outcome in issued if isinstance(outcome, BaseException)]
+    assert [getattr(refused, "code", refused) for refused in refusals] == [
+        "device_token_already_issued"
+    ] * 3
+    assert await staff.live_device_tokens([device_id]) == {device_id: 1}
 
 
 async def test_keys_and_tokens_need_an_existing_supplier_or_device(db: str) -> None:

@@ -1,4 +1,4 @@
-"""Only an active certificate within its validity days counts as certified."""
+"""Only an active certificate within its validity days counts as certified; revoked is final."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pos.catalog.certification import is_certified
+from pos.catalog.certification import is_certified, undoes_revocation
 
 FROM, UNTIL = date(2026, 1, 1), date(2027, 12, 31)
 
@@ -24,3 +24,19 @@ def test_certificate_does_not_count_before_or_after_its_validity(day: date) -> N
 @pytest.mark.parametrize("status", ["suspended", "revoked"])
 def test_suspended_or_revoked_certificate_does_not_count(status: str) -> None:
     assert not is_certified(status=status, valid_from=FROM, valid_until=UNTIL, on=date(2026, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("was", "becomes", "undoes"),
+    [
+        ("revoked", "active", True),
+        ("revoked", "suspended", True),
+        ("revoked", "revoked", False),
+        ("suspended", "active", False),
+        ("active", "revoked", False),
+    ],
+)
+def test_only_a_revoked_certificate_cannot_change_status(
+    was: str, becomes: str, undoes: bool
+) -> None:
+    assert undoes_revocation(was=was, becomes=becomes) is undoes

@@ -174,6 +174,18 @@ def test_a_certificate_may_appear_once() -> None:
     assert errors == [{"line": 4, "reason": "certificate_no repeats line 2"}]
 
 
+def test_a_revoked_certificate_is_named_on_each_line_that_would_bring_it_back() -> None:
+    rows = [row(1), row(2, status="suspended"), row(3, status="revoked"), row(4)]
+    errors = _errors(csv_bytes(rows), revoked=frozenset({"T-000002", "T-000003", "T-000004"}))
+    final = "revocation by the certification authority is final"
+    assert errors == [
+        {"line": 3, "reason": f"certificate T-000002 was revoked and cannot become suspended"
+                              f" again: {final}"},
+        {"line": 5, "reason": f"certificate T-000004 was revoked and cannot become active"
+                              f" again: {final}"},
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [

@@ -62,6 +62,7 @@ NOT_ON_PAGES = {
     "batch_not_found",
     "device_inactive",
     "device_not_found",
+    "device_token_already_issued",
     "invalid_phone",
     "markdown_reason_required",
     "markdown_rule_not_found",
