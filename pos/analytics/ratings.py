@@ -8,8 +8,9 @@ again is harmless (the answer is the same); a different rating of a rated line i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pos.analytics.schemas import (
     ModerationIn,
@@ -30,6 +31,7 @@ from pos.orders import service as orders
 from pos.orders.schemas import OrderLineOut, OrderOut
 from pos.orders.states import OrderState
 from pos.staff.actors import StaffActor
+from pos.stores import service as stores
 
 __all__ = [
     "LATEST",
@@ -71,8 +73,9 @@ async def submit(order_id: int, token: str, data: RatingsIn) -> list[RatingOut]:
     lines = {line.line_no: line for line in order.lines}
     _check_lines(data.ratings, lines)
     async with write_transaction():
+        time_zone = await _time_zone(order.store_id)
         for rating in data.ratings:
-            await _rate(order, lines[rating.line_no], rating)
+            await _rate(order, lines[rating.line_no], rating, time_zone)
     outbox.notify()
     return await _ratings_of(order_id)
 
@@ -93,7 +96,7 @@ def _check_lines(ratings: list[RatingIn], lines: dict[int, OrderLineOut]) -> Non
         seen.add(rating.line_no)
 
 
-async def _rate(order: OrderOut, line: OrderLineOut, rating: RatingIn) -> None:
+async def _rate(order: OrderOut, line: OrderLineOut, rating: RatingIn, time_zone: ZoneInfo) -> None:
     comment = rating.comment.strip()
     row = Rating(
         order=order.id,
@@ -115,13 +118,23 @@ async def _rate(order: OrderOut, line: OrderLineOut, rating: RatingIn) -> None:
                 f"line {line.line_no} is rated already", code="already_rated", line_no=line.line_no
             )
         return
-    payload = _submitted(int(inserted[0]["id"]), order, line, rating.stars, comment, row.created_at)
+    at, day = row.created_at, row.created_at.astimezone(time_zone).date()
+    payload = _submitted(int(inserted[0]["id"]), order, line, rating.stars, comment, at, day)
     await outbox.emit(RATING_SUBMITTED, str(inserted[0]["id"]), payload)
 
 
 def _submitted(
-    rating_id: int, order: OrderOut, line: OrderLineOut, stars: int, comment: str, at: datetime
+    rating_id: int,
+    order: OrderOut,
+    line: OrderLineOut,
+    stars: int,
+    comment: str,
+    at: datetime,
+    day: date,
 ) -> dict[str, Any]:
+    """The `rating_submitted` payload; `day` is the event's store-local day, frozen when it is
+    written so that a later change of the store's zone moves it to no other day.
+    """
     return {
         "rating_id": rating_id,
         "order_id": order.id,
@@ -136,6 +149,7 @@ def _submitted(
         "stars": stars,
         "comment": comment,
         "submitted_at": at.isoformat(),
+        "business_day": day.isoformat(),
     }
 
 
@@ -189,23 +203,35 @@ async def moderate(actor: StaffActor, rating_id: int, data: ModerationIn) -> Rat
         moderation = await RatingModeration.insert(record).returning(RatingModeration.id)
         if changed:
             moderation_id = int(moderation[0]["id"])
-            payload = _moderated(row, order, moderation_id, data.hidden, record.at)
+            day = record.at.astimezone(await _time_zone(row["store_id"])).date()
+            payload = _moderated(row, order, moderation_id, data.hidden, record.at, day)
             await outbox.emit(RATING_MODERATED, str(moderation_id), payload)
     outbox.notify()
     return RatingOut(**{**row, "hidden": data.hidden})
 
 
 def _moderated(
-    row: dict[str, Any], order: OrderOut, moderation_id: int, hidden: bool, at: datetime
+    row: dict[str, Any],
+    order: OrderOut,
+    moderation_id: int,
+    hidden: bool,
+    at: datetime,
+    day: date,
 ) -> dict[str, Any]:
+    """The `rating_moderated` payload; its `business_day` is the moderation's."""
     line = next(line for line in order.lines if line.line_no == row["line_no"])
-    submitted = _submitted(row["id"], order, line, row["stars"], row["comment"], row["created_at"])
+    stars, comment = row["stars"], row["comment"]
+    submitted = _submitted(row["id"], order, line, stars, comment, row["created_at"], day)
     return {
         **submitted,
         "moderation_id": moderation_id,
         "hidden": hidden,
         "moderated_at": at.isoformat(),
     }
+
+
+async def _time_zone(store_id: int) -> ZoneInfo:
+    return ZoneInfo((await stores.store_rules(store_id)).time_zone)
 
 
 async def _rating_row(rating_id: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pos import live
 from pos.db import Statement, current_engine, write_transaction
@@ -27,6 +28,7 @@ from pos.orders.tables import OrderLine
 from pos.orders.tokens import order_access_token, token_matches
 from pos.staff import service as staff
 from pos.staff.actors import ROLE_NAMES
+from pos.stores import service as stores
 
 __all__ = [
     "HOLD_EXPIRY",
@@ -181,11 +183,12 @@ class Payable:
     state: OrderState
 
 
-async def start_payment(order_id: int) -> Payable:
+async def start_payment(order_id: int, *, actor: str = "payments", reason: str = "") -> Payable:
     """Open -> paying (again paying when the shopper switches wallets); refused once expired.
 
     A paid (or refunded) order is refused as such, never as expired: told to order again, a
-    shopper whose paid screen was lost would pay twice.
+    shopper whose paid screen was lost would pay twice. `actor` started the payment (a device,
+    the shopper); `reason` names the payment (provider, method, its number).
     """
     owner = not _in_transaction()
     async with write_transaction():
@@ -193,7 +196,7 @@ async def start_payment(order_id: int) -> Payable:
         settled = _S(row["state"]) in _SETTLED
         if not settled and row["expires_at"] <= datetime.now(UTC):
             raise Conflict("the order has expired; start a new one", code="order_expired")
-        result, _ = await _change(row, OrderEvent.PAYMENT_STARTED, actor="payments")
+        result, _ = await _change(row, OrderEvent.PAYMENT_STARTED, actor=actor, reason=reason)
     if owner:
         await announce(order_id, result.state)
     return Payable(row["store_id"], row["total_fen"], row["expires_at"], result.state)
@@ -284,8 +287,10 @@ async def lock(order_id: int) -> None:
     await locked_order(order_id)
 
 
-async def payment_failed(order_id: int) -> Transition:
+async def payment_failed(order_id: int, *, actor: str = "payments", reason: str = "") -> Transition:
     """Paying -> open: the shopper may try again until the hold expires.
+
+    `actor` decided it (the provider's answer); `reason` names the payment and how it ended.
 
     The order's expiry event may have run while it was paying and left it to its payment (the
     worker's clock a moment ahead, or the failure applied just after): the reopened order gets
@@ -294,7 +299,9 @@ async def payment_failed(order_id: int) -> Transition:
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
-        result, transition_id = await _change(row, OrderEvent.PAYMENT_FAILED, actor="payments")
+        result, transition_id = await _change(
+            row, OrderEvent.PAYMENT_FAILED, actor=actor, reason=reason
+        )
         key, payload = f"{order_id}:{transition_id}", {"order_id": order_id}
         await outbox.emit(HOLD_EXPIRY, key, payload, available_at=row["expires_at"])
     if owner:
@@ -382,12 +389,15 @@ async def record_refund(
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
         result, transition_id = await _change(row, event, actor=actor, reason=reason, values=values)
+        # Frozen here: a later change of the store's zone moves no refund to another day.
+        time_zone = ZoneInfo((await stores.store_rules(row["store_id"])).time_zone)
         payload = {
             "order_id": order_id,
             "store_id": row["store_id"],
             "amount_fen": amount_fen,
             "refunded_fen": refunded,
             "refunded_at": refunded_at.isoformat(),  # the platform's day, however late handled
+            "business_day": refunded_at.astimezone(time_zone).date().isoformat(),
             "state": result.state,
             "restock": {str(product): units for product, units in returned.items()},
             "slip_printer_id": slip_printer_id,

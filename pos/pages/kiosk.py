@@ -273,7 +273,11 @@ async def kiosk_checkout(
     order, token = created.order, created.order.access_token
     assert token is not None  # a create always answers the token
     payment = await payments_service.start_payment(
-        payments, order.id, StartPayment(method="qr"), idempotency_key=f"kiosk-qr:{order.id}"
+        payments,
+        order.id,
+        StartPayment(method="qr"),
+        idempotency_key=f"kiosk-qr:{order.id}",
+        actor=actor.name,
     )
     qr = qr_svg(payment.qr_url) if payment.qr_url else None
     return PayView(order, token, qr, payment, await _product_names(order))
@@ -298,6 +302,7 @@ async def kiosk_pay_code(
         order_id,
         StartPayment(method="code", auth_code=code),
         idempotency_key=f"kiosk-code:{order_id}:{code}",
+        actor=actor.name,
     )
     order = await orders.get_order(order_id)
     return PayView(order, token, None, payment, await _product_names(order))

@@ -28,6 +28,7 @@ from alipay.utils import AliPayConfig
 from pos.errors import Unavailable
 from pos.money import format_yuan, parse_yuan
 from pos.payments.provider import (
+    CURRENCY,
     Acknowledgement,
     ChargeResult,
     CreatedPayment,
@@ -273,12 +274,16 @@ def _beijing(stamp: str) -> datetime:
 
 
 def _paid(answer: dict[str, Any], paid_at: str) -> dict[str, Any]:
-    """What a paid trade tells: amount, payer (user id or open id), Alipay's trade no, when."""
+    """What a paid trade tells: amount, payer (user id or open id), Alipay's trade no, when.
+
+    `total_amount` is in the trade's `trans_currency`, which only a cross-border price has.
+    """
     try:
         amount = answer.get("total_amount")
         stamp = answer.get(paid_at)
         return {
             "amount_fen": parse_yuan(str(amount)) if amount else None,
+            "currency": answer.get("trans_currency") or CURRENCY,
             "payer_id": answer.get("buyer_user_id") or answer.get("buyer_open_id"),
             "provider_reference": str(answer.get("trade_no", "")),
             "paid_at": _beijing(stamp) if stamp else None,

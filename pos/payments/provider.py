@@ -31,6 +31,7 @@ from typing import ClassVar, Literal, Self
 from pos.errors import PosError, Unavailable
 
 __all__ = [
+    "CURRENCY",
     "Acknowledgement",
     "ChargeResult",
     "ChargeStatus",
@@ -48,6 +49,9 @@ __all__ = [
     "is_payment_code",
 ]
 
+# The money every sale is in, and whose fen every amount counts: a payment in any other is not
+# the sale's (`settle` refunds it as an amount mismatch).
+CURRENCY = "CNY"
 PaymentMethod = Literal["qr", "code", "web"]
 ChargeStatus = Literal["paid", "user_paying", "failed"]
 # WeChat trade_state NOTPAY/USERPAYING and Alipay WAIT_BUYER_PAY are "pending"; CLOSED, REVOKED
@@ -137,6 +141,7 @@ class QueryResult:
     payer_id: str | None = None
     provider_reference: str = ""
     paid_at: datetime | None = None
+    currency: str = CURRENCY
 
     def __post_init__(self) -> None:
         _require_paid_facts(self.status, self.amount_fen, self.provider_reference)
@@ -152,6 +157,7 @@ class ChargeResult:
     provider_reference: str = ""
     paid_at: datetime | None = None
     reason: str = ""
+    currency: str = CURRENCY
 
     def __post_init__(self) -> None:
         _require_paid_facts(self.status, self.amount_fen, self.provider_reference)
@@ -160,7 +166,12 @@ class ChargeResult:
         """The same answer in the shape of a query, so one settling path serves both."""
         status = _CHARGE_AS_QUERY[self.status]
         return QueryResult(
-            status, self.amount_fen, self.payer_id, self.provider_reference, self.paid_at
+            status,
+            self.amount_fen,
+            self.payer_id,
+            self.provider_reference,
+            self.paid_at,
+            self.currency,
         )
 
 

@@ -61,6 +61,14 @@ def _by_order_token(connection: _Connection) -> bool:
     return not connection.headers.get("authorization")
 
 
+def _payer(connection: _Connection) -> str:
+    """Who starts a payment, as the order's history names it: the shopper, or the device."""
+    if _by_order_token(connection):
+        return "shopper"
+    actor: DeviceActor = connection.state.actor  # set by `order_payer`
+    return actor.name
+
+
 async def order_payer(connection: _Connection, route: BaseRouteHandler) -> None:
     """Guard: a kiosk or counter device of the order's store, or the shopper's `?token=`."""
     order_id = int(connection.path_params["order_id"])
@@ -108,6 +116,7 @@ class OrderPaymentController(Controller):
             order_id,
             data,
             idempotency_key=idempotency_key,
+            actor=_payer(request),
             browser=browser,
             by_shopper=_by_order_token(request),
         )

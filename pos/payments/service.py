@@ -114,16 +114,21 @@ async def _earlier(
     return await _answered(ctx, payment, StartPayment(method=payment.method), browser)
 
 
-async def _open(ctx: Payments, order_id: int, method: str, idempotency_key: str) -> Payment:
+async def _open(
+    ctx: Payments, order_id: int, method: str, idempotency_key: str, *, actor: str
+) -> Payment:
     now = ctx.clock()
+    out_trade_no = f"P{now:%y%m%d}{uuid.uuid4().hex[:20]}"
     async with write_transaction():
-        order = await orders.start_payment(order_id)
+        order = await orders.start_payment(
+            order_id, actor=actor, reason=f"{ctx.provider.name}_{method} {out_trade_no}"
+        )
         payment = Payment(
             order=order_id,
             store=order.store_id,
             provider=ctx.provider.name,
             method=method,
-            out_trade_no=f"P{now:%y%m%d}{uuid.uuid4().hex[:20]}",
+            out_trade_no=out_trade_no,
             idempotency_key=idempotency_key,
             amount_fen=order.total_fen,
             created_at=now,
@@ -189,12 +194,15 @@ async def start_payment(
     data: StartPayment,
     *,
     idempotency_key: str,
+    actor: str,
     browser: PhoneBrowser | None = None,
     by_shopper: bool = False,
 ) -> PaymentOut:
     """Open a payment of the order's total; a repeated key returns the first answer.
 
-    Method `web` takes the shopper's `browser`, which the provider's page sends back.
+    `actor` starts it, as the order's history names it: `shopper`, or the kiosk's or counter's
+    `device:<id>`. Method `web` takes the shopper's `browser`, which the provider's page sends
+    back.
     `by_shopper`: the caller holds only the order's token, which anyone ordering from a
     counter's public QR code has. It may not charge a payment code: a code is as good as the
     payer's wallet to whoever holds it, so only a kiosk's or counter's scanner presents one.
@@ -215,7 +223,7 @@ async def start_payment(
             code="web_payment_needs_shopper",
         )
     try:
-        payment = await _open(ctx, order_id, data.method, idempotency_key)
+        payment = await _open(ctx, order_id, data.method, idempotency_key, actor=actor)
     except Exception as exc:
         raced = is_unique_violation(exc)
         found = await _earlier(ctx, order_id, idempotency_key, browser) if raced else None
@@ -312,6 +320,9 @@ async def _verified(ctx: Payments, provider: str, headers: Mapping[str, str], bo
         note = _fitting(ctx.provider.verify_notification(headers, body, received_at))
     except NotificationRefused as exc:
         await _record(provider, headers, body, received_at=received_at, outcome=exc.code)
+        logger.warning(
+            "payments: notification refused", provider=provider, code=exc.code, reason=str(exc)
+        )
         raise
     values: dict[str, Any] = {
         "received_at": received_at,

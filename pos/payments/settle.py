@@ -4,7 +4,8 @@ Whatever brought the answer (a notification, a poll, a charge), one conditional 
 payment, so a second answer finds it settled and changes nothing. An unpaid answer ends only an
 open payment (`created`/`pending`); a paid one also takes a payment an earlier answer closed,
 because the money moved all the same. Money that lands where it is not wanted (a closed or
-already paid order, a wrong amount) is refunded automatically through the outbox, never lost.
+already paid order, a wrong amount or currency) is refunded automatically through the outbox,
+never lost.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pos.orders.states import OrderState, Transition
 from pos.payments import flags
 from pos.payments.clock import Clock, utc_now
 from pos.payments.polling import ends_not_before, next_poll
-from pos.payments.provider import PaymentProvider, QueryResult
+from pos.payments.provider import CURRENCY, PaymentProvider, QueryResult
 from pos.payments.tables import Payment, Refund
 
 __all__ = [
@@ -169,14 +170,19 @@ async def _release_order(payment: Payment, now: datetime) -> OrderState | None:
         # The hold-expiry event leaves a paying order alone: closing it is ours to do.
         moved = await orders.expire(payment.order, reason="payment not completed")
         return moved.state
-    return await _tolerate_order_state(orders.payment_failed(payment.order))
+    attempt = f"{payment.provider}_{payment.method} {payment.out_trade_no} {payment.status}"
+    # The provider's answer ended the attempt: it is who decided, whoever started it.
+    failed = orders.payment_failed(payment.order, actor=payment.provider, reason=attempt)
+    return await _tolerate_order_state(failed)
 
 
-async def _mark_paid(ctx: Payments, payment: Payment) -> _Outcome:
+async def _mark_paid(ctx: Payments, payment: Payment, currency: str) -> _Outcome:
     now = ctx.clock()
     try:
-        if payment.paid_fen != payment.amount_fen:
-            raise Conflict("the provider reports another amount", code="amount_mismatch")
+        if payment.paid_fen != payment.amount_fen or currency != CURRENCY:
+            raise Conflict(
+                "the provider reports another amount or currency", code="amount_mismatch"
+            )
         moved = await orders.mark_paid(
             payment.order,
             amount_fen=payment.amount_fen,
@@ -211,7 +217,7 @@ async def _settle_paid(
     )
     if payment is None:
         return _Outcome("duplicate")
-    return await _mark_paid(ctx, payment)
+    return await _mark_paid(ctx, payment, result.currency)
 
 
 async def _settle_unpaid(

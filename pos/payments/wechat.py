@@ -4,6 +4,8 @@ Public-key mode: requests are signed with the merchant's API key (apiclient_key.
 certificate's serial number); answers and notifications are checked with the WeChat Pay public
 key and its id (PUB_KEY_ID_...), so no platform certificate is ever downloaded. A notification's
 resource is AES-256-GCM encrypted with the APIv3 key; it only names the payment to query.
+A notification or answer about a transaction of another merchant (mchid) or app (appid) is
+refused, and a paid amount in another currency than CNY is a wrong amount (`settle`).
 A phone pays on WeChat's H5 page, or inside WeChat by JSAPI once WeChat's OAuth has given the
 shopper's openid (`pos.payments.wechat_oauth`).
 
@@ -29,6 +31,7 @@ from wechatpayv3.async_ import AsyncWeChatPay, WeChatPayType
 
 from pos.errors import Unavailable
 from pos.payments.provider import (
+    CURRENCY,
     ChargeResult,
     CreatedPayment,
     Notification,
@@ -94,7 +97,7 @@ class WeChatPayProvider(PaymentProvider):
     name = "wechat"
 
     def __init__(self, config: WeChatConfig) -> None:
-        self._appid = config.appid
+        self._mchid, self._appid = config.mchid, config.appid
         self.oauth = config.oauth
         self._pay = AsyncWeChatPay(
             wechatpay_type=WeChatPayType.NATIVE,
@@ -165,7 +168,7 @@ class WeChatPayProvider(PaymentProvider):
             )
         )
         if answer.succeeded and answer.body.get("trade_state") == "SUCCESS":
-            return ChargeResult("paid", **_paid(answer.body))
+            return ChargeResult("paid", **_paid(self._ours(answer.body)))
         if answer.succeeded or answer.undecided:
             return ChargeResult("user_paying")
         return ChargeResult("failed", reason=answer.message)
@@ -176,7 +179,7 @@ class WeChatPayProvider(PaymentProvider):
             # Not yet, perhaps: a charge answered SYSTEMERROR may land later, and WeChat tells
             # nobody of a payment code's trade. Giving up decides (`settle._give_up`).
             return QueryResult("pending")
-        body = answer.ok()
+        body = self._ours(answer.ok())
         status = _TRADE_STATES.get(str(body.get("trade_state")))
         if status is None:
             raise _unreadable(f"trade_state {body.get('trade_state')!r}")
@@ -199,7 +202,7 @@ class WeChatPayProvider(PaymentProvider):
             self._pay.refund(
                 out_refund_no=out_refund_no,
                 out_trade_no=out_trade_no,
-                amount={"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+                amount={"refund": amount_fen, "total": total_fen, "currency": CURRENCY},
             )
         )
         if not answer.succeeded and not answer.undecided:
@@ -232,12 +235,35 @@ class WeChatPayProvider(PaymentProvider):
                 code="notification_forged",
             )
         check_fresh(unix_time(timestamp), now)
-        out_trade_no = message["resource"].get("out_trade_no")
+        transaction = message["resource"]
+        if others := self._others(transaction):
+            raise NotificationRefused(
+                f"the notification is about a payment to {others}", code="notification_forged"
+            )
+        out_trade_no = transaction.get("out_trade_no")
         if not out_trade_no:
             raise NotificationRefused(
                 "the notification names no payment", code="notification_forged"
             )
         return Notification(out_trade_no=str(out_trade_no), nonce=nonce)
+
+    def _others(self, transaction: Mapping[str, Any]) -> str:
+        """The merchant or app a transaction names instead of ours; empty when it is ours.
+
+        A notification or answer about another account's payment (a shared notify URL, a
+        misrouted gateway) must not settle ours, whatever out_trade_no it names.
+        """
+        ours = {"mchid": self._mchid, "appid": self._appid}
+        named = {field: transaction.get(field) for field in ours}
+        return ", ".join(
+            f"{field} {named[field]!r}" for field in ours if named[field] != ours[field]
+        )
+
+    def _ours(self, transaction: dict[str, Any]) -> dict[str, Any]:
+        """The transaction, if it is our merchant's and app's; `Unavailable` if not."""
+        if others := self._others(transaction):
+            raise _unreadable(f"a transaction of {others}")
+        return transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +324,7 @@ def _order(payment: PaymentRequest) -> dict[str, Any]:
     return {
         "description": payment.description,
         "out_trade_no": payment.out_trade_no,
-        "amount": {"total": payment.amount_fen, "currency": "CNY"},
+        "amount": {"total": payment.amount_fen, "currency": CURRENCY},
         "time_expire": payment.expires_at.isoformat(timespec="seconds"),
     }
 
@@ -313,10 +339,12 @@ def _refund_result(body: dict[str, Any]) -> RefundResult:
 
 
 def _paid(body: dict[str, Any]) -> dict[str, Any]:
-    """What a paid transaction tells: amount, payer (openid), WeChat's id and when."""
+    """What a paid transaction tells: amount and its currency, payer (openid), WeChat's id, when."""
     success_time = body.get("success_time")
+    amount = body.get("amount") or {}
     return {
-        "amount_fen": (body.get("amount") or {}).get("total"),
+        "amount_fen": amount.get("total"),
+        "currency": amount.get("currency", CURRENCY),
         "payer_id": (body.get("payer") or {}).get("openid"),
         "provider_reference": str(body.get("transaction_id", "")),
         "paid_at": datetime.fromisoformat(success_time) if success_time else None,

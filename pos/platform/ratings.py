@@ -9,7 +9,7 @@ share `rating_id`, and the one with the highest `revision` says whether the plat
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from pos.platform.schemas import RatingDoc, RatingEvent, RatingWithdrawalDoc, TransactionDoc
 
@@ -23,10 +23,11 @@ def rating_document_id(merchant_id: str, rating_id: int, moderation_id: int | No
 
 
 def rating_document(
-    rating: RatingEvent, sale: TransactionDoc, time_zone: str
+    rating: RatingEvent, sale: TransactionDoc, business_day: date
 ) -> RatingDoc | RatingWithdrawalDoc:
-    """The document of a submitted or moderated rating of a line of `sale`."""
-    occurred_at = rating.moderated_at or rating.submitted_at
+    """The document of a submitted or moderated rating of a line of `sale`, on the store-local
+    `business_day` it happened.
+    """
     withdrawal = RatingWithdrawalDoc(
         kind="rating_withdrawal",
         transaction_id=rating_document_id(sale.merchant_id, rating.rating_id, rating.moderation_id),
@@ -34,8 +35,8 @@ def rating_document(
         merchant_id=sale.merchant_id,
         rating_id=rating.rating_id,
         revision=rating.moderation_id or 0,
-        occurred_at=occurred_at,
-        business_day=occurred_at.astimezone(ZoneInfo(time_zone)).date(),
+        occurred_at=rating.occurred_at,
+        business_day=business_day,
         line_no=rating.line_no,
         certificate_no=rating.certificate_no,
     )

@@ -160,6 +160,7 @@ async def unforwarded_sales(day: date) -> list[Difference]:
 async def unreversed_refunds(day: date) -> list[Difference]:
     """Refunds made on the store-local `day` that reverse certified fen but are not recorded.
 
+    A refund's day is the one its event froze when it was written, as its reversal's will be.
     The handler records the reversal before its `order_refunded` event is done, so only a refund
     whose event is not done (waiting, or dead) can lack one; done events are purged in time.
     """
@@ -194,8 +195,8 @@ def _around(day: date) -> tuple[datetime, datetime]:
 
 async def _recorded(kind: str, day: date) -> list[dict[str, Any]]:
     # The rows near `day`, not those of its orders by id: a day's ids can pass PostgreSQL's
-    # 32,767 bind parameters. A day either side: a reversal, and a sale recorded before days
-    # were frozen at payment, is dated in the store's zone when its handler ran, maybe another.
+    # 32,767 bind parameters. A day either side: a sale, refund or rating whose event was
+    # written before days were frozen is dated in the store's zone when its handler ran.
     near = (_T.business_day >= day - _DAY) & (_T.business_day <= day + _DAY)
     return await _T.select(_T.order_id, _T.transaction_id).where((_T.kind == kind) & near)
 

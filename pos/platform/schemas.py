@@ -138,6 +138,16 @@ class RatingEvent(BaseModel):
     moderation_id: int | None = None
     hidden: bool = False
     moderated_at: datetime | None = None
+    business_day: date | None = Field(
+        default=None,
+        description="the store-local day of the submission or moderation, frozen when written;"
+        " None in events written before it was",
+    )
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the rating was moderated, or else submitted."""
+        return self.moderated_at or self.submitted_at
 
 
 class _RatingRef(BaseModel):

@@ -10,8 +10,9 @@ retry them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Count, Min
 
@@ -104,16 +105,16 @@ async def reversal_of(event: Event) -> TransactionDoc | None:
         if any(line.certified for line in (await orders.get_order(order_id)).lines):
             raise _sale_not_recorded(order_id)
         return None
-    store_id = int(event.payload["store_id"])
     after = int(event.payload["refunded_fen"])
+    refunded_at = _refunded_at(event.payload)
     share = RefundShare(
         refund_key=event.key.rpartition(":")[2],
         before_fen=after - int(event.payload["amount_fen"]),
         after_fen=after,
-        refunded_at=_refunded_at(event.payload),
+        refunded_at=refunded_at,
+        business_day=await _refund_day(event.payload, refunded_at),
     )
-    time_zone = (await stores.store_rules(store_id)).time_zone
-    return reversal_transaction(sale, share, order_id, time_zone)
+    return reversal_transaction(sale, share, order_id)
 
 
 async def on_rating_event(event: Event) -> None:
@@ -124,8 +125,8 @@ async def on_rating_event(event: Event) -> None:
     sale = await _recorded_sale(rating.order_id)
     if sale is None:
         raise _sale_not_recorded(rating.order_id)
-    time_zone = (await stores.store_rules(rating.store_id)).time_zone
-    await _insert(rating_document(rating, sale, time_zone), rating.order_id, rating.store_id)
+    day = rating.business_day or await _day_in_zone_now(rating.store_id, rating.occurred_at)
+    await _insert(rating_document(rating, sale, day), rating.order_id, rating.store_id)
 
 
 async def _recorded_sale(order_id: int) -> TransactionDoc | None:
@@ -142,6 +143,21 @@ def _refunded_at(payload: dict[str, Any]) -> datetime:
     # Older `order_refunded` payloads carry no time: the handler's moment is the best left.
     stamp = payload.get("refunded_at")
     return datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
+
+
+async def _refund_day(payload: dict[str, Any], refunded_at: datetime) -> date:
+    day = payload.get("business_day")
+    if day:
+        return date.fromisoformat(day)
+    return await _day_in_zone_now(int(payload["store_id"]), refunded_at)
+
+
+async def _day_in_zone_now(store_id: int, moment: datetime) -> date:
+    # Refund and rating events carry the store-local day frozen when they were written, so a
+    # later change of the store's zone moves none; only those already in the outbox when days
+    # began to be frozen lack it, and get the day in the store's zone as it is now, as always.
+    time_zone = (await stores.store_rules(store_id)).time_zone
+    return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
 async def _place(store_id: int, counter_id: int | None) -> Place:

@@ -38,12 +38,13 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class RefundShare:
-    """One refund of an order: fen refunded before it and after it, and when."""
+    """One refund of an order: fen refunded before and after it, when, and its store-local day."""
 
     refund_key: str
     before_fen: int
     after_fen: int
     refunded_at: datetime
+    business_day: date
 
 
 def sale_id(merchant_id: str, order_id: int) -> str:
@@ -108,7 +109,7 @@ def _line(line: SoldLine, supplier_codes: Mapping[int, str]) -> TransactionLine:
 
 
 def reversal_transaction(
-    sale: TransactionDoc, share: RefundShare, order_id: int, time_zone: str
+    sale: TransactionDoc, share: RefundShare, order_id: int
 ) -> TransactionDoc | None:
     """The reversal of `sale`'s lines for one refund, or None when it reverses nothing of them.
 
@@ -125,7 +126,7 @@ def reversal_transaction(
             "kind": "reversal",
             "original_transaction_id": sale.transaction_id,
             "occurred_at": share.refunded_at,
-            "business_day": share.refunded_at.astimezone(ZoneInfo(time_zone)).date(),
+            "business_day": share.business_day,
             "amount_fen": sum(line.amount_fen for line in lines),
             "lines": lines,
         }

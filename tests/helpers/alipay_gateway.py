@@ -64,6 +64,7 @@ class Trade:
     paid_at: str = ""
     return_url: str = ""  # phone web payments only
     refunds: dict[str, str] = field(default_factory=dict)  # out_request_no -> amount
+    trans_currency: str = ""  # a price in another currency (cross-border): a test sets one
 
     def as_json(self) -> dict[str, Any]:
         body = {
@@ -73,6 +74,8 @@ class Trade:
             "trade_status": self.status,
             "total_amount": self.total_amount,
         }
+        if self.trans_currency:
+            body["trans_currency"] = self.trans_currency
         if self.trade_no:
             body |= {
                 "trade_no": self.trade_no,

@@ -72,14 +72,18 @@ class Trade:
     payer_client_ip: str = ""  # H5 payments only
     prepaid_for: str = ""  # JSAPI payments only: the openid that may pay
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    # Whose trade it says it is, and in what money: a test sets another to see it refused.
+    mchid: str = MCHID
+    appid: str = APPID
+    currency: str = "CNY"
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "appid": APPID,
-            "mchid": MCHID,
+            "appid": self.appid,
+            "mchid": self.mchid,
             "out_trade_no": self.out_trade_no,
             "trade_state": self.state,
-            "amount": {"total": self.total_fen, "currency": "CNY"},
+            "amount": {"total": self.total_fen, "currency": self.currency},
         }
         if self.transaction_id:
             body |= {

@@ -1,6 +1,7 @@
 """The platform double's storage: an SQLite file of its own, apart from the POS database.
 
-Documents are kept once per id; a delivery of a known id only counts the delivery.
+Documents are kept once per id; a delivery of a known id only counts the delivery. A reversal
+or rating of a sale the double does not have is refused, as the platform refuses it.
 Transaction amounts are stored signed (reversals negative), so daily totals are plain sums.
 Rating documents are kept apart and count in no total; a rating shows as its highest revision
 says. Calls block: the app runs them in a worker thread, one at a time.
@@ -140,8 +141,7 @@ class PlatformBooks:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for doc in docs:
-                    if doc.merchant_id != merchant_id:
-                        reason = f"merchant {doc.merchant_id} is not the signer {merchant_id}"
+                    if reason := self._refusal(merchant_id, doc):
                         rejection = Rejection(transaction_id=doc.transaction_id, reason=reason)
                         result.rejected.append(rejection)
                     elif self._insert(doc, now):
@@ -153,6 +153,20 @@ class PlatformBooks:
                 raise
             self._db.execute("COMMIT")
         return result
+
+    def _refusal(self, merchant_id: str, doc: Document) -> str:
+        """Why the platform refuses the document ("" if it does not): not the signer's, or about
+        a sale it does not have (a sale earlier in the same batch counts).
+        """
+        if doc.merchant_id != merchant_id:
+            return f"merchant {doc.merchant_id} is not the signer {merchant_id}"
+        if doc.kind == "sale":
+            return ""
+        sale = self._db.execute(
+            "SELECT 1 FROM txn WHERE transaction_id = ? AND kind = 'sale' AND merchant_id = ?",
+            (doc.original_transaction_id, doc.merchant_id),
+        ).fetchone()
+        return "" if sale else f"no sale {doc.original_transaction_id} of merchant {merchant_id}"
 
     def _insert(self, doc: Document, now: str) -> bool:
         if isinstance(doc, TransactionDoc):

@@ -100,6 +100,23 @@ async def test_a_qr_payment_is_settled_by_the_notification_of_alipay(
     assert payment.payer_hash
 
 
+async def test_a_payment_in_another_currency_is_refunded_and_flagged_as_an_amount_mismatch(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.scan_and_pay(out_trade_no)
+    gateway.trades[out_trade_no].trans_currency = "USD"  # 25.00 dollars, not yuan
+
+    response = await client.post(NOTIFY, headers=FORM, content=gateway.notification(out_trade_no))
+
+    assert response.status_code == 200, response.text
+    assert await order_state(bought.order_id) == "open"
+    payment = await payment_by_trade_no(out_trade_no)
+    assert (payment.flag, payment.paid_order) == ("amount_mismatch", False)
+    refunds = await Refund.select(Refund.automatic).where(Refund.payment == payment.id)
+    assert refunds == [{"automatic": True}]
+
+
 async def test_a_phone_browser_pays_on_the_wap_page_and_comes_back_to_the_order(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway, settings: Settings
 ) -> None:

@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from pos.inventory.tables import StockMovement
-from tests.helpers.staff import add_store, login_as
-from tests.integration.payments.conftest import Bought, scan
+from pos.orders import service as orders
+from pos.staff import service as staff
+from tests.helpers.staff import add_device, add_store, login_as
+from tests.integration.payments.conftest import Bought, scan, start
 
 pytestmark = pytest.mark.anyio
 
@@ -43,6 +45,31 @@ async def test_staff_read_every_transition_of_an_order(
         StockMovement.kind == "return"
     )
     assert returned == [{"actor": f"staff:{manager.user_id}", "reason": "bag torn"}]
+
+
+async def test_each_payment_attempt_says_who_started_it_how_and_how_it_ended(
+    pay_client: httpx.AsyncClient, bought: Bought
+) -> None:
+    store_id = bought.shop.store_id
+    device_id = await add_device(store_id, "counter", counter_id=bought.shop.counter_id)
+    issued = await staff.issue_device_token(device_id, store_id=store_id)
+    refused = await pay_client.post(
+        f"/api/orders/{bought.order_id}/payments",
+        json={"method": "code", "auth_code": "134567890123450003"},
+        headers={"Authorization": f"Bearer {issued.token}", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refused.json()["status"] == "closed", refused.text
+    qr = await start(pay_client, bought, {"method": "qr"})
+    assert qr.status_code == 201, qr.text
+
+    history = await orders.transitions(bought.order_id)
+
+    code_no, qr_no = refused.json()["out_trade_no"], qr.json()["out_trade_no"]
+    assert [(step.event, step.actor, step.reason) for step in history[1:]] == [
+        ("payment_started", f"device:{device_id}", f"sandbox_code {code_no}"),
+        ("payment_failed", "sandbox", f"sandbox_code {code_no} closed"),
+        ("payment_started", "shopper", f"sandbox_qr {qr_no}"),
+    ]
 
 
 async def test_the_history_is_for_staff_of_the_order_s_store_only(

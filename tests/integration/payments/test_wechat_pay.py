@@ -24,7 +24,7 @@ from pos.events.outbox import dispatch_due
 from pos.payments.plugin import wechat_config
 from pos.payments.provider import RefundResult
 from pos.payments.service import cancel_order
-from pos.payments.tables import Payment, Refund
+from pos.payments.tables import Payment, PaymentNotification, Refund
 from pos.payments.wechat import WeChatPayProvider
 from pos.payments.wechat_oauth import WeChatOAuth
 from pos.settings import Settings, SettingsError, load_settings
@@ -153,6 +153,50 @@ async def test_a_notification_that_does_not_check_out_changes_nothing(
     assert response.json()["code"] == code
     assert await order_state(bought.order_id) == "paying"
     assert (await payment_by_trade_no(out_trade_no)).status == "pending"
+
+
+@pytest.mark.parametrize(
+    "whose", [{"mchid": "1900000999"}, {"appid": "wx0000000000000000"}], ids=["mchid", "appid"]
+)
+async def test_a_transaction_of_another_merchant_or_app_is_refused_and_never_settled(
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.WeChatGateway,
+    whose: dict[str, str],
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+    trade = replace(gateway.trades[out_trade_no], **whose)
+    gateway.trades[out_trade_no] = trade
+    headers, body = gateway.notification(out_trade_no)
+
+    response = await client.post(NOTIFY, headers=headers, content=body)
+    await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=30))  # its poll, answered alike
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "notification_forged"
+    recorded = await PaymentNotification.select(PaymentNotification.outcome)
+    assert recorded == [{"outcome": "notification_forged"}]
+    assert await order_state(bought.order_id) == "paying"
+    assert (await payment_by_trade_no(out_trade_no)).status == "pending"
+
+
+async def test_a_payment_in_another_currency_is_refunded_and_flagged_as_an_amount_mismatch(
+    client: httpx.AsyncClient, bought: Bought, gateway: double.WeChatGateway
+) -> None:
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.pay(out_trade_no)
+    gateway.trades[out_trade_no].currency = "USD"  # the same number, read as fen: 25.00 dollars
+    headers, body = gateway.notification(out_trade_no)
+
+    response = await client.post(NOTIFY, headers=headers, content=body)
+
+    assert response.status_code == 200, response.text
+    assert await order_state(bought.order_id) == "open"
+    payment = await payment_by_trade_no(out_trade_no)
+    assert (payment.flag, payment.paid_order) == ("amount_mismatch", False)
+    refunds = await Refund.select(Refund.automatic).where(Refund.payment == payment.id)
+    assert refunds == [{"automatic": True}]
 
 
 async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(

@@ -7,14 +7,16 @@ down. The embedded worker is off: tests run the outbox and the relay themselves.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -180,6 +182,20 @@ async def paid_sale(
 async def move_store(shop: Shop, time_zone: str) -> None:
     """A manager changes the store's time zone."""
     await Store.update({Store.time_zone: time_zone}).where(Store.id == shop.store_id)
+
+
+@contextlib.contextmanager
+def clock_at(module: ModuleType, at: datetime) -> Iterator[None]:
+    """Within, `module` takes the time to be `at`: when a refund or a rating is written."""
+
+    class Stopped(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return at
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "datetime", Stopped)
+        yield
 
 
 async def run_outbox() -> None:

@@ -157,6 +157,7 @@ async def test_rating_documents_are_deduped_and_the_highest_revision_decides(
     double: DoubleServer, key: bytes
 ) -> None:
     await double.start()
+    await _post(double, _batch(1), key=key)  # the rated sale
     forged = await _post(double, _ratings(_rating_doc(0)), key=b"not-the-key")
     assert forged.status_code == 401
     # The withdrawal overtook the submission: arrival order does not matter.
@@ -175,4 +176,37 @@ async def test_rating_documents_are_deduped_and_the_highest_revision_decides(
         "好吃",
         f"{MERCHANT}-S1",
     )
+    assert await double.counts() == {"transactions": 1, "deliveries": 1}  # the sale alone
+
+
+def _reversal_of_sale_1() -> dict[str, object]:
+    sale = made_up_sale(1)
+    reversal = sale.model_copy(
+        update={
+            "transaction_id": f"{MERCHANT}-R1-1",
+            "kind": "reversal",
+            "original_transaction_id": sale.transaction_id,
+        }
+    )
+    return json.loads(reversal.model_dump_json())  # type: ignore[no-any-return]
+
+
+async def test_a_reversal_or_a_rating_of_a_sale_it_does_not_have_is_rejected(
+    double: DoubleServer, key: bytes
+) -> None:
+    await double.start()
+    rating = json.loads(_rating_doc(0).model_dump_json())
+    orphans = json.dumps({"transactions": [_reversal_of_sale_1(), rating]}).encode()
+    refused = await _post(double, orphans, key=key)
+    assert refused.status_code == 200
+    assert refused.json()["accepted"] == []
+    rejected = refused.json()["rejected"]
+    assert [r["transaction_id"] for r in rejected] == [f"{MERCHANT}-R1-1", f"{MERCHANT}-E12"]
+    assert all(f"no sale {MERCHANT}-S1" in r["reason"] for r in rejected)
     assert await double.counts() == {"transactions": 0, "deliveries": 0}
+    assert await double.ratings() == []
+    # The sale first, in the same batch: then both are taken.
+    sale = json.loads(made_up_sale(1).model_dump_json())
+    batch = json.dumps({"transactions": [sale, _reversal_of_sale_1(), rating]}).encode()
+    taken = await _post(double, batch, key=key)
+    assert taken.json()["accepted"] == [f"{MERCHANT}-S1", f"{MERCHANT}-R1-1", f"{MERCHANT}-E12"]

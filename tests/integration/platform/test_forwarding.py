@@ -28,6 +28,7 @@ from tests.integration.platform.conftest import (
     LATE_IN_SHANGHAI,
     MERCHANT,
     DoubleServer,
+    clock_at,
     forward_all,
     move_store,
     paid_sale,
@@ -215,6 +216,49 @@ async def test_a_sale_event_written_before_business_days_were_frozen_takes_the_s
     doc = await _T.select(_T.business_day).where(_T.order_id == sale.id).first()
     assert doc is not None
     assert doc["business_day"] == date(2026, 12, 3)
+
+
+async def _refunded_late_in_shanghai(shop: Shop) -> int:
+    """A certified sale recorded, then half of it refunded at 23:30 on 3 December in Shanghai."""
+    noodles = await shop.add(price_fen=1000)
+    sale = await paid_sale(
+        shop, {"product_id": noodles, "quantity": 2}, paid_at=LATE_IN_SHANGHAI - timedelta(hours=1)
+    )
+    await run_outbox()
+    with clock_at(orders, LATE_IN_SHANGHAI):
+        await orders.record_refund(sale.id, amount_fen=1000, restock=None)
+    return sale.id
+
+
+async def test_a_refund_counts_for_the_day_it_was_made_on_though_the_store_changed_zone_since(
+    shop: Shop,
+) -> None:
+    order_id = await _refunded_late_in_shanghai(shop)
+    await move_store(shop, "Asia/Tokyo")  # before the outbox runs the refund's handler
+    await run_outbox()
+
+    reversal = (_T.kind == "reversal") & (_T.order_id == order_id)
+    row = await _T.select(_T.business_day, _T.body).where(reversal).first()
+    assert row is not None
+    assert row["business_day"] == date(2026, 12, 3)
+    assert TransactionDoc.model_validate_json(row["body"]).business_day == date(2026, 12, 3)
+
+
+async def test_a_refund_event_written_before_its_day_was_frozen_takes_the_stores_zone_now(
+    shop: Shop,
+) -> None:
+    await _refunded_late_in_shanghai(shop)
+    event = OutboxEvent.kind == orders.ORDER_REFUNDED
+    row = await OutboxEvent.select(OutboxEvent.payload).where(event).first()
+    assert row is not None
+    payload = json.loads(row["payload"])
+    del payload["business_day"]  # as the events already in the outbox at the upgrade
+    await OutboxEvent.update({OutboxEvent.payload: json.dumps(payload)}).where(event)
+    await move_store(shop, "Asia/Tokyo")
+    await run_outbox()
+
+    doc = await _T.select(_T.business_day).where(_T.kind == "reversal").first()
+    assert doc == {"business_day": date(2026, 12, 4)}
 
 
 async def test_certified_sales_in_the_figures_are_the_sale_less_its_reversals(shop: Shop) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 import pytest
 
@@ -20,9 +21,12 @@ from pos.settings import Settings
 from tests.helpers.shop import Shop
 from tests.helpers.staff import make_user
 from tests.integration.platform.conftest import (
+    LATE_IN_SHANGHAI,
     MERCHANT,
     DoubleServer,
+    clock_at,
     forward_all,
+    move_store,
     paid_sale,
     run_outbox,
     states,
@@ -175,3 +179,26 @@ async def test_ratings_change_no_reconciled_total(
     report = await reconcile(day, settings)
     assert report.differences == []
     assert report.local_transactions == report.platform_transactions == 1
+
+
+async def test_a_rating_counts_for_the_day_it_was_given_on_though_the_store_changed_zone_since(
+    shop: Shop,
+) -> None:
+    noodles = await shop.add(price_fen=1250)
+    order = await paid_sale(
+        shop, {"product_id": noodles, "quantity": 1}, paid_at=LATE_IN_SHANGHAI - timedelta(hours=1)
+    )
+    await run_outbox()
+    with clock_at(ratings, LATE_IN_SHANGHAI):
+        rating = await _rate(order, 1, 5, "好吃")
+    with clock_at(ratings, LATE_IN_SHANGHAI + timedelta(minutes=10)):
+        await _moderate(shop, rating, hidden=True)
+    await move_store(shop, "Asia/Tokyo")  # before the outbox runs their handlers
+    await run_outbox()
+
+    rows = await _T.select(_T.kind, _T.business_day, _T.body).where(_T.kind != "sale")
+    assert {row["kind"]: row["business_day"] for row in rows} == {
+        "rating": date(2026, 12, 3),
+        "rating_withdrawal": date(2026, 12, 3),
+    }
+    assert {json.loads(row["body"])["business_day"] for row in rows} == {"2026-12-03"}

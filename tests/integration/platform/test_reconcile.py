@@ -18,7 +18,12 @@ from pos.events import dead
 from pos.events.outbox import MAX_ATTEMPTS, dispatch_due
 from pos.events.tables import OutboxEvent
 from pos.orders import service as orders
-from pos.platform.reconcile import platform_totals, reconcile, unforwarded_sales
+from pos.platform.reconcile import (
+    platform_totals,
+    reconcile,
+    unforwarded_sales,
+    unreversed_refunds,
+)
 from pos.platform.relay import Relay, platform_client
 from pos.platform.schemas import TransactionDoc
 from pos.platform.tables import CertifiedTransaction
@@ -30,6 +35,7 @@ from tests.integration.platform.conftest import (
     LATE_IN_SHANGHAI,
     MERCHANT,
     DoubleServer,
+    clock_at,
     forward_all,
     made_up_sale,
     move_store,
@@ -252,6 +258,25 @@ async def test_a_refund_never_recorded_as_a_reversal_is_named_until_its_event_is
     await run_outbox()
     await forward_all(relay)
     assert (await reconcile(row["business_day"], settings)).differences == []
+
+
+async def test_a_refund_never_reversed_is_missed_on_the_day_it_was_made_not_on_the_stores_now(
+    shop: Shop,
+) -> None:
+    # Today at 23:30 in Shanghai, 00:30 tomorrow in Tokyo: its event, written now, is near both.
+    today = datetime.now(UTC).date()
+    late = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=15, minutes=30)
+    noodles = await shop.add(price_fen=1250)
+    sale = await paid_sale(
+        shop, {"product_id": noodles, "quantity": 2}, paid_at=late - timedelta(hours=1)
+    )
+    await run_outbox()
+    with clock_at(orders, late):
+        await orders.record_refund(sale.id, amount_fen=sale.total_fen, restock=None)
+    await move_store(shop, "Asia/Tokyo")  # and the refund's handler has not run yet
+    [missing] = await unreversed_refunds(today)
+    assert (missing.scope, missing.local_fen) == ("refund", 2500)
+    assert await unreversed_refunds(today + timedelta(days=1)) == []
 
 
 async def test_a_day_of_more_certified_orders_than_postgres_bind_parameters_is_checked(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pos.platform.schemas import Sale, SoldLine, TransactionDoc
 from pos.platform.transactions import Place, RefundShare, sale_transaction
@@ -52,4 +52,4 @@ def sold(*lines: SoldLine) -> TransactionDoc:
 
 
 def share(before: int, after: int, key: str = "7") -> RefundShare:
-    return RefundShare(key, before, after, PAID)
+    return RefundShare(key, before, after, PAID, date(2026, 11, 29))

@@ -8,7 +8,7 @@ from tests.unit.platform.sales import share, sold, sold_line
 
 def test_daily_totals_net_reversals_against_sales() -> None:
     sale = sold(sold_line(1, 3000), sold_line(2, 1000, origin_county_code="511321"))
-    reversal = reversal_transaction(sale, share(0, 2000), 42, "Asia/Shanghai")
+    reversal = reversal_transaction(sale, share(0, 2000), 42)
     assert reversal is not None
     totals = daily_totals([sale, reversal])
     assert totals.transactions == {"XM-0001-S42": 4000, "XM-0001-R42-7": -2000}

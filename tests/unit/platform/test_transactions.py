@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pos.platform.transactions import reversal_transaction, sale_transaction
-from tests.unit.platform.sales import CODES, PLACE, make_sale, share, sold, sold_line
+from pos.platform.transactions import RefundShare, reversal_transaction, sale_transaction
+from tests.unit.platform.sales import CODES, PAID, PLACE, make_sale, share, sold, sold_line
 
 
 def test_only_lines_certified_at_the_sale_are_forwarded() -> None:
@@ -40,7 +40,7 @@ def test_a_sale_without_certified_lines_is_not_forwarded() -> None:
 
 def test_a_partial_refund_reverses_its_share_of_each_certified_line() -> None:
     sale = sold(sold_line(1, 3000), sold_line(2, 1000, certified=False))
-    reversal = reversal_transaction(sale, share(0, 2000), 42, "Asia/Shanghai")
+    reversal = reversal_transaction(sale, share(0, 2000), 42)
     assert reversal is not None
     assert reversal.kind == "reversal"
     assert reversal.transaction_id == "XM-0001-R42-7"
@@ -49,9 +49,18 @@ def test_a_partial_refund_reverses_its_share_of_each_certified_line() -> None:
     assert reversal.amount_fen == 1500
 
 
+def test_a_reversal_is_dated_on_its_refunds_frozen_day_not_its_sales() -> None:
+    sale = sold(sold_line(1, 3000))
+    refund = RefundShare("7", 0, 3000, PAID + timedelta(days=1), date(2026, 11, 30))
+    reversal = reversal_transaction(sale, refund, 42)
+    assert reversal is not None
+    assert (reversal.occurred_at, reversal.business_day) == (refund.refunded_at, date(2026, 11, 30))
+    assert sale.business_day == date(2026, 11, 29)
+
+
 def test_a_refund_too_small_to_reach_a_certified_fen_is_not_forwarded() -> None:
     sale = sold(sold_line(1, 1), sold_line(2, 100_000, certified=False))
-    assert reversal_transaction(sale, share(0, 50), 42, "Asia/Shanghai") is None
+    assert reversal_transaction(sale, share(0, 50), 42) is None
 
 
 @given(
@@ -75,7 +84,7 @@ def test_successive_refunds_of_the_whole_order_reverse_exactly_the_sale(
     for n, after in enumerate(steps):
         if after == before:
             continue
-        reversal = reversal_transaction(sale, share(before, after, str(n)), 42, "Asia/Shanghai")
+        reversal = reversal_transaction(sale, share(before, after, str(n)), 42)
         for line in reversal.lines if reversal else []:
             fen, grams = reversed_parts.get(line.line_no, (0, 0))
             reversed_parts[line.line_no] = (fen + line.amount_fen, grams + (line.weight_g or 0))
