@@ -101,7 +101,9 @@ async def worker_main(settings: Settings) -> None:
             HttpSender() as sender,
             anyio.create_task_group() as group,
         ):
-            group.start_soon(_stop_on_signal, stop)
+            # Before any work starts: a signal that comes in first would otherwise kill the
+            # process (KeyboardInterrupt) instead of stopping it.
+            await group.start(_stop_on_signal, stop)
             with payment_handlers(lambda: payments, lambda: sender):
                 await run_worker(stop, settings=settings)
             group.cancel_scope.cancel()
@@ -122,8 +124,11 @@ def _lower_priority(nice: int) -> None:
         logger.info("worker: CPU priority lowered", nice=nice)
 
 
-async def _stop_on_signal(stop: anyio.Event) -> None:
+async def _stop_on_signal(
+    stop: anyio.Event, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for received in signals:
             logger.info("worker: stopping", signal=received.name)
             stop.set()
