@@ -100,10 +100,10 @@ class _Receipt:
             self.printer.qr(payload, ec=QR_ECLEVEL_M, size=size, native=False, center=True)
 
     def finish(self) -> bytes:
-        if self.profile.cutter:
-            self.printer.cut()  # ESC d 6 (feed past the cutter), then GS V
-        else:
+        if self.profile.cut == "none":
             self.printer.print_and_feed(6)  # to the tear bar
+        else:  # ESC d 6 (feed past the cutter), then GS V 0 or GS V 1
+            self.printer.cut(mode="PART" if self.profile.cut == "partial" else "FULL")
         output: bytes = self.printer.output
         return output
 
@@ -133,8 +133,8 @@ def _escpos_profile(profile: PrinterProfile) -> Any:
         columns=profile.columns,
         features={
             "qrCode": profile.native_qr,
-            "paperFullCut": profile.cutter,
-            "paperPartCut": profile.cutter,
+            "paperFullCut": profile.cut == "full",
+            "paperPartCut": profile.cut == "partial",
             "bitImageRaster": True,
         },
     )

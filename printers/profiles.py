@@ -38,7 +38,7 @@ class PrinterProfile:
     encoding: Literal["gb18030"] = "gb18030"
     kanji_control: bool = False  # wrap Chinese runs in `FS &` ... `FS .` (Chinese firmware)
     native_qr: bool = True  # `GS ( k`; otherwise the QR is sent as a raster image
-    cutter: bool = True
+    cut: Literal["full", "partial", "none"] = "full"  # partial: a hinge holds the receipt
 
     def __post_init__(self) -> None:
         if self.paper_mm not in _COLUMNS:
@@ -60,12 +60,13 @@ class _ProfileOption:
     """A URL option for one PrinterProfile field: the values an operator may write, and theirs."""
 
     field: str
-    values: dict[str, bool]
+    values: dict[str, object]
 
 
 # Defaults first; each default is the PrinterProfile field's own default.
 _PROFILE_OPTIONS = {
-    "cut": _ProfileOption("cutter", {"full": True, "none": False}),  # none: feed to the tear bar
+    # none: no cutter, the paper is fed to the tear bar
+    "cut": _ProfileOption("cut", {"full": "full", "partial": "partial", "none": "none"}),
     "qr": _ProfileOption("native_qr", {"native": True, "image": False}),  # image: no `GS ( k`
     "chinese_mode": _ProfileOption("kanji_control", {"off": False, "on": True}),  # `FS &`
 }
@@ -127,7 +128,7 @@ def printer_profile(url: str, *, paper_mm: Literal[58, 80]) -> PrinterProfile:
 def _parse(url: str) -> tuple[PrinterAddress, dict[str, Any]]:
     try:
         parts = urlsplit(url)  # ValueError for "tcp://[fe80::1:9100"
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        query = _options(parts.query, url)
         parser = _PARSERS.get(parts.scheme)
         if parser is None:
             raise PrinterConfigError(f"unknown printer URL scheme in {url!r}")
@@ -142,6 +143,16 @@ def _parse(url: str) -> tuple[PrinterAddress, dict[str, Any]]:
             f" (a {parts.scheme} printer takes {known})"
         )
     return address, profile
+
+
+def _options(query: str, url: str) -> dict[str, str]:
+    """The URL's options by name; one given twice is refused, as which one counts is unclear."""
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in options:
+            raise PrinterConfigError(f"printer URL {url!r}: {name} is given more than once")
+        options[name] = value
+    return options
 
 
 def _profile_fields(query: dict[str, str], url: str) -> dict[str, Any]:

@@ -18,9 +18,13 @@ from printers.errors import (
 )
 from printers.status import STATUS_QUERY, PrinterStatus, status_from_replies
 
-__all__ = ["Channel", "Connector", "Deadline", "DuplexConnector", "write_receipt"]
+__all__ = ["Channel", "Connector", "Deadline", "DuplexConnector", "LeftBehind", "write_receipt"]
 
 T = TypeVar("T")
+
+
+class LeftBehind(PrinterUnreachable):
+    """A blocking call still running at its deadline: what it does may yet be done."""
 
 
 class Deadline:
@@ -38,7 +42,7 @@ class Deadline:
         return left
 
     def call(self, blocking: Callable[[], T], target: str) -> T:
-        """`blocking()`, for a call that takes no timeout; PrinterUnreachable once time is up.
+        """`blocking()`, for a call that takes no timeout; LeftBehind once time is up.
 
         It runs in a daemon thread of its own, left behind to finish (or never) after the
         deadline: such a call cannot be interrupted, and must hold up neither the sender nor
@@ -58,7 +62,7 @@ class Deadline:
             _hung.add(target)
             if outcome.done():  # it answered just now: nothing is left behind
                 _hung.discard(target)
-            raise PrinterUnreachable(f"{target}: no answer within {self.timeout:g} s") from None
+            raise LeftBehind(f"{target}: no answer within {self.timeout:g} s") from None
 
 
 class _Targets:

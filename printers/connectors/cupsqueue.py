@@ -7,8 +7,8 @@ import tempfile
 from functools import partial
 from typing import Any
 
-from printers.connectors.base import Connector, Deadline
-from printers.errors import PrinterConfigError, PrinterUnreachable
+from printers.connectors.base import Connector, Deadline, LeftBehind
+from printers.errors import PrinterConfigError, PrinterUnreachable, SendInterrupted
 from printers.profiles import CupsAddress
 
 __all__ = ["CupsConnector"]
@@ -26,16 +26,19 @@ class CupsConnector(Connector):
         self.address = address
 
     def send(self, data: bytes, *, timeout: float, check_status: bool = True) -> None:
-        """Queue `data` on the CUPS queue; PrinterUnreachable if CUPS has not taken it in time.
+        """Queue `data` on the CUPS queue; PrinterUnreachable if CUPS refused or was not asked.
 
-        pycups takes no timeout, so a hung CUPS would block the sender for ever. A job CUPS
-        takes after the deadline is sent again on retry: at least once, as the queue promises.
+        pycups takes no timeout, so a hung CUPS would block the sender for ever. At the deadline
+        the submission is left running and CUPS may still take the job: that is SendInterrupted,
+        so the retry prints it as a reprint (at least once, as the queue promises).
         """
         if _cups is None:
             raise PrinterConfigError("CUPS printing needs pycups: pip install pycups")
         target = f"cups://{self.address.queue}"
         try:
             Deadline(timeout).call(partial(_submit, self.address.queue, data), target)
+        except LeftBehind as error:
+            raise SendInterrupted(str(error)) from error
         except (RuntimeError, _cups.IPPError, _cups.HTTPError) as error:
             raise PrinterUnreachable(f"{target}: {error}") from error
 

@@ -371,9 +371,38 @@ def test_cups_queues_the_bytes_as_a_raw_job(fake_cups: FakeCups) -> None:
     assert fake_cups.jobs == [("Receipts", DATA, {"raw": "true"})]
 
 
-def test_a_hung_cups_is_unreachable_once_the_timeout_passes(fake_cups: FakeCups) -> None:
+def test_a_job_cups_has_not_taken_by_the_deadline_may_yet_print(fake_cups: FakeCups) -> None:
     fake_cups.answering.clear()
     started = time.monotonic()
-    with pytest.raises(PrinterUnreachable, match=r"cups://Receipts: no answer within 0\.3 s"):
-        send("cups://Receipts", DATA, timeout=0.3)
+    # A queue of its own: the call left hanging holds up sends to its queue until it ends.
+    with pytest.raises(SendInterrupted, match=r"cups://Late: no answer within 0\.3 s"):
+        send("cups://Late", DATA, timeout=0.3)
     assert time.monotonic() - started < 1.5
+    fake_cups.answering.set()  # CUPS takes the job after all: it prints
+    deadline = time.monotonic() + 5
+    while not fake_cups.jobs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake_cups.jobs == [("Late", DATA, {"raw": "true"})]
+
+
+def test_a_job_not_submitted_while_cups_still_hangs_has_printed_nothing(
+    fake_cups: FakeCups,
+) -> None:
+    fake_cups.answering.clear()
+    with pytest.raises(SendInterrupted):
+        send("cups://Stuck", DATA, timeout=0.2)
+    with pytest.raises(PrinterUnreachable, match="an earlier call still has no answer") as raised:
+        send("cups://Stuck", DATA, timeout=0.2)
+    assert not isinstance(raised.value, SendInterrupted)
+
+
+def test_a_job_cups_refuses_has_printed_nothing(
+    fake_cups: FakeCups, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> int:
+        raise FakeCups.IPPError(1280, "client-error-not-found")
+
+    monkeypatch.setattr(fake_cups, "printFile", refuse)
+    with pytest.raises(PrinterUnreachable, match="client-error-not-found") as raised:
+        send("cups://Receipts", DATA, timeout=1)
+    assert not isinstance(raised.value, SendInterrupted)

@@ -26,6 +26,7 @@ from printers import (
     send,
     serve,
 )
+from printers.decoder import Cut
 from printers.text import format_fen
 
 PROFILE = PrinterProfile(paper_mm=80)
@@ -102,12 +103,22 @@ def test_a_job_without_a_cut_is_a_receipt_when_the_connection_closes(
 ) -> None:
     send(
         printer_url,
-        render_receipt(sample_receipt(), PrinterProfile(paper_mm=80, cutter=False)),
+        render_receipt(sample_receipt(), PrinterProfile(paper_mm=80, cut="none")),
         timeout=5,
     )
     (receipt,) = printer.wait_for_receipts(1)
     assert receipt.decoded.cuts == 0
     assert receipt.decoded.qr_payloads == (sample_receipt().receipt_url,)
+
+
+def test_a_partial_cut_ends_a_receipt_and_is_seen_as_partial(
+    printer: VirtualPrinter, printer_url: str
+) -> None:
+    profile = PrinterProfile(paper_mm=80, cut="partial")
+    send(printer_url, render_receipt(sample_receipt(), profile) * 2, timeout=5)
+    receipts = printer.wait_for_receipts(2)
+    assert [receipt.decoded.elements[-1] for receipt in receipts] == [Cut(partial=True)] * 2
+    assert [receipt.decoded.cuts for receipt in receipts] == [1, 1]
 
 
 def test_status_of_a_ready_printer(printer_url: str) -> None:

@@ -513,8 +513,12 @@ async def test_a_printer_the_service_may_not_open_fails_at_once_naming_the_fix(
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("tcp://192.0.2.10:9100?cut=sometimes", "cut='sometimes', use cut=full or cut=none"),
+        (
+            "tcp://192.0.2.10:9100?cut=sometimes",
+            "cut='sometimes', use cut=full or cut=partial or cut=none",
+        ),
         ("tcp://192.0.2.10:9100?qrcode=image", r"unknown option\(s\) qrcode .* cut, qr"),
+        ("tcp://192.0.2.10:9100?cut=none&cut=full", "cut is given more than once"),
     ],
 )
 async def test_a_bad_printer_option_is_refused_when_the_layout_is_applied(

@@ -26,7 +26,7 @@ CASES: dict[str, tuple[ReceiptDocument, PrinterProfile]] = {
     ),
     "no_discount_no_cutter_80mm": (
         replace(sample_receipt(discount_fen=0), supported_counties=()),
-        PrinterProfile(paper_mm=80, cutter=False),
+        PrinterProfile(paper_mm=80, cut="none"),
     ),
 }
 

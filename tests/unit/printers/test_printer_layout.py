@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 import pytest
 
-from printers.decoder import PrintedLine, RasterImage, decode
+from printers.decoder import Cut, PrintedLine, RasterImage, decode
 from printers.document import ReceiptDocument, ReceiptLine, RefundDocument, ReturnedItem
-from printers.layout import REFUND_TITLE, REPRINT_BANNER, render_receipt
+from printers.layout import REFUND_TITLE, REPRINT_BANNER, _escpos_profile, render_receipt
 from printers.profiles import PrinterProfile, printer_profile
 from printers.samples import sample_receipt, sample_refund
 from printers.text import display_width, format_fen
@@ -63,6 +65,31 @@ def test_on_80mm_the_quantity_and_price_columns_line_up_after_chinese_names() ->
     document = replace(sample_receipt(), lines=(item("赣南脐橙"), item("Apples")))
     rows = [text for text in texts(document, profile) if text.endswith("9.90")]
     assert [display_width(row[: row.index(" 1 ")]) for row in rows] == [26, 26]
+
+
+LONG_NAMES = {
+    "chinese": "贵州黔东南从江县高山生态散养香猪腊肉烟熏礼盒装特级",
+    "mixed": "Organic 云南 Arabica 小粒咖啡豆 medium-roast 500g×2袋装 Gift-Box",
+}
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=["58mm", "80mm"])
+@pytest.mark.parametrize("name", LONG_NAMES.values(), ids=LONG_NAMES.keys())
+def test_a_name_too_long_for_its_row_wraps_and_the_amount_keeps_the_last_column(
+    profile: PrinterProfile, name: str
+) -> None:
+    line = item(name, quantity=12, unit_price_fen=1234567, amount_fen=14814804)
+    lines = printed(replace(sample_receipt(), lines=(line,)), profile)
+    assert all(display_width(e.text) * e.style.width <= profile.columns for e in lines)
+    start = next(i for i, e in enumerate(lines) if e.text.startswith(name[:3])) - 1
+    end = next(i for i, e in enumerate(lines) if i > start and e.text == "-" * profile.columns)
+    rows = [e.text for e in lines[start + 1 : end]]
+    numbers = re.compile(r"(^| +)12 +12345\.67 +148148\.04$")  # quantity, unit price, amount
+    (row,) = [row for row in rows if numbers.search(row)]
+    assert display_width(row) == profile.columns
+    name_rows = [numbers.sub("", row) for row in rows]
+    assert "".join(name_rows).replace(" ", "") == name.replace(" ", "")
+    assert len([row for row in name_rows if row]) > 1
 
 
 def test_long_names_wrap_without_losing_characters() -> None:
@@ -163,9 +190,34 @@ def test_without_native_qr_the_code_is_a_raster_image() -> None:
 
 
 def test_without_cutter_the_paper_is_fed_to_the_tear_bar() -> None:
-    data = render_receipt(sample_receipt(), PrinterProfile(paper_mm=80, cutter=False))
+    data = render_receipt(sample_receipt(), PrinterProfile(paper_mm=80, cut="none"))
     assert b"\x1dV" not in data
     assert data.endswith(b"\x1bd\x06")
+
+
+@pytest.mark.parametrize(("cut", "command"), [("full", b"\x1dV\x00"), ("partial", b"\x1dV\x01")])
+def test_receipts_and_refund_slips_end_with_the_cut_the_printer_url_names(
+    cut: str, command: bytes
+) -> None:
+    profile = printer_profile(f"tcp://10.0.0.5:9100?cut={cut}", paper_mm=58)
+    for document in (sample_receipt(), sample_refund()):
+        data = render_receipt(document, profile)
+        assert data.endswith(command)
+        assert [e for e in decode(data).elements if isinstance(e, Cut)] == [
+            Cut(partial=cut == "partial")
+        ]
+
+
+@pytest.mark.parametrize(
+    ("cut", "full", "part"),
+    [("full", True, False), ("partial", False, True), ("none", False, False)],
+)
+def test_python_escpos_is_told_of_the_one_cut_the_printer_makes(
+    cut: Literal["full", "partial", "none"], full: bool, part: bool
+) -> None:
+    capabilities = _escpos_profile(PrinterProfile(paper_mm=80, cut=cut))
+    assert capabilities.supports("paperFullCut") is full
+    assert capabilities.supports("paperPartCut") is part
 
 
 def test_a_printer_url_without_cutter_or_native_qr_gets_neither_command() -> None:

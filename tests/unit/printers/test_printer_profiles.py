@@ -74,21 +74,26 @@ def test_a_printer_url_says_what_its_printer_can_do() -> None:
     url = "tcp://10.0.0.5:9100?cut=none&qr=image&chinese_mode=on"
     assert parse_printer_url(url) == TcpAddress("10.0.0.5", 9100)
     assert printer_profile(url, paper_mm=58) == PrinterProfile(
-        paper_mm=58, cutter=False, native_qr=False, kanji_control=True
+        paper_mm=58, cut="none", native_qr=False, kanji_control=True
     )
+
+
+@pytest.mark.parametrize("cut", ["full", "partial", "none"])
+def test_a_printer_url_says_how_its_printer_cuts(cut: str) -> None:
+    assert printer_profile(f"tcp://10.0.0.5?cut={cut}", paper_mm=80).cut == cut
 
 
 def test_a_printer_url_without_options_gets_the_default_profile() -> None:
     assert printer_profile("usb://0x0416:0x5011", paper_mm=80) == PrinterProfile(paper_mm=80)
     assert printer_profile("serial:///dev/ttyS0?baudrate=19200&cut=full", paper_mm=80) == (
-        PrinterProfile(paper_mm=80, cutter=True)
+        PrinterProfile(paper_mm=80, cut="full")
     )
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("tcp://h?cut=sometimes", "cut='sometimes', use cut=full or cut=none"),
+        ("tcp://h?cut=sometimes", "cut='sometimes', use cut=full or cut=partial or cut=none"),
         ("tcp://h?qr=", "qr='', use qr=native or qr=image"),
         ("file:///dev/usb/lp0?chinese_mode=1", "chinese_mode='1', use chinese_mode=off or chinese"),
         ("tcp://h?cutter=none", r"unknown option\(s\) cutter .* takes chinese_mode, cut, qr"),
@@ -98,3 +103,19 @@ def test_a_printer_url_without_options_gets_the_default_profile() -> None:
 def test_a_bad_printer_option_is_refused_naming_what_it_takes(url: str, message: str) -> None:
     with pytest.raises(PrinterConfigError, match=message):
         parse_printer_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "option"),
+    [
+        ("tcp://h?cut=none&cut=full", "cut"),
+        ("tcp://h?qr=image&cut=none&qr=image", "qr"),  # the same value twice is refused as well
+        ("file:///dev/usb/lp0?chinese_mode=on&chinese_mode=", "chinese_mode"),
+        ("serial:///dev/ttyS0?baudrate=9600&baudrate=19200", "baudrate"),
+        ("usb://0x0416:0x5011?out_ep=0x02&in_ep=0x81&out_ep=0x03", "out_ep"),
+        ("tcp://h?c%75t=none&cut=full", "cut"),  # the name as it is decoded
+    ],
+)
+def test_an_option_given_twice_is_refused_naming_it(url: str, option: str) -> None:
+    with pytest.raises(PrinterConfigError, match=rf": {option} is given more than once"):
+        printer_profile(url, paper_mm=80)
