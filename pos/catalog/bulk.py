@@ -3,7 +3,9 @@
 Piccolo's insert() costs ~35 us a row, too slow for the 136,130-row national list, so the
 import talks to the driver underneath: products go into a staging table (sqlite3's executemany,
 or PostgreSQL's binary COPY) and from there into the catalog with one INSERT ... SELECT that
-also turns county codes and credit codes into ids. SQL given to these classes uses `?`.
+also turns county codes and credit codes into ids. Optional columns a row left out are first
+copied from the stored product into the staged row, so the upsert keeps them. SQL given to these
+classes uses `?`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from pos.db import current_engine
 
 __all__ = ["PRODUCT_COLUMNS", "Bulk", "PriceChangedBy", "bulk"]
 
-PRODUCT_COLUMNS = ProductRecord._fields
+# A staged row is a ProductRecord: the product's columns, then the flags of the columns it
+# left out, whose stored values it keeps.
+_LEFT_OUT = {"gtin": "gtin_left_out", "shelf_life_days": "shelf_life_days_left_out"}
+PRODUCT_COLUMNS = tuple(f for f in ProductRecord._fields if f not in _LEFT_OUT.values())
 SQLITE_CACHE_KIB = 64 * 1024
 Row = Sequence[Any]
 
@@ -37,7 +42,7 @@ _STAGED = ", ".join(
     if column in _REFERENCES
     else f'"{column}"'
     for column in PRODUCT_COLUMNS
-)
+) + "".join(f', CAST(NULL AS BOOLEAN) AS "{flag}"' for flag in _LEFT_OUT.values())
 _RESOLVED = ", ".join(
     f'"{column}".id' if column in _REFERENCES else f'staged."{column}"'
     for column in PRODUCT_COLUMNS
@@ -59,7 +64,20 @@ _UPSERT = (
     f'ON CONFLICT ("certificate_no") DO UPDATE SET {_SET_ALL} WHERE ({_OLD}) {{}} ({_NEW})'
 )
 _STAGE = f"CREATE TEMP TABLE catalog_import AS SELECT {_STAGED} FROM product WHERE false"  # noqa: S608
-_SQLITE_STAGE_ROW = f"INSERT INTO catalog_import VALUES ({', '.join('?' * len(PRODUCT_COLUMNS))})"  # noqa: S608
+_SQLITE_STAGE_ROW = (
+    f"INSERT INTO catalog_import VALUES ({', '.join('?' * len(ProductRecord._fields))})"  # noqa: S608
+)
+_KEEP_STORED = (
+    "UPDATE catalog_import SET "  # noqa: S608
+    + ", ".join(
+        f'"{column}" = CASE WHEN "{flag}" THEN product."{column}"'
+        f' ELSE catalog_import."{column}" END'
+        for column, flag in _LEFT_OUT.items()
+    )
+    + " FROM product WHERE product.certificate_no = catalog_import.certificate_no AND ("
+    + " OR ".join(f'"{flag}"' for flag in _LEFT_OUT.values())
+    + ")"
+)
 _SQLITE_UPSERT = _UPSERT.format("?, ?", "IS NOT")
 _POSTGRES_UPSERT = (
     f"WITH changed AS ({_UPSERT.format('$1, $2', 'IS DISTINCT FROM')} "  # noqa: S608
@@ -76,6 +94,11 @@ _PRICE_CHANGES = (
     " FROM catalog_import AS staged JOIN product ON product.certificate_no = staged.certificate_no"
     " WHERE product.price_fen <> staged.price_fen"
 )
+
+
+def _keeps_stored(rows: Sequence[ProductRecord]) -> bool:
+    """Whether a row left out an optional column: checked here to spare full files a join."""
+    return any(row.gtin_left_out or row.shelf_life_days_left_out for row in rows)
 
 
 class PriceChangedBy(NamedTuple):
@@ -109,10 +132,11 @@ class Bulk(ABC):
 
     @abstractmethod
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
+        self, rows: Sequence[ProductRecord], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
-        """Insert or update products (as ProductRecord tuples, with codes) by certificate
-        number, recording the price changes; returns (inserted, updated)."""
+        """Insert or update products (with codes) by certificate number, keeping the stored
+        values of columns a row left out and recording the price changes; returns (inserted,
+        updated)."""
 
 
 class _SQLite(Bulk):
@@ -134,11 +158,13 @@ class _SQLite(Bulk):
         await self.connection.executemany(_upsert(table, key, columns, f"VALUES ({marks})"), rows)
 
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
+        self, rows: Sequence[ProductRecord], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
         # One INSERT ... SELECT from a staging table costs half of an upsert per row.
         await self.run(_STAGE)
         await self.connection.executemany(_SQLITE_STAGE_ROW, rows)
+        if _keeps_stored(rows):
+            await self.run(_KEEP_STORED)
         await self.run(_PRICE_CHANGES, now, *by)
         before = (await self.fetch("SELECT count(*) FROM product"))[0][0]
         changed = await self.run(_SQLITE_UPSERT, revision, now)
@@ -174,12 +200,14 @@ class _Postgres(Bulk):
         await self.connection.execute(f"DROP TABLE {staged}")
 
     async def upsert_products(
-        self, rows: Sequence[Row], revision: int, now: datetime, by: PriceChangedBy
+        self, rows: Sequence[ProductRecord], revision: int, now: datetime, by: PriceChangedBy
     ) -> tuple[int, int]:
         await self.connection.execute(_STAGE)
         await self.connection.copy_records_to_table(
-            "catalog_import", records=rows, columns=PRODUCT_COLUMNS
+            "catalog_import", records=rows, columns=ProductRecord._fields
         )
+        if _keeps_stored(rows):
+            await self.connection.execute(_KEEP_STORED)
         await self.connection.execute(self._numbered(_PRICE_CHANGES), now, *by)
         counts = await self.connection.fetchrow(_POSTGRES_UPSERT, revision, now)
         await self.connection.execute("DROP TABLE catalog_import")

@@ -26,6 +26,7 @@ from pos.catalog.codes import (
 from pos.catalog.columns import (
     Columns,
     CountyRecord,
+    LeftOut,
     Places,
     Problems,
     ProductRecord,
@@ -221,7 +222,10 @@ def _supplier_counties(columns: Columns) -> list[str]:
 
 
 def _check_suppliers(
-    columns: Columns, seen: dict[str, tuple[SupplierRecord, int]], problems: Problems
+    columns: Columns,
+    left_out: LeftOut,
+    seen: dict[str, tuple[SupplierRecord, int]],
+    problems: Problems,
 ) -> dict[str, SupplierRecord]:
     """The suppliers no earlier slice described; every row must describe its supplier as the
     first row with it did. `seen` holds each supplier's first description and line."""
@@ -229,12 +233,17 @@ def _check_suppliers(
     codes = list(map(str.upper, columns["supplier_credit_code"]))
     reason = "supplier_credit_code is not a valid unified social credit code"
     _converted(codes, _credit_code, reason, problems)
+    names_en: Sequence[str | None] = texts["supplier_name_en"]
+    if "supplier_name_en" in left_out:
+        flags = zip(names_en, left_out["supplier_name_en"], strict=True)
+        names_en = [None if out else name for name, out in flags]
     values = list(
         map(
             SupplierRecord,
             texts["supplier_name"],
-            texts["supplier_name_en"],
+            names_en,
             _supplier_counties(columns),
+            _flags(left_out, "supplier_county_code", len(codes)),
         )
     )
     new = {}
@@ -268,19 +277,23 @@ def _supplier_differs(code: str, value: SupplierRecord, first: SupplierRecord, l
             " supplier_county_code on its rows, as without it the supplier's county is each"
             " row's origin county"
         )
+    elif value.county_left_out != first.county_left_out:
+        fields.append("supplier_county_code, which one of the two leaves out")
     return f"supplier {code} differs from line {line} in {' and '.join(fields)}"
 
 
 def check_products(
     columns: Columns,
+    left_out: LeftOut,
     seen_suppliers: dict[str, tuple[SupplierRecord, int]],
     problems: Problems,
     revoked: frozenset[str] = frozenset(),
 ) -> Products:
     """A slice of the file's products, whose places `check_places` has checked, with the
-    suppliers first described in it (see `_check_suppliers`). `revoked` are the certificate
-    numbers the catalog holds as revoked, which no row may bring back."""
-    suppliers = _check_suppliers(columns, seen_suppliers, problems)
+    suppliers first described in it (see `_check_suppliers`). `left_out` says which rows left
+    out which optional columns. `revoked` are the certificate numbers the catalog holds as
+    revoked, which no row may bring back."""
+    suppliers = _check_suppliers(columns, left_out, seen_suppliers, problems)
     texts = _texts(columns, _PRODUCT_TEXTS, problems)
 
     def converted(key: str, convert: Callable[[str], Any], reason: str) -> list[Any]:
@@ -314,12 +327,19 @@ def check_products(
         "image_url": converted(
             "image_url", _image_url, "must be a path starting with / or an https URL"
         ),
+        "gtin_left_out": _flags(left_out, "gtin", len(names)),
+        "shelf_life_days_left_out": _flags(left_out, "shelf_life_days", len(names)),
     }  # fmt: skip
     _check_dates(fields["valid_from"], fields["valid_until"], problems)
     _check_not_in_store(fields["gtin"], problems)
     _check_still_revoked(texts["certificate_no"], fields["status"], revoked, problems)
     ordered = (fields[name] if name in fields else texts[name] for name in ProductRecord._fields)
     return Products(list(map(ProductRecord._make, zip(*ordered, strict=True))), suppliers)
+
+
+def _flags(left_out: LeftOut, key: str, rows: int) -> Sequence[bool]:
+    """Whether each row left out the optional column `key`."""
+    return left_out.get(key, [False] * rows)
 
 
 def _check_dates(

@@ -13,6 +13,7 @@ __all__ = [
     "CatalogFile",
     "Columns",
     "CountyRecord",
+    "LeftOut",
     "Places",
     "Problems",
     "ProductRecord",
@@ -32,10 +33,13 @@ OPTIONAL_COLUMNS = frozenset(
 )
 Columns = dict[str, Sequence[str]]
 """Each column's values, stripped of surrounding white space, one per row."""
+LeftOut = dict[str, Sequence[bool]]
+"""For each optional column some row left out, whether each row did (its value reads as "")."""
 
 
 class ProductRecord(NamedTuple):
-    """A product row in the order of the product table, with codes where the table has ids."""
+    """A product row in the order of the product table, with codes where the table has ids,
+    then whether the row left out gtin and shelf_life_days, whose stored values it keeps."""
 
     certificate_no: str
     scheme: str
@@ -59,6 +63,8 @@ class ProductRecord(NamedTuple):
     origin_text: str
     traceability: str
     image_url: str
+    gtin_left_out: bool
+    shelf_life_days_left_out: bool
 
 
 class CountyRecord(NamedTuple):
@@ -67,9 +73,12 @@ class CountyRecord(NamedTuple):
 
 
 class SupplierRecord(NamedTuple):
+    """A supplier as its rows describe it; what they leave out keeps the stored value."""
+
     name_zh: str
-    name_en: str
-    county_code: str
+    name_en: str | None  # None: left out
+    county_code: str  # supplier_county_code, or the row's origin county when empty or left out
+    county_left_out: bool
 
 
 @dataclass(frozen=True, slots=True)

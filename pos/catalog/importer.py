@@ -39,9 +39,16 @@ Required, may be empty:
 Optional, may be left out:
 - supplier_name_en
 - supplier_county_code: where the supplier is based, known like the certifying county;
-  defaults to the origin county
+  when empty, the origin county
 - gtin: EAN-13, EAN-8 or UPC-A with a valid check digit (a UPC-A is stored as its EAN-13)
 - shelf_life_days: a whole number of days from 0 to 36,500
+
+An optional column left out keeps what the catalog holds: a delta file of new prices exported
+without `gtin` leaves every barcode as it is. In JSON Lines a key missing from an object keeps
+that row's value (the rows of one supplier leave out the same supplier keys). An empty value
+clears it instead (an empty CSV cell, JSON null or ""): that is how an operator removes a
+barcode or a shelf life; an empty supplier_county_code sets the origin county. A new product or
+supplier gets no value for a column left out (its origin county as the supplier's county).
 
 Text is limited to the catalog's column lengths (names 128 characters, county and province
 names 64, status_notice 80, quality_labels 120 joined, image_url 255, long texts 4,000).
@@ -67,6 +74,7 @@ from pos.catalog.columns import (
     OPTIONAL_COLUMNS,
     CatalogFile,
     Columns,
+    LeftOut,
     Places,
     Problems,
     Products,
@@ -102,6 +110,7 @@ class _Table(NamedTuple):
     """The file's rows as columns; `problems` knows each row's line and the unreadable ones."""
 
     columns: Columns
+    left_out: LeftOut
     problems: Problems
 
 
@@ -131,7 +140,8 @@ def parse_parts(
     for start in range(0, rows, SLICE_ROWS):
         stop = min(start + SLICE_ROWS, rows)
         part = {key: values[start:stop] for key, values in table.columns.items()}
-        products = check_products(part, suppliers, problems.part(start, stop), revoked)
+        left_out = {key: flags[start:stop] for key, flags in table.left_out.items()}
+        products = check_products(part, left_out, suppliers, problems.part(start, stop), revoked)
         if not problems:
             yield products
         report("check", stop, rows)
@@ -228,10 +238,12 @@ def _read_csv(text: str, progress: ProgressCallback) -> _Table:
     except csv.Error as exc:
         raise _Rejected(line, f"unreadable CSV: {exc}") from None
     progress("read", total, total)
-    columns: Columns = dict.fromkeys(OPTIONAL_COLUMNS, [""] * len(rows))
+    absent = OPTIONAL_COLUMNS.difference(header)
+    columns: Columns = dict.fromkeys(absent, [""] * len(rows))
     transposed = zip(*rows, strict=True) if rows else [()] * len(header)
     columns.update((key, _stripped(values)) for key, values in zip(header, transposed, strict=True))
-    return _Table(columns, _problems(lines, unreadable))
+    left_out: LeftOut = dict.fromkeys(absent, [True] * len(rows))
+    return _Table(columns, left_out, _problems(lines, unreadable))
 
 
 def _stripped(values: Iterable[str]) -> list[str]:
@@ -288,7 +300,9 @@ def _read_jsonl(text: str, progress: ProgressCallback) -> _Table:
             progress("read", line, len(raw_lines))
     progress("read", len(raw_lines), len(raw_lines))
     columns: Columns = {key: _stripped(obj.get(key, "") for obj in objects) for key in COLUMNS}
-    return _Table(columns, _problems(lines, unreadable))
+    flags = {key: [key not in obj for obj in objects] for key in OPTIONAL_COLUMNS}
+    left_out: LeftOut = {key: rows for key, rows in flags.items() if any(rows)}
+    return _Table(columns, left_out, _problems(lines, unreadable))
 
 
 def _holds_lone_surrogate(obj: dict[str, Any]) -> bool:

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from pos.catalog.bulk import Bulk, PriceChangedBy
-from pos.catalog.columns import Places, Products
+from pos.catalog.columns import Places, Products, SupplierRecord
 from pos.catalog.schemas import ProgressCallback
 
 __all__ = ["CatalogWriter", "Written"]
 
 CHUNK_IDS = 500
+_SUPPLIER_COLUMNS = ("name_zh", "name_en", "county")
 
 
 class Written(NamedTuple):
@@ -71,11 +72,12 @@ class CatalogWriter:
         self.county_ids = await _ids(self.db, "county", "code")
 
     async def _write_products(self, products: Products) -> None:
+        stored = await self._existing("supplier", "credit_code", _SUPPLIER_COLUMNS)
         suppliers = {
-            code: (supplier.name_zh, supplier.name_en, self.county_ids[supplier.county_code])
+            code: self._supplier_row(supplier, stored.get(code))
             for code, supplier in products.suppliers.items()
         }
-        await self._upsert("supplier", "credit_code", ("name_zh", "name_en", "county"), suppliers)
+        await self._upsert("supplier", "credit_code", _SUPPLIER_COLUMNS, suppliers)
         records = products.records
         inserted, updated = await self.db.upsert_products(records, self.revision, self.now, self.by)
         self.inserted += inserted
@@ -83,16 +85,37 @@ class CatalogWriter:
         self.certificates.update(product.certificate_no for product in records)
         self.progress("write", len(self.certificates), self.rows)
 
-    async def _upsert(
-        self, table: str, key: str, columns: Sequence[str], wanted: dict[str, tuple[Any, ...]]
-    ) -> None:
-        """Insert or update the rows whose `columns` differ from `wanted`, noting changed ids."""
+    def _supplier_row(
+        self, supplier: SupplierRecord, stored: tuple[Any, ...] | None
+    ) -> tuple[str, str, int]:
+        """The supplier's columns: what its rows left out keeps the stored value, or for a new
+        supplier is empty (its English name) or its first row's origin county."""
+        county = self.county_ids[supplier.county_code]
+        if stored is None:
+            return supplier.name_zh, supplier.name_en or "", county
+        _, _, _, stored_name_en, stored_county = stored
+        return (
+            supplier.name_zh,
+            stored_name_en if supplier.name_en is None else supplier.name_en,
+            stored_county if supplier.county_left_out else county,
+        )
+
+    async def _existing(
+        self, table: str, key: str, columns: Sequence[str]
+    ) -> dict[str, tuple[Any, ...]]:
+        """The table's rows as (id, key, *columns) by key, read on first use."""
         if table not in self.existing:
             listed = ", ".join(columns)
             # Table and column names are constants of this module, never input.
             query = f"SELECT id, {key}, {listed} FROM {table}"  # noqa: S608
             self.existing[table] = {row[1]: row for row in await self.db.fetch(query)}
-        existing = self.existing[table]
+        return self.existing[table]
+
+    async def _upsert(
+        self, table: str, key: str, columns: Sequence[str], wanted: dict[str, tuple[Any, ...]]
+    ) -> None:
+        """Insert or update the rows whose `columns` differ from `wanted`, noting changed ids."""
+        existing = await self._existing(table, key, columns)
         changes = [(k, *v) for k, v in wanted.items() if k not in existing or existing[k][2:] != v]
         if changes:
             await self.db.upsert_by_key(table, key, columns, changes)

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from pos.catalog import importer
-from pos.catalog.columns import COLUMNS, CountyRecord, Places, Products, SupplierRecord
+from pos.catalog.columns import (
+    COLUMNS,
+    OPTIONAL_COLUMNS,
+    CountyRecord,
+    Places,
+    Products,
+    SupplierRecord,
+)
 from pos.catalog.importer import MAX_REPORTED_ERRORS, parse_catalog
 from pos.errors import InvalidInput
 from tests.helpers.catalog import (
@@ -61,9 +68,10 @@ def test_a_row_becomes_a_product_its_place_and_its_supplier() -> None:
     assert catalog.places.provinces == {"34": "安徽省"}
     assert catalog.suppliers == {
         credit_code(): SupplierRecord(
-            "利辛县蒲公英种植专业合作社", "Lixin Dandelion Cooperative", LIXIN
+            "利辛县蒲公英种植专业合作社", "Lixin Dandelion Cooperative", LIXIN, False
         )
     }
+    assert (product.gtin_left_out, product.shelf_life_days_left_out) == (False, False)
 
 
 def test_values_are_trimmed_and_empty_optionals_are_none() -> None:
@@ -86,11 +94,54 @@ def test_upca_is_stored_as_ean13_and_labels_take_either_separator() -> None:
     assert catalog.products[0].quality_labels == "organic,gi"
 
 
-def test_optional_columns_may_be_left_out() -> None:
-    columns = [c for c in COLUMNS if c not in {"gtin", "shelf_life_days", "supplier_name_en"}]
+def test_optional_columns_may_be_left_out_and_are_marked_so() -> None:
+    columns = [c for c in COLUMNS if c not in OPTIONAL_COLUMNS]
     rows = [{k: v for k, v in row(1).items() if k in columns}]
-    product = parse_catalog(csv_bytes(rows, columns), fmt="csv").products[0]
+    catalog = parse_catalog(csv_bytes(rows, columns), fmt="csv")
+    product = catalog.products[0]
     assert (product.gtin, product.shelf_life_days) == (None, None)
+    assert (product.gtin_left_out, product.shelf_life_days_left_out) == (True, True)
+    supplier = catalog.suppliers[credit_code()]
+    assert (supplier.name_en, supplier.county_code, supplier.county_left_out) == (None, LIXIN, True)
+
+
+def test_an_empty_optional_value_is_not_left_out() -> None:
+    empty = {"gtin": "", "shelf_life_days": "", "supplier_name_en": "", "supplier_county_code": ""}
+    catalog = parse_catalog(csv_bytes([row(1, **empty)]), fmt="csv")
+    product = catalog.products[0]
+    assert (product.gtin, product.gtin_left_out) == (None, False)
+    assert (product.shelf_life_days, product.shelf_life_days_left_out) == (None, False)
+    supplier = catalog.suppliers[credit_code()]
+    assert (supplier.name_en, supplier.county_code, supplier.county_left_out) == ("", LIXIN, False)
+
+
+def test_a_json_key_missing_from_one_object_is_left_out_of_that_row_only() -> None:
+    rows = [
+        {k: v for k, v in row(1).items() if k != "gtin"},
+        row(2, gtin=None),
+        {k: v for k, v in row(3).items() if k != "shelf_life_days"},
+    ]
+    products = parse_catalog(jsonl_bytes(rows), fmt="jsonl").products
+    assert [(p.gtin, p.gtin_left_out) for p in products] == [
+        (None, True),
+        (None, False),
+        (gtin(3), False),
+    ]
+    assert [p.shelf_life_days_left_out for p in products] == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("key", "differs"),
+    [
+        ("supplier_name_en", "supplier_name_en"),
+        ("supplier_county_code", "supplier_county_code, which one of the two leaves out"),
+    ],
+)
+def test_rows_of_a_supplier_leave_out_the_same_json_keys(key: str, differs: str) -> None:
+    rows = [row(1), {k: v for k, v in row(2).items() if k != key}]
+    errors = _errors(jsonl_bytes(rows), "jsonl")
+    reason = f"supplier {credit_code()} differs from line 1 in {differs}"
+    assert errors == [{"line": 2, "reason": reason}]
 
 
 @pytest.mark.parametrize(
