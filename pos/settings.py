@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         default=None, description="the Alipay public key (PEM): checks its answers"
     )
     alipay_gateway: str = Field(default="https://openapi.alipay.com/gateway.do")
+    alipay_seller_id: str = Field(
+        default="",
+        description="the merchant's Alipay PID (2088...): when the app serves other merchants too,"
+        " notifications about their trades are refused; empty when the app is the merchant's own",
+    )
     run_worker: bool = Field(
         default=True, description="run the outbox worker inside the server (else: `pos worker`)"
     )
@@ -266,6 +271,13 @@ class Settings(BaseSettings):
         timeout = info.data.get("platform_timeout_s")
         if timeout is not None and value <= timeout:
             raise ValueError(f"must be longer than POS_PLATFORM_TIMEOUT_S ({timeout:g} s)")
+        return value
+
+    @field_validator("alipay_seller_id")
+    @classmethod
+    def _alipay_pid(cls, value: str) -> str:
+        if value and not re.fullmatch(r"2088[0-9]{12}", value):
+            raise ValueError("the merchant's PID is 16 digits starting 2088, or leave it empty")
         return value
 
     @field_validator("time_zone")

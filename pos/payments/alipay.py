@@ -40,6 +40,7 @@ from pos.payments.provider import (
     QueryResult,
     QueryStatus,
     RefundResult,
+    failure_reason,
 )
 from pos.payments.signing import check_fresh
 
@@ -76,6 +77,9 @@ class AlipayConfig:
     alipay_public_key: str
     notify_url: str
     gateway: str = GATEWAY
+    # The merchant's PID (2088...), when the app serves other merchants too (an ISV's, a
+    # group's): Alipay signs the notifications of their trades as it signs ours.
+    seller_id: str = ""
 
 
 class _AliPayInBeijingTime(AliPay):  # type: ignore[misc]  # the SDK has no types
@@ -94,7 +98,7 @@ class AlipayProvider(PaymentProvider):
     acknowledgement = Acknowledgement(b"success", "text/plain")
 
     def __init__(self, config: AlipayConfig) -> None:
-        self._appid = config.appid
+        self._appid, self._seller_id = config.appid, config.seller_id
         self._alipay = _AliPayInBeijingTime(
             appid=config.appid,
             app_notify_url=config.notify_url,
@@ -145,6 +149,8 @@ class AlipayProvider(PaymentProvider):
         return ChargeResult("user_paying")
 
     async def query(self, out_trade_no: str) -> QueryResult:
+        # Its answer has no seller_id (Alipay's AlipayTradeQueryResponse), so only notifications
+        # are checked for ours; the query asks for our own out_trade_no, signed by our app.
         answer = await self._call(self._alipay.api_alipay_trade_query, out_trade_no=out_trade_no)
         if answer.get("sub_code") == _NO_TRADE:
             return QueryResult("pending")
@@ -198,7 +204,8 @@ class AlipayProvider(PaymentProvider):
     def verify_notification(
         self, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> Notification:
-        """RSA2-signed by Alipay for this app, at most 5 minutes old; the nonce is its notify_id."""
+        """RSA2-signed by Alipay for this app (and seller, if set), at most 5 minutes old; the
+        nonce is its notify_id."""
         fields = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         signature = fields.pop("sign", "")
         if not (signature and fields.get("notify_id") and fields.get("notify_time")):
@@ -210,6 +217,11 @@ class AlipayProvider(PaymentProvider):
             or fields.get("app_id") != self._appid
         ):
             raise NotificationRefused("the signature does not match", code="notification_forged")
+        if self._seller_id and fields.get("seller_id") != self._seller_id:
+            raise NotificationRefused(
+                f"the notification is about a trade of seller {fields.get('seller_id')!r}",
+                code="notification_forged",
+            )
         try:
             sent_at = _beijing(fields["notify_time"])
         except ValueError:
@@ -248,7 +260,10 @@ def _ok(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reason(answer: dict[str, Any]) -> str:
-    return str(answer.get("sub_msg") or answer.get("sub_code") or answer.get("msg") or "")
+    """Alipay's code and words for a refusal: `ACQ.BUYER_BALANCE_NOT_ENOUGH 买家余额不足`."""
+    if answer.get("sub_code") or answer.get("sub_msg"):
+        return failure_reason(str(answer.get("sub_code", "")), str(answer.get("sub_msg", "")))
+    return failure_reason(str(answer.get("code", "")), str(answer.get("msg", "")))
 
 
 def _unreadable(what: str) -> Unavailable:

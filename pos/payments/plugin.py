@@ -90,6 +90,7 @@ def alipay_config(settings: Settings) -> AlipayConfig:
         appid=settings.alipay_appid,
         notify_url=_notify_url(settings, "alipay"),
         gateway=settings.alipay_gateway,
+        seller_id=settings.alipay_seller_id,
     )
 
 

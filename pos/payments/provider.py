@@ -46,6 +46,7 @@ __all__ = [
     "QueryStatus",
     "RefundResult",
     "RefundStatus",
+    "failure_reason",
     "is_payment_code",
 ]
 
@@ -88,6 +89,11 @@ def _require_paid_facts(status: str, amount_fen: int | None, provider_reference:
     raise Unavailable(
         f"the provider answered paid without {missing}", code="provider_answer_malformed"
     )
+
+
+def failure_reason(code: str, words: str) -> str:
+    """Why the provider ended an attempt, as its code and its words: `NOTENOUGH 用户余额不足`."""
+    return " ".join(part.strip() for part in (code, words) if part.strip())
 
 
 def is_payment_code(code: str) -> bool:
@@ -134,7 +140,8 @@ class CreatedPayment:
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
-    """The provider's truth about a payment; a paid one carries its amount."""
+    """The provider's truth about a payment; a paid one carries its amount, a failed one may
+    carry the provider's `failure_reason`."""
 
     status: QueryStatus
     amount_fen: int | None = None
@@ -142,6 +149,7 @@ class QueryResult:
     provider_reference: str = ""
     paid_at: datetime | None = None
     currency: str = CURRENCY
+    reason: str = ""
 
     def __post_init__(self) -> None:
         _require_paid_facts(self.status, self.amount_fen, self.provider_reference)
@@ -149,7 +157,8 @@ class QueryResult:
 
 @dataclass(frozen=True, slots=True)
 class ChargeResult:
-    """The synchronous answer to charging a payer-presented code; a paid one carries its amount."""
+    """The synchronous answer to charging a payer-presented code; a paid one carries its amount,
+    a failed one the provider's `failure_reason`."""
 
     status: ChargeStatus
     amount_fen: int | None = None
@@ -172,6 +181,7 @@ class ChargeResult:
             self.provider_reference,
             self.paid_at,
             self.currency,
+            self.reason,
         )
 
 

@@ -61,7 +61,9 @@ class PaymentOut(BaseModel):
         description="inside WeChat: the arguments of WeixinJSBridge getBrandWCPayRequest",
     )
     failure: str = Field(
-        default="", description="why a code charge failed, e.g. insufficient_funds"
+        default="",
+        description="why a code charge failed, in the provider's code and words, e.g."
+        " `NOTENOUGH 用户余额不足` (WeChat), `ACQ.BUYER_BALANCE_NOT_ENOUGH 买家余额不足` (Alipay)",
     )
 
 

@@ -157,8 +157,10 @@ async def _refund_surplus(payment: Payment, reason: str, *, now: datetime, flag:
     await open_refund(payment.id, paid_fen, reason, now=now, automatic=True)
 
 
-async def _release_order(payment: Payment, now: datetime) -> OrderState | None:
+async def _release_order(payment: Payment, now: datetime, why: str) -> OrderState | None:
     """Give the order back to the shopper, or close it when its hold is over.
+
+    `why`: the provider's reason for the failure, if it gave one, kept in the order's history.
 
     Not while another attempt of the shopper's is still open: that one releases it when it ends,
     and one that is paid in time must find the order still holding its stock.
@@ -171,6 +173,8 @@ async def _release_order(payment: Payment, now: datetime) -> OrderState | None:
         moved = await orders.expire(payment.order, reason="payment not completed")
         return moved.state
     attempt = f"{payment.provider}_{payment.method} {payment.out_trade_no} {payment.status}"
+    if why:
+        attempt = f"{attempt}: {why}"  # orders cut it to the column's 255 characters
     # The provider's answer ended the attempt: it is who decided, whoever started it.
     failed = orders.payment_failed(payment.order, actor=payment.provider, reason=attempt)
     return await _tolerate_order_state(failed)
@@ -195,7 +199,8 @@ async def _mark_paid(ctx: Payments, payment: Payment, currency: str) -> _Outcome
         if exc.code != "amount_mismatch":
             raise
         await _refund_surplus(payment, "amount mismatch", now=now, flag="amount_mismatch")
-        return _Outcome("amount_mismatch", payment.order, await _release_order(payment, now))
+        released = await _release_order(payment, now, "")
+        return _Outcome("amount_mismatch", payment.order, released)
     if moved.refund_required:
         await _refund_surplus(payment, "paid after the order was closed or paid", now=now)
         return _Outcome("refunded_surplus")
@@ -221,13 +226,13 @@ async def _settle_paid(
 
 
 async def _settle_unpaid(
-    ctx: Payments, payment_id: int, status: str, claim: Statement = _CLAIM_UNPAID
+    ctx: Payments, payment_id: int, status: str, why: str, claim: Statement = _CLAIM_UNPAID
 ) -> _Outcome:
     now = ctx.clock()
     payment = await _claim(claim, status, now, payment_id)
     if payment is None:
         return _Outcome("duplicate")
-    return _Outcome(status, payment.order, await _release_order(payment, now))
+    return _Outcome(status, payment.order, await _release_order(payment, now, why))
 
 
 async def _announce(outcome: _Outcome) -> str:
@@ -260,16 +265,19 @@ async def settle(
         if result.status == "paid":
             outcome = await _settle_paid(ctx, payment_id, result)
         else:
-            outcome = await _settle_unpaid(ctx, payment_id, "closed")
+            outcome = await _settle_unpaid(ctx, payment_id, "closed", result.reason)
     return await _announce(outcome)
 
 
-async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: str) -> str:
+async def _give_up(
+    ctx: Payments, payment_id: int, method: str, out_trade_no: str, why: str = ""
+) -> str:
     """Close (QR) or reverse (code) at the provider, then settle by what it says afterwards.
 
     The payment is `closing` first, so that no other answer settles it meanwhile: a reverse also
     returns the money of a charge the payer confirmed a moment before, and only the query after
     it can tell. A give-up that fails on the way is taken up again by the next poll.
+    `why`: the provider's reason for the failure that made us give up (WeChat's PAYERROR).
     """
     if not await _START_CLOSING.rows(payment_id):
         return "settled"
@@ -284,7 +292,8 @@ async def _give_up(ctx: Payments, payment_id: int, method: str, out_trade_no: st
             outcome = await _settle_paid(ctx, payment_id, result, _CLAIM_PAID_CLOSING)
         else:
             final = "reversed" if method == "code" else "closed"
-            outcome = await _settle_unpaid(ctx, payment_id, final, _CLAIM_GIVEN_UP)
+            why = result.reason or why  # the query after a reverse only says REVOKED
+            outcome = await _settle_unpaid(ctx, payment_id, final, why, _CLAIM_GIVEN_UP)
     return await _announce(outcome)
 
 
@@ -335,7 +344,7 @@ async def poll(ctx: Payments, payment_id: int, attempt: int) -> str:
     if method == "code" and result.status == "failed":
         # WeChat's PAYERROR, "支付失败，请撤销订单": the charge may still go through; a reverse
         # returns the money if it did, and only the query after it decides.
-        return await _give_up(ctx, payment_id, method, out_trade_no)
+        return await _give_up(ctx, payment_id, method, out_trade_no, result.reason)
     outcome = await settle(ctx, payment_id, result, asked_unanswered=asked_unanswered)
     if outcome == "duplicate":
         # Settled meanwhile, or given up on (a cancel): a payment closing needs this poll still.

@@ -43,6 +43,7 @@ from pos.payments.provider import (
     QueryStatus,
     RefundResult,
     RefundStatus,
+    failure_reason,
 )
 from pos.payments.signing import check_fresh, unix_time
 from pos.payments.wechat_oauth import WeChatOAuth
@@ -171,7 +172,7 @@ class WeChatPayProvider(PaymentProvider):
             return ChargeResult("paid", **_paid(self._ours(answer.body)))
         if answer.succeeded or answer.undecided:
             return ChargeResult("user_paying")
-        return ChargeResult("failed", reason=answer.message)
+        return ChargeResult("failed", reason=answer.reason)
 
     async def query(self, out_trade_no: str) -> QueryResult:
         answer = await _call(self._pay.query(out_trade_no=out_trade_no))
@@ -183,6 +184,9 @@ class WeChatPayProvider(PaymentProvider):
         status = _TRADE_STATES.get(str(body.get("trade_state")))
         if status is None:
             raise _unreadable(f"trade_state {body.get('trade_state')!r}")
+        if status == "failed":  # PAYERROR, and in trade_state_desc why
+            why = failure_reason(body["trade_state"], str(body.get("trade_state_desc", "")))
+            return QueryResult(status, reason=why)
         return QueryResult(status, **_paid(body)) if status == "paid" else QueryResult(status)
 
     async def close(self, out_trade_no: str) -> None:
@@ -282,8 +286,10 @@ class _Answer:
         return "" if self.succeeded else str(self.body.get("code", ""))
 
     @property
-    def message(self) -> str:
-        return str(self.body.get("message") or self.code or f"HTTP {self.status}")
+    def reason(self) -> str:
+        """WeChat's code and words for an error: `NOTENOUGH 用户余额不足`."""
+        words = str(self.body.get("message", ""))
+        return failure_reason(self.code, words) or f"HTTP {self.status}"
 
     @property
     def undecided(self) -> bool:
@@ -294,7 +300,7 @@ class _Answer:
         """The body of a successful answer; `Unavailable` with WeChat's reason otherwise."""
         if not self.succeeded:
             raise Unavailable(
-                f"WeChat Pay refused: {self.code} {self.message}".strip(),
+                f"WeChat Pay refused: {self.reason}",
                 code="provider_refused",
             )
         return self.body

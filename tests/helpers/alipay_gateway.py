@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.helpers.loopback import LoopbackServer
 
 APPID = "2021000000000001"
+SELLER_ID = "2088101106499364"  # the merchant's PID, which every notification names
 BEIJING = ZoneInfo("Asia/Shanghai")
 
 
@@ -132,14 +133,19 @@ class AlipayGateway(LoopbackServer):
         *,
         sent: timedelta = timedelta(),
         key: rsa.RSAPrivateKey | None = None,
+        seller_id: str = SELLER_ID,
     ) -> bytes:
-        """A trade_status_sync notification, form-encoded and signed, as Alipay posts it."""
+        """A trade_status_sync notification, form-encoded and signed, as Alipay posts it.
+
+        `seller_id`: another merchant of the same app (an ISV's) is paid by this trade.
+        """
         trade = self.trades[out_trade_no]
         fields = {
             "notify_time": _beijing_now(sent),
             "notify_type": "trade_status_sync",
             "notify_id": uuid.uuid4().hex,
             "app_id": APPID,
+            "seller_id": seller_id,
             "charset": "utf-8",
             "version": "1.0",
             "trade_no": trade.trade_no,

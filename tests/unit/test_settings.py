@@ -167,3 +167,24 @@ def test_the_real_platform_refuses_the_demo_s_public_key() -> None:
     merchants = {"platform_merchant_keys": {"XM-0001": "k"}}  # every merchant its own key
     assert load_settings(_env_file=None, platform_url=real, **merchants).platform_url == real
     assert load_settings(_env_file=None, platform_url="http://127.0.0.1:8100").platform_url
+
+
+@pytest.mark.parametrize("seller_id", ["", "2088101106499364"])
+def test_the_alipay_seller_id_is_a_pid_or_unset(seller_id: str) -> None:
+    assert load_settings(_env_file=None, alipay_seller_id=seller_id).alipay_seller_id == seller_id
+
+
+@pytest.mark.parametrize(
+    "seller_id",
+    [
+        "2021000000000001",
+        "208810110649936",
+        "20881011064993645",
+        "2088１01106499364",
+        "2088101106499364\n",
+    ],
+)
+def test_an_alipay_seller_id_that_is_not_a_pid_is_named(seller_id: str) -> None:
+    # The slip: the app id (2021...) where the merchant's PID (2088 and 12 digits) belongs.
+    with pytest.raises(SettingsError, match=r"POS_ALIPAY_SELLER_ID: .*2088"):
+        load_settings(_env_file=None, alipay_seller_id=seller_id)

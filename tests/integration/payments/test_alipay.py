@@ -13,7 +13,9 @@ from litestar import Litestar
 
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
+from pos.orders import service as orders
 from pos.payments.alipay import AlipayProvider
+from pos.payments.plugin import alipay_config
 from pos.payments.provider import RefundResult
 from pos.payments.service import cancel_order
 from pos.payments.tables import Payment, Refund
@@ -178,6 +180,45 @@ async def test_a_notification_that_does_not_check_out_changes_nothing(
     assert await order_state(bought.order_id) == "paying"
 
 
+OTHER_SELLER = "2088000000000002"
+
+
+@pytest.mark.parametrize(
+    ("configured", "sent", "state"),
+    [
+        (double.SELLER_ID, double.SELLER_ID, "paid"),
+        (double.SELLER_ID, OTHER_SELLER, "paying"),
+        ("", OTHER_SELLER, "paid"),  # unset: the app is the merchant's own, seller_id unchecked
+    ],
+)
+async def test_with_its_seller_id_set_a_notification_paying_another_merchant_is_forged(
+    app: Litestar,
+    client: httpx.AsyncClient,
+    bought: Bought,
+    gateway: double.AlipayGateway,
+    settings: Settings,
+    configured: str,
+    sent: str,
+    state: str,
+) -> None:
+    # An ISV's app serves several merchants: Alipay signs their trades' notifications alike.
+    merchant = settings.model_copy(update={"alipay_seller_id": configured})
+    provider = AlipayProvider(alipay_config(merchant))
+    app.state["payments"] = replace(app.state["payments"], provider=provider)
+    out_trade_no = await _qr_payment(client, bought)
+    gateway.scan_and_pay(out_trade_no)
+
+    response = await client.post(
+        NOTIFY, headers=FORM, content=gateway.notification(out_trade_no, seller_id=sent)
+    )
+
+    assert await order_state(bought.order_id) == state
+    if state == "paying":
+        assert (response.status_code, response.json()["code"]) == (400, "notification_forged")
+    else:
+        assert (response.status_code, response.text) == (200, "success")
+
+
 async def test_a_replayed_notification_is_refused_and_the_order_is_paid_once(
     client: httpx.AsyncClient, bought: Bought, gateway: double.AlipayGateway
 ) -> None:
@@ -240,8 +281,11 @@ async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_alipay(
     refused = await scan(client, bought, "284567890123450003")
     assert refused.status_code == 201, refused.text
     assert refused.json()["status"] == "closed"
-    assert refused.json()["failure"] == "买家余额不足"
+    assert refused.json()["failure"] == "ACQ.BUYER_BALANCE_NOT_ENOUGH 买家余额不足"
     assert await order_state(bought.order_id) == "open"
+    assert (await orders.transitions(bought.order_id))[-1].reason.endswith(
+        " closed: ACQ.BUYER_BALANCE_NOT_ENOUGH 买家余额不足"
+    )
 
     paid = await scan(client, bought, PAYS)
 

@@ -9,6 +9,8 @@ import pytest
 
 from pos.inventory.tables import StockMovement
 from pos.orders import service as orders
+from pos.payments.provider import ChargeResult, PaymentRequest
+from pos.payments.sandbox import SandboxProvider
 from pos.staff import service as staff
 from tests.helpers.staff import add_device, add_store, login_as
 from tests.integration.payments.conftest import Bought, scan, start
@@ -67,9 +69,30 @@ async def test_each_payment_attempt_says_who_started_it_how_and_how_it_ended(
     code_no, qr_no = refused.json()["out_trade_no"], qr.json()["out_trade_no"]
     assert [(step.event, step.actor, step.reason) for step in history[1:]] == [
         ("payment_started", f"device:{device_id}", f"sandbox_code {code_no}"),
-        ("payment_failed", "sandbox", f"sandbox_code {code_no} closed"),
+        ("payment_failed", "sandbox", f"sandbox_code {code_no} closed: insufficient_funds"),
         ("payment_started", "shopper", f"sandbox_qr {qr_no}"),
     ]
+
+
+async def test_a_provider_s_long_reason_is_cut_to_fit_the_history(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    sandbox: SandboxProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def wordy_refusal(payment: PaymentRequest, auth_code: str) -> ChargeResult:
+        return ChargeResult("failed", reason="RISK_CONTROL " + "交易存在风险" * 60)
+
+    monkeypatch.setattr(sandbox, "charge_code", wordy_refusal)
+    refused = await scan(pay_client, bought, "134567890123456789")
+    assert refused.json()["failure"].startswith("RISK_CONTROL 交易存在风险"), refused.text
+
+    failed = (await orders.transitions(bought.order_id))[-1]
+
+    assert failed.event == "payment_failed"
+    code_no = refused.json()["out_trade_no"]
+    assert failed.reason.startswith(f"sandbox_code {code_no} closed: RISK_CONTROL 交易存在风险")
+    assert len(failed.reason) == 255  # the column's size: the rest of the provider's words go
 
 
 async def test_the_history_is_for_staff_of_the_order_s_store_only(

@@ -21,6 +21,7 @@ from litestar import Litestar
 
 from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
+from pos.orders import service as orders
 from pos.payments.plugin import wechat_config
 from pos.payments.provider import RefundResult
 from pos.payments.service import cancel_order
@@ -231,8 +232,12 @@ async def test_a_payment_code_pays_at_once_or_fails_with_the_reason_of_wechat(
     refused = await scan(client, bought, "134567890123450003")
     assert refused.status_code == 201, refused.text
     assert refused.json()["status"] == "closed"
-    assert refused.json()["failure"] == "用户余额不足"  # WeChat's words, for the kiosk to show
+    # WeChat's code and words, for the kiosk to show and the order's history to keep.
+    assert refused.json()["failure"] == "NOTENOUGH 用户余额不足"
     assert await order_state(bought.order_id) == "open"
+    assert (await orders.transitions(bought.order_id))[-1].reason.endswith(
+        " closed: NOTENOUGH 用户余额不足"
+    )
 
     paid = await scan(client, bought, "134567890123456789")
 
@@ -463,6 +468,11 @@ async def test_a_code_payment_wechat_answers_payerror_is_reversed_as_it_asks(
     payment = await payment_by_trade_no(trade.out_trade_no)
     assert (payment.status, trade.state) == ("reversed", "REVOKED")  # the money went back
     assert await order_state(bought.order_id) == "open"
+    failed = (await orders.transitions(bought.order_id))[-1]
+    assert (failed.event, failed.reason) == (
+        "payment_failed",
+        f"wechat_code {trade.out_trade_no} reversed: PAYERROR 支付失败，请撤销订单",
+    )
 
 
 async def test_a_cancel_while_wechat_asks_for_the_pin_reverses_the_code_payment(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pos.errors import Unavailable
-from pos.payments.provider import ChargeResult, QueryResult, is_payment_code
+from pos.payments.provider import ChargeResult, QueryResult, failure_reason, is_payment_code
 from pos.payments.settle import payer_hash
 
 
@@ -45,7 +45,24 @@ def test_charge_answers_map_onto_query_answers() -> None:
     paid = ChargeResult("paid", 990, "payer", "ref", paid_at).as_query()
     assert paid == QueryResult("paid", 990, "payer", "ref", paid_at)
     assert ChargeResult("user_paying").as_query().status == "pending"
-    assert ChargeResult("failed", reason="insufficient_funds").as_query().status == "failed"
+    failed = ChargeResult("failed", reason="NOTENOUGH 用户余额不足").as_query()
+    assert failed == QueryResult("failed", reason="NOTENOUGH 用户余额不足")
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "reason"),
+    [
+        ("NOTENOUGH", "用户余额不足", "NOTENOUGH 用户余额不足"),
+        ("ACQ.BUYER_BALANCE_NOT_ENOUGH", "", "ACQ.BUYER_BALANCE_NOT_ENOUGH"),
+        ("", "余额不足", "余额不足"),
+        (" PAYERROR ", " 支付失败 \n", "PAYERROR 支付失败"),
+        ("", "", ""),
+    ],
+)
+def test_a_failure_reason_is_the_providers_code_and_words(
+    code: str, words: str, reason: str
+) -> None:
+    assert failure_reason(code, words) == reason
 
 
 @pytest.mark.parametrize("amount_fen", [None, 0, -1])
