@@ -351,3 +351,25 @@ async def test_switching_the_kiosk_language_keeps_the_cart(
     assert '<html lang="en">' in english.text
     assert "¥29.00" in english.text
     assert re.search(r'<a class="lang" href="/kiosk\?lang=zh" data-keeps-cart', english.text)
+
+
+async def test_a_refused_payment_code_says_why_in_the_provider_s_words(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-0005"})
+    action = re.search(r'action="(/kiosk/orders/\d+/code)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert action
+    assert token
+
+    refused = await client.post(
+        action[1], data={"token": token[1], "auth_code": "134567890123450003"}
+    )
+
+    assert refused.status_code == 200, refused.text
+    alert = re.search(r'<p class="alert" role="alert">(.*?)</p>', refused.text, re.S)
+    assert alert
+    assert "insufficient_funds" in alert[1]  # the sandbox's reason, as a real wallet's 余额不足
+    assert 'name="auth_code"' in refused.text  # the shopper may try another wallet
