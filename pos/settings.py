@@ -316,9 +316,8 @@ class Settings(BaseSettings):
                     f"POS_PAYMENT_PROVIDER={self.payment_provider} takes real money: set"
                     f" {' and '.join(demo)} of your own (the demo's are public)"
                 )
-        real_platform = urlsplit(self.platform_url or "").hostname not in (None, *_LOOPBACK_HOSTS)
-        demo_key = self.platform_key.get_secret_value() in (DEMO_PLATFORM_KEY, "")
-        if real_platform and demo_key and not self.platform_merchant_keys:
+        real_platform = self.platform_is_real
+        if real_platform and self.platform_key_is_demo and not self.platform_merchant_keys:
             raise ValueError(
                 "POS_PLATFORM_URL names the real platform: set POS_PLATFORM_KEY or"
                 " POS_PLATFORM_MERCHANT_KEYS to its keys (the demo's is public)"
@@ -332,6 +331,16 @@ class Settings(BaseSettings):
     def _given(self, name: str) -> bool:
         value = getattr(self, name)
         return bool(value.get_secret_value() if isinstance(value, SecretStr) else value)
+
+    @property
+    def platform_is_real(self) -> bool:
+        """`platform_url` names a host other than loopback (where the double runs)."""
+        return urlsplit(self.platform_url or "").hostname not in (None, *_LOOPBACK_HOSTS)
+
+    @property
+    def platform_key_is_demo(self) -> bool:
+        """`platform_key` is the demo's, which anyone can read, or empty."""
+        return self.platform_key.get_secret_value() in (DEMO_PLATFORM_KEY, "")
 
     @property
     def is_sqlite(self) -> bool:

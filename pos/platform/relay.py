@@ -7,11 +7,26 @@ just before: a round may outlast its lease, and rows another relay took over mea
 to it. A relay killed mid-send leaves its rows claimed; once the lease passes another relay sends
 them again, and the platform answers "duplicate" for any it already stored, so a resend is
 harmless. Failures wait `platform_retry_first_s`, doubling with 50-100 % jitter; after
-`platform_max_attempts` a row is dead: logged at error level and listed for staff. A request
-the platform refuses as malformed (`_MALFORMED`) fails the same however often it is sent: it is
-split in halves until the documents refused alone are dead at once, and the rest go. A reversal
-or rating is claimed once its order's sale is sent, never before it. Only rows of the kinds the
-platform takes (`SENT_KINDS`) are claimed: a second sale set aside as `sale_replayed` never is.
+`platform_max_attempts` a row is dead: logged at error level and listed for staff, who may send
+it again. A reversal or rating is claimed once its order's sale is sent, never before it. Only
+rows of the kinds the platform takes (`SENT_KINDS`) are claimed: a second sale set aside as
+`sale_replayed` never is.
+
+What becomes of a batch's rows, by the platform's answer (only a 200 marks anything sent):
+
+- 200: each document `accepted` or a `duplicate` is sent; each `rejected` is dead at once with
+  the platform's reason; one the answer leaves out fails (retried).
+- 400, 409, 413, 422 (`_REFUSED`): the request is refused as a whole (malformed, too large, or
+  in conflict with what the platform holds), and sending the same bytes again cannot succeed:
+  it is split in halves until the documents refused alone are dead at once, and the rest go.
+- 401, 403: the signature or its timestamp is refused, for every request of the merchant until
+  its key or the clock is put right: not split; retried, and the error says what to check.
+- 404, 405: POS_PLATFORM_URL names no platform API: retried, the error says so.
+- Any other status, a timeout, no connection or an unreadable 200: retried.
+
+A merchant without a key of its own, when the default `platform_key` is the public demo key and
+the platform is the real one, is never signed for: its rows are dead at once, unsent, with an
+error naming the setting; once it is set (and the relay restarted) staff retry them.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from pydantic import ValidationError
 
 from pos.db import current_engine, write_transaction
+from pos.errors import Unavailable
 from pos.events.signals import Signal
 from pos.logs import logger
 from pos.platform.schemas import SENT_KINDS, BatchResult
@@ -44,20 +60,36 @@ __all__ = [
     "platform_client",
     "retry_delay",
     "run_relay",
+    "unconfigured",
 ]
 
 TRANSACTIONS_PATH = "/api/v1/transactions"
 DOCUMENTS_DUE = Signal()
 """Notified in this process when documents are written or made due: the relay wakes for them."""
 _ERROR_CHARS = 500
-# The request itself is wrong (its body, or its size): sending it again cannot succeed.
-_MALFORMED = frozenset(
+# The request itself is refused (its body, its size, or a conflict with what the platform holds):
+# the same bytes get the same answer however often they are sent.
+_REFUSED = frozenset(
     {
         httpx.codes.BAD_REQUEST,
+        httpx.codes.CONFLICT,
         httpx.codes.REQUEST_ENTITY_TOO_LARGE,
         httpx.codes.UNPROCESSABLE_ENTITY,
     }
 )
+_SIGNATURE_CHECK = (
+    "check {merchant}'s key in POS_PLATFORM_MERCHANT_KEYS (else POS_PLATFORM_KEY) and this"
+    " machine's clock (a timestamp more than POS_PLATFORM_MAX_SKEW_S, {skew} s, off is refused)"
+)
+_URL_CHECK = "check POS_PLATFORM_URL ({url})"
+# Every request is answered so until the operator changes a setting (or the clock): the error
+# says which, from the first failure on.
+_MISCONFIGURED: dict[int, str] = {
+    httpx.codes.UNAUTHORIZED: _SIGNATURE_CHECK,
+    httpx.codes.FORBIDDEN: _SIGNATURE_CHECK,
+    httpx.codes.NOT_FOUND: _URL_CHECK,
+    httpx.codes.METHOD_NOT_ALLOWED: _URL_CHECK,
+}
 _T = CertifiedTransaction
 # Orders whose sale the platform does not have yet. Their reversals and ratings wait: the
 # platform refuses a document about a sale it does not know, and a refusal is dead at once.
@@ -79,13 +111,13 @@ class Claimed:
 class _Outcome:
     """What became of one request: sent (new or duplicate), refused one by one, or failed.
 
-    `malformed`: the platform refused the request as a whole, as one it will never take.
+    `refused`: the platform refused the request as a whole, as one it will never take.
     """
 
     sent: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     error: str = ""
-    malformed: bool = False
+    refused: bool = False
 
 
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
@@ -107,11 +139,18 @@ class Relay:
         claim = secrets.token_hex(8)
         rows = await _claim(claim, self.settings, only)
         for merchant_id, group in groupby(rows, key=lambda row: row.merchant_id):
-            await self._deliver(claim, merchant_id, list(group))
+            try:
+                key = merchant_key(self.settings, merchant_id)
+            except Unavailable as exc:
+                # Not signed with the public demo key, nor retried: only a setting can help.
+                for row in group:
+                    await _dead(claim, row, f"{exc.detail}, then retry this dead letter")
+                continue
+            await self._deliver(claim, merchant_id, key, list(group))
         return len(rows)
 
-    async def _deliver(self, claim: str, merchant_id: str, rows: list[Claimed]) -> None:
-        """Send the rows `claim` still holds; a batch refused as malformed goes again in halves.
+    async def _deliver(self, claim: str, merchant_id: str, key: bytes, rows: list[Claimed]) -> None:
+        """Send the rows `claim` still holds; a batch refused as a whole goes again in halves.
 
         Halving finds the documents the platform will never take (each then alone, and dead)
         in a few requests, and sends the others rather than let them die with them.
@@ -119,18 +158,17 @@ class Relay:
         chunk = await _renew(claim, rows, self.settings)
         if not chunk:
             return
-        outcome = await self._send(merchant_id, chunk)
-        if outcome.malformed and len(chunk) > 1:
+        outcome = await self._send(merchant_id, key, chunk)
+        if outcome.refused and len(chunk) > 1:
             half = len(chunk) // 2
-            await self._deliver(claim, merchant_id, chunk[:half])
-            await self._deliver(claim, merchant_id, chunk[half:])
+            await self._deliver(claim, merchant_id, key, chunk[:half])
+            await self._deliver(claim, merchant_id, key, chunk[half:])
             return
         await _record(claim, chunk, outcome, self.settings)
 
-    async def _send(self, merchant_id: str, chunk: list[Claimed]) -> _Outcome:
+    async def _send(self, merchant_id: str, key: bytes, chunk: list[Claimed]) -> _Outcome:
         # The stored documents are sent as they are: no parsing, the same bytes every time.
         body = b'{"transactions":[' + b",".join(row.body.encode() for row in chunk) + b"]}"
-        key = merchant_key(self.settings, merchant_id)
         headers = signed_headers(key, merchant_id, int(time.time()), body)
         timeout = self.settings.platform_timeout_s
         try:
@@ -144,14 +182,31 @@ class Relay:
         except Exception as exc:
             return _Outcome(error=f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS])
         if response.status_code != httpx.codes.OK:
-            error = f"HTTP {response.status_code}: {response.text}"[:_ERROR_CHARS]
-            return _Outcome(error=error, malformed=response.status_code in _MALFORMED)
+            return self._not_ok(merchant_id, response)
         try:
             result = BatchResult.model_validate_json(response.content)
         except ValidationError:
             return _Outcome(error=f"unreadable answer: {response.text}"[:_ERROR_CHARS])
         refused = {item.transaction_id: item.reason for item in result.rejected}
         return _Outcome(sent=[*result.accepted, *result.duplicates], rejected=refused)
+
+    def _not_ok(self, merchant_id: str, response: httpx.Response) -> _Outcome:
+        """Any answer but 200 stores nothing, whatever its body says: no row of it is sent."""
+        status = response.status_code
+        check = _MISCONFIGURED.get(status)
+        if check is None:
+            error = f"HTTP {status}: {response.text}"
+            return _Outcome(error=error[:_ERROR_CHARS], refused=status in _REFUSED)
+        settings = self.settings
+        hint = check.format(
+            merchant=merchant_id, skew=settings.platform_max_skew_s, url=settings.platform_url
+        )
+        # Ahead of the body, which the cut to _ERROR_CHARS may shorten.
+        error = f"HTTP {status}, {hint}: {response.text}"[:_ERROR_CHARS]
+        logger.error(
+            "platform: the platform refuses every request", merchant_id=merchant_id, error=error
+        )
+        return _Outcome(error=error)
 
 
 async def _claim(claim: str, settings: Settings, only: list[str] | None) -> list[Claimed]:
@@ -228,7 +283,7 @@ async def _record(claim: str, chunk: list[Claimed], outcome: _Outcome, settings:
             continue
         if row.transaction_id in outcome.rejected:
             await _dead(claim, row, f"refused: {outcome.rejected[row.transaction_id]}")
-        elif outcome.malformed:
+        elif outcome.refused:
             await _dead(claim, row, f"refused: {outcome.error}")
         else:
             await _failed(claim, row, outcome.error or "not in the platform's answer", settings)
@@ -269,10 +324,24 @@ def platform_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+def unconfigured(settings: Settings) -> str | None:
+    """Why certified transactions of real sales pile up unsent, if they do: no platform URL."""
+    if settings.platform_url or settings.payment_provider == "sandbox":
+        return None
+    return (
+        f"POS_PAYMENT_PROVIDER={settings.payment_provider} takes real money but POS_PLATFORM_URL"
+        " is not set: certified transactions wait in the backlog, unsent, until you set"
+        " POS_PLATFORM_URL and its keys and restart"
+    )
+
+
 async def run_relay(stop: anyio.Event, settings: Settings) -> None:
     """Forward certified transactions until `stop` is set; idle, wait for a notify or a poll."""
     if not settings.platform_url:
-        logger.info("platform: no POS_PLATFORM_URL, certified transactions wait in the backlog")
+        if problem := unconfigured(settings):
+            logger.warning("platform: relay not configured", problem=problem)
+        else:
+            logger.info("platform: no POS_PLATFORM_URL, certified transactions wait in the backlog")
         return
     async with platform_client(settings) as client:
         relay = Relay(settings, client)

@@ -12,6 +12,7 @@ import hmac
 import re
 from collections.abc import Mapping
 
+from pos.errors import Unavailable
 from pos.settings import Settings
 
 __all__ = [
@@ -37,8 +38,21 @@ class SignatureRefused(Exception):
 
 
 def merchant_key(settings: Settings, merchant_id: str) -> bytes:
-    """The merchant's own key, else the default `platform_key`."""
-    key = settings.platform_merchant_keys.get(merchant_id, settings.platform_key)
+    """The merchant's own key, else the default `platform_key`.
+
+    Raises Unavailable (`platform_key_missing`) rather than sign for the real platform with the
+    demo's key: anyone could read it, and the platform refuses it for every request.
+    """
+    key = settings.platform_merchant_keys.get(merchant_id)
+    if key is None:
+        if settings.platform_is_real and settings.platform_key_is_demo:
+            raise Unavailable(
+                f"merchant {merchant_id} has no key for the platform and POS_PLATFORM_KEY is"
+                f" the demo's: add {merchant_id} to POS_PLATFORM_MERCHANT_KEYS"
+                f' (JSON {{"{merchant_id}": "its key"}}) and restart',
+                code="platform_key_missing",
+            )
+        key = settings.platform_key
     return key.get_secret_value().encode()
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from pos.app import create_app
 from pos.settings import Settings
+from tests.helpers import wechat_gateway
+from tests.integration.payments.conftest import own_secrets
 
 pytestmark = pytest.mark.anyio
 
@@ -18,7 +20,12 @@ pytestmark = pytest.mark.anyio
 async def test_health_reports_the_database_and_no_redis(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "not configured"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "not configured",
+        "platform": "not configured",  # the demo's sandbox money: nothing to forward for real
+    }
 
 
 async def _health(settings: Settings) -> httpx.Response:
@@ -75,3 +82,39 @@ async def test_health_is_503_on_a_database_lacking_the_latest_migration(
     response = await _health(_without_worker(f"sqlite:///{database}"))
     assert response.status_code == 503
     assert response.json()["database"] == "not migrated"
+
+
+def _taking_real_money(settings: Settings, folder: Path) -> Settings:
+    gateway = wechat_gateway.WeChatGateway()  # only its keys: health calls no provider
+    private_key, public_key = gateway.write_keys(folder)
+    account = {
+        "payment_provider": "wechat",
+        "wechat_mchid": wechat_gateway.MCHID,
+        "wechat_appid": wechat_gateway.APPID,
+        "wechat_cert_serial_no": wechat_gateway.SERIAL_NO,
+        "wechat_private_key_file": private_key,
+        "wechat_apiv3_key": gateway.apiv3_key,
+        "wechat_public_key_file": public_key,
+        "wechat_public_key_id": wechat_gateway.PUBLIC_KEY_ID,
+        **own_secrets(),
+    }
+    return Settings(**(settings.model_dump() | {"run_worker": False} | account))
+
+
+async def test_real_money_without_a_platform_is_degraded_but_live(
+    settings: Settings, tmp_path: Path
+) -> None:
+    response = await _health(_taking_real_money(settings, tmp_path))
+    assert response.status_code == 200  # a liveness probe must not restart the server for it
+    body = response.json()
+    assert (body["status"], body["platform"]) == ("degraded", "not configured")
+    assert body["database"] == "ok"
+
+
+async def test_real_money_with_a_platform_is_healthy(settings: Settings, tmp_path: Path) -> None:
+    configured = _taking_real_money(settings, tmp_path).model_copy(
+        update={"platform_url": "http://127.0.0.1:8100"}
+    )
+    response = await _health(configured)
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["platform"]) == ("ok", "configured")

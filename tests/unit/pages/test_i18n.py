@@ -51,6 +51,7 @@ NOT_ON_PAGES = {
     "other_merchant",
     "platform_down",
     "platform_error",
+    "platform_key_missing",
     "platform_not_configured",
     "signature_refused",
     "store_without_merchant_id",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from pos.errors import Unavailable
 from pos.platform.relay import retry_delay
 from pos.platform.signing import (
     TIMESTAMP_HEADER,
@@ -79,3 +80,23 @@ def test_the_real_platform_refuses_at_start_a_key_left_empty() -> None:
         load_settings(
             _env_file=None, platform_url=real, platform_merchant_keys={"XM-1": "k", "XM-2": ""}
         )
+
+
+def test_the_real_platform_never_gets_the_demo_key_for_a_merchant_without_its_own() -> None:
+    settings = load_settings(
+        _env_file=None,
+        platform_url="https://platform.example.cn",
+        platform_merchant_keys={"XM-1": "own"},
+    )
+    assert merchant_key(settings, "XM-1") == b"own"
+    with pytest.raises(Unavailable, match=r"add XM-2 to POS_PLATFORM_MERCHANT_KEYS") as refused:
+        merchant_key(settings, "XM-2")
+    assert refused.value.code == "platform_key_missing"
+
+
+def test_the_default_key_signs_for_merchants_without_their_own_when_it_is_not_the_demo_s() -> None:
+    real = {"_env_file": None, "platform_url": "https://platform.example.cn"}
+    settings = load_settings(**real, platform_key="shared", platform_merchant_keys={"XM-1": "own"})
+    assert merchant_key(settings, "XM-2") == b"shared"
+    double = load_settings(_env_file=None, platform_url="http://127.0.0.1:8100")
+    assert merchant_key(double, "XM-2") == b"demo-platform-key"
