@@ -4,11 +4,15 @@ A notice is keyed by the supplier's reference; a version whose `updated_at` is n
 ours is ignored, so repeats and late arrivals change nothing. A received notice is final.
 A notice may ship one of the store's restock orders of this supplier; once it names one, its
 newer versions must name the same.
+
+A newer version changes what the notice's open receivings expect, not what staff scanned: the
+clerk counting the delivery keeps their work, and the discrepancies are against what the
+supplier now says it shipped, the version a dispute with it is about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from piccolo.custom_types import Combinable
@@ -19,9 +23,21 @@ from pos.db import write_transaction
 from pos.db.unique import DUPLICATE_KEY
 from pos.errors import Conflict, NotFound
 from pos.inventory import replenishment
+from pos.inventory.sessions import held_open
 from pos.inventory.supplier_sync import Problem, refused, validation_problems, verified_body
-from pos.inventory.sync_schemas import ShipmentLineOut, ShipmentNoticeIn, ShipmentNoticeOut
-from pos.inventory.tables import RestockOrder, ShipmentLine, ShipmentNotice
+from pos.inventory.sync_schemas import (
+    ShipmentLineIn,
+    ShipmentLineOut,
+    ShipmentNoticeIn,
+    ShipmentNoticeOut,
+)
+from pos.inventory.tables import (
+    ReceivingLine,
+    ReceivingSession,
+    RestockOrder,
+    ShipmentLine,
+    ShipmentNotice,
+)
 from pos.staff.actors import SupplierActor
 from pos.stores import service as stores
 
@@ -29,6 +45,8 @@ __all__ = ["get_notice", "push_notice", "store_notices"]
 
 _N = ShipmentNotice
 _L = ShipmentLine
+_RS = ReceivingSession
+_RL = ReceivingLine
 
 
 async def push_notice(
@@ -110,10 +128,13 @@ async def _save(
         notice_id = int((await _N.insert(row).returning(_N.id))[0]["id"])
     else:
         notice_id = int(known["id"])
+        receivings = await _hold_receivings(notice_id)
         if not await _replaced(notice_id, store_id, data):
             await _refuse_unless_stale(notice_id, data)
             return notice_id, True
         await _L.delete().where(_L.notice == notice_id)
+        for session_id in receivings:
+            await _expect_anew(session_id, data.lines, ids)
     if data.restock_order_id is not None:
         await replenishment.ship_order(data.restock_order_id)
     lines = [
@@ -129,6 +150,55 @@ async def _save(
     ]
     await _L.insert(*lines)
     return notice_id, False
+
+
+async def _hold_receivings(notice_id: int) -> list[int]:
+    """Lock the notice's open receivings, in id order, before the notice: confirming one locks
+    it, then the notice, and the same order cannot deadlock."""
+    rows = (
+        await _RS.select(_RS.id, _RS.store)
+        .where((_RS.notice == notice_id) & (_RS.status == "open"))
+        .order_by(_RS.id)
+    )
+    return [row["id"] for row in rows if await held_open(_RS, row["store"], row["id"])]
+
+
+async def _expect_anew(
+    session_id: int, lines: Sequence[ShipmentLineIn], ids: Mapping[str, int]
+) -> None:
+    """A receiving expects what the newer version lists; what staff scanned or set stays.
+
+    Each line of the version finds the receiving's line of the same batch, as starting from the
+    notice made it, or a new one. A line it no longer lists that nobody touched is dropped.
+    """
+    rows = list(
+        await _RL.select(_RL.id, _RL.product, _RL.lot, _RL.produced_on, _RL.expires_at)
+        .where(_RL.session == session_id)
+        .order_by(_RL.id)
+    )
+    await _RL.update({_RL.expected: None}).where(_RL.session == session_id)
+    for line in lines:
+        batch = (ids[line.certificate_no], line.lot, line.produced_on, line.expires_at)
+        row = next((row for row in rows if _batch_of(row) == batch), None)
+        if row is None:
+            new = _RL(
+                session=session_id,
+                product=batch[0],
+                expected=line.quantity,
+                lot=line.lot,
+                produced_on=line.produced_on,
+                expires_at=line.expires_at,
+            )
+            await _RL.insert(new)
+        else:
+            rows.remove(row)
+            await _RL.update({_RL.expected: line.quantity}).where(_RL.id == row["id"])
+    untouched = _RL.expected.is_null() & _RL.scanned_at.is_null() & (_RL.quantity == 0)
+    await _RL.delete().where((_RL.session == session_id) & untouched)
+
+
+def _batch_of(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return row["product"], row["lot"], row["produced_on"], row["expires_at"]
 
 
 async def _replaced(notice_id: int, store_id: int, data: ShipmentNoticeIn) -> bool:

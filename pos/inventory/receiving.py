@@ -73,7 +73,12 @@ async def _by_key(key: str) -> int | None:
 
 
 async def scan(
-    store_id: int, session_id: int, data: ReceivingScanIn, *, idempotency_key: str | None
+    store_id: int,
+    session_id: int,
+    data: ReceivingScanIn,
+    *,
+    actor: str,
+    idempotency_key: str | None,
 ) -> ReceivingOut:
     """Add scanned units to the line of the same product and batch facts, or start a line; a
     repeated key adds nothing and answers with the receiving as it is."""
@@ -81,11 +86,11 @@ async def scan(
     async with write_transaction():
         if await new_scan("receiving", session_id, idempotency_key):
             await _open(store_id, session_id)
-            await _add(session_id, product.id, data)
+            await _add(session_id, product.id, data, actor)
     return await get_receiving(store_id, session_id)
 
 
-async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
+async def _add(session_id: int, product_id: int, data: ReceivingScanIn, actor: str) -> None:
     line = await _matching_line(session_id, product_id, data)
     _refuse_expired(product_id, line["expires_at"] if line else data.expires_at)
     if line is None:
@@ -96,10 +101,12 @@ async def _add(session_id: int, product_id: int, data: ReceivingScanIn) -> None:
             lot=data.lot,
             produced_on=data.produced_on,
             expires_at=data.expires_at,
+            scanned_by=actor,
+            scanned_at=datetime.now(UTC),
         )
         await _L.insert(row)
     else:
-        await _add_to(line, product_id, data)
+        await _add_to(line, product_id, data, actor)
 
 
 def _refuse_expired(product_id: int, expires_at: datetime | None) -> None:
@@ -132,21 +139,32 @@ async def _matching_line(
     return next((row for row in rows if all(row[k] == v for k, v in facts.items())), None)
 
 
-async def _add_to(line: dict[str, Any], product_id: int, data: ReceivingScanIn) -> None:
+async def _add_to(line: dict[str, Any], product_id: int, data: ReceivingScanIn, actor: str) -> None:
     """Add the scanned units to a line of the same batch."""
     if line["quantity"] + data.quantity > MAX_STOCK_QUANTITY:
         raise ledger.over_limit(product_id, line["quantity"] + data.quantity)
-    await _L.update({_L.quantity: _L.quantity + data.quantity}).where(_L.id == line["id"])
+    added: dict[Any, Any] = {
+        _L.quantity: _L.quantity + data.quantity,
+        _L.scanned_by: actor,
+        _L.scanned_at: datetime.now(UTC),
+    }
+    await _L.update(added).where(_L.id == line["id"])
 
 
 async def set_line(
-    store_id: int, session_id: int, line_id: int, data: ReceivingLineIn
+    store_id: int, session_id: int, line_id: int, data: ReceivingLineIn, *, actor: str
 ) -> ReceivingOut:
     """Confirm a line's quantity and say why it differs from the notice."""
+    values: dict[Any, Any] = {
+        _L.quantity: data.quantity,
+        _L.note: data.note,
+        _L.scanned_by: actor,
+        _L.scanned_at: datetime.now(UTC),
+    }
     async with write_transaction():
         await _open(store_id, session_id)
         changed = (
-            await _L.update({_L.quantity: data.quantity, _L.note: data.note})
+            await _L.update(values)
             .where((_L.id == line_id) & (_L.session == session_id))
             .returning(_L.product, _L.expires_at)
         )
@@ -158,7 +176,11 @@ async def set_line(
 
 
 async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut:
-    """Post a receipt movement (and a batch) per line, once however often it is called."""
+    """Post a receipt movement (and a batch) per line, once however often it is called.
+
+    Refused, the session left open, if a batch expired since it was scanned (a session may sit
+    open for hours): staff set its line to 0 with a note, then confirm again.
+    """
     now = datetime.now(UTC)
     async with write_transaction():
         flipped = (
@@ -167,7 +189,13 @@ async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut
             .returning(_R.notice)
         )
         if flipped:
-            lines = await _L.select().where((_L.session == session_id) & (_L.quantity > 0))
+            lines = (
+                await _L.select()
+                .where((_L.session == session_id) & (_L.quantity > 0))
+                .order_by(_L.id)
+            )
+            for line in lines:
+                _refuse_expired(line["product"], line["expires_at"])
             if flipped[0]["notice"] is not None:
                 await _receive_notice(store_id, flipped[0]["notice"], lines)
             await _post(store_id, session_id, lines, actor)
@@ -275,4 +303,6 @@ def _line_out(row: dict[str, Any]) -> ReceivingLineOut:
         expires_at=row["expires_at"],
         note=row["note"],
         discrepancy=row["quantity"] - (row["expected"] or 0),
+        scanned_by=row["scanned_by"],
+        scanned_at=row["scanned_at"],
     )

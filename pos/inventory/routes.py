@@ -267,10 +267,13 @@ class TabletController(Controller):
         store_id: FromPath[RowId],
         receiving_id: FromPath[RowId],
         data: JSONBody[ReceivingScanIn],
+        actor: NamedDependency[StaffActor],
         idempotency_key: OptionalIdempotencyKey = None,
     ) -> ReceivingOut:
         """Add scanned units, with their lot and dates; a repeated key adds nothing."""
-        return await receiving.scan(store_id, receiving_id, data, idempotency_key=idempotency_key)
+        return await receiving.scan(
+            store_id, receiving_id, data, actor=actor.name, idempotency_key=idempotency_key
+        )
 
     @put("/receivings/{receiving_id:int}/lines/{line_id:int}", operation_id="confirmReceivedLine")
     async def set_line(
@@ -279,9 +282,10 @@ class TabletController(Controller):
         receiving_id: FromPath[RowId],
         line_id: FromPath[RowId],
         data: JSONBody[ReceivingLineIn],
+        actor: NamedDependency[StaffActor],
     ) -> ReceivingOut:
         """Confirm a line's quantity, noting a discrepancy."""
-        return await receiving.set_line(store_id, receiving_id, line_id, data)
+        return await receiving.set_line(store_id, receiving_id, line_id, data, actor=actor.name)
 
     @post(
         "/receivings/{receiving_id:int}/confirm",

@@ -283,6 +283,8 @@ class ReceivingLineOut(BaseModel):
     expires_at: datetime | None
     note: str
     discrepancy: int = Field(description="received - expected (expected 0 when not on the notice)")
+    scanned_by: str = Field(description="who last scanned or set it; empty: nobody yet")
+    scanned_at: datetime | None
 
 
 class ReceivingOut(BaseModel):

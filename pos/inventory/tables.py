@@ -229,6 +229,10 @@ class ReceivingLine(Table):
     produced_on = Date(null=True, default=None)
     expires_at = Timestamptz(null=True, default=None)
     note = Varchar(length=255, default="", help_text="why it differs: damaged, missing ...")
+    scanned_by = Varchar(
+        length=64, default="", help_text="who last scanned or set it; empty: as the notice sent it"
+    )
+    scanned_at = Timestamptz(null=True, default=None, help_text="when it was last scanned or set")
 
 
 class CountSession(Table):

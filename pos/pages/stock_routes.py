@@ -103,17 +103,39 @@ class StockPages(StaffController):
         return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
 
     @post(
+        "/stores/{store_id:int}/receiving/{receiving_id:int}/lines/{line_id:int}",
+        operation_id="pageStaffReceivingSetLine",
+    )
+    async def receiving_set_line(
+        self,
+        request: AnyRequest,
+        store_id: FromPath[RowId],
+        receiving_id: FromPath[RowId],
+        line_id: FromPath[RowId],
+        actor: NamedDependency[StaffActor],
+    ) -> Redirect | Template:
+        """Set a line's received units and why they differ (or show the page, with why not)."""
+        form = await read_form(request)
+        change = stock_work.receiving_set_line(actor, store_id, receiving_id, line_id, form)
+        if refused := await stock_work.refused_scan(change, {}):
+            return await _receiving_page(request, actor, store_id, receiving_id, refused)
+        return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
+
+    @post(
         "/stores/{store_id:int}/receiving/{receiving_id:int}/confirm",
         operation_id="pageStaffReceivingConfirm",
     )
     async def receiving_confirm(
         self,
+        request: AnyRequest,
         store_id: FromPath[RowId],
         receiving_id: FromPath[RowId],
         actor: NamedDependency[StaffActor],
-    ) -> Redirect:
-        """Put what was received into stock."""
-        await stock_work.receiving_confirm(actor, store_id, receiving_id)
+    ) -> Redirect | Template:
+        """Put what was received into stock (or show the page, with why not)."""
+        confirm = stock_work.receiving_confirm(actor, store_id, receiving_id)
+        if refused := await stock_work.refused_scan(confirm, {}):
+            return await _receiving_page(request, actor, store_id, receiving_id, refused)
         return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
 
     @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")

@@ -2,7 +2,8 @@
 
 Scans go through `stock_scans` (barcodes and store-scale labels); each form carries a `key`,
 so a tap sent twice counts once. A scan refused for what was scanned or typed comes back as a
-`RefusedScan`: the page shows its form again with the message and what was typed by hand.
+`RefusedScan`: the page shows its form again with the message and what was typed by hand. A
+receiving's line set, or its confirmation, refused shows the page with the message likewise.
 A session's page shows each product's units in its own unit: grams of a product sold by the kg
 as kg, others as pieces.
 """
@@ -23,6 +24,7 @@ from pos.inventory import counts, notices, receiving
 from pos.inventory.schemas import (
     CountOut,
     CountScanIn,
+    ReceivingLineIn,
     ReceivingOut,
     ReceivingScanIn,
     ReceivingStartIn,
@@ -44,6 +46,7 @@ __all__ = [
     "received",
     "receiving_confirm",
     "receiving_scan",
+    "receiving_set_line",
     "receiving_start",
     "refused_scan",
     "shipments",
@@ -75,7 +78,8 @@ class RefusedScan:
 
 
 async def refused_scan(scan: Awaitable[object], form: Mapping[str, str]) -> RefusedScan | None:
-    """Run a scan of `form`; why it added nothing when what was scanned or typed is wrong."""
+    """Run a scan of `form` (or another change to a session); why it changed nothing when what
+    was scanned or typed is wrong, or the session refuses it."""
     try:
         await scan
     except (InvalidInput, NotFound, Conflict) as exc:
@@ -130,7 +134,17 @@ async def receiving_scan(
         expires_at=await _expiry(store_id, form.get("expires_on", "")),
     )
     key = form.get("key", "") or None
-    return await receiving.scan(store_id, receiving_id, data, idempotency_key=key)
+    return await receiving.scan(store_id, receiving_id, data, actor=actor.name, idempotency_key=key)
+
+
+async def receiving_set_line(
+    actor: StaffActor, store_id: int, receiving_id: int, line_id: int, form: Mapping[str, str]
+) -> ReceivingOut:
+    """Set a line's received units (pieces, or grams) and note why they differ, e.g. to 0."""
+    require(actor, STOCK_ROLES, store_id)
+    note = form.get("note", "").strip()
+    data = ReceivingLineIn(quantity=whole_number(form.get("quantity", "")), note=note)
+    return await receiving.set_line(store_id, receiving_id, line_id, data, actor=actor.name)
 
 
 async def receiving_confirm(actor: StaffActor, store_id: int, receiving_id: int) -> ReceivingOut:

@@ -28,7 +28,7 @@ async def receive(shop: Shop, product: int, *lots: tuple[str, int, datetime | No
     )
     for lot, units, expires_at in lots:
         scan = ReceivingScanIn(product_id=product, quantity=units, lot=lot, expires_at=expires_at)
-        await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
+        await receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key=None)
     await receiving.confirm(shop.store_id, session.id, actor="staff:1")
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -18,7 +18,7 @@ from pos.inventory.schemas import (
     ReceivingScanIn,
     ReceivingStartIn,
 )
-from pos.inventory.tables import ShipmentNotice, StockBatch, StockMovement
+from pos.inventory.tables import ReceivingLine, ShipmentNotice, StockBatch, StockMovement
 from tests.helpers.locks import done_or_waiting_for_a_lock
 from tests.helpers.shop import make_gtin, open_shop
 from tests.helpers.staff import add_store, login_as
@@ -123,7 +123,10 @@ async def test_scans_racing_with_one_key_add_their_units_once(db: str) -> None:
     )
     scan = ReceivingScanIn(product_id=product, quantity=3)
     await asyncio.gather(
-        *(receiving.scan(shop.store_id, session.id, scan, idempotency_key="s-1") for _ in range(10))
+        *(
+            receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key="s-1")
+            for _ in range(10)
+        )
     )
     scanned = await receiving.get_receiving(shop.store_id, session.id)
     assert [line.quantity for line in scanned.lines] == [3]
@@ -139,6 +142,7 @@ async def test_a_confirmation_racing_itself_posts_once(db: str) -> None:
         shop.store_id,
         session.id,
         ReceivingScanIn(product_id=product, quantity=7),
+        actor="staff:1",
         idempotency_key=None,
     )
     await asyncio.gather(
@@ -155,7 +159,7 @@ async def test_a_receiving_past_what_the_level_holds_is_refused_and_stays_open(d
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
     scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
+    await receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key=None)
     with pytest.raises(Conflict) as refused:
         await receiving.confirm(shop.store_id, session.id, actor="staff:1")
     assert refused.value.code == "stock_over_limit"
@@ -171,10 +175,14 @@ async def test_scans_adding_up_past_what_a_level_holds_are_refused(db: str) -> N
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
     scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
-    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
+    await receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key=None)
     with pytest.raises(Conflict) as refused:
         await receiving.scan(
-            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+            shop.store_id,
+            session.id,
+            ReceivingScanIn(product_id=product),
+            actor="staff:1",
+            idempotency_key=None,
         )
     assert refused.value.code == "stock_over_limit"
     lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
@@ -190,7 +198,11 @@ async def test_a_shared_barcode_is_received_as_the_product_whose_certificate_is_
         shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
     )
     scanned = await receiving.scan(
-        shop.store_id, session.id, ReceivingScanIn(barcode=barcode), idempotency_key=None
+        shop.store_id,
+        session.id,
+        ReceivingScanIn(barcode=barcode),
+        actor="staff:1",
+        idempotency_key=None,
     )
     assert [line.product_id for line in scanned.lines] == [renewal]
 
@@ -234,7 +246,9 @@ async def test_a_batch_past_its_expiry_is_not_received(db: str) -> None:
         product_id=product, quantity=5, expires_at=datetime(2024, 1, 1, tzinfo=UTC)
     )
     with pytest.raises(InvalidInput) as refused:
-        await receiving.scan(shop.store_id, session.id, expired, idempotency_key=None)
+        await receiving.scan(
+            shop.store_id, session.id, expired, actor="staff:1", idempotency_key=None
+        )
     assert refused.value.code == "receiving_expired"
     assert (await receiving.get_receiving(shop.store_id, session.id)).lines == []
 
@@ -263,15 +277,21 @@ async def test_goods_on_a_notice_line_past_its_expiry_are_not_received(
     )
     with pytest.raises(InvalidInput) as refused:
         await receiving.scan(
-            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+            shop.store_id,
+            session.id,
+            ReceivingScanIn(product_id=product),
+            actor="staff:1",
+            idempotency_key=None,
         )
     assert refused.value.code == "receiving_expired"
     [line] = (await receiving.get_receiving(shop.store_id, session.id)).lines
     with pytest.raises(InvalidInput) as confirmed_anyway:
-        await receiving.set_line(shop.store_id, session.id, line.id, ReceivingLineIn(quantity=4))
+        await receiving.set_line(
+            shop.store_id, session.id, line.id, ReceivingLineIn(quantity=4), actor="staff:1"
+        )
     assert confirmed_anyway.value.code == "receiving_expired"
     declined = ReceivingLineIn(quantity=0, note="past its expiry: sent back")
-    await receiving.set_line(shop.store_id, session.id, line.id, declined)
+    await receiving.set_line(shop.store_id, session.id, line.id, declined, actor="staff:1")
     await receiving.confirm(shop.store_id, session.id, actor="staff:1")
     assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
 
@@ -284,7 +304,11 @@ async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db:
             shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
         )
         await receiving.scan(
-            shop.store_id, session.id, ReceivingScanIn(product_id=product), idempotency_key=None
+            shop.store_id,
+            session.id,
+            ReceivingScanIn(product_id=product),
+            actor="staff:1",
+            idempotency_key=None,
         )
         scans = [_scan_unless_confirmed(shop.store_id, session.id, product) for _ in range(10)]
         scans.insert(5, receiving.confirm(shop.store_id, session.id, actor="staff:1"))
@@ -297,7 +321,11 @@ async def test_every_unit_scanned_into_a_confirmed_receiving_is_on_the_shelf(db:
 async def _scan_unless_confirmed(store_id: int, session_id: int, product: int) -> None:
     with contextlib.suppress(Conflict):
         await receiving.scan(
-            store_id, session_id, ReceivingScanIn(product_id=product), idempotency_key=None
+            store_id,
+            session_id,
+            ReceivingScanIn(product_id=product),
+            actor="staff:1",
+            idempotency_key=None,
         )
 
 
@@ -399,3 +427,193 @@ async def test_a_newer_version_pushed_while_its_notice_is_received_is_refused(
     assert (answers[0].status_code, answers[0].json()["code"]) == (409, "notice_received")
     [received] = await notices.store_notices(shop.store_id, status="received")
     assert [line.quantity for line in received.lines] == [5]
+
+
+async def test_a_batch_that_expired_while_its_receiving_was_open_is_not_posted(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    scan = ReceivingScanIn(product_id=product, quantity=5, lot="L1", expires_at=soon)
+    [line] = (
+        await receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key=None)
+    ).lines
+    expired_at = datetime.now(UTC) - timedelta(minutes=1)  # the session sat open for hours
+    await ReceivingLine.update({ReceivingLine.expires_at: expired_at}).where(
+        ReceivingLine.id == line.id
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+
+    assert refused.value.code == "receiving_expired"
+    assert refused.value.extra == {"product_id": product, "expires_at": expired_at.isoformat()}
+    assert (await receiving.get_receiving(shop.store_id, session.id)).status == "open"
+    assert (await inventory.get_level(shop.store_id, product)).on_hand == 0
+    assert await StockBatch.count() == 0
+    declined = ReceivingLineIn(quantity=0, note="expired while we received: sent back")
+    await receiving.set_line(shop.store_id, session.id, line.id, declined, actor="staff:2")
+    confirmed = await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    assert confirmed.status == "confirmed"
+    assert await StockMovement.count().where(StockMovement.kind == "receipt") == 0
+
+
+async def test_a_receiving_refused_for_an_expired_batch_answers_422_with_its_product(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/receivings"
+    url = f"{base}/{(await client.post(base, json={})).json()['id']}"
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    await client.post(f"{url}/scans", json={"product_id": product, "expires_at": soon})
+    await ReceivingLine.update(
+        {ReceivingLine.expires_at: datetime(2024, 1, 1, tzinfo=UTC)}, force=True
+    )
+
+    refused = await client.post(f"{url}/confirm")
+
+    assert (refused.status_code, refused.json()["code"]) == (422, "receiving_expired")
+    assert refused.json()["product_id"] == product
+    assert refused.json()["expires_at"] == "2024-01-01T00:00:00+00:00"
+    assert (await client.get(url)).json()["status"] == "open"
+
+
+async def test_each_line_names_who_scanned_or_set_it_last_and_when(db: str) -> None:
+    shop = await open_shop()
+    noodles, oranges = await shop.add(stock=0), await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    before = datetime.now(UTC)
+    for product, actor in ((noodles, "staff:2"), (oranges, "staff:3"), (noodles, "staff:3")):
+        scan = ReceivingScanIn(product_id=product, quantity=2)
+        await receiving.scan(shop.store_id, session.id, scan, actor=actor, idempotency_key=None)
+    lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert [(line.product_id, line.scanned_by) for line in lines] == [
+        (noodles, "staff:3"),
+        (oranges, "staff:3"),
+    ]
+    set_to = ReceivingLineIn(quantity=1, note="1 crushed")
+    await receiving.set_line(shop.store_id, session.id, lines[1].id, set_to, actor="staff:4")
+    lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert [line.scanned_by for line in lines] == ["staff:3", "staff:4"]
+    assert all(line.scanned_at is not None and line.scanned_at >= before for line in lines)
+    assert lines[1].scanned_at >= lines[0].scanned_at  # type: ignore[operator]
+
+
+async def test_a_scan_refused_names_no_one_on_the_line(db: str) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    scan = ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY)
+    await receiving.scan(shop.store_id, session.id, scan, actor="staff:2", idempotency_key=None)
+    more = ReceivingScanIn(product_id=product)
+    with pytest.raises(Conflict):
+        await receiving.scan(shop.store_id, session.id, more, actor="staff:3", idempotency_key=None)
+    [line] = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert line.scanned_by == "staff:2"
+
+
+async def test_the_api_names_the_staff_who_scanned_and_set_each_line(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    await _announce(supplier, client, shop.store_id, product)
+    first = await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory"
+    notice_id = (await client.get(f"{base}/shipment-notices")).json()[0]["id"]
+    session = (await client.post(f"{base}/receivings", json={"notice_id": notice_id})).json()
+    [announced] = session["lines"]
+    assert (announced["scanned_by"], announced["scanned_at"]) == ("", None)  # nobody yet
+    url = f"{base}/receivings/{session['id']}"
+    scanned = await client.post(f"{url}/scans", json={"product_id": product, "quantity": 4})
+    assert scanned.json()["lines"][0]["scanned_by"] == first.name
+    second = await login_as(client, "restocker", shop.store_id)
+    line_url = f"{url}/lines/{announced['id']}"
+    changed = await client.put(line_url, json={"quantity": 5, "note": "recounted"})
+    assert changed.status_code == 200, changed.text
+    [line] = changed.json()["lines"]
+    assert (line["quantity"], line["scanned_by"]) == (5, second.name)
+    assert line["scanned_at"] is not None
+
+
+async def _push_version(
+    supplier: SupplierClient,
+    client: httpx.AsyncClient,
+    store_id: int,
+    updated_at: str,
+    lines: list[tuple[int, int]],
+) -> int:
+    """Version `updated_at` of the notice ASN-V of the products' quantities: its id."""
+    notice = {
+        "reference": "ASN-V",
+        "store_code": await store_code(store_id),
+        "updated_at": updated_at,
+        "lines": [
+            {
+                "certificate_no": await certificate_of(product),
+                "quantity": quantity,
+                "lot": "L1",
+                "expires_at": "2030-01-01T08:00:00+08:00",
+            }
+            for product, quantity in lines
+        ],
+    }
+    pushed = await supplier.post(client, "/shipments", notice)
+    assert pushed.status_code == 200, pushed.text
+    return int(pushed.json()["id"])
+
+
+async def test_a_newer_notice_version_updates_what_an_open_receiving_expects(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    kept, dropped, scanned_dropped, added = [await shop.add(stock=0) for _ in range(4)]
+    supplier = await supplier_client(shop.supplier_id)
+    first = [(kept, 10), (dropped, 3), (scanned_dropped, 2)]
+    notice_id = await _push_version(supplier, client, shop.store_id, "2026-06-01T08:00:00Z", first)
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(notice_id=notice_id), actor="staff:1", idempotency_key=None
+    )
+    for product in (kept, scanned_dropped):
+        scan = ReceivingScanIn(product_id=product, quantity=2)
+        await receiving.scan(shop.store_id, session.id, scan, actor="staff:2", idempotency_key=None)
+
+    newer = [(kept, 8), (added, 6)]
+    await _push_version(supplier, client, shop.store_id, "2026-06-01T09:00:00Z", newer)
+
+    lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert [(line.product_id, line.expected, line.quantity) for line in lines] == [
+        (kept, 8, 2),  # what was scanned stays; the supplier now says 8
+        (scanned_dropped, None, 2),  # scanned, but no longer on the notice
+        (added, 6, 0),
+    ]
+    assert (lines[2].lot, lines[2].expires_at) == ("L1", datetime(2030, 1, 1, tzinfo=UTC))
+    confirmed = await receiving.confirm(shop.store_id, session.id, actor="staff:1")
+    assert confirmed.status == "confirmed"
+    assert (await inventory.get_level(shop.store_id, kept)).on_hand == 2
+
+
+async def test_a_stale_notice_version_changes_no_open_receiving(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    newer = "2026-06-01T09:00:00Z"
+    notice_id = await _push_version(supplier, client, shop.store_id, newer, [(product, 10)])
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(notice_id=notice_id), actor="staff:1", idempotency_key=None
+    )
+    older = "2026-06-01T08:00:00Z"
+    await _push_version(supplier, client, shop.store_id, older, [(product, 4)])
+    lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
+    assert [(line.product_id, line.expected) for line in lines] == [(product, 10)]

@@ -76,7 +76,7 @@ async def test_low_stock_does_not_count_expired_units_as_available(db: str) -> N
     )
     expiry = datetime.now(UTC) + timedelta(hours=1)
     scan = ReceivingScanIn(product_id=product, quantity=10, expires_at=expiry)
-    await receiving.scan(shop.store_id, session.id, scan, idempotency_key=None)
+    await receiving.scan(shop.store_id, session.id, scan, actor="staff:1", idempotency_key=None)
     await receiving.confirm(shop.store_id, session.id, actor="staff:1")
     expired = datetime.now(UTC) - timedelta(hours=1)
     await StockBatch.update({StockBatch.expires_at: expired}).where(StockBatch.product == product)
@@ -147,7 +147,7 @@ async def _scanned(store_id: int, notice_id: int, units: dict[int, int]) -> int:
     )
     for product, quantity in units.items():
         scan = ReceivingScanIn(product_id=product, quantity=quantity)
-        await receiving.scan(store_id, session.id, scan, idempotency_key=None)
+        await receiving.scan(store_id, session.id, scan, actor="staff:1", idempotency_key=None)
     return session.id
 
 
@@ -235,7 +235,7 @@ async def test_receiving_more_of_an_order_than_a_level_holds_is_refused_posting_
     half = MAX_STOCK_QUANTITY // 2 + 1  # two lots of it are one unit past an INTEGER
     for lot in ("A", "B"):  # a line per lot, each within what a line holds
         scan = ReceivingScanIn(product_id=product, quantity=half, lot=lot)
-        await receiving.scan(shop.store_id, session_id, scan, idempotency_key=None)
+        await receiving.scan(shop.store_id, session_id, scan, actor="staff:1", idempotency_key=None)
     with pytest.raises(Conflict) as refused:
         await receiving.confirm(shop.store_id, session_id, actor="staff:2")
     assert refused.value.code == "stock_over_limit"

@@ -157,6 +157,75 @@ async def test_a_refused_receiving_scan_shows_its_form_again_with_what_was_typed
     assert await ReceivingLine.count() == 0
 
 
+async def _receiving_with_noodles(client: httpx.AsyncClient, store: int, lot: str) -> str:
+    """A receiving with 12 noodles of `lot` scanned, best before in 3 days: its page."""
+    day = datetime.now(ZoneInfo((await stores.store_rules(store)).time_zone)).date()
+    session = (await client.post(f"/staff/stores/{store}/receiving", data={})).headers["location"]
+    scan = {"code": NOODLES, "quantity": "12", "lot": lot, "expires_on": str(day + timedelta(3))}
+    assert (await client.post(f"{session}/scan", data=scan)).status_code == 303
+    return str(session)
+
+
+async def test_a_receiving_whose_batch_expired_meanwhile_is_refused_saying_why(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    before = (await inventory.get_level(store, await _noodles_id())).on_hand
+    session = await _receiving_with_noodles(client, store, "EXP-1")
+    past = datetime.now(UTC) - timedelta(minutes=1)  # the receiving sat open past its expiry
+    await ReceivingLine.update({ReceivingLine.expires_at: past}).where(ReceivingLine.lot == "EXP-1")
+
+    refused = await client.post(f"{session}/confirm", headers=_EN)
+
+    assert refused.status_code == 422, refused.text
+    assert "past its expiry date" in refused.text
+    assert "receiving_expired" in refused.text
+    assert "Open: scan each item" in (await client.get(session, headers=_EN)).text
+    assert (await inventory.get_level(store, await _noodles_id())).on_hand == before
+
+
+async def test_a_receiving_line_set_to_0_with_a_note_lets_the_rest_be_confirmed(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    before = (await inventory.get_level(store, await _noodles_id())).on_hand
+    session = await _receiving_with_noodles(client, store, "EXP-2")
+    [line] = await ReceivingLine.select(ReceivingLine.id).where(ReceivingLine.lot == "EXP-2")
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    await ReceivingLine.update({ReceivingLine.expires_at: past}).where(ReceivingLine.lot == "EXP-2")
+    page = (await client.get(session)).text
+    assert f'action="{session}/lines/{line["id"]}"' in page
+
+    kept = await client.post(f"{session}/lines/{line['id']}", data={"quantity": "12", "note": ""})
+    declined = {"quantity": "0", "note": "expired on arrival"}
+    set_to_0 = await client.post(f"{session}/lines/{line['id']}", data=declined)
+
+    assert kept.status_code == 422, kept.text
+    assert 'data-code="receiving_expired"' in kept.text  # shown on the page, with its lines
+    assert set_to_0.status_code == 303, set_to_0.text
+    assert (await client.post(f"{session}/confirm")).status_code == 303
+    assert "expired on arrival" in (await client.get(session)).text
+    assert (await inventory.get_level(store, await _noodles_id())).on_hand == before
+
+
+async def test_the_receiving_page_names_who_scanned_each_line(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    session = await _receiving_with_noodles(client, demo.subway_store_id, "WHO-1")
+    [line] = await ReceivingLine.select(ReceivingLine.scanned_by).where(
+        ReceivingLine.lot == "WHO-1"
+    )
+
+    page = (await client.get(session, headers=_EN)).text
+
+    assert line["scanned_by"].startswith("staff:")
+    assert '<th scope="col">Scanned by</th>' in page
+    assert f"<td>{line['scanned_by']}</td>" in page
+
+
 async def test_a_refused_count_scan_shows_its_form_again_with_the_quantity_typed(
     client: httpx.AsyncClient, demo: Demo
 ) -> None:
