@@ -41,7 +41,7 @@ from pos.inventory.tables import (
 from pos.staff.actors import SupplierActor
 from pos.stores import service as stores
 
-__all__ = ["get_notice", "push_notice", "store_notices"]
+__all__ = ["get_notice", "hold_notice", "push_notice", "store_notices"]
 
 _N = ShipmentNotice
 _L = ShipmentLine
@@ -67,16 +67,7 @@ async def push_notice(
         problems.insert(0, Problem(0, f"store_code: no store {data.store_code}"))
     if problems:
         raise refused(problems, "the notice")
-    for attempt in range(2):
-        try:
-            async with write_transaction():
-                notice_id, stale = await _save(
-                    actor.supplier_id, store_ids[data.store_code], data, ids
-                )
-            break
-        except DUPLICATE_KEY:  # the same notice pushed twice at once: the second sees the first
-            if attempt:
-                raise
+    notice_id, stale = await _saved(actor.supplier_id, store_ids[data.store_code], data, ids)
     return await get_notice(notice_id, stale=stale)
 
 
@@ -107,6 +98,27 @@ async def _order_problems(
     return []
 
 
+class _ReceivingStarted(Exception):
+    """A receiving of the notice was started while a newer version of it was being saved."""
+
+
+async def _saved(
+    supplier_id: int, store_id: int, data: ShipmentNoticeIn, ids: Mapping[str, int]
+) -> tuple[int, bool]:
+    """`_save` in a write transaction, again when it lost a race it can win on a second try."""
+    duplicates = 0
+    while True:
+        try:
+            async with write_transaction():
+                return await _save(supplier_id, store_id, data, ids)
+        except DUPLICATE_KEY:  # the same notice pushed twice at once: the second sees the first
+            duplicates += 1
+            if duplicates > 1:
+                raise
+        except _ReceivingStarted:  # it has committed: the next try holds it with the others
+            continue
+
+
 async def _save(
     supplier_id: int, store_id: int, data: ShipmentNoticeIn, ids: Mapping[str, int]
 ) -> tuple[int, bool]:
@@ -132,6 +144,12 @@ async def _save(
         if not await _replaced(notice_id, store_id, data):
             await _refuse_unless_stale(notice_id, data)
             return notice_id, True
+        # A receiving started since `_hold_receivings` looked held the notice while it copied the
+        # old lines (`hold_notice`), so it has committed now that we hold the notice. Holding it
+        # now would take a receiving after the notice, the reverse of the order confirm takes
+        # them in (a deadlock): start over, holding it with the others first.
+        if [row["id"] for row in await _open_receivings(notice_id)] != receivings:
+            raise _ReceivingStarted
         await _L.delete().where(_L.notice == notice_id)
         for session_id in receivings:
             await _expect_anew(session_id, data.lines, ids)
@@ -155,12 +173,16 @@ async def _save(
 async def _hold_receivings(notice_id: int) -> list[int]:
     """Lock the notice's open receivings, in id order, before the notice: confirming one locks
     it, then the notice, and the same order cannot deadlock."""
-    rows = (
+    rows = await _open_receivings(notice_id)
+    return [row["id"] for row in rows if await held_open(_RS, row["store"], row["id"])]
+
+
+async def _open_receivings(notice_id: int) -> list[dict[str, Any]]:
+    return list(
         await _RS.select(_RS.id, _RS.store)
         .where((_RS.notice == notice_id) & (_RS.status == "open"))
         .order_by(_RS.id)
     )
-    return [row["id"] for row in rows if await held_open(_RS, row["store"], row["id"])]
 
 
 async def _expect_anew(
@@ -238,6 +260,27 @@ async def _refuse_unless_stale(notice_id: int, data: ShipmentNoticeIn) -> None:
         " (another reference) for anything else",
         code="notice_order_changed",
     )
+
+
+async def hold_notice(notice_id: int, store_id: int) -> ShipmentNoticeOut:
+    """The store's open notice, locked until the caller's transaction ends; refused if it is not
+    open for the store.
+
+    A receiving copies the notice's lines while it holds it: a newer version saved at the same
+    time either committed first and is copied, or waits and then finds the receiving (`_save`).
+    It cannot deadlock: the receiving holds nothing else anyone waits for (its new rows are not
+    seen until it commits), and pushes and confirmations take the notice after the receivings
+    they hold, never a receiving after the notice.
+    """
+    held = (
+        await _N.update({_N.status: "open"})
+        .where((_N.id == notice_id) & (_N.store == store_id) & (_N.status == "open"))
+        .returning(_N.id)
+    )
+    notice = await get_notice(notice_id)
+    if not held:
+        raise Conflict("this notice is not open for this store", code="notice_not_open")
+    return notice
 
 
 async def get_notice(notice_id: int, *, stale: bool = False) -> ShipmentNoticeOut:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pos.db import write_transaction
@@ -18,7 +18,7 @@ from pos.db.keyed import once_per_key
 from pos.errors import Conflict, InvalidInput, NotFound
 from pos.inventory import batches, ledger, replenishment
 from pos.inventory.ledger import Entry
-from pos.inventory.notices import get_notice
+from pos.inventory.notices import hold_notice
 from pos.inventory.scans import scanned_product
 from pos.inventory.schemas import (
     MAX_STOCK_QUANTITY,
@@ -35,6 +35,7 @@ __all__ = ["confirm", "get_receiving", "scan", "set_line", "start"]
 
 _R = ReceivingSession
 _L = ReceivingLine
+_NOTE_LENGTH = 255  # ReceivingLine.note's
 
 
 async def start(
@@ -44,9 +45,8 @@ async def start(
     key = f"store:{store_id}:{idempotency_key}" if idempotency_key else None
 
     async def opened() -> int:
-        notice = await get_notice(data.notice_id) if data.notice_id is not None else None
-        if notice is not None and (notice.store_id != store_id or notice.status != "open"):
-            raise Conflict("this notice is not open for this store", code="notice_not_open")
+        # Held while its lines are copied, so a newer version saved meanwhile updates them too.
+        notice = await hold_notice(data.notice_id, store_id) if data.notice_id is not None else None
         row = _R(store=store_id, notice=data.notice_id, started_by=actor, idempotency_key=key)
         session_id = int((await _R.insert(row).returning(_R.id))[0]["id"])
         lines = [
@@ -154,25 +154,72 @@ async def _add_to(line: dict[str, Any], product_id: int, data: ReceivingScanIn, 
 async def set_line(
     store_id: int, session_id: int, line_id: int, data: ReceivingLineIn, *, actor: str
 ) -> ReceivingOut:
-    """Confirm a line's quantity and say why it differs from the notice."""
-    values: dict[Any, Any] = {
-        _L.quantity: data.quantity,
-        _L.note: data.note,
-        _L.scanned_by: actor,
-        _L.scanned_at: datetime.now(UTC),
-    }
+    """Confirm a line's quantity, say why it differs from the notice, and correct its batch facts.
+
+    A correction is recorded in the note, with what the line said before. A line corrected into
+    the batch of another line of the receiving takes that line's units in: one batch, one line.
+    """
     async with write_transaction():
         await _open(store_id, session_id)
-        changed = (
-            await _L.update(values)
-            .where((_L.id == line_id) & (_L.session == session_id))
-            .returning(_L.product, _L.expires_at)
-        )
-        if not changed:
+        line = await _L.select().where((_L.id == line_id) & (_L.session == session_id)).first()
+        if line is None:
             raise NotFound(f"no line {line_id} in this receiving", code="receiving_line_not_found")
-        if data.quantity:
-            _refuse_expired(changed[0]["product"], changed[0]["expires_at"])
+        stated = {"lot": data.lot, "produced_on": data.produced_on, "expires_at": data.expires_at}
+        corrected: dict[str, Any] = {
+            k: v for k, v in stated.items() if v is not None and v != line[k]
+        }
+        values: dict[Any, Any] = {"quantity": data.quantity, "note": data.note, **corrected}
+        if corrected:
+            values |= await _corrected(line, values, list(corrected))
+        if values["quantity"]:
+            _refuse_expired(line["product"], corrected.get("expires_at", line["expires_at"]))
+        values |= {"scanned_by": actor, "scanned_at": datetime.now(UTC)}
+        await _L.update(values).where(_L.id == line_id)
     return await get_receiving(store_id, session_id)
+
+
+async def _corrected(
+    line: dict[str, Any], values: dict[str, Any], facts: list[str]
+) -> dict[str, Any]:
+    """The note recording which `facts` were corrected from what, and, when the line is now of
+    the batch of another line, that line's units and expected units, that line deleted."""
+    was = ", ".join(f"{fact} {_shown(line[fact])}" for fact in facts)
+    notes, merged = [values["note"], f"corrected from {was}"], {}
+    batch = {fact: values.get(fact, line[fact]) for fact in ("lot", "produced_on", "expires_at")}
+    rows = (
+        await _L.select()
+        .where(
+            (_L.session == line["session"])
+            & (_L.product == line["product"])
+            & (_L.id != line["id"])
+        )
+        .order_by(_L.id)
+    )
+    twin = next((row for row in rows if all(row[k] == v for k, v in batch.items())), None)
+    if twin is not None:
+        quantity = values["quantity"] + twin["quantity"]
+        if quantity > MAX_STOCK_QUANTITY:
+            raise ledger.over_limit(line["product"], quantity)
+        both = (line["expected"], twin["expected"])
+        expected = None if both == (None, None) else sum(n or 0 for n in both)
+        merged = {"quantity": quantity, "expected": expected}
+        by = twin["scanned_by"] or "nobody"
+        notes += [twin["note"], f"took in line {twin['id']}: {twin['quantity']} scanned by {by}"]
+        await _L.delete().where(_L.id == twin["id"])
+    note = "; ".join(part for part in notes if part)
+    if len(note) > _NOTE_LENGTH:
+        raise InvalidInput(
+            f"the note and the record of the correction pass {_NOTE_LENGTH} characters:"
+            " shorten the note",
+            code="receiving_note_too_long",
+        )
+    return merged | {"note": note}
+
+
+def _shown(fact: object) -> str:
+    if isinstance(fact, date):  # and datetime
+        return fact.isoformat()
+    return str(fact) if fact else "none"
 
 
 async def confirm(store_id: int, session_id: int, *, actor: str) -> ReceivingOut:

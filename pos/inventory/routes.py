@@ -284,7 +284,7 @@ class TabletController(Controller):
         data: JSONBody[ReceivingLineIn],
         actor: NamedDependency[StaffActor],
     ) -> ReceivingOut:
-        """Confirm a line's quantity, noting a discrepancy."""
+        """Confirm a line's quantity, noting a discrepancy; correct its lot or dates."""
         return await receiving.set_line(store_id, receiving_id, line_id, data, actor=actor.name)
 
     @post(

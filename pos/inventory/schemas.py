@@ -266,10 +266,16 @@ class ReceivingScanIn(Input):
 
 
 class ReceivingLineIn(Input):
-    """The confirmed quantity of a line, and why it differs from the notice."""
+    """The confirmed quantity of a line, why it differs from the notice, and its batch facts
+    corrected (a date the supplier mistyped): a fact left out (or null) stays as it is."""
 
     quantity: StockQuantity = Field(ge=0)
     note: str = Field(default="", max_length=255)
+    lot: str | None = Field(default=None, max_length=40, description="empty: the batch has none")
+    produced_on: date | None = Field(default=None, description="corrected; it cannot be removed")
+    expires_at: UtcDatetime | None = Field(
+        default=None, description="corrected; it cannot be removed, so it is checked again"
+    )
 
 
 class ReceivingLineOut(BaseModel):

@@ -57,15 +57,17 @@ Session = TypeVar("Session", ReceivingOut, CountOut)
 
 @dataclass(frozen=True, slots=True)
 class StockSheet(Generic[Session]):
-    """A receiving or a count, with the unit ("piece" or "kg") of each of its products."""
+    """A receiving or a count, with the unit ("piece" or "kg") of each of its products and the
+    store's time zone, to show its times in."""
 
     session: Session
     units: dict[int, str]
+    time_zone: str
 
 
 async def _sheet(session: Session) -> StockSheet[Session]:
     units = await catalog.product_units(line.product_id for line in session.lines)
-    return StockSheet(session, units)
+    return StockSheet(session, units, (await stores.store_rules(session.store_id)).time_zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +142,14 @@ async def receiving_scan(
 async def receiving_set_line(
     actor: StaffActor, store_id: int, receiving_id: int, line_id: int, form: Mapping[str, str]
 ) -> ReceivingOut:
-    """Set a line's received units (pieces, or grams) and note why they differ, e.g. to 0."""
+    """Set a line's received units (pieces, or grams) and note why they differ, e.g. to 0; a
+    best-before day typed corrects the line's expiry, none keeps it."""
     require(actor, STOCK_ROLES, store_id)
-    note = form.get("note", "").strip()
-    data = ReceivingLineIn(quantity=whole_number(form.get("quantity", "")), note=note)
+    data = ReceivingLineIn(
+        quantity=whole_number(form.get("quantity", "")),
+        note=form.get("note", "").strip(),
+        expires_at=await _expiry(store_id, form.get("expires_on", "")),
+    )
     return await receiving.set_line(store_id, receiving_id, line_id, data, actor=actor.name)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -15,12 +15,13 @@ from pos.inventory import service as inventory
 from pos.inventory.schemas import (
     MAX_STOCK_QUANTITY,
     ReceivingLineIn,
+    ReceivingLineOut,
     ReceivingScanIn,
     ReceivingStartIn,
 )
 from pos.inventory.tables import ReceivingLine, ShipmentNotice, StockBatch, StockMovement
 from tests.helpers.locks import done_or_waiting_for_a_lock
-from tests.helpers.shop import make_gtin, open_shop
+from tests.helpers.shop import Shop, make_gtin, open_shop
 from tests.helpers.staff import add_store, login_as
 
 from .conftest import (
@@ -617,3 +618,208 @@ async def test_a_stale_notice_version_changes_no_open_receiving(
     await _push_version(supplier, client, shop.store_id, older, [(product, 4)])
     lines = (await receiving.get_receiving(shop.store_id, session.id)).lines
     assert [(line.product_id, line.expected) for line in lines] == [(product, 10)]
+
+
+async def _typo_notice(client: httpx.AsyncClient, shop: Shop, product: int) -> int:
+    """A notice of 4 units of `product` whose expiry the supplier typed a year early: its id."""
+    notice = {
+        "reference": "ASN-TYPO",
+        "store_code": await store_code(shop.store_id),
+        "updated_at": "2026-06-01T08:00:00+08:00",
+        "lines": [
+            {
+                "certificate_no": await certificate_of(product),
+                "quantity": 4,
+                "lot": "L7",
+                "expires_at": "2025-03-01T00:00:00+08:00",  # meant 2027
+            }
+        ],
+    }
+    supplier = await supplier_client(shop.supplier_id)
+    pushed = await supplier.post(client, "/shipments", notice)
+    assert pushed.status_code == 200, pushed.text
+    return int(pushed.json()["id"])
+
+
+async def test_a_line_s_expiry_corrected_lets_its_goods_be_received(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    notice_id = await _typo_notice(client, shop, product)
+    staff = await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/receivings"
+    session = (await client.post(base, json={"notice_id": notice_id})).json()
+    url, [line] = f"{base}/{session['id']}", session["lines"]
+    scanned = await client.post(f"{url}/scans", json={"product_id": product, "quantity": 4})
+    assert scanned.json()["code"] == "receiving_expired"
+
+    corrected = {
+        "quantity": 4,
+        "note": "date misprinted",
+        "expires_at": "2027-03-01T00:00:00+08:00",
+    }
+    answer = await client.put(f"{url}/lines/{line['id']}", json=corrected)
+
+    assert answer.status_code == 200, answer.text
+    [line] = answer.json()["lines"]
+    assert (line["quantity"], line["lot"], line["expires_at"]) == (4, "L7", "2027-02-28T16:00:00Z")
+    assert line["note"] == "date misprinted; corrected from expires_at 2025-02-28T16:00:00+00:00"
+    assert line["scanned_by"] == staff.name
+    assert (await client.post(f"{url}/confirm")).status_code == 200
+    batches = await StockBatch.select(StockBatch.lot, StockBatch.expires_at)
+    assert batches == [{"lot": "L7", "expires_at": datetime(2027, 2, 28, 16, tzinfo=UTC)}]
+    [receipt] = await StockMovement.select(StockMovement.reason, StockMovement.actor).where(
+        StockMovement.kind == "receipt"
+    )
+    assert receipt == {"reason": line["note"], "actor": staff.name}
+
+
+async def test_a_line_corrected_to_a_date_still_past_is_refused_and_kept(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    notice_id = await _typo_notice(client, shop, product)
+    await login_as(client, "restocker", shop.store_id)
+    base = f"/api/stores/{shop.store_id}/inventory/receivings"
+    session = (await client.post(base, json={"notice_id": notice_id})).json()
+    line_url = f"{base}/{session['id']}/lines/{session['lines'][0]['id']}"
+
+    still_past = {"quantity": 4, "expires_at": "2026-03-01T00:00:00+08:00"}
+    refused = await client.put(line_url, json=still_past)
+
+    assert (refused.status_code, refused.json()["code"]) == (422, "receiving_expired")
+    assert refused.json()["expires_at"] == "2026-02-28T16:00:00+00:00"
+    assert (await client.get(f"{base}/{session['id']}")).json()["lines"] == session["lines"]
+
+
+async def _received_lines(
+    *scans: ReceivingScanIn,
+) -> tuple[int, int, list[ReceivingLineOut]]:
+    """A blank receiving with `scans` scanned: its store, its id and its lines."""
+    shop = await open_shop()
+    session = await receiving.start(
+        shop.store_id, ReceivingStartIn(), actor="staff:1", idempotency_key=None
+    )
+    for scan in scans:
+        await receiving.scan(shop.store_id, session.id, scan, actor="staff:2", idempotency_key=None)
+    return (
+        shop.store_id,
+        session.id,
+        (await receiving.get_receiving(shop.store_id, session.id)).lines,
+    )
+
+
+async def test_a_line_s_batch_facts_left_out_are_kept_and_an_empty_lot_clears_its_lot(
+    db: str,
+) -> None:
+    product = await (await open_shop()).add(stock=0)
+    expiry = datetime(2030, 1, 1, tzinfo=UTC)
+    scan = ReceivingScanIn(
+        product_id=product, quantity=3, lot="L1", produced_on=date(2026, 11, 1), expires_at=expiry
+    )
+    store_id, session_id, [line] = await _received_lines(scan)
+
+    kept = await receiving.set_line(
+        store_id, session_id, line.id, ReceivingLineIn(quantity=3, note="ok"), actor="staff:3"
+    )
+    cleared = await receiving.set_line(
+        store_id, session_id, line.id, ReceivingLineIn(quantity=3, lot=""), actor="staff:3"
+    )
+
+    assert (kept.lines[0].lot, kept.lines[0].note) == ("L1", "ok")  # nothing corrected
+    [after] = cleared.lines
+    assert (after.lot, after.produced_on, after.expires_at) == ("", date(2026, 11, 1), expiry)
+    assert after.note == "corrected from lot L1"
+
+
+async def test_a_line_corrected_into_another_line_s_batch_takes_its_units_in(db: str) -> None:
+    product = await (await open_shop()).add(stock=0)
+    expiry = datetime(2027, 3, 1, tzinfo=UTC)
+    store_id, session_id, [first, second] = await _received_lines(
+        ReceivingScanIn(product_id=product, quantity=5, lot="L1", expires_at=expiry),
+        ReceivingScanIn(product_id=product, quantity=2, lot="L2", expires_at=expiry),
+    )
+    await ReceivingLine.update({ReceivingLine.expected: 6}).where(ReceivingLine.id == second.id)
+
+    misread = ReceivingLineIn(quantity=2, note="lot misread", lot="L1")
+    merged = await receiving.set_line(store_id, session_id, second.id, misread, actor="staff:3")
+
+    [line] = merged.lines  # one batch, one line
+    assert (line.id, line.lot, line.expires_at) == (second.id, "L1", expiry)
+    assert (line.quantity, line.expected, line.scanned_by) == (7, 6, "staff:3")
+    assert line.note == (
+        f"lot misread; corrected from lot L2; took in line {first.id}: 5 scanned by staff:2"
+    )
+    await receiving.confirm(store_id, session_id, actor="staff:1")
+    assert await StockBatch.select(StockBatch.lot, StockBatch.received_qty) == [
+        {"lot": "L1", "received_qty": 7}
+    ]
+
+
+async def test_a_correction_merging_lines_past_what_a_level_holds_is_refused(db: str) -> None:
+    product = await (await open_shop()).add(stock=0)
+    store_id, session_id, lines = await _received_lines(
+        ReceivingScanIn(product_id=product, quantity=MAX_STOCK_QUANTITY, lot="L1"),
+        ReceivingScanIn(product_id=product, quantity=1, lot="L2"),
+    )
+
+    with pytest.raises(Conflict) as refused:
+        await receiving.set_line(
+            store_id, session_id, lines[1].id, ReceivingLineIn(quantity=1, lot="L1"), actor="s:3"
+        )
+
+    assert refused.value.code == "stock_over_limit"
+    assert (await receiving.get_receiving(store_id, session_id)).lines == lines
+
+
+async def test_a_note_too_long_to_keep_a_correction_s_record_is_refused(db: str) -> None:
+    product = await (await open_shop()).add(stock=0)
+    scan = ReceivingScanIn(product_id=product, quantity=1, lot="L1")
+    store_id, session_id, [line] = await _received_lines(scan)
+
+    long_note = ReceivingLineIn(quantity=1, note="x" * 255, lot="L2")
+    with pytest.raises(InvalidInput) as refused:
+        await receiving.set_line(store_id, session_id, line.id, long_note, actor="staff:3")
+
+    assert refused.value.code == "receiving_note_too_long"
+    assert (await receiving.get_receiving(store_id, session_id)).lines == [line]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_receiving_started_as_a_newer_notice_version_lands_expects_that_version(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add(stock=0)
+    supplier = await supplier_client(shop.supplier_id)
+    certificate = await certificate_of(product)
+
+    async def push(reference: str, hour: int, quantity: int) -> int:
+        notice = {
+            "reference": reference,
+            "store_code": await store_code(shop.store_id),
+            "updated_at": f"2026-06-01T{hour:02}:00:00Z",
+            "lines": [{"certificate_no": certificate, "quantity": quantity}],
+        }
+        pushed = await supplier.post(client, "/shipments", notice)
+        assert pushed.status_code == 200, pushed.text
+        return int(pushed.json()["id"])
+
+    async def start_after(notice_id: int, delay: float) -> int:
+        await asyncio.sleep(delay)
+        started = await receiving.start(
+            shop.store_id, ReceivingStartIn(notice_id=notice_id), actor="s:1", idempotency_key=None
+        )
+        return started.id
+
+    for attempt in range(40):
+        reference = f"ASN-RACE-{attempt}"
+        notice_id = await push(reference, 8, 5)
+        session_id, _ = await asyncio.gather(
+            start_after(notice_id, attempt % 10 * 0.003), push(reference, 9, 7)
+        )
+        lines = (await receiving.get_receiving(shop.store_id, session_id)).lines
+        assert [(line.product_id, line.expected) for line in lines] == [(product, 7)], attempt

@@ -210,6 +210,44 @@ async def test_a_receiving_line_set_to_0_with_a_note_lets_the_rest_be_confirmed(
     assert (await inventory.get_level(store, await _noodles_id())).on_hand == before
 
 
+async def test_a_receiving_line_s_best_before_day_is_corrected_on_its_form(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "restocker")
+    store = demo.subway_store_id
+    zone = ZoneInfo((await stores.store_rules(store)).time_zone)
+    session = await _receiving_with_noodles(client, store, "FIX-1")
+    [line] = await ReceivingLine.select(ReceivingLine.id).where(ReceivingLine.lot == "FIX-1")
+    typo = datetime(2025, 3, 1, tzinfo=zone)  # the year mistyped
+    await ReceivingLine.update({ReceivingLine.expires_at: typo}).where(ReceivingLine.lot == "FIX-1")
+    page = (await client.get(session, headers=_EN)).text
+    assert "2025-03-01 00:00" in page  # the expiry the line has, in the store's time
+    assert re.search(rf'action="{session}/lines/{line["id"]}">.*name="expires_on"', page)
+    form = f"{session}/lines/{line['id']}"
+    day = datetime.now(zone).date() + timedelta(days=30)
+
+    still_past = await client.post(form, data={"quantity": "12", "expires_on": "2025-12-31"})
+    corrected = await client.post(
+        form, data={"quantity": "12", "note": "year misprinted", "expires_on": day.isoformat()}
+    )
+
+    assert still_past.status_code == 422, still_past.text
+    assert 'data-code="receiving_expired"' in still_past.text
+    assert corrected.status_code == 303, corrected.text
+    [fixed] = await ReceivingLine.select(ReceivingLine.expires_at, ReceivingLine.note).where(
+        ReceivingLine.id == line["id"]
+    )
+    assert fixed["expires_at"] == datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
+    was = typo.astimezone(UTC).isoformat()
+    assert fixed["note"] == f"year misprinted; corrected from expires_at {was}"
+    kept = await client.post(form, data={"quantity": "11", "note": fixed["note"]})  # no day
+    assert kept.status_code == 303, kept.text
+    [after] = await ReceivingLine.select(ReceivingLine.expires_at, ReceivingLine.note).where(
+        ReceivingLine.id == line["id"]
+    )
+    assert after == fixed
+
+
 async def test_the_receiving_page_names_who_scanned_each_line(
     client: httpx.AsyncClient, demo: Demo
 ) -> None:
