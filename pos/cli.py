@@ -20,6 +20,7 @@ import printers
 from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
+from pos.cli_backup import backup
 from pos.cli_database import cli_settings, with_database
 from pos.cli_staff import staff_group
 from pos.cli_stores import list_devices, pair_device, pairing_line
@@ -150,6 +151,7 @@ def load_stores(file: Path) -> None:
 
 stores.add_command(list_devices)
 stores.add_command(pair_device)
+main.add_command(backup)
 main.add_command(staff_group)
 main.add_command(suppliers_group)
 
