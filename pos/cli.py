@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import getpass
 import os
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import click
 import uvicorn
 
 import printers
+from pos import live
 from pos.analytics.rebuild import rebuild as rebuild_analytics
 from pos.app import create_app
 from pos.catalog.service import import_catalog_file
@@ -78,14 +80,25 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the API and pages."""
     settings = cli_settings()
     with_database(_nothing_more)  # refuses a database unreachable or not migrated
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
+    _Server(config).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the order status streams as it begins to stop: it waits for
+    the responses in flight, and a stream ends only with its order."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        live.end_streams()
+        await super().shutdown(sockets)
 
 
 async def _nothing_more() -> None:

@@ -8,7 +8,9 @@ With `POS_REDIS_URL` set, every server and worker on the same `POS_REDIS_PREFIX`
 database shares the channels; without it, an update reaches listeners in the same process only.
 Redis failing never fails a caller: the database is the truth. A listener is sent the state read
 afresh when it connects, and again at each keep-alive if an update was lost (or Redis refused its
-subscription). After Redis restarts, the channels are listened to again.
+subscription). After Redis restarts, the channels are listened to again. A server stopping
+ends its streams at once (`end_streams`): a stream ends only with its order otherwise, and the
+server would wait for it; each page reconnects, through the load balancer, to another server.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from redis.asyncio import Redis
 from pos.logs import logger
 from pos.orders.states import OrderState
 
-__all__ = ["FINAL_STATES", "LiveChannels", "publish_order"]
+__all__ = ["FINAL_STATES", "LiveChannels", "end_streams", "publish_order"]
 
 # Every state after payment ends a stream: a partly refunded order may never be fully refunded.
 FINAL_STATES = frozenset(
@@ -43,6 +45,8 @@ PUBLISH_TIMEOUT_SECONDS = 1.0
 RECONNECT_MILLISECONDS = 2000
 # Between attempts to listen again while Redis is away; each attempt that fails is logged.
 RELISTEN_SECONDS = 1.0
+# Put in each stream's queue by `end_streams`; a published update is never empty.
+_END = b""
 
 _running: list[LiveChannels] = []
 
@@ -58,6 +62,8 @@ class LiveChannels(ChannelsPlugin):
         self.keep_alive = keep_alive
         # A channel's subscription in the backend, which every listener of the channel awaits.
         self._subscriptions: dict[str, asyncio.Future[None]] = {}
+        self._streams: set[asyncio.Queue[bytes]] = set()  # each open stream's updates
+        self._ending = False
 
     @classmethod
     def create(cls, redis: Redis | None, *, prefix: str) -> LiveChannels:
@@ -103,6 +109,13 @@ class LiveChannels(ChannelsPlugin):
                 # A client that goes away cancels the stream; the unsubscribe must still finish.
                 with anyio.CancelScope(shield=True):
                     await self._unsubscribe(subscriber, channel)
+
+    def end_streams(self) -> None:
+        """End every open stream after the update it is sending, and each new one after its
+        first: the server is stopping."""
+        self._ending = True
+        for queue in self._streams:
+            queue.put_nowait(_END)
 
     async def _subscribe(self, channel: str) -> Subscriber | None:
         """A subscriber to `channel`; None if Redis refuses, the stream's rereads standing in.
@@ -188,17 +201,23 @@ class LiveChannels(ChannelsPlugin):
         listening = (
             subscriber.run_in_background(queue.put, join=False) if subscriber else nullcontext()
         )
-        async with listening:
-            while last not in FINAL_STATES:
-                data = await _next_or_none(queue, self.keep_alive)
-                update = json.loads(data) if data is not None else None
-                if update is None and (now := str(await read_state())) != last:
-                    update = {"order_id": order_id, "state": now}
-                if update is None:
-                    yield ServerSentEventMessage(data=None, comment="keep-alive")
-                    continue
-                last = update.get("state")
-                yield _status_event(update)
+        self._streams.add(queue)
+        try:
+            async with listening:
+                while last not in FINAL_STATES and not self._ending:
+                    data = await _next_or_none(queue, self.keep_alive)
+                    if data == _END:
+                        return
+                    update = json.loads(data) if data is not None else None
+                    if update is None and (now := str(await read_state())) != last:
+                        update = {"order_id": order_id, "state": now}
+                    if update is None:
+                        yield ServerSentEventMessage(data=None, comment="keep-alive")
+                        continue
+                    last = update.get("state")
+                    yield _status_event(update)
+        finally:
+            self._streams.discard(queue)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()
@@ -214,6 +233,12 @@ class LiveChannels(ChannelsPlugin):
         if self in _running:
             _running.remove(self)
         await super().__aexit__(exc_type, exc_val, exc_tb)
+
+
+def end_streams() -> None:
+    """End the order status streams of this process: it is stopping."""
+    for channels in _running:
+        channels.end_streams()
 
 
 async def publish_order(order_id: int, state: str, **details: Any) -> None:

@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         le=MAX_CATALOG_PAGE_SIZE,
         description="products in a page of a counter's catalog when the request names no limit",
     )
+    shutdown_grace_s: int = Field(
+        default=20,
+        ge=1,
+        le=300,
+        description="on SIGTERM, how long `pos serve` waits for responses in flight before it"
+        " cuts them: enough for a call to a payment provider (WeChat: 5 s to connect, 15 s to"
+        " answer); order status streams end at once, and their pages reconnect",
+    )
     order_budget: int = Field(
         default=60,
         ge=0,

@@ -341,9 +341,9 @@ def test_pos_suppliers_key_names_what_is_not_there(
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What `pos serve` hands uvicorn, which is not started."""
+    """The configuration `pos serve` hands uvicorn, which is not started."""
     given: dict[str, Any] = {}
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: given.update(options))
+    monkeypatch.setattr(cli._Server, "run", lambda server: given.update(vars(server.config)))
     return given
 
 
