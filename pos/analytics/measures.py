@@ -1,11 +1,9 @@
 """The analytics math, pure: order facts, buyer histories, rates, cohorts, time to come back.
 
-Refunds: a refund takes its share of each line in proportion to the line's amount, the way the
-platform reverses certified lines: floor(value * refunded / total) of it, on the running total,
-so a sale refunded in full nets to exactly zero. Certified fen, pieces and grams are what that
-leaves. Net fen also give up the fen the floors leave over, one from each of as many lines
-(rollups.py), so an order's lines keep exactly its total less refunds. An order refunded in full
-is no purchase at all.
+Refunds: each refund's fen are recorded on the lines it paid back (`pos.orders.refund_shares`:
+the goods it paid for, then the rest in proportion), the shares the platform reverses of the
+certified lines. A line's net and certified fen are its total less those, so an order's lines
+keep exactly its total less refunds. An order refunded in full is no purchase at all.
 A buyer's history is chain-wide: someone who first bought at store A is a returning buyer at B.
 """
 
@@ -29,19 +27,11 @@ __all__ = [
     "cohort_offsets",
     "comeback",
     "days_of",
-    "net_of",
     "purchase_row",
     "rate",
 ]
 
 COMEBACK_BUCKETS = ((0, 7), (8, 30), (31, 90), (91, 180), (181, None))
-
-
-def net_of(value: int, total_fen: int, refunded_fen: int) -> int:
-    """What is left of `value` (fen or units of one line) after its floor share of the refunds."""
-    if total_fen <= 0:
-        return value
-    return value - value * refunded_fen // total_fen
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -71,6 +61,7 @@ class SoldLine:
     county_code: str
     certified: bool
     total_fen: int
+    refunded_fen: int  # the refunds' fen recorded on the line
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +81,7 @@ def purchase_row(order: OrderFacts, lines: Sequence[SoldLine]) -> dict[str, obje
     """The purchase row of a paid order that is not refunded in full (without buyer columns)."""
     days = days_of(order.business_day)
     total, refunded = order.total_fen, order.refunded_fen
-    certified = sum(net_of(line.total_fen, total, refunded) for line in lines if line.certified)
+    certified = sum(line.total_fen - line.refunded_fen for line in lines if line.certified)
     return {
         "order_id": order.order_id,
         "store_id": order.store_id,

@@ -66,8 +66,8 @@ _ORDERS = (
     "ORDER BY id LIMIT {}"
 )
 _LINES = (
-    'SELECT "order", product, origin_county_code, certified, total_fen FROM order_line '
-    'WHERE "order" BETWEEN {} AND {}'
+    'SELECT "order", product, origin_county_code, certified, total_fen, refunded_fen'
+    ' FROM order_line WHERE "order" BETWEEN {} AND {}'
 )
 _VISITS = (
     "SELECT order_id, payer_hash, store_id, paid_at, day, week, month, net_fen, products, "
@@ -126,7 +126,11 @@ async def _purchases(report: Progress) -> int:
         lines: dict[int, list[SoldLine]] = {}
         for row in await fetch(_LINES, orders[0]["id"], after):
             sold = SoldLine(
-                row["product"], row["origin_county_code"], bool(row["certified"]), row["total_fen"]
+                row["product"],
+                row["origin_county_code"],
+                bool(row["certified"]),
+                row["total_fen"],
+                row["refunded_fen"],
             )
             lines.setdefault(row["order"], []).append(sold)
         rows = [purchase_row(_facts(o), lines.get(o["id"], [])) for o in orders]

@@ -1,10 +1,14 @@
 """Keeping the rollups equal to a recomputation from the orders, one order event at a time.
 
 Each `order_paid` or `order_refunded` event refreshes what its order touches from the source:
-the order's purchase row and the history of its buyer are recomputed; its store-day's sales get
-the difference between the order's share as recorded in its old purchase row and as it is now
-(recounted in full when the order leaves the sales). A replayed or out-of-order event therefore
-leaves exactly what a full `rebuild` would, which makes the handlers idempotent by the key.
+the order's purchase row and the history of its buyer are recomputed; an order newly counted
+adds its lines to its store-day's sales; the cells of one whose amounts changed since its
+purchase row was recorded (a refund) are recounted, and the whole store-day when the order left
+the sales. A line counts what is left of it after the refunds recorded on it: each refund's fen
+and returned units are kept on the lines they paid back (`pos.orders.refund_shares`), so a
+refund of one line leaves the others, certified or not, as they were. A replayed or
+out-of-order event therefore leaves exactly what a full `rebuild` would, which makes the
+handlers idempotent by the key.
 """
 
 from __future__ import annotations
@@ -40,61 +44,33 @@ __all__ = [
 
 COUNTED_STATES = ("paid", "partially_refunded")
 
-# What is left of a line's value (`v`) after floor(value * refunded / order total) of it, the
-# platform's split (see measures.net_of): certified fen, pieces and grams.
-_LESS_REFUNDS = (
-    "{v} - CASE WHEN p.total_fen > 0 "
-    "THEN CAST({v} AS BIGINT) * p.refunded_fen / p.total_fen ELSE 0 END"
-)
-# Net fen: the floors leave fewer fen of the refunds than the order has lines; those are taken
-# one each from the lines the floor cut most (`_CUT`; ties: the lowest line id), so the order's
-# cells sum to its total less refunds. A line gives one more fen when the floor shares of all the
-# lines, and one fen from each line before it in that queue, still fall short of the refunds.
-# A correlated subquery, not a window: only refunded orders pay for it, in CASE's later branch.
-_CUT = "CAST({m}.total_fen AS BIGINT) * p.refunded_fen % p.total_fen"
-_NET = (
-    _LESS_REFUNDS.format(v="l.total_fen")
-    + " - CASE WHEN p.refunded_fen <= 0 OR p.total_fen <= 0 THEN 0 WHEN (SELECT SUM("  # noqa: S608 (constant text)
-    "CAST(m.total_fen AS BIGINT) * p.refunded_fen / p.total_fen + CASE WHEN "
-    f"{_CUT.format(m='m')} > {_CUT.format(m='l')} OR "
-    f"({_CUT.format(m='m')} = {_CUT.format(m='l')} AND m.id < l.id) THEN 1 ELSE 0 END) "
-    'FROM order_line m WHERE m."order" = l."order") < p.refunded_fen THEN 1 ELSE 0 END'
-)
+# What is left of a line after the refunds recorded on it (`pos.orders.refund_shares`): net fen,
+# certified fen, and pieces or grams not paid back.
+_LINE_LEFT = {
+    "net_fen": "l.total_fen - l.refunded_fen",
+    "certified_fen": "CASE WHEN l.certified THEN l.total_fen - l.refunded_fen ELSE 0 END",
+    "quantity": "CASE WHEN l.quantity IS NULL THEN 0 ELSE l.quantity - l.returned_units END",
+    "weight_g": "CASE WHEN l.weight_g IS NULL THEN 0 ELSE l.weight_g - l.returned_units END",
+}
+_SUMS = ", ".join(f"SUM({left}) AS {name}" for name, left in _LINE_LEFT.items())
 # `where` is filled with constant text only.
 SALES_CELLS = (
     "INSERT INTO analytics_sales_day (store_id, day, product_id, supplier_id, county_code, "  # noqa: S608
     "province_code, net_fen, certified_fen, quantity, weight_g) "
     "SELECT p.store_id, p.day, l.product, l.supplier, l.origin_county_code, "
-    "substr(l.origin_county_code, 1, 2), "
-    f"SUM({_NET}), "
-    f"SUM(CASE WHEN l.certified THEN {_LESS_REFUNDS.format(v='l.total_fen')} ELSE 0 END), "
-    f"SUM({_LESS_REFUNDS.format(v='COALESCE(l.quantity, 0)')}), "
-    f"SUM({_LESS_REFUNDS.format(v='COALESCE(l.weight_g, 0)')}) "
+    f"substr(l.origin_county_code, 1, 2), {_SUMS} "
     'FROM analytics_purchase p JOIN order_line l ON l."order" = p.order_id '
     "WHERE {where} "
     "GROUP BY p.store_id, p.day, l.product, l.supplier, l.origin_county_code"
 )
-# One order's change to its store-day's cells: its lines at the purchase's values now (the row
-# just written, `sign` 1) less its lines at the values last recorded (`sign` -1, when there were
-# any). Adding it keeps each cell equal to the sum over its orders, which SALES_CELLS recounts.
-_ORDER_SIDES = (
-    "SELECT 1 AS sign, total_fen, refunded_fen FROM analytics_purchase WHERE order_id = {}"
-    " UNION ALL SELECT -1, CAST({} AS BIGINT), CAST({} AS BIGINT) WHERE {} = 1"
-)
 _ORDER_CELLS = (
-    "SELECT l.product AS product_id, l.supplier AS supplier_id,"  # noqa: S608
-    " l.origin_county_code AS county_code, "
-    f"SUM(p.sign * ({_NET})) AS net_fen, "
-    f"SUM(CASE WHEN l.certified THEN p.sign * ({_LESS_REFUNDS.format(v='l.total_fen')})"
-    " ELSE 0 END) AS certified_fen, "
-    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='COALESCE(l.quantity, 0)')})) AS quantity, "
-    f"SUM(p.sign * ({_LESS_REFUNDS.format(v='COALESCE(l.weight_g, 0)')})) AS weight_g "
-    f'FROM order_line l, ({_ORDER_SIDES}) p WHERE l."order" = {{}} '
-    "GROUP BY l.product, l.supplier, l.origin_county_code"
+    "SELECT l.product AS product_id, l.supplier AS supplier_id,"  # noqa: S608 (constant text)
+    f" l.origin_county_code AS county_code, {_SUMS}"
+    ' FROM order_line l WHERE l."order" = {} GROUP BY l.product, l.supplier, l.origin_county_code'
 )
-# Each of the order's cells gets its change, or is made with it (`WHERE true`: without it
-# SQLite would read ON CONFLICT as part of the join). Every key column is NOT NULL, and the
-# unique index on them holds on SQLite as on PostgreSQL.
+# An order newly counted adds its lines to its store-day's cells, or makes them (`WHERE true`:
+# without it SQLite would read ON CONFLICT as part of the join). Every key column is NOT NULL,
+# and the unique index on them holds on SQLite as on PostgreSQL.
 _ADD_CELLS = Statement(
     "INSERT INTO analytics_sales_day (store_id, day, product_id, supplier_id, county_code, "  # noqa: S608 (constant text, like every part below)
     "province_code, net_fen, certified_fen, quantity, weight_g) "
@@ -153,7 +129,8 @@ _FORGET_PURCHASE = Statement(
 # had none).
 _ORDER_LINES = Statement(
     "SELECT o.store AS store_id, o.state, o.payer_hash, o.paid_at, o.business_day, o.total_fen,"
-    " o.refunded_fen, l.product, l.origin_county_code, l.certified, l.total_fen AS line_fen"
+    " o.refunded_fen, l.product, l.origin_county_code, l.certified, l.total_fen AS line_fen,"
+    " l.refunded_fen AS refunded"
     ' FROM orders o LEFT JOIN order_line l ON l."order" = o.id WHERE o.id = {}'
 )
 
@@ -173,7 +150,13 @@ async def _purchase_of(order_id: int) -> dict[str, Any] | None:
         order["business_day"],
     )
     sold = [
-        SoldLine(r["product"], r["origin_county_code"], bool(r["certified"]), r["line_fen"])
+        SoldLine(
+            r["product"],
+            r["origin_county_code"],
+            bool(r["certified"]),
+            r["line_fen"],
+            r["refunded"],
+        )
         for r in rows
         if r["product"] is not None
     ]
@@ -183,14 +166,17 @@ async def _purchase_of(order_id: int) -> dict[str, Any] | None:
 async def _refresh_cells(
     order_id: int, old: dict[str, Any] | None, new: dict[str, Any] | None
 ) -> None:
-    """Add the order's change to its store-day's cells; recount a cell an order left."""
+    """Add a newly counted order's lines to its store-day's cells; recount its cells when its
+    amounts changed, and a whole cell an order left."""
     if old is not None and (new is None or _cell_of(old) != _cell_of(new)):
         await _recount_cell(*_cell_of(old))  # its groups may have no sale left
         old = None
     if new is None or (old is not None and _amounts_of(old) == _amounts_of(new)):
         return
-    sides = (order_id, *_amounts_of(old), 1) if old is not None else (order_id, 0, 0, 0)
-    await _ADD_CELLS.rows(*sides, order_id, order_id)
+    if old is not None:
+        await _recount_cells_of(order_id, *_cell_of(new))
+        return
+    await _ADD_CELLS.rows(order_id, order_id)
 
 
 def _cell_of(purchase: dict[str, Any]) -> tuple[int, date]:
@@ -204,6 +190,29 @@ def _amounts_of(purchase: dict[str, Any]) -> tuple[int, int]:
 async def _recount_cell(store_id: int, day: date) -> None:
     await execute("DELETE FROM analytics_sales_day WHERE store_id = {} AND day = {}", store_id, day)
     await execute(SALES_CELLS.format(where="p.store_id = {} AND p.day = {}"), store_id, day)
+
+
+# The groups of an order's lines: the cells of its store-day it counts in.
+_GROUPS_OF_ORDER = 'SELECT product, supplier, origin_county_code FROM order_line WHERE "order" = {}'
+
+
+async def _recount_cells_of(order_id: int, store_id: int, day: date) -> None:
+    """Recount the order's cells of its store-day from every purchase of that day.
+
+    Not the order's change alone: what its lines counted before, refunds as recorded then, is
+    not kept.
+    """
+    await execute(
+        "DELETE FROM analytics_sales_day WHERE store_id = {} AND day = {}"  # noqa: S608 (constant text)
+        f" AND (product_id, supplier_id, county_code) IN ({_GROUPS_OF_ORDER})",
+        store_id,
+        day,
+        order_id,
+    )
+    where = "p.store_id = {} AND p.day = {} AND (l.product, l.supplier, l.origin_county_code)"
+    await execute(
+        SALES_CELLS.format(where=f"{where} IN ({_GROUPS_OF_ORDER})"), store_id, day, order_id
+    )
 
 
 # The buyer a payer counts for, and its row if it has one: the member who linked the payer

@@ -15,6 +15,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from pos.db import Statement, current_engine, placeholders
 from pos.errors import NotFound
 from pos.orders.pricing import PricedLine, PricedOrder
+from pos.orders.refund_shares import LineShare, RefundLine
 from pos.orders.schemas import OrderLineOut, OrderOut, TransitionOut
 from pos.orders.states import OrderState
 from pos.orders.tables import OrderLine, OrderTransition
@@ -25,6 +26,7 @@ __all__ = [
     "NewOrder",
     "Seller",
     "SupplierOf",
+    "add_refund_shares",
     "certify_at_sale",
     "insert_order",
     "locked_order",
@@ -33,6 +35,7 @@ __all__ = [
     "order_out",
     "order_row",
     "record_transition",
+    "refund_lines",
     "restocked",
     "restocked_after",
     "seller_name",
@@ -83,6 +86,14 @@ _INSERT_ORDER = Statement(
     " expires_at, number, paid_at, payment_method, payment_reference, payer_hash)"
     " VALUES ({}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {}, {}, {}, '', NULL, '', '', NULL)"
     " ON CONFLICT (idempotency_scope_key) DO NOTHING RETURNING id"
+)
+_REFUND_LINES = Statement(
+    "SELECT line_no, product AS product_id, COALESCE(quantity, weight_g, 0) AS units, total_fen,"
+    ' refunded_fen, returned_units FROM order_line WHERE "order" = {} ORDER BY line_no'
+)
+_ADD_REFUND_SHARE = Statement(
+    "UPDATE order_line SET refunded_fen = refunded_fen + {}, returned_units = returned_units + {}"
+    ' WHERE "order" = {} AND line_no = {}'
 )
 _SET_NUMBER = Statement("UPDATE orders SET number = {} WHERE id = {}")
 _RECORD_TRANSITION = Statement(
@@ -297,6 +308,17 @@ def units_of(lines: Sequence[OrderLineOut]) -> dict[int, int]:
 async def sold_units(order_id: int) -> dict[int, int]:
     """Pieces or grams of each product on the order: what it holds, or sold."""
     return units_of(await order_lines(order_id))
+
+
+async def refund_lines(order_id: int) -> list[RefundLine]:
+    """The order's lines as refunds see them: sold, and what refunds took of them so far."""
+    return [RefundLine(**row) for row in await _REFUND_LINES.rows(order_id)]
+
+
+async def add_refund_shares(order_id: int, shares: Sequence[LineShare]) -> None:
+    """Add a refund's shares to the order's lines (in the caller's transaction)."""
+    for share in shares:
+        await _ADD_REFUND_SHARE.rows(share.fen, share.units, order_id, share.line_no)
 
 
 def restocked(row: dict[str, Any]) -> dict[int, int]:

@@ -1,8 +1,10 @@
 """Goods a refund brings back: how many units of each product an order may still return.
 
-A refund checks its units twice: before the provider moves the money (`check_restock`, counting
-those of refunds still in flight), and again under the order's lock as the goods go back on the
-shelf (`restock`), so no unit comes back twice.
+A refund checks its units twice: before the provider moves the money (`check_restock` for the
+goods put back on the shelf, `check_returned` for those it pays for, counting those of refunds
+still in flight), and again under the order's lock as the goods go back on the shelf (`restock`)
+and its fen are recorded on the lines (`pos.orders.refund_shares`), so no unit comes back, nor
+is paid for, twice.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pos.errors import InvalidInput
 from pos.inventory import service as inventory
 from pos.orders import records
 from pos.orders.records import sold_units
+from pos.orders.refund_shares import LineShare, refund_shares
 
-__all__ = ["check_restock", "restock", "returnable_units"]
+__all__ = ["check_restock", "check_returned", "pay_back", "restock", "returnable_units"]
 
 
 async def check_restock(
@@ -28,6 +31,41 @@ async def check_restock(
     come back when they finish. `record_refund` checks again under the order's lock.
     """
     await _check_returnable(await records.order_row(order_id), restock, pending)
+
+
+async def check_returned(
+    order_id: int,
+    restock: Mapping[int, int],
+    returned: Mapping[int, int],
+    *,
+    pending: Mapping[int, int],
+) -> None:
+    """Refuse goods put back that the refund does not pay for, and goods paid for that the
+    order did not sell or has been paid back for already; InvalidInput.
+
+    `pending` are the units refunds still in flight pay for.
+    """
+    for product_id, units in restock.items():
+        if units > returned.get(product_id, 0):
+            raise InvalidInput(
+                f"product {product_id}: {units} units go back on the shelf, but the refund pays"
+                f" for {returned.get(product_id, 0)}",
+                code="restock_not_returned",
+                product_id=product_id,
+                returned=returned.get(product_id, 0),
+            )
+    left: dict[int, int] = {}
+    for line in await records.refund_lines(order_id):
+        left[line.product_id] = left.get(line.product_id, 0) + line.units_left
+    for product_id, units in returned.items():
+        can = left.get(product_id, 0) - pending.get(product_id, 0)
+        if units > can:
+            raise InvalidInput(
+                f"product {product_id}: {units} units cannot be paid back, {can} can",
+                code="returned_more_than_sold",
+                product_id=product_id,
+                returnable=can,
+            )
 
 
 async def returnable_units(order_id: int) -> dict[int, int]:
@@ -81,3 +119,16 @@ async def restock(
             reference=f"order:{row['id']}",
             occurred_at=returned_at,
         )
+
+
+async def pay_back(order_id: int, amount_fen: int, returned: Mapping[int, int]) -> list[LineShare]:
+    """Record a refund of `amount_fen` paying for the `returned` goods on the order's lines;
+    the lines' shares of it, those with fen or units only.
+
+    The order is locked by the caller; InvalidInput `returned_more_than_sold` for goods its
+    lines have been paid back for already.
+    """
+    shares = refund_shares(await records.refund_lines(order_id), amount_fen, returned)
+    shares = [share for share in shares if share.fen or share.units]
+    await records.add_refund_shares(order_id, shares)
+    return shares

@@ -365,6 +365,7 @@ async def record_refund(
     *,
     amount_fen: int,
     restock: dict[int, int] | None,
+    returned: dict[int, int] | None = None,
     actor: str = "payments",
     why: str = "",
     slip_printer_id: int | None = None,
@@ -372,21 +373,27 @@ async def record_refund(
 ) -> Transition:
     """Paid -> partially refunded or refunded; `restock` puts returned goods back on the shelf.
 
-    `why` is the reason staff gave, kept with the transition; `slip_printer_id` is where they
-    asked the refund slip to print (None: the sale's printer); `returned_at` is when the goods
-    came back (None: now), which a stock count taken since has counted.
+    `returned` are the goods the refund pays for (None: those of `restock`): its fen are
+    recorded on the lines they were sold on (`pos.orders.refund_shares`). `why` is the reason
+    staff gave, kept with the transition; `slip_printer_id` is where they asked the refund slip
+    to print (None: the sale's printer); `returned_at` is when the goods came back (None: now),
+    which a stock count taken since has counted.
 
-    Joins the caller's transaction and writes one `order_refunded` event per refund.
+    Joins the caller's transaction and writes one `order_refunded` event per refund, with each
+    line's share (`lines`: line_no, fen, units; lines without one left out).
     """
-    returned = restock or {}
+    back = restock or {}
     owner = not _in_transaction()
     async with write_transaction():
         row = await locked_order(order_id)
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
-        await returns.restock(row, returned, actor=actor, why=why, returned_at=returned_at)
+        await returns.restock(row, back, actor=actor, why=why, returned_at=returned_at)
+        shares = await returns.pay_back(
+            order_id, amount_fen, back if returned is None else returned
+        )
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
-        values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, returned)}
+        values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, back)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
         result, transition_id = await _change(row, event, actor=actor, reason=reason, values=values)
         # Frozen here: a later change of the store's zone moves no refund to another day.
@@ -399,8 +406,12 @@ async def record_refund(
             "refunded_at": refunded_at.isoformat(),  # the platform's day, however late handled
             "business_day": refunded_at.astimezone(time_zone).date().isoformat(),
             "state": result.state,
-            "restock": {str(product): units for product, units in returned.items()},
+            "restock": {str(product): units for product, units in back.items()},
             "slip_printer_id": slip_printer_id,
+            "lines": [
+                {"line_no": share.line_no, "fen": share.fen, "units": share.units}
+                for share in shares
+            ],
         }
         await outbox.emit(ORDER_REFUNDED, f"{order_id}:{transition_id}", payload)
     if owner:

@@ -70,6 +70,10 @@ class OrderLine(Table):
     amount_fen = Integer()
     discount_fen = Integer()
     total_fen = Integer()
+    refunded_fen = Integer(default=0, help_text="the fen of refunds paid back on this line")
+    returned_units = Integer(
+        default=0, help_text="pieces or grams refunds paid for (see pos.orders.refund_shares)"
+    )
     certified = Boolean(help_text="certified at the moment of sale")
     certificate_no = Varchar(length=40)
     origin_county_code = Varchar(length=6)

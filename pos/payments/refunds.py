@@ -1,14 +1,15 @@
 """Refunds: staff ask for all or part of a payment back; the provider returns it.
 
 The amount is reserved on the payment first (one conditional UPDATE, so two refunds can never
-return more than was paid), and the goods to put back are checked against what the order sold
-less what is back or on its way; then the provider is asked; an outbox event finishes a refund
-the request could not (a crash, a provider that did not answer, or WeChat answering PROCESSING).
-Repeating `out_refund_no` at WeChat or `out_request_no` at Alipay returns the same refund, so
-asking twice is safe; still, the outbox queries a refund and asks for it again only when the
-provider has none. One the provider is processing is queried at the intervals of
-`polling.next_refund_check`, and flagged `refund_overdue` for staff once those end; staff may
-then have it checked again (`check_again`), which settles it as those queries would have.
+return more than was paid), and the goods to put back, and those it pays for, are checked against
+what the order sold less what is back (or paid for) or on its way; then the provider is asked;
+an outbox event finishes a refund the request could not (a crash, a provider that did not
+answer, or WeChat answering PROCESSING). Repeating `out_refund_no` at WeChat or `out_request_no`
+at Alipay returns the same refund, so asking twice is safe; still, the outbox queries a refund
+and asks for it again only when the provider has none. One the provider is processing is
+queried at the intervals of `polling.next_refund_check`, and flagged `refund_overdue` for staff
+once those end; staff may then have it checked again (`check_again`), which settles it as those
+queries would have.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ __all__ = [
 SAFETY_NET_DELAY = timedelta(seconds=30)
 
 
-def _restock(stored: str | dict[str, int]) -> dict[int, int]:
-    restock = json.loads(stored) if isinstance(stored, str) else stored
-    return {int(product): quantity for product, quantity in (restock or {}).items()}
+def _goods(stored: str | dict[str, int]) -> dict[int, int]:
+    """A refund's `restock` or `returned` as stored: product id -> units."""
+    goods = json.loads(stored) if isinstance(stored, str) else stored
+    return {int(product): units for product, units in (goods or {}).items()}
 
 
 def _out(refund: Refund, order_id: int) -> RefundOut:
@@ -65,7 +67,8 @@ def _out(refund: Refund, order_id: int) -> RefundOut:
         amount_fen=refund.amount_fen,
         status=refund.status,
         reason=refund.reason,
-        restock=_restock(refund.restock),
+        restock=_goods(refund.restock),
+        returned=_goods(refund.returned),
         requested_by=refund.requested_by,
         printer_id=refund.slip_printer,
         created_at=refund.created_at,
@@ -85,14 +88,21 @@ async def _earlier(order_id: int, store_id: int, idempotency_key: str) -> Refund
     return RefundOut.model_validate(answer) if answer else _out(refund, order_id)
 
 
-async def _pending_restock(payment_id: int) -> Counter[int]:
-    """Units that refunds of the payment still in flight put back when they finish."""
-    pending: Counter[int] = Counter()
-    rows = await Refund.select(Refund.restock).where(
+class _Pending(NamedTuple):
+    """Units of refunds of a payment still in flight: put back, and paid for, when they finish."""
+
+    restock: Counter[int]
+    returned: Counter[int]
+
+
+async def _pending(payment_id: int) -> _Pending:
+    pending = _Pending(Counter(), Counter())
+    rows = await Refund.select(Refund.restock, Refund.returned).where(
         (Refund.payment == payment_id) & (Refund.status == "pending")
     )
     for row in rows:
-        pending.update(_restock(row["restock"]))
+        pending.restock.update(_goods(row["restock"]))
+        pending.returned.update(_goods(row["returned"]))
     return pending
 
 
@@ -127,7 +137,7 @@ async def returnable_units(order_id: int, store_id: int) -> dict[int, int]:
     back yet, nor on their way back with a refund still in flight (as a refund checks them)."""
     not_back = await returns.returnable_units(order_id)
     payment = await Payment.select(Payment.id).where(_paid_payment_of(order_id, store_id)).first()
-    pending = await _pending_restock(payment["id"]) if payment else Counter[int]()
+    pending = (await _pending(payment["id"])).restock if payment else Counter[int]()
     return {product_id: units - pending[product_id] for product_id, units in not_back.items()}
 
 
@@ -164,9 +174,12 @@ async def _open(
     async with write_transaction():
         payment = await _reserve(order_id, store_id, data)
         # `_reserve` locked the payment, which a refund finishing updates too: none finishes now,
-        # so each unit counts once, as pending here or as put back in the order.
-        pending = await _pending_restock(payment.id)
-        await returns.check_restock(order_id, data.restock or {}, pending=pending)
+        # so each unit counts once, as pending here or as put back (or paid for) in the order.
+        pending = await _pending(payment.id)
+        await returns.check_restock(order_id, data.restock or {}, pending=pending.restock)
+        await returns.check_returned(
+            order_id, data.restock or {}, data.paid_for, pending=pending.returned
+        )
         refund_id: int = await open_refund(
             payment.id,
             data.amount_fen,
@@ -176,6 +189,7 @@ async def _open(
             idempotency_key=key,
             requested_by=actor.user_id,
             restock={str(product): n for product, n in (data.restock or {}).items()},
+            returned={str(product): n for product, n in data.paid_for.items()},
             slip_printer=data.printer_id,
         )
     return refund_id
@@ -268,11 +282,11 @@ async def _finish(refund: Refund, result: RefundResult, now: datetime) -> Transi
     await flags.end_overdue(refund.id, now)
     moved = None
     if not refund.automatic:
-        restock = _restock(refund.restock)
         moved = await orders.record_refund(
             payment.order,
             amount_fen=refund.amount_fen,
-            restock=restock or None,
+            restock=_goods(refund.restock) or None,
+            returned=_goods(refund.returned),
             actor=staff_name(refund.requested_by) if refund.requested_by else "payments",
             why=refund.reason,
             slip_printer_id=refund.slip_printer,

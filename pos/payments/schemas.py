@@ -77,16 +77,27 @@ class RefundRequest(Input):
     restock: dict[RowId, int] | None = Field(
         default=None, description="product id -> quantity returned to stock"
     )
+    returned: dict[RowId, int] | None = Field(
+        default=None,
+        description="goods this refund pays for: product id -> pieces, or grams for kg products;"
+        " default: the goods put back in stock (`restock`)",
+    )
     printer_id: RowId | None = Field(
         default=None,
         description="the store's printer for the refund slip; default: the sale's printer",
     )
 
     @model_validator(mode="after")
-    def _positive_restock(self) -> RefundRequest:
-        if self.restock and any(quantity <= 0 for quantity in self.restock.values()):
-            raise ValueError("restock quantities are positive")
+    def _positive_goods(self) -> RefundRequest:
+        for goods in (self.restock, self.returned):
+            if goods and any(quantity <= 0 for quantity in goods.values()):
+                raise ValueError("restock and returned quantities are positive")
         return self
+
+    @property
+    def paid_for(self) -> dict[int, int]:
+        """The goods the refund pays for: `returned`, else those put back in stock."""
+        return dict(self.restock or {}) if self.returned is None else dict(self.returned)
 
 
 class RefundOut(BaseModel):
@@ -98,6 +109,9 @@ class RefundOut(BaseModel):
     status: str = Field(description="pending (the provider is processing), succeeded or failed")
     reason: str
     restock: dict[int, int]
+    returned: dict[int, int] = Field(
+        default_factory=dict, description="the goods the refund pays for (pieces or grams)"
+    )
     requested_by: int | None = Field(description="staff user id; none for automatic refunds")
     printer_id: int | None = Field(description="where the slip prints; none: the sale's printer")
     created_at: datetime

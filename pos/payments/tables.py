@@ -108,6 +108,7 @@ class Refund(Table):
     automatic = Boolean(default=False, help_text="returned by the system, not asked by staff")
     requested_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)
     restock = JSON(default="{}", help_text="product id -> quantity put back into stock")
+    returned = JSON(default="{}", help_text="product id -> pieces or grams the refund pays for")
     slip_printer = ForeignKey(
         references=Printer,
         null=True,

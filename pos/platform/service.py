@@ -37,6 +37,7 @@ from pos.platform.schemas import (
 )
 from pos.platform.tables import CertifiedTransaction
 from pos.platform.transactions import (
+    LineRefund,
     Place,
     RefundShare,
     reversal_transaction,
@@ -95,7 +96,8 @@ async def on_order_refunded(event: Event) -> None:
 
 
 async def reversal_of(event: Event) -> TransactionDoc | None:
-    """The reversal an `order_refunded` event records; None when it reverses no certified fen.
+    """The reversal an `order_refunded` event records: each certified line's share of the refund;
+    None when it reverses nothing certified.
 
     Raises Unavailable while the order has a certified line but its sale is not recorded.
     """
@@ -113,8 +115,19 @@ async def reversal_of(event: Event) -> TransactionDoc | None:
         after_fen=after,
         refunded_at=refunded_at,
         business_day=await _refund_day(event.payload, refunded_at),
+        lines=_line_refunds(event.payload),
     )
     return reversal_transaction(sale, share, order_id)
+
+
+def _line_refunds(payload: dict[str, Any]) -> tuple[LineRefund, ...] | None:
+    # None: an event written before refunds were recorded per line, reversed in proportion.
+    if "lines" not in payload:
+        return None
+    return tuple(
+        LineRefund(int(line["line_no"]), int(line["fen"]), int(line["units"]))
+        for line in payload["lines"]
+    )
 
 
 async def on_rating_event(event: Event) -> None:

@@ -1,10 +1,10 @@
 """Certified transactions built from the sale frozen at payment (pure).
 
 Only lines certified at the moment of sale are forwarded; a certificate revoked later changes
-nothing, because the sale's lines are never looked up again. A refund is a reversal of the sale's
-lines: the refunded share of the order is spread over the lines in proportion to their amounts,
-computed on the running total refunded so that successive partial refunds add up to exactly the
-sale once the whole order is refunded (floor(a * after / total) - floor(a * before / total)).
+nothing, because the sale's lines are never looked up again. A refund is a reversal of exactly
+its share of each certified line, as the order recorded it (`pos.orders.refund_shares`: the goods
+it paid for, then the rest in proportion): its fen, and its pieces or grams. A refund of
+uncertified goods only reverses nothing here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pos.platform.schemas import Sale, SoldLine, TransactionDoc, TransactionLine
 
 __all__ = [
+    "LineRefund",
     "Place",
     "RefundShare",
     "reversal_id",
@@ -37,14 +38,25 @@ class Place:
 
 
 @dataclass(frozen=True, slots=True)
+class LineRefund:
+    """A sale line's share of one refund: fen, and pieces or grams."""
+
+    line_no: int
+    fen: int
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
 class RefundShare:
-    """One refund of an order: fen refunded before and after it, when, and its store-local day."""
+    """One refund of an order: fen refunded before and after it, when, its store-local day, and
+    each line's share of it (None: an event written before refunds were recorded per line)."""
 
     refund_key: str
     before_fen: int
     after_fen: int
     refunded_at: datetime
     business_day: date
+    lines: tuple[LineRefund, ...] | None = None
 
 
 def sale_id(merchant_id: str, order_id: int) -> str:
@@ -113,10 +125,14 @@ def reversal_transaction(
 ) -> TransactionDoc | None:
     """The reversal of `sale`'s lines for one refund, or None when it reverses nothing of them.
 
-    A line whose share of this refund rounds to 0 fen may still take back grams or pieces: left
-    out, they would never be reversed, as the next refund's share counts from this one's.
+    A line whose share of this refund is 0 fen may still take back grams or pieces: it is
+    reversed all the same.
     """
-    reversed_lines = (_reversed(line, share, sale.order_total_fen) for line in sale.lines)
+    if share.lines is None:
+        reversed_lines = (_proportional(line, share, sale.order_total_fen) for line in sale.lines)
+    else:
+        parts = {part.line_no: part for part in share.lines}
+        reversed_lines = (_reversed(line, parts.get(line.line_no)) for line in sale.lines)
     lines = [line for line in reversed_lines if line.amount_fen or line.quantity or line.weight_g]
     if not lines:
         return None
@@ -133,7 +149,24 @@ def reversal_transaction(
     )
 
 
-def _reversed(line: TransactionLine, share: RefundShare, total_fen: int) -> TransactionLine:
+def _reversed(line: TransactionLine, part: LineRefund | None) -> TransactionLine:
+    fen, units = (part.fen, part.units) if part is not None else (0, 0)
+    return line.model_copy(
+        update={
+            "amount_fen": fen,
+            "quantity": None if line.quantity is None else units,
+            "weight_g": None if line.weight_g is None else units,
+        }
+    )
+
+
+def _proportional(line: TransactionLine, share: RefundShare, total_fen: int) -> TransactionLine:
+    """The line's share of a refund whose event has no line shares (written before they were
+    recorded): the refund spread over the lines in proportion to their amounts, on the running
+    total, so successive refunds add up to exactly the sale once the whole order is refunded
+    (floor(a * after / total) - floor(a * before / total)).
+    """
+
     def part(value: int | None) -> int | None:
         if value is None:
             return None

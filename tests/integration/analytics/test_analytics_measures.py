@@ -69,11 +69,13 @@ async def test_sales_by_county_and_province_net_of_refunds(sample: Sample) -> No
     assert (by_province.net_fen, by_province.certified_fen) == (7500, 2500)
 
 
-async def test_net_sales_after_a_partial_refund_are_the_money_kept(db: str) -> None:
+async def test_a_refund_naming_no_goods_nets_every_line_in_proportion_to_the_money_kept(
+    db: str,
+) -> None:
     a = await open_shop()
     noodles, plums, bamboo = [await product_in(a, "990001", 1000) for _ in range(3)]
     order = await sell(a, {noodles: 1, plums: 1, bamboo: 1}, payer="p1", at=shanghai(3, 2))
-    await refund(order, 1000)  # one of the three items comes back: 10 yuan refunded
+    await refund(order, 1000)  # 10 yuan off, no goods named: a goodwill refund
     await run_events()
     day = date(2026, 3, 2)
     scope = Scope((a.store_id,), day, day)
@@ -84,14 +86,14 @@ async def test_net_sales_after_a_partial_refund_are_the_money_kept(db: str) -> N
     await rebuild()
 
     assert buyers.net_fen == by_day.net_fen == 2000  # not 2001: 1/3 fen kept by each line
-    # The fen the floors leave over is refunded from the first line (equal cuts: lowest id).
+    # The fen the floors leave over is refunded from the first line (equal shares: lowest line).
     assert sorted((int(row.key), row.net_fen) for row in by_product.rows) == [
         (noodles, 666),
         (plums, 667),
         (bamboo, 667),
     ]
-    # Certified fen keep the platform's split: each line reverses floor(1000 * 1000 / 3000).
-    assert by_day.certified_fen == 3 * (1000 - 333)
+    # Certified fen are what the platform is told: each line less the refund's share of it.
+    assert by_day.certified_fen == 2000
     assert await service.sales(scope, "product") == by_product
 
 

@@ -25,6 +25,15 @@ def test_refund_amount_and_restock_are_positive() -> None:
     assert RefundRequest(amount_fen=100, reason="broken", restock={1: 2}).restock == {1: 2}
 
 
+def test_the_goods_a_refund_pays_for_are_positive_and_default_to_those_put_back() -> None:
+    with pytest.raises(ValidationError):
+        RefundRequest(amount_fen=100, reason="spoiled", returned={1: -1})
+    assert RefundRequest(amount_fen=100, reason="spoiled", restock={1: 2}).paid_for == {1: 2}
+    named = RefundRequest(amount_fen=100, reason="spoiled", restock={1: 1}, returned={1: 2, 3: 5})
+    assert named.paid_for == {1: 2, 3: 5}
+    assert RefundRequest(amount_fen=100, reason="price match").paid_for == {}
+
+
 def test_a_refund_reason_is_stripped_and_blank_is_refused() -> None:
     with pytest.raises(ValidationError):
         RefundRequest(amount_fen=100, reason=" \t\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from pos.platform.schemas import Sale, SoldLine, TransactionDoc
-from pos.platform.transactions import Place, RefundShare, sale_transaction
+from pos.platform.transactions import LineRefund, Place, RefundShare, sale_transaction
 
 __all__ = ["CODES", "PAID", "PLACE", "make_sale", "share", "sold", "sold_line"]
 
@@ -51,5 +51,8 @@ def sold(*lines: SoldLine) -> TransactionDoc:
     return doc
 
 
-def share(before: int, after: int, key: str = "7") -> RefundShare:
-    return RefundShare(key, before, after, PAID, date(2026, 11, 29))
+def share(
+    before: int, after: int, key: str = "7", lines: tuple[LineRefund, ...] | None = None
+) -> RefundShare:
+    """A refund of `after - before` fen; `lines`: its line shares (None: an older event's)."""
+    return RefundShare(key, before, after, PAID, date(2026, 11, 29), lines)
