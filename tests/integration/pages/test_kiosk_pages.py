@@ -176,17 +176,24 @@ async def test_a_checkout_the_shopper_cancels_frees_its_stock_and_its_qr_code(
     assert "<svg" in (await client.post("/kiosk/checkout", data=again)).text  # the unit sells
 
 
-async def _paid_by_code(client: httpx.AsyncClient, key: str) -> tuple[int, str]:
-    """Check out noodles and pay with a payment code; the order's id and token."""
+async def _code_form(client: httpx.AsyncClient, key: str) -> tuple[str, int, str]:
+    """Check out noodles: where the payment screen posts a payment code, the order's id and
+    its token."""
     _, lines = await _scan(client, "[]", NOODLES)
     pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": key})
     action = re.search(r'action="(/kiosk/orders/(\d+)/code)"', pay.text)
     token = re.search(r'name="token" value="([^"]+)"', pay.text)
     assert action
     assert token
-    paid = await client.post(action[1], data={"token": token[1], "auth_code": PAYMENT_CODE})
+    return action[1], int(action[2]), token[1]
+
+
+async def _paid_by_code(client: httpx.AsyncClient, key: str) -> tuple[int, str]:
+    """Check out noodles and pay with a payment code; the order's id and token."""
+    action, order_id, token = await _code_form(client, key)
+    paid = await client.post(action, data={"token": token, "auth_code": PAYMENT_CODE})
     assert "已支付" in paid.text, paid.text
-    return int(action[2]), token[1]
+    return order_id, token
 
 
 async def _status(client: httpx.AsyncClient, order_id: int, token: str) -> str:
@@ -357,16 +364,9 @@ async def test_a_refused_payment_code_says_why_in_the_provider_s_words(
     client: httpx.AsyncClient, kiosk_token: str
 ) -> None:
     await _paired(client, kiosk_token)
-    _, lines = await _scan(client, "[]", NOODLES)
-    pay = await client.post("/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-0005"})
-    action = re.search(r'action="(/kiosk/orders/\d+/code)"', pay.text)
-    token = re.search(r'name="token" value="([^"]+)"', pay.text)
-    assert action
-    assert token
+    action, _, token = await _code_form(client, "kiosk-checkout-0005")
 
-    refused = await client.post(
-        action[1], data={"token": token[1], "auth_code": "134567890123450003"}
-    )
+    refused = await client.post(action, data={"token": token, "auth_code": "134567890123450003"})
 
     assert refused.status_code == 200, refused.text
     alert = re.search(r'<p class="alert" role="alert">(.*?)</p>', refused.text, re.S)
