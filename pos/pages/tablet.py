@@ -21,6 +21,7 @@ from pos.inventory.schemas import (
 )
 from pos.money import parse_yuan
 from pos.orders import service as orders
+from pos.orders.refund_shares import RefundLine
 from pos.orders.schemas import OrderOut, TransitionOut
 from pos.pages.forms import whole_number
 from pos.payments import flags, refunds
@@ -176,15 +177,28 @@ def _order_id(number: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ReturnableGoods:
-    """A product of the order as the refund form offers to put it back on the shelf.
+    """A product of the order as the refund form offers to pay it back and put it on the shelf.
 
-    `units` are the pieces (grams, when weighed) sold and not back yet.
+    `payable` are the pieces (grams, when weighed) no refund has paid back or is paying back;
+    `restockable` those of them not back on the shelf nor on their way; `lines` the product's
+    lines as a new refund finds them, for the page to work out what units are worth.
     """
 
     product_id: int
     name_zh: str
     weighed: bool
-    units: int
+    payable: int
+    restockable: int
+    lines: list[RefundLine]
+
+    @property
+    def line_values(self) -> list[tuple[int, int, int, int]]:
+        """Each line with units left: total fen, units sold, units returned, fen left."""
+        return [
+            (line.total_fen, line.units, line.returned_units, line.fen_left)
+            for line in self.lines
+            if line.units_left > 0
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,30 +238,46 @@ async def find_order(
     if order.store_id != store_id:
         raise Forbidden("this order belongs to another store", code="other_store")
     # Reading the order checked the session: the rest is read without checking it again.
-    history, returnable, printers, rules, room = await asyncio.gather(
+    history, returnable, payable, printers, rules, room = await asyncio.gather(
         orders.transitions(order.id),
         refunds.returnable_units(order.id, store_id),
+        refunds.payable_lines(order.id, store_id),
         stores.store_printer_names(store_id),
         stores.store_rules(store_id),
         refunds.refund_room(order.id, store_id),
     )
+    return FoundOrder(
+        order, history, _goods(order, returnable, payable), printers, rules.time_zone, room
+    )
+
+
+def _goods(
+    order: OrderOut, returnable: Mapping[int, int], payable: list[RefundLine]
+) -> list[ReturnableGoods]:
+    """Each product of the order, in line order, with what a refund may pay back and put back."""
     line_of = {line.product_id: line for line in order.lines}
-    goods = [
-        ReturnableGoods(
-            product, line_of[product].name_zh, line_of[product].weight_g is not None, units
+    goods = []
+    for product, sold in line_of.items():
+        lines = [line for line in payable if line.product_id == product]
+        units = sum(max(line.units_left, 0) for line in lines)
+        # Goods go back on the shelf only with a refund paying for them.
+        back = max(min(returnable.get(product, 0), units), 0)
+        goods.append(
+            ReturnableGoods(product, sold.name_zh, sold.weight_g is not None, units, back, lines)
         )
-        for product, units in returnable.items()
-    ]
-    return FoundOrder(order, history, goods, printers, rules.time_zone, room)
+    return goods
 
 
-def _goods_back(form: Mapping[str, str]) -> dict[int, int]:
-    """The units the form puts back on the shelf, by product id; empty and 0 fields none."""
-    goods: dict[int, int] = {}
+def _form_goods(form: Mapping[str, str], prefix: str) -> dict[int, int] | None:
+    """The units of each product the form's `<prefix><product id>` fields name (empty and 0
+    fields none); None when the form has no such field."""
+    goods: dict[int, int] | None = None
     for name, value in form.items():
-        product = name.removeprefix("back_")
-        if product != name and (units := _whole(value, 0)):
-            goods[whole_number(product, code="form_product")] = units
+        product = name.removeprefix(prefix)
+        if product != name:
+            goods = {} if goods is None else goods
+            if units := _whole(value, 0):
+                goods[whole_number(product, code="form_product")] = units
     return goods
 
 
@@ -346,7 +376,9 @@ async def refund(
     *,
     payments: Payments,
 ) -> RefundOut:
-    """Refund part or all of the order; `back_<product id>` puts units back on the shelf."""
+    """Refund part or all of the order; `returned_<product id>` are the units it pays for,
+    `back_<product id>` those of them put back on the shelf. A form with no `returned_` field
+    pays for the goods put back, as the API does."""
     require(actor, CASH_ROLES, store_id)
     try:
         amount_fen = parse_yuan(form.get("amount", ""))
@@ -355,7 +387,8 @@ async def refund(
     data = RefundRequest(
         amount_fen=amount_fen,
         reason=form.get("reason", "").strip(),
-        restock=_goods_back(form) or None,
+        restock=_form_goods(form, "back_") or None,
+        returned=_form_goods(form, "returned_"),
         printer_id=_printer_choice(form),
     )
     return await refunds.refund_order(

@@ -18,7 +18,7 @@ from pos.inventory import service as inventory
 from pos.inventory.schemas import RestockOrderIn, ThresholdIn
 from pos.inventory.tables import CountLine, CountSession, ReceivingLine, RestockOrder
 from pos.orders import service as orders
-from pos.orders.tables import Order
+from pos.orders.tables import Order, OrderLine
 from pos.pages import dashboard
 from pos.payments.provider import RefundResult
 from pos.payments.tables import Refund, SandboxPayment
@@ -639,6 +639,92 @@ async def test_a_partial_refund_puts_back_only_the_goods_returned(
     assert refused.status_code == 422
     assert (await inventory.get_level(store, noodles)).on_hand == sold_out + 1
     assert (await orders.get_order(int(order_id))).refunded_fen == 1880
+    # A form naming only goods back on the shelf pays for them, as the API's default does.
+    assert await Refund.select(Refund.returned).output(load_json=True) == [
+        {"returned": {str(noodles): 1}}
+    ]
+    assert await _noodle_line_refunds() == {"refunded_fen": 1880, "returned_units": 1}
+
+
+async def _noodle_line_refunds() -> dict[str, Any]:
+    """What refunds took of the kiosk sale's one line (two packs of noodles)."""
+    line = await OrderLine.select(OrderLine.refunded_fen, OrderLine.returned_units).first()
+    assert line is not None
+    return line
+
+
+async def test_a_refund_for_goods_thrown_away_pays_for_them_and_leaves_the_shelf_alone(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings, packs=2)
+    store, noodles = demo.kiosk_store_id, await _noodles_id()
+    sold_out = (await inventory.get_level(store, noodles)).on_hand
+    await _login(client, "cashier")
+    page = f"/staff/stores/{store}/orders"
+    found = await client.get(page, params={"number": order_id})
+    assert re.search(rf'name="returned_{noodles}"[^>]* max="2"', found.text), found.text
+    spoiled = {
+        "amount": "18.80",
+        "reason": "spoiled, thrown away",
+        "key": "rf1",
+        f"returned_{noodles}": "1",
+        f"back_{noodles}": "0",
+    }
+
+    refunded = await client.post(f"{page}/{order_id}/refund", data=spoiled)
+    await run_outbox()
+
+    assert refunded.status_code == 303, refunded.text
+    assert (await inventory.get_level(store, noodles)).on_hand == sold_out
+    assert await Refund.select(Refund.restock, Refund.returned).output(load_json=True) == [
+        {"restock": {}, "returned": {str(noodles): 1}}
+    ]
+    assert await _noodle_line_refunds() == {"refunded_fen": 1880, "returned_units": 1}
+    after = (await client.get(page, params={"number": order_id})).text
+    # One pack is paid back: one more may be, and only a pack paid back may go on the shelf.
+    assert re.search(rf'name="returned_{noodles}"[^>]* max="1"', after), after
+    assert re.search(rf'name="back_{noodles}"[^>]* max="1"', after), after
+
+
+@pytest.mark.parametrize(
+    ("paid", "back", "message"),
+    [
+        ("1", "2", "More units are put back on the shelf than the refund pays for."),
+        ("", "1", "More units are put back on the shelf than the refund pays for."),
+        ("3", "0", "The refund pays for more units than the order sold and has not refunded"),
+    ],
+)
+async def test_goods_the_refund_cannot_pay_for_are_refused_with_a_message(
+    paying_client: httpx.AsyncClient,
+    demo: Demo,
+    kiosk_token: str,
+    settings: Settings,
+    paid: str,
+    back: str,
+    message: str,
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings, packs=2)
+    store, noodles = demo.kiosk_store_id, await _noodles_id()
+    sold_out = (await inventory.get_level(store, noodles)).on_hand
+    await _login(client, "cashier")
+    form = {
+        "amount": "18.80",
+        "reason": "torn",
+        "key": "rf1",
+        f"returned_{noodles}": paid,
+        f"back_{noodles}": back,
+    }
+
+    refused = await client.post(
+        f"/staff/stores/{store}/orders/{order_id}/refund", data=form, headers=_EN
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert message in refused.text
+    assert await Refund.count() == 0
+    assert (await inventory.get_level(store, noodles)).on_hand == sold_out
 
 
 async def test_a_cashier_sees_a_refund_the_provider_refused_and_resolves_it(
@@ -981,6 +1067,8 @@ async def test_the_refund_form_offers_only_what_no_pending_refund_takes_already(
     assert (await client.post(refund, data=back_one)).status_code == 303
     found = (await client.get(page, params={"number": order_id})).text
     assert 'max="1" value="0"' in found, "one of the two packs is on its way back already"
+    paid = rf'name="returned_{_product_in(found)}"[^>]* max="1"'
+    assert re.search(paid, found), "and paid back: one more may be"
 
     the_other = {"amount": "18.79", "reason": "the other torn", "key": "rf2"}
     assert (await client.post(refund, data=the_other)).status_code == 303
