@@ -10,7 +10,7 @@ as kg, others as pieces.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Generic, TypeVar
@@ -34,6 +34,7 @@ from pos.pages.forms import form_day, whole_number
 from pos.pages.stock_scans import stock_scan
 from pos.pages.tablet import STOCK_ROLES, require, store_of
 from pos.staff.actors import StaffActor
+from pos.staff.labels import ActorLabel, actor_labels
 from pos.stores import service as stores
 
 __all__ = [
@@ -57,17 +58,19 @@ Session = TypeVar("Session", ReceivingOut, CountOut)
 
 @dataclass(frozen=True, slots=True)
 class StockSheet(Generic[Session]):
-    """A receiving or a count, with the unit ("piece" or "kg") of each of its products and the
-    store's time zone, to show its times in."""
+    """A receiving or a count, with the unit ("piece" or "kg") of each of its products, the
+    store's time zone, to show its times in, and a label for each one who scanned."""
 
     session: Session
     units: dict[int, str]
     time_zone: str
+    actors: dict[str, ActorLabel]
 
 
-async def _sheet(session: Session) -> StockSheet[Session]:
+async def _sheet(session: Session, actors: Iterable[str] = ()) -> StockSheet[Session]:
     units = await catalog.product_units(line.product_id for line in session.lines)
-    return StockSheet(session, units, (await stores.store_rules(session.store_id)).time_zone)
+    zone = (await stores.store_rules(session.store_id)).time_zone
+    return StockSheet(session, units, zone, await actor_labels(actors))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,8 @@ async def receiving_start(
 async def received(actor: StaffActor, store_id: int, receiving_id: int) -> StockSheet[ReceivingOut]:
     """A receiving with its lines."""
     require(actor, STOCK_ROLES, store_id)
-    return await _sheet(await receiving.get_receiving(store_id, receiving_id))
+    session = await receiving.get_receiving(store_id, receiving_id)
+    return await _sheet(session, (line.scanned_by for line in session.lines))
 
 
 async def _expiry(store_id: int, day: str) -> datetime | None:

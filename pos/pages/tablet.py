@@ -34,6 +34,7 @@ from pos.printing import service as printing
 from pos.printing.schemas import PrinterOut, PrintJobOut
 from pos.staff import service as staff_service
 from pos.staff.actors import RoleName, StaffActor
+from pos.staff.labels import ActorLabel, actor_labels
 from pos.stores import service as stores
 from pos.stores.schemas import PriceChangeOut
 from pos.stores.service import PrinterBrief, StoreBrief
@@ -45,6 +46,7 @@ __all__ = [
     "STOCK_ROLES",
     "Alerts",
     "FoundOrder",
+    "PriceChanges",
     "RefundChecked",
     "ReturnableGoods",
     "alerts",
@@ -148,10 +150,19 @@ async def alerts(actor: StaffActor, store_id: int) -> Alerts:
 PRICE_CHANGES_SHOWN = 20
 
 
-async def price_changes(actor: StaffActor, store_id: int) -> list[PriceChangeOut]:
+@dataclass(frozen=True, slots=True)
+class PriceChanges:
+    """Price changes, and a label for each one who made them."""
+
+    changes: list[PriceChangeOut]
+    actors: dict[str, ActorLabel]
+
+
+async def price_changes(actor: StaffActor, store_id: int) -> PriceChanges:
     """The store's latest price changes, its own and the catalog's, for its managers."""
     require(actor, ("manager",), store_id)
-    return await stores.price_changes(store_id, limit=PRICE_CHANGES_SHOWN)
+    changes = await stores.price_changes(store_id, limit=PRICE_CHANGES_SHOWN)
+    return PriceChanges(changes, await actor_labels(change.changed_by for change in changes))
 
 
 async def _none() -> None:
@@ -203,7 +214,8 @@ class ReturnableGoods:
 
 @dataclass(frozen=True, slots=True)
 class FoundOrder:
-    """An order as the tablet offers it to reprint or refund, its history, where either prints.
+    """An order as the tablet offers it to reprint or refund, its history and a label for each
+    actor there, where either prints.
 
     `refund_room` counts the refunds of its payment not failed: done, or still pending with the
     provider, which the order's `refunded_fen` does not count yet.
@@ -211,6 +223,7 @@ class FoundOrder:
 
     order: OrderOut
     history: list[TransitionOut]
+    actors: dict[str, ActorLabel]
     goods: list[ReturnableGoods]
     printers: list[PrinterBrief]
     time_zone: str
@@ -247,7 +260,13 @@ async def find_order(
         refunds.refund_room(order.id, store_id),
     )
     return FoundOrder(
-        order, history, _goods(order, returnable, payable), printers, rules.time_zone, room
+        order,
+        history,
+        await actor_labels(step.actor for step in history),
+        _goods(order, returnable, payable),
+        printers,
+        rules.time_zone,
+        room,
     )
 
 

@@ -24,8 +24,9 @@ from pos.payments.provider import RefundResult
 from pos.payments.tables import Refund, SandboxPayment
 from pos.printing.tables import PrintJob
 from pos.settings import Settings
+from pos.staff.tables import StaffUser
 from pos.stores import service as stores
-from pos.stores.tables import Store
+from pos.stores.tables import ListingPriceChange, Store
 from pos.worker import register_handlers
 from tests.helpers.shop import weight_label
 from tests.helpers.staff import add_printer
@@ -84,6 +85,20 @@ async def test_the_manager_sees_the_store_s_price_changes(
     assert "pos demo · store layout stores.json" in prices
     await _login(client, "restocker")
     assert 'id="prices"' not in (await client.get(f"/staff/stores/{demo.subway_store_id}")).text
+
+
+async def test_the_store_s_price_changes_name_the_manager_who_made_them(
+    client: httpx.AsyncClient, demo: Demo
+) -> None:
+    await _login(client, "manager")
+    manager = await _user_id("manager")
+    await ListingPriceChange.update({ListingPriceChange.changed_by: f"staff:{manager}"}, force=True)
+
+    page = (await client.get(f"/staff/stores/{demo.subway_store_id}")).text
+
+    prices = page.split('id="prices"')[1]
+    who = f'<span title="staff:{manager}" translate="no">陈经理 (head office manager)</span>'
+    assert f"{who} · store layout stores.json" in prices
 
 
 async def test_a_restocker_receives_a_shipment_by_scanning(
@@ -261,7 +276,8 @@ async def test_the_receiving_page_names_who_scanned_each_line(
 
     assert line["scanned_by"].startswith("staff:")
     assert '<th scope="col">Scanned by</th>' in page
-    assert f"<td>{line['scanned_by']}</td>" in page
+    restocker = "林师傅 (restocker, Lvcuo station)"
+    assert f'<td><span title="{line["scanned_by"]}" translate="no">{restocker}</span></td>' in page
 
 
 async def test_a_refused_count_scan_shows_its_form_again_with_the_quantity_typed(
@@ -522,9 +538,40 @@ async def test_a_cashier_finds_an_order_reprints_and_refunds_it(
     after = await client.get(refunded.headers["location"])
     assert "退款已提交" in after.text
     history = after.text.split('class="lines history"')[1]
-    states = re.findall(r"<td>([^<]+)</td><td>[a-z]", history)
+    states = re.findall(r"<td>([^<]+)</td><td><span title=", history)
     assert (states[0], states[-2:]) == ("待支付", ["已支付", "已退款"]), states
     assert "1880 fen: broken bag" in history
+
+
+async def test_the_order_history_names_the_kiosk_the_provider_and_the_cashier_who_refunded(
+    paying_client: httpx.AsyncClient, demo: Demo, kiosk_token: str, settings: Settings
+) -> None:
+    client = paying_client
+    order_id = await _kiosk_sale(client, kiosk_token, settings)
+    await _login(client, "cashier")
+    page = f"/staff/stores/{demo.kiosk_store_id}/orders"
+    refund = {"amount": "18.80", "reason": "broken bag", "key": "rf-who"}
+    assert (await client.post(f"{page}/{order_id}/refund", data=refund)).status_code == 303
+    await run_outbox()
+    kiosk = (await stores.device_ids_of([demo.kiosk_store_id]))["linxia-kiosk-1"]
+    cashier = await _user_id("cashier")
+
+    found = await client.get(page, params={"number": order_id}, headers=_EN)
+
+    history = found.text.split('class="lines history"')[1]
+    assert f'<span title="device:{kiosk}">linxia-kiosk-1 (self-checkout kiosk)</span>' in history
+    assert '<span title="payments">Payment provider</span>' in history
+    assert (
+        f'<span title="staff:{cashier}" translate="no">黄小姐 (cashier, Linxia zone)</span>'
+        in history
+    )
+    assert not re.search(r">(staff|device|counter):", history)
+
+
+async def _user_id(username: str) -> int:
+    return int(
+        (await StaffUser.select(StaffUser.id).where(StaffUser.username == username))[0]["id"]
+    )
 
 
 async def test_a_sale_that_printed_no_receipt_gets_one_from_the_tablet(
