@@ -288,6 +288,8 @@ def _read_jsonl(text: str, progress: ProgressCallback) -> _Table:
     unreadable: list[tuple[int, str]] = []
     # Not splitlines(): JSON text may hold U+2028 and other separators unescaped.
     raw_lines = text.split("\n")
+    # The text after a final newline is no line of the file.
+    total = len(raw_lines) - 1 if raw_lines[-1] == "" else len(raw_lines)
     for line, raw in enumerate(raw_lines, start=1):
         if raw.strip():
             fields = _json_fields(raw)
@@ -297,8 +299,8 @@ def _read_jsonl(text: str, progress: ProgressCallback) -> _Table:
                 objects.append(fields)
                 lines.append(line)
         if line % PROGRESS_EVERY == 0:
-            progress("read", line, len(raw_lines))
-    progress("read", len(raw_lines), len(raw_lines))
+            progress("read", line, total)
+    progress("read", total, total)
     columns: Columns = {key: _stripped(obj.get(key, "") for obj in objects) for key in COLUMNS}
     flags = {key: [key not in obj for obj in objects] for key in OPTIONAL_COLUMNS}
     left_out: LeftOut = {key: rows for key, rows in flags.items() if any(rows)}

@@ -434,3 +434,13 @@ def test_a_row_bad_in_its_places_stops_every_part() -> None:
     parts = importer.parse_parts(csv_bytes([row(1, province_name="")]), fmt="csv")
     with pytest.raises(InvalidInput):
         next(parts)
+
+
+def test_jsonl_progress_counts_the_lines_of_the_file() -> None:
+    calls: list[tuple[str, int, int]] = []
+    parse_catalog(
+        jsonl_bytes([row(n) for n in range(1, 4)]),
+        fmt="jsonl",
+        progress=lambda *call: calls.append(call),
+    )
+    assert calls[0] == ("read", 3, 3)
