@@ -389,9 +389,8 @@ async def record_refund(
         event = _refund_event(row, amount_fen)
         transition(_S(row["state"]), event)  # refuse a wrong state before any write
         await returns.restock(row, back, actor=actor, why=why, returned_at=returned_at)
-        shares = await returns.pay_back(
-            order_id, amount_fen, back if returned is None else returned
-        )
+        paid_for = back if returned is None else returned
+        shares = await returns.pay_back(order_id, amount_fen, paid_for)
         refunded, refunded_at = row["refunded_fen"] + amount_fen, datetime.now(UTC)
         values = {"refunded_fen": refunded, "restocked": records.restocked_after(row, back)}
         reason = f"{amount_fen} fen: {why}" if why else f"{amount_fen} fen"
@@ -407,6 +406,7 @@ async def record_refund(
             "business_day": refunded_at.astimezone(time_zone).date().isoformat(),
             "state": result.state,
             "restock": {str(product): units for product, units in back.items()},
+            "returned": {str(product): units for product, units in paid_for.items()},
             "slip_printer_id": slip_printer_id,
             "lines": [
                 {"line_no": share.line_no, "fen": share.fen, "units": share.units}

@@ -79,11 +79,13 @@ def _line(line: PaidLine) -> ReceiptLine:
 
 
 def refund_document(refund: Refund, order: RefundedOrder, place: ReceiptPlace) -> RefundDocument:
-    """The refund slip: this refund, the totals after it, the goods back named as sold."""
+    """The refund slip: this refund, the totals after it, the goods it pays back named as sold
+    (whether they go back on the shelf or not)."""
     sold = {line.product_id: line for line in order.lines}
+    goods = refund.restock if refund.returned is None else refund.returned
     returned = (
         ReturnedItem(name=sold[id_].name_zh, units=units, unit=sold[id_].unit)
-        for id_, units in refund.restock.items()
+        for id_, units in goods.items()
     )
     return RefundDocument(
         store_name=place.store_name,

@@ -72,7 +72,8 @@ class PaidOrder(_PrintedOrder):
 
 
 class Refund(BaseModel):
-    """One refund, from the `order_refunded` payload; `restock` is units back per product id.
+    """One refund, from the `order_refunded` payload: `returned` the units it pays back per
+    product id, `restock` those of them back on the shelf.
 
     A unit is a piece, or a gram of a product sold by kg.
     """
@@ -84,6 +85,10 @@ class Refund(BaseModel):
     refunded_fen: int = Field(description="refunded so far, this refund included")
     refunded_at: datetime
     restock: dict[int, int]
+    returned: dict[int, int] | None = Field(
+        default=None,
+        description="None in events from before refunds named the goods they pay back: restock's",
+    )
     slip_printer_id: int | None = Field(
         default=None, description="where staff asked the slip to print; None: the sale's printer"
     )

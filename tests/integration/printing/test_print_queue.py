@@ -181,6 +181,27 @@ async def test_refund_slip_shows_weighed_goods_back_in_kg(
     assert value(slip.decoded.text_lines, "南部脆红李") == f"{format_kg(1085)}kg"
 
 
+async def test_refund_slip_names_goods_paid_back_that_do_not_go_back_on_the_shelf(
+    counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
+) -> None:
+    sold = await paid_sale(counter, plums_g=1085)
+    plums = counter.products[1]
+    (plums_line,) = [line for line in sold.lines if line.product_id == plums]
+    # Wilted plums: paid back, thrown away.
+    await orders.record_refund(
+        sold.id,
+        amount_fen=plums_line.total_fen,
+        restock=None,
+        returned={plums: 1085},
+        actor="staff:1",
+    )
+    await on_order_refunded(await refunded_event(sold.id))
+    assert await sender.deliver_due() == ["printed"]
+    assert await sender.deliver_due() == ["printed"]
+    slip = (await wait_for_receipts(virtual, 2))[1]
+    assert value(slip.decoded.text_lines, "南部脆红李") == f"{format_kg(1085)}kg"
+
+
 async def test_refund_slip_prints_on_the_printer_staff_chose(
     counter: Counter80, sender: PrintSender, virtual: VirtualPrinter
 ) -> None:
