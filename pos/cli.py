@@ -217,6 +217,8 @@ def inventory() -> None:
 def pull_feeds() -> None:
     """Pull every supplier's stock feed now; exit 1 if any was refused or unreachable."""
     results = with_database(feeds.pull_all)
+    if not results:
+        click.echo("no supplier has a stock feed: set one with PUT /api/suppliers/{id}/feed")
     for supplier_id, result in results.items():
         text = result if isinstance(result, str) else result.model_dump_json()
         click.echo(f"supplier {supplier_id}: {text}")

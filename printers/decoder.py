@@ -150,7 +150,8 @@ class DecodedReceipt:
         return sum(isinstance(e, Cut) for e in self.elements)
 
     def to_text(self) -> str:
-        """Readable text: style tags like `[center bold 2x]`, `[QR] payload` and `[CUT]` lines."""
+        """Readable text: style tags like `[center bold 2x]`, `[QR] payload` and `[CUT]` (or
+        `[PARTIAL CUT]`) lines."""
         return "".join(f"{line}\n" for e in self.elements if (line := _text_of(e)) is not None)
 
 
@@ -163,7 +164,7 @@ def _text_of(element: Element) -> str | None:
     if isinstance(element, RasterImage):
         return f"[IMAGE {element.width}x{element.height}]"
     if isinstance(element, Cut):
-        return "[CUT]"
+        return "[PARTIAL CUT]" if element.partial else "[CUT]"
     return None
 
 

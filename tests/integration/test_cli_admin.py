@@ -371,3 +371,8 @@ def test_a_proxy_address_uvicorn_would_not_read_stops_pos_serve(
     result = CliRunner().invoke(main, ["serve"], env={"POS_FORWARDED_ALLOW_IPS": value})
     _refused(result, "invalid configuration: POS_FORWARDED_ALLOW_IPS: ")
     assert served == {}
+
+
+def test_pos_inventory_pull_feeds_says_when_no_supplier_has_a_feed(database_url: str) -> None:
+    lines = _done(_pos(database_url, "inventory", "pull-feeds"))
+    assert lines == ["no supplier has a stock feed: set one with PUT /api/suppliers/{id}/feed"]

@@ -79,6 +79,11 @@ def test_every_cut_form_ends_a_page(command: bytes, partial: bool) -> None:
     assert receipt.elements == (PrintedLine("a"), Cut(partial=partial), PrintedLine("b"))
 
 
+def test_the_text_tells_a_partial_cut_from_a_full_one() -> None:
+    receipt = decode(b"a\n" + GS + b"V\x01" + b"b\n" + GS + b"V\x00")
+    assert receipt.to_text() == "a\n[PARTIAL CUT]\nb\n[CUT]\n"
+
+
 def test_cut_carries_the_raw_bytes_of_its_page() -> None:
     first, second = b"\x1b@one\n\x1dV\x00", b"two\n\x1dV\x01"
     cuts = [e for e in Decoder().feed(first + second) if isinstance(e, Cut)]
