@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Mapping
 
 from litestar import get, post
 from litestar.di import NamedDependency
@@ -17,6 +18,21 @@ from pos.pages.staff_base import AnyRequest, StaffController, see_other, store_p
 from pos.staff.actors import StaffActor
 
 __all__ = ["StockPages"]
+
+
+async def _after_receiving_change(
+    request: AnyRequest,
+    actor: StaffActor,
+    store_id: int,
+    receiving_id: int,
+    change: Awaitable[object],
+    form: Mapping[str, str] | None = None,
+) -> Redirect | Template:
+    """Make a change to the receiving; its page again, with why if it was refused (keeping
+    what `form` typed by hand)."""
+    if refused := await stock_work.refused_scan(change, form or {}):
+        return await _receiving_page(request, actor, store_id, receiving_id, refused)
+    return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
 
 
 async def _receiving_page(
@@ -98,9 +114,7 @@ class StockPages(StaffController):
         """Add a scanned item (or show the form again, with why not)."""
         form = await read_form(request)
         scan = stock_work.receiving_scan(actor, store_id, receiving_id, form)
-        if refused := await stock_work.refused_scan(scan, form):
-            return await _receiving_page(request, actor, store_id, receiving_id, refused)
-        return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
+        return await _after_receiving_change(request, actor, store_id, receiving_id, scan, form)
 
     @post(
         "/stores/{store_id:int}/receiving/{receiving_id:int}/lines/{line_id:int}",
@@ -117,9 +131,7 @@ class StockPages(StaffController):
         """Set a line's received units and why they differ (or show the page, with why not)."""
         form = await read_form(request)
         change = stock_work.receiving_set_line(actor, store_id, receiving_id, line_id, form)
-        if refused := await stock_work.refused_scan(change, {}):
-            return await _receiving_page(request, actor, store_id, receiving_id, refused)
-        return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
+        return await _after_receiving_change(request, actor, store_id, receiving_id, change)
 
     @post(
         "/stores/{store_id:int}/receiving/{receiving_id:int}/confirm",
@@ -134,9 +146,7 @@ class StockPages(StaffController):
     ) -> Redirect | Template:
         """Put what was received into stock (or show the page, with why not)."""
         confirm = stock_work.receiving_confirm(actor, store_id, receiving_id)
-        if refused := await stock_work.refused_scan(confirm, {}):
-            return await _receiving_page(request, actor, store_id, receiving_id, refused)
-        return see_other(store_path(store_id, f"/receiving/{receiving_id}"))
+        return await _after_receiving_change(request, actor, store_id, receiving_id, confirm)
 
     @post("/stores/{store_id:int}/counts", operation_id="pageStaffCountStart")
     async def count_start(
