@@ -282,9 +282,10 @@ def _paid_payload(
     return {**sale.model_dump(mode="json", exclude={"access_token"}), **keep, "order_id": row["id"]}
 
 
-async def lock(order_id: int) -> None:
-    """Lock the order until the caller's transaction ends: its state cannot change meanwhile."""
-    await locked_order(order_id)
+async def lock(order_id: int) -> OrderState:
+    """Lock the order until the caller's transaction ends: its state, which cannot change
+    meanwhile."""
+    return _S((await locked_order(order_id))["state"])
 
 
 async def payment_failed(order_id: int, *, actor: str = "payments", reason: str = "") -> Transition:

@@ -236,7 +236,7 @@ class PayView:
     order: OrderOut
     token: str
     qr: Markup | None = None
-    payment: PaymentOut | None = None
+    failure: str | None = None  # why the latest payment failed ("": the provider did not say)
     names: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -280,7 +280,7 @@ async def kiosk_checkout(
         actor=actor.name,
     )
     qr = qr_svg(payment.qr_url) if payment.qr_url else None
-    return PayView(order, token, qr, payment, await _product_names(order))
+    return PayView(order, token, qr, names=await _product_names(order))
 
 
 async def _kiosk_order(actor: DeviceActor, order_id: int, token: str) -> OrderOut:
@@ -297,21 +297,33 @@ async def kiosk_pay_code(
     """Charge the payment code the shopper shows to the scanner."""
     await _kiosk_order(actor, order_id, token)
     code = "".join(auth_code.split())
-    payment = await payments_service.start_payment(
+    await payments_service.start_payment(
         payments,
         order_id,
         StartPayment(method="code", auth_code=code),
         idempotency_key=f"kiosk-code:{order_id}:{code}",
         actor=actor.name,
     )
-    order = await orders.get_order(order_id)
-    return PayView(order, token, None, payment, await _product_names(order))
+    return await kiosk_order(actor, order_id, token)
 
 
 async def kiosk_order(actor: DeviceActor, order_id: int, token: str) -> PayView:
-    """The order's screen as it is now: a cancel that came after the payment answers it."""
+    """The order's screen as it is now: a cancel that came after the payment answers it; its QR
+    code while that payment is open, also after a payment code failed beside it."""
     order = await _kiosk_order(actor, order_id, token)
-    return PayView(order, token, names=await _product_names(order))
+    payments = await _payable(order)
+    qr_urls = [payment.qr_url for payment in payments if payment.qr_url]
+    qr = qr_svg(qr_urls[-1]) if qr_urls else None
+    failure = payments_service.last_failure(payments)
+    return PayView(order, token, qr, failure, await _product_names(order))
+
+
+async def _payable(order: OrderOut) -> list[PaymentOut]:
+    """The order's payments while the shopper may still pay it (for why one failed, and the QR
+    code of one still open); none once it is paid or closed."""
+    if order.state not in (OrderState.OPEN, OrderState.PAYING):
+        return []
+    return await payments_service.order_payments(order.id)
 
 
 async def kiosk_cancel(actor: DeviceActor, order_id: int, token: str, *, payments: Payments) -> str:
@@ -338,6 +350,7 @@ class StatusView:
     order: OrderOut
     print_state: PrintState
     receipt_qr: Markup | None = None  # the e-receipt's QR code, when no receipt prints here
+    failure: str | None = None  # as `PayView.failure`
 
     @property
     def paid(self) -> bool:
@@ -360,6 +373,9 @@ async def kiosk_status(
 ) -> StatusView:
     """The order's state and its receipt's printing, for the page to poll."""
     order = await _kiosk_order(actor, order_id, token)
+    failure = payments_service.last_failure(await _payable(order))
+    if failure is not None:
+        return StatusView(order, "none", failure=failure)
     jobs = [job for job in await order_jobs(order_id) if job.kind == "receipt"]
     if jobs:
         return StatusView(order, jobs[-1].state)

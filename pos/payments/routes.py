@@ -121,6 +121,12 @@ class OrderPaymentController(Controller):
             by_shopper=_by_order_token(request),
         )
 
+    @get(operation_id="orderPayments", summary="An order's payments, and why any failed")
+    async def list_payments(self, order_id: FromPath[RowId]) -> list[PaymentOut]:
+        """Oldest first, each as it stands now: a code charge answered "user paying" ends
+        `paid`, or `reversed` with the provider's reason in `failure`."""
+        return await service.order_payments(order_id)
+
 
 class NotifyController(Controller):
     path = "/api/payments/notify"

@@ -9,6 +9,7 @@ payer-presented 18-digit code is answered by its last four digits:
 | 0001         | user paying (PIN on the phone), then paid from the 2nd query on  |
 | 0002         | user paying, forever: the charge ends reversed                  |
 | 0003         | failed: insufficient funds                                      |
+| 0004         | user paying, then failed at the 1st query: a wrong PIN          |
 | anything else| paid at once                                                    |
 
 e.g. `134567890123450001`. Any other code is refused, like a real gateway refuses a bad one.
@@ -41,6 +42,7 @@ from pos.payments.tables import SandboxPayment
 __all__ = [
     "CODE_INSUFFICIENT_FUNDS",
     "CODE_USER_PAYING_FOREVER",
+    "CODE_USER_PAYING_THEN_FAILED",
     "CODE_USER_PAYING_THEN_PAID",
     "PAID_AFTER_QUERIES",
     "SandboxProvider",
@@ -50,6 +52,13 @@ __all__ = [
 CODE_USER_PAYING_THEN_PAID = "0001"
 CODE_USER_PAYING_FOREVER = "0002"
 CODE_INSUFFICIENT_FUNDS = "0003"
+CODE_USER_PAYING_THEN_FAILED = "0004"
+_USER_PAYING = {CODE_USER_PAYING_THEN_PAID, CODE_USER_PAYING_FOREVER, CODE_USER_PAYING_THEN_FAILED}
+# Why a charge failed, by its code's ending, as a real wallet says 余额不足 or 密码错误.
+_FAILURES = {
+    CODE_INSUFFICIENT_FUNDS: "insufficient_funds",
+    CODE_USER_PAYING_THEN_FAILED: "wrong_pin",
+}
 PAID_AFTER_QUERIES = 2
 
 # The sandbox's own statuses, as its query reports them.
@@ -110,7 +119,12 @@ def _result(row: SandboxPayment) -> QueryResult:
         payer_id=row.payer_id or None if paid else None,
         provider_reference=row.transaction_id,
         paid_at=row.paid_at if paid else None,
+        reason=_failure(row.auth_code) if row.status == "failed" else "",
     )
+
+
+def _failure(auth_code: str) -> str:
+    return _FAILURES.get(auth_code[-4:], "")
 
 
 class SandboxProvider(PaymentProvider):
@@ -161,8 +175,8 @@ class SandboxProvider(PaymentProvider):
         ending = auth_code[-4:]
         if ending == CODE_INSUFFICIENT_FUNDS:
             await self._open(payment, status="failed", auth_code=auth_code)
-            return ChargeResult("failed", reason="insufficient_funds")
-        if ending in {CODE_USER_PAYING_THEN_PAID, CODE_USER_PAYING_FOREVER}:
+            return ChargeResult("failed", reason=_failure(auth_code))
+        if ending in _USER_PAYING:
             await self._open(payment, status="pending", auth_code=auth_code)
             return ChargeResult("user_paying")
         payer_id = f"sbx-payer-{auth_code[2:10]}"
@@ -185,10 +199,16 @@ class SandboxProvider(PaymentProvider):
         return row
 
     async def query(self, out_trade_no: str) -> QueryResult:
-        """The payment's state; a code ending 0001 gets paid by its second query."""
+        """The payment's state; a code ending 0001 gets paid by its second query, one ending
+        0004 fails at its first."""
         row = await find_payment(out_trade_no)
         if row is None:
             return QueryResult("closed")  # WeChat ORDER_NOT_EXIST, Alipay TRADE_NOT_EXIST
+        if row.status == "pending" and row.auth_code.endswith(CODE_USER_PAYING_THEN_FAILED):
+            await SandboxPayment.update({SandboxPayment.status: "failed"}).where(
+                (SandboxPayment.id == row.id) & (SandboxPayment.status == "pending")
+            )
+            row = await self._row(out_trade_no)
         if row.status == "pending" and row.auth_code.endswith(CODE_USER_PAYING_THEN_PAID):
             await SandboxPayment.update({SandboxPayment.queries: SandboxPayment.queries + 1}).where(
                 SandboxPayment.id == row.id
@@ -211,10 +231,10 @@ class SandboxProvider(PaymentProvider):
         )
 
     async def reverse(self, out_trade_no: str) -> None:
-        """Cancel a charge, paid or not, as WeChat's reverse and Alipay's cancel do."""
+        """Cancel a charge, paid, failed or neither, as WeChat's reverse and Alipay's cancel do."""
         await SandboxPayment.update({SandboxPayment.status: "reversed"}).where(
             (SandboxPayment.out_trade_no == out_trade_no)
-            & SandboxPayment.status.is_in(["pending", "paid"])
+            & SandboxPayment.status.is_in(["pending", "paid", "failed"])
         )
 
     async def refund(

@@ -62,7 +62,7 @@ class PaymentOut(BaseModel):
     )
     failure: str = Field(
         default="",
-        description="why a code charge failed, in the provider's code and words, e.g."
+        description="why the payment ended unpaid, in the provider's code and words, e.g."
         " `NOTENOUGH 用户余额不足` (WeChat), `ACQ.BUYER_BALANCE_NOT_ENOUGH 买家余额不足` (Alipay)",
     )
 

@@ -35,7 +35,14 @@ from pos.payments.schemas import PaymentOut, StartPayment
 from pos.payments.settle import Payments, end_open_attempts, schedule_poll, settle
 from pos.payments.tables import MAX_NONCE, MAX_TRADE_NO, Payment
 
-__all__ = ["cancel_order", "phone_browser", "receive_notification", "start_payment"]
+__all__ = [
+    "cancel_order",
+    "last_failure",
+    "order_payments",
+    "phone_browser",
+    "receive_notification",
+    "start_payment",
+]
 
 _EARLIER = Statement('SELECT id, answer FROM payment WHERE "order" = {} AND idempotency_key = {}')
 _ANSWER_PENDING = Statement(
@@ -72,11 +79,7 @@ async def _payment(payment_id: int) -> Payment:
 
 
 def _view(
-    payment: Payment,
-    created: CreatedPayment | None = None,
-    failure: str = "",
-    *,
-    status: str | None = None,
+    payment: Payment, created: CreatedPayment | None = None, *, status: str | None = None
 ) -> PaymentOut:
     return PaymentOut(
         payment_id=payment.id,
@@ -88,7 +91,7 @@ def _view(
         qr_url=created.qr_url if created else None,
         redirect_url=created.redirect_url if created else None,
         wechat_jsapi=dict(created.wechat_jsapi) if created and created.wechat_jsapi else None,
-        failure=failure,
+        failure=payment.failure,
     )
 
 
@@ -105,13 +108,19 @@ async def _earlier(
     row = await _EARLIER.first(order_id, idempotency_key)
     if row is None:
         return None
-    answer = json.loads(row["answer"]) if isinstance(row["answer"], str) else row["answer"]
-    if answer:
-        return PaymentOut.model_validate(answer)
+    answer = _stored_answer(row["answer"])
+    if answer is not None:
+        return answer
     payment = await _payment(row["id"])
     if payment.method == "code" or payment.status not in _UNANSWERED:
         return _view(payment)
     return await _answered(ctx, payment, StartPayment(method=payment.method), browser)
+
+
+def _stored_answer(stored: str | dict[str, Any]) -> PaymentOut | None:
+    """The start's answer kept with its payment (`Payment.answer`); None until it had one."""
+    answer = json.loads(stored) if isinstance(stored, str) else stored
+    return PaymentOut.model_validate(answer) if answer else None
 
 
 async def _open(
@@ -161,6 +170,28 @@ async def _insert(payment: Payment) -> int:
     )
     assert row is not None  # an insert without a conflict clause returns its row
     return int(row["id"])
+
+
+async def order_payments(order_id: int) -> list[PaymentOut]:
+    """The order's payments, oldest first, each as it stands: where to pay one still open, as
+    its start answered, and why one failed."""
+    payments = await Payment.objects().where(Payment.order == order_id).order_by(Payment.id)
+    return [_as_it_stands(payment) for payment in payments]
+
+
+def _as_it_stands(payment: Payment) -> PaymentOut:
+    answer = _stored_answer(payment.answer)
+    if answer is None or payment.status not in _UNANSWERED:
+        return _view(payment)
+    return answer.model_copy(update={"status": payment.status})
+
+
+def last_failure(payments: list[PaymentOut]) -> str | None:
+    """Why the latest of an order's `payments` ended unpaid: the provider's reason, "" when it
+    gave none; None while it is open, once it paid, or when there is none."""
+    if not payments or payments[-1].status not in ("closed", "reversed"):
+        return None
+    return payments[-1].failure
 
 
 def phone_browser(
@@ -261,7 +292,7 @@ async def _answered(
             return answer
     else:
         await settle(ctx, payment.id, charged.as_query())
-    answer = _view(await _payment(payment.id), created, charged.reason if charged else "")
+    answer = _view(await _payment(payment.id), created)
     await Payment.update({Payment.answer: answer.model_dump_json()}).where(Payment.id == payment.id)
     return answer
 

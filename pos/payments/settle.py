@@ -117,9 +117,10 @@ def _claim_from(sets: str, statuses: tuple[str, ...]) -> Statement:
 
 _PAID = (
     "status = 'paid', paid_fen = {}, payer_hash = {}, provider_reference = {}, settled_at = {},"
-    " paid_order = {}"
+    " paid_order = {}, failure = ''"
 )
-_UNPAID = "status = {}, settled_at = {}"
+_UNPAID = "status = {}, settled_at = {}, failure = {}"
+_FAILURE_CHARS = 255  # Payment.failure's
 # A paid answer is the provider's truth, so it also wins over an earlier unpaid one (a query
 # that raced a slow charge and found no trade yet). Not while we give up, nor once we gave up
 # a charge: the reverse returns the money of a charge confirmed a moment before it, so only the
@@ -163,11 +164,12 @@ async def _release_order(payment: Payment, now: datetime, why: str) -> OrderStat
     `why`: the provider's reason for the failure, if it gave one, kept in the order's history.
 
     Not while another attempt of the shopper's is still open: that one releases it when it ends,
-    and one that is paid in time must find the order still holding its stock.
+    and one that is paid in time must find the order still holding its stock. The order's state
+    is answered all the same: its listeners (a kiosk's screen) read why this attempt failed.
     """
-    await orders.lock(payment.order)  # attempts ending at once: the last one sees the others
+    state = await orders.lock(payment.order)  # attempts ending at once: the last sees the others
     if await _OTHER_OPEN_ATTEMPT.first(payment.order, payment.id) is not None:
-        return None
+        return state
     if now >= payment.expires_at:
         # The hold-expiry event leaves a paying order alone: closing it is ours to do.
         moved = await orders.expire(payment.order, reason="payment not completed")
@@ -229,7 +231,7 @@ async def _settle_unpaid(
     ctx: Payments, payment_id: int, status: str, why: str, claim: Statement = _CLAIM_UNPAID
 ) -> _Outcome:
     now = ctx.clock()
-    payment = await _claim(claim, status, now, payment_id)
+    payment = await _claim(claim, status, now, why[:_FAILURE_CHARS], payment_id)
     if payment is None:
         return _Outcome("duplicate")
     return _Outcome(status, payment.order, await _release_order(payment, now, why))

@@ -62,6 +62,11 @@ class Payment(Table):
             "created, pending, closing, paid, closed, reversed, partially_refunded or refunded"
         ),
     )
+    failure = Varchar(
+        length=255,
+        default="",
+        help_text="why it ended unpaid, in the provider's code and words (if it said)",
+    )
     flag = Varchar(length=32, default="", help_text="why staff should look, e.g. amount_mismatch")
     flag_resolved_at = Timestamptz(null=True, default=None)
     flag_resolved_by = ForeignKey(references=StaffUser, null=True, default=None, on_delete=_KEEP)

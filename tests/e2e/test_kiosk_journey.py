@@ -15,8 +15,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 NOODLES = "6903120028012"  # 18.80 a piece
 CABBAGE = weight_label("20001", 1500)  # Linxia baby cabbage, 1.5 kg at 6.80 per kg
-PAYMENT_CODE = "134567890123456789"  # the sandbox pays any code not ending in 0001-0003
+PAYMENT_CODE = "134567890123456789"  # the sandbox pays any code not ending in 0001-0004
 USER_PAYING_THEN_PAID = "134567890123450001"
+USER_PAYING_THEN_WRONG_PIN = "134567890123450004"
 
 
 async def _paired_kiosk(site: Site, tablet: BrowserContext) -> Page:
@@ -86,6 +87,25 @@ async def test_the_pay_screen_is_told_when_a_slow_payment_completes(
     # The payer confirms on the phone; the worker's query settles it and the status is pushed.
     await expect(page.locator("#kiosk-status")).to_contain_text("已支付", timeout=20_000)
     assert streams, "the pay screen follows the order's status stream"
+
+
+async def test_the_pay_screen_says_why_a_payment_failed_after_the_pin_was_asked_for(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await _paired_kiosk(site, tablet)
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.locator("#auth_code")).to_be_focused()
+    await _scan(page, USER_PAYING_THEN_WRONG_PIN)
+    await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
+    await expect(page.get_by_role("alert")).to_have_count(0)
+
+    # The worker's query finds the charge failed and reverses it; the screen is told.
+    failure = page.locator("#kiosk-status").get_by_role("alert")
+    await expect(failure).to_contain_text("支付没有成功", timeout=20_000)
+    await expect(failure).to_contain_text("wrong_pin")
+    await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()  # still payable
+    await page.screenshot(path=screenshot_path("kiosk-payment-failed"))
 
 
 def _printed(site: Site, number: str) -> list[str]:

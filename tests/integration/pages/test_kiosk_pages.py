@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from pos.catalog import service as catalog
+from pos.events.outbox import dispatch_due
 from pos.inventory import service as inventory
 from pos.layouts import apply_layout
 from pos.orders.tables import Order
@@ -373,3 +375,24 @@ async def test_a_refused_payment_code_says_why_in_the_provider_s_words(
     assert alert
     assert "insufficient_funds" in alert[1]  # the sandbox's reason, as a real wallet's 余额不足
     assert 'name="auth_code"' in refused.text  # the shopper may try another wallet
+
+
+async def test_a_payment_code_failing_after_the_pin_says_why_on_the_status(
+    client: httpx.AsyncClient, kiosk_token: str
+) -> None:
+    await _paired(client, kiosk_token)
+    action, order_id, token = await _code_form(client, "kiosk-checkout-0006")
+    asked = await client.post(action, data={"token": token, "auth_code": "134567890123450004"})
+    assert 'role="alert"' not in asked.text  # "user paying": the PIN is asked for on the phone
+    assert 'role="alert"' not in await _status(client, order_id, token)
+
+    while await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3)):  # the first poll
+        pass
+
+    status = await _status(client, order_id, token)
+    assert 'data-state="paying"' in status  # the kiosk's QR code may still be paid
+    alert = re.search(r'<p class="alert" role="alert">(.*?)</p>', status, re.S)
+    assert alert
+    assert "wrong_pin" in alert[1]
+    screen = await client.get(f"/kiosk/orders/{order_id}", params={"token": token})
+    assert screen.text.count('role="alert"') == 1  # shown once, in the status the page refreshes

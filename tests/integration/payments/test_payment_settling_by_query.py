@@ -32,10 +32,17 @@ pytestmark = pytest.mark.anyio
 WECHAT_CODE = "134567890123456789"  # any other ending: paid at once
 USER_PAYING_FOREVER = "134567890123450002"
 NO_FUNDS = "134567890123450003"
+WRONG_PIN = "134567890123450004"  # user paying, then failed: the payer's PIN was wrong
 
 
 async def _payment(order_id: int) -> Payment:
     payment = await Payment.objects().get(Payment.order == order_id)
+    assert payment is not None
+    return payment
+
+
+async def _payment_by_method(order_id: int, method: str) -> Payment:
+    payment = await Payment.objects().get((Payment.order == order_id) & (Payment.method == method))
     assert payment is not None
     return payment
 
@@ -220,6 +227,52 @@ async def test_payer_code_with_insufficient_funds_fails_and_reopens_the_order(
     assert response.json()["status"] == "closed"
     assert response.json()["failure"] == "insufficient_funds"
     assert await order_state(bought.order_id) == "open"
+
+
+async def test_payer_code_failing_after_the_pin_is_reversed_and_keeps_the_reason(
+    pay_client: httpx.AsyncClient, bought: Bought, clock: Clock
+) -> None:
+    response = await scan(pay_client, bought, WRONG_PIN)
+    assert (response.json()["status"], response.json()["failure"]) == ("pending", "")
+
+    await _run_for(clock, 2)
+
+    payment = await _payment(bought.order_id)
+    assert (payment.status, payment.failure) == ("reversed", "wrong_pin")
+    assert await _sandbox_status(payment.out_trade_no) == "reversed"
+    assert await order_state(bought.order_id) == "open"
+    history = await orders.transitions(bought.order_id)
+    assert history[-1].reason.endswith("reversed: wrong_pin")
+    # The shopper's phone, or the kiosk's own app, reads it from the order's payments.
+    listed = await pay_client.get(
+        f"/api/orders/{bought.order_id}/payments", params={"token": bought.token}
+    )
+    assert listed.status_code == 200, listed.text
+    assert [(p["method"], p["status"], p["failure"]) for p in listed.json()] == [
+        ("code", "reversed", "wrong_pin")
+    ]
+
+
+async def test_a_code_failing_beside_an_open_qr_payment_tells_the_order_s_listeners(
+    pay_client: httpx.AsyncClient,
+    bought: Bought,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await start(pay_client, bought, {"method": "qr"})  # the kiosk's QR code, still open
+    await scan(pay_client, bought, WRONG_PIN)
+    announced: list[tuple[int, str]] = []
+
+    async def record(order_id: int, state: str) -> None:
+        announced.append((order_id, state))
+
+    monkeypatch.setattr(orders, "announce", record)
+    await _run_for(clock, 2)
+
+    assert (await _payment_by_method(bought.order_id, "code")).failure == "wrong_pin"
+    assert await order_state(bought.order_id) == "paying"  # its QR code may still be paid
+    # The kiosk reads the order's status again, and shows the shopper why the code failed.
+    assert announced == [(bought.order_id, "paying")]
 
 
 async def test_not_a_payment_code_is_refused(pay_client: httpx.AsyncClient, bought: Bought) -> None:
