@@ -27,7 +27,7 @@ from pos.orders.states import OrderState
 from pos.pages.forms import is_whole_number
 from pos.pages.rendering import qr_svg
 from pos.payments import service as payments_service
-from pos.payments.schemas import PaymentOut, StartPayment
+from pos.payments.schemas import StartPayment
 from pos.payments.settle import Payments
 from pos.printing import service as printing
 from pos.printing.job_actions import order_jobs
@@ -230,13 +230,37 @@ def _scanned(code: str) -> LineIn:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentsNow:
+    """What the screen shows of an order's payments while the order may still be paid."""
+
+    qr: Markup | None = None  # the QR code of the kiosk's payment still open
+    failure: str | None = None  # why the latest failed ("": the provider did not say)
+    awaiting_pin: bool = False  # a payment code waits for its payer's PIN ("user paying")
+
+
+_PAYABLE = (OrderState.OPEN, OrderState.PAYING)
+_OPEN_PAYMENT = ("created", "pending")
+
+
+async def _payments_now(order: OrderOut) -> PaymentsNow:
+    if order.state not in _PAYABLE:
+        return PaymentsNow()
+    payments = await payments_service.order_payments(order.id)
+    qr_urls = [payment.qr_url for payment in payments if payment.qr_url]
+    return PaymentsNow(
+        qr_svg(qr_urls[-1]) if qr_urls else None,
+        payments_service.last_failure(payments),
+        any(p.method == "code" and p.status in _OPEN_PAYMENT for p in payments),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PayView:
     """The payment screen: the order, a QR code to scan, and the payer-code field."""
 
     order: OrderOut
     token: str
-    qr: Markup | None = None
-    failure: str | None = None  # why the latest payment failed ("": the provider did not say)
+    payments: PaymentsNow = PaymentsNow()
     names: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -280,7 +304,7 @@ async def kiosk_checkout(
         actor=actor.name,
     )
     qr = qr_svg(payment.qr_url) if payment.qr_url else None
-    return PayView(order, token, qr, names=await _product_names(order))
+    return PayView(order, token, PaymentsNow(qr), await _product_names(order))
 
 
 async def _kiosk_order(actor: DeviceActor, order_id: int, token: str) -> OrderOut:
@@ -311,19 +335,7 @@ async def kiosk_order(actor: DeviceActor, order_id: int, token: str) -> PayView:
     """The order's screen as it is now: a cancel that came after the payment answers it; its QR
     code while that payment is open, also after a payment code failed beside it."""
     order = await _kiosk_order(actor, order_id, token)
-    payments = await _payable(order)
-    qr_urls = [payment.qr_url for payment in payments if payment.qr_url]
-    qr = qr_svg(qr_urls[-1]) if qr_urls else None
-    failure = payments_service.last_failure(payments)
-    return PayView(order, token, qr, failure, await _product_names(order))
-
-
-async def _payable(order: OrderOut) -> list[PaymentOut]:
-    """The order's payments while the shopper may still pay it (for why one failed, and the QR
-    code of one still open); none once it is paid or closed."""
-    if order.state not in (OrderState.OPEN, OrderState.PAYING):
-        return []
-    return await payments_service.order_payments(order.id)
+    return PayView(order, token, await _payments_now(order), await _product_names(order))
 
 
 async def kiosk_cancel(actor: DeviceActor, order_id: int, token: str, *, payments: Payments) -> str:
@@ -350,7 +362,7 @@ class StatusView:
     order: OrderOut
     print_state: PrintState
     receipt_qr: Markup | None = None  # the e-receipt's QR code, when no receipt prints here
-    failure: str | None = None  # as `PayView.failure`
+    payments: PaymentsNow = PaymentsNow()
 
     @property
     def paid(self) -> bool:
@@ -373,9 +385,8 @@ async def kiosk_status(
 ) -> StatusView:
     """The order's state and its receipt's printing, for the page to poll."""
     order = await _kiosk_order(actor, order_id, token)
-    failure = payments_service.last_failure(await _payable(order))
-    if failure is not None:
-        return StatusView(order, "none", failure=failure)
+    if order.state in _PAYABLE:
+        return StatusView(order, "none", payments=await _payments_now(order))
     jobs = [job for job in await order_jobs(order_id) if job.kind == "receipt"]
     if jobs:
         return StatusView(order, jobs[-1].state)

@@ -18,6 +18,7 @@ CABBAGE = weight_label("20001", 1500)  # Linxia baby cabbage, 1.5 kg at 6.80 per
 PAYMENT_CODE = "134567890123456789"  # the sandbox pays any code not ending in 0001-0004
 USER_PAYING_THEN_PAID = "134567890123450001"
 USER_PAYING_THEN_WRONG_PIN = "134567890123450004"
+USER_PAYING_FOREVER = "134567890123450002"  # reversed by the worker 90 s after its charge
 
 
 async def _paired_kiosk(site: Site, tablet: BrowserContext) -> Page:
@@ -181,3 +182,28 @@ async def test_an_idle_payment_screen_warns_then_cancels_the_order(
     await expect(page.get_by_text("欢迎！扫描第一件商品开始结账。")).to_be_visible()
     await expect(page).to_have_url(f"{site.url}/kiosk?lang=zh")
     assert await _order_state(page, site, order_id, token) == "closed"
+
+
+async def test_a_payment_code_waiting_for_the_pin_keeps_the_screen_from_resetting(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await tablet.new_page()
+    await page.clock.install()
+    await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.locator("#auth_code")).to_be_focused()
+    cancel = page.locator("#cancel-form")
+    found = re.search(r"/kiosk/orders/(\d+)/cancel", await cancel.get_attribute("action") or "")
+    assert found
+    order_id, token = found[1], await cancel.locator("input[name=token]").input_value()
+    await _scan(page, USER_PAYING_FOREVER)
+    await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
+
+    # The shopper types the PIN on their phone, untouched kiosk: no warning, no cancel, until
+    # the provider answers (or the code is reversed, 90 s after its charge).
+    await page.clock.fast_forward("02:00")
+    await expect(page.get_by_role("dialog", name="您还在吗？")).to_be_hidden()
+    assert await _order_state(page, site, order_id, token) == "paying"
+    listed = await page.request.get(f"{site.url}/api/orders/{order_id}/payments?token={token}")
+    assert [payment["status"] for payment in await listed.json()] == ["pending", "pending"]

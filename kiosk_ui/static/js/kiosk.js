@@ -91,6 +91,12 @@ function orderOpen() {
   return Boolean(status) && ["open", "paying"].includes(status.dataset.state);
 }
 
+// Whether a payment code waits for its payer's PIN, as the status last showed: the shopper is
+// busy with their phone, not gone, until the provider answers (or the code is reversed).
+function awaitingPin() {
+  return Boolean(document.querySelector('#kiosk-status [data-pin="waiting"]'));
+}
+
 // Cancels through the screen's cancel form, which answers the start screen once the order is
 // closed, or the order's own screen when it was paid meanwhile.
 async function cancelOrder(root) {
@@ -107,7 +113,8 @@ async function cancelOrder(root) {
 
 // A shopper who walked away from an unpaid order must not hold its stock, but one paying on their
 // phone has not touched the kiosk either: the minute's last seconds ask "are you still there?"
-// before the order is cancelled. Any other screen just starts over.
+// before the order is cancelled; not while a payment code waits for its payer's PIN. Any other
+// screen just starts over.
 function resetWhenIdle(root) {
   const seconds = parseInt(root.dataset.idleSeconds, 10) || 60;
   const warning = document.getElementById("idle-warning");
@@ -122,7 +129,8 @@ function resetWhenIdle(root) {
   };
   // Counted to a deadline, as a timer may fire late (a sleeping tablet, a busy page).
   const countDown = (deadline) => {
-    if (!orderOpen()) return restart(); // paid meanwhile: its screen gets a minute of its own
+    // Paid meanwhile (its screen gets a minute of its own), or a code now waits for its PIN.
+    if (!orderOpen() || awaitingPin()) return restart();
     const left = Math.ceil((deadline - Date.now()) / 1000);
     if (left <= 0) return cancelOrder(root);
     warning.querySelector("[data-countdown]").textContent = String(left);
@@ -133,7 +141,8 @@ function resetWhenIdle(root) {
     clearTimeout(timer);
     if (warning && warning.open) warning.close();
     timer = setTimeout(() => {
-      if (warning && orderOpen()) countDown(Date.now() + warnFor * 1000);
+      if (awaitingPin()) restart();
+      else if (warning && orderOpen()) countDown(Date.now() + warnFor * 1000);
       else if (warnFor) timer = setTimeout(startOver, warnFor * 1000); // the rest of the minute
       else startOver();
     }, (seconds - warnFor) * 1000);

@@ -384,13 +384,17 @@ async def test_a_payment_code_failing_after_the_pin_says_why_on_the_status(
     action, order_id, token = await _code_form(client, "kiosk-checkout-0006")
     asked = await client.post(action, data={"token": token, "auth_code": "134567890123450004"})
     assert 'role="alert"' not in asked.text  # "user paying": the PIN is asked for on the phone
-    assert 'role="alert"' not in await _status(client, order_id, token)
+    assert 'data-pin="waiting"' in asked.text  # the screen's idle reset waits for it
+    waiting = await _status(client, order_id, token)
+    assert 'role="alert"' not in waiting
+    assert 'data-pin="waiting"' in waiting
 
     while await dispatch_due(now=datetime.now(UTC) + timedelta(seconds=3)):  # the first poll
         pass
 
     status = await _status(client, order_id, token)
     assert 'data-state="paying"' in status  # the kiosk's QR code may still be paid
+    assert 'data-pin="waiting"' not in status
     alert = re.search(r'<p class="alert" role="alert">(.*?)</p>', status, re.S)
     assert alert
     assert "wrong_pin" in alert[1]
