@@ -202,8 +202,14 @@ async def test_a_payment_code_waiting_for_the_pin_keeps_the_screen_from_resettin
 
     # The shopper types the PIN on their phone, untouched kiosk: no warning, no cancel, until
     # the provider answers (or the code is reversed, 90 s after its charge).
-    await page.clock.fast_forward("02:00")
+    await page.clock.run_for("02:00")
     await expect(page.get_by_role("dialog", name="您还在吗？")).to_be_hidden()
     assert await _order_state(page, site, order_id, token) == "paying"
     listed = await page.request.get(f"{site.url}/api/orders/{order_id}/payments?token={token}")
     assert [payment["status"] for payment in await listed.json()] == ["pending", "pending"]
+
+    # A status that says so for longer than any PIN is asked for is stale (no worker to reverse
+    # the code, a lost stream): the screen resets as any other, and its cancel reverses it.
+    await page.clock.run_for("01:30")
+    await expect(page).to_have_url(f"{site.url}/kiosk?lang=zh")
+    assert await _order_state(page, site, order_id, token) == "closed"

@@ -92,9 +92,18 @@ function orderOpen() {
 }
 
 // Whether a payment code waits for its payer's PIN, as the status last showed: the shopper is
-// busy with their phone, not gone, until the provider answers (or the code is reversed).
+// busy with their phone, not gone, until the provider answers or the worker reverses the code
+// (90 s after its charge). Past PIN_WAIT_MS since the screen first saw it wait, the status is
+// taken as stale (no worker, a lost stream): the idle reset goes on, and its cancel reverses it.
+const PIN_WAIT_MS = 120 * 1000;
+let pinWaitSeen = 0;
 function awaitingPin() {
-  return Boolean(document.querySelector('#kiosk-status [data-pin="waiting"]'));
+  if (!document.querySelector('#kiosk-status [data-pin="waiting"]')) {
+    pinWaitSeen = 0;
+    return false;
+  }
+  pinWaitSeen = pinWaitSeen || Date.now();
+  return Date.now() - pinWaitSeen < PIN_WAIT_MS;
 }
 
 // Cancels through the screen's cancel form, which answers the start screen once the order is
