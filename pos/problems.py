@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from pos.errors import PosError
@@ -58,10 +58,15 @@ def _pos_error(request: Request[Any, Any, Any], exc: PosError) -> Response[dict[
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     extra: dict[str, Any] = {}
     code = code_for_status(exc.status_code)
+    detail = exc.detail
     if isinstance(exc, ValidationException):
         code = "invalid_request"
         extra["errors"] = exc.extra
-    response = _problem(request, exc.status_code, code, exc.detail, **extra)
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        limit = request.route_handler.resolve_request_max_body_size()
+        detail = f"the body passes this endpoint's {limit} bytes: send it in parts"
+        extra["max_bytes"] = limit
+    response = _problem(request, exc.status_code, code, detail, **extra)
     response.headers.update(exc.headers or {})
     return response
 

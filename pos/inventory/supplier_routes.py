@@ -34,7 +34,14 @@ class SupplierInventoryController(Controller):
     guards = (supplier(),)
     dependencies = {"actor": SUPPLIER_ACTOR}
 
-    @post("/stock", operation_id="pushSupplierStock", status_code=HTTP_200_OK, description=SIGNED)
+    @post(
+        "/stock",
+        operation_id="pushSupplierStock",
+        status_code=HTTP_200_OK,
+        description=SIGNED,
+        # As much as a pulled feed: room for MAX_UPDATES lines, past Litestar's 10 MB default.
+        request_max_body_size=feeds.MAX_FEED_BYTES,
+    )
     async def push_stock(
         self, request: Request[Any, Any, Any], actor: NamedDependency[SupplierActor]
     ) -> SyncResultOut:

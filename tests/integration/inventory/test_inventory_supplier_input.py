@@ -182,3 +182,24 @@ async def test_a_far_future_supplier_time_does_not_freeze_its_stock(
     fixed = await supplier.post(client, "/stock", push(70, now))
     assert fixed.status_code == 200, fixed.text
     assert await _available() == {product: 70}
+
+
+async def test_a_push_as_large_as_a_feed_may_be_is_read_and_a_larger_one_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    shop = await open_shop()
+    product = await shop.add()
+    supplier = await supplier_client(shop.supplier_id)
+    update = {"certificate_no": await certificate_of(product), "available": 9, "updated_at": T1}
+    # MAX_UPDATES lines of 40-character certificates, pretty-printed, pass 10 MB: padded here.
+    body = json.dumps({"updates": [update]}).encode()
+    padded = body[:-1] + b" " * (feeds.MAX_FEED_BYTES - len(body)) + b"}"
+
+    read = await _signed_post(client, supplier, "/stock", padded, "application/json")
+
+    assert read.status_code == 200, read.text[:300]
+    assert await _available() == {product: 9}
+    larger = await _signed_post(client, supplier, "/stock", padded + b" ", "application/json")
+    assert larger.status_code == 413
+    assert larger.json()["max_bytes"] == feeds.MAX_FEED_BYTES
+    assert "send it in parts" in larger.json()["detail"]
