@@ -105,6 +105,7 @@ async def test_the_pay_screen_says_why_a_payment_failed_after_the_pin_was_asked_
     failure = page.locator("#kiosk-status").get_by_role("alert")
     await expect(failure).to_contain_text("支付没有成功", timeout=20_000)
     await expect(failure).to_contain_text("wrong_pin")
+    await expect(page.locator("#pin-hint")).to_have_count(0)
     await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()  # still payable
     await page.screenshot(path=screenshot_path("kiosk-payment-failed"))
 
@@ -199,6 +200,7 @@ async def test_a_payment_code_waiting_for_the_pin_keeps_the_screen_from_resettin
     order_id, token = found[1], await cancel.locator("input[name=token]").input_value()
     await _scan(page, USER_PAYING_FOREVER)
     await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
+    await expect(page.locator("#pin-hint")).to_have_text("请在手机上确认支付（输入支付密码）。")
 
     # The shopper types the PIN on their phone, untouched kiosk: no warning, no cancel, until
     # the provider answers (or the code is reversed, 90 s after its charge).
