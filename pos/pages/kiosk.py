@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from markupsafe import Markup
@@ -239,7 +239,6 @@ class PaymentsNow:
 
 
 _PAYABLE = (OrderState.OPEN, OrderState.PAYING)
-_OPEN_PAYMENT = ("created", "pending")
 
 
 async def _payments_now(order: OrderOut) -> PaymentsNow:
@@ -250,7 +249,8 @@ async def _payments_now(order: OrderOut) -> PaymentsNow:
     return PaymentsNow(
         qr_svg(qr_urls[-1]) if qr_urls else None,
         payments_service.last_failure(payments),
-        any(p.method == "code" and p.status in _OPEN_PAYMENT for p in payments),
+        # Pending: the provider answered "user paying" (a charge it has not answered is created).
+        any(p.method == "code" and p.status == "pending" for p in payments),
     )
 
 
@@ -262,6 +262,7 @@ class PayView:
     token: str
     payments: PaymentsNow = PaymentsNow()
     names: dict[int, str] = field(default_factory=dict)
+    refused: str | None = None  # the code of the error that refused the shopper's last try
 
     @property
     def status_url(self) -> str:
@@ -318,16 +319,20 @@ async def _kiosk_order(actor: DeviceActor, order_id: int, token: str) -> OrderOu
 async def kiosk_pay_code(
     actor: DeviceActor, order_id: int, token: str, auth_code: str, *, payments: Payments
 ) -> PayView:
-    """Charge the payment code the shopper shows to the scanner."""
+    """Charge the payment code the shopper shows to the scanner; a refusal (a misread code, the
+    provider away, the order expired meanwhile) is told on the order's screen as it stands."""
     await _kiosk_order(actor, order_id, token)
     code = "".join(auth_code.split())
-    await payments_service.start_payment(
-        payments,
-        order_id,
-        StartPayment(method="code", auth_code=code),
-        idempotency_key=f"kiosk-code:{order_id}:{code}",
-        actor=actor.name,
-    )
+    try:
+        await payments_service.start_payment(
+            payments,
+            order_id,
+            StartPayment(method="code", auth_code=code),
+            idempotency_key=f"kiosk-code:{order_id}:{code}",
+            actor=actor.name,
+        )
+    except PosError as exc:
+        return replace(await kiosk_order(actor, order_id, token), refused=exc.code)
     return await kiosk_order(actor, order_id, token)
 
 

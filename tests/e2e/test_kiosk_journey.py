@@ -215,3 +215,20 @@ async def test_a_payment_code_waiting_for_the_pin_keeps_the_screen_from_resettin
     await page.clock.run_for("01:30")
     await expect(page).to_have_url(f"{site.url}/kiosk?lang=zh")
     assert await _order_state(page, site, order_id, token) == "closed"
+
+
+async def test_a_product_scanned_into_the_payment_code_field_is_explained_on_the_pay_screen(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page = await _paired_kiosk(site, tablet)
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.locator("#auth_code")).to_be_focused()
+
+    await _scan(page, NOODLES)  # the shopper's goods, not their wallet's code
+
+    await expect(page.get_by_role("alert")).to_have_text("这不是微信或支付宝付款码。")
+    await expect(page.locator("#auth_code")).to_be_focused()  # ready for the real code
+    await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
+    await _scan(page, PAYMENT_CODE)
+    await expect(page.locator("#kiosk-status")).to_contain_text("已支付")

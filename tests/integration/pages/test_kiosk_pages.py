@@ -8,11 +8,13 @@ import httpx
 import pytest
 
 from pos.catalog import service as catalog
+from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.inventory import service as inventory
 from pos.layouts import apply_layout
 from pos.orders.tables import Order
 from pos.pages.rendering import qr_svg
+from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.receipts import receipt_url
 from pos.settings import Settings
@@ -400,3 +402,37 @@ async def test_a_payment_code_failing_after_the_pin_says_why_on_the_status(
     assert "wrong_pin" in alert[1]
     screen = await client.get(f"/kiosk/orders/{order_id}", params={"token": token})
     assert screen.text.count('role="alert"') == 1  # shown once, in the status the page refreshes
+
+
+@pytest.mark.parametrize(
+    ("refusal", "code"),
+    [
+        ("bad_payment_code", "6901234567892"),  # a product's barcode read into the code field
+        ("provider_unavailable", PAYMENT_CODE),
+    ],
+)
+async def test_a_payment_code_refused_outright_leaves_the_kiosk_on_its_payment_screen(
+    client: httpx.AsyncClient,
+    kiosk_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: str,
+    code: str,
+) -> None:
+    await _paired(client, kiosk_token)
+    action, order_id, token = await _code_form(client, f"kiosk-refused-{refusal}")
+    if refusal == "provider_unavailable":
+
+        async def provider_away(*_: object) -> None:
+            raise Unavailable("the sandbox does not answer", code=refusal)
+
+        monkeypatch.setattr(SandboxProvider, "charge_code", provider_away)
+
+    refused = await client.post(action, data={"token": token, "auth_code": code})
+
+    assert refused.status_code == 200, refused.text
+    assert f'data-code="{refusal}"' in refused.text
+    assert 'name="auth_code"' in refused.text  # the shopper may scan the code again
+    assert "/static/js/kiosk.js" in refused.text  # and the idle reset still runs
+    assert await Order.select(Order.state).where(Order.id == order_id).first() == {
+        "state": "paying"  # its QR code may still be paid
+    }
