@@ -297,13 +297,16 @@ async def kiosk_checkout(
         return await _priced_cart(actor.store_id, lines, error_code=exc.code)
     order, token = created.order, created.order.access_token
     assert token is not None  # a create always answers the token
-    payment = await payments_service.start_payment(
-        payments,
-        order.id,
-        StartPayment(method="qr"),
-        idempotency_key=f"kiosk-qr:{order.id}",
-        actor=actor.name,
-    )
+    try:
+        payment = await payments_service.start_payment(
+            payments,
+            order.id,
+            StartPayment(method="qr"),
+            idempotency_key=f"kiosk-qr:{order.id}",
+            actor=actor.name,
+        )
+    except PosError as exc:  # the provider away: a payment code may still pay, once it is back
+        return replace(await kiosk_order(actor, order.id, token), refused=exc.code)
     qr = qr_svg(payment.qr_url) if payment.qr_url else None
     return PayView(order, token, PaymentsNow(qr), await _product_names(order))
 

@@ -436,3 +436,28 @@ async def test_a_payment_code_refused_outright_leaves_the_kiosk_on_its_payment_s
     assert await Order.select(Order.state).where(Order.id == order_id).first() == {
         "state": "paying"  # its QR code may still be paid
     }
+
+
+async def test_checkout_with_the_provider_away_still_takes_a_payment_code(
+    client: httpx.AsyncClient, kiosk_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def provider_away(*_: object) -> None:
+        raise Unavailable("the sandbox does not answer", code="provider_unavailable")
+
+    monkeypatch.setattr(SandboxProvider, "create", provider_away)
+    await _paired(client, kiosk_token)
+    _, lines = await _scan(client, "[]", NOODLES)
+
+    pay = await client.post(
+        "/kiosk/checkout", data={"lines": lines, "key": "kiosk-checkout-away-1"}
+    )
+
+    assert pay.status_code == 200, pay.text
+    assert 'data-code="provider_unavailable"' in pay.text
+    action = re.search(r'action="(/kiosk/orders/\d+/code)"', pay.text)
+    token = re.search(r'name="token" value="([^"]+)"', pay.text)
+    assert action
+    assert token
+    monkeypatch.undo()
+    paid = await client.post(action[1], data={"token": token[1], "auth_code": PAYMENT_CODE})
+    assert "已支付" in paid.text
