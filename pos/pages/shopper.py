@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -246,6 +246,7 @@ class OrderPage:
     time_zone: str
     counter_url: str | None
     payment: PaymentOut | None = None
+    refused: str | None = None  # the code of the error that refused the shopper's last try
 
     @property
     def payable(self) -> bool:
@@ -306,9 +307,17 @@ async def start_phone_payment(
     """
     await orders.check_access(order_id, token)
     method = StartPayment(method="qr" if browser is None else "web")
-    payment = await payments_service.start_payment(
-        payments, order_id, method, idempotency_key=f"page:{key}", actor="shopper", browser=browser
-    )
+    try:
+        payment = await payments_service.start_payment(
+            payments,
+            order_id,
+            method,
+            idempotency_key=f"page:{key}",
+            actor="shopper",
+            browser=browser,
+        )
+    except PosError as exc:  # the provider away, the order expired meanwhile: told on its page
+        return replace(await order_page(order_id, token, secret=secret), refused=exc.code)
     return await order_page(order_id, token, secret=secret, payment=payment)
 
 

@@ -9,11 +9,13 @@ from litestar import Litestar
 
 from pos.app import create_app
 from pos.catalog.tables import Product
+from pos.errors import Unavailable
 from pos.layouts import apply_layout
 from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
+from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment
 from pos.settings import Settings
 from pos.stores.tables import Listing
@@ -442,3 +444,22 @@ async def test_past_the_order_budget_the_phone_is_told_why_in_its_language(
     assert refused.status_code == 429
     assert "下单过于频繁" in refused.text
     assert int(refused.headers["retry-after"]) > 0
+
+
+async def test_a_payment_the_provider_does_not_answer_keeps_the_order_page_and_its_pay_button(
+    paying_client: httpx.AsyncClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def provider_away(*_: object) -> None:
+        raise Unavailable("the sandbox does not answer", code="provider_unavailable")
+
+    monkeypatch.setattr(SandboxProvider, "create", provider_away)
+    location = await _order(paying_client, demo)
+    order_id = location.split("/")[2].split("?")[0]
+    token = location.split("token=")[1]
+
+    paying = await paying_client.post(f"/o/{order_id}/pay", data={"token": token, "key": "k1"})
+
+    assert paying.status_code == 200, paying.text
+    assert 'data-code="provider_unavailable"' in paying.text
+    assert f'action="/o/{order_id}/pay"' in paying.text  # the shopper may try again
+    assert f'action="/o/{order_id}/cancel"' in paying.text
