@@ -148,19 +148,26 @@ async def _order_state(page: Page, site: Site, order_id: str, token: str) -> str
     return state
 
 
-async def test_an_idle_payment_screen_warns_then_cancels_the_order(
-    site: Site, tablet: BrowserContext
-) -> None:
+async def _idle_pay_screen(site: Site, tablet: BrowserContext) -> tuple[Page, str, str]:
+    """A kiosk on the payment screen of noodles, its clock under the test's control: the page,
+    the order's id and its token."""
     page = await tablet.new_page()
     await page.clock.install()
     await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
     await _scan(page, NOODLES)
     await page.get_by_role("button", name="去支付").click()
     await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
+    await expect(page.locator("#auth_code")).to_be_focused()
     cancel = page.locator("#cancel-form")
     found = re.search(r"/kiosk/orders/(\d+)/cancel", await cancel.get_attribute("action") or "")
     assert found
-    order_id, token = found[1], await cancel.locator("input[name=token]").input_value()
+    return page, found[1], await cancel.locator("input[name=token]").input_value()
+
+
+async def test_an_idle_payment_screen_warns_then_cancels_the_order(
+    site: Site, tablet: BrowserContext
+) -> None:
+    page, order_id, token = await _idle_pay_screen(site, tablet)
     warning = page.get_by_role("dialog", name="您还在吗？")
 
     # The minute's last 15 s ask first: the shopper may be paying on their phone.
@@ -188,16 +195,7 @@ async def test_an_idle_payment_screen_warns_then_cancels_the_order(
 async def test_a_payment_code_waiting_for_the_pin_keeps_the_screen_from_resetting(
     site: Site, tablet: BrowserContext
 ) -> None:
-    page = await tablet.new_page()
-    await page.clock.install()
-    await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
-    await _scan(page, NOODLES)
-    await page.get_by_role("button", name="去支付").click()
-    await expect(page.locator("#auth_code")).to_be_focused()
-    cancel = page.locator("#cancel-form")
-    found = re.search(r"/kiosk/orders/(\d+)/cancel", await cancel.get_attribute("action") or "")
-    assert found
-    order_id, token = found[1], await cancel.locator("input[name=token]").input_value()
+    page, order_id, token = await _idle_pay_screen(site, tablet)
     await _scan(page, USER_PAYING_FOREVER)
     await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
     await expect(page.locator("#pin-hint")).to_have_text("请在手机上确认支付（输入支付密码）。")

@@ -12,8 +12,10 @@ import pytest
 from litestar import Litestar
 
 from pos.demo import load_demo
+from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.orders.tokens import counter_qr_token
+from pos.payments.sandbox import SandboxProvider
 from pos.settings import DEMO_SECRET, Settings
 from pos.staff import service as staff
 from pos.stores import service as stores
@@ -89,3 +91,12 @@ async def run_outbox() -> None:
     """Run every due outbox event (the worker is off in these tests)."""
     while await dispatch_due():
         pass
+
+
+def sandbox_away(monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+    """The sandbox's `call` (`create`, `charge_code` ...) fails as a gateway not answering."""
+
+    async def away(*_: object) -> None:
+        raise Unavailable("the sandbox does not answer", code="provider_unavailable")
+
+    monkeypatch.setattr(SandboxProvider, call, away)

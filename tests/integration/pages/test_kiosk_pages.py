@@ -8,20 +8,18 @@ import httpx
 import pytest
 
 from pos.catalog import service as catalog
-from pos.errors import Unavailable
 from pos.events.outbox import dispatch_due
 from pos.inventory import service as inventory
 from pos.layouts import apply_layout
 from pos.orders.tables import Order
 from pos.pages.rendering import qr_svg
-from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment, SandboxPayment
 from pos.printing.receipts import receipt_url
 from pos.settings import Settings
 from pos.stores.tables import Counter, Device, Store
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import weight_label
-from tests.integration.pages.conftest import Demo, run_outbox
+from tests.integration.pages.conftest import Demo, run_outbox, sandbox_away
 
 pytestmark = pytest.mark.anyio
 
@@ -421,11 +419,7 @@ async def test_a_payment_code_refused_outright_leaves_the_kiosk_on_its_payment_s
     await _paired(client, kiosk_token)
     action, order_id, token = await _code_form(client, f"kiosk-refused-{refusal}")
     if refusal == "provider_unavailable":
-
-        async def provider_away(*_: object) -> None:
-            raise Unavailable("the sandbox does not answer", code=refusal)
-
-        monkeypatch.setattr(SandboxProvider, "charge_code", provider_away)
+        sandbox_away(monkeypatch, "charge_code")
 
     refused = await client.post(action, data={"token": token, "auth_code": code})
 
@@ -441,10 +435,7 @@ async def test_a_payment_code_refused_outright_leaves_the_kiosk_on_its_payment_s
 async def test_checkout_with_the_provider_away_still_takes_a_payment_code(
     client: httpx.AsyncClient, kiosk_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def provider_away(*_: object) -> None:
-        raise Unavailable("the sandbox does not answer", code="provider_unavailable")
-
-    monkeypatch.setattr(SandboxProvider, "create", provider_away)
+    sandbox_away(monkeypatch, "create")
     await _paired(client, kiosk_token)
     _, lines = await _scan(client, "[]", NOODLES)
 

@@ -9,19 +9,17 @@ from litestar import Litestar
 
 from pos.app import create_app
 from pos.catalog.tables import Product
-from pos.errors import Unavailable
 from pos.layouts import apply_layout
 from pos.money import parse_yuan
 from pos.orders import service as orders
 from pos.orders.tables import Order
 from pos.orders.tokens import counter_qr_token
-from pos.payments.sandbox import SandboxProvider
 from pos.payments.tables import Payment
 from pos.settings import Settings
 from pos.stores.tables import Listing
 from tests.helpers.demo import demo_layout
 from tests.helpers.shop import SECRET, open_shop
-from tests.integration.pages.conftest import Demo, run_outbox
+from tests.integration.pages.conftest import Demo, run_outbox, sandbox_away
 
 pytestmark = pytest.mark.anyio
 
@@ -449,10 +447,7 @@ async def test_past_the_order_budget_the_phone_is_told_why_in_its_language(
 async def test_a_payment_the_provider_does_not_answer_keeps_the_order_page_and_its_pay_button(
     paying_client: httpx.AsyncClient, demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def provider_away(*_: object) -> None:
-        raise Unavailable("the sandbox does not answer", code="provider_unavailable")
-
-    monkeypatch.setattr(SandboxProvider, "create", provider_away)
+    sandbox_away(monkeypatch, "create")
     location = await _order(paying_client, demo)
     order_id = location.split("/")[2].split("?")[0]
     token = location.split("token=")[1]
