@@ -10,6 +10,7 @@ is paid for, twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,16 @@ from pos.errors import InvalidInput
 from pos.inventory import service as inventory
 from pos.orders import records
 from pos.orders.records import sold_units
-from pos.orders.refund_shares import LineShare, refund_shares
+from pos.orders.refund_shares import LineShare, RefundLine, refund_shares
 
-__all__ = ["check_restock", "check_returned", "pay_back", "restock", "returnable_units"]
+__all__ = [
+    "check_restock",
+    "check_returned",
+    "pay_back",
+    "payable_lines",
+    "restock",
+    "returnable_units",
+]
 
 
 async def check_restock(
@@ -54,18 +62,19 @@ async def check_returned(
                 product_id=product_id,
                 returned=returned.get(product_id, 0),
             )
-    left: dict[int, int] = {}
-    for line in await records.refund_lines(order_id):
-        left[line.product_id] = left.get(line.product_id, 0) + line.units_left
-    for product_id, units in returned.items():
-        can = left.get(product_id, 0) - pending.get(product_id, 0)
-        if units > can:
-            raise InvalidInput(
-                f"product {product_id}: {units} units cannot be paid back, {can} can",
-                code="returned_more_than_sold",
-                product_id=product_id,
-                returnable=can,
-            )
+    refund_shares(await payable_lines(order_id, pending), 0, returned)  # refuses what is not left
+
+
+async def payable_lines(order_id: int, pending: Mapping[int, int]) -> list[RefundLine]:
+    """The order's lines as a new refund finds them: the goods refunds still in flight pay for
+    (`pending`) counted as returned already, taken in line order as they will be when those
+    finish (their fen are not: how they split over the lines is known only then)."""
+    lines = await records.refund_lines(order_id)
+    taken = refund_shares(lines, 0, pending)
+    return [
+        replace(line, returned_units=line.returned_units + share.units)
+        for line, share in zip(lines, taken, strict=True)
+    ]
 
 
 async def returnable_units(order_id: int) -> dict[int, int]:

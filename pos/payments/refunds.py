@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -28,9 +27,9 @@ from pos.db import write_transaction
 from pos.errors import Conflict, NotFound, Unavailable
 from pos.events.outbox import emit
 from pos.logs import logger
-from pos.orders import records, returns
+from pos.orders import returns
 from pos.orders import service as orders
-from pos.orders.refund_shares import RefundLine, refund_shares
+from pos.orders.refund_shares import RefundLine
 from pos.orders.states import Transition
 from pos.payments import flags
 from pos.payments.polling import next_refund_check
@@ -148,15 +147,9 @@ async def payable_lines(order_id: int, store_id: int) -> list[RefundLine]:
     """The store's order's lines as a new refund finds them: the goods refunds still in flight
     pay for counted as returned already, taken in line order as they will be when they finish
     (their fen are not: how they split over the lines is known only then)."""
-    lines = await records.refund_lines(order_id)
     payment = await Payment.select(Payment.id).where(_paid_payment_of(order_id, store_id)).first()
-    if payment is None:
-        return lines
-    taken = refund_shares(lines, 0, (await _pending(payment["id"])).returned)
-    return [
-        replace(line, returned_units=line.returned_units + share.units)
-        for line, share in zip(lines, taken, strict=True)
-    ]
+    pending = (await _pending(payment["id"])).returned if payment else Counter[int]()
+    return await returns.payable_lines(order_id, pending)
 
 
 def _paid_payment_of(order_id: int, store_id: int) -> Any:
