@@ -34,6 +34,13 @@ async def _scan(page: Page, code: str) -> None:
     await page.keyboard.press("Enter")
 
 
+async def _check_out_noodles(page: Page) -> None:
+    """From the kiosk's start screen to the payment screen of a packet of noodles."""
+    await _scan(page, NOODLES)
+    await page.get_by_role("button", name="去支付").click()
+    await expect(page.locator("#auth_code")).to_be_focused()
+
+
 async def test_a_shopper_scans_pays_by_code_and_the_receipt_prints(
     site: Site, tablet: BrowserContext
 ) -> None:
@@ -80,9 +87,7 @@ async def test_the_pay_screen_is_told_when_a_slow_payment_completes(
     page.on(
         "request", lambda request: streams.append(request.url) if "/events" in request.url else None
     )
-    await _scan(page, NOODLES)
-    await page.get_by_role("button", name="去支付").click()
-    await expect(page.locator("#auth_code")).to_be_focused()
+    await _check_out_noodles(page)
     await _scan(page, USER_PAYING_THEN_PAID)
     await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
     # The payer confirms on the phone; the worker's query settles it and the status is pushed.
@@ -94,9 +99,7 @@ async def test_the_pay_screen_says_why_a_payment_failed_after_the_pin_was_asked_
     site: Site, tablet: BrowserContext
 ) -> None:
     page = await _paired_kiosk(site, tablet)
-    await _scan(page, NOODLES)
-    await page.get_by_role("button", name="去支付").click()
-    await expect(page.locator("#auth_code")).to_be_focused()
+    await _check_out_noodles(page)
     await _scan(page, USER_PAYING_THEN_WRONG_PIN)
     await expect(page.locator("#kiosk-status")).to_contain_text("支付中")
     await expect(page.get_by_role("alert")).to_have_count(0)
@@ -154,10 +157,8 @@ async def _idle_pay_screen(site: Site, tablet: BrowserContext) -> tuple[Page, st
     page = await tablet.new_page()
     await page.clock.install()
     await page.goto(f"{site.url}/kiosk/pair?token={site.kiosk_token}")
-    await _scan(page, NOODLES)
-    await page.get_by_role("button", name="去支付").click()
+    await _check_out_noodles(page)
     await expect(page.get_by_role("img", name="付款二维码")).to_be_visible()
-    await expect(page.locator("#auth_code")).to_be_focused()
     cancel = page.locator("#cancel-form")
     found = re.search(r"/kiosk/orders/(\d+)/cancel", await cancel.get_attribute("action") or "")
     assert found
@@ -219,9 +220,7 @@ async def test_a_product_scanned_into_the_payment_code_field_is_explained_on_the
     site: Site, tablet: BrowserContext
 ) -> None:
     page = await _paired_kiosk(site, tablet)
-    await _scan(page, NOODLES)
-    await page.get_by_role("button", name="去支付").click()
-    await expect(page.locator("#auth_code")).to_be_focused()
+    await _check_out_noodles(page)
 
     await _scan(page, NOODLES)  # the shopper's goods, not their wallet's code
 
